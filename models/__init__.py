@@ -1,0 +1,24 @@
+"""Persistence of the engine: SQLAlchemy 2 typed ORM, migrated by Alembic."""
+
+from models.audit import TransitionLog
+from models.base import Base
+from models.engagement import ApprovalVote, DialogueReport, Engagement, Participant
+from models.outbox import OutboxMessage
+from models.reference import CoChair, Contact, Meeting, Organization, SubmissionWindow, SubWorkingGroup, WorkingGroup
+
+__all__ = [
+    "ApprovalVote",
+    "Base",
+    "CoChair",
+    "Contact",
+    "DialogueReport",
+    "Engagement",
+    "Meeting",
+    "Organization",
+    "OutboxMessage",
+    "Participant",
+    "SubWorkingGroup",
+    "SubmissionWindow",
+    "TransitionLog",
+    "WorkingGroup",
+]

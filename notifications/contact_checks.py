@@ -1,0 +1,35 @@
+"""Validation helpers for contact data that ends up in e-mail headers.
+
+They raise ``ValueError`` naming the field, so pydantic validators can call them directly.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
+
+_LINE_BREAKING_CATEGORIES = {"Cc", "Zl", "Zp"}
+
+
+def check_header_value(field_name: str, value: str) -> str:
+    """Return ``value`` unchanged, or refuse it if it holds CR, LF or any other control character.
+
+    A line break in a header value would let a contact's name inject headers into a message.
+    """
+    for position, character in enumerate(value):
+        if unicodedata.category(character) in _LINE_BREAKING_CATEGORIES:
+            raise ValueError(
+                f"{field_name} must not contain line breaks or control characters "
+                f"(found U+{ord(character):04X} at position {position})"
+            )
+    return value
+
+
+def check_email_address(value: str, field_name: str = "email") -> str:
+    """Return the normalized form of an e-mail address, or refuse one that does not parse."""
+    check_header_value(field_name, value)
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise ValueError(f"{field_name} is not a valid e-mail address: {error}") from None

@@ -1,0 +1,37 @@
+"""What guards and effects see of the change being made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from models import CoChair, Engagement
+from states.inputs import Actor
+from states.spec import Lifecycle, TransitionSpec
+
+
+@dataclass
+class TransitionContext:
+    """One attempted transition: read by guards, extended by effects, inside the open transaction."""
+
+    session: Session
+    engagement: Engagement
+    lifecycle: Lifecycle
+    actor: Actor
+    now: datetime
+    comment: str | None = None
+    data: BaseModel | None = None
+    co_chair: CoChair | None = None
+    refusals: list[str] = field(default_factory=list)
+    row_updates: dict[str, Any] = field(default_factory=dict)
+    fired: TransitionSpec | None = None
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """The engagement's kind-specific data, including changes made by effects so far."""
+        return self.row_updates.get("details", self.engagement.details or {})

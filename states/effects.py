@@ -1,0 +1,84 @@
+"""Effects: writes a transition makes besides its state, inside the same transaction, before its guards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from models import ApprovalVote, DialogueReport
+from states.context import TransitionContext
+from states.errors import AlreadyDecidedError
+
+Effect = Callable[[TransitionContext, str], None]
+
+
+def record_vote(ctx: TransitionContext, trigger: str) -> None:
+    """Store the co-chair's decision; a co-chair decides once."""
+    assert ctx.co_chair is not None, "the co-chair is identified before effects run"
+    earlier = ctx.session.scalar(
+        select(ApprovalVote).where(
+            ApprovalVote.engagement_id == ctx.engagement.id, ApprovalVote.co_chair_id == ctx.co_chair.id
+        )
+    )
+    if earlier is not None:
+        raise AlreadyDecidedError(
+            f"{ctx.co_chair.name} ({ctx.co_chair.email}) already decided to {earlier.decision} "
+            f"on {earlier.decided_at:%Y-%m-%d %H:%M} UTC via {earlier.channel}"
+        )
+    ctx.session.add(
+        ApprovalVote(
+            engagement_id=ctx.engagement.id, co_chair_id=ctx.co_chair.id, decision=trigger,
+            comment=ctx.comment, channel=ctx.memo["channel"], decided_at=ctx.now,
+        )
+    )
+    ctx.session.flush()
+
+
+def store_dialogue_report(ctx: TransitionContext, _trigger: str) -> None:
+    """Store (or replace, after a revision) the dialogue's report."""
+    values = ctx.data.model_dump()  # type: ignore[union-attr]
+    report = ctx.session.get(DialogueReport, ctx.engagement.id)
+    if report is None:
+        ctx.session.add(DialogueReport(engagement_id=ctx.engagement.id, submitted_at=ctx.now, **values))
+    else:
+        for name, value in values.items():
+            setattr(report, name, value)
+        report.submitted_at = ctx.now
+
+
+def _set_details(ctx: TransitionContext, **values: object) -> None:
+    ctx.row_updates["details"] = {**ctx.details, **values}
+
+
+def stamp_submitted(ctx: TransitionContext, _trigger: str) -> None:
+    """Remember the day it was (re)submitted: the early deadline is judged on it."""
+    _set_details(ctx, submitted_on=ctx.now.date().isoformat())
+
+
+def stamp_published(ctx: TransitionContext, _trigger: str) -> None:
+    """Remember when it was published."""
+    _set_details(ctx, published_at=ctx.now.isoformat())
+
+
+def store_outcome(ctx: TransitionContext, _trigger: str) -> None:
+    """Keep the meeting's recorded outcome with the engagement."""
+    _set_details(ctx, outcome=ctx.data.model_dump(mode="json"))  # type: ignore[union-attr]
+
+
+def count_reminder(ctx: TransitionContext, _trigger: str) -> None:
+    """One more reminder went out in this waiting state."""
+    ctx.row_updates["reminders_sent"] = ctx.engagement.reminders_sent + 1
+
+
+def mark_escalated(ctx: TransitionContext, _trigger: str) -> None:
+    """The secretariat has been told of the unanswered reminders."""
+    ctx.row_updates["escalated"] = True
+
+
+EFFECTS: dict[str, Effect] = {
+    effect.__name__: effect
+    for effect in (
+        record_vote, store_dialogue_report, stamp_submitted, stamp_published, store_outcome, count_reminder, mark_escalated,
+    )
+}

@@ -1,0 +1,134 @@
+"""Guards: rules a transition must pass. Each returns ``None`` to allow, or a refusal a person understands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from sqlalchemy import func, select
+
+from models import ApprovalVote, CoChair, Contact, Participant, SubmissionWindow, SubWorkingGroup
+from models.enums import Decision, ParticipantRole
+from states.approval import ApprovalOutcome, approval_outcome
+from states.context import TransitionContext
+
+Guard = Callable[[TransitionContext], str | None]
+
+PARTNER_ROLES = (ParticipantRole.PARTNER, ParticipantRole.PRESENTER, ParticipantRole.INVITEE)
+
+
+def _day(value: date) -> str:
+    return f"{value.day} {value:%B %Y}"
+
+
+def window_open(ctx: TransitionContext) -> str | None:
+    """The engagement kind's submission window is open today."""
+    kind = ctx.engagement.kind
+    window = ctx.session.get(SubmissionWindow, kind)
+    label = ctx.lifecycle.title.split(" (")[0].lower()
+    if window is None:
+        return f"no submission window is configured for {label}; the Secretariat must set one first"
+    today = ctx.now.date()
+    if today < window.opens_on:
+        return f"the window for {label} opens on {_day(window.opens_on)}; it does not accept submissions yet"
+    if today > window.closes_on:
+        return f"the window for {label} closed on {_day(window.closes_on)}; it no longer accepts submissions"
+    return None
+
+
+def report_complete(ctx: TransitionContext) -> str | None:
+    """A dialogue report with date, organizing agency and partner counts comes with the trigger."""
+    if ctx.data is None:
+        return "a report is required: held_on, organizing_agency, public_partners and private_partners"
+    held_on = getattr(ctx.data, "held_on")
+    if held_on > ctx.now.date():
+        return f"held_on {held_on} is in the future; report a dialogue once it has been held"
+    return None
+
+
+def comment_given(ctx: TransitionContext) -> str | None:
+    """A reason is given as a comment."""
+    return None if ctx.comment and ctx.comment.strip() else "a reason is required: give it as a comment"
+
+
+def has_swg(ctx: TransitionContext) -> str | None:
+    """The engagement names an SWG that has co-chairs."""
+    code = ctx.engagement.swg_code
+    if code is None:
+        return "no Sub-Working Group is set for this engagement"
+    if not ctx.session.scalar(select(func.count()).select_from(CoChair).where(CoChair.swg_code == code)):
+        return f"SWG {code} has no co-chairs to decide"
+    return None
+
+
+def has_meeting(ctx: TransitionContext) -> str | None:
+    """The engagement names its meeting."""
+    return None if ctx.engagement.meeting_id else "no meeting is set for this engagement"
+
+
+def has_partner_contact(ctx: TransitionContext) -> str | None:
+    """At least one partner of the engagement has a contact to notify."""
+    query = (
+        select(func.count())
+        .select_from(Participant)
+        .join(Contact, Contact.organization_id == Participant.organization_id)
+        .where(Participant.engagement_id == ctx.engagement.id, Participant.role.in_(PARTNER_ROLES))
+    )
+    return None if ctx.session.scalar(query) else "no partner with a contact takes part in this engagement"
+
+
+def outcome_given(ctx: TransitionContext) -> str | None:
+    """An outcome comes with the trigger."""
+    return None if ctx.data is not None else "an outcome is required"
+
+
+def received_by_early_deadline(ctx: TransitionContext) -> str | None:
+    """The submission arrived by its window's early deadline."""
+    window = ctx.session.get(SubmissionWindow, ctx.engagement.kind)
+    if window is None or window.early_deadline is None:
+        return "no early deadline is configured for this kind"
+    submitted = ctx.details.get("submitted_on")
+    if submitted is None or date.fromisoformat(submitted) > window.early_deadline:
+        return f"received on {submitted}, after the early deadline of {_day(window.early_deadline)}"
+    return None
+
+
+def _outcome(ctx: TransitionContext) -> ApprovalOutcome:
+    if "approval" not in ctx.memo:
+        swg = ctx.session.get(SubWorkingGroup, ctx.engagement.swg_code)
+        co_chairs = ctx.session.scalar(select(func.count()).select_from(CoChair).where(CoChair.swg_code == swg.code))
+        votes = dict(
+            ctx.session.execute(
+                select(ApprovalVote.decision, func.count())
+                .where(ApprovalVote.engagement_id == ctx.engagement.id)
+                .group_by(ApprovalVote.decision)
+            ).all()
+        )
+        ctx.memo["approval"] = approval_outcome(
+            swg.approval_policy, swg.quorum, co_chairs, votes.get(Decision.APPROVE, 0), votes.get(Decision.DECLINE, 0)
+        )
+    return ctx.memo["approval"]
+
+
+def approval_granted(ctx: TransitionContext) -> str | None:
+    """The SWG's approval policy is satisfied."""
+    return None if _outcome(ctx) is ApprovalOutcome.APPROVED else "the approval policy is not yet satisfied"
+
+
+def approval_refused(ctx: TransitionContext) -> str | None:
+    """The SWG's approval policy can no longer be satisfied."""
+    return None if _outcome(ctx) is ApprovalOutcome.DECLINED else "approval can still be reached"
+
+
+def approval_pending(ctx: TransitionContext) -> str | None:
+    """Co-chairs are still to decide."""
+    return None if _outcome(ctx) is ApprovalOutcome.PENDING else "the co-chairs' decision is complete"
+
+
+GUARDS: dict[str, Guard] = {
+    guard.__name__: guard
+    for guard in (
+        window_open, report_complete, comment_given, has_swg, has_meeting, has_partner_contact, outcome_given,
+        received_by_early_deadline, approval_granted, approval_refused, approval_pending,
+    )
+}

@@ -1,0 +1,104 @@
+"""Seeds III, IV and VI: what partners send the Coalition through its website or mailbox."""
+
+from models.enums import EngagementKind, NotificationType, Role
+from states.lifecycles.building import (
+    DAYS, PARTNER, PARTNER_OR_STAFF, PUBLISHED, SECRETARIAT, SYSTEM, UNPUBLISHED,
+    lifecycle, notify, publication_steps,
+)
+from states.spec import Recipient, StateSpec, TransitionSpec, Wait
+
+DRAFT = StateSpec("draft", "Being prepared by the partner", initial=True)
+REJECTED = StateSpec("rejected", "Not accepted", final=True)
+DECISION_TO_PARTNER = (notify(NotificationType.DECISION, Recipient.PARTNERS, mandatory=True),)
+
+
+def submit(*, sources: tuple[str, ...] = ("draft",), trigger: str = "submit") -> TransitionSpec:
+    """Send the submission, only while its window is open; the secretariat hears of it."""
+    return TransitionSpec(
+        trigger, sources, "submitted", PARTNER_OR_STAFF, "Send it to the Secretariat while the window is open",
+        guards=("window_open",), effects=("stamp_submitted",),
+    )
+
+
+WEBSITE_SUBMISSION = lifecycle(
+    EngagementKind.WEBSITE_SUBMISSION,
+    "Website exchange of experiences (video, presentation, document)",
+    [
+        DRAFT,
+        StateSpec("submitted", "Received; waiting for screening"),
+        StateSpec("screening", "The Secretariat screens it for the website"),
+        StateSpec(
+            "changes_requested", "Returned to the partner for changes",
+            wait=Wait(Role.PARTNER, 7 * DAYS, max_reminders=2, expire_after=30 * DAYS, expire_trigger="expire"),
+        ),
+        StateSpec("approved", "Approved for the website"),
+        PUBLISHED,
+        UNPUBLISHED,
+        REJECTED,
+        StateSpec("expired", "The requested changes never came", final=True),
+    ],
+    [
+        submit(),
+        TransitionSpec("start_screening", ("submitted",), "screening", SECRETARIAT, "Begin screening"),
+        TransitionSpec("approve", ("screening",), "approved", SECRETARIAT, "Fit for the website", notify=DECISION_TO_PARTNER),
+        TransitionSpec("reject", ("screening",), "rejected", SECRETARIAT, "Not fit for the website",
+                       guards=("comment_given",), notify=DECISION_TO_PARTNER),
+        TransitionSpec("request_changes", ("screening",), "changes_requested", SECRETARIAT, "Ask for changes",
+                       guards=("comment_given",), notify=DECISION_TO_PARTNER),
+        submit(sources=("changes_requested",), trigger="resubmit"),
+        TransitionSpec("expire", ("changes_requested",), "expired", SYSTEM, "No changes before the deadline"),
+        *publication_steps(("approved",)),
+    ],
+)
+
+RECOMMENDATION = lifecycle(
+    EngagementKind.RECOMMENDATION,
+    "Recommendation from a public-private partner",
+    [
+        DRAFT,
+        StateSpec("submitted", "Received; waiting for review"),
+        StateSpec("under_review", "The Secretariat reviews it"),
+        StateSpec("accepted", "Accepted by the Secretariat"),
+        StateSpec("in_deliverable", "Part of a Global Coalition deliverable (received by the early deadline)"),
+        PUBLISHED,
+        UNPUBLISHED,
+        REJECTED,
+    ],
+    [
+        submit(),
+        TransitionSpec("start_review", ("submitted",), "under_review", SECRETARIAT, "Begin the review"),
+        TransitionSpec("accept", ("under_review",), "accepted", SECRETARIAT, "Accept", notify=DECISION_TO_PARTNER),
+        TransitionSpec("reject", ("under_review",), "rejected", SECRETARIAT, "Reject", guards=("comment_given",),
+                       notify=DECISION_TO_PARTNER),
+        TransitionSpec(
+            "include_in_deliverable", ("accepted",), "in_deliverable", SECRETARIAT,
+            "Consider it as a Coalition deliverable", guards=("received_by_early_deadline",),
+        ),
+        *publication_steps(("accepted", "in_deliverable")),
+    ],
+)
+
+ACHIEVEMENT = lifecycle(
+    EngagementKind.ACHIEVEMENT,
+    "Private-sector achievement",
+    [
+        DRAFT,
+        StateSpec("submitted", "Received through the website or the mailbox"),
+        StateSpec("under_review", "The Secretariat reviews it"),
+        StateSpec("accepted", "Accepted by the Secretariat"),
+        StateSpec("in_final_report", "Selected for the Coalition's final report"),
+        PUBLISHED,
+        UNPUBLISHED,
+        REJECTED,
+    ],
+    [
+        submit(),
+        TransitionSpec("start_review", ("submitted",), "under_review", SECRETARIAT, "Begin the review"),
+        TransitionSpec("accept", ("under_review",), "accepted", SECRETARIAT, "Accept", notify=DECISION_TO_PARTNER),
+        TransitionSpec("reject", ("under_review",), "rejected", SECRETARIAT, "Reject", guards=("comment_given",),
+                       notify=DECISION_TO_PARTNER),
+        TransitionSpec("include_in_final_report", ("accepted",), "in_final_report", SECRETARIAT,
+                       "Select it for the final report"),
+        *publication_steps(("accepted", "in_final_report")),
+    ],
+)

@@ -1,0 +1,133 @@
+"""Who receives the notifications a transition causes, as outbox rows written in its transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from models import ApprovalVote, CoChair, Contact, Engagement, Meeting, OutboxMessage, Participant, SubWorkingGroup
+from models.enums import DeliveryChannel, OutboxStatus, ParticipantRole, Role
+from settings import Settings
+from states.guards import PARTNER_ROLES
+from states.spec import Lifecycle, Notify, Recipient
+
+
+@dataclass(frozen=True)
+class Addressee:
+    name: str
+    address: str
+    language: str
+    channel: DeliveryChannel
+    opt_outs: tuple[str, ...] = ()
+
+
+WAITED_ON = {
+    Role.CO_CHAIR: Recipient.CO_CHAIRS,
+    Role.PARTNER: Recipient.PARTNERS,
+    Role.NATIONAL_AUTHORITY: Recipient.ORGANIZER,
+    Role.SECRETARIAT: Recipient.SECRETARIAT,
+}
+
+
+def _contacts(session: Session, engagement_id: int, roles: tuple[str, ...]) -> list[Addressee]:
+    rows = session.execute(
+        select(Participant.contact_id, Contact)
+        .join(Contact, Contact.organization_id == Participant.organization_id)
+        .where(Participant.engagement_id == engagement_id, Participant.role.in_(roles))
+        .order_by(Contact.id)
+    ).all()
+    return [
+        Addressee(c.name, c.email, c.language, DeliveryChannel.EMAIL, tuple(c.opt_outs or ()))
+        for chosen, c in rows
+        if chosen is None or chosen == c.id
+    ]
+
+
+def _co_chairs(session: Session, engagement: Engagement, *, undecided_only: bool) -> list[Addressee]:
+    query = select(CoChair).where(CoChair.swg_code == engagement.swg_code).order_by(CoChair.id)
+    if undecided_only:
+        decided = select(ApprovalVote.co_chair_id).where(ApprovalVote.engagement_id == engagement.id)
+        query = query.where(CoChair.id.not_in(decided))
+    return [Addressee(c.name, c.email, c.language, DeliveryChannel.EMAIL) for c in session.scalars(query)]
+
+
+def _secretariat(settings: Settings) -> list[Addressee]:
+    people = [Addressee(settings.secretariat_name, settings.secretariat_email, "en", DeliveryChannel.EMAIL)]
+    return people + [Addressee(settings.secretariat_name, url, "en", DeliveryChannel.CHAT) for url in settings.chat_urls]
+
+
+def addressees(session: Session, lifecycle: Lifecycle, engagement: Engagement, notify: Notify, state: str,
+               settings: Settings) -> list[Addressee]:
+    """Everyone ``notify`` reaches for ``engagement`` in ``state``."""
+    to = notify.to
+    if to is Recipient.WAITED_ON:
+        wait = lifecycle.state(state).wait
+        to = WAITED_ON[wait.on] if wait else Recipient.SECRETARIAT
+        if to is Recipient.CO_CHAIRS:
+            return _co_chairs(session, engagement, undecided_only=True)
+    if to is Recipient.SECRETARIAT:
+        return _secretariat(settings)
+    if to is Recipient.CO_CHAIRS:
+        return _co_chairs(session, engagement, undecided_only=False)
+    if to is Recipient.PARTNERS:
+        return _contacts(session, engagement.id, PARTNER_ROLES)
+    return _contacts(session, engagement.id, (ParticipantRole.ORGANIZER,))
+
+
+def _base_context(session: Session, lifecycle: Lifecycle, engagement: Engagement, state: str) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "engagement_id": engagement.id,
+        "engagement_title": engagement.title,
+        "engagement_kind": engagement.kind,
+        "kind_title": lifecycle.title,
+        "state": state,
+        "state_description": lifecycle.state(state).description,
+    }
+    if engagement.swg_code:
+        swg = session.get(SubWorkingGroup, engagement.swg_code)
+        context |= {"swg_code": swg.code, "swg_title": swg.title}
+    if engagement.meeting_id:
+        meeting = session.get(Meeting, engagement.meeting_id)
+        context |= {"meeting_title": meeting.title, "meeting_date": meeting.starts_on.isoformat()}
+    return context
+
+
+def enqueue(session: Session, lifecycle: Lifecycle, engagement: Engagement, notifies: tuple[Notify, ...], *,
+            log_id: int, state: str, extra: dict[str, Any], now: datetime, settings: Settings) -> int:
+    """Write one outbox row per notification and addressee; opted-out ones are kept as suppressed."""
+    if not notifies:
+        return 0
+    base = _base_context(session, lifecycle, engagement, state) | extra
+    rows = []
+    for notify in notifies:
+        for person in addressees(session, lifecycle, engagement, notify, state, settings):
+            opted_out = next((o for o in (person.channel.value, notify.type.value) if o in person.opt_outs), None)
+            suppressed = opted_out is not None and not notify.mandatory
+            rows.append({
+                "dedupe_key": f"t{log_id}:{notify.type.value}:{person.channel.value}:{person.address}",
+                "engagement_id": engagement.id,
+                "transition_id": log_id,
+                "notification_type": notify.type.value,
+                "channel": person.channel.value,
+                "recipient_name": person.name,
+                "recipient_address": person.address,
+                "language": person.language,
+                "mandatory": notify.mandatory,
+                "context": base | {"recipient_name": person.name},
+                "status": OutboxStatus.SUPPRESSED if suppressed else OutboxStatus.PENDING,
+                "status_reason": (
+                    f"recipient opted out of {opted_out}" if suppressed
+                    else f"mandatory notice, sent despite opt-out of {opted_out}" if opted_out
+                    else None
+                ),
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            })
+    if rows:
+        session.execute(insert(OutboxMessage), rows)
+    return len(rows)

@@ -1,0 +1,272 @@
+"""The one path by which engagements come to be and change state.
+
+``apply_transition`` checks the trigger, the actor's role and identity, the data and the guards,
+then commits in ONE transaction: the new state (guarded by the version column), an audit row, and
+the outbox rows of the notifications it causes. Nothing else in the code writes a state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from models import CoChair, Contact, Engagement, Organization, Participant, TransitionLog
+from models.enums import Channel, ParticipantRole, Role
+from settings import Settings, get_settings
+from models.db import Database
+from states.clock import SYSTEM_CLOCK, Clock
+from states.context import TransitionContext
+from states.effects import EFFECTS
+from states.errors import ConflictError, GuardFailedError, NotAllowedError, NotFoundError, UnknownTriggerError
+from states.inputs import Actor, EngagementInput, TransitionRequest, parse
+from states.lifecycles import get_lifecycle
+from states.machines import fire
+from states.recipients import enqueue
+from states.spec import Lifecycle, TransitionSpec
+from states.waits import WaitProgress, progress_after
+
+CREATED = "create"
+
+
+@dataclass(frozen=True)
+class TransitionOutcome:
+    """What a transition did; ``replayed`` when its idempotency key had already been applied."""
+
+    engagement_id: int
+    trigger: str
+    from_state: str
+    to_state: str
+    version: int
+    log_id: int
+    notifications: int
+    replayed: bool = False
+
+
+def _label(kind: str) -> str:
+    """'a national dialogue', 'an invitation to present ...': the kind's title with its article."""
+    title = get_lifecycle(kind).title.split(" (")[0].lower()
+    return f"{'an' if title[0] in 'aeiou' else 'a'} {title}"
+
+
+def _refuse_unknown(lifecycle: Lifecycle, engagement: Engagement, trigger: str) -> UnknownTriggerError:
+    possible = [t for t in dict.fromkeys(t.trigger for t in lifecycle.transitions_from(engagement.state))]
+    now_possible = f"possible now: {', '.join(possible)}" if possible else "it is final: nothing more can happen"
+    if trigger not in lifecycle.triggers:
+        return UnknownTriggerError(
+            f"{trigger!r} is not a step of {_label(engagement.kind)}; its steps are: {', '.join(lifecycle.triggers)}"
+        )
+    return UnknownTriggerError(
+        f"engagement {engagement.id} is {engagement.state!r}: cannot {trigger!r} from there ({now_possible})"
+    )
+
+
+def _check_identity(session: Session, engagement: Engagement, actor: Actor) -> CoChair | None:
+    """Confirm a person acts for the engagement in the role they claim; the co-chair found, if one."""
+    if actor.role == Role.CO_CHAIR:
+        chairs = session.scalars(select(CoChair).where(func.lower(CoChair.email) == actor.identity)).all()
+        mine = next((chair for chair in chairs if chair.swg_code == engagement.swg_code), None)
+        if mine is None:
+            elsewhere = ", ".join(sorted(chair.swg_code for chair in chairs))
+            detail = f"a co-chair of SWG {elsewhere}, not of" if elsewhere else "not a co-chair of"
+            raise NotAllowedError(f"{actor.identity} is {detail} SWG {engagement.swg_code or '(none set)'}")
+        return mine
+    roles = {
+        Role.PARTNER: (ParticipantRole.PARTNER, ParticipantRole.PRESENTER, ParticipantRole.INVITEE),
+        Role.NATIONAL_AUTHORITY: (ParticipantRole.ORGANIZER,),
+    }.get(actor.role)
+    if roles is not None:
+        member = session.scalar(
+            select(Participant.id)
+            .join(Contact, Contact.organization_id == Participant.organization_id)
+            .where(
+                Participant.engagement_id == engagement.id,
+                Participant.role.in_(roles),
+                func.lower(Contact.email) == actor.identity,
+            )
+        )
+        if member is None:
+            raise NotAllowedError(
+                f"{actor.identity} is not a contact of an organization taking part in engagement "
+                f"{engagement.id} as {' or '.join(roles)}"
+            )
+    return None
+
+
+def _replay(session: Session, key: str) -> TransitionOutcome | None:
+    log = session.scalar(select(TransitionLog).where(TransitionLog.idempotency_key == key))
+    if log is None:
+        return None
+    return TransitionOutcome(log.engagement_id, log.trigger, log.from_state, log.to_state, log.version, log.id, 0, True)
+
+
+def apply_transition(
+    db: Database,
+    engagement_id: int,
+    trigger: str,
+    actor: Actor | dict[str, Any],
+    *,
+    comment: str | None = None,
+    data: dict[str, Any] | None = None,
+    channel: Channel = Channel.CLI,
+    flow_run_id: str | None = None,
+    idempotency_key: str | None = None,
+    expected_version: int | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+    settings: Settings | None = None,
+) -> TransitionOutcome:
+    """Fire ``trigger`` on engagement ``engagement_id`` as ``actor``, all in one transaction.
+
+    Raises an ``EngageError`` (and writes nothing) for an unknown engagement or trigger, a role or
+    person not allowed, bad data, a refusing guard, or a concurrent change (``ConflictError``).
+    With ``idempotency_key``, a repeated call returns the first outcome with ``replayed=True``.
+    """
+    request = parse(TransitionRequest, {
+        "trigger": trigger, "actor": actor, "comment": comment, "data": data, "flow_run_id": flow_run_id,
+        "idempotency_key": idempotency_key, "expected_version": expected_version,
+    })
+    settings = settings or get_settings()
+    now = clock.now()
+    try:
+        with db.transaction() as session:
+            if request.idempotency_key and (earlier := _replay(session, request.idempotency_key)):
+                return earlier
+            return _apply(session, engagement_id, request, Channel(channel), now, settings)
+    except IntegrityError as error:
+        if request.idempotency_key:
+            with db.transaction() as session:
+                if earlier := _replay(session, request.idempotency_key):
+                    return earlier
+        raise ConflictError(
+            f"engagement {engagement_id} was changed by someone else at the same time; nothing was written"
+        ) from error
+
+
+def _apply(session: Session, engagement_id: int, request: TransitionRequest, channel: Channel, now: datetime,
+           settings: Settings) -> TransitionOutcome:
+    engagement = session.get(Engagement, engagement_id)
+    if engagement is None:
+        raise NotFoundError(f"no engagement with id {engagement_id}")
+    if request.expected_version is not None and engagement.version != request.expected_version:
+        raise ConflictError(
+            f"engagement {engagement_id} changed since you saw it (version {request.expected_version}, now "
+            f"{engagement.version}, state {engagement.state!r}); nothing was written"
+        )
+    lifecycle = get_lifecycle(engagement.kind)
+    trigger, actor = request.trigger, request.actor
+    candidates = lifecycle.transitions_from(engagement.state, trigger)
+    if not candidates:
+        raise _refuse_unknown(lifecycle, engagement, trigger)
+    allowed = set().union(*(spec.roles for spec in candidates))
+    if actor.role not in allowed:
+        raise NotAllowedError(
+            f"a {actor.role.value} may not {trigger!r} {_label(engagement.kind)}; "
+            f"that is for: {', '.join(sorted(role.value for role in allowed))}"
+        )
+    ctx = TransitionContext(
+        session, engagement, lifecycle, actor, now, comment=request.comment,
+        co_chair=_check_identity(session, engagement, actor), memo={"channel": channel.value},
+    )
+    schema = next((spec.data_schema for spec in candidates if spec.data_schema), None)
+    if schema is not None and request.data is not None:
+        ctx.data = parse(schema, request.data, "data.")
+    elif request.data:
+        raise GuardFailedError(f"{trigger!r} takes no data; got fields {', '.join(sorted(request.data))}")
+    for effect in dict.fromkeys(name for spec in candidates for name in spec.effects):
+        EFFECTS[effect](ctx, trigger)
+    new_state = fire(engagement.kind, engagement.state, trigger, ctx)
+    if new_state is None:
+        raise GuardFailedError(f"cannot {trigger!r} engagement {engagement.id}: {'; '.join(ctx.refusals)}")
+    return _commit(session, engagement, lifecycle, ctx.fired, ctx, request, channel, new_state, settings)
+
+
+def _commit(session: Session, engagement: Engagement, lifecycle: Lifecycle, spec: TransitionSpec,
+            ctx: TransitionContext, request: TransitionRequest, channel: Channel, new_state: str,
+            settings: Settings) -> TransitionOutcome:
+    now, from_state = ctx.now, engagement.state
+    entering = spec.dest is not None
+    current = WaitProgress(engagement.waiting_since, engagement.reminders_sent, engagement.escalated, engagement.next_due_at)
+    progress = progress_after(
+        lifecycle.state(new_state).wait, entering, current,
+        ctx.row_updates.get("reminders_sent", engagement.reminders_sent),
+        ctx.row_updates.get("escalated", engagement.escalated), now,
+    )
+    version = engagement.version + 1
+    values = ctx.row_updates | {
+        "state": new_state, "version": version, "updated_at": now,
+        "waiting_since": progress.waiting_since, "reminders_sent": progress.reminders_sent,
+        "escalated": progress.escalated, "next_due_at": progress.next_due_at,
+    }
+    changed = session.execute(
+        update(Engagement)
+        .where(Engagement.id == engagement.id, Engagement.version == engagement.version)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        raise ConflictError(
+            f"engagement {engagement.id} was changed by someone else while {request.trigger!r} was being applied; "
+            "nothing was written"
+        )
+    log_id = session.execute(
+        insert(TransitionLog).returning(TransitionLog.id),
+        [{
+            "engagement_id": engagement.id, "trigger": request.trigger, "from_state": from_state, "to_state": new_state,
+            "version": version, "actor": request.actor.identity, "actor_role": request.actor.role.value,
+            "channel": channel.value, "flow_run_id": request.flow_run_id, "comment": request.comment,
+            "data": ctx.data.model_dump(mode="json") if ctx.data is not None else None,
+            "idempotency_key": request.idempotency_key, "at": now,
+        }],
+    ).scalar_one()
+    extra = {"trigger": request.trigger, "actor": request.actor.identity, "comment": request.comment,
+             "reminder_number": progress.reminders_sent if request.trigger == "remind" else None}
+    wait = lifecycle.state(new_state).wait
+    if wait is not None and wait.expire_after is not None and progress.waiting_since is not None:
+        extra["deadline"] = (progress.waiting_since + wait.expire_after).date().isoformat()
+    sent = enqueue(session, lifecycle, engagement, spec.notify, log_id=log_id, state=new_state,
+                   extra={k: v for k, v in extra.items() if v is not None}, now=now, settings=settings)
+    session.expire(engagement)
+    return TransitionOutcome(engagement.id, request.trigger, from_state, new_state, version, log_id, sent)
+
+
+def create_engagement(db: Database, engagement: EngagementInput | dict[str, Any], actor: Actor | dict[str, Any], *,
+                      channel: Channel = Channel.CLI, clock: Clock = SYSTEM_CLOCK) -> int:
+    """Create an engagement in its lifecycle's initial state, with its participants and a first audit row."""
+    spec = engagement if isinstance(engagement, EngagementInput) else parse(EngagementInput, engagement)
+    who = actor if isinstance(actor, Actor) else parse(Actor, actor)
+    if who.role not in (Role.SECRETARIAT, Role.NATIONAL_AUTHORITY, Role.PARTNER, Role.SYSTEM):
+        raise NotAllowedError(f"a {who.role.value} may not create engagements")
+    lifecycle = get_lifecycle(spec.kind)
+    now = clock.now()
+    with db.transaction() as session:
+        participants = []
+        for person in spec.participants:
+            organization = session.scalar(select(Organization).where(Organization.name == person.organization))
+            if organization is None:
+                raise NotFoundError(f"participants: no organization named {person.organization!r}")
+            contact_id = None
+            if person.contact_email:
+                contact = session.scalar(select(Contact).where(func.lower(Contact.email) == person.contact_email.lower()))
+                if contact is None or contact.organization_id != organization.id:
+                    raise NotFoundError(f"participants: {person.contact_email} is not a contact of {organization.name}")
+                contact_id = contact.id
+            participants.append(Participant(organization_id=organization.id, contact_id=contact_id, role=person.role))
+        row = Engagement(
+            kind=spec.kind, title=spec.title, state=lifecycle.initial, version=1, swg_code=spec.swg_code,
+            meeting_id=spec.meeting_id, country=spec.country, details=spec.details, created_at=now, updated_at=now,
+            reminders_sent=0, escalated=False, participants=participants,
+        )
+        session.add(row)
+        try:
+            session.flush()
+        except IntegrityError as error:
+            raise NotFoundError(f"swg_code or meeting_id does not exist: {error.orig}") from None
+        session.add(TransitionLog(
+            engagement_id=row.id, trigger=CREATED, from_state="", to_state=row.state, version=1, actor=who.identity,
+            actor_role=who.role.value, channel=Channel(channel).value, at=now,
+        ))
+        return row.id

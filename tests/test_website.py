@@ -1,0 +1,271 @@
+"""The static website renderer: real files in tmp_path, no mocks."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timedelta, timezone
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from website import KIND_TITLES, KINDS, PublishedItem, SiteReport, publish
+
+UTC = timezone.utc
+HOSTILE = (
+    "<p>Before <script>alert(1)</script> middle "
+    '<img src="x.png" onerror="alert(2)"> '
+    '<a href="javascript:alert(3)">click</a> '
+    '<a href="JaVaScRiPt:alert(4)" onclick="alert(5)">again</a> '
+    "<style>body { display: none }</style>"
+    '<iframe src="https://evil.example"></iframe>'
+    '<a href="https://www.unodc.org/">UNODC</a> after</p>'
+)
+FORBIDDEN = ("<script", "alert(", "onerror", "onclick", "javascript:", "<style", "display: none", "<iframe", "<img")
+
+
+def dialogue(**overrides: object) -> PublishedItem:
+    values: dict[str, object] = {
+        "engagement_id": 12,
+        "kind": "national_dialogue",
+        "title": "National dialogue in Mexico",
+        "published_at": datetime(2024, 2, 20, 9, 30, tzinfo=UTC),
+        "summary": "<p>Chemical and shipping companies discussed the <strong>three WG topics</strong>.</p>",
+        "body": "<ul><li>Precursor control</li><li>Information sharing</li></ul>",
+        "partners": ["Acme Chemicals", "Blue Shipping"],
+        "facts": {"Date": "2024-02-12", "Organizing agency": "Ministry of Health", "Public partners": "4"},
+        "links": ["https://example.org/dialogue-video"],
+    }
+    values.update(overrides)
+    return PublishedItem(**values)
+
+
+def toolkit(**overrides: object) -> PublishedItem:
+    values: dict[str, object] = {
+        "engagement_id": 30,
+        "kind": "toolkit_launch",
+        "title": "PPP toolkit launched",
+        "published_at": datetime(2024, 3, 1, 12, 0, tzinfo=UTC),
+        "summary": "UNODC presented the toolkit at the SWG 2.2 session.",
+    }
+    values.update(overrides)
+    return PublishedItem(**values)
+
+
+def all_files(site: Path) -> dict[str, str]:
+    return {path.relative_to(site).as_posix(): path.read_text("utf-8") for path in site.rglob("*") if path.is_file()}
+
+
+class _Balance(HTMLParser):
+    VOID = {"meta", "br", "img", "link", "input", "hr"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack.pop() != tag:
+            self.errors.append(tag)
+
+
+def test_publishes_pages_indexes_home_and_feed(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    report = publish(site, [dialogue(), toolkit()])
+
+    assert isinstance(report, SiteReport)
+    assert report.index_path == site / "index.html"
+    expected = {"index.html", "feed.json", "national_dialogue/12.html", "toolkit_launch/30.html"}
+    expected |= {f"{kind}/index.html" for kind in KINDS}
+    assert set(report.pages_written) == expected == set(all_files(site))
+    assert report.pages_unchanged == [] and report.pages_removed == []
+
+    page = (site / "national_dialogue/12.html").read_text("utf-8")
+    for text in ("National dialogue in Mexico", "<strong>three WG topics</strong>", "<li>Precursor control</li>",
+                 "Acme Chemicals", "<dt>Organizing agency</dt>", "<dd>Ministry of Health</dd>",
+                 'href="https://example.org/dialogue-video"', 'datetime="2024-02-20T09:30:00Z"', "20 February 2024"):
+        assert text in page
+    assert 'href="30.html"' not in page
+
+    dialogues = (site / "national_dialogue/index.html").read_text("utf-8")
+    assert KIND_TITLES["national_dialogue"] in dialogues and "national_dialogue/12.html" in dialogues
+    assert "PPP toolkit launched" not in dialogues
+    assert "Nothing has been published here yet." in (site / "recommendation/index.html").read_text("utf-8")
+    home = (site / "index.html").read_text("utf-8")
+    assert home.index("PPP toolkit launched") < home.index("National dialogue in Mexico")  # newest first
+
+    feed = json.loads((site / "feed.json").read_text("utf-8"))
+    assert feed["version"] == "https://jsonfeed.org/version/1.1" and feed["title"]
+    assert [item["id"] for item in feed["items"]] == ["30", "12"]
+    first, second = feed["items"]
+    assert first == {
+        "id": "30",
+        "url": "toolkit_launch/30.html",
+        "title": "PPP toolkit launched",
+        "content_html": "UNODC presented the toolkit at the SWG 2.2 session.",
+        "date_published": "2024-03-01T12:00:00Z",
+        "tags": ["toolkit_launch"],
+    }
+    assert second["content_html"].startswith("<p>Chemical and shipping companies")
+    assert datetime.fromisoformat(second["date_published"]) == datetime(2024, 2, 20, 9, 30, tzinfo=UTC)
+
+    for name, text in all_files(site).items():
+        if name.endswith(".html"):
+            assert text.startswith('<!DOCTYPE html>\n<html lang="en">'), name
+            assert "<script" not in text and "src=" not in text and "<link" not in text, name  # no JS, no assets
+            checker = _Balance()
+            checker.feed(text)
+            assert checker.errors == [] and checker.stack == [], name
+            assert text.count("<h1>") == 1, name
+
+
+def test_hostile_partner_html_survives_in_no_written_file(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    publish(site, [dialogue(summary=HOSTILE, body=HOSTILE), toolkit(body=HOSTILE)])
+
+    files = all_files(site)
+    for name, text in files.items():
+        for needle in FORBIDDEN:
+            if needle == "<style" and name.endswith(".html"):
+                assert text.count("<style") == 1 and text.index("<style") < text.index("</head>"), name  # ours only
+                continue
+            assert needle not in text.lower(), (name, needle)
+    # The harmless parts of the text remain, and the safe link stays a link.
+    page = files["national_dialogue/12.html"]
+    assert "Before" in page and "after" in page and "click" in page
+    assert '<a href="https://www.unodc.org/" rel="noopener noreferrer nofollow">UNODC</a>' in page
+    feed = json.loads(files["feed.json"])
+    for item in feed["items"]:
+        assert "UNODC" in item["content_html"]
+        for needle in FORBIDDEN:
+            assert needle not in item["content_html"].lower()
+
+
+def test_relative_and_data_links_are_dropped(tmp_path: Path) -> None:
+    summary = '<a href="/admin">a</a><a href="data:text/html,x">b</a><a href="mailto:x@example.org">c</a>'
+    publish(tmp_path, [dialogue(summary=summary)])
+    page = (tmp_path / "national_dialogue/12.html").read_text("utf-8")
+    assert 'href="/admin"' not in page and "data:" not in page
+    assert 'href="mailto:x@example.org"' in page
+
+
+def test_republishing_the_same_items_writes_nothing(tmp_path: Path) -> None:
+    items = [dialogue(), toolkit()]
+    first = publish(tmp_path, items)
+    past = 1_000_000_000  # make any rewrite visible in the mtimes, however coarse the clock
+    for path in tmp_path.rglob("*"):
+        os.utime(path, (past, past))
+    snapshot = {path: (path.stat().st_mtime_ns, path.read_bytes()) for path in tmp_path.rglob("*") if path.is_file()}
+
+    second = publish(tmp_path, list(reversed(items)))
+
+    assert second.pages_written == [] and second.pages_removed == []
+    assert second.pages_unchanged == first.pages_written
+    after = {path: (path.stat().st_mtime_ns, path.read_bytes()) for path in tmp_path.rglob("*") if path.is_file()}
+    assert after == snapshot  # same files, same bytes, same mtimes, no temp files left behind
+
+
+def test_a_changed_item_rewrites_only_what_shows_it(tmp_path: Path) -> None:
+    publish(tmp_path, [dialogue(), toolkit()])
+    report = publish(tmp_path, [dialogue(), toolkit(summary="Updated summary.")])
+    assert report.pages_written == ["feed.json", "index.html", "toolkit_launch/30.html", "toolkit_launch/index.html"]
+
+
+def test_withdrawing_removes_the_page_and_its_entries_but_not_stray_files(tmp_path: Path) -> None:
+    publish(tmp_path, [dialogue(), toolkit()])
+    strays = [
+        tmp_path / "national_dialogue" / "notes.html",
+        tmp_path / "national_dialogue" / "13.txt",
+        tmp_path / "unknown_kind" / "5.html",
+        tmp_path / "robots.txt",
+    ]
+    for stray in strays:
+        stray.parent.mkdir(exist_ok=True)
+        stray.write_text("not the renderer's")
+
+    report = publish(tmp_path, [toolkit()])
+
+    assert report.pages_removed == ["national_dialogue/12.html"]
+    assert not (tmp_path / "national_dialogue/12.html").exists()
+    assert "national_dialogue/index.html" in report.pages_written
+    for name in ("national_dialogue/index.html", "index.html", "feed.json"):
+        text = (tmp_path / name).read_text("utf-8")
+        assert "National dialogue in Mexico" not in text and "12.html" not in text, name
+    feed = json.loads((tmp_path / "feed.json").read_text("utf-8"))
+    assert [item["id"] for item in feed["items"]] == ["30"]
+    for stray in strays:
+        assert stray.read_text() == "not the renderer's"
+
+    emptied = publish(tmp_path, [])
+    assert emptied.pages_removed == ["toolkit_launch/30.html"]
+    assert json.loads((tmp_path / "feed.json").read_text("utf-8"))["items"] == []
+
+
+def test_title_partners_and_facts_are_escaped(tmp_path: Path) -> None:
+    item = dialogue(
+        title="Chemicals <b>& shipping</b>",
+        partners=["Smith & <Sons>"],
+        facts={"<i>Key</i>": "4 < 5 & \"quoted\""},
+    )
+    publish(tmp_path, [item])
+    for name in ("national_dialogue/12.html", "national_dialogue/index.html", "index.html"):
+        text = (tmp_path / name).read_text("utf-8")
+        assert "Chemicals &lt;b&gt;&amp; shipping&lt;/b&gt;" in text, name
+        assert "<b>" not in text, name
+    page = (tmp_path / "national_dialogue/12.html").read_text("utf-8")
+    assert "Smith &amp; &lt;Sons&gt;" in page
+    assert "<dt>&lt;i&gt;Key&lt;/i&gt;</dt>" in page and "<dd>4 &lt; 5 &amp; &#34;quoted&#34;</dd>" in page
+    feed = json.loads((tmp_path / "feed.json").read_text("utf-8"))
+    assert feed["items"][0]["title"] == "Chemicals <b>& shipping</b>"  # JSON Feed titles are plain text
+
+
+def test_output_is_deterministic_whatever_the_input_order(tmp_path: Path) -> None:
+    same_time = datetime(2024, 5, 1, tzinfo=UTC)
+    items = [toolkit(engagement_id=n, published_at=same_time - timedelta(days=n % 3)) for n in range(1, 8)]
+    publish(tmp_path / "a", items)
+    publish(tmp_path / "b", list(reversed(items)))
+    assert all_files(tmp_path / "a") == all_files(tmp_path / "b")
+    ids = [item["id"] for item in json.loads((tmp_path / "a/feed.json").read_text("utf-8"))["items"]]
+    assert ids == ["3", "6", "1", "4", "7", "2", "5"]  # newest first, then by id
+
+
+def test_published_at_is_normalised_to_utc() -> None:
+    item = dialogue(published_at=datetime(2024, 2, 20, 4, 30, tzinfo=timezone(timedelta(hours=-5))))
+    assert item.published_at == datetime(2024, 2, 20, 9, 30, tzinfo=UTC)
+    assert item.published_at.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("published_at", datetime(2024, 2, 20, 9, 30)),
+        ("kind", "press_release"),
+        ("links", ["not a url"]),
+        ("links", ["javascript:alert(1)"]),
+        ("engagement_id", 0),
+        ("title", "   "),
+        ("unexpected", "x"),
+    ],
+)
+def test_invalid_input_is_refused_naming_the_field(field: str, value: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        dialogue(**{field: value})
+    assert field in {str(error["loc"][0]) for error in raised.value.errors()}
+    assert field in str(raised.value)
+
+
+def test_items_are_immutable() -> None:
+    with pytest.raises(ValidationError):
+        dialogue().title = "changed"  # type: ignore[misc]
+
+
+def test_duplicate_engagement_ids_are_refused_before_writing(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="12"):
+        publish(tmp_path / "site", [dialogue(), dialogue(kind="recommendation")])
+    assert not (tmp_path / "site").exists()
