@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import apprise
 
-from notifications.email_channel import PermanentDeliveryError
+from notifications.errors import PermanentDeliveryError
 from notifications.templates import RenderedMessage
 
 

@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, parseaddr
 
+from notifications.errors import PermanentDeliveryError
 from notifications.templates import RenderedMessage
 from settings import Settings
 from states.clock import Clock
@@ -18,10 +19,6 @@ from states.clock import Clock
 log = logging.getLogger(__name__)
 
 MESSAGE_ID_DOMAIN = "engage.coalition"
-
-
-class PermanentDeliveryError(Exception):
-    """A message that can never be delivered as it stands (bad address, unknown type)."""
 
 
 def message_id_for(dedupe_key: str) -> str:
@@ -49,10 +46,10 @@ def build_email(
         raise PermanentDeliveryError(f"cannot build headers: {error}") from error
     message["Date"] = format_datetime(clock.now())
     message["Message-ID"] = message_id_for(dedupe_key)
-    message["Content-Language"] = rendered.language
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(rendered.text)
-    message.add_alternative(rendered.html, subtype="html")
+    message.set_content(rendered.text, cte="quoted-printable")
+    message.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
+    message["Content-Language"] = rendered.language  # after set_content, which drops Content-* headers
     return message
 
 
