@@ -159,8 +159,8 @@ def _deliver(row: OutboxMessage, email: EmailChannel, chat: ChatChannel, setting
 
 
 def _record_sent(db: Database, row_id: int, clock: Clock, report: DispatchReport) -> None:
-    with db.transaction() as session:
-        session.execute(
+    with db.engine.begin() as connection:
+        connection.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == row_id, OutboxMessage.status.in_([OutboxStatus.SENDING, OutboxStatus.PENDING]))
             .values(status=OutboxStatus.SENT, sent_at=clock.now(), attempts=OutboxMessage.attempts + 1)

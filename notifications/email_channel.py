@@ -81,7 +81,10 @@ class EmailChannel:
         self._connect_error = None
 
     def send(self, message: EmailMessage, recipient_address: str) -> None:
-        """Deliver one message; raises on any failure (the connection is then dropped)."""
+        """Deliver one message; raises on any failure (the connection is then dropped).
+
+        A connection found closed by the server (idle timeout) is reopened once.
+        """
         reused = self._connection is not None
         try:
             try:
@@ -98,7 +101,14 @@ class EmailChannel:
 
     def _send_once(self, message: EmailMessage, recipient_address: str) -> None:
         connection = self._connect()
-        connection.send_message(message, from_addr=self._envelope_from, to_addrs=[recipient_address])
+        international = not (recipient_address.isascii() and self._envelope_from.isascii())
+        policy = SMTP_POLICY.clone(utf8=True) if international else SMTP_POLICY
+        connection.sendmail(
+            self._envelope_from,
+            [recipient_address],
+            message.as_bytes(policy=policy),
+            mail_options=["SMTPUTF8"] if international else [],
+        )
 
     def _connect(self) -> smtplib.SMTP:
         if self._connection is not None:

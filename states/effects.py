@@ -36,8 +36,10 @@ def record_vote(ctx: TransitionContext, trigger: str) -> None:
 
 
 def store_dialogue_report(ctx: TransitionContext, _trigger: str) -> None:
-    """Store (or replace, after a revision) the dialogue's report."""
-    values = ctx.data.model_dump()  # type: ignore[union-attr]
+    """Store (or replace, after a revision) the dialogue's report; without one, the guard refuses."""
+    if ctx.data is None:
+        return
+    values = ctx.data.model_dump()
     report = ctx.session.get(DialogueReport, ctx.engagement.id)
     if report is None:
         ctx.session.add(DialogueReport(engagement_id=ctx.engagement.id, submitted_at=ctx.now, **values))
@@ -62,8 +64,9 @@ def stamp_published(ctx: TransitionContext, _trigger: str) -> None:
 
 
 def store_outcome(ctx: TransitionContext, _trigger: str) -> None:
-    """Keep the meeting's recorded outcome with the engagement."""
-    _set_details(ctx, outcome=ctx.data.model_dump(mode="json"))  # type: ignore[union-attr]
+    """Keep the meeting's recorded outcome with the engagement; without one, the guard refuses."""
+    if ctx.data is not None:
+        _set_details(ctx, outcome=ctx.data.model_dump(mode="json"))
 
 
 def count_reminder(ctx: TransitionContext, _trigger: str) -> None:

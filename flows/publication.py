@@ -1,0 +1,45 @@
+"""Publish the Coalition website from the database: exactly what is published now, idempotently."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.runtime import current_runtime
+from states.publication import published_items
+from website import publish
+
+
+@task(name="render-site", cache_policy=NO_CACHE)
+def render_site(now: datetime | None = None) -> dict[str, Any]:
+    runtime = current_runtime(now)
+    items = published_items(runtime.db)
+    report = publish(runtime.settings.site_dir, items)
+    return {
+        "site_dir": str(runtime.settings.site_dir.resolve()), "items": len(items),
+        "written": report.pages_written, "unchanged": len(report.pages_unchanged), "removed": report.pages_removed,
+    }
+
+
+@flow(name="publish-website", log_prints=False)
+async def publication_flow(now: datetime | None = None) -> dict[str, Any]:
+    """Make the static site hold exactly the published engagements (withdrawn pages disappear)."""
+    result = render_site(now)
+    get_run_logger().info(
+        "site %s: %s item(s), %s file(s) written, %s removed",
+        result["site_dir"], result["items"], len(result["written"]), len(result["removed"]),
+    )
+    await create_markdown_artifact(
+        key="website-publication",
+        markdown=(
+            f"**Website** `{result['site_dir']}`: {result['items']} published item(s); "
+            f"{len(result['written'])} file(s) written, {result['unchanged']} unchanged, "
+            f"{len(result['removed'])} removed"
+            + "".join(f"\n- removed `{path}`" for path in result["removed"])
+        ),
+    )
+    return result

@@ -1,0 +1,241 @@
+"""Co-chair decisions from any channel (Prefect UI form, CLI, signed e-mail link), applied once.
+
+``record_decision`` is the one seam every channel uses. The database is the truth: a decision
+that arrives after the engagement has left ``awaiting_approval``, or a second decision by the
+same co-chair (from any channel), is not an error but a clear, non-crashing result. A person who
+is not a co-chair of the engagement's SWG is refused with ``NotAllowedError``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sqlalchemy import func, select
+
+from models import ApprovalVote, CoChair, Engagement, Meeting, Organization, Participant, SubWorkingGroup
+from models.db import Database
+from models.enums import Channel, Decision, EngagementKind
+from settings import Settings
+from states.approval import ApprovalOutcome, approval_outcome
+from states.clock import SYSTEM_CLOCK, Clock
+from states.errors import AlreadyDecidedError, ConflictError, NotAllowedError, NotFoundError, UnknownTriggerError
+from states.guards import PARTNER_ROLES
+from states.workflow import TransitionOutcome, apply_transition
+
+AWAITING = "awaiting_approval"
+
+
+class DecisionStatus(StrEnum):
+    APPLIED = "applied"
+    """The vote was recorded (and may have settled the approval)."""
+    ALREADY_DECIDED = "already_decided"
+    """This co-chair had already decided; nothing changed."""
+    NOT_AWAITING = "not_awaiting"
+    """The engagement no longer waits for co-chairs; nothing changed."""
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    status: DecisionStatus
+    message: str
+    state: str
+    outcome: TransitionOutcome | None = None
+
+    @property
+    def applied(self) -> bool:
+        return self.status is DecisionStatus.APPLIED
+
+
+@dataclass(frozen=True)
+class CoChairVote:
+    name: str
+    email: str
+    decision: str | None
+    channel: str | None
+
+
+@dataclass(frozen=True)
+class ApprovalStatus:
+    """Where an engagement's approval stands, read from the database."""
+
+    engagement_id: int
+    title: str
+    state: str
+    version: int
+    swg_code: str | None
+    swg_title: str | None
+    policy: str | None
+    quorum: int | None
+    meeting: str | None
+    topic: str | None
+    partners: list[str] = field(default_factory=list)
+    votes: list[CoChairVote] = field(default_factory=list)
+
+    @property
+    def awaiting(self) -> bool:
+        return self.state == AWAITING
+
+    @property
+    def decided(self) -> int:
+        return sum(1 for vote in self.votes if vote.decision)
+
+    @property
+    def outcome(self) -> ApprovalOutcome | None:
+        if not self.votes or self.policy is None:
+            return None
+        approvals = sum(1 for vote in self.votes if vote.decision == Decision.APPROVE)
+        declines = sum(1 for vote in self.votes if vote.decision == Decision.DECLINE)
+        return approval_outcome(self.policy, self.quorum, len(self.votes), approvals, declines)
+
+    @property
+    def policy_text(self) -> str:
+        if self.policy == "all":
+            return "all co-chairs must approve"
+        if self.policy == "quorum":
+            return f"{self.quorum} of {len(self.votes)} co-chairs must approve"
+        return "any one co-chair decides"
+
+    def describe_markdown(self) -> str:
+        """The engagement as co-chairs see it above the decision form."""
+        lines = [
+            f"### Invitation to present: {self.title}",
+            "",
+            f"- **Engagement**: #{self.engagement_id} (state `{self.state}`)",
+            f"- **Partner**: {', '.join(self.partners) or '(none)'}",
+            f"- **SWG**: {self.swg_code} {self.swg_title or ''}".rstrip(),
+            f"- **Meeting**: {self.meeting or '(not set)'}",
+            f"- **Topic**: {self.topic or '(not given)'}",
+            f"- **Policy**: {self.policy_text}",
+            "",
+            "| Co-chair | E-mail | Decision |",
+            "|---|---|---|",
+            *(f"| {v.name} | {v.email} | {v.decision or 'pending'}{f' ({v.channel})' if v.channel else ''} |" for v in self.votes),
+            "",
+            "Enter **your co-chair e-mail**, choose *approve* or *decline* and add a comment if you wish.",
+        ]
+        return "\n".join(lines)
+
+
+def approval_status(db: Database, engagement_id: int) -> ApprovalStatus:
+    """Read the engagement, its SWG, co-chairs and votes."""
+    with db.transaction() as session:
+        engagement = session.get(Engagement, engagement_id)
+        if engagement is None:
+            raise NotFoundError(f"no engagement with id {engagement_id}")
+        swg = session.get(SubWorkingGroup, engagement.swg_code) if engagement.swg_code else None
+        meeting = session.get(Meeting, engagement.meeting_id) if engagement.meeting_id else None
+        partners = session.scalars(
+            select(Organization.name)
+            .join(Participant, Participant.organization_id == Organization.id)
+            .where(Participant.engagement_id == engagement_id, Participant.role.in_(PARTNER_ROLES))
+            .order_by(Organization.name)
+        ).all()
+        votes: list[CoChairVote] = []
+        if swg is not None:
+            rows = session.execute(
+                select(CoChair, ApprovalVote)
+                .outerjoin(
+                    ApprovalVote,
+                    (ApprovalVote.co_chair_id == CoChair.id) & (ApprovalVote.engagement_id == engagement_id),
+                )
+                .where(CoChair.swg_code == swg.code)
+                .order_by(CoChair.id)
+            ).all()
+            votes = [
+                CoChairVote(chair.name, chair.email, vote.decision if vote else None, vote.channel if vote else None)
+                for chair, vote in rows
+            ]
+        return ApprovalStatus(
+            engagement_id=engagement.id, title=engagement.title, state=engagement.state, version=engagement.version,
+            swg_code=engagement.swg_code, swg_title=swg.title if swg else None,
+            policy=swg.approval_policy if swg else None, quorum=swg.quorum if swg else None,
+            meeting=f"{meeting.title} ({meeting.starts_on.isoformat()})" if meeting else None,
+            topic=(engagement.details or {}).get("topic"), partners=list(partners), votes=votes,
+        )
+
+
+def _earlier_vote(db: Database, engagement: Engagement, email: str) -> tuple[CoChair | None, ApprovalVote | None]:
+    with db.transaction() as session:
+        chair = session.scalar(
+            select(CoChair).where(CoChair.swg_code == engagement.swg_code, func.lower(CoChair.email) == email)
+        )
+        if chair is None:
+            return None, None
+        vote = session.scalar(
+            select(ApprovalVote).where(ApprovalVote.engagement_id == engagement.id, ApprovalVote.co_chair_id == chair.id)
+        )
+        return chair, vote
+
+
+def record_decision(
+    db: Database,
+    engagement_id: int,
+    co_chair_email: str,
+    decision: Decision | str,
+    comment: str | None = None,
+    channel: Channel | str = Channel.CLI,
+    clock: Clock = SYSTEM_CLOCK,
+    *,
+    flow_run_id: str | None = None,
+    idempotency_key: str | None = None,
+    settings: Settings | None = None,
+) -> DecisionResult:
+    """Apply a co-chair's approve/decline through ``apply_transition``, from any channel.
+
+    Returns ``APPLIED``, ``ALREADY_DECIDED`` or ``NOT_AWAITING`` with a message a person
+    understands. Raises ``NotAllowedError`` (not a co-chair of this SWG), ``NotFoundError``
+    and ``InputError`` (bad e-mail, decision or comment).
+    """
+    decision = Decision(decision)
+    email = co_chair_email.strip().lower()
+    actor = {"role": "co_chair", "identity": email}
+    for _attempt in range(3):
+        with db.transaction() as session:
+            engagement = session.get(Engagement, engagement_id)
+            if engagement is None:
+                raise NotFoundError(f"no engagement with id {engagement_id}")
+            if engagement.kind != EngagementKind.SWG_PRESENTATION:
+                raise NotAllowedError(f"engagement {engagement_id} is a {engagement.kind}; co-chairs do not decide it")
+        if engagement.state != AWAITING:
+            chair, vote = _earlier_vote(db, engagement, email)
+            if chair is None:
+                # apply_transition names the SWG(s) the person co-chairs, if any
+                _refuse_identity(db, engagement_id, actor)
+            if vote is not None:
+                return DecisionResult(
+                    DecisionStatus.ALREADY_DECIDED,
+                    f"{email} already decided to {vote.decision} on {vote.decided_at:%Y-%m-%d %H:%M} UTC via "
+                    f"{vote.channel}; engagement {engagement_id} is now {engagement.state!r}",
+                    engagement.state,
+                )
+            return DecisionResult(
+                DecisionStatus.NOT_AWAITING,
+                f"engagement {engagement_id} no longer awaits the co-chairs' decision (it is {engagement.state!r}); "
+                f"the decision of {email} to {decision.value} was not needed and was not recorded",
+                engagement.state,
+            )
+        try:
+            outcome = apply_transition(
+                db, engagement_id, decision.value, actor, comment=comment or None, channel=Channel(channel),
+                flow_run_id=flow_run_id, idempotency_key=idempotency_key, clock=clock, settings=settings,
+            )
+        except AlreadyDecidedError as error:
+            return DecisionResult(DecisionStatus.ALREADY_DECIDED, str(error), engagement.state)
+        except (ConflictError, UnknownTriggerError):
+            continue  # someone else changed it meanwhile: read again and decide what this vote means now
+        moved = f"now {outcome.to_state!r}" if outcome.to_state != outcome.from_state else "more co-chairs must still decide"
+        message = f"{email} decided to {decision.value} engagement {engagement_id}; {moved}"
+        if outcome.replayed:
+            message += " (this decision had already been applied)"
+        return DecisionResult(DecisionStatus.APPLIED, message, outcome.to_state, outcome)
+    raise ConflictError(f"engagement {engagement_id} kept changing; the decision of {email} was not recorded, try again")
+
+
+def _refuse_identity(db: Database, engagement_id: int, actor: dict[str, str]) -> None:
+    from states.workflow import _check_identity  # the same message as apply_transition gives
+    from states.inputs import Actor, parse
+
+    with db.transaction() as session:
+        engagement = session.get(Engagement, engagement_id)
+        _check_identity(session, engagement, parse(Actor, actor))

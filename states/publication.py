@@ -1,0 +1,166 @@
+"""What the Coalition website shows now: every engagement in state ``published``, as ``PublishedItem``s.
+
+Domain only (no Prefect). Partner-written text is escaped here and sanitized again by the website.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Contact, DialogueReport, Engagement, Meeting, Organization, Participant, SubWorkingGroup, TransitionLog
+from models.db import Database
+from models.enums import EngagementKind, ParticipantRole
+from website import PublishedItem
+
+PUBLISHED = "published"
+TOPIC_LABELS = {
+    "advocacy_campaigns": "Advocacy campaigns",
+    "resource_mobilization": "Resource mobilization",
+    "information_sharing": "Information sharing",
+    "innovative_products_and_services": "Innovative products and services",
+    "policy": "Policy",
+}
+
+
+def _paragraphs(text: str | None) -> str:
+    """Plain text -> escaped HTML paragraphs."""
+    if not text:
+        return ""
+    blocks = [block.strip() for block in text.replace("\r\n", "\n").split("\n\n") if block.strip()]
+    return "".join(f"<p>{html.escape(block).replace(chr(10), '<br>')}</p>" for block in blocks)
+
+
+def _list(title: str, entries: list[str]) -> str:
+    if not entries:
+        return ""
+    return f"<p><strong>{html.escape(title)}</strong></p><ul>" + "".join(
+        f"<li>{html.escape(entry)}</li>" for entry in entries
+    ) + "</ul>"
+
+
+def _day(value: Any) -> str:
+    return f"{value.day} {value:%B %Y}"
+
+
+def published_items(source: Session | Database) -> list[PublishedItem]:
+    """Every published engagement, with its facts, texts and partners."""
+    if isinstance(source, Database):
+        with source.transaction() as session:
+            return published_items(session)
+    session = source
+    engagements = session.scalars(select(Engagement).where(Engagement.state == PUBLISHED).order_by(Engagement.id)).all()
+    if not engagements:
+        return []
+    ids = [engagement.id for engagement in engagements]
+    partners: dict[int, list[str]] = defaultdict(list)
+    organizers: dict[int, list[str]] = defaultdict(list)
+    languages: dict[int, str] = {}
+    for engagement_id, role, name, language in session.execute(
+        select(Participant.engagement_id, Participant.role, Organization.name, Contact.language)
+        .join(Organization, Organization.id == Participant.organization_id)
+        .outerjoin(Contact, Contact.id == Participant.contact_id)
+        .where(Participant.engagement_id.in_(ids))
+        .order_by(Participant.id)
+    ):
+        target = organizers if role in (ParticipantRole.ORGANIZER, ParticipantRole.HOST) else partners
+        if name not in target[engagement_id]:
+            target[engagement_id].append(name)
+        if language and role != ParticipantRole.ORGANIZER:
+            languages.setdefault(engagement_id, language)
+    reports = {r.engagement_id: r for r in session.scalars(select(DialogueReport).where(DialogueReport.engagement_id.in_(ids)))}
+    meetings = {m.id: m for m in session.scalars(select(Meeting).where(Meeting.id.in_({e.meeting_id for e in engagements if e.meeting_id})))}
+    swgs = {s.code: s for s in session.scalars(select(SubWorkingGroup))}
+    milestones: dict[int, set[str]] = defaultdict(set)
+    for engagement_id, trigger in session.execute(
+        select(TransitionLog.engagement_id, TransitionLog.trigger).where(
+            TransitionLog.engagement_id.in_(ids),
+            TransitionLog.trigger.in_(("include_in_deliverable", "include_in_final_report")),
+        )
+    ):
+        milestones[engagement_id].add(trigger)
+    items = []
+    for engagement in engagements:
+        items.append(_item(engagement, partners[engagement.id], organizers[engagement.id], reports.get(engagement.id),
+                           meetings.get(engagement.meeting_id), swgs.get(engagement.swg_code),
+                           milestones[engagement.id], languages.get(engagement.id, "en")))
+    return items
+
+
+def _published_at(engagement: Engagement) -> datetime:
+    stamp = (engagement.details or {}).get("published_at")
+    moment = datetime.fromisoformat(stamp) if stamp else engagement.updated_at
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _item(engagement: Engagement, partners: list[str], organizers: list[str], report: DialogueReport | None,
+          meeting: Meeting | None, swg: SubWorkingGroup | None, milestones: set[str], language: str) -> PublishedItem:
+    details: dict[str, Any] = dict(engagement.details or {})
+    facts: dict[str, str] = {}
+    summary = body = ""
+    links: list[str] = []
+    kind = engagement.kind
+    if engagement.country:
+        facts["Country"] = engagement.country
+    if swg is not None:
+        facts["Sub-Working Group"] = f"{swg.code} {swg.title}"
+    if meeting is not None:
+        facts["Meeting"] = meeting.title
+        facts["Date"] = _day(meeting.starts_on) + (f" to {_day(meeting.ends_on)}" if meeting.ends_on else "")
+        if meeting.location:
+            facts["Location"] = meeting.location
+    if organizers:
+        facts["Organized by"] = ", ".join(organizers)
+    if kind == EngagementKind.NATIONAL_DIALOGUE:
+        if report is not None:
+            facts |= {
+                "Held on": _day(report.held_on), "Organizing agency": report.organizing_agency,
+                "Public partners": str(report.public_partners), "Private partners": str(report.private_partners),
+            }
+            summary = _paragraphs(
+                f"{report.organizing_agency} convened {report.public_partners} public and "
+                f"{report.private_partners} private partners on {_day(report.held_on)}."
+            )
+            body = (_paragraphs(report.narrative) + _list("Areas of discussion", list(report.areas_of_discussion or []))
+                    + (("<p><strong>Recommendations</strong></p>" + _paragraphs(report.recommendations))
+                       if report.recommendations else ""))
+        elif details.get("organizing_agency"):
+            facts["Organizing agency"] = details["organizing_agency"]
+    elif kind == EngagementKind.SWG_PRESENTATION:
+        if details.get("topic"):
+            facts["Topic"] = details["topic"]
+            summary = _paragraphs(f"{', '.join(partners) or 'A partner'} presented: {details['topic']}")
+    elif kind in (EngagementKind.ALLIANCE_MEETING, EngagementKind.PRIVATE_SECTOR_FORUM):
+        if details.get("focus"):
+            facts["Focus"] = {"fatf": "FATF", "banking_forum": "Banking-sector forum"}.get(details["focus"], details["focus"])
+        summary = _paragraphs(details.get("purpose"))
+        outcome = details.get("outcome") or {}
+        body = _paragraphs(outcome.get("summary")) + _list("Commitments", list(outcome.get("commitments") or []))
+    elif kind == EngagementKind.TOOLKIT_LAUNCH:
+        if details.get("url"):
+            links.append(details["url"])
+    elif kind == EngagementKind.WEBSITE_SUBMISSION:
+        facts["Format"] = str(details.get("media", "")).capitalize()
+        summary = _paragraphs(details.get("summary"))
+        if details.get("url"):
+            links.append(details["url"])
+    elif kind == EngagementKind.RECOMMENDATION:
+        facts["Topic"] = TOPIC_LABELS.get(details.get("topic", ""), str(details.get("topic", "")))
+        facts["Coalition deliverable"] = "Yes" if "include_in_deliverable" in milestones else "No"
+        body = _paragraphs(details.get("text"))
+    elif kind == EngagementKind.ACHIEVEMENT:
+        facts["Received via"] = details.get("received_via", "website")
+        facts["In the final report"] = "Yes" if "include_in_final_report" in milestones else "No"
+        summary = _paragraphs(details.get("summary"))
+    if details.get("submitted_on"):
+        facts["Received on"] = details["submitted_on"]
+    return PublishedItem(
+        engagement_id=engagement.id, kind=kind, title=engagement.title, published_at=_published_at(engagement),
+        summary=summary, body=body, partners=partners, facts={k: v for k, v in facts.items() if v},
+        links=links, language=language,
+    )
