@@ -27,9 +27,13 @@ def check_header_value(field_name: str, value: str) -> str:
 
 
 def check_email_address(value: str, field_name: str = "email") -> str:
-    """Return the normalized form of an e-mail address, or refuse one that does not parse."""
+    """Return the normalized form of an e-mail address, or refuse one that does not parse.
+
+    Internationalized domains are accepted; non-ASCII local parts (which need SMTPUTF8 all the
+    way to the recipient) are refused.
+    """
     check_header_value(field_name, value)
     try:
-        return validate_email(value, check_deliverability=False).normalized
+        return validate_email(value, check_deliverability=False, allow_smtputf8=False).normalized
     except EmailNotValidError as error:
         raise ValueError(f"{field_name} is not a valid e-mail address: {error}") from None

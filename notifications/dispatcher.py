@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from jinja2 import TemplateError
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from models.db import Database
 from models.enums import DeliveryChannel, OutboxStatus
@@ -88,7 +88,7 @@ def dispatch_pending(
     lease = timedelta(seconds=lease_seconds if lease_seconds is not None else max(120.0, 3 * settings.smtp_timeout_seconds))
     report = DispatchReport()
     chat = ChatChannel(settings.smtp_timeout_seconds)
-    with EmailChannel(settings) as email:
+    with EmailChannel(settings) as email, db.engine.connect() as recorder:
         while limit is None or report.claimed < limit:
             size = batch_size if limit is None else min(batch_size, limit - report.claimed)
             batch, lease_expiry = _claim(db, clock, size, lease, report)
@@ -103,9 +103,9 @@ def dispatch_pending(
                     _deliver(row, email, chat, settings, clock)
                 except Exception as error:  # noqa: BLE001 - every failure is recorded on the row
                     permanent = isinstance(error, PermanentDeliveryError)
-                    _record_failure(db, row.id, describe_error(error), permanent, clock, settings, report)
+                    _record_failure(recorder, row.id, describe_error(error), permanent, clock, settings, report)
                 else:
-                    _record_sent(db, row.id, clock, report)
+                    _record_sent(recorder, row.id, clock, report)
     return report
 
 
@@ -151,15 +151,15 @@ def _deliver(row: OutboxMessage, email: EmailChannel, chat: ChatChannel, setting
             settings=settings,
             clock=clock,
         )
-        email.send(message, row.recipient_address)
+        email.send(message)
     elif row.channel == DeliveryChannel.CHAT:
         chat.send(rendered, row.recipient_address)
     else:
         raise PermanentDeliveryError(f"unknown channel {row.channel!r}")
 
 
-def _record_sent(db: Database, row_id: int, clock: Clock, report: DispatchReport) -> None:
-    with db.engine.begin() as connection:
+def _record_sent(connection: Connection, row_id: int, clock: Clock, report: DispatchReport) -> None:
+    with connection.begin():
         connection.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == row_id, OutboxMessage.status.in_([OutboxStatus.SENDING, OutboxStatus.PENDING]))
@@ -169,25 +169,35 @@ def _record_sent(db: Database, row_id: int, clock: Clock, report: DispatchReport
 
 
 def _record_failure(
-    db: Database, row_id: int, error: str, permanent: bool, clock: Clock, settings: Settings, report: DispatchReport
+    connection: Connection,
+    row_id: int,
+    error: str,
+    permanent: bool,
+    clock: Clock,
+    settings: Settings,
+    report: DispatchReport,
 ) -> None:
-    with db.transaction() as session:
-        row = session.get(OutboxMessage, row_id, with_for_update=True)
-        if row is None or row.status != OutboxStatus.SENDING:
-            return  # requeued or delivered by someone else meanwhile
-        row.attempts += 1
-        row.last_error = error[:MAX_ERROR_LENGTH]
-        if permanent or row.attempts >= settings.outbox_max_attempts:
-            row.status = OutboxStatus.DEAD
-            row.status_reason = "undeliverable" if permanent else f"gave up after {row.attempts} attempts"
+    with connection.begin():
+        attempts = connection.scalar(
+            select(OutboxMessage.attempts)
+            .where(OutboxMessage.id == row_id, OutboxMessage.status == OutboxStatus.SENDING)
+            .with_for_update()
+        )
+        if attempts is None:
+            return  # requeued or delivered by another dispatcher meanwhile
+        attempts += 1
+        values: dict[str, object] = {"attempts": attempts, "last_error": error[:MAX_ERROR_LENGTH]}
+        if permanent or attempts >= settings.outbox_max_attempts:
+            reason = "undeliverable" if permanent else f"gave up after {attempts} attempts"
+            values.update(status=OutboxStatus.DEAD, status_reason=reason)
             report.dead += 1
-            log.error("outbox row %s is dead (%s): %s", row_id, row.status_reason, error)
+            log.error("outbox row %s is dead (%s): %s", row_id, reason, error)
         else:
-            delay = timedelta(seconds=settings.outbox_backoff_seconds * 2 ** (row.attempts - 1))
-            row.status = OutboxStatus.PENDING
-            row.next_attempt_at = clock.now() + min(delay, MAX_BACKOFF)
+            delay = min(timedelta(seconds=settings.outbox_backoff_seconds * 2 ** (attempts - 1)), MAX_BACKOFF)
+            values.update(status=OutboxStatus.PENDING, next_attempt_at=clock.now() + delay)
             report.retrying += 1
-            log.warning("outbox row %s failed (attempt %s), retrying at %s: %s", row_id, row.attempts, row.next_attempt_at, error)
+            log.warning("outbox row %s failed (attempt %s), next try in %s: %s", row_id, attempts, delay, error)
+        connection.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values))
 
 
 def list_outbox(

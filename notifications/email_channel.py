@@ -6,11 +6,15 @@ import hashlib
 import logging
 import smtplib
 import ssl
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
-from email.utils import format_datetime, parseaddr
+from email.charset import QP, Charset
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import format_datetime, formataddr, parseaddr
+from typing import NamedTuple
 
+from notifications.contact_checks import check_header_value
 from notifications.errors import PermanentDeliveryError
 from notifications.templates import RenderedMessage
 from settings import Settings
@@ -19,6 +23,16 @@ from states.clock import Clock
 log = logging.getLogger(__name__)
 
 MESSAGE_ID_DOMAIN = "engage.coalition"
+SMTP_COMPAT32 = compat32.clone(linesep="\r\n")
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
+
+
+class OutgoingEmail(NamedTuple):
+    """A message ready for SMTP: its envelope recipient and its bytes."""
+
+    recipient: str
+    data: bytes
 
 
 def message_id_for(dedupe_key: str) -> str:
@@ -35,22 +49,44 @@ def build_email(
     dedupe_key: str,
     settings: Settings,
     clock: Clock,
-) -> EmailMessage:
-    """A multipart/alternative message (text, then HTML) with all headers set."""
-    message = EmailMessage(policy=SMTP_POLICY)
+) -> OutgoingEmail:
+    """The wire form of a multipart/alternative message (text, then HTML), all headers set.
+
+    Built with the ``compat32`` email classes, several times faster than ``EmailMessage``; since
+    those do not refuse line breaks in header values, every value is checked here first.
+    Raises :class:`PermanentDeliveryError` for values that can never make a valid message.
+    """
     try:
-        message["From"] = settings.mail_from
-        message["To"] = Address(display_name=recipient_name, addr_spec=recipient_address)
-        message["Subject"] = rendered.subject
-    except (ValueError, IndexError) as error:  # the email package's parse errors are ValueErrors
-        raise PermanentDeliveryError(f"cannot build headers: {error}") from error
+        check_header_value("recipient name", recipient_name)
+        check_header_value("subject", rendered.subject)
+        address = _ascii_address(recipient_address)
+    except ValueError as error:
+        raise PermanentDeliveryError(str(error)) from error
+    message = MIMEMultipart("alternative")
+    message["From"] = settings.mail_from
+    message["To"] = formataddr((recipient_name, address))
+    message["Subject"] = Header(rendered.subject, "utf-8") if not rendered.subject.isascii() else rendered.subject
     message["Date"] = format_datetime(clock.now())
     message["Message-ID"] = message_id_for(dedupe_key)
+    message["Content-Language"] = rendered.language
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(rendered.text, cte="quoted-printable")
-    message.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
-    message["Content-Language"] = rendered.language  # after set_content, which drops Content-* headers
-    return message
+    message.attach(MIMEText(rendered.text, "plain", _UTF8_QP))
+    message.attach(MIMEText(rendered.html, "html", _UTF8_QP))
+    return OutgoingEmail(recipient=address, data=message.as_bytes(policy=SMTP_COMPAT32))
+
+
+def _ascii_address(address: str) -> str:
+    """``address`` with an internationalized domain in its ASCII (IDNA) form."""
+    check_header_value("recipient address", address)
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        raise ValueError(f"recipient address {address!r} is not an e-mail address")
+    if not local.isascii():
+        raise ValueError(f"recipient address {address!r} has a non-ASCII local part, which needs SMTPUTF8")
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError as error:
+        raise ValueError(f"recipient address {address!r} has an invalid domain: {error}") from None
 
 
 class SmtpUnavailable(ConnectionError):
@@ -80,7 +116,7 @@ class EmailChannel:
         """Forget an earlier connection failure, so the next send tries to connect again."""
         self._connect_error = None
 
-    def send(self, message: EmailMessage, recipient_address: str) -> None:
+    def send(self, message: OutgoingEmail) -> None:
         """Deliver one message; raises on any failure (the connection is then dropped).
 
         A connection found closed by the server (idle timeout) is reopened once.
@@ -88,27 +124,19 @@ class EmailChannel:
         reused = self._connection is not None
         try:
             try:
-                self._send_once(message, recipient_address)
+                self._send_once(message)
             except (smtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError):
                 if not reused:
                     raise
                 log.info("SMTP connection went stale; reconnecting once")
                 self._drop()
-                self._send_once(message, recipient_address)
+                self._send_once(message)
         except Exception:
             self._drop()
             raise
 
-    def _send_once(self, message: EmailMessage, recipient_address: str) -> None:
-        connection = self._connect()
-        international = not (recipient_address.isascii() and self._envelope_from.isascii())
-        policy = SMTP_POLICY.clone(utf8=True) if international else SMTP_POLICY
-        connection.sendmail(
-            self._envelope_from,
-            [recipient_address],
-            message.as_bytes(policy=policy),
-            mail_options=["SMTPUTF8"] if international else [],
-        )
+    def _send_once(self, message: OutgoingEmail) -> None:
+        self._connect().sendmail(self._envelope_from, [message.recipient], message.data)
 
     def _connect(self) -> smtplib.SMTP:
         if self._connection is not None:

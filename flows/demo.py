@@ -1,0 +1,500 @@
+"""``engage demo``: replay the Coalition's 2024 private-sector engagement on a simulated clock.
+
+Everything happens under ``data_dir`` (default ``./engage-data``): the SQLite database, Prefect's
+home (its ephemeral API: no server to start), the static website (``site/``) and the mail
+(``mail/``, a Maildir written by a local SMTP sink the demo starts itself). Notifications go out
+over real SMTP in English, Spanish and French. Run ``python -m flows.demo [DATA_DIR]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mailbox
+import shutil
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from flows.runtime import configure_prefect
+
+MARKER = ".engage-demo"
+
+
+@dataclass
+class DemoSummary:
+    data_dir: Path
+    engagements: dict[str, dict[str, int]]
+    notifications_sent: int
+    notifications_by_language: dict[str, int]
+    notifications_not_sent: int
+    mail_messages: int
+    site_dir: Path
+    site_pages: int
+    maildir: Path
+    flow_runs: int
+    elapsed_seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def _at(day: str, hour: int = 9) -> datetime:
+    return datetime.fromisoformat(day).replace(hour=hour, tzinfo=timezone.utc)
+
+
+def _prepare(data_dir: Path) -> None:
+    """Start from a clean demo folder; never wipe a folder that was not made by the demo."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    marker = data_dir / MARKER
+    if (data_dir / "engage.db").exists() and not marker.exists():
+        raise SystemExit(f"{data_dir} holds an engine database not made by the demo; choose another folder")
+    for name in ("engage.db", "engage.db-wal", "engage.db-shm"):
+        (data_dir / name).unlink(missing_ok=True)
+    for name in ("site", "mail"):
+        shutil.rmtree(data_dir / name, ignore_errors=True)
+    marker.write_text("made by `engage demo`; the demo resets this folder's database, site and mail\n")
+
+
+def run_demo(data_dir: Path = Path("engage-data"), *, console: Any = None) -> DemoSummary:
+    """Replay 2024 into ``data_dir`` and return what happened (and print it, with rich progress)."""
+    started = time.perf_counter()
+    data_dir = Path(data_dir).resolve()
+    _prepare(data_dir)
+    configure_prefect(home=data_dir / "prefect", PREFECT_LOGGING_LEVEL="WARNING")
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from notifications.mail_sink import running_mail_sink
+
+    console = console or Console()
+    maildir = data_dir / "mail"
+    with running_mail_sink(maildir, "127.0.0.1", 0) as port:
+        replay = _Replay(data_dir, port, console)
+        with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TimeElapsedColumn(), console=console, transient=False) as progress:
+            bar = progress.add_task("starting Prefect (ephemeral API) and loading reference data", total=len(replay.steps) + 1)
+            replay.start()
+            progress.advance(bar)
+            for when, title, action in replay.steps:
+                progress.update(bar, description=f"{when:%d %b %Y}: {title}")
+                replay.clock.set(when)
+                action()
+                replay.after_step(when)
+                progress.advance(bar)
+            progress.update(bar, description="2024 replayed")
+        summary = replay.summary(time.perf_counter() - started)
+    _print_summary(console, summary)
+    return summary
+
+
+class _Replay:
+    """The 2024 timeline; each step acts through the domain, then the sweep and dispatch flows run."""
+
+    def __init__(self, data_dir: Path, smtp_port: int, console: Any) -> None:
+        from models.db import Database
+        from settings import Settings
+        from states.clock import SimulatedClock
+
+        self.console = console
+        self.settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'engage.db'}",
+                                 smtp_host="127.0.0.1", smtp_port=smtp_port)
+        self.clock = SimulatedClock(_at("2024-01-08"))
+        self.db = Database(self.settings.resolved_database_url)
+        self.ids: dict[str, int] = {}
+        self.notes: list[str] = []
+        self.flow_runs = 0
+        self.publish_due = False
+        self.loop = asyncio.new_event_loop()
+        self.steps: list[tuple[datetime, str, Callable[[], None]]] = [
+            (_at("2024-01-08"), "national dialogues planned (Mexico, France, Thailand)", self.plan_dialogues),
+            (_at("2024-01-15"), "invitations to present proposed; co-chairs asked", self.propose_presentations),
+            (_at("2024-01-18"), "co-chair decisions (SWG 2.2 all; SWG 1.1 declines)", self.first_decisions),
+            (_at("2024-01-22"), "Prevent Alliance workshop scheduled; toolkit on the SWG 2.2 agenda", self.schedule_workshop),
+            (_at("2024-01-29"), "Mexico holds its national dialogue", self.mexico_holds),
+            (_at("2024-02-09"), "Prevent Alliance workshop (youth prevention and treatment)", self.workshop_held),
+            (_at("2024-02-12"), "Mexico reports; France and Thailand hold dialogues", self.dialogue_reports),
+            (_at("2024-02-20"), "SWG 2.2 session: PPP toolkit and Meta present", self.swg22_session),
+            (_at("2024-03-01"), "SWG 3.1 invitation sent to its co-chairs (quorum 2 of 3)", self.swg31_request),
+            (_at("2024-03-08"), "sweep reminds the SWG 3.1 co-chairs", lambda: None),
+            (_at("2024-03-15"), "sweep escalates to the Secretariat; France reports", self.france_reports),
+            (_at("2024-03-18"), "SWG 3.1 co-chairs approve after the escalation", self.swg31_decisions),
+            (_at("2024-03-25"), "website contributions screened", self.website_contributions),
+            (_at("2024-04-10"), "recommendation before the 30 April early deadline", self.early_recommendation),
+            (_at("2024-04-16"), "SWG 3.1 session: Atlantique Maritime presents", self.swg31_session),
+            (_at("2024-05-20"), "recommendation after the early deadline", self.late_recommendation),
+            (_at("2024-06-12"), "banking-sector forum with FATF", self.banking_forum),
+            (_at("2024-07-11"), "launch of the Alliance to Prevent Drug Harms (Meta, Snap, X)", self.alliance_launch),
+            (_at("2024-10-02"), "a website submission after 30 September is refused", self.late_submission),
+            (_at("2024-11-15"), "achievements gathered for the final report", self.achievements),
+            (_at("2025-01-20"), "final report: achievements published", self.final_report),
+        ]
+
+    # --- plumbing -----------------------------------------------------------------------------
+    def start(self) -> None:
+        from flows.runtime import Runtime, use_runtime
+        from states.directory import load_sample
+
+        self.db.migrate()
+        load_sample(self.db)
+        self._runtime_cm = use_runtime(Runtime(self.settings, self.db, self.clock))
+        self._runtime_cm.__enter__()
+        self.flow("dispatch")  # starts the ephemeral Prefect API
+
+    def flow(self, name: str) -> Any:
+        from flows.dispatch import dispatch_flow
+        from flows.publication import publication_flow
+        from flows.sweep import sweep_flow
+
+        coroutine = {
+            "sweep": lambda: sweep_flow(dispatch=False),
+            "dispatch": lambda: dispatch_flow(),
+            "publish": lambda: publication_flow(),
+        }[name]()
+        self.flow_runs += 1
+        return self.loop.run_until_complete(coroutine)
+
+    def after_step(self, when: datetime) -> None:
+        report = self.flow("sweep")
+        for label in ("reminded", "escalated", "expired"):
+            for item in report[label]:
+                self.say(f"sweep {label} #{item['engagement_id']} {item['title']} ({item['notifications']} notification(s))")
+        if self.publish_due:
+            result = self.flow("publish")
+            self.say(f"website: {result['items']} published item(s)")
+            self.publish_due = False
+        self.flow("dispatch")
+
+    def say(self, text: str) -> None:
+        self.console.print(f"  [dim]{self.clock.now():%Y-%m-%d}[/dim] {text}")
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        self.console.print(f"  [yellow]{self.clock.now():%Y-%m-%d}[/yellow] {text}")
+
+    def create(self, key: str, data: dict[str, Any], actor: dict[str, str] | None = None) -> int:
+        from states.workflow import create_engagement
+
+        self.ids[key] = create_engagement(self.db, data, actor or STAFF, clock=self.clock)
+        return self.ids[key]
+
+    def fire(self, key: str, trigger: str, actor: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        from states.workflow import apply_transition
+
+        return apply_transition(self.db, self.ids[key], trigger, actor or STAFF, clock=self.clock,
+                                settings=self.settings, **kwargs)
+
+    def decide(self, key: str, email: str, decision: str, comment: str | None = None) -> None:
+        from models.enums import Channel
+        from states.approvals import record_decision
+
+        result = record_decision(self.db, self.ids[key], email, decision, comment, Channel.EMAIL_LINK, self.clock,
+                                 settings=self.settings)
+        (self.say if result.applied else self.note)(result.message)
+
+    def meeting(self, title: str) -> int:
+        from sqlalchemy import select
+
+        from models import Meeting
+
+        with self.db.transaction() as session:
+            return session.scalar(select(Meeting.id).where(Meeting.title == title))
+
+    # --- the timeline ---------------------------------------------------------------------------
+    def plan_dialogues(self) -> None:
+        for key, country, government, agency, contact, partners in DIALOGUES:
+            self.create(key, {
+                "kind": "national_dialogue", "title": f"National dialogue of {country} with the private sector",
+                "country": key.split(":")[1], "details": {"organizing_agency": agency},
+                "participants": [{"organization": government, "role": "organizer", "contact_email": contact}]
+                + [{"organization": p, "role": "partner"} for p in partners],
+            }, {"role": "national_authority", "identity": contact})
+            self.fire(key, "convene", {"role": "national_authority", "identity": contact})
+        self.say("3 national dialogues planned and convened")
+
+    def propose_presentations(self) -> None:
+        for key, partner, swg, meeting, topic in PRESENTATIONS:
+            self.create(key, {
+                "kind": "swg_presentation", "title": f"{partner} at SWG {swg}: {topic}", "swg_code": swg,
+                "meeting_id": self.meeting(meeting), "details": {"topic": topic},
+                "participants": [{"organization": partner, "role": "presenter"}],
+            })
+        for key in ("pres:meta", "pres:helix"):
+            self.fire(key, "request_approval", SYSTEM)
+        self.say("co-chairs of SWG 2.2 and 1.1 asked to approve (approval requests in en/fr)")
+
+    def first_decisions(self) -> None:
+        self.decide("pres:meta", "swg22.france@cochairs.example", "approve", "Bienvenue")
+        self.decide("pres:meta", "swg22.france@cochairs.example", "approve")  # twice: recorded once
+        self.decide("pres:meta", "swg22.unodc@cochairs.example", "approve")
+        self.decide("pres:helix", "swg11.canada@cochairs.example", "decline", "Not in scope of SWG 1.1 this year")
+        self.fire("pres:meta", "send_invitation", SYSTEM)
+        self.fire("pres:meta", "accept", {"role": "partner", "identity": "policy@meta.example"})
+
+    def schedule_workshop(self) -> None:
+        self.create("alliance:workshop", {
+            "kind": "alliance_meeting", "title": "Prevent Alliance workshop: youth prevention and treatment",
+            "meeting_id": self.meeting("Prevent Alliance workshop on youth prevention and treatment"),
+            "details": {"purpose": "A framework and action plan on youth prevention and treatment with tech companies."},
+            "participants": [{"organization": "UNODC", "role": "host"}]
+            + [{"organization": p, "role": "invitee"} for p in ("Meta", "Snap Inc.", "Discord")],
+        })
+        self.fire("alliance:workshop", "schedule")
+        self.fire("alliance:workshop", "send_invitations")
+        self.create("toolkit", {
+            "kind": "toolkit_launch", "title": "Public-private partnership toolkit",
+            "meeting_id": self.meeting("SWG 2.2 information-sharing session"),
+            "details": {"url": "https://www.unodc.org/ppp-toolkit"},
+            "participants": [{"organization": "UNODC", "role": "host"}],
+        })
+        self.fire("toolkit", "schedule_presentation")
+
+    def mexico_holds(self) -> None:
+        self.fire("dialogue:MX", "hold", {"role": "national_authority", "identity": "enlace@conadic-mx.example"})
+
+    def workshop_held(self) -> None:
+        self.fire("alliance:workshop", "hold")
+        self.fire("alliance:workshop", "record_outcome", data={
+            "summary": "Participants agreed a framework and an action plan on youth prevention and treatment.",
+            "commitments": ["Meta: prevention messaging for young users", "Snap Inc.: in-app resources",
+                            "Discord: trusted-flagger programme"],
+        })
+        self.fire("alliance:workshop", "publish")
+        self.publish_due = True
+
+    def dialogue_reports(self) -> None:
+        self._report("dialogue:MX", "enlace@conadic-mx.example", "2024-01-29", "CONADIC", 6, 14,
+                     "Chemical, shipping and banking companies discussed precursor controls.",
+                     ["precursor chemicals", "maritime shipping", "suspicious transactions"])
+        for key, contact in (("dialogue:FR", "international@mildeca-fr.example"), ("dialogue:TH", "oncb@thailand-gov.example")):
+            self.fire(key, "hold", {"role": "national_authority", "identity": contact})
+
+    def _report(self, key: str, contact: str, held: str, agency: str, public: int, private: int, narrative: str,
+                areas: list[str]) -> None:
+        self.fire(key, "submit_report", {"role": "national_authority", "identity": contact}, data={
+            "held_on": held, "organizing_agency": agency, "public_partners": public, "private_partners": private,
+            "narrative": narrative, "areas_of_discussion": areas,
+        })
+        self.fire(key, "start_review")
+        self.fire(key, "publish")
+        self.publish_due = True
+        self.say(f"{key} reported ({public} public, {private} private partners) and published")
+
+    def swg22_session(self) -> None:
+        for trigger in ("present", "launch", "publish"):
+            self.fire("toolkit", trigger)
+        self.fire("pres:meta", "record_presentation")
+        self.fire("pres:meta", "publish")
+        self.publish_due = True
+
+    def swg31_request(self) -> None:
+        self.fire("pres:atlantique", "request_approval", SYSTEM)
+
+    def france_reports(self) -> None:
+        self._report("dialogue:FR", "international@mildeca-fr.example", "2024-02-14", "MILDECA", 4, 9,
+                     "Shipping, consignment and pharmaceutical companies met the MILDECA.",
+                     ["consignment screening", "online pharmacies"])
+
+    def swg31_decisions(self) -> None:
+        self.decide("pres:atlantique", "swg31.nigeria@cochairs.example", "approve")
+        self.decide("pres:atlantique", "swg31.who@cochairs.example", "approve", "Relevant to prevention")
+        self.decide("pres:atlantique", "swg31.uk@cochairs.example", "decline")  # too late: already approved
+        self.fire("pres:atlantique", "send_invitation", SYSTEM)
+        self.fire("pres:atlantique", "accept", {"role": "partner", "identity": "cdubois@atlantique-maritime.example"})
+
+    def website_contributions(self) -> None:
+        for key, org, email, media, summary in SUBMISSIONS:
+            self.create(key, {
+                "kind": "website_submission", "title": f"{org}: {summary[:60]}",
+                "details": {"media": media, "url": f"https://example.org/{key.split(':')[1]}", "summary": summary},
+                "participants": [{"organization": org, "role": "partner", "contact_email": email}],
+            }, {"role": "partner", "identity": email})
+            self.fire(key, "submit", {"role": "partner", "identity": email})
+            self.fire(key, "start_screening")
+        for trigger in ("approve", "publish"):
+            self.fire("web:rapid", trigger)
+        self.fire("web:colis", "request_changes", comment="Merci d'ajouter des sous-titres en anglais.")
+        self.publish_due = True
+
+    def _recommendation(self, key: str, org: str, email: str, topic: str, text: str) -> None:
+        self.create(key, {
+            "kind": "recommendation", "title": f"Recommendation from {org}", "details": {"topic": topic, "text": text},
+            "participants": [{"organization": org, "role": "partner", "contact_email": email}],
+        }, {"role": "partner", "identity": email})
+        self.fire(key, "submit", {"role": "partner", "identity": email})
+        self.fire(key, "start_review")
+        self.fire(key, "accept")
+
+    def early_recommendation(self) -> None:
+        self._recommendation("rec:early", "Química Andina S.A.", "mfernandez@quimica-andina.example", "information_sharing",
+                             "Share precursor-diversion alerts between chemical distributors and customs.")
+        self.fire("rec:early", "include_in_deliverable")
+        self.fire("rec:early", "publish")
+        self.publish_due = True
+        self.say("early recommendation included in the Coalition deliverable")
+
+    def swg31_session(self) -> None:
+        self.fire("pres:atlantique", "record_presentation")
+        self.fire("pres:atlantique", "publish")
+        self.publish_due = True
+
+    def late_recommendation(self) -> None:
+        from states.errors import GuardFailedError
+
+        self._recommendation("rec:late", "ShopGlobal Marketplace", "wlin@shopglobal.example", "innovative_products_and_services",
+                             "Marketplace keyword filters for precursor listings, shared across platforms.")
+        try:
+            self.fire("rec:late", "include_in_deliverable")
+        except GuardFailedError as refusal:
+            self.note(f"refused as expected: {refusal}")
+        self.fire("rec:late", "publish")
+        self.publish_due = True
+
+    def banking_forum(self) -> None:
+        self.create("forum", {
+            "kind": "private_sector_forum", "title": "Banking-sector forum on synthetic-drug finance",
+            "meeting_id": self.meeting("Banking-sector forum on synthetic-drug finance"),
+            "details": {"focus": "banking_forum", "purpose": "Financial flows of synthetic-drug trafficking."},
+            "participants": [{"organization": "FATF", "role": "host"}]
+            + [{"organization": p, "role": "invitee"} for p in ("Banco Continental", "First Meridian Bank")],
+        })
+        for trigger in ("schedule", "send_invitations", "hold"):
+            self.fire("forum", trigger)
+        self.fire("forum", "record_outcome", data={"summary": "Red flags for synthetic-drug finance agreed.",
+                                                   "commitments": ["Banco Continental: typology sharing"]})
+        self.fire("forum", "publish")
+        self.publish_due = True
+
+    def alliance_launch(self) -> None:
+        self.create("alliance:launch", {
+            "kind": "alliance_meeting", "title": "Launch of the Alliance to Prevent Drug Harms",
+            "meeting_id": self.meeting("Launch of the Alliance to Prevent Drug Harms"),
+            "details": {"purpose": "Launch of the public-private Alliance to Prevent Drug Harms."},
+            "participants": [{"organization": "UNODC", "role": "host"}]
+            + [{"organization": p, "role": "invitee"} for p in ("Meta", "Snap Inc.", "X Corp.")],
+        })
+        for trigger in ("schedule", "send_invitations", "hold"):
+            self.fire("alliance:launch", trigger)
+        self.fire("alliance:launch", "record_outcome", data={
+            "summary": "Meta, Snap and X launched the Alliance to Prevent Drug Harms with UNODC.",
+            "commitments": ["Meta", "Snap Inc.", "X Corp."],
+        })
+        self.fire("alliance:launch", "publish")
+        self.publish_due = True
+
+    def late_submission(self) -> None:
+        from states.errors import GuardFailedError
+
+        self.create("web:late", {
+            "kind": "website_submission", "title": "Snap Inc.: safety video for teens",
+            "details": {"media": "video", "url": "https://example.org/snap-video", "summary": "A safety video."},
+            "participants": [{"organization": "Snap Inc.", "role": "partner", "contact_email": "policy@snap.example"}],
+        }, {"role": "partner", "identity": "policy@snap.example"})
+        try:
+            self.fire("web:late", "submit", {"role": "partner", "identity": "policy@snap.example"})
+        except GuardFailedError as refusal:
+            self.note(f"refused as expected: {refusal}")
+
+    def achievements(self) -> None:
+        for key, org, email, via, summary in ACHIEVEMENTS:
+            self.create(key, {
+                "kind": "achievement", "title": f"{org}: {summary[:60]}", "details": {"summary": summary, "received_via": via},
+                "participants": [{"organization": org, "role": "partner", "contact_email": email}],
+            }, {"role": "partner", "identity": email})
+            self.fire(key, "submit", {"role": "partner", "identity": email}, channel=via if via == "mailbox" else "website")
+            for trigger in ("start_review", "accept", "include_in_final_report"):
+                self.fire(key, trigger)
+
+    def final_report(self) -> None:
+        for key, *_ in ACHIEVEMENTS:
+            self.fire(key, "publish")
+        self.publish_due = True
+
+    # --- the end --------------------------------------------------------------------------------
+    def summary(self, elapsed: float) -> DemoSummary:
+        from sqlalchemy import func, select
+
+        from models import Engagement, OutboxMessage
+
+        self._runtime_cm.__exit__(None, None, None)
+        self.loop.close()
+        engagements: dict[str, dict[str, int]] = defaultdict(dict)
+        with self.db.transaction() as session:
+            for kind, state, count in session.execute(
+                select(Engagement.kind, Engagement.state, func.count()).group_by(Engagement.kind, Engagement.state)
+                .order_by(Engagement.kind, Engagement.state)
+            ):
+                engagements[kind][state] = count
+            by_status = Counter(dict(session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()))
+            languages = dict(session.execute(
+                select(OutboxMessage.language, func.count()).where(OutboxMessage.status == "sent").group_by(OutboxMessage.language)
+            ).all())
+        mail = len(mailbox.Maildir(self.settings.maildir, create=True))
+        site_pages = sum(1 for _ in self.settings.site_dir.rglob("*.html"))
+        self.db.dispose()
+        return DemoSummary(
+            data_dir=self.settings.data_dir, engagements=dict(engagements), notifications_sent=by_status.get("sent", 0),
+            notifications_by_language=languages, notifications_not_sent=sum(by_status.values()) - by_status.get("sent", 0),
+            mail_messages=mail, site_dir=self.settings.site_dir, site_pages=site_pages, maildir=self.settings.maildir,
+            flow_runs=self.flow_runs, elapsed_seconds=elapsed, notes=self.notes,
+        )
+
+
+def _print_summary(console: Any, summary: DemoSummary) -> None:
+    from rich.table import Table
+
+    table = Table(title="Engagements after the 2024 replay")
+    table.add_column("kind")
+    table.add_column("state")
+    table.add_column("count", justify="right")
+    for kind, states in summary.engagements.items():
+        for state, count in states.items():
+            table.add_row(kind, state, str(count))
+    console.print(table)
+    facts = Table(show_header=False, title="Summary")
+    facts.add_column(style="bold")
+    facts.add_column()
+    languages = ", ".join(f"{lang} {count}" for lang, count in sorted(summary.notifications_by_language.items()))
+    facts.add_row("notifications sent", f"{summary.notifications_sent} ({languages}); not sent: {summary.notifications_not_sent}")
+    facts.add_row("mail folder", f"{summary.maildir} ({summary.mail_messages} messages, Maildir)")
+    facts.add_row("website", f"{summary.site_dir / 'index.html'} ({summary.site_pages} pages)")
+    facts.add_row("Prefect flow runs", f"{summary.flow_runs} (ephemeral API, PREFECT_HOME={summary.data_dir / 'prefect'})")
+    facts.add_row("elapsed", f"{summary.elapsed_seconds:.1f} s")
+    console.print(facts)
+
+
+STAFF = {"role": "secretariat", "identity": "secretariat@state.example"}
+SYSTEM = {"role": "system", "identity": "2024 replay"}
+DIALOGUES = [
+    ("dialogue:MX", "Mexico", "Government of Mexico", "CONADIC", "enlace@conadic-mx.example",
+     ["Química Andina S.A.", "Naviera del Pacífico", "Banco Continental"]),
+    ("dialogue:FR", "France", "Government of France", "MILDECA", "international@mildeca-fr.example",
+     ["Atlantique Maritime", "Colis Express Afrique", "Pharmacie Solidaire"]),
+    ("dialogue:TH", "Thailand", "Government of Thailand", "ONCB", "oncb@thailand-gov.example", ["ShopGlobal Marketplace"]),
+]
+PRESENTATIONS = [
+    ("pres:meta", "Meta", "2.2", "SWG 2.2 information-sharing session", "Information sharing on drug sales online"),
+    ("pres:helix", "Helix AI Labs", "1.1", "SWG 1.1 March session", "AI detection of precursor listings"),
+    ("pres:atlantique", "Atlantique Maritime", "3.1", "SWG 3.1 April session", "Port workers as prevention partners"),
+]
+SUBMISSIONS = [
+    ("web:rapid", "Rapid Consign Ltd", "ogrant@rapidconsign.example", "video", "How we screen parcels for precursors"),
+    ("web:colis", "Colis Express Afrique", "adiop@colis-express.example", "presentation", "Contrôle des colis en Afrique de l'Ouest"),
+]
+ACHIEVEMENTS = [
+    ("ach:meta", "Meta", "policy@meta.example", "website", "Removed drug-sale listings at scale with new classifiers"),
+    ("ach:x", "X Corp.", "safety@x.example", "mailbox", "Search interventions pointing to treatment resources"),
+]
+
+
+def main(argv: list[str] | None = None) -> None:
+    arguments = sys.argv[1:] if argv is None else argv
+    run_demo(Path(arguments[0]) if arguments else Path("engage-data"))
+
+
+if __name__ == "__main__":
+    configure_prefect()
+    main()
