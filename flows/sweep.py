@@ -49,4 +49,5 @@ async def sweep_flow(now: datetime | None = None, dispatch: bool = True, limit: 
         "skipped": report.skipped,
         "notifications": report.notifications,
         "delivered": delivered,
+        "timings": {"query": report.query_seconds, "decide": report.decide_seconds, "apply": report.apply_seconds},
     }

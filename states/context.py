@@ -7,11 +7,16 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from models import CoChair, Engagement
+from models import CoChair
 from states.inputs import Actor
 from states.spec import Lifecycle, TransitionSpec
+
+
+EngagementRow = Row[Any]
+"""A read-only row of the ``engagements`` table, read by the change (attribute access, like the ORM class)."""
 
 
 @dataclass
@@ -19,7 +24,7 @@ class TransitionContext:
     """One attempted transition: read by guards, extended by effects, inside the open transaction."""
 
     session: Session
-    engagement: Engagement
+    engagement: EngagementRow
     lifecycle: Lifecycle
     actor: Actor
     now: datetime

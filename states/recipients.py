@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from models import ApprovalVote, CoChair, Contact, Engagement, Meeting, OutboxMessage, Participant, SubWorkingGroup
+from models import ApprovalVote, CoChair, Contact, Meeting, OutboxMessage, Participant, SubWorkingGroup
 from models.enums import DeliveryChannel, OutboxStatus, ParticipantRole, Role
 from settings import Settings
+from states.context import EngagementRow
 from states.guards import PARTNER_ROLES
 from states.spec import Lifecycle, Notify, Recipient
 
@@ -47,7 +48,7 @@ def _contacts(session: Session, engagement_id: int, roles: tuple[str, ...]) -> l
     ]
 
 
-def _co_chairs(session: Session, engagement: Engagement, *, undecided_only: bool) -> list[Addressee]:
+def _co_chairs(session: Session, engagement: EngagementRow, *, undecided_only: bool) -> list[Addressee]:
     query = select(CoChair).where(CoChair.swg_code == engagement.swg_code).order_by(CoChair.id)
     if undecided_only:
         decided = select(ApprovalVote.co_chair_id).where(ApprovalVote.engagement_id == engagement.id)
@@ -60,7 +61,7 @@ def _secretariat(settings: Settings) -> list[Addressee]:
     return people + [Addressee(settings.secretariat_name, url, "en", DeliveryChannel.CHAT) for url in settings.chat_urls]
 
 
-def addressees(session: Session, lifecycle: Lifecycle, engagement: Engagement, notify: Notify, state: str,
+def addressees(session: Session, lifecycle: Lifecycle, engagement: EngagementRow, notify: Notify, state: str,
                settings: Settings) -> list[Addressee]:
     """Everyone ``notify`` reaches for ``engagement`` in ``state``."""
     to = notify.to
@@ -78,7 +79,7 @@ def addressees(session: Session, lifecycle: Lifecycle, engagement: Engagement, n
     return _contacts(session, engagement.id, (ParticipantRole.ORGANIZER,))
 
 
-def _base_context(session: Session, lifecycle: Lifecycle, engagement: Engagement, state: str) -> dict[str, Any]:
+def _base_context(session: Session, lifecycle: Lifecycle, engagement: EngagementRow, state: str) -> dict[str, Any]:
     context: dict[str, Any] = {
         "engagement_id": engagement.id,
         "engagement_title": engagement.title,
@@ -96,7 +97,7 @@ def _base_context(session: Session, lifecycle: Lifecycle, engagement: Engagement
     return context
 
 
-def enqueue(session: Session, lifecycle: Lifecycle, engagement: Engagement, notifies: tuple[Notify, ...], *,
+def enqueue(session: Session, lifecycle: Lifecycle, engagement: EngagementRow, notifies: tuple[Notify, ...], *,
             log_id: int, state: str, extra: dict[str, Any], now: datetime, settings: Settings) -> int:
     """Write one outbox row per notification and addressee; opted-out ones are kept as suppressed."""
     if not notifies:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,7 +20,7 @@ from models.enums import Channel, ParticipantRole, Role
 from settings import Settings, get_settings
 from models.db import Database
 from states.clock import SYSTEM_CLOCK, Clock
-from states.context import TransitionContext
+from states.context import EngagementRow, TransitionContext
 from states.effects import EFFECTS
 from states.errors import ConflictError, GuardFailedError, NotAllowedError, NotFoundError, UnknownTriggerError
 from states.inputs import Actor, EngagementInput, TransitionRequest, parse
@@ -31,6 +31,17 @@ from states.spec import Lifecycle, TransitionSpec
 from states.waits import WaitProgress, progress_after
 
 CREATED = "create"
+
+# Built once, as Core statements on the tables: reading the engagement, the state change guarded by
+# the version the change was decided on (with or without new details), and its audit row.
+ENGAGEMENTS = Engagement.__table__
+READ_ENGAGEMENT = select(ENGAGEMENTS).where(ENGAGEMENTS.c.id == bindparam("id"))
+_CHANGED = ("state", "version", "updated_at", "waiting_since", "reminders_sent", "escalated", "next_due_at")
+_GUARD = (ENGAGEMENTS.c.id == bindparam("match_id"), ENGAGEMENTS.c.version == bindparam("match_version"))
+UPDATE_STATE = update(ENGAGEMENTS).where(*_GUARD).values({name: bindparam(name) for name in _CHANGED})
+UPDATE_STATE_AND_DETAILS = update(ENGAGEMENTS).where(*_GUARD).values(
+    {name: bindparam(name) for name in (*_CHANGED, "details")})
+INSERT_LOG = insert(TransitionLog.__table__).returning(TransitionLog.__table__.c.id)
 
 
 @dataclass(frozen=True)
@@ -53,7 +64,7 @@ def _label(kind: str) -> str:
     return f"{'an' if title[0] in 'aeiou' else 'a'} {title}"
 
 
-def _refuse_unknown(lifecycle: Lifecycle, engagement: Engagement, trigger: str) -> UnknownTriggerError:
+def _refuse_unknown(lifecycle: Lifecycle, engagement: EngagementRow, trigger: str) -> UnknownTriggerError:
     possible = [t for t in dict.fromkeys(t.trigger for t in lifecycle.transitions_from(engagement.state))]
     now_possible = f"possible now: {', '.join(possible)}" if possible else "it is final: nothing more can happen"
     if trigger not in lifecycle.triggers:
@@ -65,7 +76,7 @@ def _refuse_unknown(lifecycle: Lifecycle, engagement: Engagement, trigger: str) 
     )
 
 
-def _check_identity(session: Session, engagement: Engagement, actor: Actor) -> CoChair | None:
+def _check_identity(session: Session, engagement: EngagementRow, actor: Actor) -> CoChair | None:
     """Confirm a person acts for the engagement in the role they claim; the co-chair found, if one."""
     if actor.role == Role.CO_CHAIR:
         chairs = session.scalars(select(CoChair).where(func.lower(CoChair.email) == actor.identity)).all()
@@ -148,7 +159,7 @@ def apply_transition(
 
 def _apply(session: Session, engagement_id: int, request: TransitionRequest, channel: Channel, now: datetime,
            settings: Settings) -> TransitionOutcome:
-    engagement = session.get(Engagement, engagement_id)
+    engagement = session.execute(READ_ENGAGEMENT, {"id": engagement_id}).first()
     if engagement is None:
         raise NotFoundError(f"no engagement with id {engagement_id}")
     if request.expected_version is not None and engagement.version != request.expected_version:
@@ -184,7 +195,7 @@ def _apply(session: Session, engagement_id: int, request: TransitionRequest, cha
     return _commit(session, engagement, lifecycle, ctx.fired, ctx, request, channel, new_state, settings)
 
 
-def _commit(session: Session, engagement: Engagement, lifecycle: Lifecycle, spec: TransitionSpec,
+def _commit(session: Session, engagement: EngagementRow, lifecycle: Lifecycle, spec: TransitionSpec,
             ctx: TransitionContext, request: TransitionRequest, channel: Channel, new_state: str,
             settings: Settings) -> TransitionOutcome:
     now, from_state = ctx.now, engagement.state
@@ -196,32 +207,27 @@ def _commit(session: Session, engagement: Engagement, lifecycle: Lifecycle, spec
         ctx.row_updates.get("escalated", engagement.escalated), now,
     )
     version = engagement.version + 1
-    values = ctx.row_updates | {
-        "state": new_state, "version": version, "updated_at": now,
-        "waiting_since": progress.waiting_since, "reminders_sent": progress.reminders_sent,
+    values = {
+        "match_id": engagement.id, "match_version": engagement.version, "state": new_state, "version": version,
+        "updated_at": now, "waiting_since": progress.waiting_since, "reminders_sent": progress.reminders_sent,
         "escalated": progress.escalated, "next_due_at": progress.next_due_at,
     }
-    changed = session.execute(
-        update(Engagement)
-        .where(Engagement.id == engagement.id, Engagement.version == engagement.version)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    if "details" in ctx.row_updates:
+        changed = session.execute(UPDATE_STATE_AND_DETAILS, values | {"details": ctx.details}).rowcount
+    else:
+        changed = session.execute(UPDATE_STATE, values).rowcount
     if changed != 1:
         raise ConflictError(
             f"engagement {engagement.id} was changed by someone else while {request.trigger!r} was being applied; "
             "nothing was written"
         )
-    log_id = session.execute(
-        insert(TransitionLog).returning(TransitionLog.id),
-        [{
-            "engagement_id": engagement.id, "trigger": request.trigger, "from_state": from_state, "to_state": new_state,
-            "version": version, "actor": request.actor.identity, "actor_role": request.actor.role.value,
-            "channel": channel.value, "flow_run_id": request.flow_run_id, "comment": request.comment,
-            "data": ctx.data.model_dump(mode="json") if ctx.data is not None else None,
-            "idempotency_key": request.idempotency_key, "at": now,
-        }],
-    ).scalar_one()
+    log_id = session.execute(INSERT_LOG, [{
+        "engagement_id": engagement.id, "trigger": request.trigger, "from_state": from_state, "to_state": new_state,
+        "version": version, "actor": request.actor.identity, "actor_role": request.actor.role.value,
+        "channel": channel.value, "flow_run_id": request.flow_run_id, "comment": request.comment,
+        "data": ctx.data.model_dump(mode="json") if ctx.data is not None else None,
+        "idempotency_key": request.idempotency_key, "at": now,
+    }]).scalar_one()
     extra = {"trigger": request.trigger, "actor": request.actor.identity, "comment": request.comment,
              "reminder_number": progress.reminders_sent if request.trigger == "remind" else None}
     wait = lifecycle.state(new_state).wait
@@ -229,7 +235,6 @@ def _commit(session: Session, engagement: Engagement, lifecycle: Lifecycle, spec
         extra["deadline"] = (progress.waiting_since + wait.expire_after).date().isoformat()
     sent = enqueue(session, lifecycle, engagement, spec.notify, log_id=log_id, state=new_state,
                    extra={k: v for k, v in extra.items() if v is not None}, now=now, settings=settings)
-    session.expire(engagement)
     return TransitionOutcome(engagement.id, request.trigger, from_state, new_state, version, log_id, sent)
 
 
