@@ -311,6 +311,52 @@ def diagram(kind: Annotated[str, typer.Argument(help="Engagement kind, e.g. swg_
         sys.stdout.write(mermaid(lifecycle))
 
 
+@app.command()
+def demo(
+    data_dir: Annotated[Optional[Path], typer.Option(help="Where everything goes (default: ENGAGE_DATA_DIR or ./engage-data)")] = None,
+) -> None:
+    """The main job: replay the Coalition's 2024 private-sector engagements through the Prefect flows."""
+    from flows.demo import run_demo
+    from settings import get_settings
+
+    run_demo(data_dir or get_settings().data_dir, console=console)
+
+
+@outbox_app.callback()
+def outbox(
+    ctx: typer.Context,
+    status: Annotated[Optional[str], typer.Option(help="pending, sending, sent, dead or suppressed")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+) -> None:
+    """List notifications, newest first: pending, sent, failed (dead-lettered) and suppressed."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from notifications.dispatcher import list_outbox
+
+    try:
+        rows = list_outbox(open_db(), status=status, limit=limit)
+    except ValueError as error:
+        fail(str(error))
+    table = Table("id", "status", "type", "to", "lang", "attempts", "engagement", "why / last error")
+    for row in rows:
+        table.add_row(str(row.id), row.status, row.notification_type, row.recipient_address, row.language,
+                      str(row.attempts), str(row.engagement_id or ""), row.last_error or row.status_reason or "")
+    console.print(table)
+
+
+@outbox_app.command("retry")
+def outbox_retry(message_id: Annotated[int, typer.Argument(help="Outbox message id")]) -> None:
+    """Requeue a dead-lettered (or any unsent) notification for delivery."""
+    from notifications.dispatcher import requeue
+    from notifications.errors import OutboxAlreadySent, OutboxMessageNotFound
+
+    try:
+        row = requeue(open_db(), message_id)
+    except (OutboxMessageNotFound, OutboxAlreadySent) as error:
+        fail(str(error))
+    console.print(f"outbox message {row.id} to {row.recipient_address} is pending again")
+
+
 def main() -> None:
     """Entry point of the ``engage`` console script."""
     app()

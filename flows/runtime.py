@@ -82,9 +82,8 @@ def current_runtime(now: datetime | None = None) -> Runtime:
     if now is not None:
         moment = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
         clock = runtime.clock
-        if isinstance(clock, SimulatedClock):
-            if moment > clock.now():
-                clock.set(moment)
+        if isinstance(clock, SimulatedClock) and moment >= clock.now():
+            clock.set(moment)  # the installed simulated clock moves on (one clock for the replay)
         else:
             runtime = replace(runtime, clock=SimulatedClock(moment))
     return runtime

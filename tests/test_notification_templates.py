@@ -1,0 +1,112 @@
+"""Notification templates (every type in every language) and the contact validation helpers."""
+
+from __future__ import annotations
+
+import email
+from datetime import datetime, timezone
+
+import pytest
+
+from models.enums import Language, NotificationType
+from notifications.contact_checks import check_email_address, check_header_value
+from notifications.email_channel import build_email, message_id_for
+from notifications.templates import render_message
+from settings import Settings
+from states.clock import SimulatedClock
+
+CONTEXT = {
+    "engagement_title": "Presentation to SWG 2.2",
+    "engagement_kind": "swg_presentation",
+    "recipient_name": "Amina Diallo",
+    "swg_code": "2.2",
+    "swg_title": "Information sharing",
+    "meeting_title": "SWG 2.2 February session",
+    "meeting_date": "2024-02-15",
+    "deadline": "2024-02-01",
+    "reminder_number": 2,
+    "decision": "approve",
+    "url": "https://engage.example/engagements/7",
+    "comment": "Thank you",
+}
+
+
+@pytest.mark.parametrize("language", list(Language))
+@pytest.mark.parametrize("kind", list(NotificationType))
+def test_every_type_renders_in_every_language(kind: NotificationType, language: Language) -> None:
+    message = render_message(kind, language, CONTEXT)
+    assert message.language == language
+    assert "Presentation to SWG 2.2" in message.subject and "\n" not in message.subject
+    for part in (" ".join(message.text.split()), message.html):
+        assert "Presentation to SWG 2.2" in part and "Amina Diallo" in part
+    assert f'<html lang="{language}">' in message.html
+    assert 'href="https://engage.example/engagements/7"' in message.html
+    # with only the title, optional keys missing, every template still renders
+    bare = render_message(kind, language, {"engagement_title": "Dialogue"})
+    assert "Dialogue" in bare.text and "None" not in bare.text and "Undefined" not in bare.text
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "phrase"),
+    [
+        ("en", "Reminder 2: Presentation to SWG 2.2", "reminder number 2"),
+        ("es", "Recordatorio 2: Presentation to SWG 2.2", "recordatorio número 2"),
+        ("fr", "Rappel 2\u00a0: Presentation to SWG 2.2", "rappel numéro 2"),
+    ],
+)
+def test_reminders_carry_their_number(language: str, subject: str, phrase: str) -> None:
+    message = render_message("reminder", language, CONTEXT)
+    assert message.subject == subject
+    assert phrase in " ".join(message.text.split()) and phrase in message.html
+
+
+def test_dates_and_kinds_are_localized() -> None:
+    assert "1 de febrero de 2024" in render_message("reminder", "es", CONTEXT).text
+    assert "1er février 2024" in render_message("reminder", "fr", CONTEXT).text
+    assert "(dialogue national)" in render_message("escalation", "fr", CONTEXT | {"engagement_kind": "national_dialogue"}).text
+
+
+def test_html_is_autoescaped_and_only_http_links_are_made() -> None:
+    hostile = CONTEXT | {"recipient_name": "<script>alert(1)</script>", "url": "javascript:alert(1)"}
+    message = render_message("invitation", "en", hostile)
+    assert "<script>" not in message.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in message.html
+    assert "javascript:" not in message.html and "javascript:" not in message.text
+    assert "<script>alert(1)</script>" in message.text  # plain text is not HTML-escaped
+
+
+def test_unknown_language_falls_back_to_english_and_unknown_type_is_refused() -> None:
+    assert render_message("decision", "de", CONTEXT).subject == "Approved: Presentation to SWG 2.2"
+    assert render_message("decision", "es-MX", CONTEXT).language == "es"
+    with pytest.raises(ValueError, match="unknown notification type 'telegram'"):
+        render_message("telegram", "en", CONTEXT)
+
+
+def test_email_headers_carry_language_and_a_message_id_from_the_dedupe_key() -> None:
+    rendered = render_message("decision", "fr", CONTEXT)
+    outgoing = build_email(
+        rendered=rendered,
+        recipient_name="Éloïse Müller",
+        recipient_address="eloise@exämple.org",
+        dedupe_key="transition:7:decision:contact:3",
+        settings=Settings(),
+        clock=SimulatedClock(datetime(2024, 2, 1, tzinfo=timezone.utc)),
+    )
+    parsed = email.message_from_bytes(outgoing.data)
+    assert parsed["Content-Language"] == "fr"
+    assert parsed["Message-ID"] == message_id_for("transition:7:decision:contact:3")
+    assert message_id_for("transition:7:decision:contact:3") == message_id_for("transition:7:decision:contact:3")
+    assert outgoing.recipient == "eloise@xn--exmple-cua.org"
+    assert str(email.header.make_header(email.header.decode_header(parsed["Subject"]))) == rendered.subject
+
+
+@pytest.mark.parametrize("value", ["Ana\r\nBcc: all@example.org", "Ana\nX", "Ana\rX", "Ana\x00", "Ana\u2028X", "Ana\tX"])
+def test_header_values_with_line_breaks_or_control_characters_are_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="^contact name must not contain line breaks or control characters"):
+        check_header_value("contact name", value)
+
+
+def test_ordinary_names_and_addresses_pass() -> None:
+    assert check_header_value("contact name", "José Ñúñez-O'Brien (UNODC)") == "José Ñúñez-O'Brien (UNODC)"
+    assert check_email_address("Partner@Example.ORG") == "Partner@example.org"
+    for bad in ("no-at-sign", "two@@example.org", "a@b", "x@example.org\r\nBcc: y@example.org", "josé@example.org"):
+        with pytest.raises(ValueError, match="^email "):
+            check_email_address(bad)
