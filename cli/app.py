@@ -265,6 +265,16 @@ def fire(
     _fire(engagement_id, trigger, role, identity, comment, read_json(data_file, data), expected_version)
 
 
+def _decide(engagement_id: int, identity: str, decision: str, comment: str | None) -> None:
+    """A co-chair's decision through the same domain function as every other channel."""
+    from states.approvals import record_decision
+
+    database = open_db(migrate=True)
+    result = run(lambda: record_decision(database, engagement_id, identity, decision, comment))
+    style = "green" if result.applied else "yellow"
+    console.print(f"[{style}]{result.message}[/] (engagement {engagement_id} is {result.state})", highlight=False)
+
+
 @app.command()
 def approve(
     engagement_id: Annotated[int, typer.Argument(help="Engagement id")],
@@ -272,7 +282,7 @@ def approve(
     comment: CommentOption = None,
 ) -> None:
     """Approve, as a co-chair of the engagement's SWG, an invitation to present."""
-    _fire(engagement_id, "approve", "co_chair", identity, comment, None)
+    _decide(engagement_id, identity, "approve", comment)
 
 
 @app.command()
@@ -282,7 +292,7 @@ def decline(
     comment: CommentOption = None,
 ) -> None:
     """Decline, as a co-chair of the engagement's SWG, an invitation to present."""
-    _fire(engagement_id, "decline", "co_chair", identity, comment, None)
+    _decide(engagement_id, identity, "decline", comment)
 
 
 @app.command()
