@@ -64,6 +64,8 @@ _KIND_LABELS = {
     },
 }
 
+_SPACES = re.compile(r"[ \t\r\n]+")  # ASCII only: French typography keeps its no-break spaces
+
 
 @dataclass(frozen=True)
 class RenderedMessage:
@@ -137,7 +139,6 @@ def _environment(autoescape: bool) -> Environment:
     return environment
 
 
-_SPACES = re.compile(r"[ \t\r\n]+")  # ASCII only: French typography keeps its no-break spaces
 _TEXT = _environment(autoescape=False)
 _HTML = _environment(autoescape=True)
 _BLANK_LINES = re.compile(r"\n[ \t]*(\n[ \t]*)+")
