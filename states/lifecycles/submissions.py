@@ -20,6 +20,15 @@ def submit(*, sources: tuple[str, ...] = ("draft",), trigger: str = "submit") ->
     )
 
 
+REVIEW_STEPS = (
+    submit(),
+    TransitionSpec("start_review", ("submitted",), "under_review", SECRETARIAT, "Begin the review"),
+    TransitionSpec("accept", ("under_review",), "accepted", SECRETARIAT, "Accept", notify=DECISION_TO_PARTNER),
+    TransitionSpec("reject", ("under_review",), "rejected", SECRETARIAT, "Reject", guards=("comment_given",),
+                   notify=DECISION_TO_PARTNER),
+)
+"""Submitted, reviewed by the Secretariat, then accepted or rejected (recommendations, achievements)."""
+
 WEBSITE_SUBMISSION = lifecycle(
     EngagementKind.WEBSITE_SUBMISSION,
     "Website exchange of experiences (video, presentation, document)",
@@ -65,11 +74,7 @@ RECOMMENDATION = lifecycle(
         REJECTED,
     ],
     [
-        submit(),
-        TransitionSpec("start_review", ("submitted",), "under_review", SECRETARIAT, "Begin the review"),
-        TransitionSpec("accept", ("under_review",), "accepted", SECRETARIAT, "Accept", notify=DECISION_TO_PARTNER),
-        TransitionSpec("reject", ("under_review",), "rejected", SECRETARIAT, "Reject", guards=("comment_given",),
-                       notify=DECISION_TO_PARTNER),
+        *REVIEW_STEPS,
         TransitionSpec(
             "include_in_deliverable", ("accepted",), "in_deliverable", SECRETARIAT,
             "Consider it as a Coalition deliverable", guards=("received_by_early_deadline",),
@@ -92,11 +97,7 @@ ACHIEVEMENT = lifecycle(
         REJECTED,
     ],
     [
-        submit(),
-        TransitionSpec("start_review", ("submitted",), "under_review", SECRETARIAT, "Begin the review"),
-        TransitionSpec("accept", ("under_review",), "accepted", SECRETARIAT, "Accept", notify=DECISION_TO_PARTNER),
-        TransitionSpec("reject", ("under_review",), "rejected", SECRETARIAT, "Reject", guards=("comment_given",),
-                       notify=DECISION_TO_PARTNER),
+        *REVIEW_STEPS,
         TransitionSpec("include_in_final_report", ("accepted",), "in_final_report", SECRETARIAT,
                        "Select it for the final report"),
         *publication_steps(("accepted", "in_final_report")),
