@@ -24,7 +24,10 @@ class MaildirHandler:
     """aiosmtpd handler writing each accepted message into ``maildir/new``."""
 
     def __init__(self, maildir: Path) -> None:
-        self.maildir = mailbox.Maildir(Path(maildir), create=True)
+        path = Path(maildir)
+        for folder in ("tmp", "new", "cur"):  # also when ``path`` exists but is empty
+            (path / folder).mkdir(parents=True, exist_ok=True)
+        self.maildir = mailbox.Maildir(path, create=False)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         trace = f"Return-Path: <{envelope.mail_from}>\r\n" + "".join(
