@@ -19,7 +19,8 @@ from models.enums import Channel, Decision, EngagementKind
 from settings import Settings
 from states.approval import ApprovalOutcome, approval_outcome
 from states.clock import SYSTEM_CLOCK, Clock
-from states.errors import AlreadyDecidedError, ConflictError, NotAllowedError, NotFoundError, UnknownTriggerError
+from states.errors import AlreadyDecidedError, NotAllowedError, NotFoundError, UnknownTriggerError
+from states.inputs import InputError
 from states.guards import PARTNER_ROLES
 from states.workflow import TransitionOutcome, apply_transition
 
@@ -155,17 +156,34 @@ def approval_status(db: Database, engagement_id: int) -> ApprovalStatus:
         )
 
 
-def _earlier_vote(db: Database, engagement: Engagement, email: str) -> tuple[CoChair | None, ApprovalVote | None]:
+def _why_not_applied(db: Database, engagement_id: int, email: str, decision: Decision) -> DecisionResult:
+    """Read, after a refused vote, whether this co-chair had decided or the engagement moved on."""
     with db.transaction() as session:
+        engagement = session.get(Engagement, engagement_id)
         chair = session.scalar(
             select(CoChair).where(CoChair.swg_code == engagement.swg_code, func.lower(CoChair.email) == email)
         )
         if chair is None:
-            return None, None
+            from states.inputs import Actor
+            from states.workflow import check_identity  # names the SWG(s) the person co-chairs, if any
+
+            check_identity(session, engagement, Actor(role="co_chair", identity=email))
         vote = session.scalar(
-            select(ApprovalVote).where(ApprovalVote.engagement_id == engagement.id, ApprovalVote.co_chair_id == chair.id)
+            select(ApprovalVote).where(ApprovalVote.engagement_id == engagement_id, ApprovalVote.co_chair_id == chair.id)
         )
-        return chair, vote
+    if vote is not None:
+        return DecisionResult(
+            DecisionStatus.ALREADY_DECIDED,
+            f"{email} already decided to {vote.decision} on {vote.decided_at:%Y-%m-%d %H:%M} UTC via "
+            f"{vote.channel}; engagement {engagement_id} is now {engagement.state!r}",
+            engagement.state,
+        )
+    return DecisionResult(
+        DecisionStatus.NOT_AWAITING,
+        f"engagement {engagement_id} no longer awaits the co-chairs' decision (it is {engagement.state!r}); "
+        f"the decision of {email} to {decision.value} was not needed and was not recorded",
+        engagement.state,
+    )
 
 
 def record_decision(
@@ -183,59 +201,39 @@ def record_decision(
 ) -> DecisionResult:
     """Apply a co-chair's approve/decline through ``apply_transition``, from any channel.
 
-    Returns ``APPLIED``, ``ALREADY_DECIDED`` or ``NOT_AWAITING`` with a message a person
-    understands. Raises ``NotAllowedError`` (not a co-chair of this SWG), ``NotFoundError``
-    and ``InputError`` (bad e-mail, decision or comment).
+    The engagement is locked while the vote is counted, so concurrent decisions are applied one after
+    the other and each answer is true of the final state. Returns ``APPLIED`` (``outcome.replayed``
+    when ``idempotency_key`` had already been applied: the first outcome, whatever the state now),
+    ``ALREADY_DECIDED`` (this co-chair had voted, from any channel) or ``NOT_AWAITING`` (the
+    engagement no longer waits for co-chairs), each with a message a person understands.
+
+    Raises ``InputError`` (bad e-mail, decision, comment or key), ``NotFoundError`` (no such
+    engagement), ``NotAllowedError`` (not a co-chair of this SWG, or not an invitation to present) and
+    ``ConflictError`` (``idempotency_key`` was already used for another step or engagement).
     """
-    decision = Decision(decision)
+    try:
+        decision = Decision(decision)
+    except ValueError:
+        raise InputError(f"decision: must be 'approve' or 'decline', got {decision!r}") from None
     email = co_chair_email.strip().lower()
     actor = {"role": "co_chair", "identity": email}
-    for _attempt in range(3):
-        with db.transaction() as session:
-            engagement = session.get(Engagement, engagement_id)
-            if engagement is None:
-                raise NotFoundError(f"no engagement with id {engagement_id}")
-            if engagement.kind != EngagementKind.SWG_PRESENTATION:
-                raise NotAllowedError(f"engagement {engagement_id} is a {engagement.kind}; co-chairs do not decide it")
-        if engagement.state != AWAITING:
-            chair, vote = _earlier_vote(db, engagement, email)
-            if chair is None:
-                # apply_transition names the SWG(s) the person co-chairs, if any
-                _refuse_identity(db, engagement_id, actor)
-            if vote is not None:
-                return DecisionResult(
-                    DecisionStatus.ALREADY_DECIDED,
-                    f"{email} already decided to {vote.decision} on {vote.decided_at:%Y-%m-%d %H:%M} UTC via "
-                    f"{vote.channel}; engagement {engagement_id} is now {engagement.state!r}",
-                    engagement.state,
-                )
-            return DecisionResult(
-                DecisionStatus.NOT_AWAITING,
-                f"engagement {engagement_id} no longer awaits the co-chairs' decision (it is {engagement.state!r}); "
-                f"the decision of {email} to {decision.value} was not needed and was not recorded",
-                engagement.state,
-            )
-        try:
-            outcome = apply_transition(
-                db, engagement_id, decision.value, actor, comment=comment or None, channel=Channel(channel),
-                flow_run_id=flow_run_id, idempotency_key=idempotency_key, clock=clock, settings=settings,
-            )
-        except AlreadyDecidedError as error:
-            return DecisionResult(DecisionStatus.ALREADY_DECIDED, str(error), engagement.state)
-        except (ConflictError, UnknownTriggerError):
-            continue  # someone else changed it meanwhile: read again and decide what this vote means now
-        moved = f"now {outcome.to_state!r}" if outcome.to_state != outcome.from_state else "more co-chairs must still decide"
-        message = f"{email} decided to {decision.value} engagement {engagement_id}; {moved}"
-        if outcome.replayed:
-            message += " (this decision had already been applied)"
-        return DecisionResult(DecisionStatus.APPLIED, message, outcome.to_state, outcome)
-    raise ConflictError(f"engagement {engagement_id} kept changing; the decision of {email} was not recorded, try again")
+    try:
+        outcome = apply_transition(
+            db, engagement_id, decision.value, actor, comment=comment or None, channel=Channel(channel),
+            flow_run_id=flow_run_id, idempotency_key=idempotency_key, clock=clock, settings=settings,
+        )
+    except (AlreadyDecidedError, UnknownTriggerError) as refusal:
+        kind = _kind(db, engagement_id)
+        if kind != EngagementKind.SWG_PRESENTATION:
+            raise NotAllowedError(f"engagement {engagement_id} is a {kind}; co-chairs do not decide it") from refusal
+        return _why_not_applied(db, engagement_id, email, decision)
+    moved = f"now {outcome.to_state!r}" if outcome.to_state != outcome.from_state else "more co-chairs must still decide"
+    message = f"{email} decided to {outcome.trigger} engagement {engagement_id}; {moved}"
+    if outcome.replayed:
+        message += " (this decision had already been applied)"
+    return DecisionResult(DecisionStatus.APPLIED, message, outcome.to_state, outcome)
 
 
-def _refuse_identity(db: Database, engagement_id: int, actor: dict[str, str]) -> None:
-    from states.workflow import _check_identity  # the same message as apply_transition gives
-    from states.inputs import Actor, parse
-
+def _kind(db: Database, engagement_id: int) -> str:
     with db.transaction() as session:
-        engagement = session.get(Engagement, engagement_id)
-        _check_identity(session, engagement, parse(Actor, actor))
+        return session.scalar(select(Engagement.kind).where(Engagement.id == engagement_id))

@@ -32,10 +32,12 @@ from states.waits import WaitProgress, progress_after
 
 CREATED = "create"
 
-# Built once, as Core statements on the tables: reading the engagement, the state change guarded by
-# the version the change was decided on (with or without new details), and its audit row.
+# Built once, as Core statements on the tables: reading (and locking) the engagement, the state change
+# guarded by the version the change was decided on (with or without new details), and its audit row.
+# ``FOR UPDATE`` serializes writers of one engagement on PostgreSQL, so guards, effects and the update
+# all see one consistent state; SQLite renders no lock clause, its ``BEGIN IMMEDIATE`` already serializes.
 ENGAGEMENTS = Engagement.__table__
-READ_ENGAGEMENT = select(ENGAGEMENTS).where(ENGAGEMENTS.c.id == bindparam("id"))
+LOCK_ENGAGEMENT = select(ENGAGEMENTS).where(ENGAGEMENTS.c.id == bindparam("id")).with_for_update()
 _CHANGED = ("state", "version", "updated_at", "waiting_since", "reminders_sent", "escalated", "next_due_at")
 _GUARD = (ENGAGEMENTS.c.id == bindparam("match_id"), ENGAGEMENTS.c.version == bindparam("match_version"))
 UPDATE_STATE = update(ENGAGEMENTS).where(*_GUARD).values({name: bindparam(name) for name in _CHANGED})
@@ -76,7 +78,7 @@ def _refuse_unknown(lifecycle: Lifecycle, engagement: EngagementRow, trigger: st
     )
 
 
-def _check_identity(session: Session, engagement: EngagementRow, actor: Actor) -> CoChair | None:
+def check_identity(session: Session, engagement: EngagementRow, actor: Actor) -> CoChair | None:
     """Confirm a person acts for the engagement in the role they claim; the co-chair found, if one."""
     if actor.role == Role.CO_CHAIR:
         chairs = session.scalars(select(CoChair).where(func.lower(CoChair.email) == actor.identity)).all()
@@ -115,6 +117,14 @@ def _replay(session: Session, key: str) -> TransitionOutcome | None:
     return TransitionOutcome(log.engagement_id, log.trigger, log.from_state, log.to_state, log.version, log.id, 0, True)
 
 
+def replayed(db: Database, idempotency_key: str | None) -> TransitionOutcome | None:
+    """The outcome already recorded under ``idempotency_key``, if any (``replayed=True``)."""
+    if not idempotency_key:
+        return None
+    with db.transaction() as session:
+        return _replay(session, idempotency_key)
+
+
 def apply_transition(
     db: Database,
     engagement_id: int,
@@ -132,9 +142,16 @@ def apply_transition(
 ) -> TransitionOutcome:
     """Fire ``trigger`` on engagement ``engagement_id`` as ``actor``, all in one transaction.
 
-    Raises an ``EngageError`` (and writes nothing) for an unknown engagement or trigger, a role or
-    person not allowed, bad data, a refusing guard, or a concurrent change (``ConflictError``).
-    With ``idempotency_key``, a repeated call returns the first outcome with ``replayed=True``.
+    The engagement row is locked first, so concurrent callers are applied one after the other, each
+    against the state the previous one left. With ``idempotency_key``, the key is looked up right after
+    the lock and before anything else: a repeated or concurrent call with the same key returns the
+    first outcome with ``replayed=True``, whatever the engagement's state is now.
+
+    Raises (and writes nothing): ``InputError`` (bad trigger name, actor, comment, data or key),
+    ``NotFoundError`` (no such engagement), ``UnknownTriggerError`` (not a step of the lifecycle, or
+    not possible from the current state), ``NotAllowedError`` (role or person), ``GuardFailedError``
+    (a rule refused, including ``AlreadyDecidedError`` for a co-chair's second vote) and
+    ``ConflictError`` (``expected_version`` is not the current version).
     """
     request = parse(TransitionRequest, {
         "trigger": trigger, "actor": actor, "comment": comment, "data": data, "flow_run_id": flow_run_id,
@@ -144,14 +161,11 @@ def apply_transition(
     now = clock.now()
     try:
         with db.transaction() as session:
-            if request.idempotency_key and (earlier := _replay(session, request.idempotency_key)):
-                return earlier
             return _apply(session, engagement_id, request, Channel(channel), now, settings)
     except IntegrityError as error:
-        if request.idempotency_key:
-            with db.transaction() as session:
-                if earlier := _replay(session, request.idempotency_key):
-                    return earlier
+        # Only a key already used on ANOTHER engagement gets here (one engagement's writers are serialized).
+        if earlier := replayed(db, request.idempotency_key):
+            return earlier
         raise ConflictError(
             f"engagement {engagement_id} was changed by someone else at the same time; nothing was written"
         ) from error
@@ -159,9 +173,16 @@ def apply_transition(
 
 def _apply(session: Session, engagement_id: int, request: TransitionRequest, channel: Channel, now: datetime,
            settings: Settings) -> TransitionOutcome:
-    engagement = session.execute(READ_ENGAGEMENT, {"id": engagement_id}).first()
+    engagement = session.execute(LOCK_ENGAGEMENT, {"id": engagement_id}).first()
     if engagement is None:
         raise NotFoundError(f"no engagement with id {engagement_id}")
+    if request.idempotency_key and (earlier := _replay(session, request.idempotency_key)):
+        if (earlier.engagement_id, earlier.trigger) != (engagement_id, request.trigger):
+            raise ConflictError(
+                f"idempotency key {request.idempotency_key!r} was already used to {earlier.trigger!r} engagement "
+                f"{earlier.engagement_id}; nothing was written"
+            )
+        return earlier
     if request.expected_version is not None and engagement.version != request.expected_version:
         raise ConflictError(
             f"engagement {engagement_id} changed since you saw it (version {request.expected_version}, now "
@@ -180,7 +201,7 @@ def _apply(session: Session, engagement_id: int, request: TransitionRequest, cha
         )
     ctx = TransitionContext(
         session, engagement, lifecycle, actor, now, comment=request.comment,
-        co_chair=_check_identity(session, engagement, actor), memo={"channel": channel.value},
+        co_chair=check_identity(session, engagement, actor), memo={"channel": channel.value},
     )
     schema = next((spec.data_schema for spec in candidates if spec.data_schema), None)
     if schema is not None and request.data is not None:
@@ -240,7 +261,11 @@ def _commit(session: Session, engagement: EngagementRow, lifecycle: Lifecycle, s
 
 def create_engagement(db: Database, engagement: EngagementInput | dict[str, Any], actor: Actor | dict[str, Any], *,
                       channel: Channel = Channel.CLI, clock: Clock = SYSTEM_CLOCK) -> int:
-    """Create an engagement in its lifecycle's initial state, with its participants and a first audit row."""
+    """Create an engagement in its lifecycle's initial state, with its participants and a first audit row.
+
+    Raises (and writes nothing): ``InputError`` (bad engagement or actor), ``NotAllowedError`` (a role
+    that may not create engagements) and ``NotFoundError`` (an unknown organization, contact, SWG or meeting).
+    """
     spec = engagement if isinstance(engagement, EngagementInput) else parse(EngagementInput, engagement)
     who = actor if isinstance(actor, Actor) else parse(Actor, actor)
     if who.role not in (Role.SECRETARIAT, Role.NATIONAL_AUTHORITY, Role.PARTNER, Role.SYSTEM):
