@@ -119,7 +119,7 @@ class ApprovalStatus:
 
 
 def approval_status(db: Database, engagement_id: int) -> ApprovalStatus:
-    """Read the engagement, its SWG, co-chairs and votes."""
+    """Read the engagement, its SWG, co-chairs and votes; ``NotFoundError`` for an unknown engagement."""
     with db.transaction() as session:
         engagement = session.get(Engagement, engagement_id)
         if engagement is None:

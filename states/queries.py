@@ -23,7 +23,7 @@ def list_engagements(session: Session, *, kind: str | None = None, state: str | 
 
 
 def get_engagement(session: Session, engagement_id: int) -> Engagement:
-    """One engagement with its participants."""
+    """One engagement with its participants; ``NotFoundError`` if there is none."""
     found = session.get(Engagement, engagement_id, options=[selectinload(Engagement.participants)])
     if found is None:
         raise NotFoundError(f"no engagement with id {engagement_id}")
@@ -43,7 +43,7 @@ def participants(session: Session, engagement_id: int) -> list[tuple[Participant
 
 
 def history(session: Session, engagement_id: int) -> Sequence[TransitionLog]:
-    """The audit trail of an engagement, oldest first."""
+    """The audit trail of an engagement, oldest first; ``NotFoundError`` for an unknown engagement."""
     get_engagement(session, engagement_id)
     return session.scalars(
         select(TransitionLog).where(TransitionLog.engagement_id == engagement_id).order_by(TransitionLog.id)
@@ -64,7 +64,7 @@ def list_organizations(session: Session, *, type: str | None = None) -> list[tup
 
 
 def get_organization(session: Session, name: str) -> Organization:
-    """One organization, by exact name, with its contacts."""
+    """One organization, by exact name, with its contacts; ``NotFoundError`` if there is none."""
     found = session.scalar(
         select(Organization).where(Organization.name == name).options(selectinload(Organization.contacts))
     )

@@ -79,7 +79,10 @@ def _refuse_unknown(lifecycle: Lifecycle, engagement: EngagementRow, trigger: st
 
 
 def check_identity(session: Session, engagement: EngagementRow, actor: Actor) -> CoChair | None:
-    """Confirm a person acts for the engagement in the role they claim; the co-chair found, if one."""
+    """Confirm a person acts for the engagement in the role they claim; the co-chair found, if one.
+
+    Raises ``NotAllowedError`` naming what the person is (a co-chair of another SWG, not a contact).
+    """
     if actor.role == Role.CO_CHAIR:
         chairs = session.scalars(select(CoChair).where(func.lower(CoChair.email) == actor.identity)).all()
         mine = next((chair for chair in chairs if chair.swg_code == engagement.swg_code), None)
