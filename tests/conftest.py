@@ -1,7 +1,7 @@
 """Shared fixtures: real databases (SQLite file and PostgreSQL), migrated by Alembic once per session.
 
 Every test is also marked with the tiers it pays for, from the fixtures it uses (see ``FIXTURE_TIERS``):
-``make test-fast`` runs the rest, the domain tier. Under pytest-xdist each worker is its own session, so it
+``make test-fast`` runs the rest, the domain tier (no database, no server, no browser). Under pytest-xdist each worker is its own session, so it
 gets its own PostgreSQL database and, if it runs a flow test, its own Prefect API; all flow tests are
 grouped on one worker (``--dist loadgroup``) so that only one Prefect API starts.
 """
@@ -23,10 +23,13 @@ from models.db import Database
 
 # A test using one of these fixtures (directly or through another) pays for what it names.
 FIXTURE_TIERS = {
-    "postgres_url": "postgres",
-    "postgres_db": "postgres",
-    "prefect_api": "prefect",
-    "mail_port": "smtp",
+    "sqlite_template": {"database"},
+    "sqlite_db": {"database"},
+    "db": {"database"},
+    "postgres_url": {"database", "postgres"},
+    "postgres_db": {"database", "postgres"},
+    "prefect_api": {"prefect"},
+    "mail_port": {"smtp"},
 }
 # A test module using these helpers starts SMTP servers of its own.
 SMTP_HELPERS = ("running_smtp_server", "running_mail_sink")
@@ -41,7 +44,7 @@ def tiers_of(item: pytest.Item) -> set[str]:
     callspec = getattr(item, "callspec", None)
     if callspec is not None and callspec.params.get("db") == "postgres":
         fixtures.add("postgres_db")
-    tiers = {tier for fixture, tier in FIXTURE_TIERS.items() if fixture in fixtures}
+    tiers = {tier for fixture, named in FIXTURE_TIERS.items() if fixture in fixtures for tier in named}
     module = getattr(item, "module", None)
     if any(hasattr(module, helper) for helper in SMTP_HELPERS):
         tiers.add("smtp")
