@@ -1,9 +1,10 @@
 """Shared fixtures: real databases (SQLite file and PostgreSQL), migrated by Alembic once per session.
 
-Every test is also marked with the tiers it pays for, from the fixtures it uses (see ``FIXTURE_TIERS``):
-``make test-fast`` runs the rest, the domain tier (no database, no server, no browser). Under pytest-xdist each worker is its own session, so it
-gets its own PostgreSQL database and, if it runs a flow test, its own Prefect API; all flow tests are
-grouped on one worker (``--dist loadgroup``) so that only one Prefect API starts.
+Every test is also marked with the tiers it pays for, from the fixtures it uses (``FIXTURE_TIERS``);
+``make test-fast`` runs the rest, the domain tier (no database, no server, no browser). Under
+pytest-xdist each worker is its own session, so it gets its own PostgreSQL database and, if it runs
+a Prefect test, its own Prefect API; all Prefect tests are grouped on one worker (``--dist loadgroup``)
+so that only one Prefect API starts.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def tiers_of(item: pytest.Item) -> set[str]:
-    """The slow tiers a test pays for, from its fixtures (``db`` counts as PostgreSQL for its postgres run)."""
+    """The tiers a test pays for, from its fixtures (``db`` counts as PostgreSQL in its postgres run)."""
     fixtures = set(getattr(item, "fixturenames", ()))
     callspec = getattr(item, "callspec", None)
     if callspec is not None and callspec.params.get("db") == "postgres":
