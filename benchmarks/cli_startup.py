@@ -3,7 +3,8 @@
 Each run is a fresh interpreter doing what the `engage` script does, against a SQLite database holding
 the sample data and one engagement with its audit trail. Prints the median and best wall time over
 ``--runs`` runs per command, the median CPU time (user + system, less sensitive to other load on the
-machine) and the load average before and after.
+machine), the load average before and after, and where `engage list` spends its import time
+(``python -X importtime``, self time summed per top-level package).
 
     .venv/bin/python benchmarks/cli_startup.py [--runs 20]
 """
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +61,18 @@ def one_run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def import_profile(args: list[str], env: dict[str, str]) -> None:
+    """Print how many modules ``engage ARGS`` imports and the packages that take longest to import."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", ENGAGE, *args], env=env, cwd=ROOT, check=True,
+                          capture_output=True, text=True)
+    per_package: Counter[str] = Counter()
+    lines = [line.split("|") for line in done.stderr.splitlines() if line.startswith("import time:")][1:]
+    for self_us, _cumulative, name in lines:
+        per_package[name.strip().split(".")[0]] += int(self_us.removeprefix("import time:"))
+    top = ", ".join(f"{name} {us / 1000:.0f} ms" for name, us in per_package.most_common(8))
+    print(f"  engage {' '.join(args)} imports {len(lines)} modules in {sum(per_package.values()) / 1e6:.3f} s: {top}")
+
+
 def cold_starts(runs: int) -> None:
     """Print the cold-start figures of every read-only command."""
     with tempfile.TemporaryDirectory(prefix="engage-bench-cli-") as folder:
@@ -72,6 +86,7 @@ def cold_starts(runs: int) -> None:
             print(f"  engage {' '.join(args):<10} median {statistics.median(walls):.3f} s  best {min(walls):.3f} s  "
                   f"CPU median {statistics.median(cpus):.3f} s  [<= {target} s, median of {runs}]")
         print(f"  load average after:  {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        import_profile(["list"], env)
 
 
 def main() -> None:
