@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench
+.PHONY: demo test test-fast bench
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,13 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(VENV)/bin/engage demo
 
+# Everything, on every core: one session per worker (its own PostgreSQL database), all Prefect tests on one.
 test: $(STAMP)
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n auto --dist loadgroup
+
+# The domain tier only: no database, no server, no browser.
+test-fast: $(STAMP)
+	$(VENV)/bin/pytest -m "not (database or prefect or smtp or browser)"
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/core_path.py

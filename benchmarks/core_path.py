@@ -3,7 +3,7 @@
 (a) N engagements each driven through five transitions by the full path (apply_transition), next to
     raw SQLAlchemy Core doing the same row writes in the same transactions, on SQLite and PostgreSQL;
 (b) memory per live engagement with its lifecycle, above the bare ORM object;
-(c) cold start of `engage --help` and of a read-only listing.
+(c) cold start of the read-only commands (`benchmarks/cli_startup.py`, fewer runs).
 
     .venv/bin/python benchmarks/core_path.py [--engagements 10000] [--postgres URL | --no-postgres]
 """
@@ -11,30 +11,29 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
 import uuid
-from datetime import datetime, timedelta, timezone
+from contextlib import ExitStack
+from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, insert, select, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, insert, select, text, update
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cli_startup import cold_starts  # noqa: E402
 from models import Engagement, OutboxMessage, Participant, TransitionLog  # noqa: E402
 from models.db import Database  # noqa: E402
 from states.clock import SimulatedClock  # noqa: E402
 from states.directory import load_sample  # noqa: E402
 from states.machines import StateHolder, machine_for  # noqa: E402
 from states.workflow import apply_transition  # noqa: E402
+from scratch_postgres import scratch_postgres  # noqa: E402
 
 STEPS = ["schedule_presentation", "present", "launch", "publish", "unpublish"]
 STATES = ["drafted", "presentation_scheduled", "presented", "launched", "published", "unpublished"]
@@ -115,15 +114,9 @@ def sqlite_factory(folder: Path):  # noqa: ANN201
     return make
 
 
-def postgres_factory(url: str, created: list[str]):  # noqa: ANN201
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-
+def postgres_factory(server_url: str, scratch: ExitStack):  # noqa: ANN201
     def make() -> Database:
-        name = f"engage_bench_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        created.append(name)
-        db = Database(make_url(url).set(database=name).render_as_string(hide_password=False))
+        db = Database(scratch.enter_context(scratch_postgres(server_url)))
         db.migrate()
         return db
     return make
@@ -159,19 +152,6 @@ def memory(folder: Path, count: int) -> None:
     db.dispose()
 
 
-def cold_start(folder: Path) -> None:
-    env = os.environ | {"ENGAGE_DATA_DIR": str(folder / "cli")}
-    engage = str(Path(sys.executable).parent / "engage")
-    subprocess.run([engage, "load-sample"], env=env, check=True, capture_output=True)
-    for args in (["--help"], ["list"], ["org", "list"]):
-        times = []
-        for _ in range(7):
-            began = time.perf_counter()
-            subprocess.run([engage, *args], env=env, check=True, capture_output=True)
-            times.append(time.perf_counter() - began)
-        print(f"  engage {' '.join(args):<10} median {statistics.median(times):.3f} s  best {min(times):.3f} s  [<= 0.5 s]")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engagements", type=int, default=10_000)
@@ -179,23 +159,18 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="engage-bench-"))
-    created: list[str] = []
     try:
-        print(f"(a) {args.engagements} engagements x {len(STEPS)} transitions, one transaction each")
-        throughput("SQLite", sqlite_factory(folder), args.engagements)
-        if not args.no_postgres:
-            throughput("PostgreSQL", postgres_factory(args.postgres, created), args.engagements)
+        with ExitStack() as scratch:
+            print(f"(a) {args.engagements} engagements x {len(STEPS)} transitions, one transaction each")
+            throughput("SQLite", sqlite_factory(folder), args.engagements)
+            if not args.no_postgres:
+                throughput("PostgreSQL", postgres_factory(args.postgres, scratch), args.engagements)
         print("(b) memory")
         memory(folder, args.engagements)
         print("(c) cold start")
-        cold_start(folder)
+        cold_starts(runs=7)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-        if created:
-            admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-            with admin.connect() as connection:
-                for name in created:
-                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

@@ -16,16 +16,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert
 
 from models.db import Database
 from models.outbox import OutboxMessage
 from notifications.dispatcher import dispatch_pending
+from scratch_postgres import scratch_postgres
 from settings import Settings
 
 NOW = datetime.now(timezone.utc)
@@ -110,17 +109,8 @@ def main() -> None:
         print(f"{arguments.messages} messages, database: {'PostgreSQL' if arguments.postgres else 'SQLite'}", flush=True)
         for dispatchers in (1, 2):
             if arguments.postgres:
-                name = f"engage_bench_{uuid.uuid4().hex[:8]}"
-                admin = create_engine(arguments.postgres, isolation_level="AUTOCOMMIT")
-                with admin.connect() as connection:
-                    connection.execute(text(f'CREATE DATABASE "{name}"'))
-                try:
-                    url = make_url(arguments.postgres).set(database=name).render_as_string(hide_password=False)
+                with scratch_postgres(arguments.postgres) as url:
                     run(url, arguments.messages, dispatchers, workdir)
-                finally:
-                    with admin.connect() as connection:
-                        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                    admin.dispose()
             else:
                 run(f"sqlite:///{workdir / f'bench-{dispatchers}.db'}", arguments.messages, dispatchers, workdir)
 

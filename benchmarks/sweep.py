@@ -15,17 +15,16 @@ import asyncio
 import os
 import tempfile
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from sqlalchemy import create_engine, insert, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import insert, select, text  # noqa: E402
 
 from models import Engagement, Organization, Participant  # noqa: E402
+from scratch_postgres import scratch_postgres  # noqa: E402
 from models.db import Database  # noqa: E402
 from settings import Settings  # noqa: E402
 from states.clock import SimulatedClock  # noqa: E402
@@ -116,16 +115,8 @@ def main() -> None:
         os.environ.setdefault("PREFECT_HOME", str(Path(folder) / "prefect"))
         for total in arguments.sizes:
             if arguments.postgres:
-                name = f"engage_bench_{uuid.uuid4().hex[:8]}"
-                admin = create_engine(arguments.postgres, isolation_level="AUTOCOMMIT")
-                with admin.connect() as connection:
-                    connection.execute(text(f'CREATE DATABASE "{name}"'))
-                try:
-                    run(make_url(arguments.postgres).set(database=name).render_as_string(hide_password=False), total, Path(folder))
-                finally:
-                    with admin.connect() as connection:
-                        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                    admin.dispose()
+                with scratch_postgres(arguments.postgres) as url:
+                    run(url, total, Path(folder))
             else:
                 run(f"sqlite:///{Path(folder) / f'bench-{total}.db'}", total, Path(folder))
 

@@ -37,10 +37,10 @@ def fail(message: str) -> None:
 
 def open_db(*, migrate: bool = False) -> Database:
     """The configured database; writers bring its schema up to date first."""
+    from environment import database_url
     from models.db import Database
-    from settings import get_settings
 
-    database = Database(get_settings().resolved_database_url)
+    database = Database(database_url())
     if migrate:
         database.migrate()
     else:

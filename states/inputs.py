@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
-import pycountry
 from pydantic import (
     AfterValidator, BaseModel, ConfigDict, EmailStr, Field, HttpUrl, NonNegativeInt, StringConstraints, ValidationError,
     model_validator,
@@ -29,6 +28,8 @@ def _single_line(value: str) -> str:
 
 
 def _country(value: str) -> str:
+    import pycountry  # its tables load on first use, not when a lifecycle is read
+
     code = value.strip().upper()
     if pycountry.countries.get(alpha_2=code) is None:
         raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code")
@@ -45,9 +46,9 @@ Email = Annotated[EmailStr, StringConstraints(max_length=254)]
 
 
 class Strict(BaseModel):
-    """Unknown fields are refused, strings are trimmed."""
+    """Unknown fields are refused, strings are trimmed; validators are built on first use, not at import."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 ModelT = TypeVar("ModelT", bound=BaseModel)

@@ -1,4 +1,11 @@
-"""Shared fixtures: real databases (SQLite file and PostgreSQL), migrated by Alembic once per session."""
+"""Shared fixtures: real databases (SQLite file and PostgreSQL), migrated by Alembic once per session.
+
+Every test is also marked with the tiers it pays for, from the fixtures it uses (``FIXTURE_TIERS``);
+``make test-fast`` runs the rest, the domain tier (no database, no server, no browser). Under
+pytest-xdist each worker is its own session, so it gets its own PostgreSQL database and, if it runs
+a Prefect test, its own Prefect API; all Prefect tests are grouped on one worker (``--dist loadgroup``)
+so that only one Prefect API starts.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +22,44 @@ from sqlalchemy.engine import make_url
 from models.base import Base
 from models.db import Database
 
+# A test using one of these fixtures (directly or through another) pays for what it names.
+FIXTURE_TIERS = {
+    "sqlite_template": {"database"},
+    "sqlite_db": {"database"},
+    "db": {"database"},
+    "postgres_url": {"database", "postgres"},
+    "postgres_db": {"database", "postgres"},
+    "prefect_api": {"prefect"},
+    "mail_port": {"smtp"},
+}
+# A test module using these helpers starts SMTP servers of its own.
+SMTP_HELPERS = ("running_smtp_server", "running_mail_sink")
+
 POSTGRES_URL = os.environ.get("ENGAGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def tiers_of(item: pytest.Item) -> set[str]:
+    """The tiers a test pays for, from its fixtures (``db`` counts as PostgreSQL in its postgres run)."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and callspec.params.get("db") == "postgres":
+        fixtures.add("postgres_db")
+    tiers = {tier for fixture, named in FIXTURE_TIERS.items() if fixture in fixtures for tier in named}
+    module = getattr(item, "module", None)
+    if any(hasattr(module, helper) for helper in SMTP_HELPERS):
+        tiers.add("smtp")
+    return tiers
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tiers; put every Prefect test in one xdist group (one Prefect API per run)."""
+    for item in items:
+        for tier in tiers_of(item):
+            item.add_marker(tier)
+        if item.get_closest_marker("prefect"):
+            item.add_marker(pytest.mark.xdist_group("prefect"))
 
 
 def _postgres_reachable() -> str | None:

@@ -1,4 +1,4 @@
-"""One Prefect API (a temporary local server with its own database) for the whole test session."""
+"""One Prefect API (a temporary local server with its own database) per test session, i.e. per xdist worker."""
 
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
 import pytest  # noqa: E402
 
-from flows.runtime import Runtime, use_runtime  # noqa: E402
 from models.db import Database  # noqa: E402
 from settings import Settings  # noqa: E402
 from states.clock import SimulatedClock  # noqa: E402
 from states.directory import load_sample  # noqa: E402
+
+if TYPE_CHECKING:
+    from flows.runtime import Runtime
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +44,8 @@ def mail_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, P
 def runtime(sqlite_db: Database, tmp_path: Path, mail_port: tuple[int, Path]) -> Iterator[Runtime]:
     """The engine as flows see it: sample data loaded, a simulated clock, the session's mail sink."""
     from datetime import datetime, timezone
+
+    from flows.runtime import Runtime, use_runtime  # Prefect is imported only by the tests that use it
 
     load_sample(sqlite_db)
     settings = Settings(data_dir=tmp_path, database_url=sqlite_db.url, smtp_host="127.0.0.1", smtp_port=mail_port[0])

@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import pytest
 
 from states.approvals import DecisionStatus, approval_status, record_decision
-from states.clock import SimulatedClock
-from states.directory import load_sample
 from states.errors import NotAllowedError
 from states.inputs import InputError
-from states.workflow import apply_transition, create_engagement
+from states.workflow import apply_transition
+from tests.world import SYSTEM, clock_at, new_engagement, seeded
 
 
 @pytest.fixture
 def awaiting(db):
-    clock = SimulatedClock(datetime(2024, 1, 15, 9, tzinfo=timezone.utc))
-    load_sample(db)
-    engagement = create_engagement(db, {
-        "kind": "swg_presentation", "title": "Meta at SWG 3.1", "swg_code": "3.1", "details": {"topic": "Prevention"},
-        "participants": [{"organization": "Meta", "role": "presenter"}],
-    }, {"role": "secretariat", "identity": "s@state.example"}, clock=clock)
-    apply_transition(db, engagement, "request_approval", {"role": "system", "identity": "t"}, clock=clock)
+    clock = clock_at(2024, 1, 15)
+    engagement = new_engagement(seeded(db), "swg_presentation", clock, swg_code="3.1", title="Meta presents at SWG 3.1")
+    apply_transition(db, engagement, "request_approval", SYSTEM, clock=clock)
     return db, engagement, clock
 
 

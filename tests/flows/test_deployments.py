@@ -8,16 +8,15 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from models import TransitionLog
-from states.clock import SimulatedClock
-from states.directory import load_sample
-from states.workflow import apply_transition, create_engagement
+from states.workflow import apply_transition
+from tests.world import SYSTEM, clock_at, new_engagement, seeded
 
 PROJECT = Path(__file__).resolve().parents[2]
 PREFECT = str(Path(sys.executable).with_name("prefect"))
@@ -37,13 +36,10 @@ def _run(env: dict[str, str], *args: str, timeout: float = 180) -> str:
 
 @pytest.mark.postgres
 def test_deploy_and_run_through_a_worker(postgres_db, tmp_path):
-    clock = SimulatedClock(datetime(2024, 3, 1, 9, tzinfo=timezone.utc))
-    load_sample(postgres_db)
-    engagement = create_engagement(postgres_db, {
-        "kind": "swg_presentation", "title": "Meta at SWG 3.1", "swg_code": "3.1", "details": {"topic": "Prevention"},
-        "participants": [{"organization": "Meta", "role": "presenter"}],
-    }, {"role": "secretariat", "identity": "s@state.example"}, clock=clock)
-    apply_transition(postgres_db, engagement, "request_approval", {"role": "system", "identity": "t"}, clock=clock)
+    clock = clock_at(2024, 3, 1)
+    engagement = new_engagement(seeded(postgres_db), "swg_presentation", clock, swg_code="3.1",
+                                title="Meta presents at SWG 3.1")
+    apply_transition(postgres_db, engagement, "request_approval", SYSTEM, clock=clock)
 
     port = _free_port()
     env = {

@@ -1,0 +1,39 @@
+"""``ENGAGE_*`` values read straight from the environment and ``.env``, the way pydantic-settings reads them.
+
+Read-only commands resolve the database URL here without importing pydantic-settings; ``settings.Settings``
+holds everything else and uses the same prefix, file and defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENV_PREFIX = "ENGAGE_"
+ENV_FILE = ".env"
+DEFAULT_DATA_DIR = Path("engage-data")
+
+
+def sqlite_url(data_dir: Path) -> str:
+    """The default database: a SQLite file inside ``data_dir``."""
+    return f"sqlite:///{(data_dir / 'engage.db').resolve()}"
+
+
+def env_value(name: str) -> str | None:
+    """The raw value of ``ENGAGE_<name>``: the environment first, then ``.env``; names in any case."""
+    key = (ENV_PREFIX + name).lower()
+    found = {k.lower(): v for k, v in os.environ.items()}
+    if key in found:
+        return found[key]
+    if Path(ENV_FILE).is_file():
+        from dotenv import dotenv_values
+
+        found = {k.lower(): v for k, v in dotenv_values(ENV_FILE, encoding="utf-8").items()}
+        return found.get(key)
+    return None
+
+
+def database_url() -> str:
+    """The configured database URL: the same as ``Settings().resolved_database_url``, without building it."""
+    data_dir = env_value("data_dir")
+    return env_value("database_url") or sqlite_url(DEFAULT_DATA_DIR if data_dir is None else Path(data_dir))
