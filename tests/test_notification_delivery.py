@@ -35,6 +35,7 @@ from states.clock import SimulatedClock
 
 START = datetime(2024, 2, 1, 9, 0, tzinfo=timezone.utc)
 WORKER = Path(__file__).with_name("dispatcher_worker.py")
+WORKER_ENVIRONMENT = os.environ | {"PYTHONUNBUFFERED": "1", "PYTHONPATH": str(WORKER.parent.parent)}  # this checkout's code
 
 
 def add_rows(db: Database, count: int, *, start: int = 0, **overrides: object) -> list[int]:
@@ -166,11 +167,10 @@ def test_killed_dispatchers_lose_nothing_and_resend_with_the_same_message_id(
 ) -> None:
     count, rounds, lease = 400, 50, "0.5"
     ids = add_rows(db, count, next_attempt_at=datetime.now(timezone.utc) - timedelta(minutes=1))
-    environment = os.environ | {"PYTHONUNBUFFERED": "1"}
     rng = random.Random(20240209)
     for _ in range(rounds):
         worker = subprocess.Popen(
-            [sys.executable, str(WORKER), db.url, str(sink), lease], stdout=subprocess.PIPE, text=True, env=environment
+            [sys.executable, str(WORKER), db.url, str(sink), lease], stdout=subprocess.PIPE, text=True, env=WORKER_ENVIRONMENT
         )
         assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.0, 0.12))
@@ -178,7 +178,8 @@ def test_killed_dispatchers_lose_nothing_and_resend_with_the_same_message_id(
         worker.wait()
         worker.stdout.close()
     sent_before_final_run = statuses(db)["sent"]
-    subprocess.run([sys.executable, str(WORKER), db.url, str(sink), lease, "--until-empty"], check=True, timeout=60, capture_output=True)
+    subprocess.run([sys.executable, str(WORKER), db.url, str(sink), lease, "--until-empty"], check=True, timeout=60,
+                   capture_output=True, env=WORKER_ENVIRONMENT)
 
     assert statuses(db) == {"sent": count}
     by_recipient: dict[str, list[str]] = defaultdict(list)
