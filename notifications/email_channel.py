@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import logging
 import smtplib
 import ssl
-from email.charset import QP, Charset
 from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.policy import compat32
+from email.mime.nonmultipart import MIMENonMultipart
+from email.policy import Compat32
 from email.utils import format_datetime, formataddr, parseaddr
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from notifications.contact_checks import check_header_value
 from notifications.errors import ChannelUnavailable, PermanentDeliveryError
@@ -23,9 +23,18 @@ from states.clock import Clock
 log = logging.getLogger(__name__)
 
 MESSAGE_ID_DOMAIN = "engage.coalition"
-SMTP_COMPAT32 = compat32.clone(linesep="\r\n")
-_UTF8_QP = Charset("utf-8")
-_UTF8_QP.body_encoding = QP
+
+
+class _SmtpCompat32(Compat32):
+    """``compat32`` that writes short plain-ASCII header lines as they are, skipping its costly folding."""
+
+    def fold_binary(self, name: str, value: Any) -> bytes:  # noqa: ANN401 - str or Header, as in the base class
+        if isinstance(value, str) and value.isascii() and len(name) + len(value) <= 76 and "\n" not in value and "\r" not in value:
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+SMTP_COMPAT32 = _SmtpCompat32(linesep="\r\n")
 _LONGEST_PLAIN_WORD = 70  # longer words could not be folded within the 78-column line limit
 _ENCODED_WORD_BYTES = 45  # 60 base64 characters: encoded words of 72 columns
 
@@ -66,7 +75,9 @@ def build_email(
         address = _ascii_address(recipient_address)
     except ValueError as error:
         raise PermanentDeliveryError(str(error)) from error
-    message = MIMEMultipart("alternative")
+    # "=_" never occurs in quoted-printable text; a boundary given up front also spares the
+    # generator a regular expression compiled per message to search the parts for it.
+    message = MIMEMultipart("alternative", boundary=f"=_{message_id_for(dedupe_key)[1:25]}")
     message["From"] = settings.mail_from
     message["To"] = formataddr((name, address)) if name == recipient_name else f"{name} <{address}>"
     message["Subject"] = subject
@@ -74,9 +85,17 @@ def build_email(
     message["Message-ID"] = message_id_for(dedupe_key)
     message["Content-Language"] = rendered.language
     message["Auto-Submitted"] = "auto-generated"
-    message.attach(MIMEText(rendered.text, "plain", _UTF8_QP))
-    message.attach(MIMEText(rendered.html, "html", _UTF8_QP))
+    message.attach(_text_part(rendered.text, "plain"))
+    message.attach(_text_part(rendered.html, "html"))
     return OutgoingEmail(recipient=address, data=message.as_bytes(policy=SMTP_COMPAT32))
+
+
+def _text_part(text: str, subtype: str) -> MIMENonMultipart:
+    """A UTF-8 quoted-printable text part (encoded by ``binascii``, far faster than ``email.quoprimime``)."""
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    part["Content-Transfer-Encoding"] = "quoted-printable"
+    part.set_payload(binascii.b2a_qp(text.encode("utf-8"), istext=True).decode("ascii"))
+    return part
 
 
 def header_text(field_name: str, value: str) -> str:
