@@ -4,8 +4,8 @@ The SMTP server is a counting sink (it answers SMTP and counts messages, storing
 ``--sink-processes`` processes sharing one port, so that it is not the limit. In the same run a
 blaster sends pre-built messages with plain ``smtplib`` over the same number of connections as
 one dispatcher's pool (``ENGAGE_OUTBOX_POOL_SIZE``, default 4). Each dispatcher is a separate
-process with its own connections. Prints messages per second, the dispatcher/blaster ratio, two
-dispatchers against one, and each dispatcher's peak RSS.
+process with its own connections. Prints messages per second, the CPU time each message costs,
+the dispatcher/blaster ratio, two dispatchers against one, and each dispatcher's peak RSS.
 
     .venv/bin/python benchmarks/outbox_delivery.py [--messages 10000] [--sink-processes 2] [--postgres URL]
 """
@@ -131,10 +131,10 @@ def dispatcher(url: str, port: int, start: multiprocessing.synchronize.Barrier, 
     database = Database(url)
     settings = Settings(smtp_port=port)
     start.wait()
-    began = time.time()
+    began, cpu = time.time(), time.process_time()
     report = dispatch_pending(database, settings=settings)
-    ended = time.time()
-    results.put((report.sent, began, ended, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    ended, cpu = time.time(), time.process_time() - cpu
+    results.put((report.sent, began, ended, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, cpu))
 
 
 def blaster(port: int, count: int, connections: int) -> float:
@@ -152,12 +152,15 @@ def blaster(port: int, count: int, connections: int) -> float:
                 client.sendmail("engage@coalition.example", [message.recipient], message.data)
 
     threads = [threading.Thread(target=send, args=(share,)) for share in shares]
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return count / (time.perf_counter() - began)
+    rate = count / (time.perf_counter() - began)
+    print(f"blaster (smtplib, {connections} connections, pre-built messages): {rate:.0f} messages/s, "
+          f"{(time.process_time() - cpu) / count * 1000:.2f} ms CPU per message", flush=True)
+    return rate
 
 
 def run(url: str, count: int, dispatchers: int, port: int) -> tuple[float, list[float]]:
@@ -175,7 +178,9 @@ def run(url: str, count: int, dispatchers: int, port: int) -> tuple[float, list[
     elapsed = max(outcome[2] for outcome in outcomes) - min(outcome[1] for outcome in outcomes)
     rate = sent / elapsed
     peaks = [outcome[3] for outcome in outcomes]
+    cpu = sum(outcome[4] for outcome in outcomes)
     print(f"{dispatchers} dispatcher(s): {sent} sent in {elapsed:.2f} s, {rate:.0f} messages/s, "
+          f"{cpu / sent * 1000:.2f} ms CPU per message (claim, render, send, record), "
           f"peak RSS per dispatcher {', '.join(f'{peak:.0f}' for peak in peaks)} MiB", flush=True)
     return rate, peaks
 
@@ -208,7 +213,6 @@ def main() -> None:
     try:
         pool = Settings().outbox_pool_size
         blast = blaster(port, arguments.messages, pool)
-        print(f"blaster (smtplib, {pool} connections, pre-built messages): {blast:.0f} messages/s", flush=True)
         rates: dict[int, float] = {}
         with tempfile.TemporaryDirectory(prefix="engage-bench-") as folder:
             workdir = Path(folder)
