@@ -342,6 +342,8 @@ def outbox(
     """List notifications, newest first: pending, sent, failed (dead-lettered) and suppressed."""
     if ctx.invoked_subcommand is not None:
         return
+    from rich.markup import escape
+
     from notifications.dispatcher import list_outbox
 
     try:
@@ -350,8 +352,8 @@ def outbox(
         fail(str(error))
     table = Table("id", "status", "type", "to", "lang", "attempts", "engagement", "why / last error")
     for row in rows:
-        table.add_row(str(row.id), row.status, row.notification_type, row.recipient_address, row.language,
-                      str(row.attempts), str(row.engagement_id or ""), row.last_error or row.status_reason or "")
+        table.add_row(str(row.id), row.status, row.notification_type, escape(row.recipient_address), row.language,
+                      str(row.attempts), str(row.engagement_id or ""), escape(row.last_error or row.status_reason or ""))
     console.print(table)
 
 

@@ -40,7 +40,7 @@ from typing import Any
 
 from jinja2 import TemplateError
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Connection, and_, bindparam, func, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models.base import UtcDateTime
@@ -176,9 +176,7 @@ def dispatch_pending(
     with _EmailPool(settings) as pool, db.engine.connect() as connection:
         while limit is None or report.claimed < limit:
             size = batch_size if limit is None else min(batch_size, limit - report.claimed)
-            channels = _channel_states(connection, clock.now())
-            paused = [name for name, state in channels.items() if state.paused_until and state.paused_until > clock.now()]
-            taken, jobs, expiry = _claim(connection, clock, size, lease, paused, settings, report)
+            taken, jobs, expiry, channels = _claim(connection, clock, size, lease, settings, report)
             if not taken:
                 break
             email_jobs = [job for job in jobs if job.row.channel == DeliveryChannel.EMAIL]
@@ -202,11 +200,7 @@ class _ChannelState:
     outage_since: datetime | None
 
 
-def _channel_states(connection: Connection, now: datetime) -> dict[str, _ChannelState]:
-    with connection.begin():
-        rows = connection.execute(select(CHANNELS.c.channel, CHANNELS.c.paused_until, CHANNELS.c.failures,
-                                         CHANNELS.c.outage_since)).all()
-    return {row.channel: _ChannelState(row.paused_until, row.failures, row.outage_since) for row in rows}
+_CHANNEL_STATES = select(CHANNELS.c.channel, CHANNELS.c.paused_until, CHANNELS.c.failures, CHANNELS.c.outage_since)
 
 
 _CLAIMABLE = select(OUTBOX).where(
@@ -231,22 +225,26 @@ def _claim(
     clock: Clock,
     size: int,
     lease: timedelta,
-    paused: list[str],
     settings: Settings,
     report: DispatchReport,
-) -> tuple[int, list[_Job], datetime]:
+) -> tuple[int, list[_Job], datetime, dict[str, _ChannelState]]:
     """Reserve up to ``size`` due rows of unpaused channels, charging one attempt to each.
+
+    Returns how many rows were taken, those to deliver, their lease expiry and the channels' state.
 
     A row reclaimed after a crash that already used its last attempt, or a chat row whose post
     had started, is dead-lettered here instead of being delivered again.
     """
     now = clock.now()
     expiry = now + lease
-    query = _CLAIMABLE.order_by(OUTBOX.c.next_attempt_at, OUTBOX.c.id).limit(size).with_for_update(skip_locked=True)
-    if paused:
-        query = query.where(OUTBOX.c.channel.not_in(paused))
     jobs: list[_Job] = []
     with connection.begin():
+        channels = {row.channel: _ChannelState(row.paused_until, row.failures, row.outage_since)
+                    for row in connection.execute(_CHANNEL_STATES)}
+        paused = [name for name, state in channels.items() if state.paused_until and state.paused_until > now]
+        query = _CLAIMABLE.order_by(OUTBOX.c.next_attempt_at, OUTBOX.c.id).limit(size).with_for_update(skip_locked=True)
+        if paused:
+            query = query.where(OUTBOX.c.channel.not_in(paused))
         rows = connection.execute(query, {"now": now}).all()
         dead: list[dict[str, Any]] = []
         for row in rows:
@@ -265,7 +263,7 @@ def _claim(
         if dead:
             connection.execute(_KILL, dead)
     report.claimed += len(rows)
-    return len(rows), jobs, expiry
+    return len(rows), jobs, expiry, channels
 
 
 def _crash_reason(row: Any, settings: Settings) -> str | None:  # noqa: ANN401 - a Core row
@@ -401,7 +399,8 @@ _LEASED = and_(OUTBOX.c.status == OutboxStatus.SENDING, OUTBOX.c.next_attempt_at
 _MARK_SENT = (
     update(OUTBOX)
     .where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)), _LEASED)
-    .values(status=OutboxStatus.SENT, sent_at=bindparam("now", type_=UtcDateTime()), status_reason=None)
+    .values(status=OutboxStatus.SENT, sent_at=bindparam("now", type_=UtcDateTime()),
+            status_reason=case((OUTBOX.c.status_reason == POSTING_MARK, None), else_=OUTBOX.c.status_reason))
 )
 _HAND_BACK = (
     update(OUTBOX)
