@@ -32,8 +32,14 @@ class Settings(BaseSettings):
 
     chat_urls: list[str] = Field(default_factory=list, description="apprise URLs for secretariat chat")
 
-    outbox_max_attempts: int = 5
-    outbox_backoff_seconds: float = 30.0
+    outbox_max_attempts: int = Field(default=5, ge=1, description="Attempts charged to a row before it is dead")
+    outbox_backoff_seconds: float = Field(default=30.0, ge=0, description="First retry delay of a refused row")
+    outbox_pool_size: int = Field(default=4, ge=1, le=64, description="SMTP connections a dispatcher sends over")
+    outbox_pause_seconds: float = Field(default=15.0, ge=0, description="First pause of a channel found unreachable")
+    outbox_pause_max_seconds: float = Field(default=300.0, ge=0, description="Longest pause of an unreachable channel")
+    outbox_outage_escalation_seconds: float = Field(
+        default=900.0, ge=0, description="Outage length that raises one escalation to the secretariat"
+    )
 
     timezone: str = "UTC"
 

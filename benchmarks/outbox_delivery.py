@@ -1,20 +1,27 @@
-"""Benchmark: deliver 10,000 outbox e-mails to the local SMTP sink with one and two dispatchers.
+"""Benchmark: deliver 10,000 outbox e-mails with one and two dispatchers, against a plain smtplib blaster.
 
-The sink (aiosmtpd writing a Maildir) runs in its own process; each dispatcher is a separate
-process with its own connections. Prints messages per second and each dispatcher's peak RSS.
+The SMTP server is a counting sink (it answers SMTP and counts messages, storing nothing) in
+``--sink-processes`` processes sharing one port, so that it is not the limit. In the same run a
+blaster sends pre-built messages with plain ``smtplib`` over the same number of connections as
+one dispatcher's pool (``ENGAGE_OUTBOX_POOL_SIZE``, default 4). Each dispatcher is a separate
+process with its own connections. Prints messages per second, the CPU time each message costs,
+the dispatcher/blaster ratio, two dispatchers against one, and each dispatcher's peak RSS.
 
-    .venv/bin/python benchmarks/outbox_delivery.py [--messages 10000] [--postgres URL]
+    .venv/bin/python benchmarks/outbox_delivery.py [--messages 10000] [--sink-processes 2] [--postgres URL]
 """
 
 from __future__ import annotations
 
 import argparse
-import mailbox
+import asyncio
 import multiprocessing
+import os
 import resource
-import subprocess
-import sys
+import signal
+import smtplib
+import socket
 import tempfile
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,14 +31,76 @@ from sqlalchemy import insert
 from models.db import Database
 from models.outbox import OutboxMessage
 from notifications.dispatcher import dispatch_pending
+from notifications.email_channel import build_email
+from notifications.templates import render_message
 from scratch_postgres import scratch_postgres
 from settings import Settings
+from states.clock import SYSTEM_CLOCK
 
 NOW = datetime.now(timezone.utc)
+CONTEXT = {"engagement_title": "Engagement", "reminder_number": 1, "decision": "approve", "deadline": "2024-04-30"}
+
+
+class CountingSmtp(asyncio.Protocol):
+    """Just enough SMTP for ``smtplib``: every command accepted, every message counted and dropped."""
+
+    count = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+        self.buffer = b""
+        self.in_data = False
+        self.transport.write(b"220 counting sink ESMTP\r\n")
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            if self.in_data:
+                end = self.buffer.find(b"\r\n.\r\n")
+                if end < 0:
+                    return
+                self.buffer = self.buffer[end + 5:]
+                self.in_data = False
+                CountingSmtp.count += 1
+                self.transport.write(b"250 2.0.0 counted\r\n")
+                continue
+            line, found, rest = self.buffer.partition(b"\r\n")
+            if not found:
+                return
+            self.buffer = rest
+            verb = line[:4].upper()
+            if verb == b"DATA":
+                self.in_data = True
+                self.transport.write(b"354 go ahead\r\n")
+            elif verb == b"QUIT":
+                self.transport.write(b"221 bye\r\n")
+                self.transport.close()
+                return
+            elif verb == b"EHLO":
+                self.transport.write(b"250-counting sink\r\n250 8BITMIME\r\n")
+            else:
+                self.transport.write(b"250 OK\r\n")
+
+
+def sink_process(port: int, ready: multiprocessing.synchronize.Event, counts: multiprocessing.Queue) -> None:
+    """One sink process on the shared port (SO_REUSEPORT); puts its count on ``counts`` at SIGTERM."""
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(loop.create_server(CountingSmtp, "127.0.0.1", port, reuse_port=True))
+    loop.add_signal_handler(signal.SIGTERM, loop.stop)
+    ready.set()
+    loop.run_forever()
+    server.close()
+    counts.put(CountingSmtp.count)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def seed(url: str, count: int) -> None:
-    """Migrate ``url`` and insert ``count`` pending invitations in three languages."""
+    """Migrate ``url`` and insert ``count`` pending notifications of three types in three languages."""
     database = Database(url)
     database.migrate()
     rows = [
@@ -43,7 +112,7 @@ def seed(url: str, count: int) -> None:
             "recipient_address": f"partner{i}@example.org",
             "language": ("en", "es", "fr")[i % 3],
             "mandatory": False,
-            "context": {"engagement_title": f"Engagement {i}", "reminder_number": 1, "decision": "approve", "deadline": "2024-04-30"},
+            "context": CONTEXT | {"engagement_title": f"Engagement {i}"},
             "status": "pending",
             "attempts": 0,
             "next_attempt_at": NOW,
@@ -61,58 +130,106 @@ def dispatcher(url: str, port: int, start: multiprocessing.synchronize.Barrier, 
     database = Database(url)
     settings = Settings(smtp_port=port)
     start.wait()
-    began = time.time()
-    report = dispatch_pending(database, settings=settings, batch_size=100)
-    ended = time.time()
-    results.put((report.sent, began, ended, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    began, cpu = time.time(), time.process_time()
+    report = dispatch_pending(database, settings=settings)
+    ended, cpu = time.time(), time.process_time() - cpu
+    results.put((report.sent, began, ended, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, cpu))
 
 
-def run(url: str, count: int, dispatchers: int, workdir: Path) -> None:
+def blaster(port: int, count: int, connections: int) -> float:
+    """Messages per second of plain ``smtplib`` sending pre-built messages over ``connections`` threads."""
+    settings = Settings(smtp_port=port)
+    rendered = render_message("invitation", "en", CONTEXT | {"recipient_name": "Partner Contact"})
+    message = build_email(rendered=rendered, recipient_name="Partner Contact", recipient_address="partner@example.org",
+                          dedupe_key="blast", settings=settings, clock=SYSTEM_CLOCK)
+    shares = [count // connections + (1 if i < count % connections else 0) for i in range(connections)]
+
+    def send(share: int) -> None:
+        with smtplib.SMTP("127.0.0.1", port) as client:
+            client.ehlo()
+            for _ in range(share):
+                client.sendmail("engage@coalition.example", [message.recipient], message.data)
+
+    threads = [threading.Thread(target=send, args=(share,)) for share in shares]
+    began, cpu = time.perf_counter(), time.process_time()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rate = count / (time.perf_counter() - began)
+    print(f"blaster (smtplib, {connections} connections, pre-built messages): {rate:.0f} messages/s, "
+          f"{(time.process_time() - cpu) / count * 1000:.2f} ms CPU per message", flush=True)
+    return rate
+
+
+def run(url: str, count: int, dispatchers: int, port: int) -> tuple[float, list[float]]:
+    """Seed ``url``, drain it with ``dispatchers`` processes; messages/s and each one's peak RSS (MiB)."""
     seed(url, count)
-    maildir = workdir / f"mail-{dispatchers}"
-    sink = subprocess.Popen(
-        [sys.executable, "-m", "notifications.mail_sink", "--maildir", str(maildir), "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        port = int(sink.stdout.readline().split(",")[0].rsplit(":", 1)[1])  # type: ignore[union-attr]
-        context = multiprocessing.get_context("spawn")
-        start, results = context.Barrier(dispatchers), context.Queue()
-        processes = [context.Process(target=dispatcher, args=(url, port, start, results)) for _ in range(dispatchers)]
-        for process in processes:
-            process.start()
-        outcomes = [results.get(timeout=600) for _ in processes]
-        for process in processes:
-            process.join()
-    finally:
-        sink.terminate()
-        sink.wait()
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(dispatchers), context.Queue()
+    processes = [context.Process(target=dispatcher, args=(url, port, start, results)) for _ in range(dispatchers)]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=900) for _ in processes]
+    for process in processes:
+        process.join()
     sent = sum(outcome[0] for outcome in outcomes)
     elapsed = max(outcome[2] for outcome in outcomes) - min(outcome[1] for outcome in outcomes)
-    delivered = len(mailbox.Maildir(maildir, create=False))
-    peaks = ", ".join(f"{outcome[3]:.0f}" for outcome in outcomes)
-    print(
-        f"{dispatchers} dispatcher(s): {sent} sent, {delivered} in the Maildir, {elapsed:.2f} s, "
-        f"{sent / elapsed:.0f} messages/s, peak RSS per dispatcher {peaks} MiB",
-        flush=True,
-    )
+    rate = sent / elapsed
+    peaks = [outcome[3] for outcome in outcomes]
+    cpu = sum(outcome[4] for outcome in outcomes)
+    print(f"{dispatchers} dispatcher(s): {sent} sent in {elapsed:.2f} s, {rate:.0f} messages/s, "
+          f"{cpu / sent * 1000:.2f} ms CPU per message (claim, render, send, record), "
+          f"peak RSS per dispatcher {', '.join(f'{peak:.0f}' for peak in peaks)} MiB", flush=True)
+    return rate, peaks
+
+
+def summarize(blast: float, one: float, two: float) -> None:
+    """Print the ratios against the targets."""
+    target = min(1000.0, 0.9 * blast)
+    print(f"one dispatcher / blaster: {one / blast:.0%} (target: >= {target:.0f} messages/s, "
+          f"the lower of 1,000/s and 90% of the blaster: {'met' if one >= target else 'NOT met'})", flush=True)
+    print(f"two dispatchers / one: {two / one:.2f}x (target >= 1.6x: {'met' if two >= 1.6 * one else 'NOT met'})", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--sink-processes", type=int, default=2)
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server URL; a scratch database is created on it")
     arguments = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="engage-bench-") as folder:
-        workdir = Path(folder)
-        print(f"{arguments.messages} messages, database: {'PostgreSQL' if arguments.postgres else 'SQLite'}", flush=True)
-        for dispatchers in (1, 2):
-            if arguments.postgres:
-                with scratch_postgres(arguments.postgres) as url:
-                    run(url, arguments.messages, dispatchers, workdir)
-            else:
-                run(f"sqlite:///{workdir / f'bench-{dispatchers}.db'}", arguments.messages, dispatchers, workdir)
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"{arguments.messages} messages, database: {'PostgreSQL' if arguments.postgres else 'SQLite'}, "
+          f"{os.cpu_count()} CPUs, load average {load}", flush=True)
+    context = multiprocessing.get_context("spawn")
+    port, counts = free_port(), context.Queue()
+    sinks = []
+    for _ in range(arguments.sink_processes):
+        ready = context.Event()
+        sinks.append(context.Process(target=sink_process, args=(port, ready, counts)))
+        sinks[-1].start()
+        ready.wait(timeout=60)
+    try:
+        pool = Settings().outbox_pool_size
+        blast = blaster(port, arguments.messages, pool)
+        rates: dict[int, float] = {}
+        with tempfile.TemporaryDirectory(prefix="engage-bench-") as folder:
+            workdir = Path(folder)
+            for dispatchers in (1, 2):
+                if arguments.postgres:
+                    with scratch_postgres(arguments.postgres) as url:
+                        rates[dispatchers], _ = run(url, arguments.messages, dispatchers, port)
+                else:
+                    url = f"sqlite:///{workdir / f'bench-{dispatchers}.db'}"
+                    rates[dispatchers], _ = run(url, arguments.messages, dispatchers, port)
+        summarize(blast, rates[1], rates[2])
+    finally:
+        for sink in sinks:
+            sink.terminate()
+        received = sum(counts.get(timeout=30) for _ in sinks)
+        for sink in sinks:
+            sink.join()
+    print(f"the sink counted {received} messages ({arguments.sink_processes} processes)", flush=True)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -341,6 +342,8 @@ def outbox(
     """List notifications, newest first: pending, sent, failed (dead-lettered) and suppressed."""
     if ctx.invoked_subcommand is not None:
         return
+    from rich.markup import escape
+
     from notifications.dispatcher import list_outbox
 
     try:
@@ -349,22 +352,63 @@ def outbox(
         fail(str(error))
     table = Table("id", "status", "type", "to", "lang", "attempts", "engagement", "why / last error")
     for row in rows:
-        table.add_row(str(row.id), row.status, row.notification_type, row.recipient_address, row.language,
-                      str(row.attempts), str(row.engagement_id or ""), row.last_error or row.status_reason or "")
+        table.add_row(str(row.id), row.status, row.notification_type, escape(row.recipient_address), row.language,
+                      str(row.attempts), str(row.engagement_id or ""), escape(row.last_error or row.status_reason or ""))
     console.print(table)
 
 
 @outbox_app.command("retry")
-def outbox_retry(message_id: Annotated[int, typer.Argument(help="Outbox message id")]) -> None:
-    """Requeue a dead-lettered (or any unsent) notification for delivery."""
-    from notifications.dispatcher import requeue
-    from notifications.errors import OutboxAlreadySent, OutboxMessageNotFound
+def outbox_retry(
+    message_id: Annotated[Optional[int], typer.Argument(help="Outbox message id")] = None,
+    dead: Annotated[bool, typer.Option("--dead", help="Requeue every dead-lettered notification")] = False,
+    since: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], help="With --dead: last attempt on or after this day (UTC)")] = None,
+    notification_type: Annotated[Optional[str], typer.Option("--type", help="With --dead: only this notification type")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Requeue one unsent notification (ID), or every dead-lettered one (--dead), for delivery."""
+    from notifications.dispatcher import find_dead, requeue, requeue_dead
+    from notifications.errors import OutboxAlreadySent, OutboxMessageNotFound, OutboxOptedOut
 
-    try:
-        row = requeue(open_db(), message_id)
-    except (OutboxMessageNotFound, OutboxAlreadySent) as error:
-        fail(str(error))
-    console.print(f"outbox message {row.id} to {row.recipient_address} is pending again")
+    if (message_id is None) == (not dead):
+        fail("give either an outbox message id or --dead")
+    if message_id is not None and (since or notification_type):
+        fail("--since and --type go with --dead, not with a message id")
+    if notification_type is not None:
+        from models.enums import NotificationType
+
+        if notification_type not in {member.value for member in NotificationType}:
+            fail(f"--type: unknown notification type {notification_type!r}; choose one of: "
+                 + ", ".join(member.value for member in NotificationType))
+    database = open_db()
+    if message_id is not None:
+        try:
+            try:
+                row = requeue(database, message_id)
+            except OutboxOptedOut as refusal:
+                if "no recipient" in str(refusal):
+                    raise
+                if not yes:
+                    typer.confirm(f"{refusal}. Send it anyway?", abort=True)
+                row = requeue(database, message_id, override_opt_out=True)
+        except (OutboxMessageNotFound, OutboxAlreadySent, OutboxOptedOut) as error:
+            fail(str(error))
+        console.print(f"outbox message {row.id} to {row.recipient_address} is pending again")
+        return
+    found = find_dead(database, since=since.date() if since else None, notification_type=notification_type)
+    if not found.ids:
+        console.print("no dead-lettered notification matches; nothing requeued")
+        return
+    question = f"Requeue {len(found.ids)} dead-lettered notification{'s' if len(found.ids) != 1 else ''}?"
+    if found.opted_out:
+        question = (f"Warning: {len(found.opted_out)} of them go to recipients who have opted out "
+                    f"(ids {', '.join(map(str, found.opted_out[:20]))}{'...' if len(found.opted_out) > 20 else ''}). "
+                    + question)
+    if not yes:
+        typer.confirm(question, abort=True)
+    elif found.opted_out:
+        errors.print(question.split(" Requeue")[0], highlight=False)
+    count = requeue_dead(database, found.ids)
+    console.print(f"{count} dead-lettered notification{'s are' if count != 1 else ' is'} pending again")
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from models.audit import TransitionLog
 from models.base import Base
 from models.engagement import ApprovalVote, DialogueReport, Engagement, Participant
 from models.outbox import OutboxMessage
+from models.outbox_channel import OutboxChannel
 from models.reference import CoChair, Contact, Meeting, Organization, SubmissionWindow, SubWorkingGroup, WorkingGroup
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "Engagement",
     "Meeting",
     "Organization",
+    "OutboxChannel",
     "OutboxMessage",
     "Participant",
     "SubWorkingGroup",

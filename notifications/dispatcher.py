@@ -1,50 +1,114 @@
-"""Draining the outbox: claim due rows, deliver them, record each outcome.
+"""Draining the outbox: claim a batch, render and deliver it over a pool of connections, record the outcomes.
 
-A row moves ``pending -> sending -> sent``; a failed attempt puts it back to ``pending`` with an
-exponential backoff, and after ``settings.outbox_max_attempts`` attempts it is ``dead`` (its last
-error kept) until :func:`requeue`. Claiming sets ``sending`` and uses ``next_attempt_at`` as the
-lease expiry: a row left in ``sending`` by a crashed dispatcher is claimed again once its lease
-has expired. On PostgreSQL claims use ``FOR UPDATE SKIP LOCKED``, so concurrent dispatchers never
-claim the same row; on SQLite ``BEGIN IMMEDIATE`` serializes them. ``suppressed`` rows are never
-claimed. A resend after a crash carries the same Message-ID as the first send.
+A row moves ``pending -> sending -> sent``. Claiming a row sets ``sending``, uses
+``next_attempt_at`` as the lease expiry and charges the attempt, so a message that crashes the
+dispatcher is dead-lettered once ``settings.outbox_max_attempts`` claims have not come back. A
+row left in ``sending`` by a crashed dispatcher is claimed again once its lease has expired
+(every resend carries the Message-ID of the first). On PostgreSQL claims use
+``FOR UPDATE SKIP LOCKED``, so concurrent dispatchers never claim the same row; on SQLite
+``BEGIN IMMEDIATE`` serializes them. ``suppressed`` rows are never claimed.
+
+Two kinds of failure are told apart:
+
+- the **channel** fails (SMTP server refused the connection, timed out, dropped the line or
+  answered 4xx): the channel is paused in ``outbox_channels`` with a doubling backoff, the rows
+  not delivered are handed back with their attempt refunded, and no row is charged. An outage
+  longer than ``settings.outbox_outage_escalation_seconds`` is escalated once to the
+  secretariat's chat channel.
+- the **message** fails (a 5xx refusal, a value that cannot make a message): the row keeps its
+  charged attempt and is retried with an exponential backoff, or dead-lettered.
+
+Outcomes are written per batch (one transaction, one statement per kind of outcome), guarded by
+the batch's lease so a batch whose lease was taken over writes nothing over the new claim.
+
+Chat posts cannot carry a Message-ID, so they are delivered at most once: each chat row is
+marked (committed) before it is posted, and a marked row found again after a crash is
+dead-lettered for staff to check instead of being posted a second time.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections import deque
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from enum import Enum
+from typing import Any
 
 from jinja2 import TemplateError
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from models.base import UtcDateTime
 from models.db import Database
 from models.enums import DeliveryChannel, OutboxStatus
 from models.outbox import OutboxMessage
+from models.outbox_channel import OutboxChannel
+from models.reference import Contact
 from notifications.chat_channel import ChatChannel
 from notifications.email_channel import EmailChannel, build_email, describe_error
-from notifications.errors import OutboxAlreadySent, OutboxMessageNotFound, PermanentDeliveryError
-from notifications.templates import render_message
+from notifications.errors import (
+    ChannelUnavailable,
+    OutboxAlreadySent,
+    OutboxMessageNotFound,
+    OutboxOptedOut,
+    PermanentDeliveryError,
+)
+from notifications.redaction import redact
+from notifications.templates import RenderedMessage, render_message
 from settings import Settings, get_settings
 from states.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 50
+DEFAULT_BATCH_SIZE = 200
 MAX_BACKOFF = timedelta(hours=6)
 MAX_ERROR_LENGTH = 2000
+POSTING_MARK = "posting started"
+OUTBOX = OutboxMessage.__table__
+CHANNELS = OutboxChannel.__table__
+
+
+class RowFailure(BaseModel):
+    """One row a dispatch could not deliver, and why (secrets and URLs redacted)."""
+
+    id: int
+    notification_type: str
+    channel: str
+    recipient: str
+    error: str
+    dead: bool
+
+
+class ChannelOutage(BaseModel):
+    """A channel found unreachable: paused until ``paused_until``; ``escalated`` if staff were told now."""
+
+    channel: str
+    error: str
+    paused_until: datetime
+    outage_since: datetime
+    escalated: bool = False
 
 
 class DispatchReport(BaseModel):
-    """What one :func:`dispatch_pending` call did."""
+    """What one :func:`dispatch_pending` call did.
+
+    ``deferred`` rows were claimed but not tried (their channel was unreachable, or the batch's
+    lease ran out): they were handed back with no attempt charged.
+    """
 
     claimed: int = 0
     reclaimed: int = 0
     sent: int = 0
     retrying: int = 0
     dead: int = 0
+    deferred: int = 0
+    failures: list[RowFailure] = []
+    outages: list[ChannelOutage] = []
 
 
 class OutboxRow(BaseModel):
@@ -70,6 +134,23 @@ class OutboxRow(BaseModel):
     sent_at: datetime | None
 
 
+class _Outcome(Enum):
+    SENT = "sent"
+    REFUSED = "refused"  # the message's fault: charged
+    UNDELIVERABLE = "undeliverable"  # can never be sent as it stands: dead at once
+    NOT_TRIED = "not tried"  # channel down or lease over: refunded
+
+
+@dataclass
+class _Job:
+    """One claimed row on its way through a batch."""
+
+    row: Any  # a Core row of the outbox table
+    attempts: int  # including the attempt charged by this claim
+    outcome: _Outcome = _Outcome.NOT_TRIED
+    error: str = ""
+
+
 def dispatch_pending(
     db: Database,
     *,
@@ -81,69 +162,199 @@ def dispatch_pending(
 ) -> DispatchReport:
     """Deliver every due outbox row (at most ``limit``), ``batch_size`` rows per claim.
 
-    ``lease_seconds`` (default: the larger of 120 s and three SMTP timeouts) is how long a
-    claimed row stays reserved; rows not sent before their lease expires are left for the next
-    claim instead of risking a concurrent double send. Safe to run in several processes at once.
+    E-mails go out over ``settings.outbox_pool_size`` reused SMTP connections. ``lease_seconds``
+    (default: the larger of 120 s and three SMTP timeouts) is how long a claimed row stays
+    reserved; rows not sent before their lease expires are handed back instead of risking a
+    concurrent double send. Rows of a paused channel wait for the pause to end. Safe to run in
+    several processes at once.
     """
     settings = settings or get_settings()
     lease = timedelta(seconds=lease_seconds if lease_seconds is not None else max(120.0, 3 * settings.smtp_timeout_seconds))
     report = DispatchReport()
     chat = ChatChannel(settings.smtp_timeout_seconds)
-    with EmailChannel(settings) as email, db.engine.connect() as recorder:
+    secrets = _secrets(settings)
+    with _EmailPool(settings) as pool, db.engine.connect() as connection:
         while limit is None or report.claimed < limit:
             size = batch_size if limit is None else min(batch_size, limit - report.claimed)
-            batch, lease_expiry = _claim(db, clock, size, lease, report)
-            if not batch:
+            taken, jobs, expiry, channels = _claim(connection, clock, size, lease, settings, report)
+            if not taken:
                 break
-            email.reset_failures()
-            for row in batch:
-                if clock.now() >= lease_expiry:
-                    log.warning("lease of the current batch expired; leaving its remaining rows to the next claim")
-                    break
-                try:
-                    _deliver(row, email, chat, settings, clock)
-                except Exception as error:  # noqa: BLE001 - every failure is recorded on the row
-                    permanent = isinstance(error, PermanentDeliveryError)
-                    _record_failure(recorder, row.id, describe_error(error), permanent, clock, settings, report)
-                else:
-                    _record_sent(recorder, row.id, clock, report)
+            email_jobs = [job for job in jobs if job.row.channel == DeliveryChannel.EMAIL]
+            chat_jobs = [job for job in jobs if job.row.channel != DeliveryChannel.EMAIL]
+            outage = pool.start(email_jobs, expiry, clock)
+            for job in chat_jobs:
+                _post_chat(connection, job, chat, settings, clock, expiry)
+            outage = pool.wait(outage)
+            _record(connection, jobs, expiry, outage, channels, clock, settings, secrets, report)
     return report
 
 
+def _secrets(settings: Settings) -> list[str | None]:
+    return [settings.smtp_password, *settings.chat_urls]
+
+
+@dataclass(frozen=True)
+class _ChannelState:
+    paused_until: datetime | None
+    failures: int
+    outage_since: datetime | None
+
+
+_CHANNEL_STATES = select(CHANNELS.c.channel, CHANNELS.c.paused_until, CHANNELS.c.failures, CHANNELS.c.outage_since)
+
+
+_CLAIMABLE = select(OUTBOX).where(
+    OUTBOX.c.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+    OUTBOX.c.next_attempt_at <= bindparam("now", type_=UtcDateTime()),
+)
+_TAKE = (
+    update(OUTBOX)
+    .where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status=OutboxStatus.SENDING, next_attempt_at=bindparam("expiry", type_=UtcDateTime()),
+            attempts=OUTBOX.c.attempts + 1)
+)
+_KILL = (
+    update(OUTBOX)
+    .where(OUTBOX.c.id == bindparam("row_id"))
+    .values(status=OutboxStatus.DEAD, status_reason=bindparam("reason"), next_attempt_at=bindparam("now", type_=UtcDateTime()))
+)
+
+
 def _claim(
-    db: Database, clock: Clock, size: int, lease: timedelta, report: DispatchReport
-) -> tuple[Sequence[OutboxMessage], datetime]:
-    """Reserve up to ``size`` due rows (pending, or sending with an expired lease)."""
+    connection: Connection,
+    clock: Clock,
+    size: int,
+    lease: timedelta,
+    settings: Settings,
+    report: DispatchReport,
+) -> tuple[int, list[_Job], datetime, dict[str, _ChannelState]]:
+    """Reserve up to ``size`` due rows of unpaused channels, charging one attempt to each.
+
+    Returns how many rows were taken, those to deliver, their lease expiry and the channels' state.
+
+    A row reclaimed after a crash that already used its last attempt, or a chat row whose post
+    had started, is dead-lettered here instead of being delivered again.
+    """
     now = clock.now()
     expiry = now + lease
-    with db.transaction() as session:
-        rows = session.scalars(
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
-                OutboxMessage.next_attempt_at <= now,
-            )
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(size)
-            .with_for_update(skip_locked=True)
-        ).all()
+    jobs: list[_Job] = []
+    with connection.begin():
+        channels = {row.channel: _ChannelState(row.paused_until, row.failures, row.outage_since)
+                    for row in connection.execute(_CHANNEL_STATES)}
+        paused = [name for name, state in channels.items() if state.paused_until and state.paused_until > now]
+        query = _CLAIMABLE.order_by(OUTBOX.c.next_attempt_at, OUTBOX.c.id).limit(size).with_for_update(skip_locked=True)
+        if paused:
+            query = query.where(OUTBOX.c.channel.not_in(paused))
+        rows = connection.execute(query, {"now": now}).all()
+        dead: list[dict[str, Any]] = []
         for row in rows:
             if row.status == OutboxStatus.SENDING:
                 report.reclaimed += 1
                 log.warning("outbox row %s: lease expired, claiming it again", row.id)
-            row.status = OutboxStatus.SENDING
-            row.next_attempt_at = expiry
+                reason = _crash_reason(row, settings)
+                if reason:
+                    dead.append({"row_id": row.id, "reason": reason, "now": now})
+                    report.dead += 1
+                    report.failures.append(_failure(row, reason, dead=True))
+                    continue
+            jobs.append(_Job(row, row.attempts + 1))
+        if jobs:
+            connection.execute(_TAKE, {"ids": [job.row.id for job in jobs], "expiry": expiry})
+        if dead:
+            connection.execute(_KILL, dead)
     report.claimed += len(rows)
-    return rows, expiry
+    return len(rows), jobs, expiry, channels
 
 
-def _deliver(row: OutboxMessage, email: EmailChannel, chat: ChatChannel, settings: Settings, clock: Clock) -> None:
+def _crash_reason(row: Any, settings: Settings) -> str | None:  # noqa: ANN401 - a Core row
+    """Why a row left ``sending`` by a stopped dispatcher must not be delivered again, if it must not."""
+    if row.channel == DeliveryChannel.CHAT and row.status_reason == POSTING_MARK:
+        return ("the dispatcher stopped while posting it; not posted again so that it cannot appear twice "
+                "(check the chat channel, then `engage outbox retry` it if it is missing)")
+    if row.attempts >= settings.outbox_max_attempts:
+        return f"gave up after {row.attempts} attempts; the dispatcher stopped during the last one"
+    return None
+
+
+def _failure(row: Any, error: str, *, dead: bool) -> RowFailure:  # noqa: ANN401 - a Core row
+    recipient = "the secretariat's chat channel" if row.channel == DeliveryChannel.CHAT else row.recipient_address
+    return RowFailure(id=row.id, notification_type=row.notification_type, channel=row.channel, recipient=recipient,
+                      error=error, dead=dead)
+
+
+class _EmailPool:
+    """Threads, each with its own reused SMTP connection, that render and send a batch's e-mails."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._executor = ThreadPoolExecutor(settings.outbox_pool_size, thread_name_prefix="smtp")
+        self._local = threading.local()
+        self._channels: list[EmailChannel] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> _EmailPool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._executor.shutdown(wait=True)
+        for channel in self._channels:
+            channel.close()
+
+    def _channel(self) -> EmailChannel:
+        channel: EmailChannel | None = getattr(self._local, "channel", None)
+        if channel is None:
+            channel = self._local.channel = EmailChannel(self.settings)
+            with self._lock:
+                self._channels.append(channel)
+        return channel
+
+    def start(self, jobs: list[_Job], expiry: datetime, clock: Clock) -> tuple[list[Any], list[ChannelUnavailable]]:
+        """Begin delivering ``jobs``; pass the result to :meth:`wait`."""
+        queue, outage = deque(jobs), []
+
+        def work() -> None:
+            channel = self._channel()
+            channel.reset_failures()
+            while True:
+                try:
+                    job = queue.popleft()
+                except IndexError:
+                    return
+                if outage or clock.now() >= expiry:
+                    continue  # stays NOT_TRIED
+                try:
+                    _deliver(job.row, channel, None, self.settings, clock)
+                except ChannelUnavailable as error:
+                    outage.append(error)
+                except Exception as error:  # noqa: BLE001 - every failure is recorded on the row
+                    _fail(job, error)
+                else:
+                    job.outcome = _Outcome.SENT
+
+        workers = min(self.settings.outbox_pool_size, len(jobs))
+        return [self._executor.submit(work) for _ in range(workers)], outage
+
+    @staticmethod
+    def wait(started: tuple[list[Any], list[ChannelUnavailable]]) -> ChannelUnavailable | None:
+        """Wait for the deliveries begun by :meth:`start`; the outage that stopped them, if any."""
+        futures, outage = started
+        for future in futures:
+            future.result()
+        return outage[0] if outage else None
+
+
+def _fail(job: _Job, error: Exception) -> None:
+    job.outcome = _Outcome.UNDELIVERABLE if isinstance(error, PermanentDeliveryError) else _Outcome.REFUSED
+    job.error = describe_error(error)
+
+
+def _deliver(row: Any, email: EmailChannel | None, chat: ChatChannel | None, settings: Settings, clock: Clock) -> None:  # noqa: ANN401
     context = {"secretariat_name": settings.secretariat_name, **row.context, "recipient_name": row.recipient_name}
     try:
         rendered = render_message(row.notification_type, row.language, context)
     except (ValueError, TemplateError) as error:
         raise PermanentDeliveryError(f"cannot render the message: {error}") from error
-    if row.channel == DeliveryChannel.EMAIL:
+    if row.channel == DeliveryChannel.EMAIL and email is not None:
         message = build_email(
             rendered=rendered,
             recipient_name=row.recipient_name,
@@ -153,62 +364,181 @@ def _deliver(row: OutboxMessage, email: EmailChannel, chat: ChatChannel, setting
             clock=clock,
         )
         email.send(message)
-    elif row.channel == DeliveryChannel.CHAT:
+    elif row.channel == DeliveryChannel.CHAT and chat is not None:
         chat.send(rendered, row.recipient_address)
     else:
         raise PermanentDeliveryError(f"unknown channel {row.channel!r}")
 
 
-# Built once: constructing SQLAlchemy statements costs more than running them on SQLite.
-_MARK_SENT = (
-    update(OutboxMessage)
-    .where(OutboxMessage.id == bindparam("row_id"), OutboxMessage.status.in_([OutboxStatus.SENDING, OutboxStatus.PENDING]))
-    .values(status=OutboxStatus.SENT, sent_at=bindparam("now", type_=UtcDateTime()), attempts=OutboxMessage.attempts + 1)
+_MARK_POSTING = (
+    update(OUTBOX)
+    .where(OUTBOX.c.id == bindparam("row_id"), OUTBOX.c.status == OutboxStatus.SENDING,
+           OUTBOX.c.next_attempt_at == bindparam("expiry", type_=UtcDateTime()))
+    .values(status_reason=POSTING_MARK)
 )
 
 
-def _record_sent(connection: Connection, row_id: int, clock: Clock, report: DispatchReport) -> None:
+def _post_chat(connection: Connection, job: _Job, chat: ChatChannel, settings: Settings, clock: Clock,
+               expiry: datetime) -> None:
+    """Post one chat row, marked (committed) first so that a crash cannot make it post twice."""
+    if clock.now() >= expiry:
+        return
     with connection.begin():
-        connection.execute(_MARK_SENT, {"row_id": row_id, "now": clock.now()})
-    report.sent += 1
+        marked = connection.execute(_MARK_POSTING, {"row_id": job.row.id, "expiry": expiry}).rowcount
+    if not marked:
+        return  # the lease was taken over: leave the row to its new claimant
+    try:
+        _deliver(job.row, None, chat, settings, clock)
+    except Exception as error:  # noqa: BLE001 - every failure is recorded on the row
+        _fail(job, error)
+    else:
+        job.outcome = _Outcome.SENT
 
 
-def _record_failure(
+_LEASED = and_(OUTBOX.c.status == OutboxStatus.SENDING, OUTBOX.c.next_attempt_at == bindparam("expiry", type_=UtcDateTime()))
+_MARK_SENT = (
+    update(OUTBOX)
+    .where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)), _LEASED)
+    .values(status=OutboxStatus.SENT, sent_at=bindparam("now", type_=UtcDateTime()),
+            status_reason=case((OUTBOX.c.status_reason == POSTING_MARK, None), else_=OUTBOX.c.status_reason))
+)
+_HAND_BACK = (
+    update(OUTBOX)
+    .where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)), _LEASED)
+    .values(status=OutboxStatus.PENDING, attempts=OUTBOX.c.attempts - 1, next_attempt_at=bindparam("resume", type_=UtcDateTime()))
+)
+_MARK_FAILED = (
+    update(OUTBOX)
+    .where(OUTBOX.c.id == bindparam("row_id"), _LEASED)
+    .values(status=bindparam("status"), status_reason=bindparam("reason"), last_error=bindparam("error"),
+            next_attempt_at=bindparam("next", type_=UtcDateTime()))
+)
+
+
+def _record(
     connection: Connection,
-    row_id: int,
-    error: str,
-    permanent: bool,
+    jobs: Sequence[_Job],
+    expiry: datetime,
+    outage: ChannelUnavailable | None,
+    channels: dict[str, _ChannelState],
     clock: Clock,
     settings: Settings,
+    secrets: list[str | None],
     report: DispatchReport,
 ) -> None:
+    """Write a batch's outcomes in one transaction; pause the e-mail channel if it failed."""
+    now = clock.now()
+    sent = [job.row.id for job in jobs if job.outcome is _Outcome.SENT]
+    untried = [job.row.id for job in jobs if job.outcome is _Outcome.NOT_TRIED]
+    failed = [_failed_values(job, now, settings, secrets, report) for job in jobs
+              if job.outcome in (_Outcome.REFUSED, _Outcome.UNDELIVERABLE)]
+    escalate: ChannelOutage | None = None
     with connection.begin():
-        attempts = connection.scalar(
-            select(OutboxMessage.attempts)
-            .where(OutboxMessage.id == row_id, OutboxMessage.status == OutboxStatus.SENDING)
-            .with_for_update()
+        resume = now
+        if outage is not None:
+            escalate = _pause(connection, DeliveryChannel.EMAIL, redact(str(outage), secrets), now, settings, report)
+            resume = report.outages[-1].paused_until
+        if sent:
+            connection.execute(_MARK_SENT, {"ids": sent, "expiry": expiry, "now": now})
+            _clear_outages(connection, {job.row.channel for job in jobs if job.outcome is _Outcome.SENT}, channels)
+        if untried:
+            connection.execute(_HAND_BACK, {"ids": untried, "expiry": expiry, "resume": resume})
+        if failed:
+            connection.execute(_MARK_FAILED, [values | {"expiry": expiry} for values in failed])
+    report.sent += len(sent)
+    report.deferred += len(untried)
+    if escalate is not None:
+        _escalate(escalate, settings, clock)
+
+
+def _failed_values(job: _Job, now: datetime, settings: Settings, secrets: list[str | None],
+                   report: DispatchReport) -> dict[str, Any]:
+    row = job.row
+    error = redact(job.error, [*secrets, row.recipient_address if row.channel == DeliveryChannel.CHAT else None])
+    error = error[:MAX_ERROR_LENGTH]
+    permanent = job.outcome is _Outcome.UNDELIVERABLE
+    if permanent or job.attempts >= settings.outbox_max_attempts:
+        reason = "undeliverable" if permanent else f"gave up after {job.attempts} attempts"
+        report.dead += 1
+        report.failures.append(_failure(row, error, dead=True))
+        log.error("outbox row %s is dead (%s): %s", row.id, reason, error)
+        return {"row_id": row.id, "status": OutboxStatus.DEAD, "reason": reason, "error": error, "next": now}
+    delay = min(timedelta(seconds=settings.outbox_backoff_seconds * 2 ** (job.attempts - 1)), MAX_BACKOFF)
+    report.retrying += 1
+    report.failures.append(_failure(row, error, dead=False))
+    log.warning("outbox row %s refused (attempt %s), next try in %s: %s", row.id, job.attempts, delay, error)
+    reason = None if row.channel == DeliveryChannel.CHAT else row.status_reason  # a chat row's posting mark goes
+    return {"row_id": row.id, "status": OutboxStatus.PENDING, "reason": reason, "error": error, "next": now + delay}
+
+
+def _upsert_channel(connection: Connection, channel: str) -> None:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    connection.execute(dialect.insert(CHANNELS).values(channel=channel, failures=0).on_conflict_do_nothing())
+
+
+def _pause(connection: Connection, channel: str, error: str, now: datetime, settings: Settings,
+           report: DispatchReport) -> ChannelOutage | None:
+    """Pause ``channel`` (doubling the pause with each consecutive failure); the outage to escalate, if due."""
+    _upsert_channel(connection, channel)
+    state = connection.execute(
+        select(CHANNELS.c.failures, CHANNELS.c.outage_since, CHANNELS.c.escalated_at)
+        .where(CHANNELS.c.channel == channel).with_for_update()
+    ).one()
+    failures = state.failures + 1
+    delay = min(settings.outbox_pause_seconds * 2 ** (failures - 1), settings.outbox_pause_max_seconds)
+    paused_until = now + timedelta(seconds=delay)
+    since = state.outage_since or now
+    escalate = state.escalated_at is None and now - since >= timedelta(seconds=settings.outbox_outage_escalation_seconds)
+    connection.execute(
+        update(CHANNELS).where(CHANNELS.c.channel == channel).values(
+            failures=failures, paused_until=paused_until, outage_since=since, last_error=error[:MAX_ERROR_LENGTH],
+            escalated_at=now if escalate else state.escalated_at,
         )
-        if attempts is None:
-            return  # requeued or delivered by another dispatcher meanwhile
-        attempts += 1
-        values: dict[str, object] = {"attempts": attempts, "last_error": error[:MAX_ERROR_LENGTH]}
-        if permanent or attempts >= settings.outbox_max_attempts:
-            reason = "undeliverable" if permanent else f"gave up after {attempts} attempts"
-            values.update(status=OutboxStatus.DEAD, status_reason=reason)
-            report.dead += 1
-            log.error("outbox row %s is dead (%s): %s", row_id, reason, error)
-        else:
-            delay = min(timedelta(seconds=settings.outbox_backoff_seconds * 2 ** (attempts - 1)), MAX_BACKOFF)
-            values.update(status=OutboxStatus.PENDING, next_attempt_at=clock.now() + delay)
-            report.retrying += 1
-            log.warning("outbox row %s failed (attempt %s), next try in %s: %s", row_id, attempts, delay, error)
-        connection.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values))
+    )
+    outage = ChannelOutage(channel=channel, error=error, paused_until=paused_until, outage_since=since, escalated=escalate)
+    report.outages.append(outage)
+    log.warning("%s channel unreachable (failure %s in a row), paused until %s: %s", channel, failures, paused_until, error)
+    return outage if escalate else None
+
+
+def _clear_outages(connection: Connection, delivered: set[str], channels: dict[str, _ChannelState]) -> None:
+    recovered = [name for name in delivered if name in channels and (channels[name].failures or channels[name].outage_since)]
+    if recovered:
+        connection.execute(
+            update(CHANNELS).where(CHANNELS.c.channel.in_(recovered))
+            .values(failures=0, paused_until=None, outage_since=None, escalated_at=None, last_error=None)
+        )
+        log.info("channel(s) %s delivering again", ", ".join(recovered))
+
+
+def _escalate(outage: ChannelOutage, settings: Settings, clock: Clock) -> None:
+    """Tell the secretariat's chat channel about a long outage (already marked as escalated, so once)."""
+    minutes = int((clock.now() - outage.outage_since).total_seconds() // 60)
+    message = RenderedMessage(
+        subject=f"Coalition Engage: {outage.channel} delivery down for {minutes} min",
+        text=(f"Notifications over {outage.channel} have not been delivered since "
+              f"{outage.outage_since:%Y-%m-%d %H:%M} UTC; they wait in the outbox and go out once the server answers. "
+              f"Last error: {outage.error}"),
+        html="",
+        language="en",
+    )
+    if not settings.chat_urls:
+        log.error("%s (no chat channel configured to escalate to)", message.text)
+    chat = ChatChannel(settings.smtp_timeout_seconds)
+    for url in settings.chat_urls:
+        try:
+            chat.send(message, url)
+        except Exception as error:  # noqa: BLE001 - an escalation that cannot be posted is logged
+            log.error("could not post the outage escalation: %s", redact(describe_error(error), [url]))
 
 
 def list_outbox(
     db: Database, status: str | OutboxStatus | None = None, limit: int | None = 100
 ) -> list[OutboxRow]:
-    """Outbox rows, newest first, optionally of one status (``ValueError`` for an unknown one)."""
+    """Outbox rows, newest first, optionally of one status (``ValueError`` for an unknown one).
+
+    Chat rows show no address: an apprise URL holds the channel's secret token.
+    """
     query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
     if status is not None:
         try:
@@ -217,14 +547,21 @@ def list_outbox(
             choices = ", ".join(member.value for member in OutboxStatus)
             raise ValueError(f"unknown outbox status {status!r}; choose one of: {choices}") from None
     with db.transaction() as session:
-        return [OutboxRow.model_validate(row) for row in session.scalars(query)]
+        return [_shown(OutboxRow.model_validate(row)) for row in session.scalars(query)]
 
 
-def requeue(db: Database, message_id: int, clock: Clock = SYSTEM_CLOCK) -> OutboxRow:
+def _shown(row: OutboxRow) -> OutboxRow:
+    if row.channel == DeliveryChannel.CHAT:
+        return row.model_copy(update={"recipient_address": redact(row.recipient_address)})
+    return row
+
+
+def requeue(db: Database, message_id: int, clock: Clock = SYSTEM_CLOCK, *, override_opt_out: bool = False) -> OutboxRow:
     """Put a non-sent row (typically ``dead``) back to ``pending``, due now, attempts reset.
 
-    Raises :class:`OutboxMessageNotFound` for an unknown id and :class:`OutboxAlreadySent` for a
-    row already delivered. The last error is kept for the record.
+    Raises :class:`OutboxMessageNotFound` for an unknown id, :class:`OutboxAlreadySent` for a
+    row already delivered, and :class:`OutboxOptedOut` for a ``suppressed`` row unless
+    ``override_opt_out`` (its recipient opted out, or it has none). The last error is kept.
     """
     with db.transaction() as session:
         row = session.get(OutboxMessage, message_id, with_for_update=True)
@@ -232,8 +569,65 @@ def requeue(db: Database, message_id: int, clock: Clock = SYSTEM_CLOCK) -> Outbo
             raise OutboxMessageNotFound(f"there is no outbox message with id {message_id}")
         if row.status == OutboxStatus.SENT:
             raise OutboxAlreadySent(f"outbox message {message_id} was already sent at {row.sent_at:%Y-%m-%d %H:%M} UTC")
+        if row.status == OutboxStatus.SUPPRESSED:
+            if not row.recipient_address:
+                raise OutboxOptedOut(f"outbox message {message_id} has no recipient ({row.status_reason}); nothing to send")
+            if not override_opt_out:
+                raise OutboxOptedOut(
+                    f"outbox message {message_id} to {row.recipient_address} was suppressed: {row.status_reason}"
+                )
         row.status_reason = f"requeued (was {row.status})"
         row.status = OutboxStatus.PENDING
         row.attempts = 0
         row.next_attempt_at = clock.now()
-        return OutboxRow.model_validate(row)
+        return _shown(OutboxRow.model_validate(row))
+
+
+class DeadLetters(BaseModel):
+    """Dead rows chosen for a bulk requeue: their ids, and those whose recipient has opted out."""
+
+    ids: list[int]
+    opted_out: list[int]
+
+
+def find_dead(db: Database, *, since: date | datetime | None = None, notification_type: str | None = None) -> DeadLetters:
+    """Dead rows whose last attempt was at or after ``since`` (a date means its midnight UTC), of one type if given.
+
+    ``opted_out`` names the rows whose recipient (a contact) now opts out of that channel or
+    type: typically mandatory notices, which are sent regardless.
+    """
+    query = select(OUTBOX.c.id, OUTBOX.c.channel, OUTBOX.c.notification_type, OUTBOX.c.recipient_address).where(
+        OUTBOX.c.status == OutboxStatus.DEAD
+    )
+    if since is not None:
+        moment = since if isinstance(since, datetime) else datetime.combine(since, time(), timezone.utc)
+        query = query.where(OUTBOX.c.next_attempt_at >= moment)
+    if notification_type is not None:
+        query = query.where(OUTBOX.c.notification_type == notification_type)
+    with db.transaction() as session:
+        rows = session.execute(query.order_by(OUTBOX.c.id)).all()
+        addresses = {row.recipient_address for row in rows}
+        opt_outs = {
+            email.lower(): set(choices or ())
+            for email, choices in session.execute(
+                select(Contact.email, Contact.opt_outs).where(func.lower(Contact.email).in_([a.lower() for a in addresses]))
+            )
+        } if addresses else {}
+    opted_out = [row.id for row in rows if opt_outs.get(row.recipient_address.lower(), set()) & {row.channel, row.notification_type}]
+    return DeadLetters(ids=[row.id for row in rows], opted_out=opted_out)
+
+
+_REQUEUE_DEAD = (
+    update(OUTBOX)
+    .where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)), OUTBOX.c.status == OutboxStatus.DEAD)
+    .values(status=OutboxStatus.PENDING, attempts=0, status_reason="requeued (was dead)",
+            next_attempt_at=bindparam("now", type_=UtcDateTime()))
+)
+
+
+def requeue_dead(db: Database, ids: Sequence[int], clock: Clock = SYSTEM_CLOCK) -> int:
+    """Put the given rows back to ``pending`` if they are still dead; how many were requeued."""
+    if not ids:
+        return 0
+    with db.engine.begin() as connection:
+        return connection.execute(_REQUEUE_DEAD, {"ids": list(ids), "now": clock.now()}).rowcount

@@ -132,6 +132,7 @@ def _environment(autoescape: bool) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        auto_reload=False,  # compiled once per process: no file check on every render
     )
     environment.filters.update(
         ldate=_localized_date, kind_label=_kind_label, http_url=_http_url, paragraphs=_paragraphs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -97,19 +98,43 @@ def _base_context(session: Session, lifecycle: Lifecycle, engagement: Engagement
     return context
 
 
+def _address_key(person: Addressee) -> str:
+    """The address in a dedupe key; a digest for chat, whose apprise URL holds a secret and may be long."""
+    if person.channel is DeliveryChannel.CHAT:
+        return hashlib.sha256(person.address.encode()).hexdigest()[:24]
+    return person.address
+
+
+def _nobody(engagement: EngagementRow, notify: Notify, log_id: int, base: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A ``suppressed`` row that records a notification nobody could receive, so its absence shows."""
+    return {
+        "dedupe_key": f"t{log_id}:{notify.type.value}:nobody", "engagement_id": engagement.id, "transition_id": log_id,
+        "notification_type": notify.type.value, "channel": DeliveryChannel.EMAIL.value, "recipient_name": "",
+        "recipient_address": "", "language": "en", "mandatory": notify.mandatory, "context": base,
+        "status": OutboxStatus.SUPPRESSED, "status_reason": f"no recipient: nobody on file for {notify.to.value}",
+        "attempts": 0, "next_attempt_at": now, "created_at": now,
+    }
+
+
 def enqueue(session: Session, lifecycle: Lifecycle, engagement: EngagementRow, notifies: tuple[Notify, ...], *,
             log_id: int, state: str, extra: dict[str, Any], now: datetime, settings: Settings) -> int:
-    """Write one outbox row per notification and addressee; opted-out ones are kept as suppressed."""
+    """Write one outbox row per notification and addressee; opted-out ones are kept as suppressed.
+
+    A notification that reaches nobody is written as one ``suppressed`` row saying so.
+    """
     if not notifies:
         return 0
     base = _base_context(session, lifecycle, engagement, state) | extra
     rows = []
     for notify in notifies:
-        for person in addressees(session, lifecycle, engagement, notify, state, settings):
+        people = addressees(session, lifecycle, engagement, notify, state, settings)
+        if not people:
+            rows.append(_nobody(engagement, notify, log_id, base, now))
+        for person in people:
             opted_out = next((o for o in (person.channel.value, notify.type.value) if o in person.opt_outs), None)
             suppressed = opted_out is not None and not notify.mandatory
             rows.append({
-                "dedupe_key": f"t{log_id}:{notify.type.value}:{person.channel.value}:{person.address}",
+                "dedupe_key": f"t{log_id}:{notify.type.value}:{person.channel.value}:{_address_key(person)}",
                 "engagement_id": engagement.id,
                 "transition_id": log_id,
                 "notification_type": notify.type.value,

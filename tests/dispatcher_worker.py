@@ -1,6 +1,6 @@
 """A dispatcher process for the kill test: drains the outbox in a loop until killed.
 
-Usage: python tests/dispatcher_worker.py DATABASE_URL SMTP_PORT LEASE_SECONDS [--until-empty]
+Usage: python tests/dispatcher_worker.py DATABASE_URL SMTP_PORT LEASE_SECONDS [--until-empty] [--max-attempts N]
 Prints ``ready`` once imported and connected; with ``--until-empty`` it exits when no row is
 pending or sending any more (waiting out the leases of rows a killed worker left behind).
 """
@@ -22,8 +22,9 @@ from settings import Settings
 def main() -> None:
     url, port, lease = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     until_empty = "--until-empty" in sys.argv
+    max_attempts = int(sys.argv[sys.argv.index("--max-attempts") + 1]) if "--max-attempts" in sys.argv else 100
     db = Database(url)
-    settings = Settings(smtp_port=port, smtp_timeout_seconds=5, outbox_backoff_seconds=0.1, outbox_max_attempts=100)
+    settings = Settings(smtp_port=port, smtp_timeout_seconds=5, outbox_backoff_seconds=0.1, outbox_max_attempts=max_attempts)
     unfinished = select(func.count()).where(OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
     with db.engine.connect() as connection:
         connection.execute(select(1))

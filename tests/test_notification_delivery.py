@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import mailbox
 import os
@@ -22,11 +23,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from models.db import Database
 from models.outbox import OutboxMessage
-from notifications.dispatcher import dispatch_pending, list_outbox, requeue
+from models.outbox_channel import OutboxChannel
+from notifications.dispatcher import POSTING_MARK, dispatch_pending, list_outbox, requeue
 from notifications.email_channel import message_id_for
 from notifications.errors import OutboxAlreadySent, OutboxMessageNotFound
 from notifications.mail_sink import MaildirHandler, running_mail_sink, running_smtp_server
@@ -35,6 +37,7 @@ from states.clock import SimulatedClock
 
 START = datetime(2024, 2, 1, 9, 0, tzinfo=timezone.utc)
 WORKER = Path(__file__).with_name("dispatcher_worker.py")
+WORKER_ENVIRONMENT = os.environ | {"PYTHONUNBUFFERED": "1", "PYTHONPATH": str(WORKER.parent.parent)}  # this checkout's code
 
 
 def add_rows(db: Database, count: int, *, start: int = 0, **overrides: object) -> list[int]:
@@ -120,7 +123,8 @@ def test_delivers_localized_messages_with_stable_headers(db: Database, sink: int
     assert dispatch_pending(db, clock=clock, settings=settings_for(sink)).claimed == 0
 
 
-def test_one_smtp_connection_serves_a_whole_batch(sqlite_db: Database, maildir: Path) -> None:
+@pytest.mark.parametrize("pool_size", [1, 3])
+def test_a_small_pool_of_smtp_connections_serves_every_batch(sqlite_db: Database, maildir: Path, pool_size: int) -> None:
     peers: list[object] = []
 
     class PeerRecorder(MaildirHandler):
@@ -130,9 +134,10 @@ def test_one_smtp_connection_serves_a_whole_batch(sqlite_db: Database, maildir: 
 
     add_rows(sqlite_db, 30)
     with running_smtp_server(PeerRecorder(maildir)) as port:
-        dispatch_pending(sqlite_db, clock=SimulatedClock(START), settings=settings_for(port), batch_size=10)
+        settings = settings_for(port, outbox_pool_size=pool_size)
+        assert dispatch_pending(sqlite_db, clock=SimulatedClock(START), settings=settings, batch_size=10).sent == 30
     assert len(peers) == 30
-    assert len(set(peers)) == 1
+    assert 1 <= len(set(peers)) <= pool_size, "connections are reused across rows and batches"
 
 
 def test_two_dispatchers_at_once_send_every_row_exactly_once(db: Database, sink: int, maildir: Path) -> None:
@@ -166,11 +171,10 @@ def test_killed_dispatchers_lose_nothing_and_resend_with_the_same_message_id(
 ) -> None:
     count, rounds, lease = 400, 50, "0.5"
     ids = add_rows(db, count, next_attempt_at=datetime.now(timezone.utc) - timedelta(minutes=1))
-    environment = os.environ | {"PYTHONUNBUFFERED": "1"}
     rng = random.Random(20240209)
     for _ in range(rounds):
         worker = subprocess.Popen(
-            [sys.executable, str(WORKER), db.url, str(sink), lease], stdout=subprocess.PIPE, text=True, env=environment
+            [sys.executable, str(WORKER), db.url, str(sink), lease], stdout=subprocess.PIPE, text=True, env=WORKER_ENVIRONMENT
         )
         assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.0, 0.12))
@@ -178,7 +182,8 @@ def test_killed_dispatchers_lose_nothing_and_resend_with_the_same_message_id(
         worker.wait()
         worker.stdout.close()
     sent_before_final_run = statuses(db)["sent"]
-    subprocess.run([sys.executable, str(WORKER), db.url, str(sink), lease, "--until-empty"], check=True, timeout=60, capture_output=True)
+    subprocess.run([sys.executable, str(WORKER), db.url, str(sink), lease, "--until-empty"], check=True, timeout=60,
+                   capture_output=True, env=WORKER_ENVIRONMENT)
 
     assert statuses(db) == {"sent": count}
     by_recipient: dict[str, list[str]] = defaultdict(list)
@@ -208,55 +213,87 @@ class RefusingHandler(MaildirHandler):
         return "250 OK"
 
 
-@pytest.mark.parametrize("reply", ["451 4.3.0 Mail server temporarily rejected message", "550 5.1.1 Mailbox unavailable"])
-def test_refused_messages_back_off_then_die_then_requeue_delivers_them(db: Database, maildir: Path, reply: str) -> None:
+class RefusingHandler(MaildirHandler):
+    """Refuses the recipients in ``refused`` (all of them if it holds ``"*"``) with ``reply``."""
+
+    def __init__(self, maildir: Path, reply: str, refused: set[str]) -> None:
+        super().__init__(maildir)
+        self.reply, self.refused = reply, refused
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201, N802
+        if address in self.refused or "*" in self.refused:
+            return self.reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_5xx_refusal_is_charged_to_its_row_alone_then_requeue_delivers_it(db: Database, maildir: Path) -> None:
     clock = SimulatedClock(START)
-    [row_id] = add_rows(db, 1)
-    handler = RefusingHandler(maildir, reply)
+    row_id, *others = add_rows(db, 4)
+    handler = RefusingHandler(maildir, "550 5.1.1 Mailbox unavailable", {"partner0@example.org"})
     with running_smtp_server(handler) as port:
         settings = settings_for(port, outbox_backoff_seconds=60.0, outbox_max_attempts=3)
         for attempt, wait in ((1, 60), (2, 120)):
             report = dispatch_pending(db, clock=clock, settings=settings)
-            assert report.retrying == 1
-            [row] = list_outbox(db)
+            assert (report.retrying, report.deferred, report.outages) == (1, 0, [])
+            assert [(f.id, f.dead) for f in report.failures] == [(row_id, False)] and "550" in report.failures[0].error
+            [row] = [row for row in list_outbox(db) if row.id == row_id]
             assert (row.status, row.attempts, row.next_attempt_at) == ("pending", attempt, clock.now() + timedelta(seconds=wait))
-            assert reply.split()[0] in (row.last_error or "")
+            assert "550 5.1.1 Mailbox unavailable" in (row.last_error or "")
             assert dispatch_pending(db, clock=clock, settings=settings).claimed == 0, "not before its backoff"
             clock.advance(timedelta(seconds=wait))
+        assert statuses(db) == {"sent": 3, "pending": 1}, "the other recipients were delivered at once"
         assert dispatch_pending(db, clock=clock, settings=settings).dead == 1
         [row] = list_outbox(db, status="dead")
         assert (row.attempts, row.status_reason) == (3, "gave up after 3 attempts")
-        assert reply.split(maxsplit=1)[1] in (row.last_error or "")
 
-        handler.reply = None
+        handler.refused = set()
+        with pytest.raises(OutboxAlreadySent):
+            requeue(db, others[0], clock)
         requeued = requeue(db, row_id, clock)
         assert (requeued.status, requeued.attempts, requeued.next_attempt_at) == ("pending", 0, clock.now())
         assert dispatch_pending(db, clock=clock, settings=settings).sent == 1
-    assert [m["Message-ID"] for m in received(maildir)] == [message_id_for("transition:0:invitation:contact:0")]
-    with pytest.raises(OutboxAlreadySent, match="already sent"):
-        requeue(db, row_id, clock)
+    delivered = Counter(m["Message-ID"] for m in received(maildir))
+    assert delivered[message_id_for("transition:0:invitation:contact:0")] == 1 and len(delivered) == 4
 
 
-def test_a_server_that_never_answers_costs_one_timeout_per_batch(db: Database, maildir: Path) -> None:
+def test_a_4xx_reply_pauses_the_channel_and_charges_no_row(db: Database, maildir: Path) -> None:
+    clock = SimulatedClock(START)
+    add_rows(db, 5)
+    handler = RefusingHandler(maildir, "451 4.3.0 Try again later", {"*"})
+    with running_smtp_server(handler) as port:
+        settings = settings_for(port, outbox_pause_seconds=30.0, outbox_max_attempts=1)
+        report = dispatch_pending(db, clock=clock, settings=settings)
+        assert (report.sent, report.retrying, report.dead, report.deferred) == (0, 0, 0, 5)
+        [outage] = report.outages
+        assert outage.channel == "email" and "451" in outage.error and outage.paused_until == START + timedelta(seconds=30)
+        assert all((row.status, row.attempts) == ("pending", 0) for row in list_outbox(db))
+        clock.advance(timedelta(seconds=29))
+        assert dispatch_pending(db, clock=clock, settings=settings).claimed == 0, "paused"
+        handler.refused = set()
+        clock.advance(timedelta(seconds=1))
+        assert dispatch_pending(db, clock=clock, settings=settings).sent == 5
+    assert statuses(db) == {"sent": 5}
+    with db.transaction() as session:
+        [channel] = session.scalars(select(OutboxChannel)).all()
+    assert (channel.failures, channel.paused_until, channel.outage_since) == (0, None, None), "recovered"
+
+
+def test_a_server_that_never_answers_costs_one_timeout_and_charges_nothing(db: Database, maildir: Path) -> None:
     clock = SimulatedClock(START)
     add_rows(db, 6)
     silent = socket.create_server(("127.0.0.1", 0))  # accepts TCP connections, never says a word
     try:
-        settings = settings_for(silent.getsockname()[1], smtp_timeout_seconds=0.3, outbox_max_attempts=2)
+        settings = settings_for(silent.getsockname()[1], smtp_timeout_seconds=0.3, outbox_max_attempts=1)
         began = time.monotonic()
         report = dispatch_pending(db, clock=clock, settings=settings)
         assert time.monotonic() - began < 2.0
-        assert report.retrying == 6
-        assert all("timed out" in (row.last_error or "") for row in list_outbox(db))
-        clock.advance(timedelta(minutes=1))
-        assert dispatch_pending(db, clock=clock, settings=settings).dead == 6
+        assert (report.deferred, report.retrying, report.dead) == (6, 0, 0)
+        assert "timed out" in report.outages[0].error
+        assert all((row.status, row.attempts, row.last_error) == ("pending", 0, None) for row in list_outbox(db))
     finally:
         silent.close()
-    dead = list_outbox(db, status="dead")
-    assert len(dead) == 6 and all("unavailable" in (row.last_error or "") for row in dead)
-
-    for row in dead:
-        requeue(db, row.id, clock)
+    clock.advance(timedelta(seconds=settings.outbox_pause_seconds))
     with running_mail_sink(maildir) as port:
         assert dispatch_pending(db, clock=clock, settings=settings_for(port)).sent == 6
     assert len(received(maildir)) == 6
@@ -341,3 +378,151 @@ def test_chat_rows_reach_a_webhook_through_apprise(db: Database, sink: int) -> N
     [posted] = ChatReceiver.received[1:]
     assert posted["title"] == "Escalation: Dialogue Mexico needs attention"
     assert "after 3 reminders" in " ".join(posted["message"].split())
+
+
+class StallingHandler(MaildirHandler):
+    """Holds every message in DATA (never answers it) and signals that a send is under way."""
+
+    def __init__(self, maildir: Path) -> None:
+        super().__init__(maildir)
+        self.in_data = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        self.in_data.set()
+        await asyncio.sleep(60)  # cancelled when the killed client's connection drops
+        return "451 never reached"
+
+
+def test_an_attempt_cut_short_by_a_kill_mid_send_is_counted_and_dead_letters_at_the_limit(
+    db: Database, maildir: Path
+) -> None:
+    [row_id] = add_rows(db, 1, next_attempt_at=datetime.now(timezone.utc) - timedelta(minutes=1))
+    handler = StallingHandler(maildir)
+    lease = 0.3
+    with running_smtp_server(handler) as port:
+        for attempt in (1, 2):
+            handler.in_data.clear()
+            worker = subprocess.Popen([sys.executable, str(WORKER), db.url, str(port), str(lease), "--max-attempts", "2"],
+                                      stdout=subprocess.DEVNULL, env=WORKER_ENVIRONMENT)
+            try:
+                assert handler.in_data.wait(timeout=90), "the dispatcher reached DATA"
+            finally:
+                worker.send_signal(signal.SIGKILL)
+                worker.wait()
+            [row] = list_outbox(db)
+            assert (row.status, row.attempts) == ("sending", attempt), "the attempt was charged before the send"
+            time.sleep(lease)
+        subprocess.run([sys.executable, str(WORKER), db.url, str(port), str(lease), "--until-empty", "--max-attempts", "2"],
+                       check=True, timeout=90, capture_output=True, env=WORKER_ENVIRONMENT)
+    [row] = list_outbox(db)
+    assert (row.id, row.status, row.attempts) == (row_id, "dead", 2)
+    assert row.status_reason == "gave up after 2 attempts; the dispatcher stopped during the last one"
+
+
+def test_an_outage_longer_than_the_backoff_ladder_loses_nothing_and_escalates_once(db: Database, maildir: Path) -> None:
+    count = 30
+    add_rows(db, count, next_attempt_at=datetime.now(timezone.utc) - timedelta(seconds=1))
+    port = free_port()
+    chat = ChatServer()
+    settings = settings_for(
+        port, smtp_timeout_seconds=1.0, outbox_max_attempts=1, outbox_pause_seconds=0.05, outbox_pause_max_seconds=0.2,
+        outbox_outage_escalation_seconds=0.5, chat_urls=[chat.url],
+    )
+    try:
+        ladder = 0.05 + 0.1 + 0.2  # the pause doubles up to its maximum
+        outage_until = time.monotonic() + 4 * ladder + settings.outbox_outage_escalation_seconds
+        outages = 0
+        while time.monotonic() < outage_until:  # the SMTP server is down: nothing listens on the port
+            report = dispatch_pending(db, settings=settings, batch_size=10)
+            assert (report.sent, report.retrying, report.dead) == (0, 0, 0)
+            outages += len(report.outages)
+            time.sleep(0.01)
+        assert outages >= 4
+        assert statuses(db) == {"pending": count}
+        with db.transaction() as session:
+            assert session.scalar(select(func.max(OutboxMessage.attempts))) == 0, "an outage charges no row"
+            channel = session.get(OutboxChannel, "email")
+            assert channel.failures >= 4 and channel.escalated_at is not None
+        [escalation] = chat.received
+        assert escalation["title"].startswith("Coalition Engage: email delivery down for")
+        assert f"127.0.0.1:{port}" in escalation["message"]
+
+        with running_mail_sink(maildir, port=port):
+            deadline = time.monotonic() + 60
+            while statuses(db) != {"sent": count} and time.monotonic() < deadline:
+                dispatch_pending(db, settings=settings, batch_size=10)
+                time.sleep(0.05)
+    finally:
+        chat.close()
+    assert statuses(db) == {"sent": count}
+    message_ids = Counter(m["Message-ID"] for m in received(maildir))
+    assert message_ids == Counter(message_id_for(f"transition:{i}:invitation:contact:{i}") for i in range(count))
+    assert len(chat.received) == 1, "one escalation per outage"
+    with db.transaction() as session:
+        channel = session.get(OutboxChannel, "email")
+        assert (channel.failures, channel.outage_since, channel.escalated_at) == (0, None, None)
+
+
+def test_a_chat_post_interrupted_by_a_crash_is_not_posted_again(db: Database, sink: int) -> None:
+    chat = ChatServer()
+    clock = SimulatedClock(START)
+    try:
+        [row_id] = add_rows(db, 1, channel="chat", notification_type="escalation", recipient_address=chat.url,
+                            status="sending", status_reason=POSTING_MARK, attempts=1,
+                            next_attempt_at=START - timedelta(seconds=1))
+        report = dispatch_pending(db, clock=clock, settings=settings_for(sink))
+    finally:
+        chat.close()
+    assert (report.reclaimed, report.dead, report.sent) == (1, 1, 0)
+    assert chat.received == []
+    [row] = list_outbox(db)
+    assert (row.id, row.status) == (row_id, "dead") and "not posted again" in (row.status_reason or "")
+    assert "secret-token" not in row.recipient_address
+
+
+@pytest.mark.parametrize("name, title", [
+    ("Ana\u2028María", "Precursor alerts\u2028for shipping"),
+    ("Jean\u0085Luc", "Dialogue\u0085" + "x" * 120),
+    ("Zoë " + "Ñ" * 150, "Toolkit " + "long" * 80),
+])
+def test_any_name_or_title_the_inputs_accept_is_sent_with_encoded_header_words(
+    sqlite_db: Database, sink: int, maildir: Path, name: str, title: str
+) -> None:
+    add_rows(sqlite_db, 1, recipient_name=name, context={"engagement_title": title})
+    assert dispatch_pending(sqlite_db, clock=SimulatedClock(START), settings=settings_for(sink)).sent == 1
+    [message] = received(maildir)
+    assert header(message, "Subject") == f"Invitation: {title}"
+    assert header(message, "To") == f"{name} <partner0@example.org>"
+    raw = message.as_bytes()
+    assert max(len(line) for line in raw.split(b"\n")[:20]) <= 78
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ChatServer:
+    """A webhook receiver on localhost; its URL carries a token that must never be stored or shown."""
+
+    def __init__(self) -> None:
+        received: list[dict] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.received = received
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"json://127.0.0.1:{self.server.server_address[1]}/hooks/secret-token"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -110,3 +110,33 @@ def test_ordinary_names_and_addresses_pass() -> None:
     for bad in ("no-at-sign", "two@@example.org", "a@b", "x@example.org\r\nBcc: y@example.org", "josé@example.org"):
         with pytest.raises(ValueError, match="^email "):
             check_email_address(bad)
+
+
+def test_error_text_is_stored_without_secrets_or_urls() -> None:
+    from notifications.redaction import redact
+
+    apprise_error = ("Failed to send Slack notification to https://hooks.slack.com/services/T000/B000/XXXX: 404; "
+                     "json://user:hunter2@chat.example/hook unreachable; password=hunter2 token: abc123")
+    cleaned = redact(apprise_error, ["hunter2"])
+    assert "hooks.slack.com" not in cleaned and "T000" not in cleaned and "chat.example" not in cleaned
+    assert "hunter2" not in cleaned and "abc123" not in cleaned
+    assert cleaned.startswith("Failed to send Slack notification to https://[redacted]")
+    assert redact("550 5.1.1 <ana@example.org>: Mailbox unavailable") == "550 5.1.1 <ana@example.org>: Mailbox unavailable"
+
+
+@pytest.mark.parametrize("field", ["subject", "name"])
+def test_header_values_are_encoded_not_refused_unless_they_hold_ascii_control_characters(field: str) -> None:
+    rendered = render_message("decision", "en", CONTEXT)
+    value = "Línea\u2028dos\u0085tres " + "w" * 200
+    for bad in ("Ana\r\nBcc: x@example.org", "Ana\x00"):
+        with pytest.raises(Exception, match="must not contain line breaks or control characters"):
+            build_email(rendered=rendered if field == "name" else type(rendered)(bad, "t", "h", "en"),
+                        recipient_name=bad if field == "name" else "Ana", recipient_address="a@example.org",
+                        dedupe_key="k", settings=Settings(), clock=SimulatedClock(datetime(2024, 2, 1, tzinfo=timezone.utc)))
+    outgoing = build_email(rendered=rendered if field == "name" else type(rendered)(value, "t", "h", "en"),
+                           recipient_name=value if field == "name" else "Ana", recipient_address="a@example.org",
+                           dedupe_key="k", settings=Settings(), clock=SimulatedClock(datetime(2024, 2, 1, tzinfo=timezone.utc)))
+    parsed = email.message_from_bytes(outgoing.data)
+    decoded = str(email.header.make_header(email.header.decode_header(parsed["Subject" if field == "subject" else "To"])))
+    assert decoded == (value if field == "subject" else f"{value} <a@example.org>")
+    assert max(len(line) for line in outgoing.data.split(b"\r\n")) <= 78
