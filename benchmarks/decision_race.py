@@ -14,17 +14,14 @@ import random
 import statistics
 import sys
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from models.db import Database  # noqa: E402
+from scratch_postgres import scratch_postgres  # noqa: E402
 from tests.decision_race import POLICIES, THREADS, new_round, race, set_policy  # noqa: E402
 from tests.world import clock_at, seeded  # noqa: E402
 
@@ -34,34 +31,27 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=100)
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
-    admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-    name = f"engage_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    db = Database(make_url(args.postgres).set(database=name).render_as_string(hide_password=False), pool_size=THREADS)
-    try:
-        db.migrate()
-        seeded(db)
-        clock, rng = clock_at(2024, 3, 1), random.Random(7)
-        print(f"{THREADS} concurrent decisions per round, {args.rounds} rounds per policy, PostgreSQL; "
-              f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        with ThreadPoolExecutor(THREADS) as pool:
-            for policy, quorum in POLICIES:
-                set_policy(db, policy, quorum)
-                seconds: list[float] = []
-                began = time.perf_counter()
-                for _ in range(args.rounds):
-                    seconds += race(db, clock, new_round(db, clock, policy, rng), pool).seconds
-                elapsed = time.perf_counter() - began
-                cuts = statistics.quantiles(seconds, n=100)
-                print(f"  {policy:<7} p50 {cuts[49] * 1000:6.1f} ms   p95 {cuts[94] * 1000:6.1f} ms   "
-                      f"max {max(seconds) * 1000:6.1f} ms   {args.rounds / elapsed:5.1f} rounds/s")
-    finally:
-        db.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
+    with scratch_postgres(args.postgres) as url:
+        db = Database(url, pool_size=THREADS)
+        try:
+            db.migrate()
+            seeded(db)
+            clock, rng = clock_at(2024, 3, 1), random.Random(7)
+            print(f"{THREADS} concurrent decisions per round, {args.rounds} rounds per policy, PostgreSQL; "
+                  f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+            with ThreadPoolExecutor(THREADS) as pool:
+                for policy, quorum in POLICIES:
+                    set_policy(db, policy, quorum)
+                    seconds: list[float] = []
+                    began = time.perf_counter()
+                    for _ in range(args.rounds):
+                        seconds += race(db, clock, new_round(db, clock, policy, rng), pool).seconds
+                    elapsed = time.perf_counter() - began
+                    cuts = statistics.quantiles(seconds, n=100)
+                    print(f"  {policy:<7} p50 {cuts[49] * 1000:6.1f} ms   p95 {cuts[94] * 1000:6.1f} ms   "
+                          f"max {max(seconds) * 1000:6.1f} ms   {args.rounds / elapsed:5.1f} rounds/s")
+        finally:
+            db.dispose()
 
 if __name__ == "__main__":
     main()
