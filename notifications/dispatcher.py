@@ -29,6 +29,7 @@ from notifications.errors import OutboxAlreadySent, OutboxMessageNotFound, Perma
 from notifications.templates import render_message
 from settings import Settings, get_settings
 from states.clock import SYSTEM_CLOCK, Clock
+from states.inputs import check_id
 
 log = logging.getLogger(__name__)
 
@@ -224,8 +225,9 @@ def requeue(db: Database, message_id: int, clock: Clock = SYSTEM_CLOCK) -> Outbo
     """Put a non-sent row (typically ``dead``) back to ``pending``, due now, attempts reset.
 
     Raises :class:`OutboxMessageNotFound` for an unknown id and :class:`OutboxAlreadySent` for a
-    row already delivered. The last error is kept for the record.
+    row already delivered, and ``InputError`` for an id no database can hold. The last error is kept.
     """
+    check_id(message_id, "message_id")
     with db.transaction() as session:
         row = session.get(OutboxMessage, message_id, with_for_update=True)
         if row is None:

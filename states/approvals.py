@@ -21,6 +21,7 @@ from states.approval import ApprovalOutcome, approval_outcome
 from states.clock import SYSTEM_CLOCK, Clock
 from states.errors import AlreadyDecidedError, ConflictError, NotAllowedError, NotFoundError, UnknownTriggerError
 from states.guards import PARTNER_ROLES
+from states.inputs import Actor, InputError, check_id, parse
 from states.workflow import TransitionOutcome, apply_transition
 
 AWAITING = "awaiting_approval"
@@ -119,6 +120,7 @@ class ApprovalStatus:
 
 def approval_status(db: Database, engagement_id: int) -> ApprovalStatus:
     """Read the engagement, its SWG, co-chairs and votes."""
+    check_id(engagement_id, "engagement_id")
     with db.transaction() as session:
         engagement = session.get(Engagement, engagement_id)
         if engagement is None:
@@ -187,9 +189,12 @@ def record_decision(
     understands. Raises ``NotAllowedError`` (not a co-chair of this SWG), ``NotFoundError``
     and ``InputError`` (bad e-mail, decision or comment).
     """
+    check_id(engagement_id, "engagement_id")
+    if decision not in set(Decision):
+        raise InputError(f"decision: {decision!r} is not one of: {', '.join(Decision)}")
     decision = Decision(decision)
-    email = co_chair_email.strip().lower()
-    actor = {"role": "co_chair", "identity": email}
+    actor = parse(Actor, {"role": "co_chair", "identity": co_chair_email})
+    email = actor.identity
     for _attempt in range(3):
         with db.transaction() as session:
             engagement = session.get(Engagement, engagement_id)
@@ -232,10 +237,9 @@ def record_decision(
     raise ConflictError(f"engagement {engagement_id} kept changing; the decision of {email} was not recorded, try again")
 
 
-def _refuse_identity(db: Database, engagement_id: int, actor: dict[str, str]) -> None:
+def _refuse_identity(db: Database, engagement_id: int, actor: Actor) -> None:
     from states.workflow import _check_identity  # the same message as apply_transition gives
-    from states.inputs import Actor, parse
 
     with db.transaction() as session:
         engagement = session.get(Engagement, engagement_id)
-        _check_identity(session, engagement, parse(Actor, actor))
+        _check_identity(session, engagement, actor)
