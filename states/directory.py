@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from models import CoChair, Contact, Meeting, Organization, SubmissionWindow, SubWorkingGroup, WorkingGroup
 from models.db import Database
-from models.enums import ApprovalPolicy, Language
+from models.enums import ApprovalPolicy, EngagementKind, Language
 from states.errors import ConflictError, EngageError, NotFoundError
 from states.inputs import (
-    ContactInput, Email, MeetingInput, OrganizationInput, PartnerRow, SingleLine, Strict, SwgCode, describe, parse,
+    ContactInput, Email, Id, MeetingInput, OrganizationInput, PartnerRow, SingleLine, Strict, SwgCode, Title, describe,
+    parse,
 )
 from pydantic import Field, ValidationError, model_validator
 
@@ -40,10 +41,10 @@ class CoChairInput(Strict):
 
 class SwgInput(Strict):
     code: SwgCode
-    title: str = Field(min_length=3, max_length=300)
+    title: Title
     approval_policy: ApprovalPolicy = ApprovalPolicy.ANY
-    quorum: int | None = Field(default=None, ge=1)
-    co_chairs: list[CoChairInput] = Field(default_factory=list)
+    quorum: Id | None = None
+    co_chairs: list[CoChairInput] = Field(default_factory=list, max_length=50)
 
     @model_validator(mode="after")
     def _quorum_fits(self) -> SwgInput:
@@ -56,7 +57,7 @@ class SwgInput(Strict):
 
 
 class WindowInput(Strict):
-    kind: str
+    kind: EngagementKind
     opens_on: date
     closes_on: date
     early_deadline: date | None = None
