@@ -262,9 +262,11 @@ def show(engagement_id: Annotated[int, typer.Argument(help="Engagement id")]) ->
             })
         decisions = votes(session, row.id)
         if decisions:
-            table = Table("co-chair", "e-mail", "decision", "when (UTC)", "channel", "comment", title="co-chair votes")
+            table = Table(title="co-chair votes")
+            for header in ("co-chair", "decision", "when (UTC)", "channel", "comment"):
+                table.add_column(header, overflow="fold")
             for vote, chair in decisions:
-                table.add_row(shown(chair.name), shown(chair.email), shown(vote.decision),
+                table.add_row(shown(f"{chair.name} <{chair.email}>"), shown(vote.decision),
                               f"{vote.decided_at:%Y-%m-%d %H:%M}", shown(vote.channel), shown(vote.comment))
             console.print(table)
         steps = lifecycle.transitions_from(row.state)
@@ -283,7 +285,7 @@ def _print_fields(heading: str | None, fields: dict[str, Any]) -> None:
         if value is None or value == []:
             continue
         text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
-        console.print(Text("  ") + shown(name) + Text(": ") + shown(text), highlight=False)
+        console.print(Text("  ") + shown(name) + Text(": ") + shown(text.replace("\n", "\n    ")), highlight=False)
 
 
 @app.command()

@@ -10,12 +10,13 @@ PostgreSQL and sendable by the mailer.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
 import pycountry
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StrictInt, StringConstraints, UrlConstraints,
     ValidationError, ValidationInfo, model_validator,
@@ -104,9 +105,28 @@ def _country(value: str) -> str:
     return code
 
 
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ADDRESS = re.compile(rf"(?P<local>{_ATOM}(?:\.{_ATOM})*)@(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+"
+                            r"[A-Za-z]{2,63})")
+
+
+def _plain_address(value: str) -> str | None:
+    """The normalised form of a plain ASCII address (what ``validate_email`` returns for it), found without
+    the cost of a full check; None when the address needs that check (IDN, quoting, special-use domains)."""
+    match = _PLAIN_ADDRESS.fullmatch(value)
+    if match is None or len(match["local"]) > 64 or "xn--" in value.lower():
+        return None
+    domain = match["domain"].lower()
+    if any(domain == name or domain.endswith(f".{name}") for name in SPECIAL_USE_DOMAIN_NAMES):
+        return None
+    return f"{match['local']}@{domain}"
+
+
 def _email(value: str) -> str:
     """A normalised address the mailer can send to: ASCII local part, a domain IDNA can encode."""
     value = clean_line(value)
+    if plain := _plain_address(value):
+        return plain
     try:
         address = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:

@@ -10,14 +10,15 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from email_validator import validate_email
 from pydantic import BaseModel
 
 from states.directory import CoChairInput, SwgInput, WindowInput, WorkingGroupInput
 from states.inputs import (
     INT32_MAX, AchievementDetails, Actor, ContactInput, DialogueDetails, DialogueReportInput, EngagementInput, ForumDetails,
     InputError, MeetingDetails, MeetingInput, OrganizationInput, OutcomeInput, ParticipantInput, PartnerRow,
-    PresentationDetails, RecommendationDetails, SubmissionDetails, ToolkitDetails, TransitionRequest, clean_line,
-    clean_text, parse,
+    PresentationDetails, RecommendationDetails, SubmissionDetails, ToolkitDetails, TransitionRequest, _PLAIN_ADDRESS,
+    _plain_address, clean_line, clean_text, parse,
 )
 from tests.hostile import hostile_number, hostile_text
 from tests.world import REPORT
@@ -176,3 +177,11 @@ def test_addresses_the_mailer_cannot_send_to_are_refused() -> None:
             parse(ContactInput, {"organization": "Acme", "name": "Ann", "email": address})
     assert parse(ContactInput, {"organization": "A", "name": "B", "email": "Ann@B\u00fccher.example"}).email == \
         "Ann@b\u00fccher.example"
+
+
+@settings(max_examples=300, deadline=None)
+@given(address=st.from_regex(_PLAIN_ADDRESS, fullmatch=True))
+def test_the_fast_path_for_plain_addresses_agrees_with_email_validator(address: str) -> None:
+    plain = _plain_address(address)
+    if plain is not None:
+        assert plain == validate_email(address, check_deliverability=False, allow_smtputf8=False).normalized
