@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import CoChair, Contact, Meeting, Organization, SubmissionWindow, SubWorkingGroup, WorkingGroup
@@ -269,50 +270,60 @@ def _contact_owners(session: Session, emails: list[str]) -> dict[str, tuple[int,
     return owners
 
 
-def _refuse_foreign_contacts(session: Session, rows: list[tuple[int, PartnerRow]]) -> list[str]:
+def _organization_ids(session: Session, names: list[str]) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for chunk in _chunks(names):
+        ids.update(session.execute(select(Organization.name, Organization.id).where(Organization.name.in_(chunk))).all())
+    return ids
+
+
+@dataclass
+class _Known:
+    """What the database already holds of an import's organizations and contacts, read once before writing."""
+
+    organizations: dict[str, int]
+    owners: dict[str, tuple[int, str]]
+
+
+def _foreign_contacts(rows: list[tuple[int, PartnerRow]], known: _Known) -> list[str]:
     """Rows whose contact e-mail already belongs to another organization."""
-    emails = [row.contact_email.lower() for _, row in rows if row.contact_email]
-    owners = _contact_owners(session, emails)
     return [
-        f"line {number}: contact_email: {row.contact_email} is already a contact of {owners[email][1]}"
+        f"line {number}: contact_email: {row.contact_email} is already a contact of {known.owners[email][1]}"
         for number, row in rows
-        if row.contact_email and (email := row.contact_email.lower()) in owners and owners[email][1] != row.name
+        if row.contact_email and (email := row.contact_email.lower()) in known.owners
+        and known.owners[email][1] != row.name
     ]
 
 
-def _write_batch(session: Session, rows: list[tuple[int, PartnerRow]]) -> tuple[int, int]:
-    """Insert or update the organizations and contacts of ``rows``; (organizations, contacts) written."""
+def _write_batch(session: Session, rows: list[tuple[int, PartnerRow]], known: _Known) -> int:
+    """Insert or update the organizations and contacts of ``rows``; the number of contacts written."""
     organizations = {row.name: row for _, row in rows}  # a later row of the same organization wins
-    known = dict(session.execute(select(Organization.name, Organization.id).where(
-        Organization.name.in_(list(organizations)))).all()) if organizations else {}
     values = [{"name": name, "type": "partner", "industry": row.industry, "country": row.country, "region": row.region}
               for name, row in organizations.items()]
-    new = [value for value in values if value["name"] not in known]
-    changed = [{**value, "match": known[value["name"]]} for value in values if value["name"] in known]
+    changed = [{**value, "match": known.organizations[value["name"]]}
+               for value in values if value["name"] in known.organizations]
+    new = [value for value in values if value["name"] not in known.organizations]
     if changed:
         session.execute(update(_ORGANIZATIONS).where(_ORGANIZATIONS.c.id == bindparam("match")), changed)
     if new:
-        session.execute(insert(_ORGANIZATIONS), new)
-        known |= dict(session.execute(select(Organization.name, Organization.id).where(
-            Organization.name.in_([value["name"] for value in new]))).all())
-    people = [(number, row) for number, row in rows if row.contact_email]
-    owners = _contact_owners(session, [row.contact_email.lower() for _, row in people])
+        inserted = session.execute(
+            insert(_ORGANIZATIONS).returning(_ORGANIZATIONS.c.name, _ORGANIZATIONS.c.id, sort_by_parameter_order=True), new)
+        known.organizations.update(inserted.tuples().all())
     inserts, updates = [], []
-    for number, row in people:
+    for _, row in rows:
+        if row.contact_email is None:
+            continue
         email = row.contact_email.lower()
-        if email not in owners:
-            inserts.append({"organization_id": known[row.name], "name": row.contact_name, "email": email,
-                            "language": row.contact_language, "opt_outs": []})
-        elif owners[email][1] == row.name:
-            updates.append({"match": owners[email][0], "name": row.contact_name, "language": row.contact_language})
+        if email in known.owners:
+            updates.append({"match": known.owners[email][0], "name": row.contact_name, "language": row.contact_language})
         else:
-            raise ConflictError(f"line {number}: contact_email: {row.contact_email} became a contact of "
-                                f"{owners[email][1]} during the import; the rows before line {rows[0][0]} were imported")
+            inserts.append({"organization_id": known.organizations[row.name], "name": row.contact_name, "email": email,
+                            "language": row.contact_language, "opt_outs": []})
     if inserts:
         session.execute(insert(_CONTACTS), inserts)
     if updates:
         session.execute(update(_CONTACTS).where(_CONTACTS.c.id == bindparam("match")), updates)
-    return len(organizations), len(people)
+    return len(inserts) + len(updates)
 
 
 def import_partners_csv(db: Database, text: str) -> ImportReport:
@@ -320,23 +331,31 @@ def import_partners_csv(db: Database, text: str) -> ImportReport:
 
     Columns: name, industry, country, region, contact_name, contact_email, contact_language. Every
     row is validated on its own (line numbers in ``errors``) and against the contacts already known,
-    before anything is written; then rows are written ``CSV_BATCH_ROWS`` to a transaction. An
-    organization named again updates it; a known contact keeps its opt-outs.
+    before anything is written; then rows are written ``CSV_BATCH_ROWS`` to a transaction, so other
+    writers wait at most one batch. An organization named again is updated; a known contact keeps
+    its opt-outs. A concurrent writer adding one of the file's contacts first makes the batch fail
+    (unique e-mail) with ``ConflictError``, the batches before it kept.
     """
     report = ImportReport()
     rows = _validate_rows(text, report)
-    if not report.errors:
-        with db.sessions() as session:
-            report.errors.extend(_refuse_foreign_contacts(session, rows))
     if report.errors:
         return report
-    names: set[str] = set()
+    with db.sessions() as session:
+        known = _Known(_organization_ids(session, list({row.name: None for _, row in rows})),
+                       _contact_owners(session, [row.contact_email.lower() for _, row in rows if row.contact_email]))
+    report.errors.extend(_foreign_contacts(rows, known))
+    if report.errors:
+        return report
     for batch in _chunks(rows, CSV_BATCH_ROWS):
-        with db.transaction() as session:
-            _, contacts = _write_batch(session, batch)
-        names.update(row.name for _, row in batch)
-        report.contacts += contacts
-    report.organizations = len(names)
+        try:
+            with db.transaction() as session:
+                report.contacts += _write_batch(session, batch, known)
+        except IntegrityError:
+            raise ConflictError(
+                f"lines {batch[0][0]}-{batch[-1][0]}: another writer added the same organizations or contacts during "
+                f"the import; the rows before line {batch[0][0]} were imported, import the file again"
+            ) from None
+    report.organizations = len({row.name for _, row in rows})
     return report
 
 
