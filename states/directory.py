@@ -308,7 +308,7 @@ def _write_batch(session: Session, rows: list[tuple[int, PartnerRow]], known: _K
     if new:
         inserted = session.execute(
             insert(_ORGANIZATIONS).returning(_ORGANIZATIONS.c.name, _ORGANIZATIONS.c.id, sort_by_parameter_order=True), new)
-        known.organizations.update(inserted.tuples().all())
+        known.organizations.update(inserted.all())
     inserts, updates = [], []
     for _, row in rows:
         if row.contact_email is None:
