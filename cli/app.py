@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -11,6 +12,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from models.enums import EngagementKind, OrganizationType, OutboxStatus
 
 if TYPE_CHECKING:
     from models.db import Database
@@ -24,16 +28,36 @@ app.add_typer(outbox_app, name="outbox")
 
 console = Console()
 errors = Console(stderr=True)
+debug_mode = False
+"""Set by ``--debug``: an unexpected error shows its full traceback."""
 
 RoleOption = Annotated[str, typer.Option("--role", help="secretariat, co_chair, partner, national_authority or system")]
 AsOption = Annotated[str, typer.Option("--as", help="Who acts: an e-mail address (a name for secretariat/system)")]
 CommentOption = Annotated[Optional[str], typer.Option("--comment", "-m", help="Why: kept in the audit trail")]
 
 
+def shown(value: object, style: str = "") -> Text:
+    """A value from outside as plain text: no Rich markup, control characters made visible."""
+    text = "" if value is None else str(value)
+    if not text.replace("\n", "").isprintable():
+        text = "".join(char if char.isprintable() or char in "\n " else f"\\u{ord(char):04x}" for char in text)
+    return Text(text, style=style)
+
+
 def fail(message: str) -> None:
     """Print a refusal and exit 1."""
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    errors.print(Text.assemble(("error:", "bold red"), " ", shown(message)), highlight=False)
     raise typer.Exit(1)
+
+
+@app.callback()
+def options(
+    debug: Annotated[bool, typer.Option("--debug", envvar="ENGAGE_DEBUG",
+                                        help="Show the full traceback of an unexpected error")] = False,
+) -> None:
+    """Coalition Engage: private-sector engagements of the Global Coalition."""
+    global debug_mode
+    debug_mode = debug
 
 
 def open_db(*, migrate: bool = False) -> Database:
@@ -62,17 +86,24 @@ def run(action: Any) -> Any:  # noqa: ANN401 - passes the action's result throug
         fail(str(error))
 
 
-def read_json(path: Path | None, inline: str | None) -> dict[str, Any] | None:
-    """JSON from a file or a command-line string."""
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def read_json(path: Path | None, inline: str | None, option: str = "--data") -> dict[str, Any] | None:
+    """JSON from a file or from the command-line ``option``; refusals name the file or the option."""
     if path is None and inline is None:
         return None
+    source = str(path) if path else f"the {option} option"
     try:
         text = path.read_text(encoding="utf-8") if path else inline
-        value = json.loads(text or "")
-    except (OSError, json.JSONDecodeError) as error:
-        fail(f"could not read JSON from {path or 'the --data option'}: {error}")
+        value = json.loads(text or "", parse_constant=_no_constant)
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        fail(f"could not read JSON from {source}: {error}")
+    except RecursionError:
+        fail(f"could not read JSON from {source}: it is nested too deeply")
     if not isinstance(value, dict):
-        fail("the JSON must be an object")
+        fail(f"the JSON in {source} must be an object ({{...}}), not {type(value).__name__}")
     return value
 
 
@@ -102,6 +133,9 @@ def load_reference(path: Annotated[Path, typer.Argument(help="A reference JSON f
     console.print(", ".join(f"{count} {name.replace('_', ' ')}" for name, count in counts.items()))
 
 
+MAX_LISTED_PROBLEMS = 100
+
+
 @app.command("import-partners")
 def import_partners(path: Annotated[Path, typer.Argument(help="CSV with name,industry,country[,region,contact_*]")]) -> None:
     """Import partner organizations and contacts from CSV: every bad row is reported, and then nothing is written."""
@@ -110,26 +144,28 @@ def import_partners(path: Annotated[Path, typer.Argument(help="CSV with name,ind
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
-        fail(f"could not read {path}: {error}")
+        fail(f"could not read {path} as UTF-8 text: {error}")
     report = run(lambda: import_partners_csv(open_db(migrate=True), text))
     if report.errors:
-        for line in report.errors:
-            errors.print(f"[red]{line}[/]", highlight=False)
-        fail(f"{len(report.errors)} bad row(s) in {path}; nothing was imported")
-    console.print(f"imported {report.organizations} organizations and {report.contacts} contacts")
+        for line in report.errors[:MAX_LISTED_PROBLEMS]:
+            errors.print(shown(line), style="red", highlight=False)
+        if len(report.errors) > MAX_LISTED_PROBLEMS:
+            errors.print(f"... and {len(report.errors) - MAX_LISTED_PROBLEMS} more", style="red")
+        fail(f"{path}: {report.summary}")
+    console.print(shown(report.summary))
 
 
 @org_app.command("list")
-def org_list(type: Annotated[Optional[str], typer.Option(help="partner, government or international_organization")] = None) -> None:
+def org_list(type: Annotated[Optional[OrganizationType], typer.Option(help="Only this type")] = None) -> None:
     """List organizations."""
     from states.queries import list_organizations
 
     database = open_db()
     with database.sessions() as session:
         table = Table("name", "type", "industry", "country", "region", "contacts")
-        for organization, contacts in list_organizations(session, type=type):
-            table.add_row(organization.name, organization.type, organization.industry or "", organization.country or "",
-                          organization.region or "", str(contacts))
+        for organization, contacts in list_organizations(session, type=type and type.value):
+            table.add_row(shown(organization.name), shown(organization.type), shown(organization.industry),
+                          shown(organization.country), shown(organization.region), str(contacts))
     console.print(table)
 
 
@@ -141,18 +177,22 @@ def org_show(name: Annotated[str, typer.Argument(help="The organization's exact 
     database = open_db()
     with database.sessions() as session:
         organization = run(lambda: get_organization(session, name))
-        console.print(f"[bold]{organization.name}[/] ({organization.type}, {organization.industry or '-'}, "
-                      f"{organization.country or '-'})", highlight=False)
+        console.print(Text.assemble(
+            shown(organization.name, "bold"),
+            shown(f" ({organization.type}, {organization.industry or '-'}, {organization.country or '-'}"
+                  f"{f', {organization.region}' if organization.region else ''})"),
+        ), highlight=False)
         table = Table("contact", "e-mail", "language", "opted out of")
         for contact in organization.contacts:
-            table.add_row(contact.name, contact.email, contact.language, ", ".join(contact.opt_outs or []))
+            table.add_row(shown(contact.name), shown(contact.email), shown(contact.language),
+                          shown(", ".join(contact.opt_outs or [])))
         console.print(table)
 
 
 @org_app.command("add")
 def org_add(
     name: Annotated[str, typer.Option(help="Organization name")],
-    type: Annotated[str, typer.Option(help="partner, government or international_organization")],
+    type: Annotated[OrganizationType, typer.Option(help="What the organization is")],
     industry: Annotated[Optional[str], typer.Option(help="For partners: chemical, shipping, ...")] = None,
     country: Annotated[Optional[str], typer.Option(help="ISO 3166-1 alpha-2 code")] = None,
     region: Annotated[Optional[str], typer.Option()] = None,
@@ -161,18 +201,18 @@ def org_add(
     from states.directory import upsert_organization
     from states.inputs import OrganizationInput, parse
 
-    data = run(lambda: parse(OrganizationInput, {"name": name, "type": type, "industry": industry, "country": country,
+    data = run(lambda: parse(OrganizationInput, {"name": name, "type": type.value, "industry": industry, "country": country,
                                                  "region": region}))
     database = open_db(migrate=True)
     with database.transaction() as session:
         organization = run(lambda: upsert_organization(session, data))
-        console.print(f"organization {organization.id}: {organization.name}")
+        console.print(shown(f"organization {organization.id}: {organization.name}"), highlight=False)
 
 
 @app.command("list")
 def list_(
-    kind: Annotated[Optional[str], typer.Option(help="Only this kind")] = None,
-    state: Annotated[Optional[str], typer.Option(help="Only in this state")] = None,
+    kind: Annotated[Optional[EngagementKind], typer.Option(help="Only this kind")] = None,
+    state: Annotated[Optional[str], typer.Option(help="Only in this state (of the kind's lifecycle)")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 200,
 ) -> None:
     """List engagements, newest first."""
@@ -181,41 +221,71 @@ def list_(
     database = open_db()
     with database.sessions() as session:
         table = Table("id", "kind", "state", "title", "SWG", "updated")
-        for row in list_engagements(session, kind=kind, state=state, limit=limit):
-            table.add_row(str(row.id), row.kind, row.state, row.title, row.swg_code or "", f"{row.updated_at:%Y-%m-%d}")
+        for row in run(lambda: list_engagements(session, kind=kind and kind.value, state=state, limit=limit)):
+            table.add_row(str(row.id), shown(row.kind), shown(row.state), shown(row.title), shown(row.swg_code),
+                          f"{row.updated_at:%Y-%m-%d}")
     console.print(table)
 
 
 @app.command()
 def show(engagement_id: Annotated[int, typer.Argument(help="Engagement id")]) -> None:
-    """Show an engagement: state, details, participants, and what can happen next."""
+    """Show an engagement: state, details, participants, report, votes, and what can happen next."""
     from states.lifecycles import get_lifecycle
-    from states.queries import get_engagement, participants
+    from states.queries import dialogue_report, get_engagement, participants, votes
 
     database = open_db()
     with database.sessions() as session:
         row = run(lambda: get_engagement(session, engagement_id))
         lifecycle = get_lifecycle(row.kind)
-        console.print(f"[bold]#{row.id} {row.title}[/]", highlight=False)
-        console.print(f"{lifecycle.title}: [cyan]{row.state}[/] ({lifecycle.state(row.state).description}); "
-                      f"version {row.version}", highlight=False)
-        if row.swg_code:
-            console.print(f"SWG {row.swg_code}")
+        console.print(shown(f"#{row.id} {row.title}", "bold"), highlight=False)
+        console.print(Text.assemble(f"{lifecycle.title}: ", (row.state, "cyan"),
+                                    f" ({lifecycle.state(row.state).description}); version {row.version}"),
+                      highlight=False)
+        facts = {"SWG": row.swg_code, "meeting": row.meeting_id, "country": row.country,
+                 "created": f"{row.created_at:%Y-%m-%d %H:%M} UTC", "updated": f"{row.updated_at:%Y-%m-%d %H:%M} UTC"}
         if row.next_due_at:
-            console.print(f"next reminder, escalation or expiry due {row.next_due_at:%Y-%m-%d %H:%M} UTC "
-                          f"({row.reminders_sent} reminder(s) sent)")
-        for key, value in (row.details or {}).items():
-            console.print(f"  {key}: {value}", highlight=False)
+            facts["next due"] = (f"{row.next_due_at:%Y-%m-%d %H:%M} UTC (reminder, escalation or expiry; "
+                                 f"{row.reminders_sent} reminder(s) sent{', escalated' if row.escalated else ''})")
+        _print_fields(None, {key: value for key, value in facts.items() if value is not None})
+        _print_fields("details", row.details or {})
         table = Table("organization", "role", "contact")
         for participant, organization, contact in participants(session, row.id):
-            table.add_row(organization.name, participant.role, contact.email if contact else "(all contacts)")
+            table.add_row(shown(organization.name), shown(participant.role),
+                          shown(contact.email if contact else "(all contacts)"))
         console.print(table)
+        report = dialogue_report(session, row.id)
+        if report is not None:
+            _print_fields(f"dialogue report (submitted {report.submitted_at:%Y-%m-%d %H:%M} UTC)", {
+                name: getattr(report, name) for name in (
+                    "held_on", "organizing_agency", "public_partners", "private_partners", "narrative",
+                    "areas_of_discussion", "recommendations")
+            })
+        decisions = votes(session, row.id)
+        if decisions:
+            table = Table(title="co-chair votes")
+            for header in ("co-chair", "decision", "when (UTC)", "channel", "comment"):
+                table.add_column(header, overflow="fold")
+            for vote, chair in decisions:
+                table.add_row(shown(f"{chair.name} <{chair.email}>"), shown(vote.decision),
+                              f"{vote.decided_at:%Y-%m-%d %H:%M}", shown(vote.channel), shown(vote.comment))
+            console.print(table)
         steps = lifecycle.transitions_from(row.state)
         if steps:
             console.print("next: " + ", ".join(
                 f"{t} ({'/'.join(sorted({r.value for s in steps if s.trigger == t for r in s.roles}))})"
                 for t in dict.fromkeys(s.trigger for s in steps)
             ), highlight=False)
+
+
+def _print_fields(heading: str | None, fields: dict[str, Any]) -> None:
+    """``name: value`` lines (nested values as JSON), indented under an optional heading."""
+    if heading:
+        console.print(Text(heading, style="bold"))
+    for name, value in fields.items():
+        if value is None or value == []:
+            continue
+        text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
+        console.print(Text("  ") + shown(name) + Text(": ") + shown(text.replace("\n", "\n    ")), highlight=False)
 
 
 @app.command()
@@ -228,7 +298,7 @@ def create(
     """Create an engagement from JSON: kind, title, swg_code, meeting_id, country, details, participants."""
     from states.workflow import create_engagement
 
-    spec = read_json(path, data)
+    spec = read_json(path, data, "--json")
     if spec is None:
         fail("give the engagement as --file FILE or --json '{...}'")
     database = open_db(migrate=True)
@@ -247,8 +317,8 @@ def _fire(engagement_id: int, trigger: str, role: str, identity: str, comment: s
     ))
     moved = f"{outcome.from_state} -> {outcome.to_state}" if outcome.from_state != outcome.to_state else \
         f"stays {outcome.to_state}"
-    console.print(f"#{outcome.engagement_id} {trigger}: {moved} (version {outcome.version}, "
-                  f"{outcome.notifications} notification(s) queued)", highlight=False)
+    console.print(shown(f"#{outcome.engagement_id} {trigger}: {moved} (version {outcome.version}, "
+                        f"{outcome.notifications} notification(s) queued)"), highlight=False)
 
 
 @app.command()
@@ -273,7 +343,8 @@ def _decide(engagement_id: int, identity: str, decision: str, comment: str | Non
     database = open_db(migrate=True)
     result = run(lambda: record_decision(database, engagement_id, identity, decision, comment))
     style = "green" if result.applied else "yellow"
-    console.print(f"[{style}]{result.message}[/] (engagement {engagement_id} is {result.state})", highlight=False)
+    console.print(Text.assemble(shown(result.message, style), shown(f" (engagement {engagement_id} is {result.state})")),
+                  highlight=False)
 
 
 @app.command()
@@ -305,8 +376,9 @@ def history(engagement_id: Annotated[int, typer.Argument(help="Engagement id")])
     with database.sessions() as session:
         table = Table("when (UTC)", "trigger", "from", "to", "actor", "role", "channel", "flow run", "comment")
         for log in run(lambda: trail(session, engagement_id)):
-            table.add_row(f"{log.at:%Y-%m-%d %H:%M}", log.trigger, log.from_state, log.to_state, log.actor,
-                          log.actor_role, log.channel, log.flow_run_id or "", log.comment or "")
+            table.add_row(f"{log.at:%Y-%m-%d %H:%M}", *(shown(value) for value in (
+                log.trigger, log.from_state, log.to_state, log.actor, log.actor_role, log.channel, log.flow_run_id,
+                log.comment)))
     console.print(table)
 
 
@@ -336,14 +408,12 @@ def demo(
 @outbox_app.callback()
 def outbox(
     ctx: typer.Context,
-    status: Annotated[Optional[str], typer.Option(help="pending, sending, sent, dead or suppressed")] = None,
+    status: Annotated[Optional[OutboxStatus], typer.Option(help="Only with this status")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
 ) -> None:
     """List notifications, newest first: pending, sent, failed (dead-lettered) and suppressed."""
     if ctx.invoked_subcommand is not None:
         return
-    from rich.markup import escape
-
     from notifications.dispatcher import list_outbox
 
     try:
@@ -352,8 +422,9 @@ def outbox(
         fail(str(error))
     table = Table("id", "status", "type", "to", "lang", "attempts", "engagement", "why / last error")
     for row in rows:
-        table.add_row(str(row.id), row.status, row.notification_type, escape(row.recipient_address), row.language,
-                      str(row.attempts), str(row.engagement_id or ""), escape(row.last_error or row.status_reason or ""))
+        table.add_row(str(row.id), *(shown(value) for value in (
+            row.status, row.notification_type, row.recipient_address, row.language, row.attempts, row.engagement_id,
+            row.last_error or row.status_reason)))
     console.print(table)
 
 
@@ -368,6 +439,7 @@ def outbox_retry(
     """Requeue one unsent notification (ID), or every dead-lettered one (--dead), for delivery."""
     from notifications.dispatcher import find_dead, requeue, requeue_dead
     from notifications.errors import OutboxAlreadySent, OutboxMessageNotFound, OutboxOptedOut
+    from states.errors import EngageError
 
     if (message_id is None) == (not dead):
         fail("give either an outbox message id or --dead")
@@ -390,9 +462,9 @@ def outbox_retry(
                 if not yes:
                     typer.confirm(f"{refusal}. Send it anyway?", abort=True)
                 row = requeue(database, message_id, override_opt_out=True)
-        except (OutboxMessageNotFound, OutboxAlreadySent, OutboxOptedOut) as error:
+        except (OutboxMessageNotFound, OutboxAlreadySent, OutboxOptedOut, EngageError) as error:
             fail(str(error))
-        console.print(f"outbox message {row.id} to {row.recipient_address} is pending again")
+        console.print(shown(f"outbox message {row.id} to {row.recipient_address} is pending again"), highlight=False)
         return
     found = find_dead(database, since=since.date() if since else None, notification_type=notification_type)
     if not found.ids:
@@ -411,6 +483,18 @@ def outbox_retry(
     console.print(f"{count} dead-lettered notification{'s are' if count != 1 else ' is'} pending again")
 
 
-def main() -> None:
-    """Entry point of the ``engage`` console script."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``engage`` console script.
+
+    Refusals exit with 1 and name the field; usage errors exit with 2 (Click); any unexpected error
+    also exits with 2, as one line, with the full traceback only under ``--debug`` (or ENGAGE_DEBUG=1).
+    """
+    try:
+        app(args=argv, prog_name="engage")
+    except Exception as error:  # noqa: BLE001 - the one place where any crash becomes a message
+        if debug_mode:
+            traceback.print_exc()
+        summary = (str(error).strip().splitlines() or [""])[0][:300]
+        errors.print(Text.assemble(("error:", "bold red"), f" unexpected {type(error).__name__}: ", shown(summary),
+                                   " (run `engage --debug ...` for the traceback)"), highlight=False)
+        sys.exit(2)

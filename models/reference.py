@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base
@@ -38,6 +38,10 @@ class Contact(Base):
     opt_outs: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     organization: Mapped[Organization] = relationship(back_populates="contacts")
+
+
+# Contacts are looked up by e-mail regardless of case (imports, identity checks, recipients).
+Index("ix_contacts_lower_email", func.lower(Contact.email))
 
 
 class WorkingGroup(Base):

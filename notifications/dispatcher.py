@@ -62,6 +62,7 @@ from notifications.redaction import redact
 from notifications.templates import RenderedMessage, render_message
 from settings import Settings, get_settings
 from states.clock import SYSTEM_CLOCK, Clock
+from states.inputs import check_id
 
 log = logging.getLogger(__name__)
 
@@ -560,9 +561,11 @@ def requeue(db: Database, message_id: int, clock: Clock = SYSTEM_CLOCK, *, overr
     """Put a non-sent row (typically ``dead``) back to ``pending``, due now, attempts reset.
 
     Raises :class:`OutboxMessageNotFound` for an unknown id, :class:`OutboxAlreadySent` for a
-    row already delivered, and :class:`OutboxOptedOut` for a ``suppressed`` row unless
-    ``override_opt_out`` (its recipient opted out, or it has none). The last error is kept.
+    row already delivered, :class:`OutboxOptedOut` for a ``suppressed`` row unless
+    ``override_opt_out`` (its recipient opted out, or it has none), and ``InputError`` for an id no
+    database can hold. The last error is kept.
     """
+    check_id(message_id, "message_id")
     with db.transaction() as session:
         row = session.get(OutboxMessage, message_id, with_for_update=True)
         if row is None:

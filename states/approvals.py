@@ -20,8 +20,8 @@ from settings import Settings
 from states.approval import ApprovalOutcome, approval_outcome
 from states.clock import SYSTEM_CLOCK, Clock
 from states.errors import AlreadyDecidedError, NotAllowedError, NotFoundError, UnknownTriggerError
-from states.inputs import InputError
 from states.guards import PARTNER_ROLES
+from states.inputs import Actor, InputError, check_id, parse
 from states.workflow import TransitionOutcome, apply_transition
 
 AWAITING = "awaiting_approval"
@@ -120,6 +120,7 @@ class ApprovalStatus:
 
 def approval_status(db: Database, engagement_id: int) -> ApprovalStatus:
     """Read the engagement, its SWG, co-chairs and votes; ``NotFoundError`` for an unknown engagement."""
+    check_id(engagement_id, "engagement_id")
     with db.transaction() as session:
         engagement = session.get(Engagement, engagement_id)
         if engagement is None:
@@ -164,7 +165,6 @@ def _why_not_applied(db: Database, engagement_id: int, email: str, decision: Dec
             select(CoChair).where(CoChair.swg_code == engagement.swg_code, func.lower(CoChair.email) == email)
         )
         if chair is None:
-            from states.inputs import Actor
             from states.workflow import check_identity  # names the SWG(s) the person co-chairs, if any
 
             check_identity(session, engagement, Actor(role="co_chair", identity=email))
@@ -211,12 +211,12 @@ def record_decision(
     engagement), ``NotAllowedError`` (not a co-chair of this SWG, or not an invitation to present) and
     ``ConflictError`` (``idempotency_key`` was already used for another step or engagement).
     """
-    try:
-        decision = Decision(decision)
-    except ValueError:
-        raise InputError(f"decision: must be 'approve' or 'decline', got {decision!r}") from None
-    email = co_chair_email.strip().lower()
-    actor = {"role": "co_chair", "identity": email}
+    check_id(engagement_id, "engagement_id")
+    if decision not in set(Decision):
+        raise InputError(f"decision: {decision!r} is not one of: {', '.join(Decision)}")
+    decision = Decision(decision)
+    actor = parse(Actor, {"role": "co_chair", "identity": co_chair_email})
+    email = actor.identity
     try:
         outcome = apply_transition(
             db, engagement_id, decision.value, actor, comment=comment or None, channel=Channel(channel),

@@ -8,17 +8,20 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import CoChair, Contact, Meeting, Organization, SubmissionWindow, SubWorkingGroup, WorkingGroup
 from models.db import Database
-from models.enums import ApprovalPolicy, Language
-from states.errors import EngageError, NotFoundError
+from models.enums import ApprovalPolicy, EngagementKind, Language
+from states.errors import ConflictError, EngageError, NotFoundError
 from states.inputs import (
-    ContactInput, Email, MeetingInput, OrganizationInput, PartnerRow, SingleLine, Strict, SwgCode, describe, parse,
+    ContactInput, Email, Id, MeetingInput, OrganizationInput, PartnerRow, SingleLine, Strict, SwgCode, Title, describe,
+    parse,
 )
 from pydantic import Field, ValidationError, model_validator
 
@@ -39,10 +42,10 @@ class CoChairInput(Strict):
 
 class SwgInput(Strict):
     code: SwgCode
-    title: str = Field(min_length=3, max_length=300)
+    title: Title
     approval_policy: ApprovalPolicy = ApprovalPolicy.ANY
-    quorum: int | None = Field(default=None, ge=1)
-    co_chairs: list[CoChairInput] = Field(default_factory=list)
+    quorum: Id | None = None
+    co_chairs: list[CoChairInput] = Field(default_factory=list, max_length=50)
 
     @model_validator(mode="after")
     def _quorum_fits(self) -> SwgInput:
@@ -55,7 +58,7 @@ class SwgInput(Strict):
 
 
 class WindowInput(Strict):
-    kind: str
+    kind: EngagementKind
     opens_on: date
     closes_on: date
     early_deadline: date | None = None
@@ -159,62 +162,200 @@ def load_reference_file(db: Database, path: Path = SAMPLE_DATA / "reference.json
     return load_reference(db, json.loads(path.read_text(encoding="utf-8")))
 
 
+CSV_BATCH_ROWS = 2_000
+"""Rows written per transaction: an import never holds the write lock for the whole file."""
+_IN_CHUNK = 500  # values per SQL ``IN (...)`` lookup
+_ORGANIZATIONS, _CONTACTS = Organization.__table__, Contact.__table__
+
+
 @dataclass
 class ImportReport:
     """What a partner import did; ``errors`` name the line and field of every refused row."""
 
+    rows: int = 0
     organizations: int = 0
     contacts: int = 0
     errors: list[str] = field(default_factory=list)
 
+    @property
+    def summary(self) -> str:
+        """One line a person reads: what was imported, or how many rows were refused."""
+        if self.errors:
+            return f"{len(self.errors)} problem(s) in {self.rows} row(s); nothing was imported"
+        return f"imported {self.rows} row(s): {self.organizations} organizations and {self.contacts} contacts"
 
-def import_partners_csv(db: Database, text: str) -> ImportReport:
-    """Import partner organizations (and contacts) from CSV; all rows or, if any is bad, none.
 
-    Columns: name, industry, country, region, contact_name, contact_email, contact_language.
-    """
-    report = ImportReport()
-    reader = csv.DictReader(io.StringIO(text))
-    expected = set(PartnerRow.model_fields)
-    missing = {"name", "industry", "country"} - set(reader.fieldnames or [])
+def _csv_records(text: str, report: ImportReport) -> Iterator[tuple[int, list[str]]]:
+    """(first line number, values) of each non-blank CSV record; a CSV syntax error stops the reading."""
+    reader = csv.reader(io.StringIO(text))
+    line = 1
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            problem = (f"a value is longer than the limit of {csv.field_size_limit():,} characters"
+                       if "field limit" in str(error) else f"not valid CSV ({error})")
+            report.errors.append(f"line {reader.line_num}: {problem}; the rest of the file was not read")
+            return
+        if values:
+            yield line, values
+        line = reader.line_num + 1
+
+
+def _check_header(header: list[str]) -> str | None:
+    """What is wrong with a partner CSV's header line, if anything."""
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    missing = {"name", "industry", "country"} - set(header)
+    unknown = set(header) - set(PartnerRow.model_fields)
+    if duplicates:
+        return f"line 1: duplicate column(s): {', '.join(duplicates)}"
     if missing:
-        report.errors.append(f"line 1: missing column(s): {', '.join(sorted(missing))}")
-        return report
-    unknown = set(reader.fieldnames or []) - expected
+        return f"line 1: missing column(s): {', '.join(sorted(missing))}"
     if unknown:
-        report.errors.append(f"line 1: unknown column(s): {', '.join(sorted(unknown))}")
-        return report
-    rows: list[PartnerRow] = []
+        return (f"line 1: unknown column(s): {', '.join(sorted(unknown))}; "
+                f"the columns are: {', '.join(PartnerRow.model_fields)}")
+    return None
+
+
+def _validate_rows(text: str, report: ImportReport) -> list[tuple[int, PartnerRow]]:
+    """Every row validated on its own, with its line number; the problems go to ``report.errors``."""
+    records = _csv_records(text, report)
+    first = next(records, None)
+    if first is None:
+        report.errors.append("line 1: the file is empty; expected the columns name,industry,country,...")
+        return []
+    header = first[1]
+    if problem := _check_header(header):
+        report.errors.append(problem)
+        return []
+    rows: list[tuple[int, PartnerRow]] = []
     seen: dict[str, int] = {}
-    for number, raw in enumerate(reader, start=2):
-        cleaned = {key: (value or None) for key, value in raw.items() if key is not None}
-        if None in raw:
-            report.errors.append(f"line {number}: more values than columns")
+    for number, values in records:
+        report.rows += 1
+        if len(values) > len(header):
+            report.errors.append(f"line {number}: more values than columns ({len(values)} for {len(header)})")
             continue
         try:
-            row = PartnerRow.model_validate({k: v for k, v in cleaned.items() if v is not None})
+            row = PartnerRow.model_validate({key: value for key, value in zip(header, values) if value})
         except ValidationError as error:
             report.errors.append(describe(error, f"line {number}: "))
             continue
-        if row.contact_email and row.contact_email.lower() in seen:
-            report.errors.append(f"line {number}: contact_email: {row.contact_email} already on line {seen[row.contact_email.lower()]}")
-            continue
         if row.contact_email:
-            seen[row.contact_email.lower()] = number
-        rows.append(row)
+            email = row.contact_email.lower()
+            if email in seen:
+                report.errors.append(f"line {number}: contact_email: {row.contact_email} already on line {seen[email]}")
+                continue
+            seen[email] = number
+        rows.append((number, row))
+    return rows
+
+
+def _chunks(values: list[Any], size: int = _IN_CHUNK) -> Iterator[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _contact_owners(session: Session, emails: list[str]) -> dict[str, tuple[int, str]]:
+    """For each lower-cased address already known: (contact id, its organization's name)."""
+    owners: dict[str, tuple[int, str]] = {}
+    for chunk in _chunks(emails):
+        for contact_id, email, name in session.execute(
+            select(Contact.id, func.lower(Contact.email), Organization.name)
+            .join(Organization, Organization.id == Contact.organization_id)
+            .where(func.lower(Contact.email).in_(chunk))
+        ):
+            owners[email] = (contact_id, name)
+    return owners
+
+
+def _organization_ids(session: Session, names: list[str]) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for chunk in _chunks(names):
+        ids.update(session.execute(select(Organization.name, Organization.id).where(Organization.name.in_(chunk))).all())
+    return ids
+
+
+@dataclass
+class _Known:
+    """What the database already holds of an import's organizations and contacts, read once before writing."""
+
+    organizations: dict[str, int]
+    owners: dict[str, tuple[int, str]]
+
+
+def _foreign_contacts(rows: list[tuple[int, PartnerRow]], known: _Known) -> list[str]:
+    """Rows whose contact e-mail already belongs to another organization."""
+    return [
+        f"line {number}: contact_email: {row.contact_email} is already a contact of {known.owners[email][1]}"
+        for number, row in rows
+        if row.contact_email and (email := row.contact_email.lower()) in known.owners
+        and known.owners[email][1] != row.name
+    ]
+
+
+def _write_batch(session: Session, rows: list[tuple[int, PartnerRow]], known: _Known) -> int:
+    """Insert or update the organizations and contacts of ``rows``; the number of contacts written."""
+    organizations = {row.name: row for _, row in rows}  # a later row of the same organization wins
+    values = [{"name": name, "type": "partner", "industry": row.industry, "country": row.country, "region": row.region}
+              for name, row in organizations.items()]
+    changed = [{**value, "match": known.organizations[value["name"]]}
+               for value in values if value["name"] in known.organizations]
+    new = [value for value in values if value["name"] not in known.organizations]
+    if changed:
+        session.execute(update(_ORGANIZATIONS).where(_ORGANIZATIONS.c.id == bindparam("match")), changed)
+    if new:
+        inserted = session.execute(
+            insert(_ORGANIZATIONS).returning(_ORGANIZATIONS.c.name, _ORGANIZATIONS.c.id, sort_by_parameter_order=True), new)
+        known.organizations.update(inserted.all())
+    inserts, updates = [], []
+    for _, row in rows:
+        if row.contact_email is None:
+            continue
+        email = row.contact_email.lower()
+        if email in known.owners:
+            updates.append({"match": known.owners[email][0], "name": row.contact_name, "language": row.contact_language})
+        else:
+            inserts.append({"organization_id": known.organizations[row.name], "name": row.contact_name, "email": email,
+                            "language": row.contact_language, "opt_outs": []})
+    if inserts:
+        session.execute(insert(_CONTACTS), inserts)
+    if updates:
+        session.execute(update(_CONTACTS).where(_CONTACTS.c.id == bindparam("match")), updates)
+    return len(inserts) + len(updates)
+
+
+def import_partners_csv(db: Database, text: str) -> ImportReport:
+    """Import partner organizations (and contacts) from CSV: all rows or, if any is refused, none.
+
+    Columns: name, industry, country, region, contact_name, contact_email, contact_language. Every
+    row is validated on its own (line numbers in ``errors``) and against the contacts already known,
+    before anything is written; then rows are written ``CSV_BATCH_ROWS`` to a transaction, so other
+    writers wait at most one batch. An organization named again is updated; a known contact keeps
+    its opt-outs. A concurrent writer adding one of the file's contacts first makes the batch fail
+    (unique e-mail) with ``ConflictError``, the batches before it kept.
+    """
+    report = ImportReport()
+    rows = _validate_rows(text, report)
     if report.errors:
         return report
-    with db.transaction() as session:
-        for row in rows:
-            upsert_organization(session, OrganizationInput(
-                name=row.name, type="partner", industry=row.industry, country=row.country, region=row.region,
-            ))
-            report.organizations += 1
-            if row.contact_email:
-                upsert_contact(session, ContactInput(
-                    organization=row.name, name=row.contact_name, email=row.contact_email, language=row.contact_language,
-                ))
-                report.contacts += 1
+    with db.sessions() as session:
+        known = _Known(_organization_ids(session, list({row.name: None for _, row in rows})),
+                       _contact_owners(session, [row.contact_email.lower() for _, row in rows if row.contact_email]))
+    report.errors.extend(_foreign_contacts(rows, known))
+    if report.errors:
+        return report
+    for batch in _chunks(rows, CSV_BATCH_ROWS):
+        try:
+            with db.transaction() as session:
+                report.contacts += _write_batch(session, batch, known)
+        except IntegrityError:
+            raise ConflictError(
+                f"lines {batch[0][0]}-{batch[-1][0]}: another writer added the same organizations or contacts during "
+                f"the import; the rows before line {batch[0][0]} were imported, import the file again"
+            ) from None
+    report.organizations = len({row.name for _, row in rows})
     return report
 
 

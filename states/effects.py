@@ -36,10 +36,14 @@ def record_vote(ctx: TransitionContext, trigger: str) -> None:
 
 
 def store_dialogue_report(ctx: TransitionContext, _trigger: str) -> None:
-    """Store (or replace, after a revision) the dialogue's report; without one, the guard refuses."""
+    """Store (or replace, after a revision) the dialogue's report; without one, the guard refuses.
+
+    The language it was written in goes to the engagement's ``details.language``, like other partner text.
+    """
     if ctx.data is None:
         return
-    values = ctx.data.model_dump()
+    values = ctx.data.model_dump(exclude={"language"})
+    _set_details(ctx, language=ctx.data.language.value)
     report = ctx.session.get(DialogueReport, ctx.engagement.id)
     if report is None:
         ctx.session.add(DialogueReport(engagement_id=ctx.engagement.id, submitted_at=ctx.now, **values))

@@ -1,13 +1,24 @@
-"""pydantic models for everything that enters the engine from outside: CLI, files, forms, flows."""
+"""pydantic models for everything that enters the engine from outside: CLI, files, forms, flows.
+
+One input policy applies to every text: Unicode is normalised (NFC); control, format and separator
+characters (Cc, Cf except ZWNJ/ZWJ, Zl, Zp, NEL) are refused in one-line fields, and in multi-line
+fields line breaks are normalised to LF while every other control character (NUL included) is
+refused; every text, URL and list has a length limit; integers are strict (no bool, no string) and
+bounded to the database's 32-bit INTEGER columns. Whatever is accepted is storable on SQLite and
+PostgreSQL and sendable by the mailer.
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import (
-    AfterValidator, BaseModel, ConfigDict, EmailStr, Field, HttpUrl, NonNegativeInt, StringConstraints, ValidationError,
-    model_validator,
+    AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StrictInt, StringConstraints, UrlConstraints,
+    ValidationError, ValidationInfo, model_validator,
 )
 
 from models.enums import (
@@ -16,15 +27,74 @@ from models.enums import (
 )
 from states.errors import EngageError
 
+INT32_MAX = 2**31 - 1
+"""The largest value of an INTEGER column on PostgreSQL: every id and count the engine stores."""
+EMAIL_MAX_LENGTH = 150
+"""Long enough for real addresses, short enough for the outbox's 200-character dedupe key."""
+ALLOWED_FORMAT_CHARACTERS = frozenset({"\u200c", "\u200d"})
+"""ZERO WIDTH NON-JOINER and JOINER: Persian, Indic scripts and emoji sequences need them."""
+_LINE_BREAKS = {ord("\r"): "\n", 0x85: "\n", 0x2028: "\n", 0x2029: "\n\n"}
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
 
 class InputError(EngageError):
     """Input from outside failed validation; the message names every field at fault."""
 
 
-def _single_line(value: str) -> str:
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
-        raise ValueError("must be a single line without control characters (no CR or LF)")
-    return value
+def _refused_character(value: str, allowed: str) -> tuple[int, str] | None:
+    """The first character the policy refuses, with its position, or None."""
+    if value.isprintable():  # fast path: no Cc, Cf, Cs, Zl, Zp at all
+        return None
+    for position, char in enumerate(value):
+        if char in allowed or char in ALLOWED_FORMAT_CHARACTERS:
+            continue
+        if unicodedata.category(char) in _REFUSED_CATEGORIES:
+            return position, char
+    return None
+
+
+def _describe_character(char: str) -> str:
+    name = unicodedata.name(char, "")
+    return f"U+{ord(char):04X}{f' {name}' if name else ''}"
+
+
+def clean_line(value: str) -> str:
+    """NFC-normalised ``value``, refused if it holds a line break, control, format or separator character."""
+    value = unicodedata.normalize("NFC", value)
+    if found := _refused_character(value, ""):
+        position, char = found
+        raise ValueError(
+            f"must be a single line without control, format or separator characters (no CR, LF, NEL, U+2028); "
+            f"found {_describe_character(char)} at position {position}"
+        )
+    return value.strip()
+
+
+def clean_text(value: str) -> str:
+    """NFC-normalised multi-line ``value``: CR, CRLF, NEL, U+2028 become LF (U+2029 a blank line);
+    tabs are kept; any other control or format character (NUL included) is refused."""
+    value = unicodedata.normalize("NFC", value).replace("\r\n", "\n").translate(_LINE_BREAKS)
+    if found := _refused_character(value, "\n\t"):
+        position, char = found
+        raise ValueError(f"must not contain control or format characters; found {_describe_character(char)} "
+                         f"at position {position}")
+    return value.strip()
+
+
+def _text_type(max_length: int, *, min_length: int = 1, multiline: bool = False) -> Any:  # noqa: ANN401 - a type
+    """A text field under the policy, its length checked again after normalisation."""
+    clean = clean_text if multiline else clean_line
+
+    def check(value: str) -> str:
+        value = clean(value)
+        if len(value) < min_length:
+            raise ValueError(f"must have at least {min_length} character(s) once normalised")
+        if len(value) > max_length:
+            raise ValueError(f"must have at most {max_length} characters once normalised")
+        return value
+
+    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+                     AfterValidator(check)]
 
 
 def _country(value: str) -> str:
@@ -36,13 +106,59 @@ def _country(value: str) -> str:
     return code
 
 
-SingleLine = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_single_line)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300), AfterValidator(_single_line)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
-Comment = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2_000)]
-CountryCode = Annotated[str, AfterValidator(_country)]
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ADDRESS = re.compile(rf"(?P<local>{_ATOM}(?:\.{_ATOM})*)@(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+"
+                            r"[A-Za-z]{2,63})")
+
+
+def _plain_address(value: str) -> str | None:
+    """The normalised form of a plain ASCII address (what ``validate_email`` returns for it), found without
+    the cost of a full check; None when the address needs that check (IDN, quoting, special-use domains)."""
+    match = _PLAIN_ADDRESS.fullmatch(value)
+    if match is None or len(match["local"]) > 64 or "xn--" in value.lower():
+        return None
+    domain = match["domain"].lower()
+    if any(domain == name or domain.endswith(f".{name}") for name in SPECIAL_USE_DOMAIN_NAMES):
+        return None
+    return f"{match['local']}@{domain}"
+
+
+def _email(value: str) -> str:
+    """A normalised address the mailer can send to: ASCII local part, a domain IDNA can encode."""
+    value = clean_line(value)
+    if plain := _plain_address(value):
+        return plain
+    try:
+        address = validate_email(value, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as error:
+        raise ValueError(f"value is not a valid email address: {error}") from None
+    try:
+        address.domain.encode("idna")
+    except UnicodeError:
+        raise ValueError(f"the domain {address.domain!r} cannot be encoded for SMTP (IDNA)") from None
+    return address.normalized
+
+
+SingleLine = _text_type(200)
+Title = _text_type(300, min_length=3)
+Region = _text_type(64)
+Text = _text_type(20_000, multiline=True)
+Comment = _text_type(2_000, min_length=0, multiline=True)
+CountryCode = Annotated[str, StringConstraints(max_length=64), AfterValidator(_country)]
 SwgCode = Annotated[str, StringConstraints(pattern=r"^[1-3]\.[1-3]$")]
-Email = Annotated[EmailStr, StringConstraints(max_length=254)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=EMAIL_MAX_LENGTH), AfterValidator(_email)]
+Url = Annotated[HttpUrl, UrlConstraints(max_length=2_000)]
+Id = Annotated[StrictInt, Field(ge=1, le=INT32_MAX)]
+Count = Annotated[StrictInt, Field(ge=0, le=INT32_MAX)]
+
+
+def check_id(value: object, field: str = "id") -> int:
+    """``value`` as a database id (1 .. 2**31-1), or ``InputError`` naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"{field}: must be a whole number, got {type(value).__name__}")
+    if not 1 <= value <= INT32_MAX:
+        raise InputError(f"{field}: must be between 1 and {INT32_MAX}, got {value}")
+    return value
 
 
 class Strict(BaseModel):
@@ -64,10 +180,14 @@ def describe(error: ValidationError, where: str = "") -> str:
     return "; ".join(lines)
 
 
-def parse(model: type[ModelT], data: Any, where: str = "") -> ModelT:
-    """Validate ``data`` as ``model``, raising ``InputError`` that names each bad field."""
+def parse(model: type[ModelT], data: Any, where: str = "", *, language: str | None = None) -> ModelT:
+    """Validate ``data`` as ``model``, raising ``InputError`` that names each bad field.
+
+    ``language`` is the language of the form the data came from: partner text without a
+    ``language`` of its own is taken to be written in it.
+    """
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context={"language": language} if language else None)
     except ValidationError as error:
         raise InputError(describe(error, where)) from None
 
@@ -91,7 +211,7 @@ class OrganizationInput(Strict):
     type: OrganizationType
     industry: Industry | None = None
     country: CountryCode | None = None
-    region: Annotated[str, StringConstraints(max_length=64), AfterValidator(_single_line)] | None = None
+    region: Region | None = None
 
     @model_validator(mode="after")
     def _partners_have_industry(self) -> OrganizationInput:
@@ -105,7 +225,7 @@ class ContactInput(Strict):
     name: SingleLine
     email: Email
     language: Language = Language.EN
-    opt_outs: list[Literal["email", "chat"] | NotificationType] = Field(default_factory=list)
+    opt_outs: list[Literal["email", "chat"] | NotificationType] = Field(default_factory=list, max_length=20)
 
 
 class PartnerRow(Strict):
@@ -114,7 +234,7 @@ class PartnerRow(Strict):
     name: SingleLine
     industry: Industry
     country: CountryCode
-    region: Annotated[str, StringConstraints(max_length=64)] | None = None
+    region: Region | None = None
     contact_name: SingleLine | None = None
     contact_email: Email | None = None
     contact_language: Language = Language.EN
@@ -147,6 +267,24 @@ class MeetingInput(Strict):
         return self
 
 
+class PartnerText(Strict):
+    """Text written by a partner or an authority, and the language it was written in.
+
+    Without a ``language`` of its own it is taken to be in the language of the form it came from
+    (the ``language`` given to :func:`parse`), else English.
+    """
+
+    language: Language = Language.EN
+
+    @model_validator(mode="before")
+    @classmethod
+    def _form_language(cls, data: Any, info: ValidationInfo) -> Any:  # noqa: ANN401 - raw input
+        form_language = (info.context or {}).get("language")
+        if isinstance(data, dict) and data.get("language") is None and form_language:
+            return {**data, "language": form_language}
+        return data
+
+
 # Kind-specific data kept with an engagement.
 class DialogueDetails(Strict):
     organizing_agency: SingleLine
@@ -162,21 +300,21 @@ class MeetingDetails(Strict):
 
 
 class ToolkitDetails(Strict):
-    url: HttpUrl | None = None
+    url: Url | None = None
 
 
-class SubmissionDetails(Strict):
+class SubmissionDetails(PartnerText):
     media: Literal["video", "presentation", "document"]
-    url: HttpUrl
+    url: Url
     summary: Text
 
 
-class RecommendationDetails(Strict):
+class RecommendationDetails(PartnerText):
     topic: RecommendationTopic
     text: Text
 
 
-class AchievementDetails(Strict):
+class AchievementDetails(PartnerText):
     summary: Text
     received_via: Literal["website", "mailbox"] = "website"
 
@@ -204,26 +342,32 @@ class EngagementInput(Strict):
     kind: EngagementKind
     title: Title
     swg_code: SwgCode | None = None
-    meeting_id: int | None = None
+    meeting_id: Id | None = None
     country: CountryCode | None = None
     details: dict[str, Any] = Field(default_factory=dict)
-    participants: list[ParticipantInput] = Field(default_factory=list)
+    participants: list[ParticipantInput] = Field(default_factory=list, max_length=50)
 
     @model_validator(mode="after")
-    def _details_fit_kind(self) -> EngagementInput:
+    def _details_fit_kind(self, info: ValidationInfo) -> EngagementInput:
         schema = DETAILS_SCHEMAS[self.kind]
-        self.details = parse(schema, self.details, "details.").model_dump(mode="json")
+        language = (info.context or {}).get("language")
+        self.details = parse(schema, self.details, "details.", language=language).model_dump(mode="json")
         if self.kind == EngagementKind.SWG_PRESENTATION and self.swg_code is None:
             raise ValueError("an invitation to present needs swg_code")
+        seen: set[tuple[str, str]] = set()
+        for person in self.participants:
+            if (person.organization, person.role) in seen:
+                raise ValueError(f"participants: {person.organization} is listed twice as {person.role.value}")
+            seen.add((person.organization, person.role))
         return self
 
 
 # Data that comes with particular triggers.
-class DialogueReportInput(Strict):
+class DialogueReportInput(PartnerText):
     held_on: date
     organizing_agency: SingleLine
-    public_partners: NonNegativeInt
-    private_partners: NonNegativeInt
+    public_partners: Count
+    private_partners: Count
     narrative: Text | None = None
     areas_of_discussion: list[SingleLine] = Field(default_factory=list, max_length=20)
     recommendations: Text | None = None
@@ -241,6 +385,6 @@ class TransitionRequest(Strict):
     actor: Actor
     comment: Comment | None = None
     data: dict[str, Any] | None = None
-    flow_run_id: Annotated[str, StringConstraints(max_length=64)] | None = None
-    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
-    expected_version: int | None = Field(default=None, ge=1)
+    flow_run_id: _text_type(64) | None = None  # type: ignore[valid-type]
+    idempotency_key: _text_type(200) | None = None  # type: ignore[valid-type]
+    expected_version: Id | None = None

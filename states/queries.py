@@ -7,13 +7,30 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from models import Contact, Engagement, Organization, Participant, TransitionLog
+from models import ApprovalVote, CoChair, Contact, DialogueReport, Engagement, Organization, Participant, TransitionLog
+from models.enums import EngagementKind, OrganizationType
 from states.errors import NotFoundError
+
+
+def _check_kind_and_state(kind: str | None, state: str | None) -> None:
+    """Refuse an unknown kind, or a state no lifecycle (of that kind) has, listing the valid ones."""
+    from states.inputs import InputError
+    from states.lifecycles import LIFECYCLES
+
+    if kind is not None and kind not in LIFECYCLES:
+        raise InputError(f"kind: {kind!r} is not a kind of engagement; choose one of: {', '.join(EngagementKind)}")
+    if state is not None:
+        lifecycles = [LIFECYCLES[kind]] if kind else list(LIFECYCLES.values())
+        states = sorted({spec.name for lifecycle in lifecycles for spec in lifecycle.states})
+        if state not in states:
+            raise InputError(f"state: {state!r} is not a state{f' of {kind}' if kind else ''}; "
+                             f"choose one of: {', '.join(states)}")
 
 
 def list_engagements(session: Session, *, kind: str | None = None, state: str | None = None,
                      limit: int = 200) -> Sequence[Engagement]:
-    """Engagements, newest first, optionally of one kind and/or state."""
+    """Engagements, newest first, optionally of one kind and/or state (``InputError`` for unknown ones)."""
+    _check_kind_and_state(kind, state)
     query = select(Engagement).order_by(Engagement.id.desc()).limit(limit)
     if kind:
         query = query.where(Engagement.kind == kind)
@@ -24,6 +41,9 @@ def list_engagements(session: Session, *, kind: str | None = None, state: str | 
 
 def get_engagement(session: Session, engagement_id: int) -> Engagement:
     """One engagement with its participants; ``NotFoundError`` if there is none."""
+    from states.inputs import check_id  # imported here: listings need no input models
+
+    check_id(engagement_id, "engagement_id")
     found = session.get(Engagement, engagement_id, options=[selectinload(Engagement.participants)])
     if found is None:
         raise NotFoundError(f"no engagement with id {engagement_id}")
@@ -42,6 +62,20 @@ def participants(session: Session, engagement_id: int) -> list[tuple[Participant
     return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
+def dialogue_report(session: Session, engagement_id: int) -> DialogueReport | None:
+    """The report a national authority submitted for a dialogue, if any."""
+    return session.get(DialogueReport, engagement_id)
+
+
+def votes(session: Session, engagement_id: int) -> list[tuple[ApprovalVote, CoChair]]:
+    """The co-chairs' recorded decisions on an engagement, in the order they came."""
+    rows = session.execute(
+        select(ApprovalVote, CoChair).join(CoChair, CoChair.id == ApprovalVote.co_chair_id)
+        .where(ApprovalVote.engagement_id == engagement_id).order_by(ApprovalVote.id)
+    ).all()
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
 def history(session: Session, engagement_id: int) -> Sequence[TransitionLog]:
     """The audit trail of an engagement, oldest first; ``NotFoundError`` for an unknown engagement."""
     get_engagement(session, engagement_id)
@@ -51,7 +85,11 @@ def history(session: Session, engagement_id: int) -> Sequence[TransitionLog]:
 
 
 def list_organizations(session: Session, *, type: str | None = None) -> list[tuple[Organization, int]]:
-    """Organizations by name, with how many contacts each has."""
+    """Organizations by name, with how many contacts each has (``InputError`` for an unknown type)."""
+    if type is not None and type not in set(OrganizationType):
+        from states.inputs import InputError
+
+        raise InputError(f"type: {type!r} is not an organization type; choose one of: {', '.join(OrganizationType)}")
     query = (
         select(Organization, func.count(Contact.id))
         .outerjoin(Contact, Contact.organization_id == Organization.id)

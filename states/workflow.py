@@ -15,15 +15,15 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import CoChair, Contact, Engagement, Organization, Participant, TransitionLog
-from models.enums import Channel, ParticipantRole, Role
+from models import CoChair, Contact, Engagement, Meeting, Organization, Participant, SubWorkingGroup, TransitionLog
+from models.enums import Channel, Language, ParticipantRole, Role
 from settings import Settings, get_settings
 from models.db import Database
 from states.clock import SYSTEM_CLOCK, Clock
 from states.context import EngagementRow, TransitionContext
 from states.effects import EFFECTS
 from states.errors import ConflictError, GuardFailedError, NotAllowedError, NotFoundError, UnknownTriggerError
-from states.inputs import Actor, EngagementInput, TransitionRequest, parse
+from states.inputs import Actor, EngagementInput, TransitionRequest, check_id, parse
 from states.lifecycles import get_lifecycle
 from states.machines import fire
 from states.recipients import enqueue
@@ -142,6 +142,7 @@ def apply_transition(
     expected_version: int | None = None,
     clock: Clock = SYSTEM_CLOCK,
     settings: Settings | None = None,
+    language: Language | str = Language.EN,
 ) -> TransitionOutcome:
     """Fire ``trigger`` on engagement ``engagement_id`` as ``actor``, all in one transaction.
 
@@ -155,7 +156,9 @@ def apply_transition(
     not possible from the current state), ``NotAllowedError`` (role or person), ``GuardFailedError``
     (a rule refused, including ``AlreadyDecidedError`` for a co-chair's second vote) and
     ``ConflictError`` (``expected_version`` is not the current version).
+    ``language`` is the language of the form the data came from (partner text without its own).
     """
+    check_id(engagement_id, "engagement_id")
     request = parse(TransitionRequest, {
         "trigger": trigger, "actor": actor, "comment": comment, "data": data, "flow_run_id": flow_run_id,
         "idempotency_key": idempotency_key, "expected_version": expected_version,
@@ -164,7 +167,7 @@ def apply_transition(
     now = clock.now()
     try:
         with db.transaction() as session:
-            return _apply(session, engagement_id, request, Channel(channel), now, settings)
+            return _apply(session, engagement_id, request, Channel(channel), now, settings, Language(language))
     except IntegrityError as error:
         # Only a key already used on ANOTHER engagement gets here (one engagement's writers are serialized).
         if earlier := replayed(db, request.idempotency_key):
@@ -175,7 +178,7 @@ def apply_transition(
 
 
 def _apply(session: Session, engagement_id: int, request: TransitionRequest, channel: Channel, now: datetime,
-           settings: Settings) -> TransitionOutcome:
+           settings: Settings, language: Language) -> TransitionOutcome:
     engagement = session.execute(LOCK_ENGAGEMENT, {"id": engagement_id}).first()
     if engagement is None:
         raise NotFoundError(f"no engagement with id {engagement_id}")
@@ -208,7 +211,7 @@ def _apply(session: Session, engagement_id: int, request: TransitionRequest, cha
     )
     schema = next((spec.data_schema for spec in candidates if spec.data_schema), None)
     if schema is not None and request.data is not None:
-        ctx.data = parse(schema, request.data, "data.")
+        ctx.data = parse(schema, request.data, "data.", language=language)
     elif request.data:
         raise GuardFailedError(f"{trigger!r} takes no data; got fields {', '.join(sorted(request.data))}")
     for effect in dict.fromkeys(name for spec in candidates for name in spec.effects):
@@ -263,19 +266,26 @@ def _commit(session: Session, engagement: EngagementRow, lifecycle: Lifecycle, s
 
 
 def create_engagement(db: Database, engagement: EngagementInput | dict[str, Any], actor: Actor | dict[str, Any], *,
-                      channel: Channel = Channel.CLI, clock: Clock = SYSTEM_CLOCK) -> int:
+                      channel: Channel = Channel.CLI, clock: Clock = SYSTEM_CLOCK,
+                      language: Language | str = Language.EN) -> int:
     """Create an engagement in its lifecycle's initial state, with its participants and a first audit row.
 
+    ``language`` is the language of the form it came from: the default of partner text's ``details.language``.
     Raises (and writes nothing): ``InputError`` (bad engagement or actor), ``NotAllowedError`` (a role
     that may not create engagements) and ``NotFoundError`` (an unknown organization, contact, SWG or meeting).
     """
-    spec = engagement if isinstance(engagement, EngagementInput) else parse(EngagementInput, engagement)
+    spec = engagement if isinstance(engagement, EngagementInput) else parse(
+        EngagementInput, engagement, language=Language(language))
     who = actor if isinstance(actor, Actor) else parse(Actor, actor)
     if who.role not in (Role.SECRETARIAT, Role.NATIONAL_AUTHORITY, Role.PARTNER, Role.SYSTEM):
         raise NotAllowedError(f"a {who.role.value} may not create engagements")
     lifecycle = get_lifecycle(spec.kind)
     now = clock.now()
     with db.transaction() as session:
+        if spec.swg_code and session.get(SubWorkingGroup, spec.swg_code) is None:
+            raise NotFoundError(f"swg_code: there is no SWG {spec.swg_code}")
+        if spec.meeting_id and session.get(Meeting, spec.meeting_id) is None:
+            raise NotFoundError(f"meeting_id: there is no meeting with id {spec.meeting_id}")
         participants = []
         for person in spec.participants:
             organization = session.scalar(select(Organization).where(Organization.name == person.organization))
@@ -294,10 +304,7 @@ def create_engagement(db: Database, engagement: EngagementInput | dict[str, Any]
             reminders_sent=0, escalated=False, participants=participants,
         )
         session.add(row)
-        try:
-            session.flush()
-        except IntegrityError as error:
-            raise NotFoundError(f"swg_code or meeting_id does not exist: {error.orig}") from None
+        session.flush()
         session.add(TransitionLog(
             engagement_id=row.id, trigger=CREATED, from_state="", to_state=row.state, version=1, actor=who.identity,
             actor_role=who.role.value, channel=Channel(channel).value, at=now,
