@@ -161,6 +161,7 @@ class SiteReport:
     pages_unchanged: list[str]
     pages_removed: list[str]
     index_path: Path
+    items: int = 0
 
 
 def sanitize(html: str) -> str:
@@ -434,4 +435,5 @@ def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext
         pages_unchanged=sorted(unchanged),
         pages_removed=removed,
         index_path=site_dir / "index.html",
+        items=len(ordered),
     )
