@@ -21,6 +21,8 @@ from babel.messages.pofile import read_po
 LANGUAGES: tuple[str, ...] = ("en", "es", "fr")
 LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français"}
 LOCALE_DIR = Path(__file__).with_name("locale")
+#: Babel locales for dates: the Coalition writes "12 February 2024" in English.
+BABEL_LOCALES = {"en": "en_GB"}
 
 
 @lru_cache(maxsize=None)
@@ -59,4 +61,4 @@ def country_name(code: str, language: str) -> str:
 def long_date(moment: date | datetime, language: str) -> str:
     """``moment`` as a long date in ``language`` (12 February 2024, 12 de febrero de 2024, 12 février 2024)."""
     day = moment.date() if isinstance(moment, datetime) else moment
-    return format_date(day, format="long", locale=language)
+    return format_date(day, format="long", locale=BABEL_LOCALES.get(language, language))
