@@ -31,6 +31,8 @@ def _environment(language: str) -> Environment:
     environment.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     environment.filters.update(day=lambda moment: long_date(moment, language),
                                country=lambda code: country_name(code, language) if code else "")
+    # Msgids that come from data (regions, labels) go through `tr`: a plain str, escaped like any value.
+    environment.globals["tr"] = translations(language).gettext
     environment.globals.update(lang=language, kind_titles=KIND_TITLES, industry_labels=INDUSTRY_LABELS,
                                topic_labels=TOPIC_LABELS, priority_industries=PRIORITY_INDUSTRIES,
                                future_industries=FUTURE_INDUSTRIES, event_labels=EVENT_LABELS, languages=LANGUAGES)

@@ -224,6 +224,7 @@ def _environment(language: str) -> Environment:
         return gettext(value) if value in ("Yes", "No") else value
 
     environment.globals.update(
+        tr=gettext,  # for msgids that come from data: a plain str, escaped like any value
         site_title=SITE_TITLE, kind_titles=KIND_TITLES, kinds=KINDS, languages=LANGUAGES, language_names=LANGUAGE_NAMES,
         lang=language, industry_labels=INDUSTRY_LABELS, priority_industries=PRIORITY_INDUSTRIES,
         future_industries=FUTURE_INDUSTRIES, prefix=prefix,
