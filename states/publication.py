@@ -20,6 +20,7 @@ from models import (
 from models.db import Database
 from models.enums import EngagementKind, ParticipantRole
 from website import PartnerProfile, PublishedItem, SiteContext, SiteReport, SubmissionWindowInfo, publish
+from website.i18n import long_date
 from website.render import DEFAULT_PORTAL_URL
 
 PUBLISHED = "published"
@@ -126,7 +127,7 @@ def _item(engagement: Engagement, partners: list[str], organizers: list[str], re
             }
             summary = _paragraphs(
                 f"{report.organizing_agency} convened {report.public_partners} public and "
-                f"{report.private_partners} private partners on {_day(report.held_on)}."
+                f"{report.private_partners} private partners on {long_date(report.held_on, 'en')}."
             )
             body = (_paragraphs(report.narrative) + _list("Areas of discussion", list(report.areas_of_discussion or []))
                     + (("<p><strong>Recommendations</strong></p>" + _paragraphs(report.recommendations))

@@ -180,7 +180,8 @@ def sanitize(html: str) -> str:
 
 def plain_text(html: str) -> str:
     """Partner-written text -> plain text (every tag dropped, whitespace collapsed)."""
-    text = nh3.clean(html, tags=set(), clean_content_tags={"script", "style"}, strip_comments=True)
+    spaced = html.replace("<", " <")  # blocks and list items stay separate words
+    text = nh3.clean(spaced, tags=set(), clean_content_tags={"script", "style"}, strip_comments=True)
     return " ".join(html_lib.unescape(text).split())
 
 
@@ -349,7 +350,8 @@ def _search_index(views: list[_View], language: str) -> bytes:
         for view in views
     ]
     # A script, not a .json file, so that the search also works on pages opened from disk (file://).
-    payload = json.dumps(documents, ensure_ascii=True, separators=(",", ":")).replace("</", "<\\/")
+    payload = json.dumps(documents, ensure_ascii=True, separators=(",", ":"))
+    payload = payload.replace("<", "\\u003c").replace(">", "\\u003e")  # no markup, even inside strings
     return f"window.ENGAGE_SEARCH_INDEX = {payload};\n".encode("ascii")
 
 
