@@ -94,12 +94,19 @@ def _count_if(condition):  # noqa: ANN001, ANN202 - SQLAlchemy clause
     return func.sum(case((condition, 1), else_=0))
 
 
+ACTIVITY_TRIGGERS = ("hold", "record_presentation", "present", "launch", "submit", "resubmit", "submit_report")
+
+
 def latest_year(source: Session | Database) -> int:
-    """The year of the engine's latest recorded step (the year a report is usually about)."""
+    """The latest year in which engagements were held, presented or submitted (what a report is about).
+
+    Publication and selection steps do not count: the Secretariat publishes and selects in January
+    what happened the year before.
+    """
     if isinstance(source, Database):
         with source.transaction() as session:
             return latest_year(session)
-    latest = source.scalar(select(func.max(TransitionLog.at)))
+    latest = source.scalar(select(func.max(TransitionLog.at)).where(TransitionLog.trigger.in_(ACTIVITY_TRIGGERS)))
     return latest.year if latest else date.today().year
 
 

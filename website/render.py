@@ -87,6 +87,8 @@ _URL_SCHEMES = {"http", "https", "mailto"}
 _ABSOLUTE_ALLOWED_URL = re.compile(r"^\s*(https?|mailto):", re.IGNORECASE)
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _STATIC = Path(__file__).with_name("static")
+#: Facts whose values come from a fixed list, so the catalogs translate them.
+_ENUMERATED_FACTS = {"Topic", "Format", "Focus", "Received via", "Coalition deliverable", "In the final report"}
 _LANGUAGE_TAG = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 
 
@@ -222,7 +224,7 @@ def _environment(language: str) -> Environment:
         if "/" in value and all(_ISO_DAY.match(part) for part in value.split("/", 1)):
             start, end = (long_date(date.fromisoformat(part), language) for part in value.split("/", 1))
             return gettext("%(start)s to %(end)s") % {"start": start, "end": end}
-        return gettext(value) if value in ("Yes", "No") else value
+        return gettext(value) if name in _ENUMERATED_FACTS else value
 
     environment.globals.update(
         tr=gettext,  # for msgids that come from data: a plain str, escaped like any value
