@@ -8,6 +8,7 @@ every page is rendered from the same templates through the message catalogs of `
 
 from __future__ import annotations
 
+import hashlib
 import html as html_lib
 import json
 import os
@@ -240,6 +241,11 @@ def _environment(language: str) -> Environment:
 
 
 _ENVIRONMENTS = {language: _environment(language) for language in LANGUAGES}
+#: Changes whenever a template, catalog or site asset changes: cached item pages are then rendered again.
+_TEMPLATES_DIGEST = hashlib.sha256(b"".join(
+    path.read_bytes() for folder in ("templates", "locale", "static")
+    for path in sorted(Path(__file__).with_name(folder).iterdir()) if path.is_file()
+)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -275,34 +281,51 @@ class _Site:
     context: SiteContext
     reports: dict[str, list[str]]
     by_kind: dict[str, list[_View]] = field(init=False)
+    fingerprints: dict[str, str] = field(init=False)
     countries: dict[str, dict[str, list]] = field(init=False)
     industries: dict[str, dict[str, list]] = field(init=False)
 
+    def fingerprint(self, view: _View, language: str) -> str:
+        """What an item page is made from: the templates and catalogs, the item, its partners, the report links."""
+        digest = hashlib.sha256(_TEMPLATES_DIGEST.encode())
+        for part in (language, view.item.model_dump_json(), *(p.model_dump_json() for p in view.profiles), *sorted(self.reports)):
+            digest.update(b"\0" + part.encode())
+        return digest.hexdigest()
+
     def __post_init__(self) -> None:
+        self.fingerprints = {}
         self.by_kind = {kind: [view for view in self.views if view.item.kind == kind] for kind in KINDS}
         self.countries = defaultdict(lambda: {"dialogues": [], "partners": [], "items": []})
         self.industries = defaultdict(lambda: {"partners": [], "items": []})
+        listed: set[tuple[str, str, object]] = set()  # (table, key, partner name or engagement id)
         for view in self.views:
             if view.item.country:
                 country = self.countries[view.item.country]
                 (country["dialogues"] if view.item.kind == "national_dialogue" else country["items"]).append(view)
+                listed.add(("country", view.item.country, view.item.engagement_id))
             for profile in view.profiles:
-                for key, table in ((profile.country, self.countries), (profile.industry, self.industries)):
+                for name, key, table in (("country", profile.country, self.countries),
+                                         ("industry", profile.industry, self.industries)):
                     if not key:
                         continue
                     entry = table[key]
-                    if profile not in entry["partners"]:
+                    if (name, key, profile.name) not in listed:
+                        listed.add((name, key, profile.name))
                         entry["partners"].append(profile)
-                    if view not in entry["items"] and view not in entry.get("dialogues", []):
+                    if (name, key, view.item.engagement_id) not in listed:
+                        listed.add((name, key, view.item.engagement_id))
                         entry["items"].append(view)
         for table in (self.countries, self.industries):
             for entry in table.values():
                 entry["partners"].sort(key=lambda profile: profile.name.casefold())
 
-    def pages(self, language: str) -> dict[str, bytes]:
-        """Every HTML page and feed of ``language``, by path relative to the site folder."""
+    def pages(self, language: str, previous: dict[str, str]) -> dict[str, bytes | None]:
+        """Every HTML page and feed of ``language``, by path relative to the site folder.
+
+        An item page whose fingerprint is the one in ``previous`` is not rendered again (None).
+        """
         environment = _ENVIRONMENTS[language]
-        files: dict[str, bytes] = {}
+        files: dict[str, bytes | None] = {}
 
         def page(path: str, template: str, **context: object) -> None:
             depth = path.count("/") + (1 if language != "en" else 0)
@@ -312,7 +335,13 @@ class _Site:
             files[prefix(language) + path] = html.encode("utf-8")
 
         for view in self.views:
-            page(view.item.path, "item.html", view=view)
+            path = prefix(language) + view.item.path
+            fingerprint = self.fingerprint(view, language)
+            self.fingerprints[path] = fingerprint
+            if previous.get(path) == fingerprint:
+                files[path] = None
+            else:
+                page(view.item.path, "item.html", view=view)
         for kind in KINDS:
             page(f"{kind}/index.html", "kind_index.html", kind=kind, views=self.by_kind[kind])
         countries = sorted(self.countries, key=lambda code: country_name(code, language))
@@ -390,12 +419,13 @@ def _write_if_changed(path: Path, content: bytes) -> bool:
     return True
 
 
-def _previous_files(site_dir: Path) -> set[str]:
-    """The files the last `publish` wrote (its manifest): the only files we ever delete."""
+def _previous_files(site_dir: Path) -> dict[str, str]:
+    """The files the last `publish` wrote (the only files we ever delete), with the item pages' fingerprints."""
     try:
-        return set(json.loads((site_dir / MANIFEST).read_text("utf-8")))
+        manifest = json.loads((site_dir / MANIFEST).read_text("utf-8"))
     except (FileNotFoundError, ValueError):
-        return set()
+        return {}
+    return {str(path): str(fingerprint) for path, fingerprint in manifest.items()} if isinstance(manifest, dict) else {}
 
 
 def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext | None = None) -> SiteReport:
@@ -417,9 +447,12 @@ def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext
 
     profiles = {profile.name: profile for profile in context.partners}
     site = _Site([_View.of(item, profiles) for item in ordered], context, _report_files(site_dir))
-    files: dict[str, bytes] = {f"assets/{path.name}": path.read_bytes() for path in sorted(_STATIC.iterdir())}
+    previous = _previous_files(site_dir)
+    # A cached page counts only if its file is still there.
+    previous = {path: fingerprint for path, fingerprint in previous.items() if not fingerprint or (site_dir / path).is_file()}
+    files: dict[str, bytes | None] = {f"assets/{path.name}": path.read_bytes() for path in sorted(_STATIC.iterdir())}
     for language in LANGUAGES:
-        files |= site.pages(language)
+        files |= site.pages(language, previous)
     pages = sorted(name for name in files if name.endswith(".html"))
     files["sitemap.xml"] = sitemap(pages, [name for names in site.reports.values() for name in names if name.endswith(".html")])
 
@@ -428,12 +461,14 @@ def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext
     unchanged: list[str] = []
     # Items first (they come first in `files`), then indexes and feeds: no index links to a missing page.
     for relative, content in files.items():
-        (written if _write_if_changed(site_dir / relative, content) else unchanged).append(relative)
+        changed = content is not None and _write_if_changed(site_dir / relative, content)
+        (written if changed else unchanged).append(relative)
 
-    removed = sorted(_previous_files(site_dir) - files.keys())
+    removed = sorted(previous.keys() - files.keys())
     for relative in removed:
         (site_dir / relative).unlink(missing_ok=True)
-    _write_if_changed(site_dir / MANIFEST, (json.dumps(sorted(files), indent=0) + "\n").encode("utf-8"))
+    manifest = {path: site.fingerprints.get(path, "") for path in sorted(files)}
+    _write_if_changed(site_dir / MANIFEST, (json.dumps(manifest, indent=0) + "\n").encode("utf-8"))
 
     return SiteReport(
         pages_written=sorted(written),
