@@ -15,6 +15,8 @@ from website.render import PRIORITY_INDUSTRIES
 
 SUBMITTED_KINDS = ("recommendation", "achievement", "website_submission")
 PARTNER_ROLES = (ParticipantRole.PARTNER, ParticipantRole.PRESENTER)
+#: Up to this many steps the report lists each one; beyond, it sums them up by month.
+TIMELINE_DETAIL_LIMIT = 60
 TIMELINE_TRIGGERS = {
     "hold": "held", "record_presentation": "presented", "present": "presented", "launch": "launched",
 }
@@ -76,6 +78,15 @@ class YearFigures:
     @property
     def dialogues_held(self) -> int:
         return sum(count for _, count in self.dialogues_by_country)
+
+    @property
+    def timeline_by_month(self) -> list[tuple[date, str, str, int]]:
+        """The timeline summed up: (first day of the month, kind, step, how many), in order."""
+        counts: dict[tuple[date, str, str], int] = {}
+        for step in self.timeline:
+            key = (step.day.replace(day=1), str(step.kind), step.event)
+            counts[key] = counts.get(key, 0) + 1
+        return [(month, kind, event, count) for (month, kind, event), count in counts.items()]
 
     @property
     def priority_partners(self) -> int:

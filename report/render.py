@@ -6,11 +6,12 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
+from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from report.charts import BLUE, GREEN, GREY, ORANGE, Chart, bar_chart
-from report.figures import YearFigures
-from website.i18n import LANGUAGES, country_name, long_date, translations
+from report.figures import TIMELINE_DETAIL_LIMIT, YearFigures
+from website.i18n import BABEL_LOCALES, LANGUAGES, country_name, long_date, translations
 from website.render import FUTURE_INDUSTRIES, INDUSTRY_LABELS, KIND_TITLES, PRIORITY_INDUSTRIES, prefix
 
 Format = Literal["html", "pdf"]
@@ -30,12 +31,14 @@ def _environment(language: str) -> Environment:
     )
     environment.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     environment.filters.update(day=lambda moment: long_date(moment, language),
+                               month=lambda moment: format_date(moment, "LLLL y", locale=BABEL_LOCALES.get(language, language)),
                                country=lambda code: country_name(code, language) if code else "")
     # Msgids that come from data (regions, labels) go through `tr`: a plain str, escaped like any value.
     environment.globals["tr"] = translations(language).gettext
     environment.globals.update(lang=language, kind_titles=KIND_TITLES, industry_labels=INDUSTRY_LABELS,
                                topic_labels=TOPIC_LABELS, priority_industries=PRIORITY_INDUSTRIES,
-                               future_industries=FUTURE_INDUSTRIES, event_labels=EVENT_LABELS, languages=LANGUAGES)
+                               future_industries=FUTURE_INDUSTRIES, event_labels=EVENT_LABELS, languages=LANGUAGES,
+                               timeline_detail_limit=TIMELINE_DETAIL_LIMIT)
     return environment
 
 

@@ -152,7 +152,7 @@ def test_hostile_partner_text_is_inert_on_every_page_and_in_the_report(db, tmp_p
             assert "<script>alert" not in text and "<img" not in text, path
             assert not re.search(r"<[^>]*\son\w+=", text), path
     page = (site / f"recommendation/{ids['rec:early']}.html").read_text("utf-8")
-    assert "&lt;script&gt;alert(&#34;report&#34;)&lt;/script&gt;" in page or "&lt;script&gt;alert(&quot;report&quot;)" in page
+    assert '&lt;script&gt;alert("report")&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;Precursor alerts' in page
     report = (site / "report/report-en.html").read_text("utf-8")
     assert "&lt;script&gt;alert(&#34;report&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;Precursor alerts" in report
     assert "<script" not in report
@@ -170,9 +170,10 @@ def test_the_pdf_holds_the_figures_on_a4_pages(sqlite_db, tmp_path: Path) -> Non
                      "4 partners came from the six priority industries and 1 from other industries.",
                      "1 submissions arrived after their window had closed and were refused.",
                      '<script>alert("report")</script><img src=x onerror=alert(2)>Precursor alerts',
-                     "Química Andina S.A.", f"2 / {pages}"):
+                     "Química Andina S.A."):
         assert expected in " ".join(text.split()) or expected in text, expected
     assert re.search(r"The year in numbers \.+ ?2", " ".join(text.split()))  # the contents give page numbers
+    assert re.search(rf"\b2\s*/\s*{pages}\b", text) and re.search(rf"\b{pages}\s*/\s*{pages}\b", text)  # page numbers
     subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True)
     assert len(list(tmp_path.glob("page-*.png"))) == pages >= 2
 
