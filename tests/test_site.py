@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
@@ -190,3 +191,23 @@ def test_catalogs_translate_every_message() -> None:
             catalog = read_po(handle)
         missing = sorted(m for m in msgids if not (catalog.get(m) and catalog.get(m).string))
         assert missing == [], f"{language}.po lacks {missing}"
+
+
+def test_engage_report_writes_the_report_and_refuses_bad_options(sqlite_db, tmp_path: Path) -> None:  # noqa: ANN001
+    build_year(sqlite_db)
+    environment = {"ENGAGE_DATABASE_URL": str(sqlite_db.engine.url), "ENGAGE_DATA_DIR": str(tmp_path / "data"),
+                   "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    command = [sys.executable, "-c", "from cli.app import main; main()", "report"]
+    done = subprocess.run([*command, "--lang", "es", "--out", str(tmp_path / "informe.html")], env=environment,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "final report 2024 (es, html)" in done.stdout
+    assert "La colaboración con el sector privado en 2024: informe final" in (tmp_path / "informe.html").read_text("utf-8")
+    done = subprocess.run([*command, "--format", "pdf"], env=environment, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "data/site/report/report-en.pdf").read_bytes().startswith(b"%PDF")
+    home = (tmp_path / "data/site/index.html").read_text("utf-8")
+    assert 'href="report/report-en.pdf"' in home and "report-en.html" not in home  # the PDF only, so far
+    for option, value in (("--format", "docx"), ("--lang", "de")):
+        done = subprocess.run([*command, option, value], env=environment, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 1 and option in done.stderr and value in done.stderr
