@@ -13,7 +13,6 @@ from urllib.parse import unquote, urlsplit
 from xml.etree import ElementTree
 
 import feedparser
-import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
