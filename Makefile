@@ -26,3 +26,10 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/core_path.py
+
+# axe-core (accessibility checks of the browser tests), installed into a git-ignored folder.
+AXE := .tools/node_modules/axe-core/axe.min.js
+$(AXE):
+	npm install --silent --no-save --prefix .tools axe-core@4.14.1
+
+test: $(AXE)

@@ -405,6 +405,37 @@ def demo(
     run_demo(data_dir or get_settings().data_dir, console=console)
 
 
+@app.command()
+def report(
+    format: Annotated[str, typer.Option("--format", help="html or pdf")] = "html",
+    lang: Annotated[str, typer.Option("--lang", help="en, es or fr")] = "en",
+    out: Annotated[Optional[Path], typer.Option(help="Output file (default: the site's report/report-LANG.FORMAT)")] = None,
+    year: Annotated[Optional[int], typer.Option(help="Year of the report (default: the latest year on record)")] = None,
+) -> None:
+    """Write the final report (figures, charts, selected quotes, timeline); in the site, also link it from there."""
+    from datetime import date
+
+    from report import report_path, write_report
+    from settings import get_settings
+    from states.publication import portal_url, publish_site
+
+    if format not in ("html", "pdf"):
+        fail(f"--format must be html or pdf, not {format!r}")
+    if lang not in ("en", "es", "fr"):
+        fail(f"--lang must be en, es or fr, not {lang!r}")
+    settings = get_settings()
+    target = out or report_path(settings.site_dir, lang, format)  # type: ignore[arg-type]
+    in_site = target.resolve().parent == (settings.site_dir / "report").resolve()
+    database = open_db()
+    try:
+        written = write_report(database, target, language=lang, format=format, year=year, in_site=in_site)  # type: ignore[arg-type]
+    except OSError as error:
+        fail(f"could not write {target}: {error}")
+    if in_site:
+        publish_site(database, settings.site_dir, portal=portal_url(settings), today=date.today())
+    console.print(f"final report {written.year} ({lang}, {format}): {written.path}")
+
+
 @outbox_app.callback()
 def outbox(
     ctx: typer.Context,

@@ -39,6 +39,7 @@ class DemoSummary:
     flow_runs: int
     elapsed_seconds: float
     notes: list[str] = field(default_factory=list)
+    report_files: list[Path] = field(default_factory=list)
 
 
 def _at(day: str, hour: int = 9) -> datetime:
@@ -414,11 +415,32 @@ class _Replay:
         self.publish_due = True
 
     # --- the end --------------------------------------------------------------------------------
+    def final_report_files(self) -> list[Path]:
+        """The Secretariat quotes what it kept for the report, then the final-report flow writes it into the site."""
+        from sqlalchemy import select
+
+        from flows.report import report_flow
+        from models import TransitionLog
+
+        with self.db.transaction() as session:
+            kept = session.scalars(select(TransitionLog.engagement_id).where(
+                TransitionLog.trigger.in_(("include_in_final_report", "include_in_deliverable"))).distinct()).all()
+        for engagement_id in sorted(kept):
+            self.ids[f"report:{engagement_id}"] = engagement_id
+            self.fire(f"report:{engagement_id}", "select_for_report")
+        self.flow_runs += 1
+        result = self.loop.run_until_complete(report_flow())
+        self.say(f"final report {result['year']}: {len(result['files'])} file(s) in the site's report/ folder")
+        return [Path(path) for path in result["files"]]
+
     def summary(self, elapsed: float) -> DemoSummary:
         from sqlalchemy import func, select
 
         from models import Engagement, OutboxMessage
 
+        report_started = time.perf_counter()
+        report_files = self.final_report_files()
+        elapsed += time.perf_counter() - report_started
         self._runtime_cm.__exit__(None, None, None)
         self.loop.close()
         engagements: dict[str, dict[str, int]] = defaultdict(dict)
@@ -439,7 +461,7 @@ class _Replay:
             data_dir=self.settings.data_dir, engagements=dict(engagements), notifications_sent=by_status.get("sent", 0),
             notifications_by_language=languages, notifications_not_sent=sum(by_status.values()) - by_status.get("sent", 0),
             mail_messages=mail, site_dir=self.settings.site_dir, site_pages=site_pages, maildir=self.settings.maildir,
-            flow_runs=self.flow_runs, elapsed_seconds=elapsed, notes=self.notes,
+            flow_runs=self.flow_runs, elapsed_seconds=elapsed, notes=self.notes, report_files=report_files,
         )
 
 
@@ -461,6 +483,9 @@ def _print_summary(console: Any, summary: DemoSummary) -> None:
     facts.add_row("notifications sent", f"{summary.notifications_sent} ({languages}); not sent: {summary.notifications_not_sent}")
     facts.add_row("mail folder", f"{summary.maildir} ({summary.mail_messages} messages, Maildir)")
     facts.add_row("website", f"{summary.site_dir / 'index.html'} ({summary.site_pages} pages)")
+    for path in summary.report_files:
+        if path.name.startswith("report-en."):
+            facts.add_row(f"final report ({path.suffix[1:].upper()})", str(path))
     facts.add_row("Prefect flow runs", f"{summary.flow_runs} (ephemeral API, PREFECT_HOME={summary.data_dir / 'prefect'})")
     facts.add_row("elapsed", f"{summary.elapsed_seconds:.1f} s")
     console.print(facts)

@@ -10,17 +10,16 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.runtime import current_runtime
-from states.publication import published_items
-from website import publish
+from states.publication import portal_url, publish_site
 
 
 @task(name="render-site", cache_policy=NO_CACHE)
 def render_site(now: datetime | None = None) -> dict[str, Any]:
     runtime = current_runtime(now)
-    items = published_items(runtime.db)
-    report = publish(runtime.settings.site_dir, items)
+    report = publish_site(runtime.db, runtime.settings.site_dir, portal=portal_url(runtime.settings),
+                          today=runtime.clock.now().date())
     return {
-        "site_dir": str(runtime.settings.site_dir.resolve()), "items": len(items),
+        "site_dir": str(runtime.settings.site_dir.resolve()), "items": report.items,
         "written": report.pages_written, "unchanged": len(report.pages_unchanged), "removed": report.pages_removed,
     }
 

@@ -67,6 +67,11 @@ def stamp_published(ctx: TransitionContext, _trigger: str) -> None:
     _set_details(ctx, published_at=ctx.now.isoformat())
 
 
+def mark_selected_for_report(ctx: TransitionContext, _trigger: str) -> None:
+    """Remember when the Secretariat selected it for the final report."""
+    _set_details(ctx, selected_for_report=ctx.now.isoformat())
+
+
 def store_outcome(ctx: TransitionContext, _trigger: str) -> None:
     """Keep the meeting's recorded outcome with the engagement; without one, the guard refuses."""
     if ctx.data is not None:
@@ -86,6 +91,7 @@ def mark_escalated(ctx: TransitionContext, _trigger: str) -> None:
 EFFECTS: dict[str, Effect] = {
     effect.__name__: effect
     for effect in (
-        record_vote, store_dialogue_report, stamp_submitted, stamp_published, store_outcome, count_reminder, mark_escalated,
+        record_vote, store_dialogue_report, stamp_submitted, stamp_published, mark_selected_for_report, store_outcome,
+        count_reminder, mark_escalated,
     )
 }

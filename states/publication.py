@@ -7,18 +7,24 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Contact, DialogueReport, Engagement, Meeting, Organization, Participant, SubWorkingGroup, TransitionLog
+from models import (
+    DialogueReport, Engagement, Meeting, Organization, Participant, SubmissionWindow, SubWorkingGroup, TransitionLog,
+)
 from models.db import Database
 from models.enums import EngagementKind, ParticipantRole
-from website import PublishedItem
+from website import PartnerProfile, PublishedItem, SiteContext, SiteReport, SubmissionWindowInfo, publish
+from website.i18n import long_date
+from website.render import DEFAULT_PORTAL_URL
 
 PUBLISHED = "published"
+SUBMITTED_KINDS = ("recommendation", "achievement", "website_submission")
 TOPIC_LABELS = {
     "advocacy_campaigns": "Advocacy campaigns",
     "resource_mobilization": "Resource mobilization",
@@ -45,7 +51,8 @@ def _list(title: str, entries: list[str]) -> str:
 
 
 def _day(value: Any) -> str:
-    return f"{value.day} {value:%B %Y}"
+    """A date as ISO 8601 text: the website shows it in the page's language."""
+    return value.isoformat()
 
 
 def published_items(source: Session | Database) -> list[PublishedItem]:
@@ -60,19 +67,15 @@ def published_items(source: Session | Database) -> list[PublishedItem]:
     ids = [engagement.id for engagement in engagements]
     partners: dict[int, list[str]] = defaultdict(list)
     organizers: dict[int, list[str]] = defaultdict(list)
-    languages: dict[int, str] = {}
-    for engagement_id, role, name, language in session.execute(
-        select(Participant.engagement_id, Participant.role, Organization.name, Contact.language)
+    for engagement_id, role, name in session.execute(
+        select(Participant.engagement_id, Participant.role, Organization.name)
         .join(Organization, Organization.id == Participant.organization_id)
-        .outerjoin(Contact, Contact.id == Participant.contact_id)
         .where(Participant.engagement_id.in_(ids))
         .order_by(Participant.id)
     ):
         target = organizers if role in (ParticipantRole.ORGANIZER, ParticipantRole.HOST) else partners
         if name not in target[engagement_id]:
             target[engagement_id].append(name)
-        if language and role != ParticipantRole.ORGANIZER:
-            languages.setdefault(engagement_id, language)
     reports = {r.engagement_id: r for r in session.scalars(select(DialogueReport).where(DialogueReport.engagement_id.in_(ids)))}
     meetings = {m.id: m for m in session.scalars(select(Meeting).where(Meeting.id.in_({e.meeting_id for e in engagements if e.meeting_id})))}
     swgs = {s.code: s for s in session.scalars(select(SubWorkingGroup))}
@@ -88,7 +91,7 @@ def published_items(source: Session | Database) -> list[PublishedItem]:
     for engagement in engagements:
         items.append(_item(engagement, partners[engagement.id], organizers[engagement.id], reports.get(engagement.id),
                            meetings.get(engagement.meeting_id), swgs.get(engagement.swg_code),
-                           milestones[engagement.id], languages.get(engagement.id, "en")))
+                           milestones[engagement.id]))
     return items
 
 
@@ -99,7 +102,7 @@ def _published_at(engagement: Engagement) -> datetime:
 
 
 def _item(engagement: Engagement, partners: list[str], organizers: list[str], report: DialogueReport | None,
-          meeting: Meeting | None, swg: SubWorkingGroup | None, milestones: set[str], language: str) -> PublishedItem:
+          meeting: Meeting | None, swg: SubWorkingGroup | None, milestones: set[str]) -> PublishedItem:
     details: dict[str, Any] = dict(engagement.details or {})
     facts: dict[str, str] = {}
     summary = body = ""
@@ -111,7 +114,7 @@ def _item(engagement: Engagement, partners: list[str], organizers: list[str], re
         facts["Sub-Working Group"] = f"{swg.code} {swg.title}"
     if meeting is not None:
         facts["Meeting"] = meeting.title
-        facts["Date"] = _day(meeting.starts_on) + (f" to {_day(meeting.ends_on)}" if meeting.ends_on else "")
+        facts["Date"] = _day(meeting.starts_on) + (f"/{_day(meeting.ends_on)}" if meeting.ends_on else "")
         if meeting.location:
             facts["Location"] = meeting.location
     if organizers:
@@ -124,7 +127,7 @@ def _item(engagement: Engagement, partners: list[str], organizers: list[str], re
             }
             summary = _paragraphs(
                 f"{report.organizing_agency} convened {report.public_partners} public and "
-                f"{report.private_partners} private partners on {_day(report.held_on)}."
+                f"{report.private_partners} private partners on {long_date(report.held_on, 'en')}."
             )
             body = (_paragraphs(report.narrative) + _list("Areas of discussion", list(report.areas_of_discussion or []))
                     + (("<p><strong>Recommendations</strong></p>" + _paragraphs(report.recommendations))
@@ -162,5 +165,39 @@ def _item(engagement: Engagement, partners: list[str], organizers: list[str], re
     return PublishedItem(
         engagement_id=engagement.id, kind=kind, title=engagement.title, published_at=_published_at(engagement),
         summary=summary, body=body, partners=partners, facts={k: v for k, v in facts.items() if v},
-        links=links, language=language,
+        links=links, country=engagement.country,
+        # The language the partner wrote in (None: the page's language).
+        language=details.get("language"),
     )
+
+
+def site_context(source: Session | Database, *, portal_url: str, today: date | None = None) -> SiteContext:
+    """What the website shows besides the items: partner profiles, the submission windows, the portal."""
+    if isinstance(source, Database):
+        with source.transaction() as session:
+            return site_context(session, portal_url=portal_url, today=today)
+    session = source
+    partners = [
+        PartnerProfile(name=name, country=country, industry=industry)
+        for name, country, industry in session.execute(
+            select(Organization.name, Organization.country, Organization.industry).order_by(Organization.name)
+        )
+    ]
+    windows = [
+        SubmissionWindowInfo(kind=w.kind, opens_on=w.opens_on, closes_on=w.closes_on, early_deadline=w.early_deadline)
+        for w in session.scalars(select(SubmissionWindow).where(SubmissionWindow.kind.in_(SUBMITTED_KINDS)))
+    ]
+    return SiteContext(portal_url=portal_url, partners=partners, windows=windows, today=today)
+
+
+def portal_url(settings: object) -> str:
+    """The public address of the portal whose forms the site links to (``public_base_url`` if set)."""
+    return getattr(settings, "public_base_url", None) or DEFAULT_PORTAL_URL
+
+
+def publish_site(db: Database, site_dir: Path, *, portal: str = DEFAULT_PORTAL_URL, today: date | None = None) -> SiteReport:
+    """Make ``site_dir`` hold exactly what is published now, with the partners' profiles and the windows."""
+    with db.transaction() as session:
+        items = published_items(session)
+        context = site_context(session, portal_url=portal, today=today)
+    return publish(site_dir, items, context)

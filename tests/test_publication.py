@@ -50,7 +50,10 @@ def test_published_dialogue_with_facts(db, tmp_path):
     assert publish(site, published_items(db)).pages_written == []  # idempotent
     apply_transition(db, engagement, "unpublish", STAFF, clock=clock)
     assert published_items(db) == []
-    assert publish(site, published_items(db)).pages_removed == [f"national_dialogue/{engagement}.html"]
+    removed = publish(site, published_items(db)).pages_removed
+    assert {f"national_dialogue/{engagement}.html", f"es/national_dialogue/{engagement}.html",
+            f"fr/national_dialogue/{engagement}.html", "countries/mx.html"} <= set(removed)
+    assert not any(path.endswith(f"/{engagement}.html") for path in map(str, site.rglob("*.html")))
 
 
 def test_recommendation_deliverable_fact(sqlite_db):
@@ -68,4 +71,4 @@ def test_recommendation_deliverable_fact(sqlite_db):
         apply_transition(sqlite_db, engagement, trigger, STAFF, clock=clock)
     [item] = published_items(sqlite_db)
     assert item.facts["Coalition deliverable"] == "Yes" and item.facts["Topic"] == "Information sharing"
-    assert item.language == "es"
+    assert item.language is None  # not stated by the partner: shown in the page's language

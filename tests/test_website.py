@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from website import KIND_TITLES, KINDS, PublishedItem, SiteReport, publish
+from website.render import FUTURE_INDUSTRIES, MANIFEST, PRIORITY_INDUSTRIES
 
 UTC = timezone.utc
 HOSTILE = (
@@ -80,28 +82,37 @@ def test_publishes_pages_indexes_home_and_feed(tmp_path: Path) -> None:
     report = publish(site, [dialogue(), toolkit()])
 
     assert isinstance(report, SiteReport)
-    assert report.index_path == site / "index.html"
-    expected = {"index.html", "feed.json", "national_dialogue/12.html", "toolkit_launch/30.html"}
-    expected |= {f"{kind}/index.html" for kind in KINDS}
-    assert set(report.pages_written) == expected == set(all_files(site))
+    assert report.index_path == site / "index.html" and report.items == 2
+    expected = {"sitemap.xml", "assets/site.css", "assets/search.js", "assets/minisearch.js", "assets/minisearch.LICENSE.txt"}
+    for prefix in ("", "es/", "fr/"):
+        expected |= {f"{prefix}{name}" for name in (
+            "index.html", "feed.json", "atom.xml", "search.html", "search-index.js", "national_dialogue/12.html",
+            "toolkit_launch/30.html", "countries/index.html", "industries/index.html")}
+        expected |= {f"{prefix}{kind}/index.html" for kind in KINDS}
+        expected |= {f"{prefix}industries/{industry}.html" for industry in (*PRIORITY_INDUSTRIES, *FUTURE_INDUSTRIES)}
+    assert set(report.pages_written) == expected == set(all_files(site)) - {MANIFEST}
     assert report.pages_unchanged == [] and report.pages_removed == []
 
     page = (site / "national_dialogue/12.html").read_text("utf-8")
     for text in ("National dialogue in Mexico", "<strong>three WG topics</strong>", "<li>Precursor control</li>",
                  "Acme Chemicals", "<dt>Organizing agency</dt>", "<dd>Ministry of Health</dd>",
-                 'href="https://example.org/dialogue-video"', 'datetime="2024-02-20T09:30:00Z"', "20 February 2024"):
+                 'href="https://example.org/dialogue-video"', 'datetime="2024-02-20T09:30:00Z"', "20 February 2024",
+                 "<dd>12 February 2024</dd>"):
         assert text in page
     assert 'href="30.html"' not in page
+    spanish = (site / "es/national_dialogue/12.html").read_text("utf-8")
+    assert '<html lang="es">' in spanish and "20 de febrero de 2024" in spanish and "<dt>Organismo organizador</dt>" in spanish
 
     dialogues = (site / "national_dialogue/index.html").read_text("utf-8")
     assert KIND_TITLES["national_dialogue"] in dialogues and "national_dialogue/12.html" in dialogues
     assert "PPP toolkit launched" not in dialogues
     assert "Nothing has been published here yet." in (site / "recommendation/index.html").read_text("utf-8")
+    assert "Todavía no se ha publicado nada aquí." in (site / "es/recommendation/index.html").read_text("utf-8")
     home = (site / "index.html").read_text("utf-8")
     assert home.index("PPP toolkit launched") < home.index("National dialogue in Mexico")  # newest first
 
     feed = json.loads((site / "feed.json").read_text("utf-8"))
-    assert feed["version"] == "https://jsonfeed.org/version/1.1" and feed["title"]
+    assert feed["version"] == "https://jsonfeed.org/version/1.1" and feed["title"] and feed["language"] == "en"
     assert [item["id"] for item in feed["items"]] == ["30", "12"]
     first, second = feed["items"]
     assert first == {
@@ -110,19 +121,24 @@ def test_publishes_pages_indexes_home_and_feed(tmp_path: Path) -> None:
         "title": "PPP toolkit launched",
         "content_html": "UNODC presented the toolkit at the SWG 2.2 session.",
         "date_published": "2024-03-01T12:00:00Z",
-        "tags": ["toolkit_launch"],
+        "tags": ["toolkit_launch", "PPP toolkit"],
     }
     assert second["content_html"].startswith("<p>Chemical and shipping companies")
+    assert second["authors"] == [{"name": "Acme Chemicals"}, {"name": "Blue Shipping"}]
     assert datetime.fromisoformat(second["date_published"]) == datetime(2024, 2, 20, 9, 30, tzinfo=UTC)
 
     for name, text in all_files(site).items():
         if name.endswith(".html"):
-            assert text.startswith('<!DOCTYPE html>\n<html lang="en">'), name
-            assert "<script" not in text and "src=" not in text and "<link" not in text, name  # no JS, no assets
+            language = name.split("/")[0] if name.split("/")[0] in ("es", "fr") else "en"
+            assert text.startswith(f'<!DOCTYPE html>\n<html lang="{language}">'), name
+            scripts = re.findall(r"<script[^>]*>", text)
+            assert scripts == ([] if not name.endswith("search.html") else [  # JavaScript only where it searches
+                f'<script src="{"../" if language != "en" else ""}assets/minisearch.js">', '<script src="search-index.js">',
+                f'<script src="{"../" if language != "en" else ""}assets/search.js">']), name
             checker = _Balance()
             checker.feed(text)
             assert checker.errors == [] and checker.stack == [], name
-            assert text.count("<h1>") == 1, name
+            assert text.count("<h1") == 1, name
 
 
 def test_hostile_partner_html_survives_in_no_written_file(tmp_path: Path) -> None:
@@ -131,10 +147,10 @@ def test_hostile_partner_html_survives_in_no_written_file(tmp_path: Path) -> Non
 
     files = all_files(site)
     for name, text in files.items():
+        if name.startswith("assets/"):
+            continue  # the site's own stylesheet and scripts, no partner text
+        text = re.sub(r'<script src="[^"]*(minisearch|search-index|search)\.js"></script>', "", text)  # ours only
         for needle in FORBIDDEN:
-            if needle == "<style" and name.endswith(".html"):
-                assert text.count("<style") == 1 and text.index("<style") < text.index("</head>"), name  # ours only
-                continue
             assert needle not in text.lower(), (name, needle)
     # The harmless parts of the text remain, and the safe link stays a link.
     page = files["national_dialogue/12.html"]
@@ -174,7 +190,11 @@ def test_republishing_the_same_items_writes_nothing(tmp_path: Path) -> None:
 def test_a_changed_item_rewrites_only_what_shows_it(tmp_path: Path) -> None:
     publish(tmp_path, [dialogue(), toolkit()])
     report = publish(tmp_path, [dialogue(), toolkit(summary="Updated summary.")])
-    assert report.pages_written == ["feed.json", "index.html", "toolkit_launch/30.html", "toolkit_launch/index.html"]
+    assert report.pages_written == sorted(
+        f"{prefix}{name}" for prefix in ("", "es/", "fr/")
+        for name in ("atom.xml", "feed.json", "index.html", "search-index.js", "toolkit_launch/30.html",
+                     "toolkit_launch/index.html")
+    )
 
 
 def test_withdrawing_removes_the_page_and_its_entries_but_not_stray_files(tmp_path: Path) -> None:
@@ -191,7 +211,7 @@ def test_withdrawing_removes_the_page_and_its_entries_but_not_stray_files(tmp_pa
 
     report = publish(tmp_path, [toolkit()])
 
-    assert report.pages_removed == ["national_dialogue/12.html"]
+    assert report.pages_removed == ["es/national_dialogue/12.html", "fr/national_dialogue/12.html", "national_dialogue/12.html"]
     assert not (tmp_path / "national_dialogue/12.html").exists()
     assert "national_dialogue/index.html" in report.pages_written
     for name in ("national_dialogue/index.html", "index.html", "feed.json"):
@@ -203,7 +223,7 @@ def test_withdrawing_removes_the_page_and_its_entries_but_not_stray_files(tmp_pa
         assert stray.read_text() == "not the renderer's"
 
     emptied = publish(tmp_path, [])
-    assert emptied.pages_removed == ["toolkit_launch/30.html"]
+    assert emptied.pages_removed == ["es/toolkit_launch/30.html", "fr/toolkit_launch/30.html", "toolkit_launch/30.html"]
     assert json.loads((tmp_path / "feed.json").read_text("utf-8"))["items"] == []
 
 

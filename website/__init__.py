@@ -1,5 +1,18 @@
 """Static website of the Coalition's private-sector engagements (no Prefect, no database)."""
 
-from website.render import KIND_TITLES, KINDS, PublishedItem, SiteReport, publish, sanitize
+from website.render import (
+    KIND_TITLES,
+    KINDS,
+    PartnerProfile,
+    PublishedItem,
+    SiteContext,
+    SiteReport,
+    SubmissionWindowInfo,
+    publish,
+    sanitize,
+)
 
-__all__ = ["KIND_TITLES", "KINDS", "PublishedItem", "SiteReport", "publish", "sanitize"]
+__all__ = [
+    "KIND_TITLES", "KINDS", "PartnerProfile", "PublishedItem", "SiteContext", "SiteReport", "SubmissionWindowInfo",
+    "publish", "sanitize",
+]

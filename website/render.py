@@ -1,19 +1,23 @@
-"""Static website renderer: approved engagements -> a folder of HTML pages and a JSON feed.
+"""Static website renderer: published engagements -> a folder of pages in three languages, feeds, a sitemap.
 
 Knows nothing of Prefect or of the database: it takes plain pydantic objects and a folder.
-`publish` makes the folder hold exactly the items given, rewriting only files whose bytes change.
+`publish` makes the folder hold exactly the pages for the items given, rewriting only files whose
+bytes change. English pages sit at the root, Spanish and French ones under ``es/`` and ``fr/``;
+every page is rendered from the same templates through the message catalogs of ``website.i18n``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import html as html_lib
 import json
 import os
 import re
 import tempfile
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Annotated, Literal, get_args
 
@@ -30,6 +34,9 @@ from pydantic import (
     field_validator,
 )
 
+from website.feeds import atom_feed, json_feed, sitemap
+from website.i18n import LANGUAGE_NAMES, LANGUAGES, country_name, long_date, translations
+
 Kind = Literal[
     "national_dialogue",
     "swg_presentation",
@@ -41,7 +48,7 @@ Kind = Literal[
     "private_sector_forum",
 ]
 
-#: Kinds in display order, with their human-readable titles.
+#: Kinds in display order, with their English titles (the msgids of the catalogs).
 KIND_TITLES: dict[str, str] = {
     "national_dialogue": "National dialogues",
     "swg_presentation": "Presentations at Sub-Working Groups",
@@ -55,20 +62,35 @@ KIND_TITLES: dict[str, str] = {
 KINDS: tuple[str, ...] = get_args(Kind)
 assert set(KINDS) == set(KIND_TITLES)
 
+#: The seed's six priority industries, then its two future areas, then the others dialogues invite.
+PRIORITY_INDUSTRIES = ("chemical", "shipping", "consignment", "social_media", "e_commerce", "banking")
+FUTURE_INDUSTRIES = ("artificial_intelligence", "pharmaceuticals")
+INDUSTRY_LABELS: dict[str, str] = {
+    "chemical": "Chemical", "shipping": "Shipping", "consignment": "Consignment", "social_media": "Social media",
+    "e_commerce": "E-commerce", "banking": "Banking", "artificial_intelligence": "Artificial intelligence",
+    "pharmaceuticals": "Pharmaceuticals", "transportation": "Transportation",
+    "financial": "Financial institutions", "other": "Other industries",
+}
+#: The portal's submission forms, per kind that partners submit.
+SUBMISSION_FORMS = {"recommendation": "/submit/recommendation", "achievement": "/submit/achievement",
+                    "website_submission": "/submit/material"}
+DEFAULT_PORTAL_URL = "http://127.0.0.1:8000"
+
 SITE_TITLE = "Global Coalition to Address Synthetic Drug Threats: private-sector engagement"
 HOME_LATEST = 10
-JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+MANIFEST = ".engage-site.json"
+REPORT_FOLDER = "report"
 
 # Conservative allow-list for partner-written HTML.
 _ALLOWED_TAGS = {"p", "br", "strong", "em", "ul", "ol", "li", "a", "blockquote"}
 _ALLOWED_ATTRIBUTES = {"a": {"href"}}
 _URL_SCHEMES = {"http", "https", "mailto"}
 _ABSOLUTE_ALLOWED_URL = re.compile(r"^\s*(https?|mailto):", re.IGNORECASE)
-_OWNED_PAGE = re.compile(r"^[1-9][0-9]*\.html$")
-_MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_STATIC = Path(__file__).with_name("static")
+#: Facts whose values come from a fixed list, so the catalogs translate them.
+_ENUMERATED_FACTS = {"Topic", "Format", "Focus", "Received via", "Coalition deliverable", "In the final report"}
+_LANGUAGE_TAG = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 
 
 class PublishedItem(BaseModel):
@@ -85,8 +107,10 @@ class PublishedItem(BaseModel):
     partners: list[str] = []
     facts: dict[str, str] = {}
     links: list[HttpUrl] = []
-    #: BCP 47 language tag of the partner-written text (the site chrome is English).
-    language: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    #: ISO 3166 alpha-2 code of the country the engagement took place in (national dialogues).
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    #: BCP 47 language tag of the partner-written text; None: the language of the page.
+    language: str | None = Field(default=None, pattern=_LANGUAGE_TAG)
 
     @field_validator("published_at")
     @classmethod
@@ -95,8 +119,41 @@ class PublishedItem(BaseModel):
 
     @property
     def path(self) -> str:
-        """Relative path of the item's page inside the site folder."""
+        """Relative path of the item's page inside a language's folder."""
         return f"{self.kind}/{self.engagement_id}.html"
+
+
+class PartnerProfile(BaseModel):
+    """Where a partner organization is from and which industry it belongs to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    industry: str | None = None
+
+
+class SubmissionWindowInfo(BaseModel):
+    """The dates during which partners can submit one kind of item through the portal."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["recommendation", "achievement", "website_submission"]
+    opens_on: date
+    closes_on: date
+    early_deadline: date | None = None
+
+
+class SiteContext(BaseModel):
+    """What the site shows besides the items: the partners' profiles, the windows, the portal's address."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    portal_url: str = DEFAULT_PORTAL_URL
+    partners: list[PartnerProfile] = []
+    windows: list[SubmissionWindowInfo] = []
+    #: The day the site is rendered for (says whether a window is still open); None: do not say.
+    today: date | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +164,7 @@ class SiteReport:
     pages_unchanged: list[str]
     pages_removed: list[str]
     index_path: Path
+    items: int = 0
 
 
 def sanitize(html: str) -> str:
@@ -123,6 +181,13 @@ def sanitize(html: str) -> str:
     )
 
 
+def plain_text(html: str) -> str:
+    """Partner-written text -> plain text (every tag dropped, whitespace collapsed)."""
+    spaced = html.replace("<", " <")  # blocks and list items stay separate words
+    text = nh3.clean(spaced, tags=set(), clean_content_tags={"script", "style"}, strip_comments=True)
+    return " ".join(html_lib.unescape(text).split())
+
+
 def _keep_absolute_hrefs(tag: str, attribute: str, value: str) -> str | None:
     # nh3 has already dropped disallowed schemes; this also drops relative URLs.
     if tag == "a" and attribute == "href" and not _ABSOLUTE_ALLOWED_URL.match(value):
@@ -130,24 +195,57 @@ def _keep_absolute_hrefs(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
-def _human_date(moment: datetime) -> str:
-    return f"{moment.day} {_MONTHS[moment.month - 1]} {moment.year}"
-
-
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-_environment = Environment(
-    loader=FileSystemLoader(Path(__file__).with_name("templates")),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
-_environment.globals.update(site_title=SITE_TITLE, kind_titles=KIND_TITLES, kinds=KINDS)
-_environment.filters.update(human_date=_human_date, iso=_iso)
+def prefix(language: str) -> str:
+    """The folder of ``language`` inside the site ('' for English)."""
+    return "" if language == "en" else f"{language}/"
+
+
+def _environment(language: str) -> Environment:
+    environment = Environment(
+        loader=FileSystemLoader(Path(__file__).with_name("templates")),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    environment.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    gettext = translations(language).gettext
+
+    def fact_value(name: str, value: str) -> str:
+        if name == "Country":
+            return country_name(value, language)
+        if _ISO_DAY.match(value):
+            return long_date(date.fromisoformat(value), language)
+        if "/" in value and all(_ISO_DAY.match(part) for part in value.split("/", 1)):
+            start, end = (long_date(date.fromisoformat(part), language) for part in value.split("/", 1))
+            return gettext("%(start)s to %(end)s") % {"start": start, "end": end}
+        return gettext(value) if name in _ENUMERATED_FACTS else value
+
+    environment.globals.update(
+        tr=gettext,  # for msgids that come from data: a plain str, escaped like any value
+        site_title=SITE_TITLE, kind_titles=KIND_TITLES, kinds=KINDS, languages=LANGUAGES, language_names=LANGUAGE_NAMES,
+        lang=language, industry_labels=INDUSTRY_LABELS, priority_industries=PRIORITY_INDUSTRIES,
+        future_industries=FUTURE_INDUSTRIES, prefix=prefix,
+    )
+    environment.filters.update(
+        iso=_iso, day=lambda moment: long_date(moment, language), country=lambda code: country_name(code, language),
+        fact_value=fact_value,
+    )
+    return environment
+
+
+_ENVIRONMENTS = {language: _environment(language) for language in LANGUAGES}
+#: Changes whenever a template, catalog or site asset changes: cached item pages are then rendered again.
+_TEMPLATES_DIGEST = hashlib.sha256(b"".join(
+    path.read_bytes() for folder in ("templates", "locale", "static")
+    for path in sorted(Path(__file__).with_name(folder).iterdir()) if path.is_file()
+)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -157,10 +255,12 @@ class _View:
     item: PublishedItem
     summary_html: Markup
     body_html: Markup
+    profiles: tuple[PartnerProfile, ...]
 
     @classmethod
-    def of(cls, item: PublishedItem) -> _View:
-        return cls(item, _safe(item.summary), _safe(item.body))
+    def of(cls, item: PublishedItem, profiles: dict[str, PartnerProfile]) -> _View:
+        return cls(item, _safe(item.summary), _safe(item.body),
+                   tuple(profiles.get(name, PartnerProfile(name=name)) for name in item.partners))
 
 
 def _safe(partner_text: str) -> Markup:
@@ -173,27 +273,128 @@ def _sorted(items: Iterable[PublishedItem]) -> list[PublishedItem]:
     return sorted(items, key=lambda item: (-item.published_at.timestamp(), item.engagement_id))
 
 
-def _feed(views: list[_View]) -> bytes:
-    feed = {
-        "version": JSON_FEED_VERSION,
-        "title": SITE_TITLE,
-        "items": [
-            {
-                "id": str(view.item.engagement_id),
-                "url": view.item.path,
-                "title": view.item.title,
-                "content_html": "\n".join(part for part in (view.summary_html, view.body_html) if part),
-                "date_published": _iso(view.item.published_at),
-                "tags": [view.item.kind],
-            }
-            for view in views
-        ],
-    }
-    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+@dataclass
+class _Site:
+    """Everything the pages of one language are made from."""
+
+    views: list[_View]
+    context: SiteContext
+    reports: dict[str, list[str]]
+    by_kind: dict[str, list[_View]] = field(init=False)
+    fingerprints: dict[str, str] = field(init=False)
+    countries: dict[str, dict[str, list]] = field(init=False)
+    industries: dict[str, dict[str, list]] = field(init=False)
+
+    def fingerprint(self, view: _View, language: str) -> str:
+        """What an item page is made from: the templates and catalogs, the item, its partners, the report links."""
+        digest = hashlib.sha256(_TEMPLATES_DIGEST.encode())
+        for part in (language, view.item.model_dump_json(), *(p.model_dump_json() for p in view.profiles), *sorted(self.reports)):
+            digest.update(b"\0" + part.encode())
+        return digest.hexdigest()
+
+    def __post_init__(self) -> None:
+        self.fingerprints = {}
+        self.by_kind = {kind: [view for view in self.views if view.item.kind == kind] for kind in KINDS}
+        self.countries = defaultdict(lambda: {"dialogues": [], "partners": [], "items": []})
+        self.industries = defaultdict(lambda: {"partners": [], "items": []})
+        listed: set[tuple[str, str, object]] = set()  # (table, key, partner name or engagement id)
+        for view in self.views:
+            if view.item.country:
+                country = self.countries[view.item.country]
+                (country["dialogues"] if view.item.kind == "national_dialogue" else country["items"]).append(view)
+                listed.add(("country", view.item.country, view.item.engagement_id))
+            for profile in view.profiles:
+                for name, key, table in (("country", profile.country, self.countries),
+                                         ("industry", profile.industry, self.industries)):
+                    if not key:
+                        continue
+                    entry = table[key]
+                    if (name, key, profile.name) not in listed:
+                        listed.add((name, key, profile.name))
+                        entry["partners"].append(profile)
+                    if (name, key, view.item.engagement_id) not in listed:
+                        listed.add((name, key, view.item.engagement_id))
+                        entry["items"].append(view)
+        for table in (self.countries, self.industries):
+            for entry in table.values():
+                entry["partners"].sort(key=lambda profile: profile.name.casefold())
+
+    def pages(self, language: str, previous: dict[str, str]) -> dict[str, bytes | None]:
+        """Every HTML page and feed of ``language``, by path relative to the site folder.
+
+        An item page whose fingerprint is the one in ``previous`` is not rendered again (None).
+        """
+        environment = _ENVIRONMENTS[language]
+        files: dict[str, bytes | None] = {}
+
+        def page(path: str, template: str, **context: object) -> None:
+            depth = path.count("/") + (1 if language != "en" else 0)
+            html = environment.get_template(template).render(
+                here=path, root="../" * depth, home="../" * depth + prefix(language), reports=self.reports, **context
+            )
+            files[prefix(language) + path] = html.encode("utf-8")
+
+        for view in self.views:
+            path = prefix(language) + view.item.path
+            fingerprint = self.fingerprint(view, language)
+            self.fingerprints[path] = fingerprint
+            if previous.get(path) == fingerprint:
+                files[path] = None
+            else:
+                page(view.item.path, "item.html", view=view)
+        for kind in KINDS:
+            page(f"{kind}/index.html", "kind_index.html", kind=kind, views=self.by_kind[kind])
+        countries = sorted(self.countries, key=lambda code: country_name(code, language))
+        page("countries/index.html", "countries.html", countries=countries, table=self.countries)
+        for code in countries:
+            page(f"countries/{code.lower()}.html", "country.html", code=code, entry=self.countries[code])
+        shown = [*PRIORITY_INDUSTRIES, *FUTURE_INDUSTRIES]
+        shown += sorted(industry for industry in self.industries if industry not in shown)
+        page("industries/index.html", "industries.html", industries=shown, table=self.industries)
+        for industry in shown:
+            entry = self.industries.get(industry, {"partners": [], "items": []})
+            page(f"industries/{industry}.html", "industry.html", industry=industry, entry=entry)
+        windows = {window.kind: window for window in self.context.windows}
+        page("index.html", "home.html", views=self.views[:HOME_LATEST], counts={k: len(v) for k, v in self.by_kind.items()},
+             windows=windows, forms=SUBMISSION_FORMS, portal=self.context.portal_url.rstrip("/"), today=self.context.today)
+        page("search.html", "search.html")
+        files[prefix(language) + "search-index.js"] = _search_index(self.views, language)
+        files[prefix(language) + "feed.json"] = json_feed(
+            self.views, title=translations(language).gettext(SITE_TITLE), language=language,
+            kind_titles={kind: translations(language).gettext(title) for kind, title in KIND_TITLES.items()},
+        )
+        files[prefix(language) + "atom.xml"] = atom_feed(
+            self.views, title=translations(language).gettext(SITE_TITLE), language=language
+        )
+        return files
 
 
-def _render(template: str, **context: object) -> bytes:
-    return _environment.get_template(template).render(**context).encode("utf-8")
+def _search_index(views: list[_View], language: str) -> bytes:
+    gettext = translations(language).gettext
+    documents = [
+        {
+            "id": view.item.engagement_id, "url": view.item.path, "title": view.item.title,
+            "kind": gettext(KIND_TITLES[view.item.kind]), "partners": " ".join(view.item.partners),
+            "country": country_name(view.item.country, language) if view.item.country else "",
+            "text": plain_text(view.item.summary + " " + view.item.body)[:600],
+        }
+        for view in views
+    ]
+    # A script, not a .json file, so that the search also works on pages opened from disk (file://).
+    payload = json.dumps(documents, ensure_ascii=True, separators=(",", ":"))
+    payload = payload.replace("<", "\\u003c").replace(">", "\\u003e")  # no markup, even inside strings
+    return f"window.ENGAGE_SEARCH_INDEX = {payload};\n".encode("ascii")
+
+
+def _report_files(site_dir: Path) -> dict[str, list[str]]:
+    """The final report's files already in the site, by language (written by ``report``)."""
+    found: dict[str, list[str]] = {}
+    for language in LANGUAGES:
+        names = [f"{REPORT_FOLDER}/report-{language}.{ext}" for ext in ("html", "pdf")]
+        present = [name for name in names if (site_dir / name).is_file()]
+        if present:
+            found[language] = present
+    return found
 
 
 def _write_if_changed(path: Path, content: bytes) -> bool:
@@ -218,61 +419,61 @@ def _write_if_changed(path: Path, content: bytes) -> bool:
     return True
 
 
-def _owned_pages(site_dir: Path) -> set[str]:
-    """Relative paths of `<kind>/<id>.html` files under known kind folders: the only files we delete."""
-    owned: set[str] = set()
-    for kind in KINDS:
-        folder = site_dir / kind
-        if not folder.is_dir():
-            continue
-        for entry in folder.iterdir():
-            if _OWNED_PAGE.match(entry.name) and (entry.is_file() or entry.is_symlink()):
-                owned.add(f"{kind}/{entry.name}")
-    return owned
+def _previous_files(site_dir: Path) -> dict[str, str]:
+    """The files the last `publish` wrote (the only files we ever delete), with the item pages' fingerprints."""
+    try:
+        manifest = json.loads((site_dir / MANIFEST).read_text("utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
+    return {str(path): str(fingerprint) for path, fingerprint in manifest.items()} if isinstance(manifest, dict) else {}
 
 
-def publish(site_dir: Path, items: Iterable[PublishedItem]) -> SiteReport:
-    """Make the site hold exactly `items`.
+def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext | None = None) -> SiteReport:
+    """Make the site hold exactly `items`, in every language.
 
-    Writes or refreshes each item's page, rewrites the per-kind indexes, the home page and
-    feed.json, then removes the pages of items not given (withdrawn). Idempotent: a file whose
-    bytes would not change is not rewritten. Raises ValueError, before touching the folder,
-    if two items share an engagement id.
+    Writes or refreshes each item's pages, the per-kind, per-country and per-industry pages, the
+    home pages, search indexes, feeds and the sitemap, then removes the files of the previous
+    publication that are no longer produced (withdrawn items). Idempotent: a file whose bytes would
+    not change is not rewritten. Raises ValueError, before touching the folder, if two items share
+    an engagement id.
     """
     site_dir = Path(site_dir)
+    context = context or SiteContext()
     ordered = _sorted(items)
     counts = Counter(item.engagement_id for item in ordered)
     duplicates = sorted(engagement_id for engagement_id, count in counts.items() if count > 1)
     if duplicates:
         raise ValueError(f"engagement ids given more than once: {duplicates}")
 
-    views = [_View.of(item) for item in ordered]
-    by_kind = {kind: [view for view in views if view.item.kind == kind] for kind in KINDS}
-
-    files: dict[str, bytes] = {}
-    for view in views:
-        files[view.item.path] = _render("item.html", view=view, root="../")
-    for kind in KINDS:
-        files[f"{kind}/index.html"] = _render("kind_index.html", kind=kind, views=by_kind[kind], root="../")
-    files["index.html"] = _render(
-        "home.html", counts={kind: len(by_kind[kind]) for kind in KINDS}, views=views[:HOME_LATEST], root=""
-    )
-    files["feed.json"] = _feed(views)
+    profiles = {profile.name: profile for profile in context.partners}
+    site = _Site([_View.of(item, profiles) for item in ordered], context, _report_files(site_dir))
+    previous = _previous_files(site_dir)
+    # A cached page counts only if its file is still there.
+    previous = {path: fingerprint for path, fingerprint in previous.items() if not fingerprint or (site_dir / path).is_file()}
+    files: dict[str, bytes | None] = {f"assets/{path.name}": path.read_bytes() for path in sorted(_STATIC.iterdir())}
+    for language in LANGUAGES:
+        files |= site.pages(language, previous)
+    pages = sorted(name for name in files if name.endswith(".html"))
+    files["sitemap.xml"] = sitemap(pages, [name for names in site.reports.values() for name in names if name.endswith(".html")])
 
     site_dir.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
     unchanged: list[str] = []
-    # Pages first, then indexes and feed, so no index ever links to a page not yet written.
+    # Items first (they come first in `files`), then indexes and feeds: no index links to a missing page.
     for relative, content in files.items():
-        (written if _write_if_changed(site_dir / relative, content) else unchanged).append(relative)
+        changed = content is not None and _write_if_changed(site_dir / relative, content)
+        (written if changed else unchanged).append(relative)
 
-    removed = sorted(_owned_pages(site_dir) - files.keys())
+    removed = sorted(previous.keys() - files.keys())
     for relative in removed:
         (site_dir / relative).unlink(missing_ok=True)
+    manifest = {path: site.fingerprints.get(path, "") for path in sorted(files)}
+    _write_if_changed(site_dir / MANIFEST, (json.dumps(manifest, indent=0) + "\n").encode("utf-8"))
 
     return SiteReport(
         pages_written=sorted(written),
         pages_unchanged=sorted(unchanged),
         pages_removed=removed,
         index_path=site_dir / "index.html",
+        items=len(ordered),
     )

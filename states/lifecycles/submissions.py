@@ -20,6 +20,12 @@ def submit(*, sources: tuple[str, ...] = ("draft",), trigger: str = "submit") ->
     )
 
 
+def select_for_report(sources: tuple[str, ...]) -> TransitionSpec:
+    """The Secretariat quotes it in the Coalition's final report (state kept; the audit row records it)."""
+    return TransitionSpec("select_for_report", sources, None, SECRETARIAT, "Quote it in the final report",
+                          effects=("mark_selected_for_report",))
+
+
 REVIEW_STEPS = (
     submit(),
     TransitionSpec("start_review", ("submitted",), "under_review", SECRETARIAT, "Begin the review"),
@@ -79,6 +85,7 @@ RECOMMENDATION = lifecycle(
             "include_in_deliverable", ("accepted",), "in_deliverable", SECRETARIAT,
             "Consider it as a Coalition deliverable", guards=("received_by_early_deadline",),
         ),
+        select_for_report(("accepted", "in_deliverable", "published")),
         *publication_steps(("accepted", "in_deliverable")),
     ],
 )
@@ -100,6 +107,7 @@ ACHIEVEMENT = lifecycle(
         *REVIEW_STEPS,
         TransitionSpec("include_in_final_report", ("accepted",), "in_final_report", SECRETARIAT,
                        "Select it for the final report"),
+        select_for_report(("accepted", "in_final_report", "published")),
         *publication_steps(("accepted", "in_final_report")),
     ],
 )

@@ -63,7 +63,7 @@ def test_deploy_and_run_through_a_worker(postgres_db, tmp_path):
         _run(env, "work-pool", "create", "engage-process", "--type", "process")
         _run(env, "--no-prompt", "deploy", "--all")
         listed = _run(env, "deployment", "ls")
-        for name in ("reminder-sweep", "co-chair-approval", "publish-website", "dispatch-notifications"):
+        for name in ("reminder-sweep", "co-chair-approval", "publish-website", "final-report", "dispatch-notifications"):
             assert name in listed
         moment = (clock.now() + timedelta(days=7)).isoformat()
         _run(env, "deployment", "run", "reminder-sweep/reminder-sweep", "--param", f"now={moment}",

@@ -67,4 +67,6 @@ def test_publication_flow_and_dispatch_flow(prefect_api, runtime):
     assert result["items"] == 1 and page.exists()
     assert asyncio.run(publication_flow())["written"] == []  # idempotent
     apply_transition(runtime.db, engagement, "unpublish", STAFF, clock=runtime.clock)
-    assert asyncio.run(publication_flow())["removed"] == [f"swg_presentation/{engagement}.html"] and not page.exists()
+    removed = asyncio.run(publication_flow())["removed"]
+    assert f"swg_presentation/{engagement}.html" in removed and f"fr/swg_presentation/{engagement}.html" in removed
+    assert not page.exists()

@@ -1,0 +1,155 @@
+"""Benchmark of the website and the final report. Prints figures; not a test.
+
+1. Full regeneration of the site for N published items (default 10,000) in three languages, into
+   an empty folder; then republishing the same items (nothing to write); then publishing one new item.
+2. The final report (figures by SQL, charts, HTML; PDF) for a database of N engagements written
+   straight into SQLite with their audit rows, and, with ``--demo-db``, for the demo's database.
+
+    .venv/bin/python benchmarks/site.py                         # 10,000 items / engagements
+    .venv/bin/python benchmarks/site.py --items 2000 --demo-db engage-data/engage.db
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import tempfile
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from models import DialogueReport, Engagement, Organization, Participant, TransitionLog
+from models.db import Database
+from report.figures import year_figures
+from report.render import render_html, render_pdf
+from states.directory import load_sample
+from website import PartnerProfile, PublishedItem, SiteContext, publish
+from website.render import KINDS, PRIORITY_INDUSTRIES
+
+START = datetime(2024, 1, 1, 9, tzinfo=timezone.utc)
+COUNTRIES = ("MX", "FR", "TH", "NG", "GB", "CA", "US", "BR", "IN", "KE", "DE", "JP")
+
+
+def _items(count: int, partners: list[PartnerProfile]) -> list[PublishedItem]:
+    chooser = random.Random(7)
+    return [
+        PublishedItem(
+            engagement_id=number, kind=KINDS[number % len(KINDS)], title=f"Engagement {number}: partners at work",
+            published_at=START + timedelta(minutes=number * 37), country=chooser.choice(COUNTRIES),
+            summary=f"<p>Summary of engagement {number} with <strong>partners</strong>.</p>",
+            body="<p>" + "Details of the engagement and of what was agreed. " * 6 + "</p>",
+            partners=[partner.name for partner in chooser.sample(partners, 2)],
+            facts={"Organizing agency": "Ministry", "Held on": "2024-03-01"},
+        )
+        for number in range(1, count + 1)
+    ]
+
+
+def bench_site(count: int) -> None:
+    partners = [PartnerProfile(name=f"Partner {n}", country=COUNTRIES[n % len(COUNTRIES)],
+                               industry=PRIORITY_INDUSTRIES[n % len(PRIORITY_INDUSTRIES)]) for n in range(300)]
+    context = SiteContext(partners=partners)
+    items = _items(count, partners)
+    with tempfile.TemporaryDirectory() as folder:
+        site = Path(folder) / "site"
+        started = time.perf_counter()
+        first = publish(site, items, context)
+        full = time.perf_counter() - started
+        size = sum(path.stat().st_size for path in site.rglob("*") if path.is_file())
+        started = time.perf_counter()
+        same = publish(site, items, context)
+        unchanged = time.perf_counter() - started
+        new = items[0].model_copy(update={"engagement_id": count + 1, "published_at": START + timedelta(days=400)})
+        started = time.perf_counter()
+        one = publish(site, [*items, new], context)
+        incremental = time.perf_counter() - started
+    print(f"site, {count:,} published items x 3 languages:")
+    print(f"  full regeneration into an empty folder: {full:6.1f} s  ({len(first.pages_written):,} files, {size / 2**20:.0f} MiB)")
+    print(f"  republishing, nothing changed:           {unchanged:6.1f} s  ({len(same.pages_written)} files written)")
+    print(f"  publishing one new item:                 {incremental:6.1f} s  ({len(one.pages_written)} files written)")
+
+
+def _populate(db: Database, count: int) -> None:
+    """``count`` engagements of every kind, with the audit rows and reports the report reads."""
+    load_sample(db)
+    chooser = random.Random(11)
+    engagements, steps, reports, participants = [], [], [], []
+    with db.transaction() as session:
+        organizations = [org_id for (org_id,) in session.execute(
+            insert(Organization).returning(Organization.id),
+            [{"name": f"Bench partner {n}", "type": "partner", "industry": PRIORITY_INDUSTRIES[n % 6],
+              "country": COUNTRIES[n % len(COUNTRIES)]} for n in range(500)])]
+    for number in range(count):
+        kind = KINDS[number % len(KINDS)]
+        at = START + timedelta(minutes=number * 50)
+        details: dict = {}
+        if kind == "recommendation":
+            details = {"topic": chooser.choice(["policy", "information_sharing", "advocacy_campaigns"]),
+                       "text": "Share alerts.", "submitted_on": at.date().isoformat()}
+        elif kind == "achievement":
+            details = {"summary": "Removed listings.", "submitted_on": at.date().isoformat()}
+        engagements.append({"kind": kind, "title": f"Bench {number}", "state": "published", "version": 3,
+                            "swg_code": "2.2" if kind == "swg_presentation" else None,
+                            "country": COUNTRIES[number % len(COUNTRIES)] if kind == "national_dialogue" else None,
+                            "details": details, "created_at": at, "updated_at": at})
+    with db.transaction() as session:
+        ids = list(session.scalars(insert(Engagement).returning(Engagement.id), engagements))
+    trigger_of = {"national_dialogue": "hold", "swg_presentation": "record_presentation", "alliance_meeting": "hold",
+                  "private_sector_forum": "hold", "toolkit_launch": "launch", "recommendation": "accept",
+                  "achievement": "select_for_report", "website_submission": "approve"}
+    for engagement_id, row in zip(ids, engagements):
+        steps.append({"engagement_id": engagement_id, "trigger": trigger_of[row["kind"]], "from_state": "a",
+                      "to_state": "presented" if row["kind"] == "swg_presentation" else "b", "version": 2,
+                      "actor": "bench", "actor_role": "secretariat", "channel": "cli", "at": row["created_at"]})
+        participants.append({"engagement_id": engagement_id, "organization_id": chooser.choice(organizations),
+                             "role": "partner"})
+        if row["kind"] == "national_dialogue":
+            reports.append({"engagement_id": engagement_id, "held_on": row["created_at"].date(), "organizing_agency": "X",
+                            "public_partners": 4, "private_partners": 9, "areas_of_discussion": [],
+                            "submitted_at": row["created_at"]})
+    with db.transaction() as session:
+        session.execute(insert(TransitionLog), steps)
+        session.execute(insert(Participant), participants)
+        session.execute(insert(DialogueReport), reports)
+
+
+def bench_report(db: Database, label: str, year: int) -> None:
+    started = time.perf_counter()
+    figures = year_figures(db, year)
+    queried = time.perf_counter() - started
+    started = time.perf_counter()
+    html = render_html(figures, "en", generated_on=date(2025, 1, 20))
+    rendered = time.perf_counter() - started
+    started = time.perf_counter()
+    pdf = render_pdf(html)
+    printed = time.perf_counter() - started
+    print(f"final report, {label}: figures by SQL {queried:5.2f} s, HTML with charts {rendered:5.2f} s, "
+          f"PDF {printed:5.2f} s ({len(pdf) / 1024:.0f} KiB, {figures.dialogues_held:,} dialogues, "
+          f"{len(figures.timeline):,} timeline rows)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=10_000, help="published items / engagements (default 10,000)")
+    parser.add_argument("--demo-db", type=Path, help="the demo's SQLite database (engage-data/engage.db)")
+    arguments = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
+    bench_site(arguments.items)
+    with tempfile.TemporaryDirectory() as folder:
+        db = Database(f"sqlite:///{Path(folder) / 'bench.db'}")
+        db.migrate()
+        _populate(db, arguments.items)
+        bench_report(db, f"{arguments.items:,} engagements", 2024)
+        db.dispose()
+    if arguments.demo_db:
+        demo = Database(f"sqlite:///{arguments.demo_db.resolve()}")
+        bench_report(demo, "the demo's 2024", 2024)
+        demo.dispose()
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+
+
+if __name__ == "__main__":
+    main()

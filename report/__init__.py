@@ -1,0 +1,61 @@
+"""The Coalition's final report on private-sector engagement (figures by SQL, charts, HTML and PDF; no Prefect)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from models.db import Database
+from report.figures import YearFigures, latest_year, year_figures
+from report.render import Format, render_html, render_pdf, site_home_from_report
+from website.i18n import LANGUAGES
+from website.render import REPORT_FOLDER
+
+
+@dataclass(frozen=True)
+class WrittenReport:
+    """One report file written."""
+
+    path: Path
+    language: str
+    format: Format
+    year: int
+
+
+def write_report(db: Database, out: Path, *, language: str = "en", format: Format = "html", year: int | None = None,
+                 today: date | None = None, in_site: bool = False) -> WrittenReport:
+    """Compute the figures of ``year`` (default: the latest year on record) and write the report to ``out``."""
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
+    if format not in ("html", "pdf"):
+        raise ValueError(f"format must be html or pdf, not {format!r}")
+    year = year or latest_year(db)
+    figures = year_figures(db, year)
+    html = render_html(figures, language, site_home=site_home_from_report(language) if in_site else None,
+                       generated_on=today or date.today())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if format == "html":
+        out.write_text(html, encoding="utf-8")
+    else:
+        out.write_bytes(render_pdf(html))
+    return WrittenReport(out, language, format, year)
+
+
+def report_path(site_dir: Path, language: str, format: Format) -> Path:
+    """Where the report of ``language`` is published in the site."""
+    return site_dir / REPORT_FOLDER / f"report-{language}.{format}"
+
+
+def publish_reports(db: Database, site_dir: Path, *, year: int | None = None, today: date | None = None,
+                    formats: tuple[Format, ...] = ("html", "pdf")) -> list[WrittenReport]:
+    """Write the report in every language and format into the site's ``report/`` folder."""
+    return [
+        write_report(db, report_path(site_dir, language, format), language=language, format=format, year=year,
+                     today=today, in_site=True)
+        for language in LANGUAGES
+        for format in formats
+    ]
+
+
+__all__ = ["WrittenReport", "YearFigures", "latest_year", "publish_reports", "report_path", "write_report", "year_figures"]

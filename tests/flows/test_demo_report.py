@@ -1,0 +1,54 @@
+"""The demo's 2024 replay ends with the final report, whose figures are those of the replay."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from models.db import Database
+from report import latest_year, year_figures
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.prefect, pytest.mark.timeout(1200)]
+
+
+def test_the_demo_ends_with_the_report_of_its_2024(tmp_path: Path) -> None:
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_HOME": str(tmp_path / "prefect"),
+                   "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "400", "COLUMNS": "200"}
+    environment.pop("PREFECT_API_URL", None)  # its own ephemeral API, as `make demo` does
+    done = subprocess.run([sys.executable, "-m", "flows.demo", str(tmp_path / "data")], cwd=ROOT, env=environment,
+                          capture_output=True, text=True, timeout=1100)
+    assert done.returncode == 0, done.stderr[-3000:]
+    site = tmp_path / "data" / "site"
+    for language in ("en", "es", "fr"):
+        for suffix in ("html", "pdf"):
+            assert (site / "report" / f"report-{language}.{suffix}").stat().st_size > 5_000
+    summary = " ".join(done.stdout.split())
+    assert f"final report (HTML) │ {site / 'report' / 'report-en.html'}" in summary
+    assert f"final report (PDF) │ {site / 'report' / 'report-en.pdf'}" in summary
+    assert 'href="report/report-en.html"' in (site / "index.html").read_text("utf-8")
+
+    db = Database(f"sqlite:///{tmp_path / 'data' / 'engage.db'}")
+    assert latest_year(db) == 2024
+    figures = year_figures(db, 2024)
+    db.dispose()
+    assert figures.dialogues_by_country == [("FR", 1), ("MX", 1), ("TH", 1)]
+    assert figures.dialogues_by_region == [("Americas", 1), ("Asia-Pacific", 1), ("Europe", 1)]
+    assert (figures.public_partners, figures.private_partners) == (10, 23)
+    assert [(r.swg, r.proposed, r.approved, r.declined, r.presented) for r in figures.swg_presentations] == [
+        ("1.1", 1, 0, 1, 0), ("2.2", 1, 1, 0, 1), ("3.1", 1, 1, 0, 1)]
+    assert [m.day.isoformat() for m in figures.alliance_meetings] == ["2024-02-09", "2024-07-11"]
+    assert figures.recommendations_by_topic == [("information_sharing", 1, 0), ("innovative_products_and_services", 0, 1)]
+    assert (figures.achievements_submitted, figures.achievements_accepted, figures.refused_after_window) == (2, 2, 1)
+    assert (figures.priority_partners, figures.other_partners) == (10, 2)
+    assert [s.partner for s in figures.selected] == ["Meta", "X Corp.", "Química Andina S.A."]
+    text = subprocess.run(["pdftotext", str(site / "report" / "report-en.pdf"), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    flat = " ".join(text.split())
+    assert "National authorities convened 10 public and 23 private partners in 3 national dialogues." in flat
+    assert "Search interventions pointing to treatment resources" in flat

@@ -1,0 +1,212 @@
+"""The published site and the final report from a year built through the domain, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from datetime import date
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from xml.etree import ElementTree
+
+import feedparser
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from report import publish_reports, write_report, year_figures
+from report.render import EVENT_LABELS, TOPIC_LABELS
+from states.publication import publish_site
+from states.workflow import apply_transition
+from tests.report_year import EXPECTED, build_year
+from tests.world import SECRETARIAT
+from website.i18n import LOCALE_DIR
+from website.render import INDUSTRY_LABELS, KIND_TITLES, SITE_TITLE
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class _Links(HTMLParser):
+    """Every href/src of a page, and its element ids."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("href", "src") and value:
+                self.links.append(value)
+            if name == "id" and value:
+                self.ids.add(value)
+
+
+def _parse(path: Path) -> _Links:
+    parser = _Links()
+    parser.feed(path.read_text("utf-8"))
+    return parser
+
+
+def _publish_everything(db, site: Path) -> dict[str, int]:  # noqa: ANN001 - the db fixture
+    ids = build_year(db)
+    for key in ("rec:early", "ach:meta"):
+        apply_transition(db, ids[key], "publish", SECRETARIAT)
+    publish_reports(db, site, today=date(2025, 1, 20), formats=("html",))
+    publish_site(db, site, portal="https://portal.example", today=date(2024, 5, 1))
+    return ids
+
+
+def test_report_figures_match_the_year(db) -> None:  # noqa: ANN001
+    build_year(db)
+    figures = year_figures(db, 2024)
+    assert figures.dialogues_by_country == EXPECTED["dialogues_by_country"]
+    assert figures.dialogues_by_region == EXPECTED["dialogues_by_region"]
+    assert (figures.public_partners, figures.private_partners) == (EXPECTED["public_partners"], EXPECTED["private_partners"])
+    assert [(r.swg, r.proposed, r.approved, r.declined, r.presented) for r in figures.swg_presentations] == EXPECTED["swg"]
+    assert len(figures.alliance_meetings) == EXPECTED["alliance_meetings"]
+    assert figures.recommendations_by_topic == EXPECTED["recommendations_by_topic"]
+    assert figures.achievements_submitted == EXPECTED["achievements_submitted"]
+    assert figures.achievements_accepted == EXPECTED["achievements_accepted"]
+    assert figures.refused_after_window == EXPECTED["refused_after_window"]
+    assert [(s.kind, s.partner) for s in figures.selected] == [("achievement", "Meta"), ("recommendation", "Química Andina S.A.")]
+    assert dict(figures.partners_by_industry) == {"artificial_intelligence": 1, "banking": 1, "chemical": 1,
+                                                  "shipping": 1, "social_media": 1}
+    assert (figures.priority_partners, figures.other_partners) == (4, 1)
+    assert [(m.day.isoformat(), m.event) for m in figures.timeline] == [
+        ("2024-01-29", "held"), ("2024-02-09", "held"), ("2024-02-12", "held"), ("2024-02-20", "presented")]
+    assert year_figures(db, 2023).dialogues_held == 0  # another year: nothing
+
+
+def test_every_link_of_every_page_resolves_and_the_sitemap_lists_every_page(db, tmp_path: Path) -> None:  # noqa: ANN001
+    site = tmp_path / "site"
+    _publish_everything(db, site)
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) > 60
+    for page in pages:
+        parsed = _parse(page)
+        for link in parsed.links:
+            parts = urlsplit(link)
+            if parts.scheme in ("http", "https", "mailto"):
+                continue
+            assert not parts.scheme and not link.startswith("/"), (page, link)
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            assert target.is_file(), f"{page.relative_to(site)} links to missing {link}"
+            if parts.fragment:
+                assert parts.fragment in _parse(target).ids, f"{page.relative_to(site)}: no #{parts.fragment}"
+    listed = {loc.text for loc in ElementTree.parse(site / "sitemap.xml").getroot().iter(f"{SITEMAP}loc")}
+    assert listed == {page.relative_to(site).as_posix() for page in pages}
+
+
+def test_languages_countries_hreflang_and_the_take_part_section(db, tmp_path: Path) -> None:  # noqa: ANN001
+    site = tmp_path / "site"
+    ids = _publish_everything(db, site)
+    mexico = {lang: (site / prefix / "countries/mx.html").read_text("utf-8")
+              for lang, prefix in (("en", ""), ("es", "es"), ("fr", "fr"))}
+    assert "<h1>Mexico</h1>" in mexico["en"] and "<h1>México</h1>" in mexico["es"] and "<h1>Mexique</h1>" in mexico["fr"]
+    assert f"national_dialogue/{ids['dialogue:MX']}.html" in mexico["en"] and "Química Andina S.A." in mexico["en"]
+    for text in mexico.values():
+        for lang, href in (("en", "../countries/mx.html"), ("es", "../es/countries/mx.html"), ("fr", "../fr/countries/mx.html")):
+            assert f'<link rel="alternate" hreflang="{lang}" href="{href}">' in text or \
+                   f'<link rel="alternate" hreflang="{lang}" href="../../{href[3:]}">' in text
+    home = (site / "fr/index.html").read_text("utf-8")
+    assert '<a href="https://portal.example/submit/recommendation">Envoyer une recommandation</a>' in home
+    assert "Ouvert jusqu'au 30 septembre 2024." in home  # the window, in the page's language
+    assert "report/report-fr.html" in home
+    chemical = (site / "es/industries/chemical.html").read_text("utf-8")
+    assert "<h1>Química</h1>" in chemical and "Química Andina S.A." in chemical and "(<a href=\"../../es/countries/mx.html\">México</a>)" in chemical
+    dialogue = (site / f"national_dialogue/{ids['dialogue:MX']}.html").read_text("utf-8")
+    assert "<dd>Mexico</dd>" in dialogue and "<dd>29 January 2024</dd>" in dialogue
+
+
+def test_feeds_parse_and_carry_the_items(db, tmp_path: Path) -> None:  # noqa: ANN001
+    site = tmp_path / "site"
+    ids = _publish_everything(db, site)
+    published = {ids["dialogue:MX"], ids["rec:early"], ids["ach:meta"]}
+    for prefix, language in (("", "en"), ("es/", "es"), ("fr/", "fr")):
+        feed = json.loads((site / f"{prefix}feed.json").read_text("utf-8"))
+        assert feed["version"] == "https://jsonfeed.org/version/1.1" and feed["language"] == language
+        assert feed["title"] and feed["home_page_url"] == "index.html" and feed["feed_url"] == "feed.json"
+        assert {int(item["id"]) for item in feed["items"]} == published
+        for item in feed["items"]:
+            assert item["title"] and item["date_published"].endswith("Z") and (site / prefix / item["url"]).is_file()
+        parsed = feedparser.parse((site / f"{prefix}atom.xml").read_bytes())
+        assert not parsed.bozo, parsed.get("bozo_exception")
+        assert parsed.version == "atom10" and parsed.feed.language == language
+        assert {entry.id.rsplit(":", 1)[1] for entry in parsed.entries} == {str(i) for i in published}
+        root = ElementTree.parse(site / f"{prefix}atom.xml").getroot()
+        assert root.tag == f"{ATOM}feed" and root.find(f"{ATOM}updated") is not None
+        assert all(entry.find(f"{ATOM}link").get("href") for entry in root.iter(f"{ATOM}entry"))
+
+
+def test_hostile_partner_text_is_inert_on_every_page_and_in_the_report(db, tmp_path: Path) -> None:  # noqa: ANN001
+    site = tmp_path / "site"
+    ids = _publish_everything(db, site)
+    for path in site.rglob("*"):
+        if path.is_file() and not path.name.endswith(".pdf") and "assets" not in path.parts:
+            text = path.read_text("utf-8")
+            assert "<script>alert" not in text and "<img" not in text, path
+            assert not re.search(r"<[^>]*\son\w+=", text), path
+    page = (site / f"recommendation/{ids['rec:early']}.html").read_text("utf-8")
+    assert '&lt;script&gt;alert("report")&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;Precursor alerts' in page
+    report = (site / "report/report-en.html").read_text("utf-8")
+    assert "&lt;script&gt;alert(&#34;report&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;Precursor alerts" in report
+    assert "<script" not in report
+
+
+def test_the_pdf_holds_the_figures_on_a4_pages(sqlite_db, tmp_path: Path) -> None:  # noqa: ANN001
+    build_year(sqlite_db)
+    pdf = write_report(sqlite_db, tmp_path / "report.pdf", format="pdf", today=date(2025, 1, 20)).path
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"Page size:\s+595\.\d* x 841\.\d* pts \(A4\)", info), info
+    pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    for expected in ("Private-sector engagement in 2024: final report", "Contents",
+                     "National authorities convened 9 public and 19 private partners in 2 national dialogues.",
+                     "4 partners came from the six priority industries and 1 from other industries.",
+                     "1 submissions arrived after their window had closed and were refused.",
+                     '<script>alert("report")</script><img src=x onerror=alert(2)>Precursor alerts',
+                     "Química Andina S.A."):
+        assert expected in " ".join(text.split()) or expected in text, expected
+    assert re.search(r"The year in numbers \.+ ?2", " ".join(text.split()))  # the contents give page numbers
+    assert re.search(rf"\b2\s*/\s*{pages}\b", text) and re.search(rf"\b{pages}\s*/\s*{pages}\b", text)  # page numbers
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True)
+    assert len(list(tmp_path.glob("page-*.png"))) == pages >= 2
+
+
+def test_catalogs_translate_every_message() -> None:
+    msgids = {SITE_TITLE, *KIND_TITLES.values(), *INDUSTRY_LABELS.values(), *TOPIC_LABELS.values(), *EVENT_LABELS.values()}
+    for folder in ("website/templates", "report/templates"):
+        for _file, _line, message, *_ in extract_from_dir(
+            ROOT / folder, method_map=[("**.html", "jinja2")], options_map={"**.html": {"extensions": "jinja2.ext.i18n"}}
+        ):
+            msgids.add(message if isinstance(message, str) else message[0])
+    for language in ("es", "fr"):
+        with (LOCALE_DIR / f"{language}.po").open("rb") as handle:
+            catalog = read_po(handle)
+        missing = sorted(m for m in msgids if not (catalog.get(m) and catalog.get(m).string))
+        assert missing == [], f"{language}.po lacks {missing}"
+
+
+def test_engage_report_writes_the_report_and_refuses_bad_options(sqlite_db, tmp_path: Path) -> None:  # noqa: ANN001
+    build_year(sqlite_db)
+    environment = {"ENGAGE_DATABASE_URL": str(sqlite_db.engine.url), "ENGAGE_DATA_DIR": str(tmp_path / "data"),
+                   "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    command = [sys.executable, "-c", "from cli.app import main; main()", "report"]
+    done = subprocess.run([*command, "--lang", "es", "--out", str(tmp_path / "informe.html")], env=environment,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "final report 2024 (es, html)" in done.stdout
+    assert "La colaboración con el sector privado en 2024: informe final" in (tmp_path / "informe.html").read_text("utf-8")
+    done = subprocess.run([*command, "--format", "pdf"], env=environment, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "data/site/report/report-en.pdf").read_bytes().startswith(b"%PDF")
+    home = (tmp_path / "data/site/index.html").read_text("utf-8")
+    assert 'href="report/report-en.pdf"' in home and "report-en.html" not in home  # the PDF only, so far
+    for option, value in (("--format", "docx"), ("--lang", "de")):
+        done = subprocess.run([*command, option, value], env=environment, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 1 and option in done.stderr and value in done.stderr

@@ -1,0 +1,85 @@
+"""The site's machine-readable files: JSON Feed 1.1, Atom 1.0 and the sitemap."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+from xml.etree import ElementTree
+
+if TYPE_CHECKING:
+    from website.render import _View
+
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+ATOM = "http://www.w3.org/2005/Atom"
+SITEMAP = "http://www.sitemaps.org/schemas/sitemap/0.9"
+ID_PREFIX = "tag:coalition-engage,2024:engagement:"
+
+
+def _iso(view: _View) -> str:
+    return view.item.published_at.isoformat().replace("+00:00", "Z")
+
+
+def _content(view: _View) -> str:
+    return "\n".join(part for part in (view.summary_html, view.body_html) if part)
+
+
+def json_feed(views: list[_View], *, title: str, language: str, kind_titles: dict[str, str]) -> bytes:
+    """A JSON Feed 1.1 of ``views`` (newest first); URLs relative to the feed's folder."""
+    feed = {
+        "version": JSON_FEED_VERSION,
+        "title": title,
+        "home_page_url": "index.html",
+        "feed_url": "feed.json",
+        "language": language,
+        "items": [
+            {
+                "id": str(view.item.engagement_id),
+                "url": view.item.path,
+                "title": view.item.title,
+                "content_html": _content(view),
+                "date_published": _iso(view),
+                "tags": [view.item.kind, kind_titles[view.item.kind]],
+                **({"language": view.item.language} if view.item.language else {}),
+                **({"authors": [{"name": name} for name in view.item.partners]} if view.item.partners else {}),
+            }
+            for view in views
+        ],
+    }
+    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def atom_feed(views: list[_View], *, title: str, language: str) -> bytes:
+    """An Atom 1.0 feed of ``views``; ``updated`` is the newest item's date (stable when nothing changes)."""
+    feed = ElementTree.Element("feed", {"xmlns": ATOM, "xml:lang": language})
+    ElementTree.SubElement(feed, "id").text = f"tag:coalition-engage,2024:site:{language}"
+    ElementTree.SubElement(feed, "title").text = title
+    ElementTree.SubElement(feed, "updated").text = _iso(views[0]) if views else "2024-01-01T00:00:00Z"
+    ElementTree.SubElement(feed, "link", {"rel": "self", "href": "atom.xml"})
+    ElementTree.SubElement(feed, "link", {"rel": "alternate", "href": "index.html"})
+    author = ElementTree.SubElement(feed, "author")
+    ElementTree.SubElement(author, "name").text = "Global Coalition Secretariat"
+    for view in views:
+        entry = ElementTree.SubElement(feed, "entry")
+        ElementTree.SubElement(entry, "id").text = f"{ID_PREFIX}{view.item.engagement_id}"
+        ElementTree.SubElement(entry, "title").text = view.item.title
+        ElementTree.SubElement(entry, "updated").text = _iso(view)
+        ElementTree.SubElement(entry, "published").text = _iso(view)
+        ElementTree.SubElement(entry, "link", {"rel": "alternate", "href": view.item.path})
+        ElementTree.SubElement(entry, "category", {"term": view.item.kind})
+        for name in view.item.partners:
+            ElementTree.SubElement(ElementTree.SubElement(entry, "contributor"), "name").text = name
+        content = _content(view)
+        if content:
+            attributes = {"type": "html"}
+            if view.item.language:
+                attributes["xml:lang"] = view.item.language
+            ElementTree.SubElement(entry, "content", attributes).text = content
+    return ElementTree.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def sitemap(pages: list[str], extra: list[str]) -> bytes:
+    """A sitemap listing every page (paths relative to the site's root, where the sitemap sits)."""
+    urlset = ElementTree.Element("urlset", {"xmlns": SITEMAP})
+    for page in sorted({*pages, *extra}):
+        ElementTree.SubElement(ElementTree.SubElement(urlset, "url"), "loc").text = page
+    return ElementTree.tostring(urlset, encoding="utf-8", xml_declaration=True) + b"\n"

@@ -1,0 +1,64 @@
+"""The site's languages: message catalogs (read from .po files at run time), country names, dates.
+
+One set of templates serves every language: their strings go through gettext, whose Spanish and
+French catalogs live in ``website/locale/<lang>.po`` and are read with Babel on first use, so no
+compile step can be forgotten. Country names come from pycountry's ISO 3166 catalogs.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+
+import pycountry
+from babel.dates import format_date
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+LANGUAGES: tuple[str, ...] = ("en", "es", "fr")
+LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français"}
+LOCALE_DIR = Path(__file__).with_name("locale")
+#: Babel locales for dates: the Coalition writes "12 February 2024" in English.
+BABEL_LOCALES = {"en": "en_GB"}
+
+
+@lru_cache(maxsize=None)
+def translations(language: str) -> gettext.NullTranslations:
+    """The gettext catalog of ``language`` (English: the msgids themselves)."""
+    if language == "en":
+        return gettext.NullTranslations()
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
+    with (LOCALE_DIR / f"{language}.po").open("rb") as handle:
+        catalog = read_po(handle, locale=language)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+@lru_cache(maxsize=None)
+def _country_catalog(language: str) -> gettext.NullTranslations:
+    if language == "en":
+        return gettext.NullTranslations()
+    return gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language], fallback=True)
+
+
+@lru_cache(maxsize=4096)
+def country_name(code: str, language: str) -> str:
+    """The country of ISO 3166 ``code`` named in ``language`` (the code itself if unknown)."""
+    country = pycountry.countries.get(alpha_2=code.upper()) if code else None
+    if country is None:
+        return code
+    if language == "en":
+        return getattr(country, "common_name", None) or country.name
+    return _country_catalog(language).gettext(country.name)
+
+
+def long_date(moment: date | datetime, language: str) -> str:
+    """``moment`` as a long date in ``language`` (12 February 2024, 12 de febrero de 2024, 12 février 2024)."""
+    day = moment.date() if isinstance(moment, datetime) else moment
+    return format_date(day, format="long", locale=BABEL_LOCALES.get(language, language))

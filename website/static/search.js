@@ -1,0 +1,42 @@
+// Client-side search over the prebuilt index of this language (search-index.js, loaded before this file,
+// so it also works from file://) with MiniSearch; results are inserted as text only.
+(function () {
+  "use strict";
+  var box = document.getElementById("search-results");
+  var query = new URLSearchParams(window.location.search).get("q") || "";
+  var input = document.getElementById("site-search");
+  if (!box || !window.MiniSearch) { return; }
+  input.value = query;
+  if (!query.trim()) { box.textContent = ""; return; }
+  var documents = window.ENGAGE_SEARCH_INDEX || [];
+  (function () {
+    var search = new MiniSearch({
+      fields: ["title", "kind", "partners", "country", "text"],
+      storeFields: ["title", "url", "kind"],
+      searchOptions: { prefix: true, fuzzy: 0.2, boost: { title: 2 } }
+    });
+    search.addAll(documents);
+    var results = search.search(query);
+    box.textContent = "";
+    var heading = document.createElement("p");
+    heading.textContent = results.length
+      ? box.getAttribute("data-count").replace("{count}", results.length).replace("{query}", query)
+      : box.getAttribute("data-none");
+    box.appendChild(heading);
+    var list = document.createElement("ol");
+    list.className = "items";
+    results.slice(0, 100).forEach(function (result) {
+      var item = document.createElement("li");
+      var link = document.createElement("a");
+      link.href = result.url;
+      link.textContent = result.title;
+      var meta = document.createElement("p");
+      meta.className = "meta";
+      meta.textContent = result.kind;
+      item.appendChild(link);
+      item.appendChild(meta);
+      list.appendChild(item);
+    });
+    box.appendChild(list);
+  })();
+})();
