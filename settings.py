@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = 10.0
 
     chat_urls: list[str] = Field(default_factory=list, description="apprise URLs for secretariat chat")
+    prefect_form_trusted: list[str] = Field(
+        default_factory=list,
+        description="Co-chair e-mails whose decisions the Prefect UI form accepts ('*': anyone); default: none",
+    )
 
     outbox_max_attempts: int = 5
     outbox_backoff_seconds: float = 30.0
