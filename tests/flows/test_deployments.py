@@ -155,7 +155,7 @@ def test_deploy_suspend_decide_follow_up_and_survive_a_killed_worker(postgres_db
             "details": {"topic": "Prevention"}, "participants": [{"organization": "Meta", "role": "presenter"}],
         }, STAFF, clock=clock)
 
-    both, any_one = presentation("2.2"), presentation("1.1")
+    both, any_one, unanswered = presentation("2.2"), presentation("1.1"), presentation("3.1")
 
     port = _free_port()
     maildir = tmp_path / "Maildir"
@@ -241,6 +241,8 @@ def test_deploy_suspend_decide_follow_up_and_survive_a_killed_worker(postgres_db
                 # 4. Kill the worker and its flow processes while a run waits; decide while no worker is up.
                 second = run_deployment("co-chair-approval/co-chair-approval", parameters={"engagement_id": any_one},
                                         timeout=0)
+                late = run_deployment("co-chair-approval/co-chair-approval", timeout=0,
+                                      parameters={"engagement_id": unanswered, "timeout_seconds": 20})
                 _wait("the second run to suspend", lambda: _state(client, second.id).is_paused())
                 _kill_tree(worker, marker)
                 resume_flow_run(second.id, run_input={"co_chair_email": "swg11.incb@cochairs.example",
@@ -255,7 +257,15 @@ def test_deploy_suspend_decide_follow_up_and_survive_a_killed_worker(postgres_db
                 assert _votes(postgres_db, any_one) == {"swg11.incb@cochairs.example": "prefect_ui"}
                 triggers = [row.trigger for row in _log(postgres_db, any_one)]
                 assert triggers.count("approve") == 1 and triggers.count("send_invitation") == 1
-                assert len(_invitations(maildir, "policy@meta.example")) == 2
+                _wait("the second invitation e-mail", lambda: len(_invitations(maildir, "policy@meta.example")) == 2)
+
+                # 5. An approval nobody answers in time ends TimedOut (the scheduled relay closes it).
+                timed = _wait("the short run to suspend", lambda: (s := _state(client, late.id)).is_paused() and s)
+                assert timed.state_details.pause_timeout is not None
+                run_deployment("engine-relay/engine-relay", timeout=0)
+                ended = _wait("the timeout", lambda: (s := _state(client, late.id)).is_final() and s, timeout=120)
+                assert ended.name == "TimedOut" and "swg31.nigeria@cochairs.example" in ended.message
+                assert _engagement_state(postgres_db, unanswered) == "awaiting_approval"
         finally:
             if worker is not None:
                 _kill_tree(worker, marker)
