@@ -25,8 +25,9 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.flow_runs import suspend_flow_run
-from prefect.input import RunInput
-from prefect.states import Cancelled, Completed, State
+from prefect.exceptions import ObjectNotFound
+from prefect.input import RunInput, keyset_from_paused_state
+from prefect.states import Cancelled, Completed, Scheduled, State, Suspended
 
 from flows.dispatch import deliver_outbox
 from flows.events import relay_engine_events
@@ -126,6 +127,19 @@ def request_approval(engagement_id: int, now: datetime | None = None) -> dict[st
     return {"requested": not outcome.replayed, "state": outcome.to_state, "notifications": outcome.notifications}
 
 
+def stored_submission(pause_key: str) -> CoChairDecision | None:
+    """The submission already stored for form round ``pause_key`` of this run, if any.
+
+    Every attempt of the run (after a resume, a crash, a retry) walks the rounds again from the
+    first; rounds already answered are read back instead of suspended again.
+    """
+    keyset = keyset_from_paused_state(Suspended(pause_key=pause_key))
+    try:
+        return CoChairDecision.load(keyset)
+    except ObjectNotFound:
+        return None
+
+
 def form_description(status: ApprovalStatus, last: Handled | None) -> str:
     """The engagement as co-chairs see it above the form, with what became of the last submission."""
     text = status.describe_markdown()
@@ -189,9 +203,11 @@ def approval_flow(engagement_id: int, timeout_seconds: int = DEFAULT_TIMEOUT, di
         if remaining <= 0:
             _artifact(status, "timed out: no final decision")
             return Cancelled(name="TimedOut", message=f"no final decision within {timeout_seconds} s")
-        key = f"prefect-form:{flow_run_id()}:{round_number}"
-        form = CoChairDecision.with_initial_data(description=form_description(status, last))
-        answer = suspend_flow_run(wait_for_input=form, timeout=int(remaining) + 1, key=f"decision-{round_number}")
+        key, pause_key = f"prefect-form:{flow_run_id()}:{round_number}", f"decision-{round_number}"
+        answer = stored_submission(pause_key)
+        if answer is None:
+            form = CoChairDecision.with_initial_data(description=form_description(status, last))
+            answer = suspend_flow_run(wait_for_input=form, timeout=int(remaining) + 1, key=pause_key)
         round_number += 1
         last = apply_submission(engagement_id, answer, key, now)
         (logger.info if last.kind == "applied" else logger.warning)("form submission %s: %s", last.kind, last.message)
@@ -227,6 +243,33 @@ def close_decided_approvals(engagement_id: int) -> list[str]:
             ), force=True)
             closed.append(run.name)
     return closed
+
+
+def reschedule_stalled_approvals(stalled_after_seconds: float = 600) -> list[str]:
+    """Start again approval runs left Running by a killed process (a submission may wait in them).
+
+    An approval run only runs for seconds between two waits; one Running for longer lost its
+    process (a killed worker, an out-of-memory kill). Rescheduled, it walks its form rounds again:
+    stored submissions are applied once (idempotency keys), and it suspends for the next one.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    rescheduled: list[str] = []
+    now = datetime.now(timezone.utc)
+    with get_client(sync_client=True) as client:
+        for run in client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])),
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING]))),
+        ):
+            since = run.state.timestamp if run.state else now
+            if (now - since).total_seconds() >= stalled_after_seconds:
+                client.set_flow_run_state(run.id, Scheduled(message="its process was lost; started again"), force=True)
+                rescheduled.append(run.name)
+    return rescheduled
 
 
 def close_timed_out_approvals() -> list[str]:

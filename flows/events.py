@@ -4,7 +4,8 @@ Each unsent ``engine_events`` row becomes one Prefect event whose id is derived 
 relay that crashes between publishing and marking the row publishes the same event id again and
 Prefect's triggers, which skip event ids they have seen, start the follow-up once. The relay runs
 after decisions made in flows, at the start of the dispatch flow and on its own schedule (the
-``engine-relay`` deployment), which also closes approval runs whose wait timed out.
+``engine-relay`` deployment), which also closes approval runs whose wait timed out and starts
+again approval runs whose process was killed while they ran.
 """
 
 from __future__ import annotations
@@ -59,12 +60,13 @@ def relay_engine_events(limit: int = 500) -> list[dict[str, Any]]:
 
 
 @flow(name="engine-relay", log_prints=False)
-def relay_flow(limit: int = 500) -> dict[str, Any]:
-    """Publish unsent engine events and close approval runs whose wait has timed out."""
-    from flows.approval import close_timed_out_approvals
+def relay_flow(limit: int = 500, stalled_after_seconds: float = 600) -> dict[str, Any]:
+    """Publish unsent engine events, close timed-out approval runs, restart approval runs whose process was lost."""
+    from flows.approval import close_timed_out_approvals, reschedule_stalled_approvals
 
     published = relay_engine_events(limit)
     closed = close_timed_out_approvals()
-    get_run_logger().info("%s engine event(s) published, %s timed-out approval run(s) closed",
-                          len(published), len(closed))
-    return {"published": published, "timed_out": closed}
+    restarted = reschedule_stalled_approvals(stalled_after_seconds)
+    get_run_logger().info("%s engine event(s) published, %s timed-out approval run(s) closed, %s restarted",
+                          len(published), len(closed), len(restarted))
+    return {"published": published, "timed_out": closed, "restarted": restarted}

@@ -37,7 +37,8 @@ from states.workflow import create_engagement
 PROJECT = Path(__file__).resolve().parents[2]
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 STAFF = {"role": "secretariat", "identity": "s@state.example"}
-TRUSTED = ["swg22.france@cochairs.example", "swg22.unodc@cochairs.example", "swg11.incb@cochairs.example"]
+TRUSTED = ["swg22.france@cochairs.example", "swg22.unodc@cochairs.example", "swg11.incb@cochairs.example",
+           "swg12.mexico@cochairs.example"]
 
 
 def _free_port() -> int:
@@ -155,7 +156,7 @@ def test_deploy_suspend_decide_follow_up_and_survive_a_killed_worker(postgres_db
             "details": {"topic": "Prevention"}, "participants": [{"organization": "Meta", "role": "presenter"}],
         }, STAFF, clock=clock)
 
-    both, any_one, unanswered = presentation("2.2"), presentation("1.1"), presentation("3.1")
+    both, any_one, unanswered, crashed = (presentation(swg) for swg in ("2.2", "1.1", "3.1", "1.2"))
 
     port = _free_port()
     maildir = tmp_path / "Maildir"
@@ -243,6 +244,8 @@ def test_deploy_suspend_decide_follow_up_and_survive_a_killed_worker(postgres_db
                                         timeout=0)
                 late = run_deployment("co-chair-approval/co-chair-approval", timeout=0,
                                       parameters={"engagement_id": unanswered, "timeout_seconds": 20})
+                third = run_deployment("co-chair-approval/co-chair-approval", parameters={"engagement_id": crashed},
+                                       timeout=0)
                 _wait("the second run to suspend", lambda: _state(client, second.id).is_paused())
                 _kill_tree(worker, marker)
                 resume_flow_run(second.id, run_input={"co_chair_email": "swg11.incb@cochairs.example",
@@ -259,7 +262,21 @@ def test_deploy_suspend_decide_follow_up_and_survive_a_killed_worker(postgres_db
                 assert triggers.count("approve") == 1 and triggers.count("send_invitation") == 1
                 _wait("the second invitation e-mail", lambda: len(_invitations(maildir, "policy@meta.example")) == 2)
 
-                # 5. An approval nobody answers in time ends TimedOut (the scheduled relay closes it).
+                # 5. Kill the worker and the flow process while the resumed run is running; the relay restarts it.
+                _wait("the third run to suspend", lambda: _state(client, third.id).is_paused())
+                resume_flow_run(third.id, run_input={"co_chair_email": "swg12.mexico@cochairs.example",
+                                                     "decision": "approve"})
+                _wait("the resumed run to run", lambda: _state(client, third.id).is_running(), every=0.05)
+                _kill_tree(worker, marker)
+                worker = start("worker", "worker", "start", "--pool", "engage-process", environment=worker_env)
+                run_deployment("engine-relay/engine-relay", timeout=0, parameters={"stalled_after_seconds": 0})
+                _wait("the third invitation", lambda: _engagement_state(postgres_db, crashed) == "invitation_sent",
+                      timeout=180)
+                triggers = [row.trigger for row in _log(postgres_db, crashed)]
+                assert triggers.count("approve") == 1 and triggers.count("send_invitation") == 1
+                assert _votes(postgres_db, crashed) == {"swg12.mexico@cochairs.example": "prefect_ui"}
+
+                # 6. An approval nobody answers in time ends TimedOut (the scheduled relay closes it).
                 timed = _wait("the short run to suspend", lambda: (s := _state(client, late.id)).is_paused() and s)
                 assert timed.state_details.pause_timeout is not None
                 run_deployment("engine-relay/engine-relay", timeout=0)
