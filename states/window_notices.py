@@ -32,6 +32,7 @@ class WindowDeadline:
     kind: str
     deadline: date
     early: bool
+    closes_on: date
 
     @property
     def title(self) -> str:
@@ -47,7 +48,7 @@ def deadlines_due(db: Database, today: date, lead: timedelta = LEAD) -> list[Win
         for window in windows:
             for deadline, early in ((window.early_deadline, True), (window.closes_on, False)):
                 if deadline is not None and window.opens_on <= today and deadline - lead <= today <= deadline:
-                    found.append(WindowDeadline(window.kind, deadline, early))
+                    found.append(WindowDeadline(window.kind, deadline, early, window.closes_on))
         return found
 
 
@@ -83,7 +84,8 @@ def _row(prefix: str, window: WindowDeadline, contact: object, now: datetime) ->
         "notification_type": NotificationType.WINDOW_CLOSING.value, "channel": "email",
         "recipient_name": contact.name, "recipient_address": contact.email, "language": contact.language,
         "mandatory": False,
-        "context": {"engagement_title": window.title, "deadline": window.deadline.isoformat(),
+        "context": {"engagement_title": window.title, "deadline": window.closes_on.isoformat(),
+                    **({"early_deadline": window.deadline.isoformat()} if window.early else {}),
                     "organization": contact[4], "recipient_name": contact.name, "engagement_kind": window.kind},
         "status": OutboxStatus.SUPPRESSED if opted_out else OutboxStatus.PENDING,
         "status_reason": "recipient opted out of window_closing" if opted_out else None,
