@@ -25,8 +25,8 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.flow_runs import suspend_flow_run
-from prefect.exceptions import ObjectNotFound
 from prefect.input import RunInput, keyset_from_paused_state
+from prefect.input.actions import read_flow_run_input
 from prefect.states import Cancelled, Completed, Scheduled, State, Suspended
 
 from flows.dispatch import deliver_outbox
@@ -133,11 +133,8 @@ def stored_submission(pause_key: str) -> CoChairDecision | None:
     Every attempt of the run (after a resume, a crash, a retry) walks the rounds again from the
     first; rounds already answered are read back instead of suspended again.
     """
-    keyset = keyset_from_paused_state(Suspended(pause_key=pause_key))
-    try:
-        return CoChairDecision.load(keyset)
-    except ObjectNotFound:
-        return None
+    stored = read_flow_run_input(keyset_from_paused_state(Suspended(pause_key=pause_key))["response"])
+    return CoChairDecision(**stored) if stored else None
 
 
 def form_description(status: ApprovalStatus, last: Handled | None) -> str:

@@ -53,7 +53,7 @@ def _run(env: dict[str, str], *args: str, timeout: float = 180) -> str:
     return done.stdout
 
 
-def _wait(what: str, check: Callable[[], Any], timeout: float = 90, every: float = 0.5) -> Any:
+def _wait(what: str, check: Callable[[], Any], timeout: float = 180, every: float = 0.5) -> Any:
     start = time.monotonic()
     end = start + timeout
     while time.monotonic() < end:
@@ -244,6 +244,8 @@ def test_deploy_suspend_decide_follow_up_and_survive_a_killed_worker(postgres_db
                                         timeout=0)
                 late = run_deployment("co-chair-approval/co-chair-approval", timeout=0,
                                       parameters={"engagement_id": unanswered, "timeout_seconds": 20})
+                late = _wait("the short run's name", lambda: (r := client.read_flow_run(late.id)).name.startswith(
+                    "approval-") and r)
                 third = run_deployment("co-chair-approval/co-chair-approval", parameters={"engagement_id": crashed},
                                        timeout=0)
                 _wait("the second run to suspend", lambda: _state(client, second.id).is_paused())
@@ -283,6 +285,15 @@ def test_deploy_suspend_decide_follow_up_and_survive_a_killed_worker(postgres_db
                 ended = _wait("the timeout", lambda: (s := _state(client, late.id)).is_final() and s, timeout=120)
                 assert ended.name == "TimedOut" and "swg31.nigeria@cochairs.example" in ended.message
                 assert _engagement_state(postgres_db, unanswered) == "awaiting_approval"
+                # ... and the trigger on ended runs starts the secretariat's chat alert about it.
+                alert = client.read_deployment_by_name("secretariat-alert/secretariat-alert")
+
+                def alerted() -> bool:
+                    runs = client.read_flow_runs(limit=200)
+                    return any(r.deployment_id == alert.id and r.parameters.get("run_name") == late.name
+                               and r.parameters.get("state") == "TimedOut" for r in runs)
+
+                _wait("the secretariat alert", alerted, timeout=120)
         finally:
             if worker is not None:
                 _kill_tree(worker, marker)
