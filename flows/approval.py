@@ -225,18 +225,18 @@ def _open_approval_runs(client: Any, engagement_id: int | None = None) -> list[A
                                  flow_run_filter=run_filter)
 
 
-def close_decided_approvals(engagement_id: int) -> list[str]:
-    """End the suspended approval runs of an engagement decided elsewhere (CLI, portal, another run)."""
+def close_decided_approvals(engagement_id: int, outcome: str) -> list[str]:
+    """End the suspended approval runs of an engagement decided elsewhere (CLI, portal, another run).
+
+    ``outcome`` is the decided state (``approved`` or ``declined``) the runs are named after.
+    """
     from prefect.client.orchestration import get_client
 
-    status = approval_status(current_runtime().db, engagement_id)
-    if status.awaiting:
-        return []
     closed: list[str] = []
     with get_client(sync_client=True) as client:
         for run in _open_approval_runs(client, engagement_id):
             client.set_flow_run_state(run.id, Completed(
-                name=status.state.title(), message=f"decided through another channel; engagement is {status.state}",
+                name=outcome.title(), message=f"decided through another channel: {outcome}",
             ), force=True)
             closed.append(run.name)
     return closed

@@ -25,6 +25,7 @@ from states.approvals import approval_status
 from states.workflow import apply_transition
 
 FOLLOW_UP_ACTOR = {"role": "system", "identity": "approval follow-up"}
+DECIDED = ("approved", "declined")
 
 
 @task(name="send-invitation", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
@@ -49,7 +50,7 @@ def approval_follow_up(engagement_id: int, dispatch: bool = True, now: datetime 
     if status.state == "approved":
         invited = send_invitation(engagement_id, now)
     delivered = deliver_outbox(now) if dispatch and invited and invited["notifications"] else None
-    closed = close_decided_approvals(engagement_id)
+    closed = close_decided_approvals(engagement_id, status.state) if status.state in DECIDED else []
     final = approval_status(current_runtime(now).db, engagement_id)
     if invited is None:
         did = f"nothing to send: engagement is {status.state!r}"
