@@ -204,7 +204,7 @@ def test_deploy_suspend_decide_follow_up_and_survive_a_killed_worker(postgres_db
                 named = client.read_flow_run(run.id)
                 assert named.name == f"approval-{both}-meta-swg-2-2"
                 assert {f"engagement:{both}", "kind:swg_presentation", "swg:2.2"} <= set(named.tags)
-                description = client.read_flow_run_input(run.id, state.state_details.run_input_keyset["description"])
+                description = _wait("the form", lambda: _form_text(client, run.id, state))
                 assert "Meta" in description and "2.2" in description and "all co-chairs must approve" in description
                 assert _engagement_state(postgres_db, both) == "awaiting_approval"
 
@@ -216,7 +216,7 @@ def test_deploy_suspend_decide_follow_up_and_survive_a_killed_worker(postgres_db
                 refusal = [row for row in _log(postgres_db, both) if row.trigger == "refused"]
                 assert len(refusal) == 1 and refusal[0].channel == "prefect_ui"
                 assert refusal[0].actor == "swg11.canada@cochairs.example" and "does not accept" in refusal[0].comment
-                why = client.read_flow_run_input(run.id, again.state_details.run_input_keyset["description"])
+                why = _wait("the fresh form", lambda: _form_text(client, run.id, again))
                 assert "not recorded (refused)" in why
                 assert _votes(postgres_db, both) == {}
 
@@ -302,6 +302,16 @@ def test_deploy_suspend_decide_follow_up_and_survive_a_killed_worker(postgres_db
                 server.wait(30)
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
+
+
+def _form_text(client: Any, run_id: uuid.UUID, state: Any) -> str | None:
+    """The description above a suspended run's form, once the run has saved it."""
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    try:
+        return client.read_flow_run_input(run_id, state.state_details.run_input_keyset["description"])
+    except PrefectHTTPStatusError:  # 404 until the run has saved it
+        return None
 
 
 def _healthy(port: int, server: subprocess.Popen) -> bool:
