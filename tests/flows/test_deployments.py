@@ -139,6 +139,7 @@ def _invitations(maildir: Path, to: str) -> list[Any]:
 
 
 @pytest.mark.postgres
+@pytest.mark.timeout(1800)  # about 5 min on a quiet machine; each flow process start is slow under load
 def test_deploy_suspend_decide_follow_up_and_survive_a_killed_worker(postgres_db, tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
