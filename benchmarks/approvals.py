@@ -149,8 +149,10 @@ def main() -> None:
             seconds = wait_until(f"{len(runs)} approvals to suspend", all_suspended, 60 * 60)
             suspend_all = time.monotonic() - started
             time.sleep(5)
-            alive = processes_with(f"ENGAGE_BENCH_WORKER={tag}".encode())
-            flow_pids = [pid for pid in alive if pid != worker.pid]
+            approval_pids = [pid for run in runs.values()
+                             for pid in processes_with(f"PREFECT__FLOW_RUN_ID={run}".encode())]
+            others = [pid for pid in processes_with(f"ENGAGE_BENCH_WORKER={tag}".encode())
+                      if pid != worker.pid and pid not in approval_pids]
             with admin.connect() as connection:
                 connections = connection.execute(
                     text("select count(*) from pg_stat_activity where datname = :name"), {"name": engine_name}
@@ -158,9 +160,11 @@ def main() -> None:
             db.dispose()
             print(f"{len(runs)} approvals suspended after {suspend_all:.1f} s (last wait {seconds:.1f} s), "
                   f"worker limit {args.worker_limit}, polling every 2 s")
-            print(f"while all wait: flow processes alive {len(flow_pids)}, their RSS "
-                  f"{sum(rss_mib(p) for p in flow_pids):.0f} MiB, worker RSS {rss_mib(worker.pid):.0f} MiB, "
-                  f"connections to the engine database {connections} (the benchmark's own pool closed)")
+            print(f"while all wait: approval flow processes alive {len(approval_pids)} "
+                  f"({sum(rss_mib(p) for p in approval_pids):.0f} MiB); worker RSS {rss_mib(worker.pid):.0f} MiB; "
+                  f"other flow processes (scheduled relay/dispatch runs) {len(others)} "
+                  f"({sum(rss_mib(p) for p in others):.0f} MiB); connections to the engine database from any "
+                  f"process {connections} (the benchmark's own pool closed)")
             latencies = []
             for engagement in ids[: args.decisions]:
                 submitted = time.monotonic()
