@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = 10.0
 
     chat_urls: list[str] = Field(default_factory=list, description="apprise URLs for secretariat chat")
+    prefect_form_trusted: list[str] = Field(
+        default_factory=list,
+        description="Co-chair e-mails whose decisions the Prefect UI form accepts ('*': anyone); default: none",
+    )
 
     outbox_max_attempts: int = Field(default=5, ge=1, description="Attempts charged to a row before it is dead")
     outbox_backoff_seconds: float = Field(default=30.0, ge=0, description="First retry delay of a refused row")

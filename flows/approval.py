@@ -1,45 +1,53 @@
-"""Co-chair approval of an invitation to present: ask the co-chairs, then wait for their decision.
+"""Co-chair approval of an invitation to present: ask the co-chairs, then SUSPEND until one decides.
 
-The decision can come from the Prefect UI (a typed form on the paused run), from the CLI
-(``engage approve/decline``) or, later, from a signed e-mail link: all go through
-``states.approvals.record_decision``, and the DATABASE is the truth. While paused, the flow also
-watches the database: when a decision arrives through another channel it resumes itself, re-reads
-the state and either finishes (approved / declined) or pauses again while the SWG's policy still
-needs votes. Each pause ends (by the flow itself, before Prefect's pause timeout) after
-``pause_window_seconds``; the whole wait ends after ``timeout_seconds`` with the engagement still
-awaiting approval (the reminder sweep reminds and escalates it), never with a failed run.
+While it waits, the run holds nothing: ``suspend_flow_run`` ends the flow's process and leaves a
+typed ``CoChairDecision`` form on the run in the Prefect UI. Submitting the form reschedules the
+run; a worker (whenever one is up) starts it again from the top: asking the co-chairs is replayed
+by its idempotency key, each earlier form round returns its stored submission, and a submission is
+applied at most once (its audit row carries the key ``prefect-form:<run>:<round>``). The decision
+goes through ``states.approvals.record_decision`` like every channel's; the transition that settles
+the approval records an engine event, which ``flows/events.py`` relays to Prefect, where a trigger
+starts ``approval-follow-up`` (the invitation). Refusals are audited and shown on a fresh form;
+the run ends in a state named after the outcome: ``Approved``, ``Declined``, ``Duplicate``,
+``Refused`` or ``TimedOut``, with an artifact naming each co-chair's answer.
 """
 
 from __future__ import annotations
 
-import time
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
-from uuid import uuid4
 
-from pydantic import EmailStr, Field, ValidationError
+from pydantic import EmailStr, Field
+from sqlalchemy import select
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
+from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput, keyset_from_paused_state
-from prefect.states import Paused, Running
-from prefect.utilities.engine import propose_state_sync
+from prefect.input.actions import read_flow_run_input
+from prefect.states import Cancelled, Completed, Scheduled, State, Suspended
 
 from flows.dispatch import deliver_outbox
+from flows.events import relay_engine_events
+from flows.labels import label_current_run, run_name_from_parameters
 from flows.runtime import current_runtime, flow_run_id
-from models.enums import Channel
-from states.approvals import AWAITING, DecisionStatus, approval_status, record_decision
-from states.errors import EngageError, NotAllowedError
-from states.inputs import InputError
+from models import TransitionLog
+from models.enums import Channel, Role
+from settings import Settings
+from states.approvals import AWAITING, ApprovalStatus, DecisionStatus, approval_status, record_decision
+from states.errors import EngageError
+from states.refusals import REFUSED, record_refusal
 from states.workflow import apply_transition
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-GRACE_SECONDS = 60
+FLOW_NAME = "co-chair-approval"
+DEFAULT_TIMEOUT = 14 * 24 * 3600
 
 
 class CoChairDecision(RunInput):
-    """The form a co-chair fills in on the paused run in the Prefect UI."""
+    """The form a co-chair fills in on the suspended run in the Prefect UI."""
 
     co_chair_email: EmailStr = Field(
         description="Your e-mail as a co-chair of this SWG", json_schema_extra={"pattern": EMAIL_PATTERN},
@@ -48,51 +56,65 @@ class CoChairDecision(RunInput):
     comment: str = Field(default="", max_length=2000, description="Optional comment for the Secretariat")
 
 
-def _load_input(form: type[CoChairDecision], keyset: dict[str, str], logger: Any) -> CoChairDecision | None:
+@dataclass(frozen=True)
+class Handled:
+    """What became of one form submission."""
+
+    kind: Literal["applied", "refused", "duplicate"]
+    message: str
+
+
+def form_trusts(settings: Settings, email: str) -> bool:
+    """Whether the Prefect form may speak for ``email`` (``ENGAGE_PREFECT_FORM_TRUSTED``)."""
+    trusted = {entry.strip().lower() for entry in settings.prefect_form_trusted}
+    return "*" in trusted or email.strip().lower() in trusted
+
+
+def _earlier(key: str) -> Handled | None:
+    """The outcome of a submission already handled under ``key`` (by an earlier attempt of the run)."""
+    with current_runtime().db.transaction() as session:
+        log = session.scalars(select(TransitionLog).where(TransitionLog.idempotency_key == key)).first()
+    if log is None:
+        return None
+    if log.trigger == REFUSED:
+        kind = "duplicate" if (log.comment or "").startswith(("already", "no longer")) else "refused"
+        return Handled(kind, log.comment or "")
+    return Handled("applied", f"{log.actor} decided to {log.trigger}")
+
+
+@task(name="apply-form-submission", cache_policy=NO_CACHE)
+def apply_submission(engagement_id: int, answer: CoChairDecision, key: str, now: datetime | None = None) -> Handled:
+    """Record a form submission once: the decision, or an audited refusal saying why."""
+    runtime = current_runtime(now)
+    if (earlier := _earlier(key)) is not None:
+        return earlier
+    email = str(answer.co_chair_email).strip().lower()
+
+    def refuse(kind: Literal["refused", "duplicate"], reason: str) -> Handled:
+        record_refusal(runtime.db, engagement_id, answer.decision, email, Role.CO_CHAIR.value, reason,
+                       Channel.PREFECT_UI, runtime.clock, flow_run_id=flow_run_id(), idempotency_key=key)
+        return Handled(kind, reason)
+
+    if not form_trusts(runtime.settings, email):
+        return refuse("refused", f"the Prefect form does not accept decisions for {email}; use the signed link "
+                                 "in your approval e-mail, or ask the Secretariat")
     try:
-        return form.load(keyset)
-    except ValidationError as error:
-        logger.warning("the decision form was refused: %s", "; ".join(e["msg"] for e in error.errors()))
-    except Exception as error:  # noqa: BLE001 - no input stored (resumed without the form)
-        logger.warning("the run was resumed without a decision (%s); waiting again", type(error).__name__)
-    return None
-
-
-def wait_for_decision(description: str, window: float, poll: float, changed: Any) -> CoChairDecision | None:
-    """Pause the current run with the decision form until it is submitted, ``changed()`` or ``window`` ends.
-
-    Like ``prefect.flow_runs.pause_flow_run(wait_for_input=...)``, but the flow also watches the
-    database and resumes itself (so it is never failed by a pause timeout).
-    """
-    logger = get_run_logger()
-    run_id = FlowRunContext.get().flow_run.id
-    form = CoChairDecision.with_initial_data(description=description)
-    proposed = Paused(timeout_seconds=int(window) + GRACE_SECONDS, reschedule=False, pause_key=f"decision-{uuid4().hex[:12]}")
-    keyset = keyset_from_paused_state(proposed)
-    proposed.state_details.run_input_keyset = keyset
-    with get_client(sync_client=True) as client:
-        state = propose_state_sync(client=client, state=proposed, flow_run_id=run_id)
-        if not state.is_paused():
-            raise RuntimeError(f"the run could not be paused (state {state.type.value})")
-        form.save(keyset)
-        logger.info("waiting for a co-chair decision (form on this paused run) for up to %.0f s", window)
-        end = time.monotonic() + window
-        while True:
-            time.sleep(max(0.05, min(poll, end - time.monotonic())))
-            flow_run = client.read_flow_run(run_id)
-            if flow_run.state and flow_run.state.is_running():
-                return _load_input(form, keyset, logger)
-            if changed() or time.monotonic() >= end:
-                propose_state_sync(client=client, state=Running(), flow_run_id=run_id)
-                # A form submitted at the same moment wins the race: use it if it is there.
-                try:
-                    return form.load(keyset) if client.read_flow_run_input(run_id, keyset["response"]) else None
-                except Exception:  # noqa: BLE001 - no response stored
-                    return None
+        result = record_decision(
+            runtime.db, engagement_id, email, answer.decision, answer.comment or None, Channel.PREFECT_UI,
+            runtime.clock, flow_run_id=flow_run_id(), idempotency_key=key, settings=runtime.settings,
+        )
+    except EngageError as error:
+        return refuse("refused", str(error))
+    if result.status is DecisionStatus.ALREADY_DECIDED:
+        return refuse("duplicate", f"already decided: {result.message}")
+    if result.status is DecisionStatus.NOT_AWAITING:
+        return refuse("duplicate", f"no longer needed: {result.message}")
+    return Handled("applied", result.message)
 
 
 @task(name="request-approval", cache_policy=NO_CACHE)
 def request_approval(engagement_id: int, now: datetime | None = None) -> dict[str, Any]:
+    """Fire ``request_approval`` once (replayed by its idempotency key on every later attempt)."""
     runtime = current_runtime(now)
     status = approval_status(runtime.db, engagement_id)
     if status.state != "proposed":
@@ -102,60 +124,176 @@ def request_approval(engagement_id: int, now: datetime | None = None) -> dict[st
         channel=Channel.FLOW, flow_run_id=flow_run_id(), idempotency_key=f"approval:{engagement_id}:request",
         clock=runtime.clock, settings=runtime.settings,
     )
-    return {"requested": True, "state": outcome.to_state, "notifications": outcome.notifications}
+    return {"requested": not outcome.replayed, "state": outcome.to_state, "notifications": outcome.notifications}
 
 
-@flow(name="co-chair-approval", log_prints=False)
-def approval_flow(engagement_id: int, timeout_seconds: int = 14 * 24 * 3600, pause_window_seconds: int = 3600,
-                  poll_seconds: float = 10, dispatch: bool = True, now: datetime | None = None) -> dict[str, Any]:
-    """Ask the SWG's co-chairs about engagement ``engagement_id`` and wait for the decision.
+def stored_submission(pause_key: str) -> CoChairDecision | None:
+    """The submission already stored for form round ``pause_key`` of this run, if any.
 
-    Returns the final state ('approved', 'declined', ...) or 'awaiting_approval' after ``timeout_seconds``.
+    Every attempt of the run (after a resume, a crash, a retry) walks the rounds again from the
+    first; rounds already answered are read back instead of suspended again.
+    """
+    stored = read_flow_run_input(keyset_from_paused_state(Suspended(pause_key=pause_key))["response"])
+    return CoChairDecision(**stored) if stored else None
+
+
+def form_description(status: ApprovalStatus, last: Handled | None) -> str:
+    """The engagement as co-chairs see it above the form, with what became of the last submission."""
+    text = status.describe_markdown()
+    if last is None:
+        return text
+    if last.kind == "applied":
+        return f"> **Recorded**: {last.message}.\n\n{text}"
+    return f"> **Your last submission was not recorded ({last.kind})**: {last.message}\n\n{text}"
+
+
+def outcome_markdown(status: ApprovalStatus, headline: str) -> str:
+    """The artifact staff read: the outcome and each co-chair's answer (or that none came)."""
+    rows = [f"| {v.name} | {v.email} | {v.decision or '**no answer**'} | {v.channel or ''} |" for v in status.votes]
+    waiting = [v.email for v in status.votes if not v.decision]
+    return "\n".join([
+        f"## {headline}", "",
+        f"Engagement #{status.engagement_id} *{status.title}* is `{status.state}`; policy: {status.policy_text}.", "",
+        "| Co-chair | E-mail | Decision | Channel |", "|---|---|---|---|", *rows, "",
+        f"Not answered: {', '.join(waiting)}" if waiting and status.awaiting else "",
+    ])
+
+
+def _artifact(status: ApprovalStatus, headline: str) -> None:
+    create_markdown_artifact(markdown=outcome_markdown(status, headline), key=f"approval-{status.engagement_id}",
+                             description=f"Co-chair approval of engagement {status.engagement_id}: {headline}")
+
+
+def _deadline() -> datetime:
+    run = FlowRunContext.get().flow_run
+    timeout = int(run.parameters.get("timeout_seconds", DEFAULT_TIMEOUT))
+    return (run.created or datetime.now(timezone.utc)) + timedelta(seconds=timeout)
+
+
+@flow(name=FLOW_NAME, flow_run_name=run_name_from_parameters("approval"), log_prints=False)
+def approval_flow(engagement_id: int, timeout_seconds: int = DEFAULT_TIMEOUT, dispatch: bool = True,
+                  now: datetime | None = None) -> State:
+    """Ask the co-chairs about engagement ``engagement_id``, then suspend until a form is submitted.
+
+    Must run from a deployment (a suspended run is rescheduled on its work pool when resumed).
+    Ends ``Approved``/``Declined`` (Completed), or ``Duplicate``/``Refused``/``TimedOut`` (Cancelled).
     """
     logger = get_run_logger()
     runtime = current_runtime(now)
+    label_current_run(engagement_id)
     requested = request_approval(engagement_id, now)
     if requested.get("notifications") and dispatch:
         deliver_outbox(now)
-    deadline = time.monotonic() + timeout_seconds
-    refused: list[str] = []
+    last: Handled | None = None
+    round_number = 0
     while True:
         status = approval_status(runtime.db, engagement_id)
         if status.state != AWAITING:
-            logger.info("engagement %s is %r: done", engagement_id, status.state)
-            break
-        remaining = deadline - time.monotonic()
+            relay_engine_events()
+            if last is not None and last.kind != "applied":
+                _artifact(status, f"{last.kind}: {last.message}")
+                return Cancelled(name=last.kind.capitalize(), message=last.message)
+            _artifact(status, f"{status.state}")
+            return Completed(name=status.state.replace("_", " ").title().replace(" ", ""),
+                             message=f"engagement {engagement_id} is {status.state}", data=status.state)
+        remaining = (_deadline() - datetime.now(timezone.utc)).total_seconds()
         if remaining <= 0:
-            logger.warning("no final decision within %s s; engagement %s still awaits approval (the sweep reminds)",
-                           timeout_seconds, engagement_id)
-            break
-        seen = (status.version, status.decided)
-
-        def changed() -> bool:
-            now_status = approval_status(runtime.db, engagement_id)
-            return (now_status.version, now_status.decided) != seen
-
-        answer = wait_for_decision(status.describe_markdown(), min(pause_window_seconds, remaining), poll_seconds, changed)
+            _artifact(status, "timed out: no final decision")
+            return Cancelled(name="TimedOut", message=f"no final decision within {timeout_seconds} s")
+        key, pause_key = f"prefect-form:{flow_run_id()}:{round_number}", f"decision-{round_number}"
+        answer = stored_submission(pause_key)
         if answer is None:
-            continue
-        try:
-            result = record_decision(
-                runtime.db, engagement_id, answer.co_chair_email, answer.decision, answer.comment or None,
-                Channel.PREFECT_UI, runtime.clock, flow_run_id=flow_run_id(), settings=runtime.settings,
-            )
-        except (NotAllowedError, InputError) as error:
-            refused.append(str(error))
-            logger.warning("decision refused: %s; still waiting", error)
-            continue
-        except EngageError as error:
-            refused.append(str(error))
-            logger.error("decision could not be applied: %s; still waiting", error)
-            continue
-        (logger.info if result.status is DecisionStatus.APPLIED else logger.warning)(result.message)
-        if dispatch and result.outcome and result.outcome.notifications:
-            deliver_outbox(now)
-    final = approval_status(runtime.db, engagement_id)
-    return {
-        "engagement_id": engagement_id, "state": final.state,
-        "votes": {vote.email: vote.decision for vote in final.votes}, "refused": refused,
-    }
+            form = CoChairDecision.with_initial_data(description=form_description(status, last))
+            answer = suspend_flow_run(wait_for_input=form, timeout=int(remaining) + 1, key=pause_key)
+        round_number += 1
+        last = apply_submission(engagement_id, answer, key, now)
+        (logger.info if last.kind == "applied" else logger.warning)("form submission %s: %s", last.kind, last.message)
+        if last.kind == "applied":
+            relay_engine_events()
+
+
+def _open_approval_runs(client: Any, engagement_id: int | None = None) -> list[Any]:
+    from prefect.client.schemas.filters import (
+        FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType, FlowRunFilterTags,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    run_filter = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
+    if engagement_id is not None:
+        run_filter.tags = FlowRunFilterTags(all_=[f"engagement:{engagement_id}"])
+    return client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])),
+                                 flow_run_filter=run_filter)
+
+
+def close_decided_approvals(engagement_id: int, outcome: str) -> list[str]:
+    """End the suspended approval runs of an engagement decided elsewhere (CLI, portal, another run).
+
+    ``outcome`` is the decided state (``approved`` or ``declined``) the runs are named after.
+    """
+    from prefect.client.orchestration import get_client
+
+    closed: list[str] = []
+    with get_client(sync_client=True) as client:
+        for run in _open_approval_runs(client, engagement_id):
+            client.set_flow_run_state(run.id, Completed(
+                name=outcome.title(), message=f"decided through another channel: {outcome}",
+            ), force=True)
+            closed.append(run.name)
+    return closed
+
+
+def reschedule_stalled_approvals(stalled_after_seconds: float = 600) -> list[str]:
+    """Start again approval runs left Running by a killed process (a submission may wait in them).
+
+    An approval run only runs for seconds between two waits; one Running for longer lost its
+    process (a killed worker, an out-of-memory kill). Rescheduled, it walks its form rounds again:
+    stored submissions are applied once (idempotency keys), and it suspends for the next one.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    rescheduled: list[str] = []
+    now = datetime.now(timezone.utc)
+    with get_client(sync_client=True) as client:
+        for run in client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])),
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING]))),
+        ):
+            since = run.state.timestamp if run.state else now
+            if (now - since).total_seconds() >= stalled_after_seconds:
+                client.set_flow_run_state(run.id, Scheduled(message="its process was lost; started again"), force=True)
+                rescheduled.append(run.name)
+    return rescheduled
+
+
+def close_timed_out_approvals() -> list[str]:
+    """Move suspended approval runs whose wait has ended to ``TimedOut``, with the artifact of who did not answer."""
+    from prefect.client.orchestration import get_client
+
+    closed: list[str] = []
+    now = datetime.now(timezone.utc)
+    with get_client(sync_client=True) as client:
+        for run in _open_approval_runs(client):
+            expires = run.state.state_details.pause_timeout if run.state else None
+            if expires is None or expires > now:
+                continue
+            engagement_id = int(run.parameters["engagement_id"])
+            status = approval_status(current_runtime().db, engagement_id)
+            waiting = [v.email for v in status.votes if not v.decision]
+            client.create_artifact(_artifact_request(run.id, status))
+            client.set_flow_run_state(run.id, Cancelled(
+                name="TimedOut", message=f"no final decision in time; not answered: {', '.join(waiting) or 'nobody'}",
+            ), force=True)
+            closed.append(run.name)
+    return closed
+
+
+def _artifact_request(run_id: Any, status: ApprovalStatus) -> Any:
+    from prefect.client.schemas.actions import ArtifactCreate
+
+    return ArtifactCreate(key=f"approval-{status.engagement_id}", type="markdown", flow_run_id=run_id,
+                          description=f"Co-chair approval of engagement {status.engagement_id}: timed out",
+                          data=outcome_markdown(status, "timed out: no final decision"))

@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from prefect import flow, task
+from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Completed, Failed, State
 
 from flows.runtime import current_runtime
 
@@ -21,7 +23,33 @@ def deliver_outbox(now: datetime | None = None) -> dict[str, Any]:
     return report.model_dump()
 
 
+def delivery_table(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row for the run's counts, then one per message that failed, naming whom and why."""
+    from notifications.problems import delivery_problems
+
+    rows: list[dict[str, Any]] = [{"message": "this run", "engagement": "", "type": "", "recipient": "",
+                                   "status": ", ".join(f"{k} {v}" for k, v in report.items()), "why": ""}]
+    if report.get("retrying") or report.get("dead"):
+        rows += [{"message": p.id, "engagement": p.engagement_id or "", "type": p.notification_type,
+                  "recipient": p.recipient, "status": f"{p.status} after {p.attempts} attempt(s)", "why": p.error}
+                 for p in delivery_problems(current_runtime().db)]
+    return rows
+
+
 @flow(name="dispatch-notifications", log_prints=False)
-async def dispatch_flow(now: datetime | None = None) -> dict[str, Any]:
-    """Send every pending notification; ``now`` pins a simulated time (replays, tests)."""
-    return deliver_outbox(now)
+async def dispatch_flow(now: datetime | None = None) -> State:
+    """Publish engine events, then send every pending notification; ``now`` pins a simulated time.
+
+    Ends ``Failed`` (named ``DeliveryFailed``) when a message could not be delivered in this run.
+    """
+    from flows.events import relay_engine_events
+
+    relay_engine_events()
+    report = deliver_outbox(now)
+    summary = (f"{report.get('sent', 0)} sent, {report.get('retrying', 0)} to retry, "
+               f"{report.get('dead', 0)} failed for good")
+    await acreate_table_artifact(table=delivery_table(report), key="dispatch-notifications",
+                                 description=f"**Notification delivery**: {summary}")
+    if report.get("retrying") or report.get("dead"):
+        return Failed(name="DeliveryFailed", message=summary, data=report)
+    return Completed(message=summary, data=report)

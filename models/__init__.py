@@ -3,6 +3,7 @@
 from models.audit import TransitionLog
 from models.base import Base
 from models.engagement import ApprovalVote, DialogueReport, Engagement, Participant
+from models.events import EngineEvent
 from models.outbox import OutboxMessage
 from models.outbox_channel import OutboxChannel
 from models.reference import CoChair, Contact, Meeting, Organization, SubmissionWindow, SubWorkingGroup, WorkingGroup
@@ -14,6 +15,7 @@ __all__ = [
     "Contact",
     "DialogueReport",
     "Engagement",
+    "EngineEvent",
     "Meeting",
     "Organization",
     "OutboxChannel",

@@ -59,7 +59,8 @@ class TransitionSpec:
 
     Guards are names from ``states.guards.GUARDS``; effects are names from ``states.effects.EFFECTS``,
     run inside the transaction before the guards. Transitions sharing a trigger and a source are
-    tried in order, the first whose guards pass wins.
+    tried in order, the first whose guards pass wins. ``emits`` names the engine events the
+    transition records in its transaction (``engine_events``), for follow-ups outside the domain.
     """
 
     trigger: str
@@ -71,6 +72,7 @@ class TransitionSpec:
     effects: tuple[str, ...] = ()
     notify: tuple[Notify, ...] = ()
     data_schema: type[BaseModel] | None = None
+    emits: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """The reminder sweep: remind, escalate or expire engagements whose waiting time has run out.
 
+It also queues the window-closing notices due at its moment (``states/window_notices.py``).
+
 Domain only (no Prefect). The work is proportional to the engagements that are due, not to all
 engagements: due rows are found through the indexed ``engagements.next_due_at`` column, in pages
 ordered by ``(next_due_at, id)``. Every action goes through ``apply_transition`` with an
@@ -25,6 +27,7 @@ from states.clock import SYSTEM_CLOCK, Clock
 from states.errors import ConflictError, EngageError
 from states.lifecycles import get_lifecycle
 from states.waits import Action, WaitProgress, due_action
+from states.window_notices import queue_window_notices
 from states.workflow import apply_transition
 
 SWEEP_ACTOR = {"role": "system", "identity": "reminder sweep"}
@@ -65,6 +68,7 @@ class SweepReport:
     escalated: list[SweepItem] = field(default_factory=list)
     expired: list[SweepItem] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    window_notices: int = 0
     examined: int = 0
     query_seconds: float = 0.0
     decide_seconds: float = 0.0
@@ -76,7 +80,7 @@ class SweepReport:
 
     @property
     def notifications(self) -> int:
-        return sum(item.notifications for item in self.items)
+        return sum(item.notifications for item in self.items) + self.window_notices
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per action, for a table (Prefect artifact, CLI)."""
@@ -93,7 +97,8 @@ class SweepReport:
     def summary(self) -> str:
         return (
             f"sweep at {self.now:%Y-%m-%d %H:%M} UTC: {len(self.reminded)} reminded, {len(self.escalated)} escalated, "
-            f"{len(self.expired)} expired, {len(self.skipped)} skipped, {self.notifications} notification(s) queued"
+            f"{len(self.expired)} expired, {len(self.skipped)} skipped, {self.window_notices} window-closing notice(s), "
+            f"{self.notifications} notification(s) queued"
         )
 
 
@@ -163,6 +168,7 @@ def run_sweep(db: Database, clock: Clock = SYSTEM_CLOCK, flow_run_id: str | None
         report.apply_seconds += time.perf_counter() - started
         if len(rows) < size:
             break
+    report.window_notices = queue_window_notices(db, now)
     return report
 
 

@@ -15,7 +15,9 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import CoChair, Contact, Engagement, Meeting, Organization, Participant, SubWorkingGroup, TransitionLog
+from models import (
+    CoChair, Contact, Engagement, EngineEvent, Meeting, Organization, Participant, SubWorkingGroup, TransitionLog,
+)
 from models.enums import Channel, Language, ParticipantRole, Role
 from settings import Settings, get_settings
 from models.db import Database
@@ -262,6 +264,13 @@ def _commit(session: Session, engagement: EngagementRow, lifecycle: Lifecycle, s
         extra["deadline"] = (progress.waiting_since + wait.expire_after).date().isoformat()
     sent = enqueue(session, lifecycle, engagement, spec.notify, log_id=log_id, state=new_state,
                    extra={k: v for k, v in extra.items() if v is not None}, now=now, settings=settings)
+    if spec.emits:
+        session.execute(insert(EngineEvent), [{
+            "name": name, "engagement_id": engagement.id, "transition_id": log_id, "created_at": now,
+            "payload": {"engagement_id": engagement.id, "kind": engagement.kind, "trigger": request.trigger,
+                        "from_state": from_state, "to_state": new_state, "actor": request.actor.identity,
+                        "channel": channel.value},
+        } for name in spec.emits])
     return TransitionOutcome(engagement.id, request.trigger, from_state, new_state, version, log_id, sent)
 
 

@@ -7,6 +7,8 @@ from states.lifecycles.building import (
 )
 from states.spec import Recipient, StateSpec, TransitionSpec, Wait
 
+APPROVED_EVENT = "engage.approval.approved"
+DECLINED_EVENT = "engage.approval.declined"
 NOT_YET_INVITED = ("proposed", "awaiting_approval", "approved")
 INVITED = ("invitation_sent", "accepted")
 
@@ -42,7 +44,7 @@ SWG_PRESENTATION = lifecycle(
         TransitionSpec(
             "approve", ("awaiting_approval",), "approved", CO_CHAIR, "Approve; the policy is now satisfied",
             effects=("record_vote",), guards=("approval_granted",),
-            notify=(notify(NotificationType.DECISION, Recipient.SECRETARIAT),),
+            notify=(notify(NotificationType.DECISION, Recipient.SECRETARIAT),), emits=(APPROVED_EVENT,),
         ),
         TransitionSpec(
             "approve", ("awaiting_approval",), None, CO_CHAIR, "Approve; more co-chairs must still decide",
@@ -51,7 +53,7 @@ SWG_PRESENTATION = lifecycle(
         TransitionSpec(
             "decline", ("awaiting_approval",), "declined", CO_CHAIR, "Decline; approval can no longer be reached",
             effects=("record_vote",), guards=("approval_refused",),
-            notify=(notify(NotificationType.DECISION, Recipient.SECRETARIAT),),
+            notify=(notify(NotificationType.DECISION, Recipient.SECRETARIAT),), emits=(DECLINED_EVENT,),
         ),
         TransitionSpec(
             "decline", ("awaiting_approval",), None, CO_CHAIR, "Decline; the other co-chairs may still approve",
