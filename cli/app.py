@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+import unicodedata
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -36,11 +37,16 @@ AsOption = Annotated[str, typer.Option("--as", help="Who acts: an e-mail address
 CommentOption = Annotated[Optional[str], typer.Option("--comment", "-m", help="Why: kept in the audit trail")]
 
 
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
 def shown(value: object, style: str = "") -> Text:
-    """A value from outside as plain text: no Rich markup, control characters made visible."""
+    """A value from outside as plain text: no Rich markup; control, format and separator characters
+    (terminal escapes, bidi overrides) shown as ``\\uXXXX``, line breaks and ZWNJ/ZWJ kept."""
     text = "" if value is None else str(value)
     if not text.replace("\n", "").isprintable():
-        text = "".join(char if char.isprintable() or char in "\n " else f"\\u{ord(char):04x}" for char in text)
+        text = "".join(f"\\u{ord(char):04x}" if unicodedata.category(char) in _INVISIBLE and char not in "\n\u200c\u200d"
+                       else char for char in text)
     return Text(text, style=style)
 
 

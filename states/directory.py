@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -257,73 +257,90 @@ def _chunks(values: list[Any], size: int = _IN_CHUNK) -> Iterator[list[Any]]:
         yield values[start:start + size]
 
 
-def _contact_owners(session: Session, emails: list[str]) -> dict[str, tuple[int, str]]:
-    """For each lower-cased address already known: (contact id, its organization's name)."""
-    owners: dict[str, tuple[int, str]] = {}
+class _KnownContact(NamedTuple):
+    id: int
+    organization: str
+    name: str
+    language: str
+
+
+def _known_contacts(session: Session, emails: list[str]) -> dict[str, _KnownContact]:
+    """The contacts already known by these lower-cased addresses, with their organization's name."""
+    known: dict[str, _KnownContact] = {}
     for chunk in _chunks(emails):
-        for contact_id, email, name in session.execute(
-            select(Contact.id, func.lower(Contact.email), Organization.name)
+        for email, *values in session.execute(
+            select(func.lower(Contact.email), Contact.id, Organization.name, Contact.name, Contact.language)
             .join(Organization, Organization.id == Contact.organization_id)
             .where(func.lower(Contact.email).in_(chunk))
         ):
-            owners[email] = (contact_id, name)
-    return owners
+            known[email] = _KnownContact(*values)
+    return known
 
 
-def _organization_ids(session: Session, names: list[str]) -> dict[str, int]:
-    ids: dict[str, int] = {}
+_ORGANIZATION_FIELDS = ("type", "industry", "country", "region")
+
+
+def _known_organizations(session: Session, names: list[str]) -> dict[str, tuple[Any, ...]]:
+    """The organizations already known by these names: (id, type, industry, country, region)."""
+    known: dict[str, tuple[Any, ...]] = {}
+    columns = [_ORGANIZATIONS.c[name] for name in ("id", *_ORGANIZATION_FIELDS)]
     for chunk in _chunks(names):
-        ids.update(session.execute(select(Organization.name, Organization.id).where(Organization.name.in_(chunk))).all())
-    return ids
+        for name, *values in session.execute(select(Organization.name, *columns).where(Organization.name.in_(chunk))):
+            known[name] = tuple(values)
+    return known
 
 
 @dataclass
 class _Known:
-    """What the database already holds of an import's organizations and contacts, read once before writing."""
+    """What the database holds of an import's organizations and contacts: read once, kept up to date by the batches."""
 
-    organizations: dict[str, int]
-    owners: dict[str, tuple[int, str]]
+    organizations: dict[str, tuple[Any, ...]]
+    contacts: dict[str, _KnownContact]
 
 
 def _foreign_contacts(rows: list[tuple[int, PartnerRow]], known: _Known) -> list[str]:
     """Rows whose contact e-mail already belongs to another organization."""
     return [
-        f"line {number}: contact_email: {row.contact_email} is already a contact of {known.owners[email][1]}"
+        f"line {number}: contact_email: {row.contact_email} is already a contact of {known.contacts[email].organization}"
         for number, row in rows
-        if row.contact_email and (email := row.contact_email.lower()) in known.owners
-        and known.owners[email][1] != row.name
+        if row.contact_email and (email := row.contact_email.lower()) in known.contacts
+        and known.contacts[email].organization != row.name
     ]
 
 
 def _write_batch(session: Session, rows: list[tuple[int, PartnerRow]], known: _Known) -> int:
-    """Insert or update the organizations and contacts of ``rows``; the number of contacts written."""
+    """Insert the new organizations and contacts of ``rows``, update the changed ones; the contacts imported."""
     organizations = {row.name: row for _, row in rows}  # a later row of the same organization wins
-    values = [{"name": name, "type": "partner", "industry": row.industry, "country": row.country, "region": row.region}
-              for name, row in organizations.items()]
-    changed = [{**value, "match": known.organizations[value["name"]]}
-               for value in values if value["name"] in known.organizations]
-    new = [value for value in values if value["name"] not in known.organizations]
+    values = {name: ("partner", row.industry, row.country, row.region) for name, row in organizations.items()}
+    changed = [dict(zip(_ORGANIZATION_FIELDS, fields), match=known.organizations[name][0])
+               for name, fields in values.items()
+               if name in known.organizations and known.organizations[name][1:] != fields]
+    new = [dict(zip(_ORGANIZATION_FIELDS, fields), name=name) for name, fields in values.items()
+           if name not in known.organizations]
     if changed:
         session.execute(update(_ORGANIZATIONS).where(_ORGANIZATIONS.c.id == bindparam("match")), changed)
     if new:
         inserted = session.execute(
             insert(_ORGANIZATIONS).returning(_ORGANIZATIONS.c.name, _ORGANIZATIONS.c.id, sort_by_parameter_order=True), new)
-        known.organizations.update(inserted.all())
-    inserts, updates = [], []
+        known.organizations.update((name, (id_,)) for name, id_ in inserted.all())
+    known.organizations.update((name, (known.organizations[name][0], *fields)) for name, fields in values.items())
+    inserts, updates, contacts = [], [], 0
     for _, row in rows:
         if row.contact_email is None:
             continue
-        email = row.contact_email.lower()
-        if email in known.owners:
-            updates.append({"match": known.owners[email][0], "name": row.contact_name, "language": row.contact_language})
-        else:
-            inserts.append({"organization_id": known.organizations[row.name], "name": row.contact_name, "email": email,
-                            "language": row.contact_language, "opt_outs": []})
+        contacts += 1
+        email, name, language = row.contact_email.lower(), row.contact_name, row.contact_language
+        found = known.contacts.get(email)
+        if found is None:
+            inserts.append({"organization_id": known.organizations[row.name][0], "name": name, "email": email,
+                            "language": language, "opt_outs": []})
+        elif (found.name, found.language) != (name, language):
+            updates.append({"match": found.id, "name": name, "language": language})
     if inserts:
         session.execute(insert(_CONTACTS), inserts)
     if updates:
         session.execute(update(_CONTACTS).where(_CONTACTS.c.id == bindparam("match")), updates)
-    return len(inserts) + len(updates)
+    return contacts
 
 
 def import_partners_csv(db: Database, text: str) -> ImportReport:
@@ -332,8 +349,8 @@ def import_partners_csv(db: Database, text: str) -> ImportReport:
     Columns: name, industry, country, region, contact_name, contact_email, contact_language. Every
     row is validated on its own (line numbers in ``errors``) and against the contacts already known,
     before anything is written; then rows are written ``CSV_BATCH_ROWS`` to a transaction, so other
-    writers wait at most one batch. An organization named again is updated; a known contact keeps
-    its opt-outs. A concurrent writer adding one of the file's contacts first makes the batch fail
+    writers wait at most one batch. Only new or changed organizations and contacts are written; a
+    known contact keeps its opt-outs. A concurrent writer adding one of the file's contacts first makes the batch fail
     (unique e-mail) with ``ConflictError``, the batches before it kept.
     """
     report = ImportReport()
@@ -341,8 +358,8 @@ def import_partners_csv(db: Database, text: str) -> ImportReport:
     if report.errors:
         return report
     with db.sessions() as session:
-        known = _Known(_organization_ids(session, list({row.name: None for _, row in rows})),
-                       _contact_owners(session, [row.contact_email.lower() for _, row in rows if row.contact_email]))
+        known = _Known(_known_organizations(session, list({row.name: None for _, row in rows})),
+                       _known_contacts(session, [row.contact_email.lower() for _, row in rows if row.contact_email]))
     report.errors.extend(_foreign_contacts(rows, known))
     if report.errors:
         return report

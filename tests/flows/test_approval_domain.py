@@ -41,5 +41,5 @@ def test_refusals(awaiting):
         record_decision(db, engagement, "someone@example.org", "approve", clock=clock)
     with pytest.raises(InputError):
         record_decision(db, engagement, "no-at-sign", "approve", clock=clock)
-    with pytest.raises(InputError, match="decision"):
+    with pytest.raises(InputError, match="decision: 'maybe' is not one of: approve, decline"):
         record_decision(db, engagement, "swg31.uk@cochairs.example", "maybe", clock=clock)
