@@ -4,9 +4,11 @@ from models.audit import TransitionLog
 from models.base import Base
 from models.engagement import ApprovalVote, DialogueReport, Engagement, Participant
 from models.outbox import OutboxMessage
+from models.portal import ActionLink, PendingSubmission
 from models.reference import CoChair, Contact, Meeting, Organization, SubmissionWindow, SubWorkingGroup, WorkingGroup
 
 __all__ = [
+    "ActionLink",
     "ApprovalVote",
     "Base",
     "CoChair",
@@ -17,6 +19,7 @@ __all__ = [
     "Organization",
     "OutboxMessage",
     "Participant",
+    "PendingSubmission",
     "SubWorkingGroup",
     "SubmissionWindow",
     "TransitionLog",

@@ -23,6 +23,7 @@ from models.base import UtcDateTime
 from models.db import Database
 from models.enums import DeliveryChannel, OutboxStatus
 from models.outbox import OutboxMessage
+from notifications.action_urls import action_url
 from notifications.chat_channel import ChatChannel
 from notifications.email_channel import EmailChannel, build_email, describe_error
 from notifications.errors import OutboxAlreadySent, OutboxMessageNotFound, PermanentDeliveryError
@@ -138,7 +139,8 @@ def _claim(
 
 
 def _deliver(row: OutboxMessage, email: EmailChannel, chat: ChatChannel, settings: Settings, clock: Clock) -> None:
-    context = {"secretariat_name": settings.secretariat_name, **row.context, "recipient_name": row.recipient_name}
+    context = {"secretariat_name": settings.secretariat_name, **row.context, "recipient_name": row.recipient_name,
+               "action_url": action_url(row.context, row.dedupe_key, settings)}
     try:
         rendered = render_message(row.notification_type, row.language, context)
     except (ValueError, TemplateError) as error:
