@@ -1,0 +1,36 @@
+"""The portal's FastAPI application: server-rendered pages that work without JavaScript."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+
+from models.db import Database
+from portal import links
+from portal.security import Csrf, SecurityMiddleware
+from portal.web import Portal
+from settings import Settings
+from states.clock import SYSTEM_CLOCK, Clock
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings, db: Database, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
+    """The portal over ``db``, telling time by ``clock``, signing with ``settings``' secret key."""
+    app = FastAPI(title="Coalition Engage portal", docs_url=None, redoc_url=None, openapi_url=None)
+    portal = Portal(settings, db, clock, Csrf(settings.signing_key(), settings.public_base_url.startswith("https://")))
+    app.state.portal = portal
+    app.add_middleware(SecurityMiddleware)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(links.router)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+        return portal.refuse(request, str(error.detail), error.status_code)
+
+    return app
