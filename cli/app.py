@@ -332,6 +332,24 @@ def demo(
     run_demo(data_dir or get_settings().data_dir, console=console)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8000,
+) -> None:
+    """Serve the portal: the pages the mailed links open (set ENGAGE_PUBLIC_BASE_URL to its public address)."""
+    import uvicorn
+
+    from portal.app import create_app
+    from settings import get_settings
+
+    settings = get_settings()
+    console.print(f"portal on http://{host}:{port} over {settings.resolved_database_url}; "
+                  f"mails link to {settings.public_base_url}")
+    uvicorn.run(create_app(settings, open_db(migrate=True)), host=host, port=port, log_level="warning",
+                proxy_headers=False, server_header=False)
+
+
 @outbox_app.callback()
 def outbox(
     ctx: typer.Context,
