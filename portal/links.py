@@ -92,7 +92,10 @@ def _decide(portal: Portal, link: VerifiedLink, action: str, form: FormData) -> 
             portal.db, link.engagement_id, link.email, action, comment, Channel.EMAIL_LINK, portal.clock,
             idempotency_key=key, settings=portal.settings,
         )
-        replay = result.status is DecisionStatus.ALREADY_DECIDED and link.used_action == action
+        replay = result.status is DecisionStatus.ALREADY_DECIDED and any(
+            vote.email == link.email and vote.decision == action and vote.channel == Channel.EMAIL_LINK
+            for vote in approval_status(portal.db, link.engagement_id).votes
+        )  # the same decision from this link, e.g. a double click: show it as recorded
         if not result.applied and not replay:
             raise action_links.MovedOnError(result.message)
         return result.message
