@@ -29,6 +29,10 @@ def create_app(settings: Settings, db: Database, clock: Clock = SYSTEM_CLOCK) ->
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(links.router)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def _no_icon() -> Response:
+        return Response(status_code=204)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
         return portal.refuse(request, str(error.detail), error.status_code)
