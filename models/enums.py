@@ -122,6 +122,7 @@ class NotificationType(StrEnum):
     PUBLICATION_NOTICE = "publication_notice"
     WINDOW_CLOSING = "window_closing"
     DIALOGUE_REPORT_RECEIVED = "dialogue_report_received"
+    SUBMISSION_CONFIRMATION = "submission_confirmation"
 
 
 class RecommendationTopic(StrEnum):

@@ -48,3 +48,4 @@ class PendingSubmission(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     engagement_id: Mapped[int | None] = mapped_column(ForeignKey("engagements.id"))
+    link_hash: Mapped[str | None] = mapped_column(String(64), unique=True)

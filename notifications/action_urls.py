@@ -9,8 +9,13 @@ from settings import Settings
 from states.action_links import link_token
 
 
+PATHS = {"submission_confirmation": "confirm", "sign_in": "signin"}  # by link purpose; default "a"
+
+
 def action_url(context: Mapping[str, Any], dedupe_key: str, settings: Settings) -> str | None:
     """The signed link for the outbox row ``dedupe_key``, when a link was written with it."""
-    if not context.get("link_purpose"):
+    purpose = context.get("link_purpose")
+    if not purpose:
         return None
-    return f"{settings.public_base_url.rstrip('/')}/a/{link_token(settings.signing_key(), dedupe_key)}"
+    path = PATHS.get(purpose, "a")
+    return f"{settings.public_base_url.rstrip('/')}/{path}/{link_token(settings.signing_key(), dedupe_key)}"

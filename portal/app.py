@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from models.db import Database
-from portal import links
+from portal import forms, links
 from portal.security import Csrf, SecurityMiddleware
 from portal.web import Portal
 from settings import Settings
@@ -28,6 +28,7 @@ def create_app(settings: Settings, db: Database, clock: Clock = SYSTEM_CLOCK) ->
     app.add_middleware(SecurityMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(links.router)
+    app.include_router(forms.router)
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def _no_icon() -> Response:

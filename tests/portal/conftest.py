@@ -38,7 +38,7 @@ class PortalWorld:
                 query = query.where(OutboxMessage.notification_type == notification_type)
             row = session.scalars(query).first()
             url = action_url(row.context, row.dedupe_key, self.settings)
-        assert url and url.startswith(BASE_URL + "/a/")
+        assert url and url.startswith(BASE_URL + "/")
         return url.removeprefix(BASE_URL)
 
     def counts(self) -> tuple[int, int, int, int]:

@@ -45,8 +45,10 @@ def upgrade() -> None:
     sa.Column('received_at', models.base.UtcDateTime(timezone=True), nullable=False),
     sa.Column('confirmed_at', models.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('engagement_id', sa.Integer(), nullable=True),
+    sa.Column('link_hash', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['engagement_id'], ['engagements.id'], name=op.f('fk_pending_submissions_engagement_id_engagements')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_pending_submissions'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_pending_submissions')),
+    sa.UniqueConstraint('link_hash', name=op.f('uq_pending_submissions_link_hash'))
     )
     op.create_index('ix_pending_submissions_email', 'pending_submissions', ['email'], unique=False)
 
