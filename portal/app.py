@@ -30,6 +30,10 @@ def create_app(settings: Settings, db: Database, clock: Clock = SYSTEM_CLOCK) ->
     app.include_router(links.router)
     app.include_router(forms.router)
 
+    @app.get("/", include_in_schema=False)
+    def _home(request: Request) -> Response:
+        return portal.render(request, "home.html")
+
     @app.get("/favicon.ico", include_in_schema=False)
     async def _no_icon() -> Response:
         return Response(status_code=204)

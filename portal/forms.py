@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
@@ -39,14 +40,14 @@ def _page(request: Request, portal: Portal, form: str, status_code: int = 200, *
 
 
 @router.get("/submit", response_class=HTMLResponse)
-async def submit_index(request: Request) -> HTMLResponse:
+def submit_index(request: Request) -> HTMLResponse:
     """The three public forms and their windows."""
     portal = _portal(request)
     return portal.render(request, "submit_index.html", windows=intake.windows(portal.db))
 
 
 @router.get("/submit/{form}", response_class=HTMLResponse)
-async def submit_form(request: Request, form: str) -> HTMLResponse:
+def submit_form(request: Request, form: str) -> HTMLResponse:
     """An empty form."""
     portal = _portal(request)
     if form not in FORMS:
@@ -57,12 +58,16 @@ async def submit_form(request: Request, form: str) -> HTMLResponse:
 @router.post("/submit/{form}", response_class=HTMLResponse)
 async def submit(request: Request, form: str) -> HTMLResponse:
     """Keep the submission until its sender confirms by e-mail; nothing is submitted yet."""
+    data = await request.form()
+    return await run_in_threadpool(_submit, request, form, data)
+
+
+def _submit(request: Request, form: str, data: FormData) -> HTMLResponse:
     portal = _portal(request)
     if form not in FORMS:
         return portal.refuse(request, f"there is no form {form!r}", 404)
     if not portal.submission_limit.allow(client_key(request)):
         return portal.refuse(request, portal.render_word(request, "too_many"), 429)
-    data = await request.form()
     if not portal.csrf.valid(request, data.get("csrf")):
         return portal.refuse(request, portal.render_word(request, "csrf_failed"), 403)
     values = {name: str(data.get(name) or "").strip() for name in FIELDS if isinstance(data.get(name) or "", str)}
@@ -104,7 +109,7 @@ def _details(form: str, values: dict[str, str], upload: bytes | None, portal: Po
 
 
 @router.get("/files/{name}")
-async def download(request: Request, name: str) -> Response:
+def download(request: Request, name: str) -> Response:
     """An uploaded file, always as a download (never rendered by the browser)."""
     portal = _portal(request)
     path = portal.settings.upload_dir / name
@@ -115,7 +120,7 @@ async def download(request: Request, name: str) -> Response:
 
 
 @router.get("/confirm/{token}", response_class=HTMLResponse)
-async def show_confirmation(request: Request, token: str) -> HTMLResponse:
+def show_confirmation(request: Request, token: str) -> HTMLResponse:
     """What will be submitted, and the button that confirms it. Changes nothing."""
     portal = _portal(request)
     try:
@@ -129,8 +134,12 @@ async def show_confirmation(request: Request, token: str) -> HTMLResponse:
 @router.post("/confirm/{token}", response_class=HTMLResponse)
 async def confirm(request: Request, token: str) -> HTMLResponse:
     """Confirm the e-mail address: the submission enters its lifecycle."""
-    portal = _portal(request)
     data = await request.form()
+    return await run_in_threadpool(_confirm, request, token, data)
+
+
+def _confirm(request: Request, token: str, data: FormData) -> HTMLResponse:
+    portal = _portal(request)
     if not portal.csrf.valid(request, data.get("csrf")):
         return portal.refuse(request, portal.render_word(request, "csrf_failed"), 403)
     try:

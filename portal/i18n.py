@@ -9,6 +9,8 @@ LANG_COOKIE = "engage_lang"
 
 CATALOG: dict[str, dict[str, str]] = {
     "en": {
+        "home_text": 'Co-chairs, partners and national authorities act here on the requests the Secretariat mails them. Partners can also send recommendations, achievements and material.',
+        "signin_title": 'Sign in (co-chairs and Secretariat)',
         "organization": "Organization",
         "email": "Your e-mail address",
         "title": "Title",
@@ -70,6 +72,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "state": "Current state",
     },
     "es": {
+        "home_text": 'Copresidentes, socios y autoridades nacionales responden aquí a las solicitudes que les envía la Secretaría. Los socios también pueden enviar recomendaciones, logros y material.',
+        "signin_title": 'Iniciar sesión (copresidentes y Secretaría)',
         "organization": "Organización",
         "email": "Su dirección de correo electrónico",
         "title": "Título",
@@ -131,6 +135,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "state": "Estado actual",
     },
     "fr": {
+        "home_text": 'Coprésidents, partenaires et autorités nationales répondent ici aux demandes que le Secrétariat leur envoie. Les partenaires peuvent aussi envoyer recommandations, réalisations et contenus.',
+        "signin_title": 'Se connecter (coprésidents et Secrétariat)',
         "organization": "Organisation",
         "email": "Votre adresse électronique",
         "title": "Titre",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -49,7 +50,7 @@ def _show(request: Request, portal: Portal, token: str, link: VerifiedLink, stat
 
 
 @router.get("/a/{token}", response_class=HTMLResponse)
-async def show_link(request: Request, token: str) -> HTMLResponse:
+def show_link(request: Request, token: str) -> HTMLResponse:
     """The link's page: what is asked, of whom, and the choices. Changes nothing."""
     portal = _portal(request)
     try:
@@ -64,8 +65,12 @@ async def show_link(request: Request, token: str) -> HTMLResponse:
 @router.post("/a/{token}", response_class=HTMLResponse)
 async def use_link(request: Request, token: str) -> HTMLResponse:
     """Decide through the link (CSRF-checked), recorded under the link owner's identity."""
-    portal = _portal(request)
     form = await request.form()
+    return await run_in_threadpool(_use_link, request, token, form)
+
+
+def _use_link(request: Request, token: str, form: FormData) -> HTMLResponse:
+    portal = _portal(request)
     if not portal.csrf.valid(request, form.get("csrf")):
         return portal.refuse(request, portal.render_word(request, "csrf_failed"), 403)
     action = str(form.get("action") or "")
