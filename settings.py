@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     public_base_url: str = Field(default="http://127.0.0.1:8000", description="Where mailed links point (the portal)")
     secret_key: str | None = Field(default=None, description="Signs links and forms; default: data_dir/secret.key")
     link_lifetime_days: int = Field(default=30, ge=1, description="How long a mailed action link stays valid")
+    staff_emails: list[str] = Field(default_factory=list, description="Secretariat staff who may sign in to the board")
+    session_hours: int = Field(default=8, ge=1, description="How long a portal sign-in lasts")
     prefect_ui_url: str | None = Field(default=None, description="Prefect UI base URL for links to flow runs")
 
     @property

@@ -123,6 +123,7 @@ class NotificationType(StrEnum):
     WINDOW_CLOSING = "window_closing"
     DIALOGUE_REPORT_RECEIVED = "dialogue_report_received"
     SUBMISSION_CONFIRMATION = "submission_confirmation"
+    SIGN_IN = "sign_in"
 
 
 class RecommendationTopic(StrEnum):

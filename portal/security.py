@@ -63,6 +63,36 @@ class Csrf:
             response.set_cookie(CSRF_COOKIE, nonce, httponly=True, secure=self.secure, samesite="strict", path="/")
 
 
+SESSION_COOKIE = "engage_session"
+
+
+class Sessions:
+    """A signed cookie naming who signed in, as what, until when."""
+
+    def __init__(self, key: bytes, secure: bool, hours: int) -> None:
+        self.key = key
+        self.secure = secure
+        self.seconds = hours * 3600
+
+    def _sign(self, payload: str) -> str:
+        return hmac.new(self.key, f"session:{payload}".encode(), hashlib.sha256).hexdigest()
+
+    def start(self, response: Response, email: str, role: str) -> None:
+        """Sign ``email`` in as ``role``."""
+        payload = f"{email}|{role}|{int(time.time()) + self.seconds}"
+        response.set_cookie(SESSION_COOKIE, f"{payload}|{self._sign(payload)}", max_age=self.seconds, httponly=True,
+                            secure=self.secure, samesite="strict", path="/")
+
+    def current(self, request: Request) -> tuple[str, str] | None:
+        """(email, role) of the signed-in person, or ``None``."""
+        value = request.cookies.get(SESSION_COOKIE, "")
+        payload, _, signature = value.rpartition("|")
+        if not payload or not hmac.compare_digest(self._sign(payload), signature):
+            return None
+        email, role, until = payload.split("|")
+        return (email, role) if int(until) > time.time() else None
+
+
 class RateLimiter:
     """At most ``limit`` events per ``seconds`` for each key (in this process)."""
 

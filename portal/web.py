@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse
 
 from models.db import Database
 from portal.i18n import LANG_COOKIE, LANGUAGES, pick_language, translator
-from portal.security import Csrf, RateLimiter
+from portal.security import Csrf, RateLimiter, Sessions
 from settings import Settings
 from states.clock import Clock
 
@@ -27,6 +27,7 @@ class Portal:
     db: Database
     clock: Clock
     csrf: Csrf
+    sessions: Sessions
     sign_in_limit: RateLimiter = field(default_factory=lambda: RateLimiter(5, 60))
     submission_limit: RateLimiter = field(default_factory=lambda: RateLimiter(10, 60))
     pages: Environment = field(default_factory=lambda: Environment(
