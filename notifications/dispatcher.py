@@ -27,6 +27,7 @@ from notifications.action_urls import action_url
 from notifications.chat_channel import ChatChannel
 from notifications.email_channel import EmailChannel, build_email, describe_error
 from notifications.errors import OutboxAlreadySent, OutboxMessageNotFound, PermanentDeliveryError
+from notifications.mail_extras import mail_extras
 from notifications.templates import render_message
 from settings import Settings, get_settings
 from states.clock import SYSTEM_CLOCK, Clock
@@ -153,6 +154,7 @@ def _deliver(row: OutboxMessage, email: EmailChannel, chat: ChatChannel, setting
             dedupe_key=row.dedupe_key,
             settings=settings,
             clock=clock,
+            **mail_extras(row, settings),
         )
         email.send(message)
     elif row.channel == DeliveryChannel.CHAT:

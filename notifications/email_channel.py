@@ -7,7 +7,9 @@ import logging
 import smtplib
 import ssl
 from email.charset import QP, Charset
+from collections.abc import Mapping, Sequence
 from email.header import Header
+from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import compat32
@@ -49,6 +51,8 @@ def build_email(
     dedupe_key: str,
     settings: Settings,
     clock: Clock,
+    headers: Mapping[str, str] | None = None,
+    attachments: Sequence[MIMEBase] = (),
 ) -> OutgoingEmail:
     """The wire form of a multipart/alternative message (text, then HTML), all headers set.
 
@@ -72,6 +76,17 @@ def build_email(
     message["Auto-Submitted"] = "auto-generated"
     message.attach(MIMEText(rendered.text, "plain", _UTF8_QP))
     message.attach(MIMEText(rendered.html, "html", _UTF8_QP))
+    if attachments:  # multipart/mixed: the alternative parts, then the attachments
+        outer = MIMEMultipart("mixed")
+        for name in ("From", "To", "Subject", "Date", "Message-ID", "Content-Language", "Auto-Submitted"):
+            outer[name] = message[name]
+            del message[name]
+        outer.attach(message)
+        for attachment in attachments:
+            outer.attach(attachment)
+        message = outer
+    for name, value in (headers or {}).items():
+        message[name] = value
     return OutgoingEmail(recipient=address, data=message.as_bytes(policy=SMTP_COMPAT32))
 
 

@@ -12,7 +12,7 @@ from models.enums import Channel, Role
 from portal.links import status_of
 from portal.security import SESSION_COOKIE
 from portal.web import Portal, client_key
-from states import action_links, sign_in
+from states import action_links, opt_outs, sign_in
 from states.approvals import record_decision
 from states.board import board
 from states.errors import EngageError
@@ -144,3 +144,26 @@ def staff_board(request: Request) -> Response:
         return RedirectResponse("/signin", status_code=303)
     ui = (portal.settings.prefect_ui_url or "").rstrip("/")
     return portal.render(request, "board.html", email=who[0], board=board(portal.db, portal.clock.now()), prefect_ui=ui)
+
+
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
+    """What the one-click unsubscribe will do, and its button (GET changes nothing)."""
+    portal = _portal(request)
+    try:
+        address, kind = opt_outs.read_token(portal.settings.signing_key(), token)
+    except (EngageError, ValueError) as error:
+        return portal.refuse(request, str(error), 404)
+    return portal.render(request, "unsubscribe.html", address=address, kind=kind)
+
+
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe(request: Request, token: str) -> HTMLResponse:
+    """RFC 8058 one-click unsubscribe: mail clients POST without cookies, so the signed token is the proof."""
+    portal = _portal(request)
+    try:
+        address, kind = opt_outs.read_token(portal.settings.signing_key(), token)
+        message = opt_outs.opt_out(portal.db, address, kind)
+    except (EngageError, ValueError) as error:
+        return portal.refuse(request, str(error), 404)
+    return portal.render(request, "done.html", message=message, engagement=None)

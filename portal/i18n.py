@@ -9,6 +9,8 @@ LANG_COOKIE = "engage_lang"
 
 CATALOG: dict[str, dict[str, str]] = {
     "en": {
+        "unsubscribe_title": 'Stop optional notices',
+        "unsubscribe_button": 'Unsubscribe',
         "send_link": 'Mail me a sign-in link',
         "signin_button": 'Sign in',
         "signout": 'Sign out',
@@ -91,6 +93,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "state": "Current state",
     },
     "es": {
+        "unsubscribe_title": 'Dejar de recibir avisos opcionales',
+        "unsubscribe_button": 'Darse de baja',
         "send_link": 'Enviarme un enlace de acceso',
         "signin_button": 'Iniciar sesión',
         "signout": 'Cerrar sesión',
@@ -173,6 +177,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "state": "Estado actual",
     },
     "fr": {
+        "unsubscribe_title": 'Ne plus recevoir les avis facultatifs',
+        "unsubscribe_button": 'Se désabonner',
         "send_link": "M'envoyer un lien de connexion",
         "signin_button": 'Se connecter',
         "signout": 'Se déconnecter',
