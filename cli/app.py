@@ -350,6 +350,24 @@ def serve(
                 proxy_headers=False, server_header=False)
 
 
+@app.command("mail-links")
+def mail_links(
+    to: Annotated[Optional[str], typer.Option("--to", help="Only mails to this address")] = None,
+) -> None:
+    """The portal links in the mail folder (the demo's Maildir): who got them, about what."""
+    from portal.visitor import mailed_links
+    from settings import get_settings
+
+    maildir = get_settings().maildir
+    if not (maildir / "new").is_dir():
+        fail(f"no mail folder at {maildir}: run `engage demo` first or set ENGAGE_DATA_DIR")
+    table = Table("to", "subject", "link")
+    for recipient, subject, url in mailed_links(maildir):
+        if to is None or to.lower() in recipient.lower():
+            table.add_row(recipient, subject, url)
+    console.print(table)
+
+
 @outbox_app.callback()
 def outbox(
     ctx: typer.Context,

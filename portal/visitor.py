@@ -53,6 +53,18 @@ def mailed_link(maildir: Path, recipient: str, subject_contains: str) -> str | N
     return newest[1] if newest else None
 
 
+def mailed_links(maildir: Path) -> list[tuple[str, str, str]]:
+    """(recipient, subject, link) of every mail in ``maildir`` that carries a portal link, oldest first."""
+    found = []
+    for key, message in mailbox.Maildir(maildir, create=False).items():
+        link = LINK.search(_text_of(message))
+        if link:
+            path = maildir / "new" / key
+            found.append((path.stat().st_mtime if path.exists() else 0.0, ", ".join(message.get_all("Delivered-To") or []),
+                          _decoded(str(message["Subject"] or "")), link.group(0)))
+    return [(to, subject, url) for _, to, subject, url in sorted(found)]
+
+
 def _decoded(subject: str) -> str:
     from email.header import decode_header, make_header
 
