@@ -78,3 +78,65 @@ def test_co_chair_approves_from_a_delivered_mail_in_chromium(sqlite_db: Database
     with db.transaction() as session:
         vote = session.scalar(select(ApprovalVote))
     assert (vote.decision, vote.channel, vote.comment) == ("approve", "email_link", "A timely topic for the session")
+
+
+def test_partner_sends_material_with_a_file_and_authority_reports_in_chromium(sqlite_db: Database, tmp_path: Path) -> None:
+    import io
+    import zipfile
+    from datetime import timedelta
+
+    from playwright.sync_api import sync_playwright
+
+    from models import DialogueReport, PendingSubmission
+    from states.sweep import run_sweep
+    from tests.world import MEXICO
+
+    db = seeded(sqlite_db)
+    maildir = tmp_path / "Maildir"
+    port = _free_port()
+    clock = clock_at(2024, 2, 1)
+    deck = tmp_path / "screening.pptx"
+    with zipfile.ZipFile(deck, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("ppt/presentation.xml", "<presentation/>")
+    with running_mail_sink(maildir) as smtp_port:
+        settings = Settings(data_dir=tmp_path, database_url=db.url, smtp_port=smtp_port,
+                            public_base_url=f"http://127.0.0.1:{port}")
+        dialogue = new_engagement(db, "national_dialogue", clock)
+        for trigger in ("convene", "hold"):
+            apply_transition(db, dialogue, trigger, MEXICO, clock=clock, settings=settings)
+        clock.advance(timedelta(days=15))
+        run_sweep(db, clock, settings=settings)  # the reminder asks the authority for its report
+        dispatch_pending(db, clock=clock, settings=settings)
+    report_link = _link_in_mail(maildir, "enlace@conadic-mx.example")
+
+    with running_portal(settings, db, clock, port=port) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        page = browser.new_page(java_script_enabled=False)
+        page.goto(f"{base}/submit/material")
+        page.fill("#organization", "Atlantique Maritime")
+        page.fill("#email", "ops@atlantique.example")
+        page.fill("#title", "How we screen containers")
+        page.select_option("#media", "presentation")
+        page.set_input_files("#file", str(deck))
+        page.fill("#summary", "<b>Our</b> screening steps")
+        page.screenshot(path=str(tmp_path / "3-material-form.png"), full_page=True)
+        page.click("button[type=submit]")
+        assert "ops@atlantique.example" in page.inner_text("main")
+        page.screenshot(path=str(tmp_path / "4-check-your-mail.png"), full_page=True)
+        page.goto(report_link)
+        assert "Informe del diálogo nacional" in page.inner_text("h1")
+        page.fill("#held_on", "2024-01-29")
+        page.fill("#organizing_agency", "CONADIC")
+        page.fill("#public_partners", "6")
+        page.fill("#private_partners", "14")
+        page.fill("#areas", "precursor chemicals\nmaritime shipping")
+        page.screenshot(path=str(tmp_path / "5-report-form.png"), full_page=True)
+        page.click("button[type=submit]")
+        assert "registrada" in page.inner_text("h1")
+        page.screenshot(path=str(tmp_path / "6-report-recorded.png"), full_page=True)
+        browser.close()
+    with db.transaction() as session:
+        pending = session.scalar(select(PendingSubmission))
+        report = session.get(DialogueReport, dialogue)
+    assert pending.payload["details"]["url"].endswith(".pptx") and report.private_partners == 14
