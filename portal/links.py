@@ -77,6 +77,8 @@ def _use_link(request: Request, token: str, form: FormData) -> HTMLResponse:
     link: VerifiedLink | None = None
     try:
         link = action_links.verify(portal.db, token, portal.clock.now(), action)
+        if link.purpose not in TEMPLATES:
+            raise action_links.ForgedLinkError("this link is not for this page")
         message = _decide(portal, link, action, form)
     except InputError as error:
         if link is not None and link.purpose == "dialogue_report":

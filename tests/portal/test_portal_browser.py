@@ -81,7 +81,6 @@ def test_co_chair_approves_from_a_delivered_mail_in_chromium(sqlite_db: Database
 
 
 def test_partner_sends_material_with_a_file_and_authority_reports_in_chromium(sqlite_db: Database, tmp_path: Path) -> None:
-    import io
     import zipfile
     from datetime import timedelta
 

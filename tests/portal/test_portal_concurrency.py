@@ -7,7 +7,6 @@ from pathlib import Path
 from threading import Barrier
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from models import ApprovalVote, Engagement, TransitionLog

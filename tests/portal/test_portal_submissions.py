@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 
 from models import Engagement, OutboxMessage, PendingSubmission, TransitionLog
-from states.clock import SimulatedClock
 
 from conftest import PortalWorld, csrf_of
 
