@@ -89,9 +89,20 @@ async def load(base: str, clients: int, work: list[tuple[str, str]]) -> tuple[li
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of process ``pid`` and its live descendants (Linux ``/proc``)."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        stats[int(entry.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    family, total = {pid}, 0.0
+    for _ in range(4):  # supervisor, workers, their children
+        family |= {child for child, (parent, _) in stats.items() if parent in family}
+    for member in family:
+        total += stats.get(member, (0, 0.0))[1]
+    return total
 
 
 def measure(name: str, server: subprocess.Popen, base: str, clients: int, work: list[tuple[str, str]]) -> None:
@@ -112,6 +123,7 @@ def main() -> None:
     parser.add_argument("--engagements", type=int, default=600)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--gets", type=int, default=3000)
+    parser.add_argument("--workers", type=int, default=1, help="engage serve --workers")
     parser.add_argument("--postgres", default=os.environ.get("ENGAGE_TEST_POSTGRES_URL",
                                                              "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     arguments = parser.parse_args()
@@ -130,7 +142,8 @@ def main() -> None:
         paths = seed(url, settings, arguments.engagements)
         root = Path(__file__).resolve().parent.parent
         server = subprocess.Popen(
-            [sys.executable, "-c", "from cli.app import main; main()", "serve", "--port", str(port)],
+            [sys.executable, "-c", "from cli.app import main; main()", "serve", "--port", str(port),
+             "--workers", str(arguments.workers)],
             cwd=root, env={**env, "PYTHONPATH": str(root)}, stdout=subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{port}"
@@ -140,7 +153,8 @@ def main() -> None:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        print(f"portal over PostgreSQL, {arguments.clients} concurrent clients, {os.cpu_count()} cores, "
+        print(f"portal over PostgreSQL, {arguments.workers} worker(s), {arguments.clients} concurrent clients, "
+              f"{os.cpu_count()} cores, "
               f"load average before: {os.getloadavg()[0]:.1f}")
         print("| requests | count | p50 | p95 | requests/s | server CPU per request | non-200 |")
         print("|---|---|---|---|---|---|---|")

@@ -336,18 +336,20 @@ def demo(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (PostgreSQL; keep 1 on SQLite)")] = 1,
 ) -> None:
     """Serve the portal: the pages the mailed links open (set ENGAGE_PUBLIC_BASE_URL to its public address)."""
     import uvicorn
 
-    from portal.app import create_app
     from settings import get_settings
 
     settings = get_settings()
+    open_db(migrate=True).dispose()
+    settings.signing_key()  # create the key file once, before any worker starts
     console.print(f"portal on http://{host}:{port} over {settings.resolved_database_url}; "
                   f"mails link to {settings.public_base_url}")
-    uvicorn.run(create_app(settings, open_db(migrate=True)), host=host, port=port, log_level="warning",
-                proxy_headers=False, server_header=False)
+    uvicorn.run("portal.asgi:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", proxy_headers=False, server_header=False)
 
 
 @app.command("mail-links")
