@@ -15,6 +15,9 @@ from sqlalchemy.engine import make_url
 from models.base import Base
 from models.db import Database
 
+# Links are signed; without this, tests that use the default settings would create ./engage-data/secret.key.
+os.environ.setdefault("ENGAGE_SECRET_KEY", "test-only-signing-key-0123456789abcdef0123456789abcdef")
+
 POSTGRES_URL = os.environ.get("ENGAGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
