@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 
 from models import Engagement, OutboxMessage, PendingSubmission, TransitionLog
+from notifications.templates import render_message
 
 from conftest import PortalWorld, csrf_of
 
@@ -127,7 +128,9 @@ def test_bad_input_names_the_field_script_is_inert_and_rate_limited(world: Porta
     assert payload not in shown and "&lt;script&gt;" in shown
     with world.db.transaction() as session:
         mail = session.scalars(select(OutboxMessage)).one()
-    assert mail.context["engagement_title"] == payload  # kept as sent; templates escape it
+    assert mail.context["engagement_title"] == payload  # kept as sent; the HTML part escapes it
+    rendered = render_message(mail.notification_type, mail.language, mail.context)
+    assert payload not in rendered.html and "&lt;script&gt;" in rendered.html
     statuses = [world.client.post("/submit/achievement", data={**SENDER, "csrf": token, "summary": "s"}).status_code
                 for _ in range(10)]
     assert 429 in statuses
