@@ -47,3 +47,9 @@ def test_serve_over_a_data_folder_and_list_mailed_links(tmp_path: Path) -> None:
                       stderr=subprocess.PIPE, stdout=subprocess.PIPE)
     _, error = missing.communicate(timeout=60)
     assert missing.returncode == 1 and b"no mail folder" in error
+
+
+def test_the_portal_imports_no_prefect() -> None:
+    check = "import sys, portal.app, portal.server; sys.exit(any(m.split('.')[0] == 'prefect' for m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", check], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          timeout=120).returncode == 0
