@@ -22,7 +22,7 @@ from models.enums import Channel, EngagementKind, NotificationType, Organization
 from settings import Settings
 from states import action_links
 from states.clock import SYSTEM_CLOCK, Clock, SimulatedClock
-from states.errors import GuardFailedError, NotAllowedError, NotFoundError
+from states.errors import EngageError, GuardFailedError, NotAllowedError, NotFoundError
 from states.inputs import DETAILS_SCHEMAS, Email, SingleLine, Strict, Title, parse
 from states.workflow import apply_transition, create_engagement
 
@@ -149,12 +149,17 @@ def confirm(db: Database, pending_id: int, *, settings: Settings, clock: Clock =
         ).rowcount
     if not claimed:
         raise action_links.UsedLinkError(f"this submission was already confirmed on {pending.confirmed_at:%d %B %Y}")
-    _organization(db, pending)
     actor = {"role": "partner", "identity": pending.email}
-    engagement = create_engagement(db, {
-        "kind": pending.kind, "title": pending.payload["title"], "details": pending.payload["details"],
-        "participants": [{"organization": pending.organization, "role": "partner", "contact_email": pending.email}],
-    }, actor, channel=Channel.WEBSITE, clock=clock)
+    try:
+        _organization(db, pending)
+        engagement = create_engagement(db, {
+            "kind": pending.kind, "title": pending.payload["title"], "details": pending.payload["details"],
+            "participants": [{"organization": pending.organization, "role": "partner", "contact_email": pending.email}],
+        }, actor, channel=Channel.WEBSITE, clock=clock)
+    except EngageError:
+        with db.transaction() as session:  # refused: the submission stays pending, to be confirmed again
+            session.execute(update(PendingSubmission).where(PendingSubmission.id == pending_id).values(confirmed_at=None))
+        raise
     with db.transaction() as session:
         session.execute(update(PendingSubmission).where(PendingSubmission.id == pending_id)
                         .values(engagement_id=engagement))

@@ -134,3 +134,19 @@ def test_bad_input_names_the_field_script_is_inert_and_rate_limited(world: Porta
     statuses = [world.client.post("/submit/achievement", data={**SENDER, "csrf": token, "summary": "s"}).status_code
                 for _ in range(10)]
     assert 429 in statuses
+
+
+def test_a_refused_confirmation_leaves_the_submission_pending(world: PortalWorld) -> None:
+    world.clock.set(datetime(2024, 4, 10, 9, tzinfo=timezone.utc))
+    token = _form(world, "/submit/achievement")
+    # a Meta contact claiming to write for another organization
+    sent = world.client.post("/submit/achievement", data={
+        **SENDER, "email": "policy@meta.example", "csrf": token, "summary": "Screening at scale",
+    })
+    assert sent.status_code == 200
+    path = world.link_of("policy@meta.example", "submission_confirmation")
+    refused = world.client.post(path, data={"csrf": csrf_of(world.client.get(path).text), "action": "confirm"})
+    assert refused.status_code == 403 and "another organization" in refused.text
+    assert _engagements(world) == 0
+    with world.db.transaction() as session:
+        assert session.scalars(select(PendingSubmission)).one().confirmed_at is None
