@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -47,6 +49,13 @@ class Settings(BaseSettings):
 
     timezone: str = "UTC"
 
+    public_base_url: str = Field(default="http://127.0.0.1:8000", description="Where mailed links point (the portal)")
+    secret_key: str | None = Field(default=None, description="Signs links and forms; default: data_dir/secret.key")
+    link_lifetime_days: int = Field(default=30, ge=1, description="How long a mailed action link stays valid")
+    staff_emails: list[str] = Field(default_factory=list, description="Secretariat staff who may sign in to the board")
+    session_hours: int = Field(default=8, ge=1, description="How long a portal sign-in lasts")
+    prefect_ui_url: str | None = Field(default=None, description="Prefect UI base URL for links to flow runs")
+
     @property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file inside ``data_dir``."""
@@ -61,6 +70,32 @@ class Settings(BaseSettings):
     def maildir(self) -> Path:
         """Where the local mail sink writes what it receives."""
         return self.data_dir / "mail"
+
+    @property
+    def upload_dir(self) -> Path:
+        """Where uploaded files are kept, named by their sha256 (outside the published site)."""
+        return self.data_dir / "uploads"
+
+    def signing_key(self) -> bytes:
+        """``secret_key``, or the key kept in ``data_dir/secret.key`` (created once, mode 0600)."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        return _key_file((self.data_dir / "secret.key").resolve())
+
+
+@lru_cache(maxsize=8)
+def _key_file(path: Path) -> bytes:
+    """The key kept in ``path``, written once with mode 0600 if it does not exist yet."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process created it first
+        else:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip().encode()
 
 
 @lru_cache(maxsize=1)

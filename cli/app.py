@@ -442,6 +442,44 @@ def report(
     console.print(f"final report {written.year} ({lang}, {format}): {written.path}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (PostgreSQL; keep 1 on SQLite)")] = 1,
+) -> None:
+    """Serve the portal: the pages the mailed links open (set ENGAGE_PUBLIC_BASE_URL to its public address)."""
+    import uvicorn
+
+    from settings import get_settings
+
+    settings = get_settings()
+    open_db(migrate=True).dispose()
+    settings.signing_key()  # create the key file once, before any worker starts
+    console.print(f"portal on http://{host}:{port} over {settings.resolved_database_url}; "
+                  f"mails link to {settings.public_base_url}")
+    uvicorn.run("portal.asgi:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", proxy_headers=False, server_header=False)
+
+
+@app.command("mail-links")
+def mail_links(
+    to: Annotated[Optional[str], typer.Option("--to", help="Only mails to this address")] = None,
+) -> None:
+    """The portal links in the mail folder (the demo's Maildir): who got them, about what."""
+    from portal.visitor import mailed_links
+    from settings import get_settings
+
+    maildir = get_settings().maildir
+    if not (maildir / "new").is_dir():
+        fail(f"no mail folder at {maildir}: run `engage demo` first or set ENGAGE_DATA_DIR")
+    table = Table("to", "subject", "link")
+    for recipient, subject, url in mailed_links(maildir):
+        if to is None or to.lower() in recipient.lower():
+            table.add_row(shown(recipient), shown(subject), shown(url))
+    console.print(table)
+
+
 @outbox_app.callback()
 def outbox(
     ctx: typer.Context,

@@ -101,11 +101,13 @@ class _Replay:
         from states.clock import SimulatedClock
 
         self.console = console
+        # Links must still work after the replay, on the real date: they live ten years here.
         self.settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'engage.db'}",
-                                 smtp_host="127.0.0.1", smtp_port=smtp_port)
+                                 smtp_host="127.0.0.1", smtp_port=smtp_port, link_lifetime_days=3650)
         self.clock = SimulatedClock(_at("2024-01-08"))
         self.db = Database(self.settings.resolved_database_url)
         self.ids: dict[str, int] = {}
+        self.titles: dict[str, str] = {}
         self.notes: list[str] = []
         self.flow_runs = 0
         self.publish_due = False
@@ -131,7 +133,9 @@ class _Replay:
             (_at("2024-07-11"), "launch of the Alliance to Prevent Drug Harms (Meta, Snap, X)", self.alliance_launch),
             (_at("2024-10-02"), "a website submission after 30 September is refused", self.late_submission),
             (_at("2024-11-15"), "achievements gathered for the final report", self.achievements),
+            (_at("2024-11-20"), "achievements sent through the website form", self.public_achievements),
             (_at("2025-01-20"), "final report: achievements published", self.final_report),
+            (_at("2025-01-27"), "invitations for 2025: left open for the portal", self.invitations_2025),
         ]
 
     # --- plumbing -----------------------------------------------------------------------------
@@ -144,6 +148,12 @@ class _Replay:
         self._runtime_cm = use_runtime(Runtime(self.settings, self.db, self.clock))
         self._runtime_cm.__enter__()
         self.flow("dispatch")  # starts the ephemeral Prefect API
+        from portal.server import running_portal
+        from portal.visitor import Visitor
+
+        # People act through the portal: read the mail, follow its link, press the button.
+        self._portal_cm = running_portal(self.settings, self.db, self.clock)
+        self.visitor = Visitor(self.settings.maildir, self._portal_cm.__enter__())
 
     def flow(self, name: str) -> Any:
         from flows.dispatch import dispatch_flow
@@ -180,6 +190,7 @@ class _Replay:
         from states.workflow import create_engagement
 
         self.ids[key] = create_engagement(self.db, data, actor or STAFF, clock=self.clock)
+        self.titles[key] = data["title"]
         return self.ids[key]
 
     def fire(self, key: str, trigger: str, actor: dict[str, str] | None = None, **kwargs: Any) -> Any:
@@ -189,12 +200,15 @@ class _Replay:
                                 settings=self.settings, **kwargs)
 
     def decide(self, key: str, email: str, decision: str, comment: str | None = None) -> None:
-        from models.enums import Channel
-        from states.approvals import record_decision
+        """A co-chair follows the link of their approval request (or its reminder) and decides."""
+        answer = self.visitor.act(email, self.titles[key], decision, comment=comment or "")
+        (self.say if answer.ok else self.note)(f"portal {answer.status}: {answer.message}")
 
-        result = record_decision(self.db, self.ids[key], email, decision, comment, Channel.EMAIL_LINK, self.clock,
-                                 settings=self.settings)
-        (self.say if result.applied else self.note)(result.message)
+    def answer_invitation(self, key: str, email: str, action: str) -> None:
+        """The partner follows the link of their invitation and answers."""
+        self.flow("dispatch")  # the invitation reaches the mailbox first
+        answer = self.visitor.act(email, self.titles[key], action)
+        (self.say if answer.ok else self.note)(f"portal {answer.status}: {answer.message}")
 
     def meeting(self, title: str) -> int:
         from sqlalchemy import select
@@ -233,7 +247,7 @@ class _Replay:
         self.decide("pres:meta", "swg22.unodc@cochairs.example", "approve")
         self.decide("pres:helix", "swg11.canada@cochairs.example", "decline", "Not in scope of SWG 1.1 this year")
         self.fire("pres:meta", "send_invitation", SYSTEM)
-        self.fire("pres:meta", "accept", {"role": "partner", "identity": "policy@meta.example"})
+        self.answer_invitation("pres:meta", "policy@meta.example", "accept")
 
     def schedule_workshop(self) -> None:
         self.create("alliance:workshop", {
@@ -295,16 +309,24 @@ class _Replay:
         self.fire("pres:atlantique", "request_approval", SYSTEM)
 
     def france_reports(self) -> None:
-        self._report("dialogue:FR", "international@mildeca-fr.example", "2024-02-14", "MILDECA", 4, 9,
-                     "Shipping, consignment and pharmaceutical companies met the MILDECA.",
-                     ["consignment screening", "online pharmacies"])
+        # The MILDECA answers the reminder's link with the report form of the portal.
+        answer = self.visitor.act(
+            "international@mildeca-fr.example", self.titles["dialogue:FR"], "submit_report", held_on="2024-02-14",
+            organizing_agency="MILDECA", public_partners="4", private_partners="9",
+            narrative="Shipping, consignment and pharmaceutical companies met the MILDECA.",
+            areas="consignment screening\nonline pharmacies",
+        )
+        (self.say if answer.ok else self.note)(f"portal {answer.status}: {answer.message}")
+        self.fire("dialogue:FR", "start_review")
+        self.fire("dialogue:FR", "publish")
+        self.publish_due = True
 
     def swg31_decisions(self) -> None:
         self.decide("pres:atlantique", "swg31.nigeria@cochairs.example", "approve")
         self.decide("pres:atlantique", "swg31.who@cochairs.example", "approve", "Relevant to prevention")
         self.decide("pres:atlantique", "swg31.uk@cochairs.example", "decline")  # too late: already approved
         self.fire("pres:atlantique", "send_invitation", SYSTEM)
-        self.fire("pres:atlantique", "accept", {"role": "partner", "identity": "cdubois@atlantique-maritime.example"})
+        self.answer_invitation("pres:atlantique", "cdubois@atlantique-maritime.example", "accept")
 
     def website_contributions(self) -> None:
         for key, org, email, media, summary in SUBMISSIONS:
@@ -409,6 +431,34 @@ class _Replay:
             for trigger in ("start_review", "accept", "include_in_final_report"):
                 self.fire(key, trigger)
 
+    def public_achievements(self) -> None:
+        """Two achievements through the website form: one confirmed by its sender, one not (yet)."""
+        for org, email, title, summary in (
+            ("Banco Continental", "lherrera@bancocontinental.example", "Banco Continental: red-flag typologies shared",
+             "Typologies of synthetic-drug finance shared with five correspondent banks."),
+            ("Discord", "policy@discord.example", "Discord: trusted-flagger programme",
+             "A trusted-flagger programme with prevention NGOs."),
+        ):
+            answer = self.visitor.submit("achievement", organization=org, email=email, title=title, summary=summary)
+            (self.say if answer.ok else self.note)(f"website form {answer.status}: {answer.message}")
+        self.flow("dispatch")
+        answer = self.visitor.act("lherrera@bancocontinental.example", "Banco Continental", "confirm")
+        (self.say if answer.ok else self.note)(f"portal {answer.status}: {answer.message}")
+
+    def invitations_2025(self) -> None:
+        """Requests left open: their mailed links work after the replay (`engage serve`)."""
+        for key, partner, swg, topic in (("pres:snap", "Snap Inc.", "2.2", "Safety by design for teens"),
+                                         ("pres:discord", "Discord", "1.2", "Community moderation against drug sales")):
+            self.create(key, {
+                "kind": "swg_presentation", "title": f"{partner} at SWG {swg}: {topic}", "swg_code": swg,
+                "details": {"topic": topic}, "participants": [{"organization": partner, "role": "presenter"}],
+            })
+            self.fire(key, "request_approval", SYSTEM)
+        self.flow("dispatch")
+        self.decide("pres:discord", "swg12.mexico@cochairs.example", "approve", "Bienvenidos")
+        self.fire("pres:discord", "send_invitation", SYSTEM)
+        self.say("left open: SWG 2.2 co-chairs on Snap, Discord's answer, Discord's achievement confirmation")
+
     def final_report(self) -> None:
         for key, *_ in ACHIEVEMENTS:
             self.fire(key, "publish")
@@ -442,6 +492,8 @@ class _Replay:
         report_files = self.final_report_files()
         elapsed += time.perf_counter() - report_started
         self._runtime_cm.__exit__(None, None, None)
+        self.visitor.close()
+        self._portal_cm.__exit__(None, None, None)
         self.loop.close()
         engagements: dict[str, dict[str, int]] = defaultdict(dict)
         with self.db.transaction() as session:

@@ -6,9 +6,11 @@ from models.engagement import ApprovalVote, DialogueReport, Engagement, Particip
 from models.events import EngineEvent
 from models.outbox import OutboxMessage
 from models.outbox_channel import OutboxChannel
+from models.portal import ActionLink, PendingSubmission
 from models.reference import CoChair, Contact, Meeting, Organization, SubmissionWindow, SubWorkingGroup, WorkingGroup
 
 __all__ = [
+    "ActionLink",
     "ApprovalVote",
     "Base",
     "CoChair",
@@ -21,6 +23,7 @@ __all__ = [
     "OutboxChannel",
     "OutboxMessage",
     "Participant",
+    "PendingSubmission",
     "SubWorkingGroup",
     "SubmissionWindow",
     "TransitionLog",

@@ -122,6 +122,8 @@ class NotificationType(StrEnum):
     PUBLICATION_NOTICE = "publication_notice"
     WINDOW_CLOSING = "window_closing"
     DIALOGUE_REPORT_RECEIVED = "dialogue_report_received"
+    SUBMISSION_CONFIRMATION = "submission_confirmation"
+    SIGN_IN = "sign_in"
 
 
 class RecommendationTopic(StrEnum):

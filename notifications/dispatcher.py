@@ -49,6 +49,7 @@ from models.enums import DeliveryChannel, OutboxStatus
 from models.outbox import OutboxMessage
 from models.outbox_channel import OutboxChannel
 from models.reference import Contact
+from notifications.action_urls import action_url
 from notifications.chat_channel import ChatChannel
 from notifications.email_channel import EmailChannel, build_email, describe_error
 from notifications.errors import (
@@ -58,6 +59,7 @@ from notifications.errors import (
     OutboxOptedOut,
     PermanentDeliveryError,
 )
+from notifications.mail_extras import mail_extras
 from notifications.redaction import redact
 from notifications.templates import RenderedMessage, render_message
 from settings import Settings, get_settings
@@ -350,7 +352,8 @@ def _fail(job: _Job, error: Exception) -> None:
 
 
 def _deliver(row: Any, email: EmailChannel | None, chat: ChatChannel | None, settings: Settings, clock: Clock) -> None:  # noqa: ANN401
-    context = {"secretariat_name": settings.secretariat_name, **row.context, "recipient_name": row.recipient_name}
+    context = {"secretariat_name": settings.secretariat_name, **row.context, "recipient_name": row.recipient_name,
+               "action_url": action_url(row.context, row.dedupe_key, settings)}
     try:
         rendered = render_message(row.notification_type, row.language, context)
     except (ValueError, TemplateError) as error:
@@ -363,6 +366,7 @@ def _deliver(row: Any, email: EmailChannel | None, chat: ChatChannel | None, set
             dedupe_key=row.dedupe_key,
             settings=settings,
             clock=clock,
+            **mail_extras(row, settings),
         )
         email.send(message)
     elif row.channel == DeliveryChannel.CHAT and chat is not None:

@@ -8,6 +8,8 @@ import hashlib
 import logging
 import smtplib
 import ssl
+from collections.abc import Mapping, Sequence
+from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import Compat32
@@ -60,6 +62,8 @@ def build_email(
     dedupe_key: str,
     settings: Settings,
     clock: Clock,
+    headers: Mapping[str, str] | None = None,
+    attachments: Sequence[MIMEBase] = (),
 ) -> OutgoingEmail:
     """The wire form of a multipart/alternative message (text, then HTML), all headers set.
 
@@ -87,6 +91,17 @@ def build_email(
     message["Auto-Submitted"] = "auto-generated"
     message.attach(_text_part(rendered.text, "plain"))
     message.attach(_text_part(rendered.html, "html"))
+    if attachments:  # multipart/mixed: the alternative parts, then the attachments
+        outer = MIMEMultipart("mixed")
+        for name in ("From", "To", "Subject", "Date", "Message-ID", "Content-Language", "Auto-Submitted"):
+            outer[name] = message[name]
+            del message[name]
+        outer.attach(message)
+        for attachment in attachments:
+            outer.attach(attachment)
+        message = outer
+    for name, value in (headers or {}).items():
+        message[name] = value
     return OutgoingEmail(recipient=address, data=message.as_bytes(policy=SMTP_COMPAT32))
 
 

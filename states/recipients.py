@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from models import ApprovalVote, CoChair, Contact, Meeting, OutboxMessage, Participant, SubWorkingGroup
+from models import ActionLink, ApprovalVote, CoChair, Contact, Meeting, OutboxMessage, Participant, SubWorkingGroup
 from models.enums import DeliveryChannel, OutboxStatus, ParticipantRole, Role
 from settings import Settings
+from states.action_links import link_row
 from states.context import EngagementRow
 from states.guards import PARTNER_ROLES
 from states.spec import Lifecycle, Notify, Recipient
@@ -62,15 +63,20 @@ def _secretariat(settings: Settings) -> list[Addressee]:
     return people + [Addressee(settings.secretariat_name, url, "en", DeliveryChannel.CHAT) for url in settings.chat_urls]
 
 
+def resolved_recipient(lifecycle: Lifecycle, notify: Notify, state: str) -> Recipient:
+    """Whom ``notify`` reaches in ``state`` (``WAITED_ON`` resolved to the party waited on)."""
+    if notify.to is Recipient.WAITED_ON:
+        wait = lifecycle.state(state).wait
+        return WAITED_ON[wait.on] if wait else Recipient.SECRETARIAT
+    return notify.to
+
+
 def addressees(session: Session, lifecycle: Lifecycle, engagement: EngagementRow, notify: Notify, state: str,
                settings: Settings) -> list[Addressee]:
     """Everyone ``notify`` reaches for ``engagement`` in ``state``."""
-    to = notify.to
-    if to is Recipient.WAITED_ON:
-        wait = lifecycle.state(state).wait
-        to = WAITED_ON[wait.on] if wait else Recipient.SECRETARIAT
-        if to is Recipient.CO_CHAIRS:
-            return _co_chairs(session, engagement, undecided_only=True)
+    to = resolved_recipient(lifecycle, notify, state)
+    if notify.to is Recipient.WAITED_ON and to is Recipient.CO_CHAIRS:
+        return _co_chairs(session, engagement, undecided_only=True)
     if to is Recipient.SECRETARIAT:
         return _secretariat(settings)
     if to is Recipient.CO_CHAIRS:
@@ -121,20 +127,33 @@ def enqueue(session: Session, lifecycle: Lifecycle, engagement: EngagementRow, n
     """Write one outbox row per notification and addressee; opted-out ones are kept as suppressed.
 
     A notification that reaches nobody is written as one ``suppressed`` row saying so.
+    A mail that asks its recipient to act gets its signed action link written alongside.
     """
     if not notifies:
         return 0
     base = _base_context(session, lifecycle, engagement, state) | extra
-    rows = []
+    rows, links = [], []
     for notify in notifies:
+        recipient = resolved_recipient(lifecycle, notify, state)
         people = addressees(session, lifecycle, engagement, notify, state, settings)
         if not people:
             rows.append(_nobody(engagement, notify, log_id, base, now))
         for person in people:
             opted_out = next((o for o in (person.channel.value, notify.type.value) if o in person.opt_outs), None)
             suppressed = opted_out is not None and not notify.mandatory
+            dedupe_key = f"t{log_id}:{notify.type.value}:{person.channel.value}:{_address_key(person)}"
+            link = None
+            if person.channel is DeliveryChannel.EMAIL and not suppressed:
+                link = link_row(
+                    settings.signing_key(), lifecycle, notification=notify.type, recipient=recipient, state=state,
+                    engagement_id=engagement.id, dedupe_key=dedupe_key, email=person.address,
+                    language=person.language, now=now, lifetime=timedelta(days=settings.link_lifetime_days),
+                )
+                links.append(link)
+            link_context = {"link_purpose": link["purpose"], "link_expires": link["expires_at"].date().isoformat()} \
+                if link else {}
             rows.append({
-                "dedupe_key": f"t{log_id}:{notify.type.value}:{person.channel.value}:{_address_key(person)}",
+                "dedupe_key": dedupe_key,
                 "engagement_id": engagement.id,
                 "transition_id": log_id,
                 "notification_type": notify.type.value,
@@ -143,7 +162,7 @@ def enqueue(session: Session, lifecycle: Lifecycle, engagement: EngagementRow, n
                 "recipient_address": person.address,
                 "language": person.language,
                 "mandatory": notify.mandatory,
-                "context": base | {"recipient_name": person.name},
+                "context": base | {"recipient_name": person.name} | link_context,
                 "status": OutboxStatus.SUPPRESSED if suppressed else OutboxStatus.PENDING,
                 "status_reason": (
                     f"recipient opted out of {opted_out}" if suppressed
@@ -156,4 +175,6 @@ def enqueue(session: Session, lifecycle: Lifecycle, engagement: EngagementRow, n
             })
     if rows:
         session.execute(insert(OutboxMessage), rows)
+    if links := [link for link in links if link is not None]:
+        session.execute(insert(ActionLink), links)
     return len(rows)

@@ -22,6 +22,9 @@ from sqlalchemy.engine import make_url
 from models.base import Base
 from models.db import Database
 
+# Links are signed; without this, tests that use the default settings would create ./engage-data/secret.key.
+os.environ.setdefault("ENGAGE_SECRET_KEY", "test-only-signing-key-0123456789abcdef0123456789abcdef")
+
 # A test using one of these fixtures (directly or through another) pays for what it names.
 FIXTURE_TIERS = {
     "sqlite_template": {"database"},

@@ -63,7 +63,8 @@ SWG_PRESENTATION = lifecycle(
             "send_invitation", ("approved",), "invitation_sent", STAFF_OR_SYSTEM, "Invite the partner to present",
             notify=(notify(NotificationType.INVITATION, Recipient.PARTNERS, mandatory=True),),
         ),
-        TransitionSpec("accept", ("invitation_sent",), "accepted", PARTNER, "The partner accepts"),
+        TransitionSpec("accept", ("invitation_sent",), "accepted", PARTNER, "The partner accepts",
+                       notify=(notify(NotificationType.DECISION, Recipient.PARTNERS),)),
         TransitionSpec(
             "decline_invitation", ("invitation_sent",), "declined_by_partner", PARTNER, "The partner declines",
             notify=(notify(NotificationType.DECISION, Recipient.SECRETARIAT),),

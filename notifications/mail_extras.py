@@ -1,0 +1,54 @@
+"""What some mails carry besides their text: the meeting as iCalendar, and one-click unsubscribe."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from email.mime.base import MIMEBase
+from email import encoders
+from typing import Any
+
+from icalendar import Calendar, Event
+
+from models.outbox import OutboxMessage
+from settings import Settings
+from states.opt_outs import unsubscribe_token
+
+
+def meeting_calendar(context: dict[str, Any], uid: str) -> bytes | None:
+    """The meeting of the mail's engagement as an iCalendar file, when it has a date."""
+    if not context.get("meeting_date"):
+        return None
+    calendar = Calendar()
+    calendar.add("prodid", "-//Coalition Engage//portal//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", uid)
+    event.add("dtstamp", datetime.now(timezone.utc))
+    event.add("dtstart", date.fromisoformat(context["meeting_date"]))
+    event.add("summary", context.get("meeting_title") or context.get("engagement_title", "Meeting"))
+    event.add("description", context.get("engagement_title", ""))
+    calendar.add_component(event)
+    return calendar.to_ical()
+
+
+def mail_extras(row: OutboxMessage, settings: Settings) -> dict[str, Any]:
+    """``headers`` and ``attachments`` for ``build_email``: the invitation and the acceptance carry the
+    meeting; optional notices carry ``List-Unsubscribe`` with ``List-Unsubscribe-Post`` (RFC 8058)."""
+    extras: dict[str, Any] = {}
+    context = row.context or {}
+    if row.notification_type == "invitation" or context.get("trigger") == "accept":
+        ics = meeting_calendar(context, f"engagement-{row.engagement_id}@coalition-engage")
+        if ics:
+            part = MIMEBase("text", "calendar", method="PUBLISH", charset="utf-8")
+            part.set_payload(ics)
+            encoders.encode_base64(part)
+            part.add_header("Content-Disposition", "attachment", filename="meeting.ics")
+            extras["attachments"] = [part]
+    if not row.mandatory:
+        token = unsubscribe_token(settings.signing_key(), row.recipient_address, row.notification_type)
+        extras["headers"] = {
+            "List-Unsubscribe": f"<{settings.public_base_url.rstrip('/')}/unsubscribe/{token}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+    return extras

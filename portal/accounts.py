@@ -1,0 +1,169 @@
+"""Sign-in by mailed link; a co-chair's pending decisions; the Secretariat's board."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from models.enums import Channel, Role
+from portal.links import status_of
+from portal.security import SESSION_COOKIE
+from portal.web import Portal, client_key
+from states import action_links, opt_outs, sign_in
+from states.approvals import record_decision
+from states.board import board
+from states.errors import EngageError
+
+router = APIRouter()
+HOME = {Role.CO_CHAIR.value: "/pending", Role.SECRETARIAT.value: "/board"}
+
+
+def _portal(request: Request) -> Portal:
+    return request.app.state.portal
+
+
+@router.get("/signin", response_class=HTMLResponse)
+def signin_form(request: Request) -> HTMLResponse:
+    """Ask for a sign-in link."""
+    return _portal(request).render(request, "signin.html")
+
+
+@router.post("/signin", response_class=HTMLResponse)
+async def signin(request: Request) -> HTMLResponse:
+    """Mail a sign-in link (the page never says whether the address is known)."""
+    data = await request.form()
+    return await run_in_threadpool(_signin, request, data)
+
+
+def _signin(request: Request, data: FormData) -> HTMLResponse:
+    portal = _portal(request)
+    if not portal.sign_in_limit.allow(client_key(request)):
+        return portal.refuse(request, portal.render_word(request, "too_many"), 429)
+    if not portal.csrf.valid(request, data.get("csrf")):
+        return portal.refuse(request, portal.render_word(request, "csrf_failed"), 403)
+    email = str(data.get("email") or "")
+    try:
+        sign_in.request_sign_in(portal.db, email, settings=portal.settings, clock=portal.clock)
+    except EngageError as error:
+        return portal.render(request, "signin.html", 422, error=str(error), email=email)
+    return portal.render(request, "submit_received.html", email=email, early=None)
+
+
+@router.get("/signin/{token}", response_class=HTMLResponse)
+def signin_link(request: Request, token: str) -> HTMLResponse:
+    """The sign-in button (a link scanner's GET signs nobody in)."""
+    portal = _portal(request)
+    try:
+        link = action_links.verify(portal.db, token, portal.clock.now())
+    except EngageError as error:
+        return portal.refuse(request, str(error), status_of(error))
+    return portal.render(request, "signin_link.html", language=link.language, link=link)
+
+
+@router.post("/signin/{token}")
+async def signin_with_link(request: Request, token: str) -> Response:
+    """Use the one-time link: start a session and go to the person's page."""
+    data = await request.form()
+    return await run_in_threadpool(_signin_with_link, request, token, data)
+
+
+def _signin_with_link(request: Request, token: str, data: FormData) -> Response:
+    portal = _portal(request)
+    if not portal.csrf.valid(request, data.get("csrf")):
+        return portal.refuse(request, portal.render_word(request, "csrf_failed"), 403)
+    try:
+        link = action_links.verify(portal.db, token, portal.clock.now(), "sign_in")
+        if link.used_at is not None or link.purpose != sign_in.PURPOSE:
+            raise action_links.UsedLinkError("this sign-in link was already used; ask for a new one")
+    except EngageError as error:
+        return portal.refuse(request, str(error), status_of(error))
+    action_links.mark_used(portal.db, link.id, "sign_in", portal.clock.now())
+    response = RedirectResponse(HOME[link.role], status_code=303)
+    portal.sessions.start(response, link.email, link.role)
+    return response
+
+
+@router.post("/signout")
+async def signout(request: Request) -> Response:
+    """End the session."""
+    portal = _portal(request)
+    if not portal.csrf.valid(request, (await request.form()).get("csrf")):
+        return portal.refuse(request, portal.render_word(request, "csrf_failed"), 403)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/pending", response_class=HTMLResponse)
+def pending(request: Request) -> Response:
+    """A signed-in co-chair's invitations awaiting their decision, across their SWGs."""
+    portal = _portal(request)
+    who = portal.sessions.current(request)
+    if who is None or who[1] != Role.CO_CHAIR:
+        return RedirectResponse("/signin", status_code=303)
+    return portal.render(request, "pending.html", email=who[0], items=sign_in.pending_decisions(portal.db, who[0]))
+
+
+@router.post("/pending/{engagement_id}", response_class=HTMLResponse)
+async def decide(request: Request, engagement_id: int) -> Response:
+    """Approve or decline from the list, recorded under the signed-in co-chair."""
+    data = await request.form()
+    return await run_in_threadpool(_decide, request, engagement_id, data)
+
+
+def _decide(request: Request, engagement_id: int, data: FormData) -> Response:
+    portal = _portal(request)
+    who = portal.sessions.current(request)
+    if who is None or who[1] != Role.CO_CHAIR:
+        return portal.refuse(request, "please sign in first", 401)
+    if not portal.csrf.valid(request, data.get("csrf")):
+        return portal.refuse(request, portal.render_word(request, "csrf_failed"), 403)
+    action = str(data.get("action") or "")
+    try:
+        result = record_decision(
+            portal.db, engagement_id, who[0], action, str(data.get("comment") or "") or None, Channel.WEBSITE,
+            portal.clock, idempotency_key=f"portal:{who[0]}:{engagement_id}:{action}"[:200], settings=portal.settings,
+        )
+    except (EngageError, ValueError) as error:
+        code = status_of(error) if isinstance(error, EngageError) else 422
+        return portal.refuse(request, str(error), code)
+    items = sign_in.pending_decisions(portal.db, who[0])
+    return portal.render(request, "pending.html", 200 if result.applied else 409, email=who[0], items=items,
+                         message=result.message, applied=result.applied)
+
+
+@router.get("/board", response_class=HTMLResponse)
+def staff_board(request: Request) -> Response:
+    """The Secretariat's board."""
+    portal = _portal(request)
+    who = portal.sessions.current(request)
+    if who is None or who[1] != Role.SECRETARIAT:
+        return RedirectResponse("/signin", status_code=303)
+    ui = (portal.settings.prefect_ui_url or "").rstrip("/")
+    return portal.render(request, "board.html", email=who[0], board=board(portal.db, portal.clock.now()), prefect_ui=ui)
+
+
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
+    """What the one-click unsubscribe will do, and its button (GET changes nothing)."""
+    portal = _portal(request)
+    try:
+        address, kind = opt_outs.read_token(portal.settings.signing_key(), token)
+    except (EngageError, ValueError) as error:
+        return portal.refuse(request, str(error), 404)
+    return portal.render(request, "unsubscribe.html", address=address, kind=kind)
+
+
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe(request: Request, token: str) -> HTMLResponse:
+    """RFC 8058 one-click unsubscribe: mail clients POST without cookies, so the signed token is the proof."""
+    portal = _portal(request)
+    try:
+        address, kind = opt_outs.read_token(portal.settings.signing_key(), token)
+        message = opt_outs.opt_out(portal.db, address, kind)
+    except (EngageError, ValueError) as error:
+        return portal.refuse(request, str(error), 404)
+    return portal.render(request, "done.html", message=message, engagement=None)

@@ -1,0 +1,48 @@
+"""The portal's FastAPI application: server-rendered pages that work without JavaScript."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+
+from models.db import Database
+from portal import accounts, forms, links
+from portal.security import Csrf, SecurityMiddleware, Sessions
+from portal.web import Portal
+from settings import Settings
+from states.clock import SYSTEM_CLOCK, Clock
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings, db: Database, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
+    """The portal over ``db``, telling time by ``clock``, signing with ``settings``' secret key."""
+    app = FastAPI(title="Coalition Engage portal", docs_url=None, redoc_url=None, openapi_url=None)
+    secure = settings.public_base_url.startswith("https://")
+    key = settings.signing_key()
+    portal = Portal(settings, db, clock, Csrf(key, secure), Sessions(key, secure, settings.session_hours))
+    app.state.portal = portal
+    app.add_middleware(SecurityMiddleware)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(links.router)
+    app.include_router(forms.router)
+    app.include_router(accounts.router)
+
+    @app.get("/", include_in_schema=False)
+    def _home(request: Request) -> Response:
+        return portal.render(request, "home.html")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def _no_icon() -> Response:
+        return Response(status_code=204)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+        return portal.refuse(request, str(error.detail), error.status_code)
+
+    return app

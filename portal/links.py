@@ -1,0 +1,127 @@
+"""Signed action links: GET shows the context and the choices, a POST with CSRF decides.
+
+Every decision goes through the domain's seams under the link owner's identity, with an
+idempotency key derived from the link and the action, so a repeated POST replays the first outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from models.enums import Channel
+from states import action_links
+from states.action_links import VerifiedLink
+from states.approvals import DecisionStatus, approval_status, record_decision
+from states.errors import EngageError, NotAllowedError, NotFoundError
+from states.inputs import InputError
+from states.workflow import apply_transition
+from portal.web import Portal
+
+router = APIRouter()
+
+STATUS = {
+    action_links.ForgedLinkError: 404, action_links.ExpiredLinkError: 410, action_links.UsedLinkError: 409,
+    action_links.MovedOnError: 409, NotFoundError: 404, NotAllowedError: 403, InputError: 422,
+}
+TEMPLATES = {"co_chair_decision": "decide.html", "invitation_answer": "invitation.html", "dialogue_report": "report.html"}
+REPORT_FIELDS = ("held_on", "organizing_agency", "public_partners", "private_partners", "narrative", "recommendations")
+
+
+def status_of(error: EngageError) -> int:
+    """The HTTP status that tells what kind of refusal ``error`` is (409 by default)."""
+    return next((code for kind, code in STATUS.items() if isinstance(error, kind)), 409)
+
+
+def _portal(request: Request) -> Portal:
+    return request.app.state.portal
+
+
+def _show(request: Request, portal: Portal, token: str, link: VerifiedLink, status_code: int = 200,
+          **extra: Any) -> HTMLResponse:
+    context = approval_status(portal.db, link.engagement_id)
+    return portal.render(request, TEMPLATES[link.purpose], status_code, language=link.language, token=token, link=link,
+                         engagement=context, **extra)
+
+
+@router.get("/a/{token}", response_class=HTMLResponse)
+def show_link(request: Request, token: str) -> HTMLResponse:
+    """The link's page: what is asked, of whom, and the choices. Changes nothing."""
+    portal = _portal(request)
+    try:
+        link = action_links.verify(portal.db, token, portal.clock.now())
+        if link.purpose not in TEMPLATES:
+            raise action_links.ForgedLinkError("this link is not for this page")
+        return _show(request, portal, token, link)
+    except EngageError as error:
+        return portal.refuse(request, str(error), status_of(error))
+
+
+@router.post("/a/{token}", response_class=HTMLResponse)
+async def use_link(request: Request, token: str) -> HTMLResponse:
+    """Decide through the link (CSRF-checked), recorded under the link owner's identity."""
+    form = await request.form()
+    return await run_in_threadpool(_use_link, request, token, form)
+
+
+def _use_link(request: Request, token: str, form: FormData) -> HTMLResponse:
+    portal = _portal(request)
+    if not portal.csrf.valid(request, form.get("csrf")):
+        return portal.refuse(request, portal.render_word(request, "csrf_failed"), 403)
+    action = str(form.get("action") or "")
+    link: VerifiedLink | None = None
+    try:
+        link = action_links.verify(portal.db, token, portal.clock.now(), action)
+        if link.purpose not in TEMPLATES:
+            raise action_links.ForgedLinkError("this link is not for this page")
+        message = _decide(portal, link, action, form)
+    except InputError as error:
+        if link is not None and link.purpose == "dialogue_report":
+            return _show(request, portal, token, link, 422, error=str(error), values=_report_values(form))
+        return portal.refuse(request, str(error), 422)
+    except EngageError as error:
+        return portal.refuse(request, str(error), status_of(error), language=link.language if link else None)
+    action_links.mark_used(portal.db, link.id, action, portal.clock.now())
+    return portal.render(request, "done.html", language=link.language, message=message, link=link,
+                         engagement=approval_status(portal.db, link.engagement_id))
+
+
+def _decide(portal: Portal, link: VerifiedLink, action: str, form: FormData) -> str:
+    key = action_links.idempotency_key(link.token_hash, action)
+    comment = str(form.get("comment") or "").strip() or None
+    if link.purpose == "co_chair_decision":
+        result = record_decision(
+            portal.db, link.engagement_id, link.email, action, comment, Channel.EMAIL_LINK, portal.clock,
+            idempotency_key=key, settings=portal.settings,
+        )
+        replay = result.status is DecisionStatus.ALREADY_DECIDED and any(
+            vote.email == link.email and vote.decision == action and vote.channel == Channel.EMAIL_LINK
+            for vote in approval_status(portal.db, link.engagement_id).votes
+        )  # the same decision from this link, e.g. a double click: show it as recorded
+        if not result.applied and not replay:
+            raise action_links.MovedOnError(result.message)
+        return result.message
+    data = _report_data(form) if action == "submit_report" else None
+    outcome = apply_transition(
+        portal.db, link.engagement_id, action, {"role": link.role, "identity": link.email}, comment=comment,
+        data=data, channel=Channel.EMAIL_LINK, idempotency_key=key, clock=portal.clock, settings=portal.settings,
+    )
+    return f"{link.email}: {action.replace('_', ' ')} recorded; engagement {outcome.engagement_id} is now " \
+           f"{outcome.to_state.replace('_', ' ')}"
+
+
+def _report_values(form: FormData) -> dict[str, str]:
+    return {name: str(form.get(name) or "") for name in (*REPORT_FIELDS, "areas")}
+
+
+def _report_data(form: FormData) -> dict[str, Any]:
+    """The report form as the domain's ``DialogueReportInput`` expects it (blank optional fields left out)."""
+    values = _report_values(form)
+    data: dict[str, Any] = {name: values[name].strip() for name in REPORT_FIELDS if values[name].strip()}
+    data["areas_of_discussion"] = [line.strip() for line in values["areas"].splitlines() if line.strip()]
+    return data

@@ -1,0 +1,63 @@
+"""What the portal's routes share: settings, database, clock, templates, CSRF and rate limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from models.db import Database
+from portal.i18n import LANG_COOKIE, LANGUAGES, pick_language, translator
+from portal.security import Csrf, RateLimiter, Sessions
+from settings import Settings
+from states.clock import Clock
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@dataclass
+class Portal:
+    """The portal's dependencies, built once per app."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    csrf: Csrf
+    sessions: Sessions
+    sign_in_limit: RateLimiter = field(default_factory=lambda: RateLimiter(5, 60))
+    submission_limit: RateLimiter = field(default_factory=lambda: RateLimiter(10, 60))
+    pages: Environment = field(default_factory=lambda: Environment(
+        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True), trim_blocks=True,
+        lstrip_blocks=True,
+    ))
+
+    def render(self, request: Request, template: str, status_code: int = 200, *, language: str | None = None,
+               **context: Any) -> HTMLResponse:
+        """A page in the request's language, its forms signed against CSRF."""
+        lang = pick_language(request, language)
+        html = self.pages.get_template(template).render(
+            request=request, lang=lang, languages=LANGUAGES, t=translator(lang), csrf=self.csrf.token(request),
+            secretariat_email=self.settings.secretariat_email, **context,
+        )
+        response = HTMLResponse(html, status_code=status_code)
+        self.csrf.set_cookie(request, response)
+        if request.query_params.get("lang") in LANGUAGES:
+            response.set_cookie(LANG_COOKIE, lang, httponly=True, secure=self.csrf.secure, samesite="lax", path="/")
+        return response
+
+    def render_word(self, request: Request, key: str) -> str:
+        """One word of the catalog in the request's language."""
+        return translator(pick_language(request))(key)
+
+    def refuse(self, request: Request, message: str, status_code: int, *, language: str | None = None) -> HTMLResponse:
+        """The clear page shown when something is refused; nothing was written."""
+        return self.render(request, "refused.html", status_code, language=language, message=message)
+
+
+def client_key(request: Request) -> str:
+    """Who a rate limit counts: the client's address."""
+    return request.client.host if request.client else "unknown"

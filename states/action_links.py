@@ -1,0 +1,178 @@
+"""Signed action links: the mailed capability to take one step on one engagement as one person.
+
+A link's token is ``base64url(HMAC-SHA256(secret key, outbox dedupe_key))``: deterministic, so the
+link row is written in the transaction that writes the outbox row and the dispatcher re-derives
+the URL when it renders the mail, yet never stored: the database keeps only its sha256. Each
+refusal is its own type (forged, expired, used, moved on) so every door can say what happened.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from models import ActionLink, Engagement
+from models.db import Database
+from models.enums import NotificationType, Role
+from states.errors import EngageError
+from states.lifecycles import get_lifecycle
+from states.spec import Lifecycle, Recipient
+
+# The steps a person can take through a link, and what the link is for.
+LINK_TRIGGERS = ("approve", "decline", "accept", "decline_invitation", "submit_report")
+LINKED_NOTIFICATIONS = {NotificationType.APPROVAL_REQUEST, NotificationType.REMINDER, NotificationType.INVITATION}
+RECIPIENT_ROLES = {
+    Recipient.CO_CHAIRS: Role.CO_CHAIR,
+    Recipient.PARTNERS: Role.PARTNER,
+    Recipient.ORGANIZER: Role.NATIONAL_AUTHORITY,
+}
+PURPOSES = {Role.CO_CHAIR: "co_chair_decision", Role.PARTNER: "invitation_answer", Role.NATIONAL_AUTHORITY: "dialogue_report"}
+
+
+class LinkError(EngageError):
+    """A link cannot be used; nothing was changed."""
+
+
+class ForgedLinkError(LinkError):
+    """The token matches no link this system issued."""
+
+
+class ExpiredLinkError(LinkError):
+    """The link's lifetime is over."""
+
+
+class UsedLinkError(LinkError):
+    """The link was already used for a decision."""
+
+
+class MovedOnError(LinkError):
+    """The engagement is no longer where the link's steps apply."""
+
+
+def link_token(key: bytes, dedupe_key: str) -> str:
+    """The token of the link mailed with the outbox row ``dedupe_key`` (256 bits, base64url)."""
+    digest = hmac.new(key, dedupe_key.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def token_hash(token: str) -> str:
+    """The sha256 (hex) under which a token's link is stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def idempotency_key(hashed: str, action: str) -> str:
+    """The key that makes a repeated POST of the same link and action replay its first outcome."""
+    return f"link:{hashed[:48]}:{action}"
+
+
+def link_actions(lifecycle: Lifecycle, state: str, role: Role) -> list[str]:
+    """The link steps ``role`` may take from ``state``, in declaration order."""
+    steps = (t.trigger for t in lifecycle.transitions_from(state) if role in t.roles and t.trigger in LINK_TRIGGERS)
+    return list(dict.fromkeys(steps))
+
+
+def link_row(key: bytes, lifecycle: Lifecycle, *, notification: NotificationType, recipient: Recipient, state: str,
+             engagement_id: int, dedupe_key: str, email: str, language: str, now: datetime,
+             lifetime: timedelta) -> dict[str, Any] | None:
+    """The ``action_links`` row to write beside an outbox row, or ``None`` when the mail asks nothing."""
+    role = RECIPIENT_ROLES.get(recipient)
+    if notification not in LINKED_NOTIFICATIONS or role is None:
+        return None
+    actions = link_actions(lifecycle, state, role)
+    if not actions:
+        return None
+    return {
+        "token_hash": token_hash(link_token(key, dedupe_key)), "engagement_id": engagement_id,
+        "email": email.strip().lower(), "role": role.value, "language": language, "actions": actions,
+        "purpose": PURPOSES[role], "expires_at": now + lifetime, "used_at": None, "used_action": None,
+        "created_at": now,
+    }
+
+
+def issue(session: Session, key: bytes, seed: str, *, email: str, role: str, purpose: str, language: str,
+          now: datetime, lifetime: timedelta, engagement_id: int | None = None,
+          actions: tuple[str, ...] = ()) -> str:
+    """Write a link not tied to an outbox cause (sign-in, confirmation); return its token."""
+    token = link_token(key, seed)
+    session.add(ActionLink(
+        token_hash=token_hash(token), engagement_id=engagement_id, email=email.strip().lower(), role=role,
+        language=language, actions=list(actions), purpose=purpose, expires_at=now + lifetime, created_at=now,
+    ))
+    return token
+
+
+@dataclass(frozen=True)
+class VerifiedLink:
+    """A link that may be used now, and the engagement it is for."""
+
+    id: int
+    token_hash: str
+    engagement_id: int | None
+    email: str
+    role: str
+    language: str
+    actions: tuple[str, ...]
+    purpose: str
+    expires_at: datetime
+    used_at: datetime | None
+    used_action: str | None
+    engagement_kind: str | None
+    engagement_state: str | None
+
+
+def _day(moment: datetime) -> str:
+    return f"{moment:%d %B %Y %H:%M} UTC"
+
+
+def find(db: Database, token: str) -> VerifiedLink:
+    """The link of ``token`` whatever its condition; ``ForgedLinkError`` when there is none."""
+    if not token or len(token) > 100:
+        raise ForgedLinkError("this link is not valid: it was not issued by Coalition Engage or it was altered")
+    hashed = token_hash(token)
+    with db.transaction() as session:
+        link = session.scalar(select(ActionLink).where(ActionLink.token_hash == hashed))
+        if link is None:
+            raise ForgedLinkError("this link is not valid: it was not issued by Coalition Engage or it was altered")
+        row = session.execute(select(Engagement.kind, Engagement.state).where(Engagement.id == link.engagement_id)).first()
+        return VerifiedLink(link.id, link.token_hash, link.engagement_id, link.email, link.role, link.language,
+                            tuple(link.actions), link.purpose, link.expires_at, link.used_at, link.used_action,
+                            row.kind if row else None, row.state if row else None)
+
+
+def verify(db: Database, token: str, now: datetime, action: str | None = None) -> VerifiedLink:
+    """The usable link of ``token`` (for ``action``, when given), or the reason it is not usable.
+
+    A link already used for ``action`` is returned, so that a repeated POST replays the first outcome;
+    used for anything else, it is refused with ``UsedLinkError``.
+    """
+    link = find(db, token)
+    if action is not None and action not in link.actions:
+        raise ForgedLinkError(f"this link does not allow {action!r}; it allows: {', '.join(link.actions) or 'nothing'}")
+    if link.used_at is not None and (action is None or action != link.used_action):
+        raise UsedLinkError(f"this link was already used on {_day(link.used_at)} to {link.used_action}")
+    if link.used_at is None and now >= link.expires_at:
+        raise ExpiredLinkError(f"this link expired on {_day(link.expires_at)}; ask the Secretariat for a new one")
+    if link.used_at is None and link.engagement_kind is not None and link.actions:
+        lifecycle = get_lifecycle(link.engagement_kind)
+        if not any(lifecycle.transitions_from(link.engagement_state, step) for step in link.actions):
+            raise MovedOnError(
+                f"engagement {link.engagement_id} has moved on (it is now {link.engagement_state.replace('_', ' ')}); "
+                "this link no longer applies and nothing was changed"
+            )
+    return link
+
+
+def mark_used(db: Database, link_id: int, action: str, now: datetime) -> None:
+    """Record that the link was used for ``action`` (the first use wins)."""
+    with db.transaction() as session:
+        session.execute(
+            update(ActionLink).where(ActionLink.id == link_id, ActionLink.used_at.is_(None))
+            .values(used_at=now, used_action=action)
+        )
