@@ -31,6 +31,7 @@ STATUS = {
 }
 TEMPLATES = {"co_chair_decision": "decide.html", "invitation_answer": "invitation.html", "dialogue_report": "report.html"}
 REPORT_FIELDS = ("held_on", "organizing_agency", "public_partners", "private_partners", "narrative", "recommendations")
+COUNT_FIELDS = ("public_partners", "private_partners")
 
 
 def status_of(error: EngageError) -> int:
@@ -124,4 +125,7 @@ def _report_data(form: FormData) -> dict[str, Any]:
     values = _report_values(form)
     data: dict[str, Any] = {name: values[name].strip() for name in REPORT_FIELDS if values[name].strip()}
     data["areas_of_discussion"] = [line.strip() for line in values["areas"].splitlines() if line.strip()]
+    for name in COUNT_FIELDS:  # a form sends text; the domain takes strict integers and names anything else
+        if name in data and data[name].isascii() and data[name].isdecimal():
+            data[name] = int(data[name])
     return data
