@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ matplotlib.rcParams.update({
 BLUE, ORANGE, GREY, GREEN = "#0a3557", "#b35900", "#6b6b6b", "#2f6b2f"
 _SVG_START = re.compile(r"^.*?<svg ", re.DOTALL)
 _SIZE = re.compile(r'\s(width|height)="[^"]*"')
+_ID_USES = re.compile(r'(\sid="|href="#|url\(#)')
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,10 @@ def _svg(figure, alternative: str) -> Chart:  # noqa: ANN001 - a matplotlib Figu
     figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     pyplot.close(figure)
     svg = _SVG_START.sub("<svg ", buffer.getvalue(), count=1)
+    # matplotlib numbers ids per drawing (patch_1, text_2...): prefix them so that the charts of one
+    # page never share an id (valid HTML, one anchor each in the PDF).
+    prefix = "chart-" + hashlib.sha256(alternative.encode()).hexdigest()[:8] + "-"
+    svg = _ID_USES.sub(lambda found: found.group(1) + prefix, svg)
     head, rest = svg.split(">", 1)
     head = _SIZE.sub("", head)  # scale with the page; the viewBox keeps the proportions
     label = escape(alternative)
