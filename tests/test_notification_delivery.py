@@ -279,25 +279,37 @@ def test_a_4xx_reply_pauses_the_channel_and_charges_no_row(db: Database, maildir
     assert (channel.failures, channel.paused_until, channel.outage_since) == (0, None, None), "recovered"
 
 
-def test_a_server_that_never_answers_costs_one_timeout_and_charges_nothing(db: Database, maildir: Path) -> None:
+def test_a_server_that_never_answers_costs_one_timeout_per_connection_and_charges_nothing(db: Database, maildir: Path) -> None:
     clock = SimulatedClock(START)
-    add_rows(db, 6)
+    add_rows(db, 12)
     silent = socket.create_server(("127.0.0.1", 0))  # accepts TCP connections, never says a word
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                accepted.append(silent.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
     try:
-        settings = settings_for(silent.getsockname()[1], smtp_timeout_seconds=0.3, outbox_max_attempts=1)
-        began = time.monotonic()
+        settings = settings_for(silent.getsockname()[1], smtp_timeout_seconds=0.3, outbox_max_attempts=1, outbox_pool_size=2)
         report = dispatch_pending(db, clock=clock, settings=settings)
-        assert time.monotonic() - began < 2.0
-        assert (report.deferred, report.retrying, report.dead) == (6, 0, 0)
+        assert (report.deferred, report.retrying, report.dead) == (12, 0, 0)
+        assert 1 <= len(accepted) <= 2, "one connection attempt per pooled connection, not one per row"
         assert "timed out" in report.outages[0].error
         assert all((row.status, row.attempts, row.last_error) == ("pending", 0, None) for row in list_outbox(db))
+        assert dispatch_pending(db, clock=clock, settings=settings).claimed == 0, "the channel is paused"
     finally:
         silent.close()
+        for connection in accepted:
+            connection.close()
     clock.advance(timedelta(seconds=settings.outbox_pause_seconds))
     with running_mail_sink(maildir) as port:
-        assert dispatch_pending(db, clock=clock, settings=settings_for(port)).sent == 6
-    assert len(received(maildir)) == 6
-    assert statuses(db) == {"sent": 6}
+        assert dispatch_pending(db, clock=clock, settings=settings_for(port)).sent == 12
+    assert len(received(maildir)) == 12
+    assert statuses(db) == {"sent": 12}
 
 
 def test_a_row_left_sending_by_a_crash_is_reclaimed_after_its_lease(db: Database, sink: int, maildir: Path) -> None:
