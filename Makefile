@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(VENV)/bin/engage demo
 
-# Everything, on every core: one session per worker (its own PostgreSQL database), all Prefect tests on one.
+# Everything, on every core: one session per worker (its own PostgreSQL database and Prefect API);
+# tests go out one at a time, the costliest first (tests/conftest.py), so no long test starts last.
 test: $(STAMP)
-	$(VENV)/bin/pytest -n auto --dist loadgroup
+	$(VENV)/bin/pytest -n auto --maxschedchunk 1
 
 # The domain tier only: no database, no server, no browser.
 test-fast: $(STAMP)

@@ -10,15 +10,13 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from environment import DEFAULT_DATA_DIR, ENV_FILE, ENV_PREFIX, sqlite_url
-
 
 class Settings(BaseSettings):
     """Everything the engine reads from its environment; every field has a working default."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=ENV_FILE, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ENGAGE_", env_file=".env", extra="ignore")
 
-    data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Folder for the database, site and mail")
+    data_dir: Path = Field(default=Path("engage-data"), description="Folder for the database, site and mail")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir")
 
     secretariat_email: str = "syntheticscoalition@state.example"
@@ -59,7 +57,9 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file inside ``data_dir``."""
-        return self.database_url or sqlite_url(self.data_dir)
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'engage.db').resolve()}"
 
     @property
     def site_dir(self) -> Path:

@@ -29,11 +29,11 @@ sys.path.insert(0, str(ROOT))
 from cli_startup import cold_starts  # noqa: E402
 from models import Engagement, OutboxMessage, Participant, TransitionLog  # noqa: E402
 from models.db import Database  # noqa: E402
+from scratch_postgres import scratch_postgres  # noqa: E402
 from states.clock import SimulatedClock  # noqa: E402
 from states.directory import load_sample  # noqa: E402
 from states.machines import StateHolder, machine_for  # noqa: E402
 from states.workflow import apply_transition  # noqa: E402
-from scratch_postgres import scratch_postgres  # noqa: E402
 
 STEPS = ["schedule_presentation", "present", "launch", "publish", "unpublish"]
 STATES = ["drafted", "presentation_scheduled", "presented", "launched", "published", "unpublished"]

@@ -24,8 +24,8 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 from sqlalchemy import insert, select, text  # noqa: E402
 
 from models import Engagement, Organization, Participant  # noqa: E402
-from scratch_postgres import scratch_postgres  # noqa: E402
 from models.db import Database  # noqa: E402
+from scratch_postgres import scratch_postgres  # noqa: E402
 from settings import Settings  # noqa: E402
 from states.clock import SimulatedClock  # noqa: E402
 from states.directory import load_sample  # noqa: E402

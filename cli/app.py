@@ -68,7 +68,7 @@ def options(
 
 def open_db(*, migrate: bool = False) -> Database:
     """The configured database; writers bring its schema up to date first."""
-    from environment import database_url
+    from cli.environment import database_url
     from models.db import Database
 
     database = Database(database_url())

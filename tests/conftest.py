@@ -3,8 +3,7 @@
 Every test is also marked with the tiers it pays for, from the fixtures it uses (``FIXTURE_TIERS``);
 ``make test-fast`` runs the rest, the domain tier (no database, no server, no browser). Under
 pytest-xdist each worker is its own session, so it gets its own PostgreSQL database and, if it runs
-a Prefect test, its own Prefect API; all Prefect tests are grouped on one worker (``--dist loadgroup``)
-so that only one Prefect API starts.
+a Prefect test, its own Prefect API; the costliest tiers run first, so that no long test starts last.
 """
 
 from __future__ import annotations
@@ -37,6 +36,8 @@ FIXTURE_TIERS = {
 }
 # A test module using these helpers starts SMTP servers of its own.
 SMTP_HELPERS = ("running_smtp_server", "running_mail_sink")
+# The order tests start in: the costliest first, the domain tier last.
+TIER_ORDER = ("prefect", "smtp", "browser", "postgres", "database")
 
 POSTGRES_URL = os.environ.get("ENGAGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -55,14 +56,16 @@ def tiers_of(item: pytest.Item) -> set[str]:
     return tiers
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test with its tiers; put every Prefect test in one xdist group (one Prefect API per run)."""
+    """Mark each test with its tiers, and start the costliest tiers first (the same order on every worker)."""
     for item in items:
         for tier in tiers_of(item):
             item.add_marker(tier)
-        if item.get_closest_marker("prefect"):
-            item.add_marker(pytest.mark.xdist_group("prefect"))
+
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, tier in enumerate(TIER_ORDER) if item.get_closest_marker(tier)), len(TIER_ORDER))
+
+    items.sort(key=rank)
 
 
 def _postgres_reachable() -> str | None:

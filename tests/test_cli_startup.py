@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from environment import database_url
+from cli.environment import database_url
 from settings import Settings
 from tests.world import clock_at, new_engagement, seeded
 
@@ -18,7 +18,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 # Top-level packages a read-only command may import, besides the standard library. Adding one here is a
 # decision: each costs every `engage list` its import time.
 ALLOWED = {
-    "cli", "environment", "models", "states",                        # the project's read path
+    "cli", "models", "states",                                       # the project's read path
     "typer", "shellingham", "annotated_doc",                           # the command line
     "rich", "pygments", "markdown_it", "mdurl", "linkify_it", "attr",  # tables, and the help's markdown
     "pydantic", "pydantic_core", "annotated_types", "typing_extensions", "typing_inspection",  # typer's coercion

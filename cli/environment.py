@@ -1,7 +1,8 @@
 """``ENGAGE_*`` values read straight from the environment and ``.env``, the way pydantic-settings reads them.
 
 Read-only commands resolve the database URL here without importing pydantic-settings; ``settings.Settings``
-holds everything else and uses the same prefix, file and defaults.
+holds everything else, with the same prefix, file and defaults (``tests/test_cli_startup.py`` keeps the two
+resolving the same URL).
 """
 
 from __future__ import annotations
