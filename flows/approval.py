@@ -199,7 +199,9 @@ def approval_flow(engagement_id: int, timeout_seconds: int = DEFAULT_TIMEOUT, di
         remaining = (_deadline() - datetime.now(timezone.utc)).total_seconds()
         if remaining <= 0:
             _artifact(status, "timed out: no final decision")
-            return Cancelled(name="TimedOut", message=f"no final decision within {timeout_seconds} s")
+            waiting = ", ".join(v.email for v in status.votes if not v.decision) or "nobody"
+            return Cancelled(name="TimedOut", message=f"no final decision within {timeout_seconds} s; "
+                                                      f"not answered: {waiting}")
         key, pause_key = f"prefect-form:{flow_run_id()}:{round_number}", f"decision-{round_number}"
         answer = stored_submission(pause_key)
         if answer is None:
