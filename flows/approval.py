@@ -245,7 +245,7 @@ def close_decided_approvals(engagement_id: int, outcome: str) -> list[str]:
 
 
 def reschedule_stalled_approvals(stalled_after_seconds: float = 600) -> list[str]:
-    """Start again approval runs left Running by a killed process (a submission may wait in them).
+    """Start again approval runs left Pending or Running by a killed process (a submission may wait in them).
 
     An approval run only runs for seconds between two waits; one Running for longer lost its
     process (a killed worker, an out-of-memory kill). Rescheduled, it walks its form rounds again:
@@ -262,7 +262,8 @@ def reschedule_stalled_approvals(stalled_after_seconds: float = 600) -> list[str
     with get_client(sync_client=True) as client:
         for run in client.read_flow_runs(
             flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])),
-            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING]))),
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+                type=FlowRunFilterStateType(any_=[StateType.PENDING, StateType.RUNNING]))),
         ):
             since = run.state.timestamp if run.state else now
             if (now - since).total_seconds() >= stalled_after_seconds:

@@ -249,7 +249,8 @@ def test_deploy_suspend_decide_follow_up_and_survive_a_killed_worker(postgres_db
                     "approval-") and r)
                 third = run_deployment("co-chair-approval/co-chair-approval", parameters={"engagement_id": crashed},
                                        timeout=0)
-                _wait("the second run to suspend", lambda: _state(client, second.id).is_paused())
+                _wait("the second and third runs to suspend",
+                      lambda: _state(client, second.id).is_paused() and _state(client, third.id).is_paused())
                 _kill_tree(worker, marker)
                 resume_flow_run(second.id, run_input={"co_chair_email": "swg11.incb@cochairs.example",
                                                       "decision": "approve"})
