@@ -199,7 +199,9 @@ def approval_flow(engagement_id: int, timeout_seconds: int = DEFAULT_TIMEOUT, di
         remaining = (_deadline() - datetime.now(timezone.utc)).total_seconds()
         if remaining <= 0:
             _artifact(status, "timed out: no final decision")
-            return Cancelled(name="TimedOut", message=f"no final decision within {timeout_seconds} s")
+            waiting = ", ".join(v.email for v in status.votes if not v.decision) or "nobody"
+            return Cancelled(name="TimedOut", message=f"no final decision within {timeout_seconds} s; "
+                                                      f"not answered: {waiting}")
         key, pause_key = f"prefect-form:{flow_run_id()}:{round_number}", f"decision-{round_number}"
         answer = stored_submission(pause_key)
         if answer is None:
@@ -243,7 +245,7 @@ def close_decided_approvals(engagement_id: int, outcome: str) -> list[str]:
 
 
 def reschedule_stalled_approvals(stalled_after_seconds: float = 600) -> list[str]:
-    """Start again approval runs left Running by a killed process (a submission may wait in them).
+    """Start again approval runs left Pending or Running by a killed process (a submission may wait in them).
 
     An approval run only runs for seconds between two waits; one Running for longer lost its
     process (a killed worker, an out-of-memory kill). Rescheduled, it walks its form rounds again:
@@ -260,7 +262,8 @@ def reschedule_stalled_approvals(stalled_after_seconds: float = 600) -> list[str
     with get_client(sync_client=True) as client:
         for run in client.read_flow_runs(
             flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])),
-            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING]))),
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+                type=FlowRunFilterStateType(any_=[StateType.PENDING, StateType.RUNNING]))),
         ):
             since = run.state.timestamp if run.state else now
             if (now - since).total_seconds() >= stalled_after_seconds:
