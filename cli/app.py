@@ -473,11 +473,10 @@ def mail_links(
     maildir = get_settings().maildir
     if not (maildir / "new").is_dir():
         fail(f"no mail folder at {maildir}: run `engage demo` first or set ENGAGE_DATA_DIR")
-    table = Table("to", "subject", "link")
-    for recipient, subject, url in mailed_links(maildir):
+    for recipient, subject, url in mailed_links(maildir):  # the link whole on its own line, to copy
         if to is None or to.lower() in recipient.lower():
-            table.add_row(shown(recipient), shown(subject), shown(url))
-    console.print(table)
+            console.print(shown(f"{recipient}: {subject}"), highlight=False, soft_wrap=True)
+            console.print(shown(f"  {url}"), highlight=False, soft_wrap=True)
 
 
 @outbox_app.callback()
