@@ -15,7 +15,6 @@ import unicodedata
 from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
-from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StrictInt, StringConstraints, UrlConstraints,
     ValidationError, ValidationInfo, model_validator,
@@ -114,6 +113,8 @@ _PLAIN_ADDRESS = re.compile(rf"(?P<local>{_ATOM}(?:\.{_ATOM})*)@(?P<domain>(?:[A
 def _plain_address(value: str) -> str | None:
     """The normalised form of a plain ASCII address (what ``validate_email`` returns for it), found without
     the cost of a full check; None when the address needs that check (IDN, quoting, special-use domains)."""
+    from email_validator import SPECIAL_USE_DOMAIN_NAMES  # loaded on first use: listings need no e-mail check
+
     match = _PLAIN_ADDRESS.fullmatch(value)
     if match is None or len(match["local"]) > 64 or "xn--" in value.lower():
         return None
@@ -128,6 +129,8 @@ def _email(value: str) -> str:
     value = clean_line(value)
     if plain := _plain_address(value):
         return plain
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         address = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:

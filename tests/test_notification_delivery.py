@@ -505,8 +505,10 @@ def test_any_name_or_title_the_inputs_accept_is_sent_with_encoded_header_words(
     [message] = received(maildir)
     assert header(message, "Subject") == f"Invitation: {title}"
     assert header(message, "To") == f"{name} <partner0@example.org>"
-    raw = message.as_bytes()
-    assert max(len(line) for line in raw.split(b"\n")[:20]) <= 78
+    head = message.as_bytes().replace(b"\r\n", b"\n").split(b"\n\n")[0].split(b"\n")
+    # Encoded words fold to short lines; a List-Unsubscribe URL cannot fold (RFC 5322 allows 998).
+    assert max(len(line) for line in head if b"/unsubscribe/" not in line) <= 78
+    assert max(len(line) for line in head) <= 998
 
 
 def free_port() -> int:

@@ -71,4 +71,4 @@ def test_recommendation_deliverable_fact(sqlite_db):
         apply_transition(sqlite_db, engagement, trigger, STAFF, clock=clock)
     [item] = published_items(sqlite_db)
     assert item.facts["Coalition deliverable"] == "Yes" and item.facts["Topic"] == "Information sharing"
-    assert item.language is None  # not stated by the partner: shown in the page's language
+    assert item.language == "en"  # not stated by the partner: the language of the form it came from (English here)
