@@ -24,11 +24,15 @@ def deliver_outbox(now: datetime | None = None) -> dict[str, Any]:
 
 
 def delivery_table(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row for the run's counts, then one per message that failed, naming whom and why."""
+    """One row for the run's counts, one per unreachable channel, then one per message that failed: whom and why."""
     from notifications.problems import delivery_problems
 
+    counts = ", ".join(f"{name} {value}" for name, value in report.items() if isinstance(value, int))
     rows: list[dict[str, Any]] = [{"message": "this run", "engagement": "", "type": "", "recipient": "",
-                                   "status": ", ".join(f"{k} {v}" for k, v in report.items()), "why": ""}]
+                                   "status": counts, "why": ""}]
+    rows += [{"message": "", "engagement": "", "type": "", "recipient": f"{o['channel']} channel",
+              "status": f"unreachable, paused until {o['paused_until']:%Y-%m-%d %H:%M} UTC", "why": o["error"]}
+             for o in report.get("outages", [])]
     if report.get("retrying") or report.get("dead"):
         rows += [{"message": p.id, "engagement": p.engagement_id or "", "type": p.notification_type,
                   "recipient": p.recipient, "status": f"{p.status} after {p.attempts} attempt(s)", "why": p.error}
@@ -40,16 +44,20 @@ def delivery_table(report: dict[str, Any]) -> list[dict[str, Any]]:
 async def dispatch_flow(now: datetime | None = None) -> State:
     """Publish engine events, then send every pending notification; ``now`` pins a simulated time.
 
-    Ends ``Failed`` (named ``DeliveryFailed``) when a message could not be delivered in this run.
+    Ends ``Failed`` (named ``DeliveryFailed``) when a message could not be delivered in this run, or
+    a channel (the mail server, the chat) could not be reached and was paused.
     """
     from flows.events import relay_engine_events
 
     relay_engine_events()
     report = deliver_outbox(now)
+    outages = report.get("outages", [])
     summary = (f"{report.get('sent', 0)} sent, {report.get('retrying', 0)} to retry, "
                f"{report.get('dead', 0)} failed for good")
+    if outages:
+        summary += "; unreachable: " + ", ".join(sorted({o["channel"] for o in outages}))
     await acreate_table_artifact(table=delivery_table(report), key="dispatch-notifications",
                                  description=f"**Notification delivery**: {summary}")
-    if report.get("retrying") or report.get("dead"):
+    if report.get("retrying") or report.get("dead") or outages:
         return Failed(name="DeliveryFailed", message=summary, data=report)
     return Completed(message=summary, data=report)
