@@ -251,6 +251,8 @@ def test_deploy_suspend_decide_follow_up_and_survive_a_killed_worker(postgres_db
                                        timeout=0)
                 _wait("the second and third runs to suspend",
                       lambda: _state(client, second.id).is_paused() and _state(client, third.id).is_paused())
+                # Prefect saves a suspended run's form just after the state: wait for both forms, then kill.
+                _wait("their forms", lambda: all(_form_text(client, r.id, _state(client, r.id)) for r in (second, third)))
                 _kill_tree(worker, marker)
                 resume_flow_run(second.id, run_input={"co_chair_email": "swg11.incb@cochairs.example",
                                                       "decision": "approve"})
