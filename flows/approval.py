@@ -44,6 +44,10 @@ from states.workflow import apply_transition
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 FLOW_NAME = "co-chair-approval"
 DEFAULT_TIMEOUT = 14 * 24 * 3600
+# Prefect's own pause expiry comes this long after the approval's deadline, so the relay (every
+# two minutes) names a timed-out run ``TimedOut`` before the server's service marks it ``Failed``;
+# the server's expiry only acts if no relay ran in all that time.
+PAUSE_GRACE = timedelta(minutes=30)
 
 
 class CoChairDecision(RunInput):
@@ -164,8 +168,8 @@ def _artifact(status: ApprovalStatus, headline: str) -> None:
                              description=f"Co-chair approval of engagement {status.engagement_id}: {headline}")
 
 
-def _deadline() -> datetime:
-    run = FlowRunContext.get().flow_run
+def approval_deadline(run: Any) -> datetime:
+    """When an approval run stops waiting: its creation plus its ``timeout_seconds`` parameter."""
     timeout = int(run.parameters.get("timeout_seconds", DEFAULT_TIMEOUT))
     return (run.created or datetime.now(timezone.utc)) + timedelta(seconds=timeout)
 
@@ -196,7 +200,7 @@ def approval_flow(engagement_id: int, timeout_seconds: int = DEFAULT_TIMEOUT, di
             _artifact(status, f"{status.state}")
             return Completed(name=status.state.replace("_", " ").title().replace(" ", ""),
                              message=f"engagement {engagement_id} is {status.state}", data=status.state)
-        remaining = (_deadline() - datetime.now(timezone.utc)).total_seconds()
+        remaining = (approval_deadline(FlowRunContext.get().flow_run) - datetime.now(timezone.utc)).total_seconds()
         if remaining <= 0:
             _artifact(status, "timed out: no final decision")
             waiting = ", ".join(v.email for v in status.votes if not v.decision) or "nobody"
@@ -206,7 +210,8 @@ def approval_flow(engagement_id: int, timeout_seconds: int = DEFAULT_TIMEOUT, di
         answer = stored_submission(pause_key)
         if answer is None:
             form = CoChairDecision.with_initial_data(description=form_description(status, last))
-            answer = suspend_flow_run(wait_for_input=form, timeout=int(remaining) + 1, key=pause_key)
+            answer = suspend_flow_run(wait_for_input=form, key=pause_key,
+                                      timeout=int(remaining + PAUSE_GRACE.total_seconds()) + 1)
         round_number += 1
         last = apply_submission(engagement_id, answer, key, now)
         (logger.info if last.kind == "applied" else logger.warning)("form submission %s: %s", last.kind, last.message)
@@ -273,15 +278,14 @@ def reschedule_stalled_approvals(stalled_after_seconds: float = 600) -> list[str
 
 
 def close_timed_out_approvals() -> list[str]:
-    """Move suspended approval runs whose wait has ended to ``TimedOut``, with the artifact of who did not answer."""
+    """Move suspended approval runs past their deadline to ``TimedOut``, with the artifact of who did not answer."""
     from prefect.client.orchestration import get_client
 
     closed: list[str] = []
     now = datetime.now(timezone.utc)
     with get_client(sync_client=True) as client:
         for run in _open_approval_runs(client):
-            expires = run.state.state_details.pause_timeout if run.state else None
-            if expires is None or expires > now:
+            if approval_deadline(run) > now:
                 continue
             engagement_id = int(run.parameters["engagement_id"])
             status = approval_status(current_runtime().db, engagement_id)
