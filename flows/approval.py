@@ -250,11 +250,13 @@ def close_decided_approvals(engagement_id: int, outcome: str) -> list[str]:
 
 
 def reschedule_stalled_approvals(stalled_after_seconds: float = 600) -> list[str]:
-    """Start again approval runs left Pending or Running by a killed process (a submission may wait in them).
+    """Start again approval runs whose process was lost: left Pending or Running, or paused with no form.
 
     An approval run only runs for seconds between two waits; one Running for longer lost its
-    process (a killed worker, an out-of-memory kill). Rescheduled, it walks its form rounds again:
-    stored submissions are applied once (idempotency keys), and it suspends for the next one.
+    process (a killed worker, an out-of-memory kill). Prefect saves a suspended run's form just
+    after its Paused state, so a process killed in between leaves a wait nobody can answer.
+    Rescheduled, a run walks its form rounds again: stored submissions are applied once
+    (idempotency keys), and it suspends for the next one, with its form.
     """
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
@@ -268,13 +270,29 @@ def reschedule_stalled_approvals(stalled_after_seconds: float = 600) -> list[str
         for run in client.read_flow_runs(
             flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])),
             flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
-                type=FlowRunFilterStateType(any_=[StateType.PENDING, StateType.RUNNING]))),
+                type=FlowRunFilterStateType(any_=[StateType.PENDING, StateType.RUNNING, StateType.PAUSED]))),
         ):
             since = run.state.timestamp if run.state else now
-            if (now - since).total_seconds() >= stalled_after_seconds:
-                client.set_flow_run_state(run.id, Scheduled(message="its process was lost; started again"), force=True)
-                rescheduled.append(run.name)
+            if (now - since).total_seconds() < stalled_after_seconds:
+                continue
+            if run.state and run.state.is_paused() and _has_form(client, run):
+                continue
+            client.set_flow_run_state(run.id, Scheduled(message="its process was lost; started again"), force=True)
+            rescheduled.append(run.name)
     return rescheduled
+
+
+def _has_form(client: Any, run: Any) -> bool:
+    """Whether the paused ``run`` has its form saved (the schema Prefect shows in the UI)."""
+    import httpx
+
+    try:
+        client.read_flow_run_input(run.id, keyset_from_paused_state(run.state)["schema"])
+    except httpx.HTTPStatusError as error:
+        if error.response.status_code == 404:
+            return False
+        raise
+    return True
 
 
 def close_timed_out_approvals() -> list[str]:

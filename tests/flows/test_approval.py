@@ -4,6 +4,7 @@ the follow-up and a failing delivery run. (Suspending needs a deployment: test_d
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import replace
 
 import pytest
@@ -107,3 +108,37 @@ def test_a_dispatch_run_with_failures_is_not_green(prefect_api, runtime):
     # A closed port is an outage, not the messages' fault: the channel is paused, no row is charged.
     assert "email channel" in str(artifact.data) and "unreachable, paused until" in str(artifact.data)
     assert "unreachable: email" in state.message
+
+
+def test_the_relay_closes_runs_by_their_deadline_and_restarts_waits_without_a_form(prefect_api, runtime):
+    """Waits set up as a suspended run leaves them: the relay judges them by the run's own deadline
+    (not Prefect's later pause expiry) and starts again a wait whose form was never saved."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Suspended
+
+    from flows.approval import CoChairDecision, approval_flow, close_timed_out_approvals, reschedule_stalled_approvals
+
+    def paused_run(engagement: int, timeout_seconds: int, with_form: bool):
+        run = client.create_flow_run(approval_flow, name=f"approval-{engagement}",
+                                     parameters={"engagement_id": engagement, "timeout_seconds": timeout_seconds})
+        client.set_flow_run_state(run.id, Suspended(timeout_seconds=3600, pause_key="decision-0"), force=True)
+        run = client.read_flow_run(run.id)
+        if with_form:
+            from prefect.input import keyset_from_paused_state
+
+            client.create_flow_run_input(run.id, keyset_from_paused_state(run.state)["schema"],
+                                         json.dumps(CoChairDecision.model_json_schema()))
+        return run
+
+    with get_client(sync_client=True) as client:
+        overdue = paused_run(_awaiting(runtime, "1.1"), timeout_seconds=0, with_form=True)
+        waiting = paused_run(_awaiting(runtime, "1.2"), timeout_seconds=3600, with_form=True)
+        formless = paused_run(_awaiting(runtime, "2.2"), timeout_seconds=3600, with_form=False)
+
+        assert close_timed_out_approvals() == [overdue.name]
+        ended = client.read_flow_run(overdue.id).state
+        assert ended.name == "TimedOut" and "swg11.incb@cochairs.example" in ended.message
+        assert reschedule_stalled_approvals(stalled_after_seconds=3600) == []  # too recent to judge
+        assert reschedule_stalled_approvals(stalled_after_seconds=0) == [formless.name]
+        assert client.read_flow_run(formless.id).state.is_scheduled()
+        assert client.read_flow_run(waiting.id).state.is_paused()
