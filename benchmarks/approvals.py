@@ -19,50 +19,28 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-import uuid
 from pathlib import Path
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from models import Engagement  # noqa: E402
 from models.db import Database  # noqa: E402
+from scratch_postgres import scratch_postgres  # noqa: E402
 from states.directory import load_sample  # noqa: E402
 from states.workflow import create_engagement  # noqa: E402
+from tests.prefect_stack import PrefectStack, prefect_stack, processes_with, wait_until  # noqa: E402
 
-PROJECT = Path(__file__).resolve().parents[1]
-PREFECT = str(Path(sys.executable).with_name("prefect"))
 STAFF = {"role": "secretariat", "identity": "bench@state.example"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def processes_with(marker: bytes) -> list[int]:
-    """Pids of this user's processes whose environment holds ``marker``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                if marker in (entry / "environ").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 def rss_mib(pid: int) -> float:
@@ -70,15 +48,6 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def wait_until(what: str, check, timeout: float) -> float:  # noqa: ANN001 - a predicate
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if check():
-            return time.monotonic() - started
-        time.sleep(0.5)
-    raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def main() -> None:
@@ -89,55 +58,36 @@ def main() -> None:
     parser.add_argument("--worker-limit", type=int, default=4, help="flow runs the worker starts at once")
     args = parser.parse_args()
 
+    home = Path(tempfile.mkdtemp(prefix="engage-bench-"))
+    with scratch_postgres(args.postgres) as engine_url:
+        db = Database(engine_url)
+        db.migrate()
+        load_sample(db)
+        ids = [create_engagement(db, {
+            "kind": "swg_presentation", "title": f"Benchmark presentation {n}", "swg_code": "1.1",
+            "details": {"topic": "Benchmark"}, "participants": [{"organization": "Meta", "role": "presenter"}],
+        }, STAFF) for n in range(args.approvals)]
+        try:
+            with prefect_stack(args.postgres, home, {
+                "ENGAGE_DATABASE_URL": engine_url, "ENGAGE_DATA_DIR": str(home / "data"),
+                "ENGAGE_SMTP_PORT": "9", "ENGAGE_SMTP_TIMEOUT_SECONDS": "1", "ENGAGE_PREFECT_FORM_TRUSTED": '["*"]',
+            }) as stack:
+                measure(stack, db, ids, engine_url, args)
+        finally:
+            db.dispose()
+
+
+def measure(stack: PrefectStack, db: Database, ids: list[int], engine_url: str, args: argparse.Namespace) -> None:
+    """Start the approvals, wait for them all to suspend, print what they hold, then time some decisions."""
+    worker = stack.start_worker("--limit", str(args.worker_limit))
+    os.environ["PREFECT_API_URL"] = stack.env["PREFECT_API_URL"]
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+    from prefect.flow_runs import resume_flow_run
+
+    engine_name = make_url(engine_url).database
     admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-    engine_name, prefect_name = f"engage_bench_{uuid.uuid4().hex[:8]}", f"prefect_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        for name in (engine_name, prefect_name):
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine_url = make_url(args.postgres).set(database=engine_name).render_as_string(hide_password=False)
-    prefect_url = make_url(args.postgres).set(drivername="postgresql+asyncpg", database=prefect_name)
-    db = Database(engine_url)
-    db.migrate()
-    load_sample(db)
-    ids = [create_engagement(db, {
-        "kind": "swg_presentation", "title": f"Benchmark presentation {n}", "swg_code": "1.1",
-        "details": {"topic": "Benchmark"}, "participants": [{"organization": "Meta", "role": "presenter"}],
-    }, STAFF) for n in range(args.approvals)]
-
-    port, home = free_port(), Path(tempfile.mkdtemp(prefix="engage-bench-"))
-    tag = uuid.uuid4().hex
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ENGAGE_"))},
-        "PREFECT_HOME": str(home / "prefect"), "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
-        "PREFECT_API_DATABASE_CONNECTION_URL": prefect_url.render_as_string(hide_password=False),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_CLI_PROMPT": "false", "PREFECT_LOGGING_LEVEL": "WARNING",
-        "PREFECT_WORKER_QUERY_SECONDS": "2", "ENGAGE_PROJECT_DIR": str(PROJECT),
-    }
-    worker_env = {**env, "ENGAGE_DATABASE_URL": engine_url, "ENGAGE_DATA_DIR": str(home / "data"),
-                  "ENGAGE_SMTP_PORT": "9", "ENGAGE_SMTP_TIMEOUT_SECONDS": "1",
-                  "ENGAGE_PREFECT_FORM_TRUSTED": '["*"]', "ENGAGE_BENCH_WORKER": tag}
-    log = open(home / "processes.log", "ab")  # noqa: SIM115 - lives as long as the processes
-    server = subprocess.Popen([PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                              cwd=PROJECT, stdout=log, stderr=log, start_new_session=True)
-    worker = None
     try:
-        def healthy() -> bool:
-            try:
-                return urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2).status == 200
-            except OSError:
-                return False
-
-        wait_until("the Prefect server", healthy, 180)
-        for command in (["work-pool", "create", "engage-process", "--type", "process"], ["--no-prompt", "deploy", "--all"]):
-            subprocess.run([PREFECT, *command], env=env, cwd=PROJECT, check=True, capture_output=True, timeout=300)
-        worker = subprocess.Popen([PREFECT, "worker", "start", "--pool", "engage-process", "--limit",
-                                   str(args.worker_limit)], env=worker_env, cwd=PROJECT, stdout=log, stderr=log,
-                                  start_new_session=True)
-        os.environ["PREFECT_API_URL"] = env["PREFECT_API_URL"]
-        from prefect.client.orchestration import get_client
-        from prefect.deployments import run_deployment
-        from prefect.flow_runs import resume_flow_run
-
         with get_client(sync_client=True) as client:
             started = time.monotonic()
             runs = {engagement: run_deployment("co-chair-approval/co-chair-approval", timeout=0,
@@ -146,12 +96,13 @@ def main() -> None:
             def all_suspended() -> bool:
                 return all(client.read_flow_run(run).state.is_paused() for run in runs.values())
 
-            seconds = wait_until(f"{len(runs)} approvals to suspend", all_suspended, 60 * 60)
-            suspend_all = time.monotonic() - started
+            last = time.monotonic()
+            wait_until(f"{len(runs)} approvals to suspend", all_suspended, 60 * 60)
+            seconds, suspend_all = time.monotonic() - last, time.monotonic() - started
             time.sleep(5)
             approval_pids = [pid for run in runs.values()
                              for pid in processes_with(f"PREFECT__FLOW_RUN_ID={run}".encode())]
-            others = [pid for pid in processes_with(f"ENGAGE_BENCH_WORKER={tag}".encode())
+            others = [pid for pid in processes_with(stack.marker)
                       if pid != worker.pid and pid not in approval_pids]
             with admin.connect() as connection:
                 connections = connection.execute(
@@ -186,19 +137,4 @@ def main() -> None:
                                          .where(Engagement.state == "invitation_sent"))
             print(f"engagements invited: {counted}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     finally:
-        for process in (worker, server):
-            if process is not None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                    process.wait(30)
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    os.killpg(process.pid, signal.SIGKILL)
-        db.dispose()
-        with admin.connect() as connection:
-            for name in (engine_name, prefect_name):
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-if __name__ == "__main__":
-    main()
