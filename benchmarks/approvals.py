@@ -138,3 +138,7 @@ def measure(stack: PrefectStack, db: Database, ids: list[int], engine_url: str, 
             print(f"engagements invited: {counted}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     finally:
         admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
