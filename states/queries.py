@@ -3,7 +3,7 @@
 
 Plain parameterized SQL through the DB-API driver itself (``sqlite3``; ``psycopg`` for PostgreSQL URLs,
 imported only then), so that these commands start without SQLAlchemy or pydantic. Each function
-returns exactly what the commands print, as small frozen dataclasses, with timestamps in UTC and JSON
+returns exactly what the commands print, as named tuples (cheaper to define than dataclasses), with timestamps in UTC and JSON
 decoded whatever the database (``tests/test_cli_startup.py`` checks them against the ORM on both).
 """
 
@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from models.enums import EngagementKind, OrganizationType
@@ -90,8 +89,7 @@ def _json(value: object) -> Any:  # noqa: ANN401 - whatever JSON the column hold
     return json.loads(value) if isinstance(value, str) else value
 
 
-@dataclass(frozen=True)
-class EngagementView:
+class EngagementView(NamedTuple):
     """An engagement as `engage list` and `engage show` print it."""
 
     id: int
@@ -110,8 +108,7 @@ class EngagementView:
     escalated: bool
 
 
-@dataclass(frozen=True)
-class ParticipantView:
+class ParticipantView(NamedTuple):
     """An organization taking part, its role, and its chosen contact's address (``None``: all contacts)."""
 
     organization: str
@@ -119,8 +116,7 @@ class ParticipantView:
     contact_email: str | None
 
 
-@dataclass(frozen=True)
-class ReportView:
+class ReportView(NamedTuple):
     """A national authority's report of a dialogue."""
 
     held_on: date
@@ -133,8 +129,7 @@ class ReportView:
     submitted_at: datetime
 
 
-@dataclass(frozen=True)
-class VoteView:
+class VoteView(NamedTuple):
     """One co-chair's recorded decision."""
 
     co_chair_name: str
@@ -145,8 +140,7 @@ class VoteView:
     comment: str | None
 
 
-@dataclass(frozen=True)
-class LogView:
+class LogView(NamedTuple):
     """One row of an engagement's audit trail."""
 
     at: datetime
@@ -160,8 +154,7 @@ class LogView:
     comment: str | None
 
 
-@dataclass(frozen=True)
-class OrganizationView:
+class OrganizationView(NamedTuple):
     """An organization."""
 
     id: int
@@ -172,8 +165,7 @@ class OrganizationView:
     region: str | None
 
 
-@dataclass(frozen=True)
-class ContactView:
+class ContactView(NamedTuple):
     """A contact of an organization."""
 
     name: str
@@ -195,11 +187,11 @@ def _engagement(row: tuple[Any, ...]) -> EngagementView:
 
 def _check_kind_and_state(kind: str | None, state: str | None) -> None:
     """Refuse an unknown kind, or a state no lifecycle (of that kind) has, listing the valid ones."""
-    from states.lifecycles import LIFECYCLES
-
-    if kind is not None and kind not in LIFECYCLES:
+    if kind is not None and kind not in set(EngagementKind):
         raise InputError(f"kind: {kind!r} is not a kind of engagement; choose one of: {', '.join(EngagementKind)}")
     if state is not None:
+        from states.lifecycles import LIFECYCLES  # only to check a state: a plain listing needs no lifecycle
+
         lifecycles = [LIFECYCLES[kind]] if kind else list(LIFECYCLES.values())
         states = sorted({spec.name for lifecycle in lifecycles for spec in lifecycle.states})
         if state not in states:
@@ -228,7 +220,7 @@ def get_engagement(reader: Reader, engagement_id: int) -> EngagementView:
 
 def participants(reader: Reader, engagement_id: int) -> list[ParticipantView]:
     """Who takes part in an engagement, in the order they were added."""
-    return [ParticipantView(*row) for row in reader.rows(
+    return [ParticipantView._make(row) for row in reader.rows(
         "SELECT o.name, p.role, c.email FROM participants p JOIN organizations o ON o.id = p.organization_id "
         "LEFT OUTER JOIN contacts c ON c.id = p.contact_id WHERE p.engagement_id = ? ORDER BY p.id", engagement_id)]
 
@@ -269,7 +261,7 @@ def list_organizations(reader: Reader, *, type: str | None = None) -> list[tuple
     if type is not None and type not in set(OrganizationType):
         raise InputError(f"type: {type!r} is not an organization type; choose one of: {', '.join(OrganizationType)}")
     where, params = (" WHERE o.type = ?", [type]) if type else ("", [])
-    return [(OrganizationView(*row[:6]), row[6]) for row in reader.rows(
+    return [(OrganizationView._make(row[:6]), row[6]) for row in reader.rows(
         f"{_ORGANIZATION}, count(c.id) FROM organizations o LEFT OUTER JOIN contacts c ON c.organization_id = o.id"
         f"{where} GROUP BY o.id, o.name, o.type, o.industry, o.country, o.region ORDER BY o.name", *params)]
 
@@ -279,7 +271,7 @@ def get_organization(reader: Reader, name: str) -> tuple[OrganizationView, list[
     found = reader.rows(f"{_ORGANIZATION} FROM organizations o WHERE o.name = ?", name)
     if not found:
         raise NotFoundError(f"no organization named {name!r}")
-    organization = OrganizationView(*found[0])
+    organization = OrganizationView._make(found[0])
     contacts = reader.rows("SELECT name, email, language, opt_outs FROM contacts WHERE organization_id = ? ORDER BY id",
                            organization.id)
     return organization, [ContactView(name, email, language, _json(opt_outs) or []) for name, email, language, opt_outs
