@@ -1,4 +1,4 @@
-"""The ``engage`` command line (Typer + Rich). Read-only commands import neither Prefect nor Alembic."""
+"""The ``engage`` command line (Typer + Rich). Read-only commands read through ``states.queries`` (no SQLAlchemy)."""
 
 from __future__ import annotations
 

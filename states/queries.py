@@ -2,9 +2,10 @@
 `org list`, `org show`, `show` and `history`.
 
 Plain parameterized SQL through the DB-API driver itself (``sqlite3``; ``psycopg`` for PostgreSQL URLs,
-imported only then), so that these commands start without SQLAlchemy or pydantic. Each function
-returns exactly what the commands print, as named tuples (cheaper to define than dataclasses), with timestamps in UTC and JSON
-decoded whatever the database (``tests/test_cli_startup.py`` checks them against the ORM on both).
+imported only then), so that these commands start without SQLAlchemy, the mapped models or pydantic's
+input models. Each function returns exactly what the commands print, as named tuples (cheaper to
+define than dataclasses), with timestamps in UTC and JSON decoded whatever the database
+(``tests/test_cli_startup.py`` checks them against the ORM on both).
 """
 
 from __future__ import annotations
