@@ -3,8 +3,10 @@
 Each run is a fresh interpreter doing what the `engage` script does, against a SQLite database holding
 the sample data and one engagement with its audit trail. Prints the median and best wall time over
 ``--runs`` runs per command, the median CPU time (user + system, less sensitive to other load on the
-machine), the load average before and after, and where `engage list` spends its import time
-(``python -X importtime``, self time summed per top-level package).
+machine), the load average before and after, where `engage list` spends its import time
+(``python -X importtime``, self time summed per top-level package), and the floor under every command:
+the interpreter alone, and the command-line stack (Typer, which coerces parameters through pydantic, and
+Rich) without any of the project's code.
 
     .venv/bin/python benchmarks/cli_startup.py [--runs 20]
 """
@@ -31,6 +33,10 @@ COMMANDS: list[tuple[list[str], float]] = [
     (["show", "1"], 0.25),
     (["history", "1"], 0.25),
 ]
+FLOORS = {
+    "python -c pass": "pass",
+    "typer + rich + pydantic TypeAdapter": "import typer, rich.console, rich.table, rich.text, pydantic; pydantic.TypeAdapter(int)",
+}
 
 
 def prepare(data_dir: Path) -> None:
@@ -51,11 +57,11 @@ def prepare(data_dir: Path) -> None:
     database.dispose()
 
 
-def one_run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall and CPU seconds of one `engage ARGS` in a new interpreter."""
+def one_run(args: list[str], env: dict[str, str], code: str = ENGAGE) -> tuple[float, float]:
+    """Wall and CPU seconds of one `engage ARGS` (or of ``code``) in a new interpreter."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
-    subprocess.run([sys.executable, "-c", ENGAGE, *args], env=env, cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=ROOT, check=True, capture_output=True)
     wall = time.perf_counter() - began
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -85,6 +91,9 @@ def cold_starts(runs: int) -> None:
             walls, cpus = zip(*(one_run(args, env) for _ in range(runs)))
             print(f"  engage {' '.join(args):<10} median {statistics.median(walls):.3f} s  best {min(walls):.3f} s  "
                   f"CPU median {statistics.median(cpus):.3f} s  [<= {target} s, median of {runs}]")
+        for name, code in FLOORS.items():
+            walls, cpus = zip(*(one_run([], env, code) for _ in range(runs)))
+            print(f"  floor: {name:<36} median {statistics.median(walls):.3f} s  CPU median {statistics.median(cpus):.3f} s")
         print(f"  load average after:  {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         import_profile(["list"], env)
 

@@ -1,4 +1,4 @@
-"""The ``engage`` command line (Typer + Rich). Read-only commands import neither Prefect nor Alembic."""
+"""The ``engage`` command line (Typer + Rich). Read-only commands read through ``states.queries`` (no SQLAlchemy)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from models.enums import EngagementKind, OrganizationType, OutboxStatus
 
 if TYPE_CHECKING:
     from models.db import Database
+    from states.queries import Reader
 
 app = typer.Typer(help="Coalition Engage: private-sector engagements of the Global Coalition.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -80,6 +81,18 @@ def open_db(*, migrate: bool = False) -> Database:
         if not inspect(database.engine).has_table("engagements"):
             fail("the database has no schema yet: run `engage load-sample` (or `engage migrate`) first")
     return database
+
+
+def open_reader() -> Reader:
+    """The configured database through the read path of the read-only commands (no SQLAlchemy)."""
+    from cli.environment import database_url
+    from states.queries import Reader
+
+    reader = Reader(database_url())
+    if not reader.has_schema():
+        reader.close()
+        fail("the database has no schema yet: run `engage load-sample` (or `engage migrate`) first")
+    return reader
 
 
 def run(action: Any) -> Any:  # noqa: ANN401 - passes the action's result through
@@ -166,10 +179,9 @@ def org_list(type: Annotated[Optional[OrganizationType], typer.Option(help="Only
     """List organizations."""
     from states.queries import list_organizations
 
-    database = open_db()
-    with database.sessions() as session:
+    with open_reader() as reader:
         table = Table("name", "type", "industry", "country", "region", "contacts")
-        for organization, contacts in list_organizations(session, type=type and type.value):
+        for organization, contacts in list_organizations(reader, type=type and type.value):
             table.add_row(shown(organization.name), shown(organization.type), shown(organization.industry),
                           shown(organization.country), shown(organization.region), str(contacts))
     console.print(table)
@@ -180,16 +192,15 @@ def org_show(name: Annotated[str, typer.Argument(help="The organization's exact 
     """Show an organization and its contacts."""
     from states.queries import get_organization
 
-    database = open_db()
-    with database.sessions() as session:
-        organization = run(lambda: get_organization(session, name))
+    with open_reader() as reader:
+        organization, contacts = run(lambda: get_organization(reader, name))
         console.print(Text.assemble(
             shown(organization.name, "bold"),
             shown(f" ({organization.type}, {organization.industry or '-'}, {organization.country or '-'}"
                   f"{f', {organization.region}' if organization.region else ''})"),
         ), highlight=False)
         table = Table("contact", "e-mail", "language", "opted out of")
-        for contact in organization.contacts:
+        for contact in contacts:
             table.add_row(shown(contact.name), shown(contact.email), shown(contact.language),
                           shown(", ".join(contact.opt_outs or [])))
         console.print(table)
@@ -224,10 +235,9 @@ def list_(
     """List engagements, newest first."""
     from states.queries import list_engagements
 
-    database = open_db()
-    with database.sessions() as session:
+    with open_reader() as reader:
         table = Table("id", "kind", "state", "title", "SWG", "updated")
-        for row in run(lambda: list_engagements(session, kind=kind and kind.value, state=state, limit=limit)):
+        for row in run(lambda: list_engagements(reader, kind=kind and kind.value, state=state, limit=limit)):
             table.add_row(str(row.id), shown(row.kind), shown(row.state), shown(row.title), shown(row.swg_code),
                           f"{row.updated_at:%Y-%m-%d}")
     console.print(table)
@@ -239,9 +249,8 @@ def show(engagement_id: Annotated[int, typer.Argument(help="Engagement id")]) ->
     from states.lifecycles import get_lifecycle
     from states.queries import dialogue_report, get_engagement, participants, votes
 
-    database = open_db()
-    with database.sessions() as session:
-        row = run(lambda: get_engagement(session, engagement_id))
+    with open_reader() as reader:
+        row = run(lambda: get_engagement(reader, engagement_id))
         lifecycle = get_lifecycle(row.kind)
         console.print(shown(f"#{row.id} {row.title}", "bold"), highlight=False)
         console.print(Text.assemble(f"{lifecycle.title}: ", (row.state, "cyan"),
@@ -255,24 +264,24 @@ def show(engagement_id: Annotated[int, typer.Argument(help="Engagement id")]) ->
         _print_fields(None, {key: value for key, value in facts.items() if value is not None})
         _print_fields("details", row.details or {})
         table = Table("organization", "role", "contact")
-        for participant, organization, contact in participants(session, row.id):
-            table.add_row(shown(organization.name), shown(participant.role),
-                          shown(contact.email if contact else "(all contacts)"))
+        for participant in participants(reader, row.id):
+            table.add_row(shown(participant.organization), shown(participant.role),
+                          shown(participant.contact_email or "(all contacts)"))
         console.print(table)
-        report = dialogue_report(session, row.id)
+        report = dialogue_report(reader, row.id)
         if report is not None:
             _print_fields(f"dialogue report (submitted {report.submitted_at:%Y-%m-%d %H:%M} UTC)", {
                 name: getattr(report, name) for name in (
                     "held_on", "organizing_agency", "public_partners", "private_partners", "narrative",
                     "areas_of_discussion", "recommendations")
             })
-        decisions = votes(session, row.id)
+        decisions = votes(reader, row.id)
         if decisions:
             table = Table(title="co-chair votes")
             for header in ("co-chair", "decision", "when (UTC)", "channel", "comment"):
                 table.add_column(header, overflow="fold")
-            for vote, chair in decisions:
-                table.add_row(shown(f"{chair.name} <{chair.email}>"), shown(vote.decision),
+            for vote in decisions:
+                table.add_row(shown(f"{vote.co_chair_name} <{vote.co_chair_email}>"), shown(vote.decision),
                               f"{vote.decided_at:%Y-%m-%d %H:%M}", shown(vote.channel), shown(vote.comment))
             console.print(table)
         steps = lifecycle.transitions_from(row.state)
@@ -378,10 +387,9 @@ def history(engagement_id: Annotated[int, typer.Argument(help="Engagement id")])
     """Show an engagement's audit trail: who did what, when, why, through which channel or flow run."""
     from states.queries import history as trail
 
-    database = open_db()
-    with database.sessions() as session:
+    with open_reader() as reader:
         table = Table("when (UTC)", "trigger", "from", "to", "actor", "role", "channel", "flow run", "comment")
-        for log in run(lambda: trail(session, engagement_id)):
+        for log in run(lambda: trail(reader, engagement_id)):
             table.add_row(f"{log.at:%Y-%m-%d %H:%M}", *(shown(value) for value in (
                 log.trigger, log.from_state, log.to_state, log.actor, log.actor_role, log.channel, log.flow_run_id,
                 log.comment)))

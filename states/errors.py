@@ -7,6 +7,10 @@ class EngageError(Exception):
     """Base of every refusal by the engine; the database is unchanged when one is raised."""
 
 
+class InputError(EngageError):
+    """Input from outside failed validation; the message names every field at fault."""
+
+
 class NotFoundError(EngageError):
     """A referenced engagement, organization, contact, SWG or co-chair does not exist."""
 

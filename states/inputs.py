@@ -24,20 +24,14 @@ from models.enums import (
     EngagementKind, Industry, Language, MeetingKind, NotificationType, OrganizationType, ParticipantRole, RecommendationTopic,
     Role,
 )
-from states.errors import EngageError
-
-INT32_MAX = 2**31 - 1
-"""The largest value of an INTEGER column on PostgreSQL: every id and count the engine stores."""
+from states.checks import INT32_MAX, check_id
+from states.errors import InputError
 EMAIL_MAX_LENGTH = 150
 """Long enough for real addresses, short enough for the outbox's 200-character dedupe key."""
 ALLOWED_FORMAT_CHARACTERS = frozenset({"\u200c", "\u200d"})
 """ZERO WIDTH NON-JOINER and JOINER: Persian, Indic scripts and emoji sequences need them."""
 _LINE_BREAKS = {ord("\r"): "\n", 0x85: "\n", 0x2028: "\n", 0x2029: "\n\n"}
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
-
-
-class InputError(EngageError):
-    """Input from outside failed validation; the message names every field at fault."""
 
 
 def _refused_character(value: str, allowed: str) -> tuple[int, str] | None:
@@ -153,15 +147,6 @@ Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=EMAIL
 Url = Annotated[HttpUrl, UrlConstraints(max_length=2_000)]
 Id = Annotated[StrictInt, Field(ge=1, le=INT32_MAX)]
 Count = Annotated[StrictInt, Field(ge=0, le=INT32_MAX)]
-
-
-def check_id(value: object, field: str = "id") -> int:
-    """``value`` as a database id (1 .. 2**31-1), or ``InputError`` naming ``field``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(f"{field}: must be a whole number, got {type(value).__name__}")
-    if not 1 <= value <= INT32_MAX:
-        raise InputError(f"{field}: must be between 1 and {INT32_MAX}, got {value}")
-    return value
 
 
 class Strict(BaseModel):

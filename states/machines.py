@@ -11,9 +11,13 @@ from functools import cache
 from transitions import EventData, Machine
 
 from states.context import TransitionContext
+from states.effects import EFFECTS
 from states.guards import GUARDS
-from states.lifecycles import get_lifecycle
-from states.spec import TransitionSpec
+from states.lifecycles import LIFECYCLES, get_lifecycle
+from states.spec import TransitionSpec, validate_lifecycle
+
+for _lifecycle in LIFECYCLES.values():  # every guard and effect a declaration names exists
+    validate_lifecycle(_lifecycle, guards=set(GUARDS), effects=set(EFFECTS))
 
 
 class StateHolder:

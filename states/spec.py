@@ -6,10 +6,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
 from models.enums import EngagementKind, NotificationType, Role
 from states.errors import DefinitionError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 
 class Recipient(StrEnum):
@@ -61,6 +64,8 @@ class TransitionSpec:
     run inside the transaction before the guards. Transitions sharing a trigger and a source are
     tried in order, the first whose guards pass wins. ``emits`` names the engine events the
     transition records in its transaction (``engine_events``), for follow-ups outside the domain.
+    ``data_schema`` names the model in ``states.inputs`` the trigger's data must match: by name, so
+    that reading a lifecycle (``engage show``, diagrams) needs no pydantic.
     """
 
     trigger: str
@@ -71,8 +76,16 @@ class TransitionSpec:
     guards: tuple[str, ...] = ()
     effects: tuple[str, ...] = ()
     notify: tuple[Notify, ...] = ()
-    data_schema: type[BaseModel] | None = None
+    data_schema: str | None = None
     emits: tuple[str, ...] = ()
+
+    def data_model(self) -> type[BaseModel] | None:
+        """The model ``data_schema`` names, imported on first use."""
+        if self.data_schema is None:
+            return None
+        from states import inputs
+
+        return getattr(inputs, self.data_schema)
 
 
 @dataclass(frozen=True)
@@ -128,8 +141,12 @@ def with_wait_steps(states: tuple[StateSpec, ...], transitions: tuple[Transition
     )
 
 
-def validate_lifecycle(lifecycle: Lifecycle, *, guards: set[str], effects: set[str]) -> None:
-    """Refuse an inconsistent lifecycle with a message naming the state or trigger at fault."""
+def validate_lifecycle(lifecycle: Lifecycle, *, guards: set[str] | None = None, effects: set[str] | None = None) -> None:
+    """Refuse an inconsistent lifecycle with a message naming the state or trigger at fault.
+
+    The names of guards and effects are checked when ``guards`` and ``effects`` are given: by
+    ``states.machines``, which runs them (their modules need the database layer).
+    """
     kind = lifecycle.kind
     names = [state.name for state in lifecycle.states]
     duplicates = {name for name in names if names.count(name) > 1}
@@ -145,10 +162,10 @@ def validate_lifecycle(lifecycle: Lifecycle, *, guards: set[str], effects: set[s
                 raise DefinitionError(f"{kind}: trigger {transition.trigger!r} names unknown state {name!r}")
         if not transition.roles:
             raise DefinitionError(f"{kind}: trigger {transition.trigger!r} has no role allowed to fire it")
-        for guard in transition.guards:
+        for guard in transition.guards if guards is not None else ():
             if guard not in guards:
                 raise DefinitionError(f"{kind}: trigger {transition.trigger!r} uses unknown guard {guard!r}")
-        for effect in transition.effects:
+        for effect in transition.effects if effects is not None else ():
             if effect not in effects:
                 raise DefinitionError(f"{kind}: trigger {transition.trigger!r} uses unknown effect {effect!r}")
     _check_graph(lifecycle)

@@ -211,7 +211,7 @@ def _apply(session: Session, engagement_id: int, request: TransitionRequest, cha
         session, engagement, lifecycle, actor, now, comment=request.comment,
         co_chair=check_identity(session, engagement, actor), memo={"channel": channel.value},
     )
-    schema = next((spec.data_schema for spec in candidates if spec.data_schema), None)
+    schema = next((spec.data_model() for spec in candidates if spec.data_schema), None)
     if schema is not None and request.data is not None:
         ctx.data = parse(schema, request.data, "data.", language=language)
     elif request.data:

@@ -1,4 +1,5 @@
-"""The read path of the CLI: the database URL without pydantic-settings, and what read-only commands import."""
+"""The read path of the CLI: the database URL without pydantic-settings, what read-only commands import, and the
+plain-SQL read queries giving the ORM's answers on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,24 +9,32 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from cli.environment import database_url
+from models import ApprovalVote, CoChair, Contact, DialogueReport, Engagement, Organization, Participant, TransitionLog
+from models.db import Database
 from settings import Settings
-from tests.world import clock_at, new_engagement, seeded
+from states import queries
+from states.approvals import record_decision
+from states.errors import InputError, NotFoundError
+from states.workflow import apply_transition
+from tests.world import FRANCE_CHAIR, MEXICO, REPORT, SECRETARIAT, clock_at, new_engagement, seeded
 
 PROJECT = Path(__file__).resolve().parents[1]
 
 # Top-level packages a read-only command may import, besides the standard library. Adding one here is a
 # decision: each costs every `engage list` its import time.
 ALLOWED = {
-    "cli", "models", "states",                                       # the project's read path
+    "cli", "models", "states",                                       # the project's read path (models: enums only)
     "typer", "shellingham", "annotated_doc",                           # the command line
     "rich", "pygments", "markdown_it", "mdurl", "linkify_it", "attr",  # tables, and the help's markdown
-    "pydantic", "pydantic_core", "annotated_types", "typing_extensions", "typing_inspection",  # typer's coercion
-    "sqlalchemy",                                                      # the queries
+    # Typer (0.29) coerces every parameter of the command it runs through a pydantic TypeAdapter.
+    "pydantic", "pydantic_core", "annotated_types", "typing_extensions", "typing_inspection",
 }
-# What they must never pay for: orchestration, migrations, templating, chat, settings machinery, input checks.
-FORBIDDEN = {"prefect", "alembic", "jinja2", "apprise", "pydantic_settings", "dotenv", "aiosmtpd", "nh3",
+# What they must never pay for: the ORM, orchestration, migrations, templating, chat, settings machinery, input
+# checks, the lifecycle machines, and on SQLite the PostgreSQL driver.
+FORBIDDEN = {"sqlalchemy", "prefect", "alembic", "jinja2", "apprise", "pydantic_settings", "dotenv", "aiosmtpd", "nh3",
              "email_validator", "pycountry", "transitions", "psycopg", "httpx", "fastapi", "uvicorn"}
 # Each read-only command, and a piece of what it must print.
 READ_ONLY = {"list": "Meta presents at SWG 2.2", "org list": "Química Andina", "show 1": "proposed",
@@ -58,6 +67,106 @@ def test_read_only_commands_import_only_what_they_use(cli_env: dict[str, str], c
     assert not packages & FORBIDDEN, f"engage {command} imports {sorted(packages & FORBIDDEN)}"
     assert packages <= ALLOWED, f"engage {command} imports more than the list: {sorted(packages - ALLOWED)}"
     assert READ_ONLY[command] in output
+
+
+def test_read_only_commands_print_the_same_on_postgresql(cli_env: dict[str, str], postgres_db: Database) -> None:
+    """The same world on both databases: every read-only command prints the same, and only PostgreSQL loads psycopg."""
+    seeded(postgres_db)
+    new_engagement(postgres_db, "swg_presentation", clock_at(2024, 2, 1))
+    on_postgres = cli_env | {"ENGAGE_DATABASE_URL": postgres_db.url}
+    for command in ("list", "show 1", "history 1", "org show Meta"):
+        packages, output = imported_packages(command.split(), on_postgres)
+        assert "psycopg" in packages and not packages & (FORBIDDEN - {"psycopg"}), (command, packages)
+        assert output == imported_packages(command.split(), cli_env)[1], command
+    names = imported_packages(["org", "list"], on_postgres)[1].splitlines()
+    assert sorted(names) == sorted(imported_packages(["org", "list"], cli_env)[1].splitlines())  # collations differ
+
+
+def test_a_database_without_schema_is_named(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.upper().startswith("ENGAGE_")}
+    done = subprocess.run([sys.executable, "-c", "import sys; from cli.app import main; sys.exit(main())", "list"],
+                          cwd=PROJECT, env=env | {"ENGAGE_DATA_DIR": str(tmp_path / "none")}, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1 and "no schema yet" in done.stderr, done.stderr
+    assert not (tmp_path / "none").exists()
+
+
+def _columns(view: type[tuple], row: object) -> tuple[object, ...]:
+    """The attributes of ``row`` a view (a named tuple) names."""
+    return tuple(getattr(row, name) for name in view._fields)
+
+
+@pytest.fixture
+def eventful(db: Database) -> Database:
+    """A dialogue with its report and a presentation a co-chair declined, on top of the sample data."""
+    seeded(db)
+    dialogue = new_engagement(db, "national_dialogue", clock_at(2024, 1, 10))
+    for trigger in ("convene", "hold"):
+        apply_transition(db, dialogue, trigger, MEXICO, clock=clock_at(2024, 2, 1))
+    apply_transition(db, dialogue, "submit_report", MEXICO, data=REPORT, comment="done", clock=clock_at(2024, 2, 14))
+    presentation = new_engagement(db, "swg_presentation", clock_at(2024, 2, 1))
+    apply_transition(db, presentation, "request_approval", SECRETARIAT, clock=clock_at(2024, 2, 2))
+    record_decision(db, presentation, FRANCE_CHAIR["identity"], "decline", "pas maintenant", clock=clock_at(2024, 2, 3))
+    new_engagement(db, "recommendation", clock_at(2024, 3, 1))
+    return db
+
+
+def test_the_read_path_gives_the_answers_of_the_orm(eventful: Database) -> None:
+    with queries.Reader(eventful.url) as reader, eventful.sessions() as session:
+        newest_first = session.scalars(select(Engagement).order_by(Engagement.id.desc())).all()
+        assert len(newest_first) == 3
+        assert [tuple(row) for row in queries.list_engagements(reader)] == [
+            _columns(queries.EngagementView, row) for row in newest_first]
+        presentation = newest_first[1]
+        assert [row.id for row in queries.list_engagements(reader, kind=presentation.kind, state=presentation.state)
+                ] == [presentation.id]
+        assert [row.id for row in queries.list_engagements(reader, limit=1)] == [newest_first[0].id]
+        for engagement in newest_first:
+            found = queries.get_engagement(reader, engagement.id)
+            assert tuple(found) == _columns(queries.EngagementView, engagement)
+            assert found.created_at.utcoffset().total_seconds() == 0
+            assert [tuple(row) for row in queries.participants(reader, engagement.id)] == [
+                (organization.name, participant.role, contact.email if contact else None)
+                for participant, organization, contact in session.execute(
+                    select(Participant, Organization, Contact)
+                    .join(Organization, Organization.id == Participant.organization_id)
+                    .outerjoin(Contact, Contact.id == Participant.contact_id)
+                    .where(Participant.engagement_id == engagement.id).order_by(Participant.id))]
+            report = session.get(DialogueReport, engagement.id)
+            found_report = queries.dialogue_report(reader, engagement.id)
+            assert (found_report and tuple(found_report)) == (report and _columns(queries.ReportView, report))
+            assert [tuple(row) for row in queries.votes(reader, engagement.id)] == [
+                (chair.name, chair.email, vote.decision, vote.decided_at, vote.channel, vote.comment)
+                for vote, chair in session.execute(select(ApprovalVote, CoChair).join(CoChair, CoChair.id == ApprovalVote.co_chair_id)
+                                                   .where(ApprovalVote.engagement_id == engagement.id)
+                                                   .order_by(ApprovalVote.id))]
+            assert [tuple(row) for row in queries.history(reader, engagement.id)] == [
+                _columns(queries.LogView, log) for log in session.scalars(
+                    select(TransitionLog).where(TransitionLog.engagement_id == engagement.id).order_by(TransitionLog.id))]
+        assert queries.dialogue_report(reader, newest_first[-1].id).held_on.isoformat() == REPORT["held_on"]
+        assert queries.votes(reader, presentation.id)[0].comment == "pas maintenant"
+        organizations = session.scalars(select(Organization).order_by(Organization.name)).all()
+        assert [(tuple(row), count) for row, count in queries.list_organizations(reader)] == [
+            (_columns(queries.OrganizationView, row), len(row.contacts)) for row in organizations]
+        assert [row.name for row, _ in queries.list_organizations(reader, type="government")] == [
+            row.name for row in organizations if row.type == "government"]
+        for organization in organizations:
+            found, contacts = queries.get_organization(reader, organization.name)
+            assert tuple(found) == _columns(queries.OrganizationView, organization)
+            assert [tuple(row) for row in contacts] == [_columns(queries.ContactView, row) for row in organization.contacts]
+
+
+def test_the_read_path_refuses_what_the_orm_path_refused(eventful: Database) -> None:
+    with queries.Reader(eventful.url) as reader:
+        assert reader.has_schema()
+        for call in (lambda: queries.get_engagement(reader, 99), lambda: queries.history(reader, 99),
+                     lambda: queries.get_organization(reader, "Nobody")):
+            with pytest.raises(NotFoundError):
+                call()
+        with pytest.raises(InputError, match="engagement_id: must be between 1 and 2147483647"):
+            queries.get_engagement(reader, 2**66)
+    with pytest.raises(ValueError, match="no read path for database URL scheme 'mysql'"):
+        queries.Reader("mysql://somewhere/engage")
 
 
 @pytest.fixture

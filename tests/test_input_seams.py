@@ -13,7 +13,7 @@ from states.approvals import approval_status, record_decision
 from states.directory import import_partners_csv
 from states.errors import NotFoundError
 from states.inputs import InputError
-from states.queries import get_engagement, list_engagements, list_organizations
+from states.queries import Reader, get_engagement, list_engagements, list_organizations
 from states.workflow import apply_transition, create_engagement
 from tests.test_workflow import snapshot
 from tests.world import ENGAGEMENTS, MEXICO, REPORT, SECRETARIAT, clock_at, new_engagement, seeded
@@ -35,8 +35,8 @@ def test_ids_beyond_the_database_are_refused_by_every_seam(world: Database) -> N
             approval_status(world, huge)
         with pytest.raises(InputError, match="message_id: must be"):
             requeue(world, huge)
-        with world.sessions() as session, pytest.raises(InputError, match="engagement_id: must be"):
-            get_engagement(session, huge)
+        with Reader(world.url) as reader, pytest.raises(InputError, match="engagement_id: must be"):
+            get_engagement(reader, huge)
     with pytest.raises(InputError, match="decision: 'maybe' is not one of: approve, decline"):
         record_decision(world, 1, "swg22.france@cochairs.example", "maybe")
     with pytest.raises(InputError, match="identity: must be a single line"):
@@ -45,14 +45,14 @@ def test_ids_beyond_the_database_are_refused_by_every_seam(world: Database) -> N
 
 
 def test_unknown_choices_are_refused_with_the_valid_ones(world: Database) -> None:
-    with world.sessions() as session:
+    with Reader(world.url) as reader:
         with pytest.raises(InputError, match="kind: 'party' is not a kind of engagement; choose one of: national_dialogue"):
-            list_engagements(session, kind="party")
+            list_engagements(reader, kind="party")
         with pytest.raises(InputError, match="state: 'launched' is not a state of recommendation; choose one of: accepted"):
-            list_engagements(session, kind="recommendation", state="launched")
+            list_engagements(reader, kind="recommendation", state="launched")
         with pytest.raises(InputError, match="type: 'club' is not an organization type; choose one of: partner"):
-            list_organizations(session, type="club")
-        assert list_engagements(session, kind="toolkit_launch", state="launched") == []
+            list_organizations(reader, type="club")
+        assert list_engagements(reader, kind="toolkit_launch", state="launched") == []
 
 
 def test_missing_swg_or_meeting_is_named(world: Database) -> None:

@@ -5,10 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-import models
-from models.base import Base
-
-assert models  # every mapped class registered on Base.metadata
+from models import Base  # from the package: every mapped class registered on Base.metadata
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")

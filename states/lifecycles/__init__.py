@@ -1,11 +1,10 @@
-"""The eight engagement lifecycles, validated when this package is imported."""
+"""The eight engagement lifecycles, validated when this package is imported (the names of their guards and
+effects when ``states.machines`` is: reading a lifecycle needs neither the database layer nor pydantic)."""
 
 from __future__ import annotations
 
 from models.enums import EngagementKind
-from states.effects import EFFECTS
 from states.errors import NotFoundError
-from states.guards import GUARDS
 from states.lifecycles.meetings import ALLIANCE_MEETING, PRIVATE_SECTOR_FORUM
 from states.lifecycles.national_dialogue import NATIONAL_DIALOGUE
 from states.lifecycles.submissions import ACHIEVEMENT, RECOMMENDATION, WEBSITE_SUBMISSION
@@ -23,7 +22,7 @@ LIFECYCLES: dict[str, Lifecycle] = {
 assert set(LIFECYCLES) == set(EngagementKind), "every engagement kind needs a lifecycle"
 
 for _lifecycle in LIFECYCLES.values():
-    validate_lifecycle(_lifecycle, guards=set(GUARDS), effects=set(EFFECTS))
+    validate_lifecycle(_lifecycle)
 
 
 def get_lifecycle(kind: str) -> Lifecycle:

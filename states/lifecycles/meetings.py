@@ -4,7 +4,6 @@ from models.enums import EngagementKind, NotificationType
 from states.lifecycles.building import (
     PUBLISHED, SECRETARIAT, UNPUBLISHED, STAFF_OR_SYSTEM, lifecycle, notify, publication_steps,
 )
-from states.inputs import OutcomeInput
 from states.spec import Lifecycle, Recipient, StateSpec, TransitionSpec
 
 
@@ -33,7 +32,7 @@ def meeting_lifecycle(kind: EngagementKind, title: str, host: str) -> Lifecycle:
             TransitionSpec("hold", ("invitations_sent",), "held", SECRETARIAT, "Record that the meeting took place"),
             TransitionSpec(
                 "record_outcome", ("held",), "outcome_recorded", SECRETARIAT, "Record what the meeting produced",
-                guards=("outcome_given",), effects=("store_outcome",), data_schema=OutcomeInput,
+                guards=("outcome_given",), effects=("store_outcome",), data_schema="OutcomeInput",
             ),
             *publication_steps(("outcome_recorded",)),
             TransitionSpec(

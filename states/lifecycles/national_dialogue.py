@@ -5,7 +5,6 @@ from states.lifecycles.building import (
     AUTHORITY_OR_STAFF, DAYS, NATIONAL_AUTHORITY, PUBLISHED, SECRETARIAT, STAFF_OR_SYSTEM, UNPUBLISHED,
     lifecycle, notify, publication_steps,
 )
-from states.inputs import DialogueReportInput
 from states.spec import Recipient, StateSpec, TransitionSpec, Wait
 
 NATIONAL_DIALOGUE = lifecycle(
@@ -35,7 +34,7 @@ NATIONAL_DIALOGUE = lifecycle(
         TransitionSpec(
             "submit_report", ("held", "revision_requested"), "report_submitted", AUTHORITY_OR_STAFF,
             "Report date, organizing agency and partner counts (and optionally a narrative)",
-            guards=("report_complete",), effects=("store_dialogue_report",), data_schema=DialogueReportInput,
+            guards=("report_complete",), effects=("store_dialogue_report",), data_schema="DialogueReportInput",
             notify=(
                 notify(NotificationType.DIALOGUE_REPORT_RECEIVED, Recipient.SECRETARIAT),
                 notify(NotificationType.DIALOGUE_REPORT_RECEIVED, Recipient.ORGANIZER, mandatory=True),
