@@ -110,7 +110,7 @@ def _plain_address(value: str) -> str | None:
     from email_validator import SPECIAL_USE_DOMAIN_NAMES  # loaded on first use: listings need no e-mail check
 
     match = _PLAIN_ADDRESS.fullmatch(value)
-    if match is None or len(match["local"]) > 64 or "xn--" in value.lower():
+    if match is None or len(value) > 254 or len(match["local"]) > 64 or "xn--" in value.lower():
         return None
     domain = match["domain"].lower()
     if any(domain == name or domain.endswith(f".{name}") for name in SPECIAL_USE_DOMAIN_NAMES):

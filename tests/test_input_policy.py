@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from email_validator import validate_email
+from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel
 
 from states.directory import CoChairInput, SwgInput, WindowInput, WorkingGroupInput
@@ -185,3 +185,10 @@ def test_the_fast_path_for_plain_addresses_agrees_with_email_validator(address: 
     plain = _plain_address(address)
     if plain is not None:
         assert plain == validate_email(address, check_deliverability=False, allow_smtputf8=False).normalized
+
+
+def test_an_address_over_254_characters_takes_the_full_check() -> None:
+    address = f"{'a' * 59}@{'b' * 63}.{'c' * 63}.{'d' * 63}.org"  # 255 characters, each part within its limit
+    assert len(address) == 255 and _plain_address(address) is None
+    with pytest.raises(EmailNotValidError):
+        validate_email(address, check_deliverability=False, allow_smtputf8=False)
