@@ -31,7 +31,7 @@ from sqlalchemy import insert
 from models.db import Database
 from models.outbox import OutboxMessage
 from notifications.dispatcher import dispatch_pending
-from notifications.email_channel import build_email
+from notifications.mime import build_email
 from notifications.templates import render_message
 from scratch_postgres import scratch_postgres
 from settings import Settings

@@ -51,7 +51,7 @@ from models.outbox_channel import OutboxChannel
 from models.reference import Contact
 from notifications.action_urls import action_url
 from notifications.chat_channel import ChatChannel
-from notifications.email_channel import EmailChannel, build_email, describe_error
+from notifications.email_channel import EmailChannel, describe_error
 from notifications.errors import (
     ChannelUnavailable,
     OutboxAlreadySent,
@@ -60,6 +60,7 @@ from notifications.errors import (
     PermanentDeliveryError,
 )
 from notifications.mail_extras import mail_extras
+from notifications.mime import build_email
 from notifications.redaction import redact
 from notifications.templates import RenderedMessage, render_message
 from settings import Settings, get_settings

@@ -29,7 +29,7 @@ from models.db import Database
 from models.outbox import OutboxMessage
 from models.outbox_channel import OutboxChannel
 from notifications.dispatcher import POSTING_MARK, dispatch_pending, list_outbox, requeue
-from notifications.email_channel import message_id_for
+from notifications.mime import message_id_for
 from notifications.errors import OutboxAlreadySent, OutboxMessageNotFound
 from notifications.mail_sink import MaildirHandler, running_mail_sink, running_smtp_server
 from settings import Settings
