@@ -172,7 +172,7 @@ def dispatch_pending(
     concurrent double send. Rows of a paused channel wait for the pause to end. Safe to run in
     several processes at once.
     """
-    settings = settings or get_settings()
+    settings = _holding_signing_key(settings or get_settings())
     lease = timedelta(seconds=lease_seconds if lease_seconds is not None else max(120.0, 3 * settings.smtp_timeout_seconds))
     report = DispatchReport()
     chat = ChatChannel(settings.smtp_timeout_seconds)
@@ -191,6 +191,11 @@ def dispatch_pending(
             outage = pool.wait(outage)
             _record(connection, jobs, expiry, outage, channels, clock, settings, secrets, report)
     return report
+
+
+def _holding_signing_key(settings: Settings) -> Settings:
+    """``settings`` with the signing key read in, so that each mail's links do not look up the key file again."""
+    return settings if settings.secret_key else settings.model_copy(update={"secret_key": settings.signing_key().decode()})
 
 
 def _secrets(settings: Settings) -> list[str | None]:

@@ -138,6 +138,9 @@ def _environment(autoescape: bool) -> Environment:
     environment.filters.update(
         ldate=_localized_date, kind_label=_kind_label, http_url=_http_url, paragraphs=_paragraphs, wrap=wrap
     )
+    # No template calls Jinja2's globals (range, dict, namespace...); without them each render
+    # copies no global namespace (calling one now fails the render instead).
+    environment.globals.clear()
     return environment
 
 
