@@ -42,7 +42,7 @@ CONTEXT = {"engagement_title": "Engagement", "reminder_number": 1, "decision": "
 
 
 class CountingSmtp(asyncio.Protocol):
-    """Just enough SMTP for ``smtplib``: every command accepted, every message counted and dropped."""
+    """Just enough SMTP for ``smtplib``: every command accepted (pipelined ones too), every message counted and dropped."""
 
     count = 0
 
@@ -77,7 +77,7 @@ class CountingSmtp(asyncio.Protocol):
                 self.transport.close()
                 return
             elif verb == b"EHLO":
-                self.transport.write(b"250-counting sink\r\n250 8BITMIME\r\n")
+                self.transport.write(b"250-counting sink\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
             else:
                 self.transport.write(b"250 OK\r\n")
 
