@@ -15,6 +15,7 @@ from settings import Settings
 log = logging.getLogger(__name__)
 
 _LEADING_PERIOD = re.compile(rb"(?m)^\.")
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")  # quoteaddr keeps it
 
 
 class SmtpUnavailable(ChannelUnavailable):
@@ -33,6 +34,7 @@ class EmailChannel:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._envelope_from = parseaddr(settings.mail_from)[1]
+        self._quoted_from = smtplib.quoteaddr(self._envelope_from)
         self._connection: smtplib.SMTP | None = None
         self._connect_error: SmtpUnavailable | None = None
 
@@ -75,7 +77,7 @@ class EmailChannel:
     def _send_once(self, message: OutgoingEmail) -> None:
         connection = self._connect()
         if connection.has_extn("pipelining"):
-            _pipelined_sendmail(connection, self._envelope_from, message)
+            _pipelined_sendmail(connection, self._envelope_from, self._quoted_from, message)
         else:
             connection.sendmail(self._envelope_from, [message.recipient], message.data)
 
@@ -123,14 +125,16 @@ class EmailChannel:
                 self._drop()
 
 
-def _pipelined_sendmail(connection: smtplib.SMTP, sender: str, message: OutgoingEmail) -> None:
+def _pipelined_sendmail(connection: smtplib.SMTP, sender: str, quoted_sender: str, message: OutgoingEmail) -> None:
     """``sendmail`` to one recipient with MAIL, RCPT and DATA in one write (RFC 2920): two round trips, not four.
 
-    Raises what ``sendmail`` raises for the same replies; the caller drops the connection after any error.
+    Sends the commands and raises the errors ``sendmail`` would for the same replies; the
+    caller drops the connection after any error.
     """
     size = f" size={len(message.data)}" if connection.has_extn("size") else ""
-    connection.send(f"mail FROM:{smtplib.quoteaddr(sender)}{size}\r\nrcpt TO:{smtplib.quoteaddr(message.recipient)}\r\n"
-                    "data\r\n")
+    recipient = message.recipient
+    quoted = f"<{recipient}>" if _PLAIN_ADDRESS.fullmatch(recipient) else smtplib.quoteaddr(recipient)
+    connection.send(f"mail FROM:{quoted_sender}{size}\r\nrcpt TO:{quoted}\r\ndata\r\n")
     (mail_code, mail_reply), rcpt, (data_code, data_reply) = connection.getreply(), connection.getreply(), connection.getreply()
     if mail_code != 250:
         raise smtplib.SMTPSenderRefused(mail_code, mail_reply, sender)

@@ -27,14 +27,22 @@ MESSAGE_ID_DOMAIN = "engage.coalition"
 _LONGEST_PLAIN_WORD = 70  # longer words could not be folded within the 78-column line limit
 _ENCODED_WORD_BYTES = 45  # 60 base64 characters: encoded words of 72 columns
 _LINE_ENDS = re.compile(rb"\r\n|\r|\n")
+_ONE_WORD = re.compile(r"[!-+\--:<-~]+")  # printable ASCII without space, ";" or ",", where compat32 may fold
 
 
 class _SmtpCompat32(Compat32):
-    """``compat32`` that writes short plain-ASCII header lines as they are, skipping its costly folding."""
+    """``compat32`` that writes plain-ASCII header lines it would not fold as they are, skipping its costly folding.
+
+    A short line stays as it is; a value made of one word too long for the line (a link) goes
+    whole to a continuation line, as ``compat32`` puts it.
+    """
 
     def fold_binary(self, name: str, value: Any) -> bytes:  # noqa: ANN401 - str or Header, as in the base class
-        if isinstance(value, str) and value.isascii() and len(name) + len(value) <= 76 and "\n" not in value and "\r" not in value:
-            return f"{name}: {value}{self.linesep}".encode("ascii")
+        if isinstance(value, str) and value.isascii() and "\n" not in value and "\r" not in value:
+            if len(name) + len(value) <= 76:
+                return f"{name}: {value}{self.linesep}".encode("ascii")
+            if _ONE_WORD.fullmatch(value):
+                return f"{name}: {self.linesep} {value}{self.linesep}".encode("ascii")
         return super().fold_binary(name, value)
 
 

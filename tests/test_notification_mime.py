@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import binascii
 import email
+import smtplib
 from datetime import datetime, timezone
 from email import encoders
 from email.message import Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
+from email.policy import Compat32
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from notifications.mail_extras import meeting_calendar
 from notifications.mail_sink import MaildirHandler, running_smtp_server
 from notifications.mime import SMTP_COMPAT32, Attachment, build_email, header_text, message_id_for
-from notifications.email_channel import EmailChannel
+from notifications.email_channel import _PLAIN_ADDRESS, EmailChannel
 from notifications.templates import render_message
 from settings import Settings
 from states.clock import SimulatedClock
@@ -112,3 +115,16 @@ def test_a_delivered_message_parses_as_the_email_package_message(tmp_path: Path)
         "multipart/mixed", "multipart/alternative", "text/plain", "text/html", "text/calendar"]
     assert delivered["Message-ID"] == message_id_for("k")
     assert delivered.get_payload(1).get_filename() == "meeting.ics"
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["List-Unsubscribe", "To", "Subject", "X-" + "A" * 70]),
+       st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=200))
+def test_headers_fold_as_compat32_folds_them(name: str, value: str) -> None:
+    assert SMTP_COMPAT32.fold_binary(name, value) == Compat32(linesep="\r\n").fold_binary(name, value)
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(st.from_regex(_PLAIN_ADDRESS, fullmatch=True))
+def test_plain_addresses_are_quoted_as_smtplib_quotes_them(address: str) -> None:
+    assert smtplib.quoteaddr(address) == f"<{address}>"
