@@ -19,7 +19,9 @@ Two kinds of failure are told apart:
   charged attempt and is retried with an exponential backoff, or dead-lettered.
 
 Outcomes are written per batch (one transaction, one statement per kind of outcome), guarded by
-the batch's lease so a batch whose lease was taken over writes nothing over the new claim.
+the batch's lease so a batch whose lease was taken over writes nothing over the new claim. The
+next batch is claimed while the current one is being sent; if the current one finds the
+channel down, the next is handed back untried.
 
 Chat posts cannot carry a Message-ID, so they are delivered at most once: each chat row is
 marked (committed) before it is posted, and a marked row found again after a crash is

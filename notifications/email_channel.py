@@ -1,4 +1,4 @@
-"""E-mail delivery over SMTP, one connection reused across a batch."""
+"""E-mail delivery over SMTP, one connection reused across a batch, commands pipelined when the server allows."""
 
 from __future__ import annotations
 
