@@ -19,7 +19,9 @@ Two kinds of failure are told apart:
   charged attempt and is retried with an exponential backoff, or dead-lettered.
 
 Outcomes are written per batch (one transaction, one statement per kind of outcome), guarded by
-the batch's lease so a batch whose lease was taken over writes nothing over the new claim.
+the batch's lease so a batch whose lease was taken over writes nothing over the new claim. The
+next batch is claimed while the current one is being sent; if the current one finds the
+channel down, the next is handed back untried.
 
 Chat posts cannot carry a Message-ID, so they are delivered at most once: each chat row is
 marked (committed) before it is posted, and a marked row found again after a crash is
@@ -51,7 +53,7 @@ from models.outbox_channel import OutboxChannel
 from models.reference import Contact
 from notifications.action_urls import action_url
 from notifications.chat_channel import ChatChannel
-from notifications.email_channel import EmailChannel, build_email, describe_error
+from notifications.email_channel import EmailChannel, describe_error
 from notifications.errors import (
     ChannelUnavailable,
     OutboxAlreadySent,
@@ -60,6 +62,7 @@ from notifications.errors import (
     PermanentDeliveryError,
 )
 from notifications.mail_extras import mail_extras
+from notifications.mime import build_email
 from notifications.redaction import redact
 from notifications.templates import RenderedMessage, render_message
 from settings import Settings, get_settings
@@ -171,25 +174,40 @@ def dispatch_pending(
     concurrent double send. Rows of a paused channel wait for the pause to end. Safe to run in
     several processes at once.
     """
-    settings = settings or get_settings()
+    settings = _holding_signing_key(settings or get_settings())
     lease = timedelta(seconds=lease_seconds if lease_seconds is not None else max(120.0, 3 * settings.smtp_timeout_seconds))
     report = DispatchReport()
     chat = ChatChannel(settings.smtp_timeout_seconds)
     secrets = _secrets(settings)
     with _EmailPool(settings) as pool, db.engine.connect() as connection:
-        while limit is None or report.claimed < limit:
+
+        def claim() -> _Batch | None:
+            if limit is not None and report.claimed >= limit:
+                return None
             size = batch_size if limit is None else min(batch_size, limit - report.claimed)
-            taken, jobs, expiry, channels = _claim(connection, clock, size, lease, settings, report)
-            if not taken:
-                break
-            email_jobs = [job for job in jobs if job.row.channel == DeliveryChannel.EMAIL]
-            chat_jobs = [job for job in jobs if job.row.channel != DeliveryChannel.EMAIL]
-            outage = pool.start(email_jobs, expiry, clock)
+            batch = _claim(connection, clock, size, lease, settings, report)
+            return batch if batch.taken else None
+
+        batch = claim()
+        while batch is not None:
+            email_jobs = [job for job in batch.jobs if job.row.channel == DeliveryChannel.EMAIL]
+            chat_jobs = [job for job in batch.jobs if job.row.channel != DeliveryChannel.EMAIL]
+            started = pool.start(email_jobs, batch.expiry, clock)
             for job in chat_jobs:
-                _post_chat(connection, job, chat, settings, clock, expiry)
-            outage = pool.wait(outage)
-            _record(connection, jobs, expiry, outage, channels, clock, settings, secrets, report)
+                _post_chat(connection, job, chat, settings, clock, batch.expiry)
+            following = claim()  # while this batch is on the wire
+            outage = pool.wait(started)
+            _record(connection, batch.jobs, batch.expiry, outage, batch.channels, clock, settings, secrets, report)
+            if outage is not None and following is not None:
+                _hand_back(connection, following, report.outages[-1].paused_until, clock.now(), report)
+                following = claim()  # the rows of other channels
+            batch = following
     return report
+
+
+def _holding_signing_key(settings: Settings) -> Settings:
+    """``settings`` with the signing key read in, so that each mail's links do not look up the key file again."""
+    return settings if settings.secret_key else settings.model_copy(update={"secret_key": settings.signing_key().decode()})
 
 
 def _secrets(settings: Settings) -> list[str | None]:
@@ -201,6 +219,16 @@ class _ChannelState:
     paused_until: datetime | None
     failures: int
     outage_since: datetime | None
+
+
+@dataclass
+class _Batch:
+    """One claim: how many rows it took (some may have been dead-lettered), those to deliver, their lease expiry."""
+
+    taken: int
+    jobs: list[_Job]
+    expiry: datetime
+    channels: dict[str, _ChannelState]
 
 
 _CHANNEL_STATES = select(CHANNELS.c.channel, CHANNELS.c.paused_until, CHANNELS.c.failures, CHANNELS.c.outage_since)
@@ -230,10 +258,10 @@ def _claim(
     lease: timedelta,
     settings: Settings,
     report: DispatchReport,
-) -> tuple[int, list[_Job], datetime, dict[str, _ChannelState]]:
+) -> _Batch:
     """Reserve up to ``size`` due rows of unpaused channels, charging one attempt to each.
 
-    Returns how many rows were taken, those to deliver, their lease expiry and the channels' state.
+    Returns the batch, with the channels' state as found.
 
     A row reclaimed after a crash that already used its last attempt, or a chat row whose post
     had started, is dead-lettered here instead of being delivered again.
@@ -266,7 +294,7 @@ def _claim(
         if dead:
             connection.execute(_KILL, dead)
     report.claimed += len(rows)
-    return len(rows), jobs, expiry, channels
+    return _Batch(len(rows), jobs, expiry, channels)
 
 
 def _crash_reason(row: Any, settings: Settings) -> str | None:  # noqa: ANN401 - a Core row
@@ -454,6 +482,18 @@ def _record(
     report.deferred += len(untried)
     if escalate is not None:
         _escalate(escalate, settings, clock)
+
+
+def _hand_back(connection: Connection, batch: _Batch, paused_until: datetime, now: datetime,
+               report: DispatchReport) -> None:
+    """Give back, untried and uncharged, a batch claimed before the e-mail channel was found down."""
+    email = [job.row.id for job in batch.jobs if job.row.channel == DeliveryChannel.EMAIL]
+    others = [job.row.id for job in batch.jobs if job.row.channel != DeliveryChannel.EMAIL]
+    with connection.begin():
+        for ids, resume in ((email, paused_until), (others, now)):
+            if ids:
+                connection.execute(_HAND_BACK, {"ids": ids, "expiry": batch.expiry, "resume": resume})
+    report.deferred += len(batch.jobs)
 
 
 def _failed_values(job: _Job, now: datetime, settings: Settings, secrets: list[str | None],

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from email.mime.base import MIMEBase
-from email import encoders
 from typing import Any
 
 from icalendar import Calendar, Event
 
 from models.outbox import OutboxMessage
+from notifications.mime import Attachment
 from settings import Settings
 from states.opt_outs import unsubscribe_token
 
@@ -40,11 +39,7 @@ def mail_extras(row: OutboxMessage, settings: Settings) -> dict[str, Any]:
     if row.notification_type == "invitation" or context.get("trigger") == "accept":
         ics = meeting_calendar(context, f"engagement-{row.engagement_id}@coalition-engage")
         if ics:
-            part = MIMEBase("text", "calendar", method="PUBLISH", charset="utf-8")
-            part.set_payload(ics)
-            encoders.encode_base64(part)
-            part.add_header("Content-Disposition", "attachment", filename="meeting.ics")
-            extras["attachments"] = [part]
+            extras["attachments"] = [Attachment('text/calendar; method="PUBLISH"; charset="utf-8"', "meeting.ics", ics)]
     if not row.mandatory:
         token = unsubscribe_token(settings.signing_key(), row.recipient_address, row.notification_type)
         extras["headers"] = {

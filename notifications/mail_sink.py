@@ -21,13 +21,23 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 
 class MaildirHandler:
-    """aiosmtpd handler writing each accepted message into ``maildir/new``."""
+    """aiosmtpd handler writing each accepted message into ``maildir/new``.
 
-    def __init__(self, maildir: Path) -> None:
+    It announces PIPELINING (RFC 2920) unless told not to: aiosmtpd answers commands in the
+    order they arrive, however many come in one packet.
+    """
+
+    def __init__(self, maildir: Path, *, pipelining: bool = True) -> None:
+        self.pipelining = pipelining
         path = Path(maildir)
         for folder in ("tmp", "new", "cur"):  # also when ``path`` exists but is empty
             (path / folder).mkdir(parents=True, exist_ok=True)
         self.maildir = mailbox.Maildir(path, create=False)
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str,  # noqa: N802
+                          responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]] if self.pipelining else responses
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         trace = f"Return-Path: <{envelope.mail_from}>\r\n" + "".join(

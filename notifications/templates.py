@@ -22,6 +22,7 @@ from markupsafe import Markup
 from jinja2.runtime import Context
 
 from models.enums import EngagementKind, Language, NotificationType
+from notifications.wrap import wrap
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 DEFAULT_LANGUAGE = Language.EN
@@ -135,8 +136,11 @@ def _environment(autoescape: bool) -> Environment:
         auto_reload=False,  # compiled once per process: no file check on every render
     )
     environment.filters.update(
-        ldate=_localized_date, kind_label=_kind_label, http_url=_http_url, paragraphs=_paragraphs
+        ldate=_localized_date, kind_label=_kind_label, http_url=_http_url, paragraphs=_paragraphs, wrap=wrap
     )
+    # No template calls Jinja2's globals (range, dict, namespace...); without them each render
+    # copies no global namespace (calling one now fails the render instead).
+    environment.globals.clear()
     return environment
 
 

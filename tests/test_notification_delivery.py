@@ -31,7 +31,7 @@ from models.db import Database
 from models.outbox import OutboxMessage
 from models.outbox_channel import OutboxChannel
 from notifications.dispatcher import POSTING_MARK, dispatch_pending, list_outbox, requeue
-from notifications.email_channel import message_id_for
+from notifications.mime import message_id_for
 from notifications.errors import OutboxAlreadySent, OutboxMessageNotFound
 from notifications.mail_sink import MaildirHandler, running_mail_sink, running_smtp_server
 from settings import Settings
@@ -209,24 +209,10 @@ def test_killed_dispatchers_lose_nothing_and_resend_with_the_same_message_id(
 
 
 class RefusingHandler(MaildirHandler):
-    """Refuses every recipient with ``reply`` until ``reply`` is set to None."""
-
-    def __init__(self, maildir: Path, reply: str | None) -> None:
-        super().__init__(maildir)
-        self.reply = reply
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201, N802
-        if self.reply:
-            return self.reply
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-
-class RefusingHandler(MaildirHandler):
     """Refuses the recipients in ``refused`` (all of them if it holds ``"*"``) with ``reply``."""
 
-    def __init__(self, maildir: Path, reply: str, refused: set[str]) -> None:
-        super().__init__(maildir)
+    def __init__(self, maildir: Path, reply: str, refused: set[str], *, pipelining: bool = True) -> None:
+        super().__init__(maildir, pipelining=pipelining)
         self.reply, self.refused = reply, refused
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201, N802
@@ -236,10 +222,12 @@ class RefusingHandler(MaildirHandler):
         return "250 OK"
 
 
-def test_a_5xx_refusal_is_charged_to_its_row_alone_then_requeue_delivers_it(db: Database, maildir: Path) -> None:
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "one-command-at-a-time"])
+def test_a_5xx_refusal_is_charged_to_its_row_alone_then_requeue_delivers_it(db: Database, maildir: Path,
+                                                                             pipelining: bool) -> None:
     clock = SimulatedClock(START)
     row_id, *others = add_rows(db, 4)
-    handler = RefusingHandler(maildir, "550 5.1.1 Mailbox unavailable", {"partner0@example.org"})
+    handler = RefusingHandler(maildir, "550 5.1.1 Mailbox unavailable", {"partner0@example.org"}, pipelining=pipelining)
     with running_smtp_server(handler) as port:
         settings = settings_for(port, outbox_backoff_seconds=60.0, outbox_max_attempts=3)
         for attempt, wait in ((1, 60), (2, 120)):
@@ -266,10 +254,11 @@ def test_a_5xx_refusal_is_charged_to_its_row_alone_then_requeue_delivers_it(db: 
     assert delivered[message_id_for("transition:0:invitation:contact:0")] == 1 and len(delivered) == 4
 
 
-def test_a_4xx_reply_pauses_the_channel_and_charges_no_row(db: Database, maildir: Path) -> None:
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "one-command-at-a-time"])
+def test_a_4xx_reply_pauses_the_channel_and_charges_no_row(db: Database, maildir: Path, pipelining: bool) -> None:
     clock = SimulatedClock(START)
     add_rows(db, 5)
-    handler = RefusingHandler(maildir, "451 4.3.0 Try again later", {"*"})
+    handler = RefusingHandler(maildir, "451 4.3.0 Try again later", {"*"}, pipelining=pipelining)
     with running_smtp_server(handler) as port:
         settings = settings_for(port, outbox_pause_seconds=30.0, outbox_max_attempts=1)
         report = dispatch_pending(db, clock=clock, settings=settings)

@@ -6,11 +6,15 @@ import email
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings as hypothesis_settings, strategies as st
+from jinja2 import Environment
+from jinja2.filters import do_wordwrap
 
 from models.enums import Language, NotificationType
 from notifications.contact_checks import check_email_address, check_header_value
-from notifications.email_channel import build_email, message_id_for
+from notifications.mime import build_email, message_id_for
 from notifications.templates import render_message
+from notifications.wrap import wrap
 from settings import Settings
 from states.clock import SimulatedClock
 
@@ -140,3 +144,13 @@ def test_header_values_are_encoded_not_refused_unless_they_hold_ascii_control_ch
     decoded = str(email.header.make_header(email.header.decode_header(parsed["Subject" if field == "subject" else "To"])))
     assert decoded == (value if field == "subject" else f"{value} <a@example.org>")
     assert max(len(line) for line in outgoing.data.split(b"\r\n")) <= 78
+
+
+_WORDS = st.text(alphabet="ab-é\u00a0\u2028\t\n ", max_size=12) | st.text(alphabet="xyz", min_size=70, max_size=90)
+
+
+@hypothesis_settings(max_examples=800, deadline=None)
+@given(st.lists(_WORDS, max_size=40).map(" ".join), st.integers(5, 80))
+def test_the_fast_wrap_gives_the_lines_of_jinja2_wordwrap(text: str, width: int) -> None:
+    wrap.cache_clear()
+    assert wrap(text, width) == do_wordwrap(Environment(), text, width, False)
