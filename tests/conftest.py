@@ -33,6 +33,7 @@ FIXTURE_TIERS = {
     "postgres_db": {"database", "postgres"},
     "prefect_api": {"prefect"},
     "mail_port": {"smtp"},
+    "sink": {"smtp"},
 }
 # A test module using these helpers starts SMTP servers of its own.
 SMTP_HELPERS = ("running_smtp_server", "running_mail_sink")
@@ -140,3 +141,18 @@ def postgres_db(postgres_url: str) -> Iterator[Database]:
 def db(request: pytest.FixtureRequest) -> Database:
     """The same test on SQLite and on PostgreSQL."""
     return request.getfixturevalue(f"{request.param}_db")
+
+
+@pytest.fixture
+def maildir(tmp_path: Path) -> Path:
+    """Where ``sink`` delivers (a Maildir, created on the first message)."""
+    return tmp_path / "mail"
+
+
+@pytest.fixture
+def sink(maildir: Path) -> Iterator[int]:
+    """A real SMTP server on localhost delivering into ``maildir``; its port."""
+    from notifications.mail_sink import running_mail_sink
+
+    with running_mail_sink(maildir) as port:
+        yield port

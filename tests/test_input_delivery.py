@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import mailbox
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email.header import decode_header, make_header
 from email.utils import getaddresses
 from pathlib import Path
@@ -19,7 +19,6 @@ from models import DialogueReport, Engagement, TransitionLog
 from models.base import Base
 from models.db import Database
 from notifications.dispatcher import dispatch_pending
-from notifications.mail_sink import running_mail_sink
 from settings import Settings
 from states.directory import upsert_contact
 from states.inputs import ContactInput, InputError, parse
@@ -34,17 +33,6 @@ T = TypeVar("T")
 @pytest.fixture
 def world(db: Database) -> Database:
     return seeded(db)
-
-
-@pytest.fixture
-def maildir(tmp_path: Path) -> Path:
-    return tmp_path / "mail"
-
-
-@pytest.fixture
-def sink(maildir: Path) -> Iterator[int]:
-    with running_mail_sink(maildir) as port:
-        yield port
 
 
 def row_counts(db: Database) -> dict[str, int]:

@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from email.header import decode_header, make_header
 from email.message import Message
@@ -84,17 +83,6 @@ def settings_for(port: int, **overrides: object) -> Settings:
 def statuses(db: Database) -> Counter[str]:
     with db.transaction() as session:
         return Counter(session.scalars(select(OutboxMessage.status)))
-
-
-@pytest.fixture
-def maildir(tmp_path: Path) -> Path:
-    return tmp_path / "mail"
-
-
-@pytest.fixture
-def sink(maildir: Path) -> Iterator[int]:
-    with running_mail_sink(maildir) as port:
-        yield port
 
 
 def test_delivers_localized_messages_with_stable_headers(db: Database, sink: int, maildir: Path) -> None:
