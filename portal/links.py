@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse
 from models.enums import Channel
 from states import action_links
 from states.action_links import VerifiedLink
-from states.approvals import DecisionStatus, approval_status, record_decision
+from states.approvals import approval_status, record_decision
 from states.errors import EngageError, NotAllowedError, NotFoundError
 from states.inputs import InputError
 from states.workflow import apply_transition
@@ -100,10 +100,9 @@ def _decide(portal: Portal, link: VerifiedLink, action: str, form: FormData) -> 
             portal.db, link.engagement_id, link.email, action, comment, Channel.EMAIL_LINK, portal.clock,
             idempotency_key=key, settings=portal.settings,
         )
-        replay = result.status is DecisionStatus.ALREADY_DECIDED and any(
-            vote.email == link.email and vote.decision == action and vote.channel == Channel.EMAIL_LINK
-            for vote in approval_status(portal.db, link.engagement_id).votes
-        )  # the same decision from this link, e.g. a double click: show it as recorded
+        earlier = result.earlier
+        replay = earlier is not None and earlier.email == link.email and earlier.decision == action \
+            and earlier.channel == Channel.EMAIL_LINK  # the same decision by this person's link: show it as recorded
         if not result.applied and not replay:
             raise action_links.MovedOnError(result.message)
         return result.message
