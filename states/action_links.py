@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from models import ActionLink, Engagement
@@ -145,11 +146,17 @@ def _day(moment: datetime) -> str:
     return f"{moment:%d %B %Y %H:%M} UTC"
 
 
-def find(db: Database, token: str) -> VerifiedLink:
+def within(db: Database | Connection) -> AbstractContextManager[Connection]:
+    """A connection in a transaction committed at the end, or ``db`` itself when it is already one
+    (so that a page can read everything it shows in one transaction)."""
+    return nullcontext(db) if isinstance(db, Connection) else db.engine.begin()
+
+
+def find(db: Database | Connection, token: str) -> VerifiedLink:
     """The link of ``token`` whatever its condition; ``ForgedLinkError`` when there is none."""
     if not token or len(token) > 100:
         raise ForgedLinkError(FORGED)
-    with db.engine.begin() as connection:
+    with within(db) as connection:
         row = connection.execute(FIND_LINK, {"token_hash": token_hash(token)}).first()
     if row is None:
         raise ForgedLinkError(FORGED)
@@ -158,7 +165,7 @@ def find(db: Database, token: str) -> VerifiedLink:
                         row.engagement_kind, row.engagement_state)
 
 
-def verify(db: Database, token: str, now: datetime, action: str | None = None) -> VerifiedLink:
+def verify(db: Database | Connection, token: str, now: datetime, action: str | None = None) -> VerifiedLink:
     """The usable link of ``token`` (for ``action``, when given), or the reason it is not usable.
 
     A link already used for ``action`` is returned, so that a repeated POST replays the first outcome;
@@ -181,7 +188,7 @@ def verify(db: Database, token: str, now: datetime, action: str | None = None) -
     return link
 
 
-def mark_used(db: Database, link_id: int, action: str, now: datetime) -> None:
+def mark_used(db: Database | Connection, link_id: int, action: str, now: datetime) -> None:
     """Record that the link was used for ``action`` (the first use wins)."""
-    with db.engine.begin() as connection:
+    with within(db) as connection:
         connection.execute(MARK_USED, {"link_id": link_id, "now": now, "action": action})

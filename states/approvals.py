@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from models import ApprovalVote, CoChair, Engagement, Meeting, Organization, Participant, SubWorkingGroup
 from models.db import Database
 from models.enums import Channel, Decision, EngagementKind
 from settings import Settings
+from states.action_links import within
 from states.approval import ApprovalOutcome, approval_outcome
 from states.clock import SYSTEM_CLOCK, Clock
 from states.errors import AlreadyDecidedError, NotAllowedError, NotFoundError, UnknownTriggerError
@@ -148,11 +149,12 @@ class ApprovalStatus:
         return "\n".join(lines)
 
 
-def approval_status(db: Database, engagement_id: int) -> ApprovalStatus:
-    """Read the engagement, its SWG, co-chairs and votes; ``NotFoundError`` for an unknown engagement."""
+def approval_status(db: Database | Connection, engagement_id: int) -> ApprovalStatus:
+    """Read the engagement, its SWG, co-chairs and votes (in ``db``'s transaction when it is a connection);
+    ``NotFoundError`` for an unknown engagement."""
     check_id(engagement_id, "engagement_id")
     key = {"engagement_id": engagement_id}
-    with db.engine.begin() as connection:
+    with within(db) as connection:
         engagement = connection.execute(STATUS_ENGAGEMENT, key).first()
         if engagement is None:
             raise NotFoundError(f"no engagement with id {engagement_id}")
