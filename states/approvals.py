@@ -163,11 +163,10 @@ def approval_status(db: Database | Connection, engagement_id: int) -> ApprovalSt
             CoChairVote(row.name, row.email, row.decision, row.channel)
             for row in connection.execute(STATUS_VOTES, key | {"swg_code": engagement.swg_found})
         ]
-    swg = engagement.swg_found is not None
     return ApprovalStatus(
         engagement_id=engagement.id, title=engagement.title, state=engagement.state, version=engagement.version,
-        swg_code=engagement.swg_code, swg_title=engagement.swg_title,
-        policy=engagement.approval_policy if swg else None, quorum=engagement.quorum,
+        swg_code=engagement.swg_code, swg_title=engagement.swg_title, policy=engagement.approval_policy,
+        quorum=engagement.quorum,
         meeting=f"{engagement.meeting_title} ({engagement.starts_on.isoformat()})" if engagement.starts_on else None,
         topic=(engagement.details or {}).get("topic"), partners=list(partners), votes=votes,
     )
