@@ -103,9 +103,9 @@ def _decide(portal: Portal, link: VerifiedLink, action: str, form: FormData) -> 
             portal.db, link.engagement_id, link.email, action, comment, Channel.EMAIL_LINK, portal.clock,
             idempotency_key=key, settings=portal.settings,
         )
-        earlier = result.earlier
-        replay = earlier is not None and earlier.email == link.email and earlier.decision == action \
-            and earlier.channel == Channel.EMAIL_LINK  # the same decision by this person's link: show it as recorded
+        earlier = result.earlier  # the same decision through this person's other link (a reminder's): recorded
+        replay = earlier is not None and (earlier.email, earlier.decision, earlier.channel) == (
+            link.email, action, Channel.EMAIL_LINK)
         if not result.applied and not replay:
             raise action_links.MovedOnError(result.message)
         return result.message
