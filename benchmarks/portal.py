@@ -139,7 +139,8 @@ def measure(name: str, server: subprocess.Popen, base: str, clients: int, work: 
     ordered = sorted(latencies)
     p95 = ordered[int(0.95 * (len(ordered) - 1))]
     bad = Counter(status for status in statuses if status != 200)
-    failed = f"{sum(bad.values())} ({', '.join(f'{status}: {count}' for status, count in sorted(bad.items()))})" if bad else "0"
+    by_status = ", ".join(f"{status}: {count}" for status, count in sorted(bad.items()))
+    failed = f"{sum(bad.values())} ({by_status})" if bad else "0"
     print(f"| {name} | {len(latencies)} | {statistics.median(ordered) * 1000:.1f} ms | {p95 * 1000:.1f} ms | "
           f"{len(latencies) / wall:.0f} | {cpu * 1000:.1f} ms | {client * 1000:.1f} ms | {failed} |")
 
