@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import os
 import re
+import shutil
 import socket
 import ssl
 import statistics
@@ -200,6 +201,7 @@ def main() -> None:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
