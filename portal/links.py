@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse
 from models.enums import Channel
 from states import action_links
 from states.action_links import VerifiedLink
-from states.approvals import DecisionStatus, approval_status, record_decision
+from states.approvals import ApprovalStatus, approval_status, record_decision
 from states.errors import EngageError, NotAllowedError, NotFoundError
 from states.inputs import InputError
 from states.workflow import apply_transition
@@ -44,8 +44,8 @@ def _portal(request: Request) -> Portal:
 
 
 def _show(request: Request, portal: Portal, token: str, link: VerifiedLink, status_code: int = 200,
-          **extra: Any) -> HTMLResponse:
-    context = approval_status(portal.db, link.engagement_id)
+          context: ApprovalStatus | None = None, **extra: Any) -> HTMLResponse:
+    context = context or approval_status(portal.db, link.engagement_id)
     return portal.render(request, TEMPLATES[link.purpose], status_code, language=link.language, token=token, link=link,
                          engagement=context, **extra)
 
@@ -55,12 +55,14 @@ def show_link(request: Request, token: str) -> HTMLResponse:
     """The link's page: what is asked, of whom, and the choices. Changes nothing."""
     portal = _portal(request)
     try:
-        link = action_links.verify(portal.db, token, portal.clock.now())
-        if link.purpose not in TEMPLATES:
-            raise action_links.ForgedLinkError("this link is not for this page")
-        return _show(request, portal, token, link)
+        with portal.db.engine.begin() as connection:  # the link and its engagement, read in one transaction
+            link = action_links.verify(connection, token, portal.clock.now())
+            if link.purpose not in TEMPLATES:
+                raise action_links.ForgedLinkError("this link is not for this page")
+            context = approval_status(connection, link.engagement_id)
     except EngageError as error:
         return portal.refuse(request, str(error), status_of(error))
+    return _show(request, portal, token, link, context=context)
 
 
 @router.post("/a/{token}", response_class=HTMLResponse)
@@ -87,9 +89,10 @@ def _use_link(request: Request, token: str, form: FormData) -> HTMLResponse:
         return portal.refuse(request, str(error), 422)
     except EngageError as error:
         return portal.refuse(request, str(error), status_of(error), language=link.language if link else None)
-    action_links.mark_used(portal.db, link.id, action, portal.clock.now())
-    return portal.render(request, "done.html", language=link.language, message=message, link=link,
-                         engagement=approval_status(portal.db, link.engagement_id))
+    with portal.db.engine.begin() as connection:  # the link's use, and the engagement as it is now
+        action_links.mark_used(connection, link.id, action, portal.clock.now())
+        context = approval_status(connection, link.engagement_id)
+    return portal.render(request, "done.html", language=link.language, message=message, link=link, engagement=context)
 
 
 def _decide(portal: Portal, link: VerifiedLink, action: str, form: FormData) -> str:
@@ -100,10 +103,9 @@ def _decide(portal: Portal, link: VerifiedLink, action: str, form: FormData) -> 
             portal.db, link.engagement_id, link.email, action, comment, Channel.EMAIL_LINK, portal.clock,
             idempotency_key=key, settings=portal.settings,
         )
-        replay = result.status is DecisionStatus.ALREADY_DECIDED and any(
-            vote.email == link.email and vote.decision == action and vote.channel == Channel.EMAIL_LINK
-            for vote in approval_status(portal.db, link.engagement_id).votes
-        )  # the same decision from this link, e.g. a double click: show it as recorded
+        earlier = result.earlier  # the same decision through this person's other link (a reminder's): recorded
+        replay = earlier is not None and (earlier.email, earlier.decision, earlier.channel) == (
+            link.email, action, Channel.EMAIL_LINK)
         if not result.applied and not replay:
             raise action_links.MovedOnError(result.message)
         return result.message

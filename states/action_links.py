@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from models import ActionLink, Engagement
@@ -34,6 +35,20 @@ RECIPIENT_ROLES = {
     Recipient.ORGANIZER: Role.NATIONAL_AUTHORITY,
 }
 PURPOSES = {Role.CO_CHAIR: "co_chair_decision", Role.PARTNER: "invitation_answer", Role.NATIONAL_AUTHORITY: "dialogue_report"}
+
+# Built once, as Core statements on the tables (every portal request reads a link, every decision marks one):
+# the link with the kind and state of its engagement in one round trip, and its first use.
+LINKS, ENGAGEMENTS = ActionLink.__table__, Engagement.__table__
+FIND_LINK = (
+    select(LINKS, ENGAGEMENTS.c.kind.label("engagement_kind"), ENGAGEMENTS.c.state.label("engagement_state"))
+    .outerjoin(ENGAGEMENTS, ENGAGEMENTS.c.id == LINKS.c.engagement_id)
+    .where(LINKS.c.token_hash == bindparam("token_hash"))
+)
+MARK_USED = (
+    update(LINKS).where(LINKS.c.id == bindparam("link_id"), LINKS.c.used_at.is_(None))
+    .values(used_at=bindparam("now"), used_action=bindparam("action"))
+)
+FORGED = "this link is not valid: it was not issued by Coalition Engage or it was altered"
 
 
 class LinkError(EngageError):
@@ -131,22 +146,26 @@ def _day(moment: datetime) -> str:
     return f"{moment:%d %B %Y %H:%M} UTC"
 
 
-def find(db: Database, token: str) -> VerifiedLink:
+def within(db: Database | Connection) -> AbstractContextManager[Connection]:
+    """A connection in a transaction committed at the end, or ``db`` itself when it is already one
+    (so that a page can read everything it shows in one transaction)."""
+    return nullcontext(db) if isinstance(db, Connection) else db.engine.begin()
+
+
+def find(db: Database | Connection, token: str) -> VerifiedLink:
     """The link of ``token`` whatever its condition; ``ForgedLinkError`` when there is none."""
     if not token or len(token) > 100:
-        raise ForgedLinkError("this link is not valid: it was not issued by Coalition Engage or it was altered")
-    hashed = token_hash(token)
-    with db.transaction() as session:
-        link = session.scalar(select(ActionLink).where(ActionLink.token_hash == hashed))
-        if link is None:
-            raise ForgedLinkError("this link is not valid: it was not issued by Coalition Engage or it was altered")
-        row = session.execute(select(Engagement.kind, Engagement.state).where(Engagement.id == link.engagement_id)).first()
-        return VerifiedLink(link.id, link.token_hash, link.engagement_id, link.email, link.role, link.language,
-                            tuple(link.actions), link.purpose, link.expires_at, link.used_at, link.used_action,
-                            row.kind if row else None, row.state if row else None)
+        raise ForgedLinkError(FORGED)
+    with within(db) as connection:
+        row = connection.execute(FIND_LINK, {"token_hash": token_hash(token)}).first()
+    if row is None:
+        raise ForgedLinkError(FORGED)
+    return VerifiedLink(row.id, row.token_hash, row.engagement_id, row.email, row.role, row.language,
+                        tuple(row.actions), row.purpose, row.expires_at, row.used_at, row.used_action,
+                        row.engagement_kind, row.engagement_state)
 
 
-def verify(db: Database, token: str, now: datetime, action: str | None = None) -> VerifiedLink:
+def verify(db: Database | Connection, token: str, now: datetime, action: str | None = None) -> VerifiedLink:
     """The usable link of ``token`` (for ``action``, when given), or the reason it is not usable.
 
     A link already used for ``action`` is returned, so that a repeated POST replays the first outcome;
@@ -169,10 +188,7 @@ def verify(db: Database, token: str, now: datetime, action: str | None = None) -
     return link
 
 
-def mark_used(db: Database, link_id: int, action: str, now: datetime) -> None:
+def mark_used(db: Database | Connection, link_id: int, action: str, now: datetime) -> None:
     """Record that the link was used for ``action`` (the first use wins)."""
-    with db.transaction() as session:
-        session.execute(
-            update(ActionLink).where(ActionLink.id == link_id, ActionLink.used_at.is_(None))
-            .values(used_at=now, used_action=action)
-        )
+    with within(db) as connection:
+        connection.execute(MARK_USED, {"link_id": link_id, "now": now, "action": action})

@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from models import ApprovalVote, CoChair, Engagement, Meeting, Organization, Participant, SubWorkingGroup
 from models.db import Database
 from models.enums import Channel, Decision, EngagementKind
 from settings import Settings
+from states.action_links import within
 from states.approval import ApprovalOutcome, approval_outcome
 from states.clock import SYSTEM_CLOCK, Clock
 from states.errors import AlreadyDecidedError, NotAllowedError, NotFoundError, UnknownTriggerError
@@ -25,6 +26,34 @@ from states.inputs import Actor, InputError, check_id, parse
 from states.workflow import TransitionOutcome, apply_transition
 
 AWAITING = "awaiting_approval"
+
+# What ``approval_status`` reads, built once as Core statements on the tables (every portal page shows it):
+# the engagement with its SWG and meeting, its partners, and each co-chair of the SWG with their vote.
+_ENGAGEMENTS, _SWGS, _MEETINGS = Engagement.__table__, SubWorkingGroup.__table__, Meeting.__table__
+_CHAIRS, _VOTES = CoChair.__table__, ApprovalVote.__table__
+_ORGANIZATIONS, _PARTICIPANTS = Organization.__table__, Participant.__table__
+STATUS_ENGAGEMENT = (
+    select(
+        _ENGAGEMENTS.c.id, _ENGAGEMENTS.c.title, _ENGAGEMENTS.c.state, _ENGAGEMENTS.c.version, _ENGAGEMENTS.c.swg_code,
+        _ENGAGEMENTS.c.details, _SWGS.c.code.label("swg_found"), _SWGS.c.title.label("swg_title"),
+        _SWGS.c.approval_policy, _SWGS.c.quorum, _MEETINGS.c.title.label("meeting_title"), _MEETINGS.c.starts_on,
+    )
+    .outerjoin(_SWGS, _SWGS.c.code == _ENGAGEMENTS.c.swg_code)
+    .outerjoin(_MEETINGS, _MEETINGS.c.id == _ENGAGEMENTS.c.meeting_id)
+    .where(_ENGAGEMENTS.c.id == bindparam("engagement_id"))
+)
+STATUS_PARTNERS = (
+    select(_ORGANIZATIONS.c.name)
+    .join(_PARTICIPANTS, _PARTICIPANTS.c.organization_id == _ORGANIZATIONS.c.id)
+    .where(_PARTICIPANTS.c.engagement_id == bindparam("engagement_id"), _PARTICIPANTS.c.role.in_(PARTNER_ROLES))
+    .order_by(_ORGANIZATIONS.c.name)
+)
+STATUS_VOTES = (
+    select(_CHAIRS.c.name, _CHAIRS.c.email, _VOTES.c.decision, _VOTES.c.channel)
+    .outerjoin(_VOTES, (_VOTES.c.co_chair_id == _CHAIRS.c.id) & (_VOTES.c.engagement_id == bindparam("engagement_id")))
+    .where(_CHAIRS.c.swg_code == bindparam("swg_code"))
+    .order_by(_CHAIRS.c.id)
+)
 
 
 class DecisionStatus(StrEnum):
@@ -37,23 +66,25 @@ class DecisionStatus(StrEnum):
 
 
 @dataclass(frozen=True)
-class DecisionResult:
-    status: DecisionStatus
-    message: str
-    state: str
-    outcome: TransitionOutcome | None = None
-
-    @property
-    def applied(self) -> bool:
-        return self.status is DecisionStatus.APPLIED
-
-
-@dataclass(frozen=True)
 class CoChairVote:
     name: str
     email: str
     decision: str | None
     channel: str | None
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    status: DecisionStatus
+    message: str
+    state: str
+    outcome: TransitionOutcome | None = None
+    earlier: CoChairVote | None = None
+    """``ALREADY_DECIDED``: the co-chair's vote on record."""
+
+    @property
+    def applied(self) -> bool:
+        return self.status is DecisionStatus.APPLIED
 
 
 @dataclass(frozen=True)
@@ -118,49 +149,41 @@ class ApprovalStatus:
         return "\n".join(lines)
 
 
-def approval_status(db: Database, engagement_id: int) -> ApprovalStatus:
-    """Read the engagement, its SWG, co-chairs and votes; ``NotFoundError`` for an unknown engagement."""
+def approval_status(db: Database | Connection, engagement_id: int) -> ApprovalStatus:
+    """Read the engagement, its SWG, co-chairs and votes (in ``db``'s transaction when it is a connection);
+    ``NotFoundError`` for an unknown engagement."""
     check_id(engagement_id, "engagement_id")
-    with db.transaction() as session:
-        engagement = session.get(Engagement, engagement_id)
+    key = {"engagement_id": engagement_id}
+    with within(db) as connection:
+        engagement = connection.execute(STATUS_ENGAGEMENT, key).first()
         if engagement is None:
             raise NotFoundError(f"no engagement with id {engagement_id}")
-        swg = session.get(SubWorkingGroup, engagement.swg_code) if engagement.swg_code else None
-        meeting = session.get(Meeting, engagement.meeting_id) if engagement.meeting_id else None
-        partners = session.scalars(
-            select(Organization.name)
-            .join(Participant, Participant.organization_id == Organization.id)
-            .where(Participant.engagement_id == engagement_id, Participant.role.in_(PARTNER_ROLES))
-            .order_by(Organization.name)
-        ).all()
-        votes: list[CoChairVote] = []
-        if swg is not None:
-            rows = session.execute(
-                select(CoChair, ApprovalVote)
-                .outerjoin(
-                    ApprovalVote,
-                    (ApprovalVote.co_chair_id == CoChair.id) & (ApprovalVote.engagement_id == engagement_id),
-                )
-                .where(CoChair.swg_code == swg.code)
-                .order_by(CoChair.id)
-            ).all()
-            votes = [
-                CoChairVote(chair.name, chair.email, vote.decision if vote else None, vote.channel if vote else None)
-                for chair, vote in rows
-            ]
-        return ApprovalStatus(
-            engagement_id=engagement.id, title=engagement.title, state=engagement.state, version=engagement.version,
-            swg_code=engagement.swg_code, swg_title=swg.title if swg else None,
-            policy=swg.approval_policy if swg else None, quorum=swg.quorum if swg else None,
-            meeting=f"{meeting.title} ({meeting.starts_on.isoformat()})" if meeting else None,
-            topic=(engagement.details or {}).get("topic"), partners=list(partners), votes=votes,
-        )
+        partners = connection.scalars(STATUS_PARTNERS, key).all()
+        votes = [] if engagement.swg_found is None else [
+            CoChairVote(row.name, row.email, row.decision, row.channel)
+            for row in connection.execute(STATUS_VOTES, key | {"swg_code": engagement.swg_found})
+        ]
+    return ApprovalStatus(
+        engagement_id=engagement.id, title=engagement.title, state=engagement.state, version=engagement.version,
+        swg_code=engagement.swg_code, swg_title=engagement.swg_title, policy=engagement.approval_policy,
+        quorum=engagement.quorum,
+        meeting=f"{engagement.meeting_title} ({engagement.starts_on.isoformat()})" if engagement.starts_on else None,
+        topic=(engagement.details or {}).get("topic"), partners=list(partners), votes=votes,
+    )
 
 
-def _why_not_applied(db: Database, engagement_id: int, email: str, decision: Decision) -> DecisionResult:
-    """Read, after a refused vote, whether this co-chair had decided or the engagement moved on."""
+def _why_not_applied(db: Database, engagement_id: int, email: str, decision: Decision,
+                     refusal: Exception) -> DecisionResult:
+    """Read, after a refused vote, whether this co-chair had decided or the engagement moved on.
+
+    Raises ``NotAllowedError`` when the engagement is not an invitation to present or the person
+    co-chairs another SWG (``refusal`` is the cause).
+    """
     with db.transaction() as session:
         engagement = session.get(Engagement, engagement_id)
+        if engagement.kind != EngagementKind.SWG_PRESENTATION:
+            raise NotAllowedError(
+                f"engagement {engagement_id} is a {engagement.kind}; co-chairs do not decide it") from refusal
         chair = session.scalar(
             select(CoChair).where(CoChair.swg_code == engagement.swg_code, func.lower(CoChair.email) == email)
         )
@@ -177,6 +200,7 @@ def _why_not_applied(db: Database, engagement_id: int, email: str, decision: Dec
             f"{email} already decided to {vote.decision} on {vote.decided_at:%Y-%m-%d %H:%M} UTC via "
             f"{vote.channel}; engagement {engagement_id} is now {engagement.state!r}",
             engagement.state,
+            earlier=CoChairVote(chair.name, chair.email, vote.decision, vote.channel),
         )
     return DecisionResult(
         DecisionStatus.NOT_AWAITING,
@@ -223,17 +247,10 @@ def record_decision(
             flow_run_id=flow_run_id, idempotency_key=idempotency_key, clock=clock, settings=settings,
         )
     except (AlreadyDecidedError, UnknownTriggerError) as refusal:
-        kind = _kind(db, engagement_id)
-        if kind != EngagementKind.SWG_PRESENTATION:
-            raise NotAllowedError(f"engagement {engagement_id} is a {kind}; co-chairs do not decide it") from refusal
-        return _why_not_applied(db, engagement_id, email, decision)
+        return _why_not_applied(db, engagement_id, email, decision, refusal)
     moved = f"now {outcome.to_state!r}" if outcome.to_state != outcome.from_state else "more co-chairs must still decide"
     message = f"{email} decided to {outcome.trigger} engagement {engagement_id}; {moved}"
     if outcome.replayed:
         message += " (this decision had already been applied)"
     return DecisionResult(DecisionStatus.APPLIED, message, outcome.to_state, outcome)
 
-
-def _kind(db: Database, engagement_id: int) -> str:
-    with db.transaction() as session:
-        return session.scalar(select(Engagement.kind).where(Engagement.id == engagement_id))

@@ -75,6 +75,27 @@ def test_double_post_replays_and_other_action_is_refused(world: PortalWorld) -> 
     assert world.counts() == after
 
 
+def test_same_decision_from_the_reminders_link_shows_as_recorded(world: PortalWorld) -> None:
+    awaiting_approval(world)
+    world.clock.advance(timedelta(days=7, seconds=1))
+    run_sweep(world.db, world.clock, settings=world.settings)  # the reminder carries a second link
+    request, reminder = world.link_of(UNODC, "approval_request"), world.link_of(UNODC, "reminder")
+    assert request != reminder
+    token = csrf_of(world.client.get(request).text)
+    assert world.client.post(request, data={"csrf": token, "action": "approve"}).status_code == 200
+    before = world.counts()
+    again = world.client.post(reminder, data={"csrf": token, "action": "approve"})
+    assert again.status_code == 200 and "already decided to approve" in again.text
+    assert world.counts()[:3] == before[:3]  # no audit row, vote or mail more
+    # a decision taken elsewhere (the CLI) is not this link's: the link's page says so and records nothing
+    other = awaiting_approval(world, title="Meta presents again")
+    record_decision(world.db, other, UNODC, "approve", clock=world.clock, settings=world.settings)
+    before = world.counts()
+    refused = world.client.post(world.link_of(UNODC), data={"csrf": token, "action": "approve"})
+    assert refused.status_code == 409 and "already decided" in refused.text
+    assert world.counts() == before
+
+
 def test_missing_or_wrong_csrf_is_refused_and_writes_nothing(world: PortalWorld) -> None:
     awaiting_approval(world)
     path = world.link_of(UNODC)
