@@ -1,62 +1,18 @@
-"""The portal over a real database (SQLite and PostgreSQL), its links taken from real outbox rows."""
+"""The portal over a real database (SQLite and PostgreSQL): the ``world`` fixture (see ``portal_world.py``)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
 
-from models import ActionLink, ApprovalVote, OutboxMessage, TransitionLog
 from models.db import Database
-from notifications.action_urls import action_url
 from portal.app import create_app
 from settings import Settings
-from states.clock import SimulatedClock
-from states.workflow import apply_transition
-from tests.world import SECRETARIAT, clock_at, new_engagement, seeded
-
-BASE_URL = "http://127.0.0.1:8000"
-
-
-@dataclass
-class PortalWorld:
-    db: Database
-    settings: Settings
-    clock: SimulatedClock
-    client: TestClient
-
-    def link_of(self, email: str, notification_type: str | None = None) -> str:
-        """The path of the newest link mailed to ``email`` (as the dispatcher renders it)."""
-        with self.db.transaction() as session:
-            query = select(OutboxMessage).where(OutboxMessage.recipient_address == email).order_by(OutboxMessage.id.desc())
-            if notification_type:
-                query = query.where(OutboxMessage.notification_type == notification_type)
-            row = session.scalars(query).first()
-            url = action_url(row.context, row.dedupe_key, self.settings)
-        assert url and url.startswith(BASE_URL + "/")
-        return url.removeprefix(BASE_URL)
-
-    def counts(self) -> tuple[int, int, int, int]:
-        """Audit rows, votes, outbox rows, used links: what a refusal must leave unchanged."""
-        with self.db.transaction() as session:
-            return (
-                session.scalar(select(func.count()).select_from(TransitionLog)),
-                session.scalar(select(func.count()).select_from(ApprovalVote)),
-                session.scalar(select(func.count()).select_from(OutboxMessage)),
-                session.scalar(select(func.count()).select_from(ActionLink).where(ActionLink.used_at.is_not(None))),
-            )
-
-
-def csrf_of(html: str) -> str:
-    """The CSRF token of the page's form."""
-    match = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
-    assert match, "the page has no CSRF-signed form"
-    return match.group(1)
+from tests.portal.portal_world import BASE_URL, PortalWorld
+from tests.world import clock_at, seeded
 
 
 @pytest.fixture
@@ -66,10 +22,3 @@ def world(db: Database, tmp_path: Path) -> Iterator[PortalWorld]:
     clock = clock_at(2024, 2, 1)
     with TestClient(create_app(settings, db, clock), base_url=BASE_URL) as client:
         yield PortalWorld(db, settings, clock, client)
-
-
-def awaiting_approval(world: PortalWorld, **overrides: object) -> int:
-    """An invitation to present at SWG 2.2 (policy: all) waiting for its two co-chairs."""
-    engagement = new_engagement(world.db, "swg_presentation", world.clock, **overrides)
-    apply_transition(world.db, engagement, "request_approval", SECRETARIAT, clock=world.clock, settings=world.settings)
-    return engagement

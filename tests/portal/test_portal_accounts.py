@@ -8,7 +8,7 @@ from models import ApprovalVote, OutboxMessage, TransitionLog
 from states.workflow import apply_transition
 from tests.world import SECRETARIAT, new_engagement
 
-from conftest import PortalWorld, awaiting_approval, csrf_of
+from tests.portal.portal_world import PortalWorld, awaiting_approval, csrf_of
 
 UNODC = "swg22.unodc@cochairs.example"
 

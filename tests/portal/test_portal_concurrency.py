@@ -16,7 +16,7 @@ from settings import Settings
 from states.workflow import apply_transition
 from tests.world import SECRETARIAT, clock_at, new_engagement, seeded
 
-from conftest import BASE_URL, PortalWorld, csrf_of
+from tests.portal.portal_world import BASE_URL, PortalWorld, csrf_of
 
 CHAIRS = {"swg31.nigeria@cochairs.example": "approve", "swg31.who@cochairs.example": "approve",
           "swg31.uk@cochairs.example": "decline"}

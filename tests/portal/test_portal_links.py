@@ -12,7 +12,7 @@ from states.sweep import run_sweep
 from states.workflow import apply_transition
 from tests.world import MEXICO, SECRETARIAT, new_engagement
 
-from conftest import PortalWorld, awaiting_approval, csrf_of
+from tests.portal.portal_world import PortalWorld, awaiting_approval, csrf_of
 
 FRANCE = "swg22.france@cochairs.example"
 UNODC = "swg22.unodc@cochairs.example"

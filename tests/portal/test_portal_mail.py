@@ -16,7 +16,7 @@ from states.approvals import record_decision
 from states.workflow import apply_transition
 from tests.world import SECRETARIAT
 
-from conftest import PortalWorld, awaiting_approval, csrf_of
+from tests.portal.portal_world import PortalWorld, awaiting_approval, csrf_of
 
 
 def _deliver(world: PortalWorld, tmp_path: Path) -> dict[str, list[email.message.Message]]:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from models import Engagement, OutboxMessage, PendingSubmission, TransitionLog
 from notifications.templates import render_message
 
-from conftest import PortalWorld, csrf_of
+from tests.portal.portal_world import PortalWorld, csrf_of
 
 SENDER = {"organization": "Atlantique Maritime", "email": "ops@atlantique.example", "title": "Share precursor alerts"}
 
