@@ -113,6 +113,8 @@ def _plain_address(value: str) -> str | None:
     if match is None or len(value) > 254 or len(match["local"]) > 64 or "xn--" in value.lower():
         return None
     domain = match["domain"].lower()
+    if any(label[2:4] == "--" for label in domain.split(".")):  # RFC 5890's reserved "??--" labels
+        return None
     if any(domain == name or domain.endswith(f".{name}") for name in SPECIAL_USE_DOMAIN_NAMES):
         return None
     return f"{match['local']}@{domain}"

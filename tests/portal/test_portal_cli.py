@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,6 +20,7 @@ def _engage(*args: str, env: dict[str, str], **options: object) -> subprocess.Po
                             env={**os.environ, "PYTHONPATH": str(ROOT), **env}, **options)  # type: ignore[call-overload]
 
 
+@pytest.mark.database  # the SQLite database of a data folder
 def test_serve_over_a_data_folder_and_list_mailed_links(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
