@@ -126,3 +126,16 @@ def test_the_readme_shows_every_lifecycle_as_the_code_draws_it() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     for lifecycle in LIFECYCLES.values():
         assert f"```mermaid\n{mermaid(lifecycle)}```" in readme, f"README diagram of {lifecycle.kind} is stale"
+
+
+def test_every_named_data_schema_is_an_input_model() -> None:
+    from pydantic import BaseModel
+
+    from states.lifecycles import LIFECYCLES
+
+    named = [(kind, t.trigger, t) for kind, lifecycle in LIFECYCLES.items() for t in lifecycle.transitions
+             if t.data_schema is not None]
+    assert named, "some triggers carry data"
+    for kind, trigger, transition in named:
+        model = transition.data_model()
+        assert isinstance(model, type) and issubclass(model, BaseModel), f"{kind}.{trigger}: {transition.data_schema}"
