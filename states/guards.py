@@ -94,19 +94,19 @@ def received_by_early_deadline(ctx: TransitionContext) -> str | None:
 
 
 def _outcome(ctx: TransitionContext) -> ApprovalOutcome:
+    """The approval's outcome from the SWG's policy, its co-chairs and the votes: one statement, under the row lock."""
     if "approval" not in ctx.memo:
-        swg = ctx.session.get(SubWorkingGroup, ctx.engagement.swg_code)
-        co_chairs = ctx.session.scalar(select(func.count()).select_from(CoChair).where(CoChair.swg_code == swg.code))
-        votes = dict(
-            ctx.session.execute(
-                select(ApprovalVote.decision, func.count())
-                .where(ApprovalVote.engagement_id == ctx.engagement.id)
-                .group_by(ApprovalVote.decision)
-            ).all()
-        )
-        ctx.memo["approval"] = approval_outcome(
-            swg.approval_policy, swg.quorum, co_chairs, votes.get(Decision.APPROVE, 0), votes.get(Decision.DECLINE, 0)
-        )
+        engagement_votes = select(func.count()).where(ApprovalVote.engagement_id == ctx.engagement.id)
+        swg, co_chairs, approvals, declines = ctx.session.execute(
+            select(
+                SubWorkingGroup,
+                select(func.count()).where(CoChair.swg_code == SubWorkingGroup.code).scalar_subquery(),
+                engagement_votes.where(ApprovalVote.decision == Decision.APPROVE).scalar_subquery(),
+                engagement_votes.where(ApprovalVote.decision == Decision.DECLINE).scalar_subquery(),
+            ).where(SubWorkingGroup.code == ctx.engagement.swg_code)
+        ).one()
+        ctx.memo["swg"] = swg  # held, so the notifications of this transition find it in the session
+        ctx.memo["approval"] = approval_outcome(swg.approval_policy, swg.quorum, co_chairs, approvals, declines)
     return ctx.memo["approval"]
 
 
