@@ -11,7 +11,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from models.enums import Channel, Role
 from portal.links import status_of
 from portal.security import SESSION_COOKIE
-from portal.web import Portal, client_key
+from portal.web import client_key, portal_of
 from states import action_links, opt_outs, sign_in
 from states.approvals import record_decision
 from states.board import board
@@ -21,14 +21,10 @@ router = APIRouter()
 HOME = {Role.CO_CHAIR.value: "/pending", Role.SECRETARIAT.value: "/board"}
 
 
-def _portal(request: Request) -> Portal:
-    return request.app.state.portal
-
-
 @router.get("/signin", response_class=HTMLResponse)
 def signin_form(request: Request) -> HTMLResponse:
     """Ask for a sign-in link."""
-    return _portal(request).render(request, "signin.html")
+    return portal_of(request).render(request, "signin.html")
 
 
 @router.post("/signin", response_class=HTMLResponse)
@@ -39,11 +35,11 @@ async def signin(request: Request) -> HTMLResponse:
 
 
 def _signin(request: Request, data: FormData) -> HTMLResponse:
-    portal = _portal(request)
+    portal = portal_of(request)
     if not portal.sign_in_limit.allow(client_key(request)):
         return portal.refuse(request, portal.render_word(request, "too_many"), 429)
-    if not portal.csrf.valid(request, data.get("csrf")):
-        return portal.refuse(request, portal.render_word(request, "csrf_failed"), 403)
+    if refusal := portal.csrf_refusal(request, data):
+        return refusal
     email = str(data.get("email") or "")
     try:
         sign_in.request_sign_in(portal.db, email, settings=portal.settings, clock=portal.clock)
@@ -55,7 +51,7 @@ def _signin(request: Request, data: FormData) -> HTMLResponse:
 @router.get("/signin/{token}", response_class=HTMLResponse)
 def signin_link(request: Request, token: str) -> HTMLResponse:
     """The sign-in button (a link scanner's GET signs nobody in)."""
-    portal = _portal(request)
+    portal = portal_of(request)
     try:
         link = action_links.verify(portal.db, token, portal.clock.now())
     except EngageError as error:
@@ -71,9 +67,9 @@ async def signin_with_link(request: Request, token: str) -> Response:
 
 
 def _signin_with_link(request: Request, token: str, data: FormData) -> Response:
-    portal = _portal(request)
-    if not portal.csrf.valid(request, data.get("csrf")):
-        return portal.refuse(request, portal.render_word(request, "csrf_failed"), 403)
+    portal = portal_of(request)
+    if refusal := portal.csrf_refusal(request, data):
+        return refusal
     try:
         link = action_links.verify(portal.db, token, portal.clock.now(), "sign_in")
         if link.used_at is not None or link.purpose != sign_in.PURPOSE:
@@ -89,9 +85,9 @@ def _signin_with_link(request: Request, token: str, data: FormData) -> Response:
 @router.post("/signout")
 async def signout(request: Request) -> Response:
     """End the session."""
-    portal = _portal(request)
-    if not portal.csrf.valid(request, (await request.form()).get("csrf")):
-        return portal.refuse(request, portal.render_word(request, "csrf_failed"), 403)
+    portal = portal_of(request)
+    if refusal := portal.csrf_refusal(request, await request.form()):
+        return refusal
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -100,11 +96,11 @@ async def signout(request: Request) -> Response:
 @router.get("/pending", response_class=HTMLResponse)
 def pending(request: Request) -> Response:
     """A signed-in co-chair's invitations awaiting their decision, across their SWGs."""
-    portal = _portal(request)
-    who = portal.sessions.current(request)
-    if who is None or who[1] != Role.CO_CHAIR:
+    portal = portal_of(request)
+    email = portal.signed_in_as(request, Role.CO_CHAIR)
+    if email is None:
         return RedirectResponse("/signin", status_code=303)
-    return portal.render(request, "pending.html", email=who[0], items=sign_in.pending_decisions(portal.db, who[0]))
+    return portal.render(request, "pending.html", email=email, items=sign_in.pending_decisions(portal.db, email))
 
 
 @router.post("/pending/{engagement_id}", response_class=HTMLResponse)
@@ -115,41 +111,41 @@ async def decide(request: Request, engagement_id: int) -> Response:
 
 
 def _decide(request: Request, engagement_id: int, data: FormData) -> Response:
-    portal = _portal(request)
-    who = portal.sessions.current(request)
-    if who is None or who[1] != Role.CO_CHAIR:
+    portal = portal_of(request)
+    email = portal.signed_in_as(request, Role.CO_CHAIR)
+    if email is None:
         return portal.refuse(request, "please sign in first", 401)
-    if not portal.csrf.valid(request, data.get("csrf")):
-        return portal.refuse(request, portal.render_word(request, "csrf_failed"), 403)
+    if refusal := portal.csrf_refusal(request, data):
+        return refusal
     action = str(data.get("action") or "")
     try:
         result = record_decision(
-            portal.db, engagement_id, who[0], action, str(data.get("comment") or "") or None, Channel.WEBSITE,
-            portal.clock, idempotency_key=f"portal:{who[0]}:{engagement_id}:{action}"[:200], settings=portal.settings,
+            portal.db, engagement_id, email, action, str(data.get("comment") or "") or None, Channel.WEBSITE,
+            portal.clock, idempotency_key=f"portal:{email}:{engagement_id}:{action}"[:200], settings=portal.settings,
         )
     except (EngageError, ValueError) as error:
         code = status_of(error) if isinstance(error, EngageError) else 422
         return portal.refuse(request, str(error), code)
-    items = sign_in.pending_decisions(portal.db, who[0])
-    return portal.render(request, "pending.html", 200 if result.applied else 409, email=who[0], items=items,
+    items = sign_in.pending_decisions(portal.db, email)
+    return portal.render(request, "pending.html", 200 if result.applied else 409, email=email, items=items,
                          message=result.message, applied=result.applied)
 
 
 @router.get("/board", response_class=HTMLResponse)
 def staff_board(request: Request) -> Response:
     """The Secretariat's board."""
-    portal = _portal(request)
-    who = portal.sessions.current(request)
-    if who is None or who[1] != Role.SECRETARIAT:
+    portal = portal_of(request)
+    email = portal.signed_in_as(request, Role.SECRETARIAT)
+    if email is None:
         return RedirectResponse("/signin", status_code=303)
     ui = (portal.settings.prefect_ui_url or "").rstrip("/")
-    return portal.render(request, "board.html", email=who[0], board=board(portal.db, portal.clock.now()), prefect_ui=ui)
+    return portal.render(request, "board.html", email=email, board=board(portal.db, portal.clock.now()), prefect_ui=ui)
 
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
 def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
     """What the one-click unsubscribe will do, and its button (GET changes nothing)."""
-    portal = _portal(request)
+    portal = portal_of(request)
     try:
         address, kind = opt_outs.read_token(portal.settings.signing_key(), token)
     except (EngageError, ValueError) as error:
@@ -160,7 +156,7 @@ def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
 def unsubscribe(request: Request, token: str) -> HTMLResponse:
     """RFC 8058 one-click unsubscribe: mail clients POST without cookies, so the signed token is the proof."""
-    portal = _portal(request)
+    portal = portal_of(request)
     try:
         address, kind = opt_outs.read_token(portal.settings.signing_key(), token)
         message = opt_outs.opt_out(portal.db, address, kind)

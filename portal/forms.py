@@ -17,7 +17,7 @@ from portal.i18n import pick_language
 from portal.links import status_of
 from portal.uploads import KINDS as FILE_TYPES
 from portal.uploads import detect, store
-from portal.web import Portal, client_key
+from portal.web import Portal, client_key, portal_of
 from states import action_links, intake
 from states.errors import EngageError
 from states.inputs import InputError
@@ -29,10 +29,6 @@ FIELDS = ("organization", "email", "title", "topic", "text", "summary", "media",
 FILE_NAME = re.compile(r"^[0-9a-f]{64}\.(pdf|pptx|docx)$")
 
 
-def _portal(request: Request) -> Portal:
-    return request.app.state.portal
-
-
 def _page(request: Request, portal: Portal, form: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     window = intake.windows(portal.db).get(FORMS[form])
     return portal.render(request, f"submit_{form}.html", status_code, form=form, window=window,
@@ -42,14 +38,14 @@ def _page(request: Request, portal: Portal, form: str, status_code: int = 200, *
 @router.get("/submit", response_class=HTMLResponse)
 def submit_index(request: Request) -> HTMLResponse:
     """The three public forms and their windows."""
-    portal = _portal(request)
+    portal = portal_of(request)
     return portal.render(request, "submit_index.html", windows=intake.windows(portal.db))
 
 
 @router.get("/submit/{form}", response_class=HTMLResponse)
 def submit_form(request: Request, form: str) -> HTMLResponse:
     """An empty form."""
-    portal = _portal(request)
+    portal = portal_of(request)
     if form not in FORMS:
         return portal.refuse(request, f"there is no form {form!r}", 404)
     return _page(request, portal, form)
@@ -63,13 +59,13 @@ async def submit(request: Request, form: str) -> HTMLResponse:
 
 
 def _submit(request: Request, form: str, data: FormData) -> HTMLResponse:
-    portal = _portal(request)
+    portal = portal_of(request)
     if form not in FORMS:
         return portal.refuse(request, f"there is no form {form!r}", 404)
     if not portal.submission_limit.allow(client_key(request)):
         return portal.refuse(request, portal.render_word(request, "too_many"), 429)
-    if not portal.csrf.valid(request, data.get("csrf")):
-        return portal.refuse(request, portal.render_word(request, "csrf_failed"), 403)
+    if refusal := portal.csrf_refusal(request, data):
+        return refusal
     values = {name: str(data.get(name) or "").strip() for name in FIELDS if isinstance(data.get(name) or "", str)}
     try:
         upload = _upload(data) if form == "material" else None
@@ -111,7 +107,7 @@ def _details(form: str, values: dict[str, str], upload: bytes | None, portal: Po
 @router.get("/files/{name}")
 def download(request: Request, name: str) -> Response:
     """An uploaded file, always as a download (never rendered by the browser)."""
-    portal = _portal(request)
+    portal = portal_of(request)
     path = portal.settings.upload_dir / name
     if not FILE_NAME.match(name) or not path.is_file():
         return portal.refuse(request, "no such file", 404)
@@ -122,7 +118,7 @@ def download(request: Request, name: str) -> Response:
 @router.get("/confirm/{token}", response_class=HTMLResponse)
 def show_confirmation(request: Request, token: str) -> HTMLResponse:
     """What will be submitted, and the button that confirms it. Changes nothing."""
-    portal = _portal(request)
+    portal = portal_of(request)
     try:
         link = action_links.verify(portal.db, token, portal.clock.now())
         pending = intake.pending_of(portal.db, link)
@@ -139,9 +135,9 @@ async def confirm(request: Request, token: str) -> HTMLResponse:
 
 
 def _confirm(request: Request, token: str, data: FormData) -> HTMLResponse:
-    portal = _portal(request)
-    if not portal.csrf.valid(request, data.get("csrf")):
-        return portal.refuse(request, portal.render_word(request, "csrf_failed"), 403)
+    portal = portal_of(request)
+    if refusal := portal.csrf_refusal(request, data):
+        return refusal
     try:
         link = action_links.verify(portal.db, token, portal.clock.now(), "confirm")
         pending = intake.pending_of(portal.db, link)

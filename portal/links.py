@@ -21,7 +21,7 @@ from states.approvals import ApprovalStatus, approval_status, record_decision
 from states.errors import EngageError, NotAllowedError, NotFoundError
 from states.inputs import InputError
 from states.workflow import apply_transition
-from portal.web import Portal
+from portal.web import Portal, portal_of
 
 router = APIRouter()
 
@@ -39,10 +39,6 @@ def status_of(error: EngageError) -> int:
     return next((code for kind, code in STATUS.items() if isinstance(error, kind)), 409)
 
 
-def _portal(request: Request) -> Portal:
-    return request.app.state.portal
-
-
 def _show(request: Request, portal: Portal, token: str, link: VerifiedLink, status_code: int = 200,
           context: ApprovalStatus | None = None, **extra: Any) -> HTMLResponse:
     context = context or approval_status(portal.db, link.engagement_id)
@@ -53,7 +49,7 @@ def _show(request: Request, portal: Portal, token: str, link: VerifiedLink, stat
 @router.get("/a/{token}", response_class=HTMLResponse)
 def show_link(request: Request, token: str) -> HTMLResponse:
     """The link's page: what is asked, of whom, and the choices. Changes nothing."""
-    portal = _portal(request)
+    portal = portal_of(request)
     try:
         with portal.db.engine.begin() as connection:  # the link and its engagement, read in one transaction
             link = action_links.verify(connection, token, portal.clock.now())
@@ -73,9 +69,9 @@ async def use_link(request: Request, token: str) -> HTMLResponse:
 
 
 def _use_link(request: Request, token: str, form: FormData) -> HTMLResponse:
-    portal = _portal(request)
-    if not portal.csrf.valid(request, form.get("csrf")):
-        return portal.refuse(request, portal.render_word(request, "csrf_failed"), 403)
+    portal = portal_of(request)
+    if refusal := portal.csrf_refusal(request, form):
+        return refusal
     action = str(form.get("action") or "")
     link: VerifiedLink | None = None
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,22 @@ class Portal:
     def refuse(self, request: Request, message: str, status_code: int, *, language: str | None = None) -> HTMLResponse:
         """The clear page shown when something is refused; nothing was written."""
         return self.render(request, "refused.html", status_code, language=language, message=message)
+
+    def csrf_refusal(self, request: Request, form: Mapping[str, Any]) -> HTMLResponse | None:
+        """The 403 page if the posted ``form`` does not carry this site's CSRF token; ``None`` if it does."""
+        if self.csrf.valid(request, form.get("csrf")):
+            return None
+        return self.refuse(request, self.render_word(request, "csrf_failed"), 403)
+
+    def signed_in_as(self, request: Request, role: str) -> str | None:
+        """The e-mail of the person signed in with ``role``, or ``None``."""
+        who = self.sessions.current(request)
+        return who[0] if who is not None and who[1] == role else None
+
+
+def portal_of(request: Request) -> Portal:
+    """The portal serving ``request``."""
+    return request.app.state.portal
 
 
 def client_key(request: Request) -> str:
