@@ -43,7 +43,11 @@ CONTEXT = {"engagement_title": "Engagement", "reminder_number": 1, "decision": "
 
 
 class CountingSmtp(asyncio.Protocol):
-    """Just enough SMTP for ``smtplib``: every command accepted (pipelined ones too), every message counted and dropped."""
+    """Just enough SMTP for ``smtplib``: every command accepted (pipelined ones too), every message counted and dropped.
+
+    The replies to what one read brought in go out in one write, as servers that announce
+    PIPELINING do (Postfix flushes its replies when its input is drained).
+    """
 
     count = 0
 
@@ -55,32 +59,37 @@ class CountingSmtp(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        while True:
+        replies: list[bytes] = []
+        closing = False
+        while not closing:
             if self.in_data:
                 end = self.buffer.find(b"\r\n.\r\n")
                 if end < 0:
-                    return
+                    break
                 self.buffer = self.buffer[end + 5:]
                 self.in_data = False
                 CountingSmtp.count += 1
-                self.transport.write(b"250 2.0.0 counted\r\n")
+                replies.append(b"250 2.0.0 counted\r\n")
                 continue
             line, found, rest = self.buffer.partition(b"\r\n")
             if not found:
-                return
+                break
             self.buffer = rest
             verb = line[:4].upper()
             if verb == b"DATA":
                 self.in_data = True
-                self.transport.write(b"354 go ahead\r\n")
+                replies.append(b"354 go ahead\r\n")
             elif verb == b"QUIT":
-                self.transport.write(b"221 bye\r\n")
-                self.transport.close()
-                return
+                replies.append(b"221 bye\r\n")
+                closing = True
             elif verb == b"EHLO":
-                self.transport.write(b"250-counting sink\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+                replies.append(b"250-counting sink\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
             else:
-                self.transport.write(b"250 OK\r\n")
+                replies.append(b"250 OK\r\n")
+        if replies:
+            self.transport.write(b"".join(replies))
+        if closing:
+            self.transport.close()
 
 
 def sink_process(port: int, ready: multiprocessing.synchronize.Event, counts: multiprocessing.Queue) -> None:
