@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -62,7 +62,7 @@ from notifications.errors import (
     PermanentDeliveryError,
 )
 from notifications.mail_extras import mail_extras
-from notifications.mime import build_email
+from notifications.mime import OutgoingEmail, build_email
 from notifications.redaction import redact
 from notifications.templates import RenderedMessage, render_message
 from settings import Settings, get_settings
@@ -343,9 +343,7 @@ class _EmailPool:
         """Begin delivering ``jobs``; pass the result to :meth:`wait`."""
         queue, outage = deque(jobs), []
 
-        def work() -> None:
-            channel = self._channel()
-            channel.reset_failures()
+        def messages() -> Iterator[tuple[_Job, OutgoingEmail]]:
             while True:
                 try:
                     job = queue.popleft()
@@ -354,13 +352,23 @@ class _EmailPool:
                 if outage or clock.now() >= expiry:
                     continue  # stays NOT_TRIED
                 try:
-                    _deliver(job.row, channel, None, self.settings, clock)
-                except ChannelUnavailable as error:
-                    outage.append(error)
+                    message = _email(job.row, self.settings, clock)
                 except Exception as error:  # noqa: BLE001 - every failure is recorded on the row
                     _fail(job, error)
                 else:
-                    job.outcome = _Outcome.SENT
+                    yield job, message
+
+        def work() -> None:
+            channel = self._channel()
+            channel.reset_failures()
+            try:
+                for job, refusal in channel.send_each(messages()):
+                    if refusal is None:
+                        job.outcome = _Outcome.SENT
+                    else:
+                        _fail(job, refusal)
+            except ChannelUnavailable as error:
+                outage.append(error)
 
         workers = min(self.settings.outbox_pool_size, len(jobs))
         return [self._executor.submit(work) for _ in range(workers)], outage
@@ -379,28 +387,26 @@ def _fail(job: _Job, error: Exception) -> None:
     job.error = describe_error(error)
 
 
-def _deliver(row: Any, email: EmailChannel | None, chat: ChatChannel | None, settings: Settings, clock: Clock) -> None:  # noqa: ANN401
+def _rendered(row: Any, settings: Settings) -> RenderedMessage:  # noqa: ANN401 - a Core row
     context = {"secretariat_name": settings.secretariat_name, **row.context, "recipient_name": row.recipient_name,
                "action_url": action_url(row.context, row.dedupe_key, settings)}
     try:
-        rendered = render_message(row.notification_type, row.language, context)
+        return render_message(row.notification_type, row.language, context)
     except (ValueError, TemplateError) as error:
         raise PermanentDeliveryError(f"cannot render the message: {error}") from error
-    if row.channel == DeliveryChannel.EMAIL and email is not None:
-        message = build_email(
-            rendered=rendered,
-            recipient_name=row.recipient_name,
-            recipient_address=row.recipient_address,
-            dedupe_key=row.dedupe_key,
-            settings=settings,
-            clock=clock,
-            **mail_extras(row, settings),
-        )
-        email.send(message)
-    elif row.channel == DeliveryChannel.CHAT and chat is not None:
-        chat.send(rendered, row.recipient_address)
-    else:
-        raise PermanentDeliveryError(f"unknown channel {row.channel!r}")
+
+
+def _email(row: Any, settings: Settings, clock: Clock) -> OutgoingEmail:  # noqa: ANN401 - a Core row
+    """The e-mail of an outbox row, rendered; :class:`PermanentDeliveryError` if it cannot make one."""
+    return build_email(
+        rendered=_rendered(row, settings),
+        recipient_name=row.recipient_name,
+        recipient_address=row.recipient_address,
+        dedupe_key=row.dedupe_key,
+        settings=settings,
+        clock=clock,
+        **mail_extras(row, settings),
+    )
 
 
 _MARK_POSTING = (
@@ -421,7 +427,9 @@ def _post_chat(connection: Connection, job: _Job, chat: ChatChannel, settings: S
     if not marked:
         return  # the lease was taken over: leave the row to its new claimant
     try:
-        _deliver(job.row, None, chat, settings, clock)
+        if job.row.channel != DeliveryChannel.CHAT:
+            raise PermanentDeliveryError(f"unknown channel {job.row.channel!r}")
+        chat.send(_rendered(job.row, settings), job.row.recipient_address)
     except Exception as error:  # noqa: BLE001 - every failure is recorded on the row
         _fail(job, error)
     else:

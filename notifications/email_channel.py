@@ -1,4 +1,4 @@
-"""E-mail delivery over SMTP, one connection reused across a batch, commands pipelined when the server allows."""
+"""E-mail delivery over SMTP, one connection reused across a batch, each message one round trip when the server pipelines."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ import logging
 import re
 import smtplib
 import ssl
+from collections.abc import Iterable, Iterator
 from email.utils import parseaddr
+from typing import TypeVar
 
 from notifications.errors import ChannelUnavailable
 from notifications.mime import OutgoingEmail
 from settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _LEADING_PERIOD = re.compile(rb"(?m)^\.")
 _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")  # quoteaddr keeps it
@@ -26,9 +29,9 @@ class EmailChannel:
     """Sends messages over one lazily opened SMTP connection, reopened after any failure.
 
     A failure of the server as a whole (connection refused, timeout, dropped connection, a 4xx
-    reply) raises :class:`SmtpUnavailable`; a 5xx refusal of one message raises the ``smtplib``
-    error, which is that message's fault. Once connecting has failed, further sends fail fast
-    with the same error until :meth:`reset_failures`. Not thread-safe: one per thread.
+    reply) raises :class:`SmtpUnavailable`; a 5xx refusal of one message is that message's
+    fault, reported with it. Once connecting has failed, further sends fail fast with the same
+    error until :meth:`reset_failures`. Not thread-safe: one per thread.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -49,37 +52,130 @@ class EmailChannel:
         self._connect_error = None
 
     def send(self, message: OutgoingEmail) -> None:
-        """Deliver one message; raises on any failure (the connection is then dropped).
+        """Deliver one message; raises :class:`SmtpUnavailable`, or the ``smtplib`` error refusing it."""
+        [(_, refusal)] = self.send_each([(None, message)])
+        if refusal is not None:
+            raise refusal
 
-        A connection found closed by the server (idle timeout) is reopened once.
+    def send_each(self, messages: Iterable[tuple[T, OutgoingEmail]]) -> Iterator[tuple[T, Exception | None]]:
+        """Deliver each message in turn; yield it with ``None`` once the server took it, or with the error refusing it.
+
+        When the server announces PIPELINING, a message's content goes out in one write with the
+        next message's MAIL, RCPT and DATA (RFC 2920): one round trip per message. A failure of
+        the server as a whole raises :class:`SmtpUnavailable` and drops the connection: the
+        messages not yielded by then were not delivered as far as the server said. A connection
+        found closed by the server (idle timeout) is reopened once.
+        """
+        waiting: tuple[T, OutgoingEmail] | None = None  # its DATA was accepted: its content goes with the next write
+        try:
+            for item, message in messages:
+                finished, waiting = waiting, None
+                if finished is None:
+                    refusal, started = None, self._start(message)
+                else:
+                    refusal, started = self._finish(finished[1], message)
+                if started is _WAITING:
+                    waiting = (item, message)
+                if finished is not None:
+                    yield finished[0], refusal
+                if isinstance(started, SmtpUnavailable):
+                    raise started
+                if started is not _WAITING:
+                    yield item, started  # type: ignore[misc] - delivered (None) or refused
+            if waiting is not None:
+                finished, waiting = waiting, None
+                refusal, _ = self._finish(finished[1], None)
+                yield finished[0], refusal
+        finally:
+            if waiting is not None:  # stopped with a transaction open: the connection cannot carry another
+                self._drop()
+
+    def _start(self, message: OutgoingEmail) -> object:
+        """Open ``message``'s transaction: ``_WAITING`` for its content, or its outcome (``None``: delivered whole).
+
+        Returns, rather than raises, a :class:`SmtpUnavailable`, as :meth:`_finish` does.
         """
         reused = self._connection is not None
         try:
             try:
-                self._send_once(message)
+                return self._start_once(message)
             except (smtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError):
                 if not reused:
                     raise
                 log.info("SMTP connection went stale; reconnecting once")
                 self._drop()
-                self._send_once(message)
-        except SmtpUnavailable:
+                return self._start_once(message)
+        except SmtpUnavailable as error:
             self._drop()
-            raise
-        except Exception as error:
-            self._drop()
-            if _is_transient(error):
-                raise SmtpUnavailable(
-                    f"SMTP server {self.settings.smtp_host}:{self.settings.smtp_port}: {describe_error(error)}"
-                ) from error
-            raise
+            return error
+        except Exception as error:  # noqa: BLE001 - any other failure is the server's
+            return self._unavailable(error)
 
-    def _send_once(self, message: OutgoingEmail) -> None:
+    def _start_once(self, message: OutgoingEmail) -> object:
         connection = self._connect()
-        if connection.has_extn("pipelining"):
-            _pipelined_sendmail(connection, self._envelope_from, self._quoted_from, message)
+        if not connection.has_extn("pipelining"):
+            try:
+                connection.sendmail(self._envelope_from, [message.recipient], message.data)
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
+                return self._refused(error)
+            return None
+        connection.send(self._envelope(connection, message))
+        return self._envelope_outcome(connection, message)
+
+    def _finish(self, waiting: OutgoingEmail, following: OutgoingEmail | None) -> tuple[Exception | None, object]:
+        """Send ``waiting``'s content with ``following``'s MAIL, RCPT and DATA in one write.
+
+        Returns ``waiting``'s outcome (``None``: delivered) and ``following``'s start, as
+        :meth:`_start` returns it. Raises :class:`SmtpUnavailable` if ``waiting``'s outcome is unknown.
+        """
+        connection = self._connection
+        assert connection is not None  # noqa: S101 - a waiting message holds its connection
+        try:
+            data = _LEADING_PERIOD.sub(b"..", waiting.data)
+            data += b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"
+            connection.send(data if following is None else data + self._envelope(connection, following))
+            code, reply = connection.getreply()
+        except Exception as error:  # noqa: BLE001 - any failure here is the server's
+            raise self._unavailable(error) from error
+        refusal = None if code == 250 else self._refused(smtplib.SMTPDataError(code, reply))
+        if isinstance(refusal, SmtpUnavailable):
+            raise refusal
+        if following is None:
+            return refusal, None
+        try:
+            return refusal, self._envelope_outcome(connection, following)
+        except Exception as error:  # noqa: BLE001 - any failure here is the server's
+            return refusal, self._unavailable(error)
+
+    def _envelope(self, connection: smtplib.SMTP, message: OutgoingEmail) -> bytes:
+        size = f" size={len(message.data)}" if connection.has_extn("size") else ""
+        recipient = message.recipient
+        quoted = f"<{recipient}>" if _PLAIN_ADDRESS.fullmatch(recipient) else smtplib.quoteaddr(recipient)
+        return f"mail FROM:{self._quoted_from}{size}\r\nrcpt TO:{quoted}\r\ndata\r\n".encode("ascii")
+
+    def _envelope_outcome(self, connection: smtplib.SMTP, message: OutgoingEmail) -> object:
+        """Read the replies to MAIL, RCPT and DATA: ``_WAITING`` if the server waits for the content, else the error."""
+        (mail_code, mail_reply), rcpt, (data_code, data_reply) = connection.getreply(), connection.getreply(), connection.getreply()
+        if mail_code != 250:
+            error: smtplib.SMTPException = smtplib.SMTPSenderRefused(mail_code, mail_reply, self._envelope_from)
+        elif rcpt[0] not in (250, 251):
+            error = smtplib.SMTPRecipientsRefused({message.recipient: rcpt})
+        elif data_code != 354:
+            error = smtplib.SMTPDataError(data_code, data_reply)
         else:
-            connection.sendmail(self._envelope_from, [message.recipient], message.data)
+            return _WAITING
+        self._drop()  # the transaction is left half open: start the next one on a new connection
+        return self._refused(error)
+
+    def _refused(self, error: smtplib.SMTPException) -> Exception:
+        """The refusal of one message, or a :class:`SmtpUnavailable` (connection dropped) if the server asked to try later."""
+        return self._unavailable(error) if _is_transient(error) else error
+
+    def _unavailable(self, error: BaseException) -> SmtpUnavailable:
+        self._drop()
+        if isinstance(error, SmtpUnavailable):
+            return error
+        return SmtpUnavailable(f"SMTP server {self.settings.smtp_host}:{self.settings.smtp_port}: {describe_error(error)}")
 
     def _connect(self) -> smtplib.SMTP:
         if self._connection is not None:
@@ -125,28 +221,7 @@ class EmailChannel:
                 self._drop()
 
 
-def _pipelined_sendmail(connection: smtplib.SMTP, sender: str, quoted_sender: str, message: OutgoingEmail) -> None:
-    """``sendmail`` to one recipient with MAIL, RCPT and DATA in one write (RFC 2920): two round trips, not four.
-
-    Sends the commands and raises the errors ``sendmail`` would for the same replies; the
-    caller drops the connection after any error.
-    """
-    size = f" size={len(message.data)}" if connection.has_extn("size") else ""
-    recipient = message.recipient
-    quoted = f"<{recipient}>" if _PLAIN_ADDRESS.fullmatch(recipient) else smtplib.quoteaddr(recipient)
-    connection.send(f"mail FROM:{quoted_sender}{size}\r\nrcpt TO:{quoted}\r\ndata\r\n")
-    (mail_code, mail_reply), rcpt, (data_code, data_reply) = connection.getreply(), connection.getreply(), connection.getreply()
-    if mail_code != 250:
-        raise smtplib.SMTPSenderRefused(mail_code, mail_reply, sender)
-    if rcpt[0] not in (250, 251):
-        raise smtplib.SMTPRecipientsRefused({message.recipient: rcpt})
-    if data_code != 354:
-        raise smtplib.SMTPDataError(data_code, data_reply)
-    data = _LEADING_PERIOD.sub(b"..", message.data)
-    connection.send(data + (b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"))
-    code, reply = connection.getreply()
-    if code != 250:
-        raise smtplib.SMTPDataError(code, reply)
+_WAITING = object()  # a message whose DATA the server accepted, its content not sent yet
 
 
 def _is_transient(error: BaseException) -> bool:

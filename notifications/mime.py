@@ -13,8 +13,10 @@ import binascii
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from email.policy import Compat32
 from email.utils import format_datetime, formataddr, quote
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from notifications.contact_checks import check_header_value
@@ -27,6 +29,7 @@ MESSAGE_ID_DOMAIN = "engage.coalition"
 _LONGEST_PLAIN_WORD = 70  # longer words could not be folded within the 78-column line limit
 _ENCODED_WORD_BYTES = 45  # 60 base64 characters: encoded words of 72 columns
 _LINE_ENDS = re.compile(rb"\r\n|\r|\n")
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ONE_WORD = re.compile(r"[!-+\--:<-~]+")  # printable ASCII without space, ";" or ",", where compat32 may fold
 
 
@@ -104,7 +107,7 @@ def build_email(
         ("From", settings.mail_from),
         ("To", formataddr((name, address)) if name == recipient_name else f"{name} <{address}>"),
         ("Subject", subject),
-        ("Date", format_datetime(clock.now())),
+        ("Date", _date_header(clock.now().replace(microsecond=0))),
         ("Message-ID", message_id),
         ("Content-Language", rendered.language),
         ("Auto-Submitted", "auto-generated"),
@@ -116,6 +119,12 @@ def build_email(
     mixed_head, mixed_body = _multipart("mixed", f"=_m{message_id[1:25]}",
                                        [b"".join(alternative), *(_attachment_part(item) for item in attachments)])
     return OutgoingEmail(recipient=address, data=mixed_head + _headers(fields) + mixed_body)
+
+
+@lru_cache(maxsize=1)
+def _date_header(moment: datetime) -> str:
+    """The Date header of a message sent at ``moment`` (a whole second): formatted once per second."""
+    return format_datetime(moment)
 
 
 def _headers(fields: Sequence[tuple[str, str]]) -> bytes:
@@ -132,7 +141,8 @@ def _multipart(subtype: str, boundary: str, parts: Sequence[bytes]) -> tuple[byt
 
 def _text_part(text: str, subtype: str) -> bytes:
     """A UTF-8 quoted-printable text part (encoded by ``binascii``, far faster than ``email.quoprimime``)."""
-    payload = _LINE_ENDS.sub(b"\r\n", binascii.b2a_qp(text.encode("utf-8"), istext=True))
+    payload = binascii.b2a_qp(text.encode("utf-8"), istext=True)
+    payload = payload.replace(b"\n", b"\r\n") if b"\r" not in payload else _LINE_ENDS.sub(b"\r\n", payload)
     return (f'Content-Type: text/{subtype}; charset="utf-8"\r\nMIME-Version: 1.0\r\n'
             "Content-Transfer-Encoding: quoted-printable\r\n\r\n").encode("ascii") + payload
 
@@ -153,12 +163,12 @@ def header_text(field_name: str, value: str) -> str:
     Refuses ASCII control characters (CR, LF, NUL...), which no input accepts, with a
     ``ValueError`` naming the field.
     """
-    for position, character in enumerate(value):
-        if ord(character) < 32 or ord(character) == 127:
-            raise ValueError(
-                f"{field_name} must not contain line breaks or control characters "
-                f"(found U+{ord(character):04X} at position {position})"
-            )
+    control = _ASCII_CONTROL.search(value)
+    if control:
+        raise ValueError(
+            f"{field_name} must not contain line breaks or control characters "
+            f"(found U+{ord(control.group()):04X} at position {control.start()})"
+        )
     if value.isascii() and all(len(word) <= _LONGEST_PLAIN_WORD for word in value.split(" ")):
         return value
     return " ".join(_encoded_words(value))
@@ -190,6 +200,12 @@ def _ascii_address(address: str) -> str:
     if not local.isascii():
         raise ValueError(f"recipient address {address!r} has a non-ASCII local part, which needs SMTPUTF8")
     try:
-        return f"{local}@{domain.encode('idna').decode('ascii')}"
+        return f"{local}@{_idna(domain)}"
     except UnicodeError as error:
         raise ValueError(f"recipient address {address!r} has an invalid domain: {error}") from None
+
+
+@lru_cache(maxsize=1024)
+def _idna(domain: str) -> str:
+    """``domain`` in its ASCII (IDNA) form; recipients share few domains, so each is converted once."""
+    return domain.encode("idna").decode("ascii")

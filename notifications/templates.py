@@ -146,13 +146,14 @@ def _environment(autoescape: bool) -> Environment:
 
 _TEXT = _environment(autoescape=False)
 _HTML = _environment(autoescape=True)
+_LANGUAGES = frozenset(member.value for member in Language)
 _BLANK_LINES = re.compile(r"\n[ \t]*(\n[ \t]*)+")
 
 
 def resolve_language(language: str | None) -> str:
     """The supported language closest to ``language`` (``es-MX`` -> ``es``), English otherwise."""
     code = (language or "").strip().lower()[:2]
-    return code if code in {member.value for member in Language} else DEFAULT_LANGUAGE.value
+    return code if code in _LANGUAGES else DEFAULT_LANGUAGE.value
 
 
 def _render_block(template: Template, block: str, variables: dict[str, Any]) -> str:

@@ -242,6 +242,33 @@ def test_a_5xx_refusal_is_charged_to_its_row_alone_then_requeue_delivers_it(db: 
     assert delivered[message_id_for("transition:0:invitation:contact:0")] == 1 and len(delivered) == 4
 
 
+class ContentRefusingHandler(MaildirHandler):
+    """Refuses the content of messages to ``refused`` at the end of DATA with a 5xx; records each message's connection."""
+
+    def __init__(self, maildir: Path, refused: set[str]) -> None:
+        super().__init__(maildir)
+        self.refused, self.peers = refused, []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        self.peers.append(session.peer)
+        if set(envelope.rcpt_tos) & self.refused:
+            return "554 5.6.0 Content rejected"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_content_refused_mid_stream_is_charged_alone_and_the_connection_goes_on(db: Database, maildir: Path) -> None:
+    clock = SimulatedClock(START)
+    ids = add_rows(db, 6)
+    handler = ContentRefusingHandler(maildir, {"partner2@example.org"})
+    with running_smtp_server(handler) as port:
+        report = dispatch_pending(db, clock=clock, settings=settings_for(port, outbox_pool_size=1))
+    assert (report.sent, report.retrying, report.deferred, report.outages) == (5, 1, 0, [])
+    assert [(f.id, f.dead) for f in report.failures] == [(ids[2], False)] and "554 5.6.0" in report.failures[0].error
+    assert len(handler.peers) == 6 and len(set(handler.peers)) == 1, "the refusal did not cost the connection"
+    assert sorted(parseaddr(m["To"])[1] for m in received(maildir)) == sorted(
+        f"partner{i}@example.org" for i in range(6) if i != 2)
+
+
 @pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "one-command-at-a-time"])
 def test_a_4xx_reply_pauses_the_channel_and_charges_no_row(db: Database, maildir: Path, pipelining: bool) -> None:
     clock = SimulatedClock(START)
