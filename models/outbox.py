@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UtcDateTime
+
+
+CLAIMABLE = "status IN ('pending', 'sending')"
+"""The rows a dispatcher may claim, as a claim states it: literally, so that both planners see it implies
+the predicate of ``ix_outbox_claimable`` and read the due rows in claiming order (no sort of every due row)."""
 
 
 class OutboxMessage(Base):
@@ -18,7 +23,10 @@ class OutboxMessage(Base):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_outbox_claimable", "next_attempt_at", "id", postgresql_where=text(CLAIMABLE), sqlite_where=text(CLAIMABLE)),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)

@@ -42,13 +42,13 @@ from typing import Any
 
 from jinja2 import TemplateError
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Connection, and_, bindparam, case, func, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models.base import UtcDateTime
 from models.db import Database
 from models.enums import DeliveryChannel, OutboxStatus
-from models.outbox import OutboxMessage
+from models.outbox import CLAIMABLE, OutboxMessage
 from models.outbox_channel import OutboxChannel
 from models.reference import Contact
 from notifications.action_urls import action_url
@@ -234,10 +234,7 @@ class _Batch:
 _CHANNEL_STATES = select(CHANNELS.c.channel, CHANNELS.c.paused_until, CHANNELS.c.failures, CHANNELS.c.outage_since)
 
 
-_CLAIMABLE = select(OUTBOX).where(
-    OUTBOX.c.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
-    OUTBOX.c.next_attempt_at <= bindparam("now", type_=UtcDateTime()),
-)
+_CLAIMABLE = select(OUTBOX).where(text(CLAIMABLE), OUTBOX.c.next_attempt_at <= bindparam("now", type_=UtcDateTime()))
 _TAKE = (
     update(OUTBOX)
     .where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)))

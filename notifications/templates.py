@@ -134,6 +134,7 @@ def _environment(autoescape: bool) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
         auto_reload=False,  # compiled once per process: no file check on every render
+        cache_size=-1,  # a plain dict: a few dozen templates, looked up without the LRU cache's lock
     )
     environment.filters.update(
         ldate=_localized_date, kind_label=_kind_label, http_url=_http_url, paragraphs=_paragraphs, wrap=wrap

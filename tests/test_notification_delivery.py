@@ -29,7 +29,7 @@ from sqlalchemy import func, insert, select
 from models.db import Database
 from models.outbox import OutboxMessage
 from models.outbox_channel import OutboxChannel
-from notifications.dispatcher import POSTING_MARK, dispatch_pending, list_outbox, requeue
+from notifications.dispatcher import _CLAIMABLE, OUTBOX, POSTING_MARK, dispatch_pending, list_outbox, requeue
 from notifications.mime import message_id_for
 from notifications.errors import OutboxAlreadySent, OutboxMessageNotFound
 from notifications.mail_sink import MaildirHandler, running_mail_sink, running_smtp_server
@@ -553,3 +553,13 @@ class ChatServer:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def test_a_claim_reads_the_due_rows_in_order_through_the_partial_index(postgres_db: Database) -> None:
+    add_rows(postgres_db, 300)
+    with postgres_db.engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE outbox")
+        claim = _CLAIMABLE.order_by(OUTBOX.c.next_attempt_at, OUTBOX.c.id).limit(50).with_for_update(skip_locked=True)
+        compiled = claim.compile(connection)
+        plan = "\n".join(connection.exec_driver_sql(f"EXPLAIN {compiled}", compiled.construct_params({"now": START})).scalars())
+    assert "ix_outbox_claimable" in plan and "Sort" not in plan, plan
