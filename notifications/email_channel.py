@@ -131,7 +131,9 @@ class EmailChannel:
         connection = self._connection
         assert connection is not None  # noqa: S101 - a waiting message holds its connection
         try:
-            data = _LEADING_PERIOD.sub(b"..", waiting.data)
+            data = waiting.data
+            if data.startswith(b".") or b"\n." in data:  # rare: a line starting with a period is doubled
+                data = _LEADING_PERIOD.sub(b"..", data)
             data += b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"
             connection.send(data if following is None else data + self._envelope(connection, following))
             code, reply = connection.getreply()

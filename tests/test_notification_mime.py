@@ -117,6 +117,25 @@ def test_a_delivered_message_parses_as_the_email_package_message(tmp_path: Path)
     assert delivered.get_payload(1).get_filename() == "meeting.ics"
 
 
+def test_lines_starting_with_a_period_arrive_intact_within_one_pipelined_stream(tmp_path: Path) -> None:
+    comments = [".", "..two", "plain", ".\n.\n.lead"]
+    with running_smtp_server(MaildirHandler(tmp_path / "mail")) as port:
+        settings = Settings(smtp_port=port)
+        messages = [(comment, build_email(rendered=render_message("decision", "en", {"comment": comment}), recipient_name="A",
+                                          recipient_address="a@example.org", dedupe_key=str(index), settings=settings,
+                                          clock=CLOCK))
+                    for index, comment in enumerate(comments)]
+        with EmailChannel(settings) as channel:
+            assert [(comment, refusal) for comment, refusal in channel.send_each(messages)] == [(c, None) for c in comments]
+    texts = {}
+    for path in (tmp_path / "mail" / "new").iterdir():
+        delivered = email.message_from_bytes(path.read_bytes())
+        texts[delivered["Message-ID"]] = delivered.get_payload(0).get_payload(decode=True)
+    sent = {message_id_for(str(index)): email.message_from_bytes(message.data).get_payload(0).get_payload(decode=True)
+            for index, (_, message) in enumerate(messages)}
+    assert texts == sent
+
+
 @hypothesis_settings(max_examples=200, deadline=None)
 @given(st.sampled_from(["List-Unsubscribe", "To", "Subject", "X-" + "A" * 70]),
        st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=200))
