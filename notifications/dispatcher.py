@@ -234,7 +234,10 @@ class _Batch:
 _CHANNEL_STATES = select(CHANNELS.c.channel, CHANNELS.c.paused_until, CHANNELS.c.failures, CHANNELS.c.outage_since)
 
 
-_CLAIMABLE = select(OUTBOX).where(text(CLAIMABLE), OUTBOX.c.next_attempt_at <= bindparam("now", type_=UtcDateTime()))
+_CLAIMED_COLUMNS = [OUTBOX.c[name] for name in (
+    "id", "dedupe_key", "engagement_id", "notification_type", "channel", "recipient_name", "recipient_address", "language",
+    "mandatory", "context", "status", "status_reason", "attempts")]  # what delivering and recording need: no dates to convert
+_CLAIMABLE = select(*_CLAIMED_COLUMNS).where(text(CLAIMABLE), OUTBOX.c.next_attempt_at <= bindparam("now", type_=UtcDateTime()))
 _TAKE = (
     update(OUTBOX)
     .where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
