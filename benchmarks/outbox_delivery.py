@@ -172,15 +172,54 @@ def blaster(port: int, count: int, connections: int) -> float:
     return rate
 
 
-def run(url: str, count: int, dispatchers: int, port: int) -> tuple[float, list[float]]:
-    """Seed ``url``, drain it with ``dispatchers`` processes; messages/s and each one's peak RSS (MiB)."""
+def process_cpu(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user and system) each of ``pids`` has used so far, as Linux's ``/proc`` tells (those gone left out)."""
+    seconds = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
+def cpu_since(before: dict[int, float], now: dict[int, float]) -> float:
+    """CPU seconds used between two :func:`process_cpu` readings; a process started in between counts whole."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in now.items())
+
+
+def postgres_pids() -> list[int]:
+    """The processes of a PostgreSQL server on this machine (none if it runs elsewhere)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "postgres":
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def run(url: str, count: int, dispatchers: int, port: int, sinks: list[int]) -> tuple[float, list[float]]:
+    """Seed ``url``, drain it with ``dispatchers`` processes; messages/s and each one's peak RSS (MiB).
+
+    Besides the dispatchers' own CPU time per message, prints that of the sink processes (pids
+    ``sinks``) and, for a PostgreSQL server on this machine, of all its processes (other users of
+    the server count too), over the same interval: on a small machine they share the cores.
+    """
     seed(url, count)
     context = multiprocessing.get_context("spawn")
-    start, results = context.Barrier(dispatchers), context.Queue()
+    start, results = context.Barrier(dispatchers + 1), context.Queue()
     processes = [context.Process(target=dispatcher, args=(url, port, start, results)) for _ in range(dispatchers)]
     for process in processes:
         process.start()
+    local_server = url.startswith("postgresql") and bool(postgres_pids())
+    sink_cpu, server_cpu = process_cpu(sinks), process_cpu(postgres_pids() if local_server else [])
+    start.wait()
     outcomes = [results.get(timeout=900) for _ in processes]
+    sink_cpu = cpu_since(sink_cpu, process_cpu(sinks))
+    server_cpu = cpu_since(server_cpu, process_cpu(postgres_pids() if local_server else []))
     for process in processes:
         process.join()
     sent = sum(outcome[0] for outcome in outcomes)
@@ -188,8 +227,9 @@ def run(url: str, count: int, dispatchers: int, port: int) -> tuple[float, list[
     rate = sent / elapsed
     peaks = [outcome[3] for outcome in outcomes]
     cpu = sum(outcome[4] for outcome in outcomes)
+    others = f"; sink {sink_cpu / sent * 1000:.2f} ms" + (f", PostgreSQL server {server_cpu / sent * 1000:.2f} ms" if local_server else "")
     print(f"{dispatchers} dispatcher(s): {sent} sent in {elapsed:.2f} s, {rate:.0f} messages/s, "
-          f"{cpu / sent * 1000:.2f} ms CPU per message (claim, render, send, record), "
+          f"{cpu / sent * 1000:.2f} ms CPU per message (claim, render, send, record){others}, "
           f"peak RSS per dispatcher {', '.join(f'{peak:.0f}' for peak in peaks)} MiB", flush=True)
     return rate, peaks
 
@@ -220,6 +260,7 @@ def main() -> None:
         sinks[-1].start()
         ready.wait(timeout=60)
     try:
+        sink_pids = [sink.pid for sink in sinks if sink.pid is not None]
         pool = Settings().outbox_pool_size
         blast = blaster(port, arguments.messages, pool)
         rates: dict[int, float] = {}
@@ -228,10 +269,10 @@ def main() -> None:
             for dispatchers in (1, 2):
                 if arguments.postgres:
                     with scratch_postgres(arguments.postgres) as url:
-                        rates[dispatchers], _ = run(url, arguments.messages, dispatchers, port)
+                        rates[dispatchers], _ = run(url, arguments.messages, dispatchers, port, sink_pids)
                 else:
                     url = f"sqlite:///{workdir / f'bench-{dispatchers}.db'}"
-                    rates[dispatchers], _ = run(url, arguments.messages, dispatchers, port)
+                    rates[dispatchers], _ = run(url, arguments.messages, dispatchers, port, sink_pids)
         summarize(blast, rates[1], rates[2])
     finally:
         for sink in sinks:
