@@ -42,8 +42,10 @@ from typing import Any
 
 from jinja2 import TemplateError
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Connection, and_, bindparam, case, func, select, text, update
+from sqlalchemy import ARRAY, Boolean, ColumnElement, Connection, Integer, and_, any_, bindparam, case, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from models.base import UtcDateTime
 from models.db import Database
@@ -238,9 +240,27 @@ _CLAIMED_COLUMNS = [OUTBOX.c[name] for name in (
     "id", "dedupe_key", "engagement_id", "notification_type", "channel", "recipient_name", "recipient_address", "language",
     "mandatory", "context", "status", "status_reason", "attempts")]  # what delivering and recording need: no dates to convert
 _CLAIMABLE = select(*_CLAIMED_COLUMNS).where(text(CLAIMABLE), OUTBOX.c.next_attempt_at <= bindparam("now", type_=UtcDateTime()))
+class _AmongIds(ColumnElement[bool]):
+    """``outbox.id`` among the list parameter ``ids``: one array parameter on PostgreSQL, where an ``IN`` list
+    of a batch's ids would be a statement as long as the batch, written and parsed again at each execution."""
+
+    inherit_cache = True
+    type = Boolean()
+
+
+@compiles(_AmongIds)
+def _among_ids(element: _AmongIds, compiler: SQLCompiler, **kw: Any) -> str:  # noqa: ANN401
+    return compiler.process(OUTBOX.c.id.in_(bindparam("ids", expanding=True)), **kw)
+
+
+@compiles(_AmongIds, "postgresql")
+def _among_ids_array(element: _AmongIds, compiler: SQLCompiler, **kw: Any) -> str:  # noqa: ANN401
+    return compiler.process(OUTBOX.c.id == any_(bindparam("ids", type_=ARRAY(Integer))), **kw)
+
+
 _TAKE = (
     update(OUTBOX)
-    .where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .where(_AmongIds())
     .values(status=OutboxStatus.SENDING, next_attempt_at=bindparam("expiry", type_=UtcDateTime()),
             attempts=OUTBOX.c.attempts + 1)
 )
@@ -439,13 +459,13 @@ def _post_chat(connection: Connection, job: _Job, chat: ChatChannel, settings: S
 _LEASED = and_(OUTBOX.c.status == OutboxStatus.SENDING, OUTBOX.c.next_attempt_at == bindparam("expiry", type_=UtcDateTime()))
 _MARK_SENT = (
     update(OUTBOX)
-    .where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)), _LEASED)
+    .where(_AmongIds(), _LEASED)
     .values(status=OutboxStatus.SENT, sent_at=bindparam("now", type_=UtcDateTime()),
             status_reason=case((OUTBOX.c.status_reason == POSTING_MARK, None), else_=OUTBOX.c.status_reason))
 )
 _HAND_BACK = (
     update(OUTBOX)
-    .where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)), _LEASED)
+    .where(_AmongIds(), _LEASED)
     .values(status=OutboxStatus.PENDING, attempts=OUTBOX.c.attempts - 1, next_attempt_at=bindparam("resume", type_=UtcDateTime()))
 )
 _MARK_FAILED = (
@@ -674,7 +694,7 @@ def find_dead(db: Database, *, since: date | datetime | None = None, notificatio
 
 _REQUEUE_DEAD = (
     update(OUTBOX)
-    .where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)), OUTBOX.c.status == OutboxStatus.DEAD)
+    .where(_AmongIds(), OUTBOX.c.status == OutboxStatus.DEAD)
     .values(status=OutboxStatus.PENDING, attempts=0, status_reason="requeued (was dead)",
             next_attempt_at=bindparam("now", type_=UtcDateTime()))
 )
