@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jinja2 import ChainableUndefined, Environment, FileSystemLoader, Template, pass_context
+from jinja2 import ChainableUndefined, Environment, FileSystemLoader, pass_context
 from markupsafe import Markup
 from jinja2.runtime import Context
 
@@ -157,10 +157,6 @@ def resolve_language(language: str | None) -> str:
     return code if code in _LANGUAGES else DEFAULT_LANGUAGE.value
 
 
-def _render_block(template: Template, block: str, variables: dict[str, Any]) -> str:
-    return "".join(template.blocks[block](template.new_context(variables)))
-
-
 def render_message(notification_type: str, language: str | None, context: Mapping[str, Any]) -> RenderedMessage:
     """Render subject, plain text and HTML of one notification.
 
@@ -173,10 +169,9 @@ def render_message(notification_type: str, language: str | None, context: Mappin
         raise ValueError(f"unknown notification type {notification_type!r}") from None
     lang = resolve_language(language)
     name = f"{lang}/{kind.value}.j2"
-    variables: dict[str, Any] = {**context, "lang": lang}
     text_template = _TEXT.get_template(name)
-    subject = _SPACES.sub(" ", _render_block(text_template, "subject", variables)).strip()
-    variables["subject"] = subject
-    text = _BLANK_LINES.sub("\n\n", text_template.render(variables, layout="_layout.txt")).strip() + "\n"
-    html = _HTML.get_template(name).render(variables, layout="_layout.html")
+    text_context = text_template.new_context({**context, "lang": lang, "layout": "_layout.txt"})  # one for both
+    subject = _SPACES.sub(" ", "".join(text_template.blocks["subject"](text_context))).strip()
+    text = _BLANK_LINES.sub("\n\n", "".join(text_template.root_render_func(text_context))).strip() + "\n"
+    html = _HTML.get_template(name).render(context, lang=lang, subject=subject, layout="_layout.html")
     return RenderedMessage(subject=subject, text=text, html=html, language=lang)
