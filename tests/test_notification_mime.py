@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import binascii
 import email
 import smtplib
+import time
 from datetime import datetime, timezone
 from email import encoders
 from email.message import Message
@@ -134,6 +136,27 @@ def test_lines_starting_with_a_period_arrive_intact_within_one_pipelined_stream(
     sent = {message_id_for(str(index)): email.message_from_bytes(message.data).get_payload(0).get_payload(decode=True)
             for index, (_, message) in enumerate(messages)}
     assert texts == sent
+
+
+def test_a_connection_the_server_closed_while_idle_is_reopened_for_the_next_message(tmp_path: Path) -> None:
+    peers: list[object] = []
+
+    class ClosingAfterEachMessage(MaildirHandler):
+        async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+            peers.append(session.peer)
+            asyncio.get_running_loop().call_later(0.05, server.transport.close)  # as an idle timeout would
+            return await super().handle_DATA(server, session, envelope)
+
+    with running_smtp_server(ClosingAfterEachMessage(tmp_path / "mail")) as port:
+        settings = Settings(smtp_port=port)
+        with EmailChannel(settings) as channel:
+            for index in range(3):
+                message = build_email(rendered=render_message("decision", "en", {}), recipient_name="A",
+                                      recipient_address="a@example.org", dedupe_key=str(index), settings=settings, clock=CLOCK)
+                assert list(channel.send_each([(index, message)])) == [(index, None)]
+                time.sleep(0.2)
+    assert len(list((tmp_path / "mail" / "new").iterdir())) == 3
+    assert len(set(peers)) == 3, "each message on a new connection, opened by the client once it found the old one closed"
 
 
 @hypothesis_settings(max_examples=200, deadline=None)
