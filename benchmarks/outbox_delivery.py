@@ -5,8 +5,9 @@ The SMTP server is a counting sink (it answers SMTP and counts messages, storing
 servers it announces PIPELINING, which the dispatcher uses (plain ``smtplib`` does not). In the
 same run a blaster sends pre-built messages with plain ``smtplib`` over the same number of connections as
 one dispatcher's pool (``ENGAGE_OUTBOX_POOL_SIZE``, default 4). Each dispatcher is a separate
-process with its own connections. Prints messages per second, the CPU time each message costs,
-the dispatcher/blaster ratio, two dispatchers against one, and each dispatcher's peak RSS.
+process with its own connections. Prints messages per second, the CPU time each message costs
+the dispatchers, the sink and (on this machine) the PostgreSQL server, the dispatcher/blaster
+ratio, two dispatchers against one, and each dispatcher's peak RSS.
 
     .venv/bin/python benchmarks/outbox_delivery.py [--messages 10000] [--sink-processes 2] [--postgres URL]
 """
