@@ -31,10 +31,9 @@ dead-lettered for staff to check instead of being posted a second time.
 from __future__ import annotations
 
 import logging
-import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from enum import Enum
@@ -55,7 +54,7 @@ from models.outbox_channel import OutboxChannel
 from models.reference import Contact
 from notifications.action_urls import action_url
 from notifications.chat_channel import ChatChannel
-from notifications.email_channel import EmailChannel, describe_error
+from notifications.email_channel import WRITTEN, EmailChannel, describe_error
 from notifications.errors import (
     ChannelUnavailable,
     OutboxAlreadySent,
@@ -334,14 +333,16 @@ def _failure(row: Any, error: str, *, dead: bool) -> RowFailure:  # noqa: ANN401
 
 
 class _EmailPool:
-    """Threads, each with its own reused SMTP connection, that render and send a batch's e-mails."""
+    """Reused SMTP connections, driven by one thread that renders a batch's e-mails and sends them.
+
+    While the server answers one connection, the thread renders and writes on the others: the
+    connections hide the network's round trips without threads contending for the interpreter.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._executor = ThreadPoolExecutor(settings.outbox_pool_size, thread_name_prefix="smtp")
-        self._local = threading.local()
-        self._channels: list[EmailChannel] = []
-        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="smtp")
+        self._channels = [EmailChannel(settings) for _ in range(settings.outbox_pool_size)]
 
     def __enter__(self) -> _EmailPool:
         return self
@@ -351,15 +352,7 @@ class _EmailPool:
         for channel in self._channels:
             channel.close()
 
-    def _channel(self) -> EmailChannel:
-        channel: EmailChannel | None = getattr(self._local, "channel", None)
-        if channel is None:
-            channel = self._local.channel = EmailChannel(self.settings)
-            with self._lock:
-                self._channels.append(channel)
-        return channel
-
-    def start(self, jobs: list[_Job], expiry: datetime, clock: Clock) -> tuple[list[Any], list[ChannelUnavailable]]:
+    def start(self, jobs: list[_Job], expiry: datetime, clock: Clock) -> tuple[Future[None], list[ChannelUnavailable]]:
         """Begin delivering ``jobs``; pass the result to :meth:`wait`."""
         queue, outage = deque(jobs), []
 
@@ -379,26 +372,32 @@ class _EmailPool:
                     yield job, message
 
         def work() -> None:
-            channel = self._channel()
-            channel.reset_failures()
-            try:
-                for job, refusal in channel.send_each(messages()):
-                    if refusal is None:
-                        job.outcome = _Outcome.SENT
-                    else:
-                        _fail(job, refusal)
-            except ChannelUnavailable as error:
-                outage.append(error)
+            channels = self._channels[:len(jobs)]
+            for channel in channels:
+                channel.reset_failures()
+            streams = deque(channel.send_each(messages()) for channel in channels)
+            while streams:
+                stream = streams.popleft()
+                try:
+                    for step in stream:
+                        if step is WRITTEN:  # the server is answering: serve the next connection meanwhile
+                            streams.append(stream)
+                            break
+                        job, refusal = step
+                        if refusal is None:
+                            job.outcome = _Outcome.SENT
+                        else:
+                            _fail(job, refusal)
+                except ChannelUnavailable as error:
+                    outage.append(error)
 
-        workers = min(self.settings.outbox_pool_size, len(jobs))
-        return [self._executor.submit(work) for _ in range(workers)], outage
+        return self._executor.submit(work), outage
 
     @staticmethod
-    def wait(started: tuple[list[Any], list[ChannelUnavailable]]) -> ChannelUnavailable | None:
+    def wait(started: tuple[Future[None], list[ChannelUnavailable]]) -> ChannelUnavailable | None:
         """Wait for the deliveries begun by :meth:`start`; the outage that stopped them, if any."""
-        futures, outage = started
-        for future in futures:
-            future.result()
+        future, outage = started
+        future.result()
         return outage[0] if outage else None
 
 

@@ -53,27 +53,34 @@ class EmailChannel:
 
     def send(self, message: OutgoingEmail) -> None:
         """Deliver one message; raises :class:`SmtpUnavailable`, or the ``smtplib`` error refusing it."""
-        [(_, refusal)] = self.send_each([(None, message)])
+        [(_, refusal)] = [step for step in self.send_each([(None, message)]) if step is not WRITTEN]
         if refusal is not None:
             raise refusal
 
-    def send_each(self, messages: Iterable[tuple[T, OutgoingEmail]]) -> Iterator[tuple[T, Exception | None]]:
+    def send_each(self, messages: Iterable[tuple[T, OutgoingEmail]]) -> Iterator[tuple[T, Exception | None] | object]:
         """Deliver each message in turn; yield it with ``None`` once the server took it, or with the error refusing it.
 
         When the server announces PIPELINING, a message's content goes out in one write with the
-        next message's MAIL, RCPT and DATA (RFC 2920): one round trip per message. A failure of
-        the server as a whole raises :class:`SmtpUnavailable` and drops the connection: the
-        messages not yielded by then were not delivered as far as the server said. A connection
-        found closed by the server (idle timeout) is reopened once.
+        next message's MAIL, RCPT and DATA (RFC 2920): one round trip per message. Between such a
+        write and the reading of its replies it yields :data:`WRITTEN`, where a caller serving
+        several connections from one thread turns to another one. A failure of the server as a
+        whole raises :class:`SmtpUnavailable` and drops the connection: the messages not yielded
+        by then were not delivered as far as the server said. A connection found closed by the
+        server (idle timeout) is reopened once.
         """
         waiting: tuple[T, OutgoingEmail] | None = None  # its DATA was accepted: its content goes with the next write
+        unread = False  # a write whose replies are not read yet
         try:
             for item, message in messages:
                 finished, waiting = waiting, None
                 if finished is None:
                     refusal, started = None, self._start(message)
                 else:
-                    refusal, started = self._finish(finished[1], message)
+                    unread = True
+                    self._write(finished[1], message)
+                    yield WRITTEN
+                    refusal, started = self._read(message)
+                    unread = False
                 if started is _WAITING:
                     waiting = (item, message)
                 if finished is not None:
@@ -84,16 +91,20 @@ class EmailChannel:
                     yield item, started  # type: ignore[misc] - delivered (None) or refused
             if waiting is not None:
                 finished, waiting = waiting, None
-                refusal, _ = self._finish(finished[1], None)
+                unread = True
+                self._write(finished[1], None)
+                yield WRITTEN
+                refusal, _ = self._read(None)
+                unread = False
                 yield finished[0], refusal
         finally:
-            if waiting is not None:  # stopped with a transaction open: the connection cannot carry another
+            if waiting is not None or unread:  # stopped with a transaction open: the connection cannot carry another
                 self._drop()
 
     def _start(self, message: OutgoingEmail) -> object:
         """Open ``message``'s transaction: ``_WAITING`` for its content, or its outcome (``None``: delivered whole).
 
-        Returns, rather than raises, a :class:`SmtpUnavailable`, as :meth:`_finish` does.
+        Returns, rather than raises, a :class:`SmtpUnavailable`, as :meth:`_read` does.
         """
         reused = self._connection is not None
         try:
@@ -122,12 +133,8 @@ class EmailChannel:
         connection.send(self._envelope(connection, message))
         return self._envelope_outcome(connection, message)
 
-    def _finish(self, waiting: OutgoingEmail, following: OutgoingEmail | None) -> tuple[Exception | None, object]:
-        """Send ``waiting``'s content with ``following``'s MAIL, RCPT and DATA in one write.
-
-        Returns ``waiting``'s outcome (``None``: delivered) and ``following``'s start, as
-        :meth:`_start` returns it. Raises :class:`SmtpUnavailable` if ``waiting``'s outcome is unknown.
-        """
+    def _write(self, waiting: OutgoingEmail, following: OutgoingEmail | None) -> None:
+        """Send ``waiting``'s content with ``following``'s MAIL, RCPT and DATA in one write; :class:`SmtpUnavailable` if it fails."""
         connection = self._connection
         assert connection is not None  # noqa: S101 - a waiting message holds its connection
         try:
@@ -136,6 +143,18 @@ class EmailChannel:
                 data = _LEADING_PERIOD.sub(b"..", data)
             data += b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"
             connection.send(data if following is None else data + self._envelope(connection, following))
+        except Exception as error:  # noqa: BLE001 - any failure here is the server's
+            raise self._unavailable(error) from error
+
+    def _read(self, following: OutgoingEmail | None) -> tuple[Exception | None, object]:
+        """Read the replies to a :meth:`_write`: the waiting message's outcome (``None``: delivered) and ``following``'s start.
+
+        ``following``'s start is what :meth:`_start` returns. Raises :class:`SmtpUnavailable` if
+        the waiting message's outcome is unknown.
+        """
+        connection = self._connection
+        assert connection is not None  # noqa: S101 - the write kept it
+        try:
             code, reply = connection.getreply()
         except Exception as error:  # noqa: BLE001 - any failure here is the server's
             raise self._unavailable(error) from error
@@ -224,6 +243,8 @@ class EmailChannel:
 
 
 _WAITING = object()  # a message whose DATA the server accepted, its content not sent yet
+WRITTEN = object()
+"""What :meth:`EmailChannel.send_each` yields between a write and the reading of its replies."""
 
 
 def _is_transient(error: BaseException) -> bool:

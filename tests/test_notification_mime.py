@@ -22,7 +22,7 @@ from hypothesis import given, settings as hypothesis_settings, strategies as st
 from notifications.mail_extras import meeting_calendar
 from notifications.mail_sink import MaildirHandler, running_smtp_server
 from notifications.mime import SMTP_COMPAT32, Attachment, build_email, header_text, message_id_for
-from notifications.email_channel import _PLAIN_ADDRESS, EmailChannel
+from notifications.email_channel import _PLAIN_ADDRESS, WRITTEN, EmailChannel
 from notifications.templates import render_message
 from settings import Settings
 from states.clock import SimulatedClock
@@ -128,7 +128,8 @@ def test_lines_starting_with_a_period_arrive_intact_within_one_pipelined_stream(
                                           clock=CLOCK))
                     for index, comment in enumerate(comments)]
         with EmailChannel(settings) as channel:
-            assert [(comment, refusal) for comment, refusal in channel.send_each(messages)] == [(c, None) for c in comments]
+            outcomes = [step for step in channel.send_each(messages) if step is not WRITTEN]
+            assert outcomes == [(comment, None) for comment in comments]
     texts = {}
     for path in (tmp_path / "mail" / "new").iterdir():
         delivered = email.message_from_bytes(path.read_bytes())
@@ -153,7 +154,7 @@ def test_a_connection_the_server_closed_while_idle_is_reopened_for_the_next_mess
             for index in range(3):
                 message = build_email(rendered=render_message("decision", "en", {}), recipient_name="A",
                                       recipient_address="a@example.org", dedupe_key=str(index), settings=settings, clock=CLOCK)
-                assert list(channel.send_each([(index, message)])) == [(index, None)]
+                assert [step for step in channel.send_each([(index, message)]) if step is not WRITTEN] == [(index, None)]
                 time.sleep(0.2)
     assert len(list((tmp_path / "mail" / "new").iterdir())) == 3
     assert len(set(peers)) == 3, "each message on a new connection, opened by the client once it found the old one closed"
