@@ -67,6 +67,7 @@ def _invitations(maildir: Path, to: str) -> list[Any]:
 
 
 @pytest.mark.postgres
+@pytest.mark.prefect  # a Prefect stack of its own (not the session's API): among the first tests to start
 @pytest.mark.timeout(1800)  # about 3 min on a quiet machine; each flow process start is slow under load
 def test_deploy_suspend_decide_follow_up_and_survive_a_killed_worker(postgres_db, tmp_path):
     from prefect.client.orchestration import get_client
