@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
@@ -76,7 +77,9 @@ def test_report_figures_match_the_year(db) -> None:  # noqa: ANN001
     assert [(s.kind, s.partner) for s in figures.selected] == [("achievement", "Meta"), ("recommendation", "Química Andina S.A.")]
     assert dict(figures.partners_by_industry) == {"artificial_intelligence": 1, "banking": 1, "chemical": 1,
                                                   "shipping": 1, "social_media": 1}
-    assert (figures.priority_partners, figures.other_partners) == (4, 1)
+    assert (figures.priority_partners, figures.future_partners, figures.other_partners) == (4, 1, 0)
+    mixed = replace(figures, partners_by_industry=[("banking", 2), ("pharmaceuticals", 1), ("other", 3)])
+    assert (mixed.priority_partners, mixed.future_partners, mixed.other_partners) == (2, 1, 3)
     assert [(m.day.isoformat(), m.event) for m in figures.timeline] == [
         ("2024-01-29", "held"), ("2024-02-09", "held"), ("2024-02-12", "held"), ("2024-02-20", "presented")]
     assert year_figures(db, 2023).dialogues_held == 0  # another year: nothing
@@ -167,7 +170,7 @@ def test_the_pdf_holds_the_figures_on_a4_pages(sqlite_db, tmp_path: Path) -> Non
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     for expected in ("Private-sector engagement in 2024: final report", "Contents",
                      "National authorities convened 9 public and 19 private partners in 2 national dialogues.",
-                     "4 partners came from the six priority industries and 1 from other industries.",
+                     "4 partners came from the six priority industries, 1 from the future areas of opportunity and 0 from other industries.",
                      "1 submissions arrived after their window had closed and were refused.",
                      '<script>alert("report")</script><img src=x onerror=alert(2)>Precursor alerts',
                      "Química Andina S.A."):
