@@ -157,12 +157,12 @@ def load_sample() -> None:
 
 
 @app.command("load-reference")
-@click.argument("file", type=path, help="A reference JSON file")
-def load_reference(file: Path) -> None:
+@click.argument("path", type=path, help="A reference JSON file")
+def load_reference(path: Path) -> None:
     """Load organizations, working groups, SWGs with co-chairs and submission windows from JSON."""
     from states.directory import load_reference as load
 
-    data = read_json(file, None)
+    data = read_json(path, None)
     counts = run(lambda: load(open_db(migrate=True), data))
     console.print(", ".join(f"{count} {name.replace('_', ' ')}" for name, count in counts.items()))
 
@@ -171,22 +171,22 @@ MAX_LISTED_PROBLEMS = 100
 
 
 @app.command("import-partners")
-@click.argument("file", type=path, help="CSV with name,industry,country[,region,contact_*]")
-def import_partners(file: Path) -> None:
+@click.argument("path", type=path, help="CSV with name,industry,country[,region,contact_*]")
+def import_partners(path: Path) -> None:
     """Import partner organizations and contacts from CSV: every bad row is reported, and then nothing is written."""
     from states.directory import import_partners_csv
 
     try:
-        text = file.read_text(encoding="utf-8-sig")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
-        fail(f"could not read {file} as UTF-8 text: {error}")
+        fail(f"could not read {path} as UTF-8 text: {error}")
     report = run(lambda: import_partners_csv(open_db(migrate=True), text))
     if report.errors:
         for line in report.errors[:MAX_LISTED_PROBLEMS]:
             errors.print(shown(line), style="red", highlight=False)
         if len(report.errors) > MAX_LISTED_PROBLEMS:
             errors.print(f"... and {len(report.errors) - MAX_LISTED_PROBLEMS} more", style="red")
-        fail(f"{file}: {report.summary}")
+        fail(f"{path}: {report.summary}")
     console.print(shown(report.summary))
 
 

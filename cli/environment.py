@@ -1,8 +1,8 @@
 """``ENGAGE_*`` values read straight from the environment and ``.env``, the way pydantic-settings reads them.
 
-Read-only commands resolve the database URL here without importing pydantic-settings; ``settings.Settings``
-holds everything else, with the same prefix, file and defaults (``tests/test_cli_startup.py`` keeps the two
-resolving the same URL).
+Read-only commands resolve the database URL and the data folder here without importing pydantic-settings;
+``settings.Settings`` holds everything else, with the same prefix, file and defaults (``tests/test_cli_startup.py``
+keeps the two resolving the same URL and folder).
 """
 
 from __future__ import annotations
