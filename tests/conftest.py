@@ -30,7 +30,6 @@ FIXTURE_TIERS = {
     "sqlite_template": {"database"},
     "sqlite_db": {"database"},
     "db": {"database"},
-    "cli_db": {"database"},  # test_cli_hostile.py: the CLI's own SQLite file
     "postgres_url": {"database", "postgres"},
     "postgres_db": {"database", "postgres"},
     "prefect_api": {"prefect"},
