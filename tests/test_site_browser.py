@@ -40,7 +40,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for key in ("rec:early", "ach:meta"):
         apply_transition(db, ids[key], "publish", SECRETARIAT)
     publish_reports(db, folder / "site", today=date(2025, 1, 20), formats=("html",))
-    publish_site(db, folder / "site", today=date(2024, 5, 1))
+    publish_site(db, folder / "site", today=date(2024, 5, 1), page_size=1)  # lists of two items on two pages
     db.dispose()
     return folder / "site"
 
@@ -63,6 +63,7 @@ def _pages(site: Path) -> dict[str, Path]:
         "home": site / "index.html", "home-es": site / "es/index.html", "item": item,
         "item-fr": site / "fr" / item.relative_to(site), "country": site / "countries/mx.html",
         "industry": site / "industries/chemical.html", "kind": site / "national_dialogue/index.html",
+        "archive-page": site / "industries/chemical-page-1.html", "archive-page-fr": site / "fr/industries/chemical-page-1.html",
         "search": site / "search.html", "report": site / "report/report-en.html", "report-fr": site / "report/report-fr.html",
     }
 

@@ -349,6 +349,10 @@ class _Section:
     views: list[_View]
     pager: _Pager
 
+    def parts(self) -> tuple[str, ...]:
+        """What the section shows, for a page's fingerprint."""
+        return (self.title, repr(self.pager), *(view.digest for view in self.views))
+
 
 @dataclass
 class _Site:
@@ -404,7 +408,7 @@ class _Site:
     def pages(self, language: str, previous: dict[str, str]) -> dict[str, bytes | None]:
         """Every HTML page and feed of ``language``, by path relative to the site folder.
 
-        An item page whose fingerprint is the one in ``previous`` is not rendered again (None).
+        An item or list page whose fingerprint is the one in ``previous`` is not rendered again (None).
         """
         environment = _ENVIRONMENTS[language]
         gettext = translations(language).gettext
@@ -424,18 +428,21 @@ class _Site:
             files[prefix(language) + path] = html.encode("utf-8")
 
         def first_page(paged: _Paged, title: str) -> _Section:
-            """The first page of ``paged`` as its section; renders its archive pages (skipped by fingerprint)."""
+            """The first page of ``paged`` as its section; renders its archive pages."""
             for number in range(1, paged.archived + 1):
-                path, pager, views = paged.folder + paged.name(number), paged.pager(number), paged.views_on(number)
-                fingerprint = self.fingerprint(language, path, title, repr(pager), *(view.digest for view in views))
-                page(path, "archive.html", fingerprint, number=number, section=_Section(title, views, pager))
+                path, section = paged.folder + paged.name(number), _Section(title, paged.views_on(number), paged.pager(number))
+                page(path, "archive.html", self.fingerprint(language, path, *section.parts()), number=number, section=section)
             return _Section(title, paged.views_on(None), paged.pager(None))
+
+        def partners(entry: dict[str, list]) -> tuple[str, ...]:
+            return tuple(profile.model_dump_json() for profile in entry["partners"])
 
         for view in self.views:
             page(view.item.path, "item.html", self.fingerprint(language, view.digest), view=view)
         for kind in KINDS:
             listed = first_page(self.paged(f"{kind}/", "index.html", "page-", self.by_kind[kind]), gettext(KIND_TITLES[kind]))
-            page(f"{kind}/index.html", "kind_index.html", section=listed)
+            path = f"{kind}/index.html"
+            page(path, "kind_index.html", self.fingerprint(language, path, *listed.parts()), section=listed)
         countries = sorted(self.countries, key=lambda code: country_name(code, language))
         page("countries/index.html", "countries.html", countries=countries, table=self.countries)
         for code in countries:
@@ -444,7 +451,9 @@ class _Site:
                                    gettext("National dialogues: %(country)s") % {"country": name})
             others = first_page(self.paged("countries/", f"{stem}.html", f"{stem}-engagements-page-", entry["items"]),
                                 gettext("Other engagements: %(country)s") % {"country": name})
-            page(f"countries/{stem}.html", "country.html", code=code, entry=entry, dialogues=dialogues, others=others)
+            path = f"countries/{stem}.html"
+            fingerprint = self.fingerprint(language, path, *dialogues.parts(), *others.parts(), *partners(entry))
+            page(path, "country.html", fingerprint, code=code, entry=entry, dialogues=dialogues, others=others)
         shown = [*PRIORITY_INDUSTRIES, *FUTURE_INDUSTRIES]
         shown += sorted(industry for industry in self.industries if industry not in shown)
         page("industries/index.html", "industries.html", industries=shown, table=self.industries)
@@ -453,7 +462,9 @@ class _Site:
             label = gettext(INDUSTRY_LABELS.get(industry, industry))
             listed = first_page(self.paged("industries/", f"{industry}.html", f"{industry}-page-", entry["items"]),
                                 gettext("Engagements: %(industry)s") % {"industry": label})
-            page(f"industries/{industry}.html", "industry.html", industry=industry, entry=entry, section=listed)
+            path = f"industries/{industry}.html"
+            fingerprint = self.fingerprint(language, path, *listed.parts(), *partners(entry))
+            page(path, "industry.html", fingerprint, industry=industry, entry=entry, section=listed)
         windows = {window.kind: window for window in self.context.windows}
         page("index.html", "home.html", views=self.views[:HOME_LATEST], counts={k: len(v) for k, v in self.by_kind.items()},
              windows=windows, forms=SUBMISSION_FORMS, portal=self.context.portal_url.rstrip("/"), today=self.context.today)
