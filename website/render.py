@@ -367,10 +367,10 @@ class _Site:
     countries: dict[str, dict[str, list]] = field(init=False)
     industries: dict[str, dict[str, list]] = field(init=False)
 
-    def fingerprint(self, language: str, *parts: str) -> str:
-        """What a page is made from: the templates and catalogs, the language, the report links and ``parts``."""
+    def fingerprint(self, language: str, path: str, *parts: str) -> str:
+        """What a page is made of: the templates and catalogs, its language and path, the report links and ``parts``."""
         digest = hashlib.sha256(_TEMPLATES_DIGEST.encode())
-        for part in (language, json.dumps(self.reports, sort_keys=True), *parts):
+        for part in (language, path, json.dumps(self.reports, sort_keys=True), *parts):
             digest.update(b"\0" + part.encode())
         return digest.hexdigest()
 
@@ -414,9 +414,10 @@ class _Site:
         gettext = translations(language).gettext
         files: dict[str, bytes | None] = {}
 
-        def page(path: str, template: str, fingerprint: str | None = None, **context: object) -> None:
-            """Render ``template`` into ``path``, unless ``fingerprint`` is the one the page already has."""
-            if fingerprint is not None:
+        def page(path: str, template: str, made_of: tuple[str, ...] | None = None, **context: object) -> None:
+            """Render ``template`` into ``path``, unless the page is already made of the same ``made_of`` (fingerprint)."""
+            if made_of is not None:
+                fingerprint = self.fingerprint(language, path, *made_of)
                 self.fingerprints[prefix(language) + path] = fingerprint
                 if previous.get(prefix(language) + path) == fingerprint:
                     files[prefix(language) + path] = None
@@ -431,18 +432,17 @@ class _Site:
             """The first page of ``paged`` as its section; renders its archive pages."""
             for number in range(1, paged.archived + 1):
                 path, section = paged.folder + paged.name(number), _Section(title, paged.views_on(number), paged.pager(number))
-                page(path, "archive.html", self.fingerprint(language, path, *section.parts()), number=number, section=section)
+                page(path, "archive.html", section.parts(), number=number, section=section)
             return _Section(title, paged.views_on(None), paged.pager(None))
 
         def partners(entry: dict[str, list]) -> tuple[str, ...]:
             return tuple(profile.model_dump_json() for profile in entry["partners"])
 
         for view in self.views:
-            page(view.item.path, "item.html", self.fingerprint(language, view.digest), view=view)
+            page(view.item.path, "item.html", (view.digest,), view=view)
         for kind in KINDS:
             listed = first_page(self.paged(f"{kind}/", "index.html", "page-", self.by_kind[kind]), gettext(KIND_TITLES[kind]))
-            path = f"{kind}/index.html"
-            page(path, "kind_index.html", self.fingerprint(language, path, *listed.parts()), section=listed)
+            page(f"{kind}/index.html", "kind_index.html", listed.parts(), section=listed)
         countries = sorted(self.countries, key=lambda code: country_name(code, language))
         page("countries/index.html", "countries.html", countries=countries, table=self.countries)
         for code in countries:
@@ -451,9 +451,8 @@ class _Site:
                                    gettext("National dialogues: %(country)s") % {"country": name})
             others = first_page(self.paged("countries/", f"{stem}.html", f"{stem}-engagements-page-", entry["items"]),
                                 gettext("Other engagements: %(country)s") % {"country": name})
-            path = f"countries/{stem}.html"
-            fingerprint = self.fingerprint(language, path, *dialogues.parts(), *others.parts(), *partners(entry))
-            page(path, "country.html", fingerprint, code=code, entry=entry, dialogues=dialogues, others=others)
+            page(f"countries/{stem}.html", "country.html", (*dialogues.parts(), *others.parts(), *partners(entry)),
+                 code=code, entry=entry, dialogues=dialogues, others=others)
         shown = [*PRIORITY_INDUSTRIES, *FUTURE_INDUSTRIES]
         shown += sorted(industry for industry in self.industries if industry not in shown)
         page("industries/index.html", "industries.html", industries=shown, table=self.industries)
@@ -462,9 +461,8 @@ class _Site:
             label = gettext(INDUSTRY_LABELS.get(industry, industry))
             listed = first_page(self.paged("industries/", f"{industry}.html", f"{industry}-page-", entry["items"]),
                                 gettext("Engagements: %(industry)s") % {"industry": label})
-            path = f"industries/{industry}.html"
-            fingerprint = self.fingerprint(language, path, *listed.parts(), *partners(entry))
-            page(path, "industry.html", fingerprint, industry=industry, entry=entry, section=listed)
+            page(f"industries/{industry}.html", "industry.html", (*listed.parts(), *partners(entry)),
+                 industry=industry, entry=entry, section=listed)
         windows = {window.kind: window for window in self.context.windows}
         page("index.html", "home.html", views=self.views[:HOME_LATEST], counts={k: len(v) for k, v in self.by_kind.items()},
              windows=windows, forms=SUBMISSION_FORMS, portal=self.context.portal_url.rstrip("/"), today=self.context.today)
