@@ -280,10 +280,11 @@ def _sorted(items: Iterable[PublishedItem]) -> list[PublishedItem]:
 
 @dataclass(frozen=True)
 class _Pager:
-    """The navigation of one page of a list: file names in the list's folder, None for the page itself.
+    """The navigation of one page of a list, by file names in the list's folder.
 
-    ``links`` run from the newest page to the oldest: (archive page number or None for the first
-    page, file name or None for the current page), or None where pages are left out.
+    ``newer`` and ``older``: the neighbouring pages (None at either end). ``links`` run from the
+    newest page to the oldest: (archive page number or None for the first page, file name or None
+    for the current page), or None where pages are left out; empty when the list has one page.
     """
 
     newer: str | None
