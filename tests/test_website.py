@@ -8,12 +8,13 @@ import re
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from pydantic import ValidationError
 
 from website import KIND_TITLES, KINDS, PublishedItem, SiteReport, publish
-from website.render import FUTURE_INDUSTRIES, MANIFEST, PRIORITY_INDUSTRIES
+from website.render import FEED_LATEST, FUTURE_INDUSTRIES, MANIFEST, PRIORITY_INDUSTRIES
 
 UTC = timezone.utc
 HOSTILE = (
@@ -333,6 +334,15 @@ def test_a_long_list_is_paged_with_every_item_on_one_page_and_a_pager(tmp_path: 
     fewer = publish(tmp_path, _recommendations(25), page_size=2)  # withdrawn: 11 archive pages left
     assert [name for name in fewer.pages_removed if "page-" in name] == [
         f"{prefix}recommendation/page-{n}.html" for prefix in ("es/", "fr/", "") for n in (12, 13, 14)]
+
+
+def test_feeds_carry_the_newest_items_only(tmp_path: Path) -> None:
+    publish(tmp_path, _recommendations(FEED_LATEST + 5))
+    for prefix in ("", "es/", "fr/"):
+        feed = json.loads((tmp_path / f"{prefix}feed.json").read_text("utf-8"))
+        assert [int(item["id"]) for item in feed["items"]] == list(range(FEED_LATEST + 5, 5, -1))
+        entries = ElementTree.parse(tmp_path / f"{prefix}atom.xml").getroot().findall("{http://www.w3.org/2005/Atom}entry")
+        assert len(entries) == FEED_LATEST
 
 
 def test_a_short_list_has_no_pager_and_the_page_size_must_be_positive(tmp_path: Path) -> None:

@@ -78,6 +78,9 @@ DEFAULT_PORTAL_URL = "http://127.0.0.1:8000"
 
 SITE_TITLE = "Global Coalition to Address Synthetic Drug Threats: private-sector engagement"
 HOME_LATEST = 10
+#: Items in the JSON and Atom feeds, the newest: readers keep what they have seen, and a publication
+#: renders the feeds again, so their size must not grow with the site.
+FEED_LATEST = 50
 #: Items per page of a list (by kind, country, industry); the first page holds up to twice as many.
 INDEX_PAGE_SIZE = 50
 MANIFEST = ".engage-site.json"
@@ -470,11 +473,11 @@ class _Site:
         page("search.html", "search.html")
         files[prefix(language) + "search-index.js"] = _search_index(self.views, language)
         files[prefix(language) + "feed.json"] = json_feed(
-            self.views, title=translations(language).gettext(SITE_TITLE), language=language,
+            self.views[:FEED_LATEST], title=translations(language).gettext(SITE_TITLE), language=language,
             kind_titles={kind: translations(language).gettext(title) for kind, title in KIND_TITLES.items()},
         )
         files[prefix(language) + "atom.xml"] = atom_feed(
-            self.views, title=translations(language).gettext(SITE_TITLE), language=language
+            self.views[:FEED_LATEST], title=translations(language).gettext(SITE_TITLE), language=language
         )
         return files
 
