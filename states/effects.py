@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import insert
 
 from models import ApprovalVote, DialogueReport
 from states.context import TransitionContext
@@ -12,27 +12,22 @@ from states.errors import AlreadyDecidedError
 
 Effect = Callable[[TransitionContext, str], None]
 
+INSERT_VOTE = insert(ApprovalVote.__table__)
+
 
 def record_vote(ctx: TransitionContext, trigger: str) -> None:
-    """Store the co-chair's decision; a co-chair decides once."""
-    assert ctx.co_chair is not None, "the co-chair is identified before effects run"
-    earlier = ctx.session.scalar(
-        select(ApprovalVote).where(
-            ApprovalVote.engagement_id == ctx.engagement.id, ApprovalVote.co_chair_id == ctx.co_chair.id
-        )
-    )
-    if earlier is not None:
+    """Store the co-chair's decision; a co-chair decides once (their vote, if any, was read with their seat)."""
+    seat = ctx.co_chair
+    assert seat is not None, "the co-chair is identified before effects run"
+    if seat.decision is not None:
         raise AlreadyDecidedError(
-            f"{ctx.co_chair.name} ({ctx.co_chair.email}) already decided to {earlier.decision} "
-            f"on {earlier.decided_at:%Y-%m-%d %H:%M} UTC via {earlier.channel}"
+            f"{seat.name} ({seat.email}) already decided to {seat.decision} "
+            f"on {seat.decided_at:%Y-%m-%d %H:%M} UTC via {seat.channel}"
         )
-    ctx.session.add(
-        ApprovalVote(
-            engagement_id=ctx.engagement.id, co_chair_id=ctx.co_chair.id, decision=trigger,
-            comment=ctx.comment, channel=ctx.memo["channel"], decided_at=ctx.now,
-        )
-    )
-    ctx.session.flush()
+    ctx.session.execute(INSERT_VOTE, {
+        "engagement_id": ctx.engagement.id, "co_chair_id": seat.id, "decision": trigger, "comment": ctx.comment,
+        "channel": ctx.memo["channel"], "decided_at": ctx.now,
+    })
 
 
 def store_dialogue_report(ctx: TransitionContext, _trigger: str) -> None:

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from models import ActionLink, ApprovalVote, CoChair, Contact, Meeting, OutboxMessage, Participant, SubWorkingGroup
+from models import ActionLink, ApprovalVote, CoChair, Contact, OutboxMessage, Participant
 from models.enums import DeliveryChannel, OutboxStatus, ParticipantRole, Role
 from settings import Settings
 from states.action_links import link_row
@@ -28,6 +28,28 @@ class Addressee:
     opt_outs: tuple[str, ...] = ()
 
 
+# Built once, as Core statements on the tables: the contacts of an engagement's participants in some roles
+# (with the contact each participant chose, if any), an SWG's co-chairs (all, or those who have not voted),
+# and the rows a transition's notifications write.
+_PARTICIPANTS, _CONTACTS = Participant.__table__, Contact.__table__
+_CHAIRS, _VOTES = CoChair.__table__, ApprovalVote.__table__
+PARTICIPANT_CONTACTS = (
+    select(_PARTICIPANTS.c.contact_id.label("chosen"), _CONTACTS.c.id, _CONTACTS.c.name, _CONTACTS.c.email,
+           _CONTACTS.c.language, _CONTACTS.c.opt_outs)
+    .join(_CONTACTS, _CONTACTS.c.organization_id == _PARTICIPANTS.c.organization_id)
+    .where(_PARTICIPANTS.c.engagement_id == bindparam("engagement_id"),
+           _PARTICIPANTS.c.role.in_(bindparam("roles", expanding=True)))
+    .order_by(_CONTACTS.c.id)
+)
+ALL_CO_CHAIRS = (
+    select(_CHAIRS.c.name, _CHAIRS.c.email, _CHAIRS.c.language)
+    .where(_CHAIRS.c.swg_code == bindparam("swg_code"))
+    .order_by(_CHAIRS.c.id)
+)
+UNDECIDED_CO_CHAIRS = ALL_CO_CHAIRS.where(
+    _CHAIRS.c.id.not_in(select(_VOTES.c.co_chair_id).where(_VOTES.c.engagement_id == bindparam("engagement_id"))))
+INSERT_OUTBOX, INSERT_LINKS = insert(OutboxMessage.__table__), insert(ActionLink.__table__)
+
 WAITED_ON = {
     Role.CO_CHAIR: Recipient.CO_CHAIRS,
     Role.PARTNER: Recipient.PARTNERS,
@@ -37,25 +59,18 @@ WAITED_ON = {
 
 
 def _contacts(session: Session, engagement_id: int, roles: tuple[str, ...]) -> list[Addressee]:
-    rows = session.execute(
-        select(Participant.contact_id, Contact)
-        .join(Contact, Contact.organization_id == Participant.organization_id)
-        .where(Participant.engagement_id == engagement_id, Participant.role.in_(roles))
-        .order_by(Contact.id)
-    ).all()
+    rows = session.execute(PARTICIPANT_CONTACTS, {"engagement_id": engagement_id, "roles": roles})
     return [
         Addressee(c.name, c.email, c.language, DeliveryChannel.EMAIL, tuple(c.opt_outs or ()))
-        for chosen, c in rows
-        if chosen is None or chosen == c.id
+        for c in rows
+        if c.chosen is None or c.chosen == c.id
     ]
 
 
 def _co_chairs(session: Session, engagement: EngagementRow, *, undecided_only: bool) -> list[Addressee]:
-    query = select(CoChair).where(CoChair.swg_code == engagement.swg_code).order_by(CoChair.id)
-    if undecided_only:
-        decided = select(ApprovalVote.co_chair_id).where(ApprovalVote.engagement_id == engagement.id)
-        query = query.where(CoChair.id.not_in(decided))
-    return [Addressee(c.name, c.email, c.language, DeliveryChannel.EMAIL) for c in session.scalars(query)]
+    query = UNDECIDED_CO_CHAIRS if undecided_only else ALL_CO_CHAIRS
+    rows = session.execute(query, {"swg_code": engagement.swg_code, "engagement_id": engagement.id})
+    return [Addressee(c.name, c.email, c.language, DeliveryChannel.EMAIL) for c in rows]
 
 
 def _secretariat(settings: Settings) -> list[Addressee]:
@@ -86,7 +101,7 @@ def addressees(session: Session, lifecycle: Lifecycle, engagement: EngagementRow
     return _contacts(session, engagement.id, (ParticipantRole.ORGANIZER,))
 
 
-def _base_context(session: Session, lifecycle: Lifecycle, engagement: EngagementRow, state: str) -> dict[str, Any]:
+def _base_context(lifecycle: Lifecycle, engagement: EngagementRow, state: str) -> dict[str, Any]:
     context: dict[str, Any] = {
         "engagement_id": engagement.id,
         "engagement_title": engagement.title,
@@ -96,11 +111,9 @@ def _base_context(session: Session, lifecycle: Lifecycle, engagement: Engagement
         "state_description": lifecycle.state(state).description,
     }
     if engagement.swg_code:
-        swg = session.get(SubWorkingGroup, engagement.swg_code)
-        context |= {"swg_code": swg.code, "swg_title": swg.title}
+        context |= {"swg_code": engagement.swg_code, "swg_title": engagement.swg_title}
     if engagement.meeting_id:
-        meeting = session.get(Meeting, engagement.meeting_id)
-        context |= {"meeting_title": meeting.title, "meeting_date": meeting.starts_on.isoformat()}
+        context |= {"meeting_title": engagement.meeting_title, "meeting_date": engagement.meeting_starts_on.isoformat()}
     return context
 
 
@@ -131,7 +144,8 @@ def enqueue(session: Session, lifecycle: Lifecycle, engagement: EngagementRow, n
     """
     if not notifies:
         return 0
-    base = _base_context(session, lifecycle, engagement, state) | extra
+    base = _base_context(lifecycle, engagement, state) | extra
+    key, lifetime = None, timedelta(days=settings.link_lifetime_days)  # the key is read once, when first needed
     rows, links = [], []
     for notify in notifies:
         recipient = resolved_recipient(lifecycle, notify, state)
@@ -144,10 +158,11 @@ def enqueue(session: Session, lifecycle: Lifecycle, engagement: EngagementRow, n
             dedupe_key = f"t{log_id}:{notify.type.value}:{person.channel.value}:{_address_key(person)}"
             link = None
             if person.channel is DeliveryChannel.EMAIL and not suppressed:
+                key = key or settings.signing_key()
                 link = link_row(
-                    settings.signing_key(), lifecycle, notification=notify.type, recipient=recipient, state=state,
+                    key, lifecycle, notification=notify.type, recipient=recipient, state=state,
                     engagement_id=engagement.id, dedupe_key=dedupe_key, email=person.address,
-                    language=person.language, now=now, lifetime=timedelta(days=settings.link_lifetime_days),
+                    language=person.language, now=now, lifetime=lifetime,
                 )
                 links.append(link)
             link_context = {"link_purpose": link["purpose"], "link_expires": link["expires_at"].date().isoformat()} \
@@ -174,7 +189,7 @@ def enqueue(session: Session, lifecycle: Lifecycle, engagement: EngagementRow, n
                 "created_at": now,
             })
     if rows:
-        session.execute(insert(OutboxMessage), rows)
+        session.execute(INSERT_OUTBOX, rows)
     if links := [link for link in links if link is not None]:
-        session.execute(insert(ActionLink), links)
+        session.execute(INSERT_LINKS, links)
     return len(rows)
