@@ -7,8 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Row
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row
 
 from states.inputs import Actor
 from states.spec import Lifecycle, TransitionSpec
@@ -28,7 +27,7 @@ CoChairSeat = Row[Any]
 class TransitionContext:
     """One attempted transition: read by guards, extended by effects, inside the open transaction."""
 
-    session: Session
+    connection: Connection
     engagement: EngagementRow
     lifecycle: Lifecycle
     actor: Actor

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, select, update
 
 from models import ApprovalVote, DialogueReport
 from states.context import TransitionContext
@@ -12,7 +12,11 @@ from states.errors import AlreadyDecidedError
 
 Effect = Callable[[TransitionContext, str], None]
 
+# Built once, as Core statements on the tables: a co-chair's vote, and a dialogue's report (found, added, replaced).
 INSERT_VOTE = insert(ApprovalVote.__table__)
+REPORTS = DialogueReport.__table__
+HAS_REPORT = select(REPORTS.c.engagement_id).where(REPORTS.c.engagement_id == bindparam("engagement_id"))
+INSERT_REPORT = insert(REPORTS)
 
 
 def record_vote(ctx: TransitionContext, trigger: str) -> None:
@@ -24,7 +28,7 @@ def record_vote(ctx: TransitionContext, trigger: str) -> None:
             f"{seat.name} ({seat.email}) already decided to {seat.decision} "
             f"on {seat.decided_at:%Y-%m-%d %H:%M} UTC via {seat.channel}"
         )
-    ctx.session.execute(INSERT_VOTE, {
+    ctx.connection.execute(INSERT_VOTE, {
         "engagement_id": ctx.engagement.id, "co_chair_id": seat.id, "decision": trigger, "comment": ctx.comment,
         "channel": ctx.memo["channel"], "decided_at": ctx.now,
     })
@@ -39,13 +43,11 @@ def store_dialogue_report(ctx: TransitionContext, _trigger: str) -> None:
         return
     values = ctx.data.model_dump(exclude={"language"})
     _set_details(ctx, language=ctx.data.language.value)
-    report = ctx.session.get(DialogueReport, ctx.engagement.id)
-    if report is None:
-        ctx.session.add(DialogueReport(engagement_id=ctx.engagement.id, submitted_at=ctx.now, **values))
+    values |= {"engagement_id": ctx.engagement.id, "submitted_at": ctx.now}
+    if ctx.connection.scalar(HAS_REPORT, values) is None:
+        ctx.connection.execute(INSERT_REPORT, values)
     else:
-        for name, value in values.items():
-            setattr(report, name, value)
-        report.submitted_at = ctx.now
+        ctx.connection.execute(update(REPORTS).where(REPORTS.c.engagement_id == ctx.engagement.id).values(values))
 
 
 def _set_details(ctx: TransitionContext, **values: object) -> None:

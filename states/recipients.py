@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, insert, select
 
 from models import ActionLink, ApprovalVote, CoChair, Contact, OutboxMessage, Participant
 from models.enums import DeliveryChannel, OutboxStatus, ParticipantRole, Role
@@ -58,8 +57,8 @@ WAITED_ON = {
 }
 
 
-def _contacts(session: Session, engagement_id: int, roles: tuple[str, ...]) -> list[Addressee]:
-    rows = session.execute(PARTICIPANT_CONTACTS, {"engagement_id": engagement_id, "roles": roles})
+def _contacts(connection: Connection, engagement_id: int, roles: tuple[str, ...]) -> list[Addressee]:
+    rows = connection.execute(PARTICIPANT_CONTACTS, {"engagement_id": engagement_id, "roles": roles})
     return [
         Addressee(c.name, c.email, c.language, DeliveryChannel.EMAIL, tuple(c.opt_outs or ()))
         for c in rows
@@ -67,9 +66,9 @@ def _contacts(session: Session, engagement_id: int, roles: tuple[str, ...]) -> l
     ]
 
 
-def _co_chairs(session: Session, engagement: EngagementRow, *, undecided_only: bool) -> list[Addressee]:
+def _co_chairs(connection: Connection, engagement: EngagementRow, *, undecided_only: bool) -> list[Addressee]:
     query = UNDECIDED_CO_CHAIRS if undecided_only else ALL_CO_CHAIRS
-    rows = session.execute(query, {"swg_code": engagement.swg_code, "engagement_id": engagement.id})
+    rows = connection.execute(query, {"swg_code": engagement.swg_code, "engagement_id": engagement.id})
     return [Addressee(c.name, c.email, c.language, DeliveryChannel.EMAIL) for c in rows]
 
 
@@ -86,19 +85,19 @@ def resolved_recipient(lifecycle: Lifecycle, notify: Notify, state: str) -> Reci
     return notify.to
 
 
-def addressees(session: Session, lifecycle: Lifecycle, engagement: EngagementRow, notify: Notify, state: str,
+def addressees(connection: Connection, lifecycle: Lifecycle, engagement: EngagementRow, notify: Notify, state: str,
                settings: Settings) -> list[Addressee]:
     """Everyone ``notify`` reaches for ``engagement`` in ``state``."""
     to = resolved_recipient(lifecycle, notify, state)
     if notify.to is Recipient.WAITED_ON and to is Recipient.CO_CHAIRS:
-        return _co_chairs(session, engagement, undecided_only=True)
+        return _co_chairs(connection, engagement, undecided_only=True)
     if to is Recipient.SECRETARIAT:
         return _secretariat(settings)
     if to is Recipient.CO_CHAIRS:
-        return _co_chairs(session, engagement, undecided_only=False)
+        return _co_chairs(connection, engagement, undecided_only=False)
     if to is Recipient.PARTNERS:
-        return _contacts(session, engagement.id, PARTNER_ROLES)
-    return _contacts(session, engagement.id, (ParticipantRole.ORGANIZER,))
+        return _contacts(connection, engagement.id, PARTNER_ROLES)
+    return _contacts(connection, engagement.id, (ParticipantRole.ORGANIZER,))
 
 
 def _base_context(lifecycle: Lifecycle, engagement: EngagementRow, state: str) -> dict[str, Any]:
@@ -135,7 +134,7 @@ def _nobody(engagement: EngagementRow, notify: Notify, log_id: int, base: dict[s
     }
 
 
-def enqueue(session: Session, lifecycle: Lifecycle, engagement: EngagementRow, notifies: tuple[Notify, ...], *,
+def enqueue(connection: Connection, lifecycle: Lifecycle, engagement: EngagementRow, notifies: tuple[Notify, ...], *,
             log_id: int, state: str, extra: dict[str, Any], now: datetime, settings: Settings) -> int:
     """Write one outbox row per notification and addressee; opted-out ones are kept as suppressed.
 
@@ -149,7 +148,7 @@ def enqueue(session: Session, lifecycle: Lifecycle, engagement: EngagementRow, n
     rows, links = [], []
     for notify in notifies:
         recipient = resolved_recipient(lifecycle, notify, state)
-        people = addressees(session, lifecycle, engagement, notify, state, settings)
+        people = addressees(connection, lifecycle, engagement, notify, state, settings)
         if not people:
             rows.append(_nobody(engagement, notify, log_id, base, now))
         for person in people:
@@ -189,7 +188,7 @@ def enqueue(session: Session, lifecycle: Lifecycle, engagement: EngagementRow, n
                 "created_at": now,
             })
     if rows:
-        session.execute(INSERT_OUTBOX, rows)
+        connection.execute(INSERT_OUTBOX, rows)
     if links := [link for link in links if link is not None]:
-        session.execute(INSERT_LINKS, links)
+        connection.execute(INSERT_LINKS, links)
     return len(rows)

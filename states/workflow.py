@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from models import (
     ApprovalVote, CoChair, Contact, Engagement, EngineEvent, Meeting, Organization, Participant, SubWorkingGroup,
@@ -128,14 +127,14 @@ def _refuse_unknown(lifecycle: Lifecycle, engagement: EngagementRow, trigger: st
     )
 
 
-def check_identity(session: Session | Connection, engagement: Any, actor: Actor) -> CoChairSeat | None:
+def check_identity(connection: Connection, engagement: Any, actor: Actor) -> CoChairSeat | None:
     """Confirm a person acts for the engagement in the role they claim; a co-chair's seat on its SWG, if one.
 
     ``engagement`` needs ``id`` and ``swg_code``. Raises ``NotAllowedError`` naming what the person is
     (a co-chair of another SWG, not a contact).
     """
     if actor.role == Role.CO_CHAIR:
-        seats = session.execute(CO_CHAIR_SEATS, {"engagement_id": engagement.id, "email": actor.identity}).all()
+        seats = connection.execute(CO_CHAIR_SEATS, {"engagement_id": engagement.id, "email": actor.identity}).all()
         mine = next((seat for seat in seats if seat.swg_code == engagement.swg_code), None)
         if mine is None:
             elsewhere = ", ".join(sorted(seat.swg_code for seat in seats))
@@ -144,7 +143,7 @@ def check_identity(session: Session | Connection, engagement: Any, actor: Actor)
         return mine
     roles = IDENTITY_ROLES.get(actor.role)
     if roles is not None:
-        member = session.scalar(IS_CONTACT, {"engagement_id": engagement.id, "roles": roles, "email": actor.identity})
+        member = connection.scalar(IS_CONTACT, {"engagement_id": engagement.id, "roles": roles, "email": actor.identity})
         if member is None:
             raise NotAllowedError(
                 f"{actor.identity} is not a contact of an organization taking part in engagement "
@@ -153,8 +152,8 @@ def check_identity(session: Session | Connection, engagement: Any, actor: Actor)
     return None
 
 
-def _replay(session: Session, key: str) -> TransitionOutcome | None:
-    log = session.execute(FIND_KEY, {"key": key}).first()
+def _replay(connection: Connection, key: str) -> TransitionOutcome | None:
+    log = connection.execute(FIND_KEY, {"key": key}).first()
     if log is None:
         return None
     return TransitionOutcome(log.engagement_id, log.trigger, log.from_state, log.to_state, log.version, log.id, 0, True)
@@ -164,8 +163,8 @@ def replayed(db: Database, idempotency_key: str | None) -> TransitionOutcome | N
     """The outcome already recorded under ``idempotency_key``, if any (``replayed=True``)."""
     if not idempotency_key:
         return None
-    with db.transaction() as session:
-        return _replay(session, idempotency_key)
+    with db.engine.begin() as connection:
+        return _replay(connection, idempotency_key)
 
 
 def apply_transition(
@@ -206,8 +205,8 @@ def apply_transition(
     settings = settings or get_settings()
     now = clock.now()
     try:
-        with db.transaction() as session:
-            return _apply(session, engagement_id, request, Channel(channel), now, settings, Language(language))
+        with db.engine.begin() as connection:
+            return _apply(connection, engagement_id, request, Channel(channel), now, settings, Language(language))
     except IntegrityError as error:
         # Only a key already used on ANOTHER engagement gets here (one engagement's writers are serialized).
         if earlier := replayed(db, request.idempotency_key):
@@ -217,12 +216,12 @@ def apply_transition(
         ) from error
 
 
-def _apply(session: Session, engagement_id: int, request: TransitionRequest, channel: Channel, now: datetime,
+def _apply(connection: Connection, engagement_id: int, request: TransitionRequest, channel: Channel, now: datetime,
            settings: Settings, language: Language) -> TransitionOutcome:
-    engagement = session.execute(LOCK_ENGAGEMENT, {"id": engagement_id}).first()
+    engagement = connection.execute(LOCK_ENGAGEMENT, {"id": engagement_id}).first()
     if engagement is None:
         raise NotFoundError(f"no engagement with id {engagement_id}")
-    if request.idempotency_key and (earlier := _replay(session, request.idempotency_key)):
+    if request.idempotency_key and (earlier := _replay(connection, request.idempotency_key)):
         if (earlier.engagement_id, earlier.trigger) != (engagement_id, request.trigger):
             raise ConflictError(
                 f"idempotency key {request.idempotency_key!r} was already used to {earlier.trigger!r} engagement "
@@ -246,8 +245,8 @@ def _apply(session: Session, engagement_id: int, request: TransitionRequest, cha
             f"that is for: {', '.join(sorted(role.value for role in allowed))}"
         )
     ctx = TransitionContext(
-        session, engagement, lifecycle, actor, now, comment=request.comment,
-        co_chair=check_identity(session, engagement, actor), memo={"channel": channel.value},
+        connection, engagement, lifecycle, actor, now, comment=request.comment,
+        co_chair=check_identity(connection, engagement, actor), memo={"channel": channel.value},
     )
     schema = next((spec.data_model() for spec in candidates if spec.data_schema), None)
     if schema is not None and request.data is not None:
@@ -259,10 +258,10 @@ def _apply(session: Session, engagement_id: int, request: TransitionRequest, cha
     new_state = fire(engagement.kind, engagement.state, trigger, ctx)
     if new_state is None:
         raise GuardFailedError(f"cannot {trigger!r} engagement {engagement.id}: {'; '.join(ctx.refusals)}")
-    return _commit(session, engagement, lifecycle, ctx.fired, ctx, request, channel, new_state, settings)
+    return _commit(connection, engagement, lifecycle, ctx.fired, ctx, request, channel, new_state, settings)
 
 
-def _commit(session: Session, engagement: EngagementRow, lifecycle: Lifecycle, spec: TransitionSpec,
+def _commit(connection: Connection, engagement: EngagementRow, lifecycle: Lifecycle, spec: TransitionSpec,
             ctx: TransitionContext, request: TransitionRequest, channel: Channel, new_state: str,
             settings: Settings) -> TransitionOutcome:
     now, from_state = ctx.now, engagement.state
@@ -280,15 +279,15 @@ def _commit(session: Session, engagement: EngagementRow, lifecycle: Lifecycle, s
         "escalated": progress.escalated, "next_due_at": progress.next_due_at,
     }
     if "details" in ctx.row_updates:
-        changed = session.execute(UPDATE_STATE_AND_DETAILS, values | {"details": ctx.details}).rowcount
+        changed = connection.execute(UPDATE_STATE_AND_DETAILS, values | {"details": ctx.details}).rowcount
     else:
-        changed = session.execute(UPDATE_STATE, values).rowcount
+        changed = connection.execute(UPDATE_STATE, values).rowcount
     if changed != 1:
         raise ConflictError(
             f"engagement {engagement.id} was changed by someone else while {request.trigger!r} was being applied; "
             "nothing was written"
         )
-    log_id = session.execute(INSERT_LOG, [{
+    log_id = connection.execute(INSERT_LOG, [{
         "engagement_id": engagement.id, "trigger": request.trigger, "from_state": from_state, "to_state": new_state,
         "version": version, "actor": request.actor.identity, "actor_role": request.actor.role.value,
         "channel": channel.value, "flow_run_id": request.flow_run_id, "comment": request.comment,
@@ -300,10 +299,10 @@ def _commit(session: Session, engagement: EngagementRow, lifecycle: Lifecycle, s
     wait = lifecycle.state(new_state).wait
     if wait is not None and wait.expire_after is not None and progress.waiting_since is not None:
         extra["deadline"] = (progress.waiting_since + wait.expire_after).date().isoformat()
-    sent = enqueue(session, lifecycle, engagement, spec.notify, log_id=log_id, state=new_state,
+    sent = enqueue(connection, lifecycle, engagement, spec.notify, log_id=log_id, state=new_state,
                    extra={k: v for k, v in extra.items() if v is not None}, now=now, settings=settings)
     if spec.emits:
-        session.execute(INSERT_EVENTS, [{
+        connection.execute(INSERT_EVENTS, [{
             "name": name, "engagement_id": engagement.id, "transition_id": log_id, "created_at": now,
             "payload": {"engagement_id": engagement.id, "kind": engagement.kind, "trigger": request.trigger,
                         "from_state": from_state, "to_state": new_state, "actor": request.actor.identity,
@@ -328,31 +327,31 @@ def create_engagement(db: Database, engagement: EngagementInput | dict[str, Any]
         raise NotAllowedError(f"a {who.role.value} may not create engagements")
     lifecycle = get_lifecycle(spec.kind)
     now = clock.now()
-    with db.transaction() as session:
-        if spec.swg_code and session.scalar(SWG_EXISTS, {"code": spec.swg_code}) is None:
+    with db.engine.begin() as connection:
+        if spec.swg_code and connection.scalar(SWG_EXISTS, {"code": spec.swg_code}) is None:
             raise NotFoundError(f"swg_code: there is no SWG {spec.swg_code}")
-        if spec.meeting_id and session.scalar(MEETING_EXISTS, {"id": spec.meeting_id}) is None:
+        if spec.meeting_id and connection.scalar(MEETING_EXISTS, {"id": spec.meeting_id}) is None:
             raise NotFoundError(f"meeting_id: there is no meeting with id {spec.meeting_id}")
         participants = []
         for person in spec.participants:
-            organization_id = session.scalar(ORGANIZATION_NAMED, {"name": person.organization})
+            organization_id = connection.scalar(ORGANIZATION_NAMED, {"name": person.organization})
             if organization_id is None:
                 raise NotFoundError(f"participants: no organization named {person.organization!r}")
             contact = None
             if person.contact_email:
-                contact = session.execute(CONTACT_BY_EMAIL, {"email": person.contact_email.lower()}).first()
+                contact = connection.execute(CONTACT_BY_EMAIL, {"email": person.contact_email.lower()}).first()
                 if contact is None or contact.organization_id != organization_id:
                     raise NotFoundError(f"participants: {person.contact_email} is not a contact of {person.organization}")
             participants.append({"organization_id": organization_id, "contact_id": contact and contact.id,
                                  "role": person.role})
-        engagement_id = session.execute(INSERT_ENGAGEMENT, {
+        engagement_id = connection.execute(INSERT_ENGAGEMENT, {
             "kind": spec.kind, "title": spec.title, "state": lifecycle.initial, "version": 1, "swg_code": spec.swg_code,
             "meeting_id": spec.meeting_id, "country": spec.country, "details": spec.details, "created_at": now,
             "updated_at": now, "reminders_sent": 0, "escalated": False,
         }).scalar_one()
         if participants:
-            session.execute(INSERT_PARTICIPANTS, [person | {"engagement_id": engagement_id} for person in participants])
-        session.execute(INSERT_LOG, {
+            connection.execute(INSERT_PARTICIPANTS, [person | {"engagement_id": engagement_id} for person in participants])
+        connection.execute(INSERT_LOG, {
             "engagement_id": engagement_id, "trigger": CREATED, "from_state": "", "to_state": lifecycle.initial,
             "version": 1, "actor": who.identity, "actor_role": who.role.value, "channel": Channel(channel).value,
             "at": now,
