@@ -127,7 +127,7 @@ def _refuse_unknown(lifecycle: Lifecycle, engagement: EngagementRow, trigger: st
     )
 
 
-def check_identity(connection: Connection, engagement: Any, actor: Actor) -> CoChairSeat | None:
+def check_identity(connection: Connection, engagement: EngagementRow, actor: Actor) -> CoChairSeat | None:
     """Confirm a person acts for the engagement in the role they claim; a co-chair's seat on its SWG, if one.
 
     ``engagement`` needs ``id`` and ``swg_code``. Raises ``NotAllowedError`` naming what the person is
