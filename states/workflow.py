@@ -36,7 +36,8 @@ from states.waits import WaitProgress, progress_after
 CREATED = "create"
 
 # Built once, as Core statements on the tables: reading (and locking) the engagement, the state change
-# guarded by the version the change was decided on (with or without new details), and its audit row.
+# guarded by the version the change was decided on (with or without new details), its audit row, the
+# idempotency key's earlier outcome and the engine events.
 # ``FOR UPDATE`` serializes writers of one engagement on PostgreSQL, so guards, effects and the update
 # all see one consistent state; SQLite renders no lock clause, its ``BEGIN IMMEDIATE`` already serializes.
 # The engagement is read with its SWG (approval policy; title for the notifications) and its meeting,
@@ -287,13 +288,13 @@ def _commit(connection: Connection, engagement: EngagementRow, lifecycle: Lifecy
             f"engagement {engagement.id} was changed by someone else while {request.trigger!r} was being applied; "
             "nothing was written"
         )
-    log_id = connection.execute(INSERT_LOG, [{
+    log_id = connection.execute(INSERT_LOG, {
         "engagement_id": engagement.id, "trigger": request.trigger, "from_state": from_state, "to_state": new_state,
         "version": version, "actor": request.actor.identity, "actor_role": request.actor.role.value,
         "channel": channel.value, "flow_run_id": request.flow_run_id, "comment": request.comment,
         "data": ctx.data.model_dump(mode="json") if ctx.data is not None else None,
         "idempotency_key": request.idempotency_key, "at": now,
-    }]).scalar_one()
+    }).scalar_one()
     extra = {"trigger": request.trigger, "actor": request.actor.identity, "comment": request.comment,
              "reminder_number": progress.reminders_sent if request.trigger == "remind" else None}
     wait = lifecycle.state(new_state).wait
