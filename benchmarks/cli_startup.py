@@ -5,8 +5,8 @@ the sample data and one engagement with its audit trail. Prints the median and b
 ``--runs`` runs per command, the median CPU time (user + system, less sensitive to other load on the
 machine), the load average before and after, where `engage list` spends its import time
 (``python -X importtime``, self time summed per top-level package), and the floor under every command:
-the interpreter alone, and the command-line stack (Typer, which coerces parameters through pydantic, and
-Rich) without any of the project's code.
+the interpreter alone, and the command-line stack (Click, and the Rich modules the commands print with) without
+any of the project's code.
 
     .venv/bin/python benchmarks/cli_startup.py [--runs 20]
 """
@@ -35,7 +35,7 @@ COMMANDS: list[tuple[list[str], float]] = [
 ]
 FLOORS = {
     "python -c pass": "pass",
-    "typer + rich + pydantic TypeAdapter": "import typer, rich.console, rich.table, rich.text, pydantic; pydantic.TypeAdapter(int)",
+    "click + rich": "import click, rich.console, rich.table, rich.text",
 }
 
 

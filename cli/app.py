@@ -1,4 +1,4 @@
-"""The ``engage`` command line (Typer + Rich). Read-only commands read through ``states.queries`` (no SQLAlchemy)."""
+"""The ``engage`` command line (Click + Rich). Read-only commands read through ``states.queries`` (no SQLAlchemy)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import traceback
 import unicodedata
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Any
 
-import typer
+import click
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -18,24 +18,34 @@ from rich.text import Text
 from models.enums import EngagementKind, OrganizationType, OutboxStatus
 
 if TYPE_CHECKING:
+    from enum import StrEnum
+
     from models.db import Database
     from states.queries import Reader
-
-app = typer.Typer(help="Coalition Engage: private-sector engagements of the Global Coalition.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
-org_app = typer.Typer(help="Organizations and their contacts.", no_args_is_help=True)
-outbox_app = typer.Typer(help="Notifications waiting, sent, or dead-lettered.", invoke_without_command=True)
-app.add_typer(org_app, name="org")
-app.add_typer(outbox_app, name="outbox")
 
 console = Console()
 errors = Console(stderr=True)
 debug_mode = False
 """Set by ``--debug``: an unexpected error shows its full traceback."""
 
-RoleOption = Annotated[str, typer.Option("--role", help="secretariat, co_chair, partner, national_authority or system")]
-AsOption = Annotated[str, typer.Option("--as", help="Who acts: an e-mail address (a name for secretariat/system)")]
-CommentOption = Annotated[Optional[str], typer.Option("--comment", "-m", help="Why: kept in the audit trail")]
+
+def choice_of(vocabulary: type[StrEnum]) -> click.Choice:
+    """The values of ``vocabulary`` as a choice: any other value is a usage error (exit 2) listing them."""
+    return click.Choice([member.value for member in vocabulary])
+
+
+def path(value: str) -> Path:
+    """A file path from the command line; one the system cannot name (a NUL byte) is a usage error."""
+    if "\x00" in value:
+        raise ValueError("embedded null byte")
+    return Path(value)
+
+
+role_option = click.option("--role", default="secretariat",
+                           help="secretariat, co_chair, partner, national_authority or system")
+as_option = click.option("--as", "identity", default="secretariat",
+                         help="Who acts: an e-mail address (a name for secretariat/system)")
+comment_option = click.option("--comment", "-m", help="Why: kept in the audit trail")
 
 
 _INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
@@ -54,17 +64,21 @@ def shown(value: object, style: str = "") -> Text:
 def fail(message: str) -> None:
     """Print a refusal and exit 1."""
     errors.print(Text.assemble(("error:", "bold red"), " ", shown(message)), highlight=False)
-    raise typer.Exit(1)
+    raise click.exceptions.Exit(1)
 
 
-@app.callback()
-def options(
-    debug: Annotated[bool, typer.Option("--debug", envvar="ENGAGE_DEBUG",
-                                        help="Show the full traceback of an unexpected error")] = False,
-) -> None:
+@click.group(name="engage", context_settings={"show_default": True})
+@click.option("--debug", is_flag=True, envvar="ENGAGE_DEBUG", show_envvar=True,
+              help="Show the full traceback of an unexpected error")
+def app(debug: bool) -> None:
     """Coalition Engage: private-sector engagements of the Global Coalition."""
     global debug_mode
     debug_mode = debug
+
+
+@app.group("org")
+def org_app() -> None:
+    """Organizations and their contacts."""
 
 
 def open_db(*, migrate: bool = False) -> Database:
@@ -143,7 +157,8 @@ def load_sample() -> None:
 
 
 @app.command("load-reference")
-def load_reference(path: Annotated[Path, typer.Argument(help="A reference JSON file")]) -> None:
+@click.argument("path", type=path, help="A reference JSON file")
+def load_reference(path: Path) -> None:
     """Load organizations, working groups, SWGs with co-chairs and submission windows from JSON."""
     from states.directory import load_reference as load
 
@@ -156,7 +171,8 @@ MAX_LISTED_PROBLEMS = 100
 
 
 @app.command("import-partners")
-def import_partners(path: Annotated[Path, typer.Argument(help="CSV with name,industry,country[,region,contact_*]")]) -> None:
+@click.argument("path", type=path, help="CSV with name,industry,country[,region,contact_*]")
+def import_partners(path: Path) -> None:
     """Import partner organizations and contacts from CSV: every bad row is reported, and then nothing is written."""
     from states.directory import import_partners_csv
 
@@ -175,20 +191,22 @@ def import_partners(path: Annotated[Path, typer.Argument(help="CSV with name,ind
 
 
 @org_app.command("list")
-def org_list(type: Annotated[Optional[OrganizationType], typer.Option(help="Only this type")] = None) -> None:
+@click.option("--type", type=choice_of(OrganizationType), help="Only this type")
+def org_list(type: str | None) -> None:
     """List organizations."""
     from states.queries import list_organizations
 
     with open_reader() as reader:
         table = Table("name", "type", "industry", "country", "region", "contacts")
-        for organization, contacts in list_organizations(reader, type=type and type.value):
+        for organization, contacts in list_organizations(reader, type=type):
             table.add_row(shown(organization.name), shown(organization.type), shown(organization.industry),
                           shown(organization.country), shown(organization.region), str(contacts))
     console.print(table)
 
 
 @org_app.command("show")
-def org_show(name: Annotated[str, typer.Argument(help="The organization's exact name")]) -> None:
+@click.argument("name", help="The organization's exact name")
+def org_show(name: str) -> None:
     """Show an organization and its contacts."""
     from states.queries import get_organization
 
@@ -207,18 +225,17 @@ def org_show(name: Annotated[str, typer.Argument(help="The organization's exact 
 
 
 @org_app.command("add")
-def org_add(
-    name: Annotated[str, typer.Option(help="Organization name")],
-    type: Annotated[OrganizationType, typer.Option(help="What the organization is")],
-    industry: Annotated[Optional[str], typer.Option(help="For partners: chemical, shipping, ...")] = None,
-    country: Annotated[Optional[str], typer.Option(help="ISO 3166-1 alpha-2 code")] = None,
-    region: Annotated[Optional[str], typer.Option()] = None,
-) -> None:
+@click.option("--name", required=True, help="Organization name")
+@click.option("--type", type=choice_of(OrganizationType), required=True, help="What the organization is")
+@click.option("--industry", help="For partners: chemical, shipping, ...")
+@click.option("--country", help="ISO 3166-1 alpha-2 code")
+@click.option("--region")
+def org_add(name: str, type: str, industry: str | None, country: str | None, region: str | None) -> None:
     """Add (or update) an organization."""
     from states.directory import upsert_organization
     from states.inputs import OrganizationInput, parse
 
-    data = run(lambda: parse(OrganizationInput, {"name": name, "type": type.value, "industry": industry, "country": country,
+    data = run(lambda: parse(OrganizationInput, {"name": name, "type": type, "industry": industry, "country": country,
                                                  "region": region}))
     database = open_db(migrate=True)
     with database.transaction() as session:
@@ -227,24 +244,24 @@ def org_add(
 
 
 @app.command("list")
-def list_(
-    kind: Annotated[Optional[EngagementKind], typer.Option(help="Only this kind")] = None,
-    state: Annotated[Optional[str], typer.Option(help="Only in this state (of the kind's lifecycle)")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 200,
-) -> None:
+@click.option("--kind", type=choice_of(EngagementKind), help="Only this kind")
+@click.option("--state", help="Only in this state (of the kind's lifecycle)")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=200)
+def list_(kind: str | None, state: str | None, limit: int) -> None:
     """List engagements, newest first."""
     from states.queries import list_engagements
 
     with open_reader() as reader:
         table = Table("id", "kind", "state", "title", "SWG", "updated")
-        for row in run(lambda: list_engagements(reader, kind=kind and kind.value, state=state, limit=limit)):
+        for row in run(lambda: list_engagements(reader, kind=kind, state=state, limit=limit)):
             table.add_row(str(row.id), shown(row.kind), shown(row.state), shown(row.title), shown(row.swg_code),
                           f"{row.updated_at:%Y-%m-%d}")
     console.print(table)
 
 
 @app.command()
-def show(engagement_id: Annotated[int, typer.Argument(help="Engagement id")]) -> None:
+@click.argument("engagement_id", type=int, help="Engagement id")
+def show(engagement_id: int) -> None:
     """Show an engagement: state, details, participants, report, votes, and what can happen next."""
     from states.lifecycles import get_lifecycle
     from states.queries import dialogue_report, get_engagement, participants, votes
@@ -304,16 +321,15 @@ def _print_fields(heading: str | None, fields: dict[str, Any]) -> None:
 
 
 @app.command()
-def create(
-    path: Annotated[Optional[Path], typer.Option("--file", "-f", help="JSON file describing the engagement")] = None,
-    data: Annotated[Optional[str], typer.Option("--json", help="The same JSON, inline")] = None,
-    role: RoleOption = "secretariat",
-    identity: AsOption = "secretariat",
-) -> None:
+@click.option("--file", "-f", type=path, help="JSON file describing the engagement")
+@click.option("--json", "data", help="The same JSON, inline")
+@role_option
+@as_option
+def create(file: Path | None, data: str | None, role: str, identity: str) -> None:
     """Create an engagement from JSON: kind, title, swg_code, meeting_id, country, details, participants."""
     from states.workflow import create_engagement
 
-    spec = read_json(path, data, "--json")
+    spec = read_json(file, data, "--json")
     if spec is None:
         fail("give the engagement as --file FILE or --json '{...}'")
     database = open_db(migrate=True)
@@ -337,16 +353,16 @@ def _fire(engagement_id: int, trigger: str, role: str, identity: str, comment: s
 
 
 @app.command()
-def fire(
-    engagement_id: Annotated[int, typer.Argument(help="Engagement id")],
-    trigger: Annotated[str, typer.Argument(help="The step to take, e.g. convene, submit_report, publish")],
-    role: RoleOption = "secretariat",
-    identity: AsOption = "secretariat",
-    comment: CommentOption = None,
-    data: Annotated[Optional[str], typer.Option("--data", help="JSON data the step takes (e.g. a report)")] = None,
-    data_file: Annotated[Optional[Path], typer.Option("--data-file", help="The same, from a file")] = None,
-    expected_version: Annotated[Optional[int], typer.Option("--if-version", help="Refuse if it changed since")] = None,
-) -> None:
+@click.argument("engagement_id", type=int, help="Engagement id")
+@click.argument("trigger", help="The step to take, e.g. convene, submit_report, publish")
+@role_option
+@as_option
+@comment_option
+@click.option("--data", help="JSON data the step takes (e.g. a report)")
+@click.option("--data-file", type=path, help="The same, from a file")
+@click.option("--if-version", "expected_version", type=int, help="Refuse if it changed since")
+def fire(engagement_id: int, trigger: str, role: str, identity: str, comment: str | None, data: str | None,
+         data_file: Path | None, expected_version: int | None) -> None:
     """Fire a trigger on an engagement as an actor."""
     _fire(engagement_id, trigger, role, identity, comment, read_json(data_file, data), expected_version)
 
@@ -363,27 +379,26 @@ def _decide(engagement_id: int, identity: str, decision: str, comment: str | Non
 
 
 @app.command()
-def approve(
-    engagement_id: Annotated[int, typer.Argument(help="Engagement id")],
-    identity: Annotated[str, typer.Option("--as", help="The co-chair's e-mail address")],
-    comment: CommentOption = None,
-) -> None:
+@click.argument("engagement_id", type=int, help="Engagement id")
+@click.option("--as", "identity", required=True, help="The co-chair's e-mail address")
+@comment_option
+def approve(engagement_id: int, identity: str, comment: str | None) -> None:
     """Approve, as a co-chair of the engagement's SWG, an invitation to present."""
     _decide(engagement_id, identity, "approve", comment)
 
 
 @app.command()
-def decline(
-    engagement_id: Annotated[int, typer.Argument(help="Engagement id")],
-    identity: Annotated[str, typer.Option("--as", help="The co-chair's e-mail address")],
-    comment: CommentOption = None,
-) -> None:
+@click.argument("engagement_id", type=int, help="Engagement id")
+@click.option("--as", "identity", required=True, help="The co-chair's e-mail address")
+@comment_option
+def decline(engagement_id: int, identity: str, comment: str | None) -> None:
     """Decline, as a co-chair of the engagement's SWG, an invitation to present."""
     _decide(engagement_id, identity, "decline", comment)
 
 
 @app.command()
-def history(engagement_id: Annotated[int, typer.Argument(help="Engagement id")]) -> None:
+@click.argument("engagement_id", type=int, help="Engagement id")
+def history(engagement_id: int) -> None:
     """Show an engagement's audit trail: who did what, when, why, through which channel or flow run."""
     from states.queries import history as trail
 
@@ -397,7 +412,8 @@ def history(engagement_id: Annotated[int, typer.Argument(help="Engagement id")])
 
 
 @app.command()
-def diagram(kind: Annotated[str, typer.Argument(help="Engagement kind, e.g. swg_presentation; 'all' for every kind")]) -> None:
+@click.argument("kind", help="Engagement kind, e.g. swg_presentation; 'all' for every kind")
+def diagram(kind: str) -> None:
     """Print the Mermaid state diagram of a lifecycle."""
     from states.diagram import mermaid
     from states.lifecycles import LIFECYCLES, get_lifecycle
@@ -409,9 +425,8 @@ def diagram(kind: Annotated[str, typer.Argument(help="Engagement kind, e.g. swg_
 
 
 @app.command()
-def demo(
-    data_dir: Annotated[Optional[Path], typer.Option(help="Where everything goes (default: ENGAGE_DATA_DIR or ./engage-data)")] = None,
-) -> None:
+@click.option("--data-dir", type=path, help="Where everything goes (default: ENGAGE_DATA_DIR or ./engage-data)")
+def demo(data_dir: Path | None) -> None:
     """The main job: replay the Coalition's 2024 private-sector engagements through the Prefect flows."""
     from flows.demo import run_demo
     from settings import get_settings
@@ -420,12 +435,11 @@ def demo(
 
 
 @app.command()
-def report(
-    format: Annotated[str, typer.Option("--format", help="html or pdf")] = "html",
-    lang: Annotated[str, typer.Option("--lang", help="en, es or fr")] = "en",
-    out: Annotated[Optional[Path], typer.Option(help="Output file (default: the site's report/report-LANG.FORMAT)")] = None,
-    year: Annotated[Optional[int], typer.Option(help="Year of the report (default: the latest year on record)")] = None,
-) -> None:
+@click.option("--format", default="html", help="html or pdf")
+@click.option("--lang", default="en", help="en, es or fr")
+@click.option("--out", type=path, help="Output file (default: the site's report/report-LANG.FORMAT)")
+@click.option("--year", type=int, help="Year of the report (default: the latest year on record)")
+def report(format: str, lang: str, out: Path | None, year: int | None) -> None:
     """Write the final report (figures, charts, selected quotes, timeline); in the site, also link it from there."""
     from datetime import date
 
@@ -451,11 +465,10 @@ def report(
 
 
 @app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (PostgreSQL; keep 1 on SQLite)")] = 1,
-) -> None:
+@click.option("--host", default="127.0.0.1", help="Address to listen on")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, help="Port to listen on")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, help="Worker processes (PostgreSQL; keep 1 on SQLite)")
+def serve(host: str, port: int, workers: int) -> None:
     """Serve the portal: the pages the mailed links open (set ENGAGE_PUBLIC_BASE_URL to its public address)."""
     import uvicorn
 
@@ -471,14 +484,13 @@ def serve(
 
 
 @app.command("mail-links")
-def mail_links(
-    to: Annotated[Optional[str], typer.Option("--to", help="Only mails to this address")] = None,
-) -> None:
+@click.option("--to", help="Only mails to this address")
+def mail_links(to: str | None) -> None:
     """The portal links in the mail folder (the demo's Maildir): who got them, about what."""
+    from cli.environment import data_dir
     from portal.visitor import mailed_links
-    from settings import get_settings
 
-    maildir = get_settings().maildir
+    maildir = data_dir() / "mail"
     if not (maildir / "new").is_dir():
         fail(f"no mail folder at {maildir}: run `engage demo` first or set ENGAGE_DATA_DIR")
     for recipient, subject, url in mailed_links(maildir):  # the link whole on its own line, to copy
@@ -487,12 +499,11 @@ def mail_links(
             console.print(shown(f"  {url}"), highlight=False, soft_wrap=True)
 
 
-@outbox_app.callback()
-def outbox(
-    ctx: typer.Context,
-    status: Annotated[Optional[OutboxStatus], typer.Option(help="Only with this status")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
-) -> None:
+@app.group("outbox", invoke_without_command=True, help="Notifications waiting, sent, or dead-lettered.")
+@click.option("--status", type=choice_of(OutboxStatus), help="Only with this status")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100)
+@click.pass_context
+def outbox_app(ctx: click.Context, status: str | None, limit: int) -> None:
     """List notifications, newest first: pending, sent, failed (dead-lettered) and suppressed."""
     if ctx.invoked_subcommand is not None:
         return
@@ -511,13 +522,13 @@ def outbox(
 
 
 @outbox_app.command("retry")
-def outbox_retry(
-    message_id: Annotated[Optional[int], typer.Argument(help="Outbox message id")] = None,
-    dead: Annotated[bool, typer.Option("--dead", help="Requeue every dead-lettered notification")] = False,
-    since: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], help="With --dead: last attempt on or after this day (UTC)")] = None,
-    notification_type: Annotated[Optional[str], typer.Option("--type", help="With --dead: only this notification type")] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
-) -> None:
+@click.argument("message_id", type=int, required=False, help="Outbox message id")
+@click.option("--dead", is_flag=True, help="Requeue every dead-lettered notification")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="With --dead: last attempt on or after this day (UTC)")
+@click.option("--type", "notification_type", help="With --dead: only this notification type")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation")
+def outbox_retry(message_id: int | None, dead: bool, since: datetime | None, notification_type: str | None,
+                 yes: bool) -> None:
     """Requeue one unsent notification (ID), or every dead-lettered one (--dead), for delivery."""
     from notifications.dispatcher import find_dead, requeue, requeue_dead
     from notifications.errors import OutboxAlreadySent, OutboxMessageNotFound, OutboxOptedOut
@@ -542,7 +553,7 @@ def outbox_retry(
                 if "no recipient" in str(refusal):
                     raise
                 if not yes:
-                    typer.confirm(f"{refusal}. Send it anyway?", abort=True)
+                    click.confirm(f"{refusal}. Send it anyway?", abort=True)
                 row = requeue(database, message_id, override_opt_out=True)
         except (OutboxMessageNotFound, OutboxAlreadySent, OutboxOptedOut, EngageError) as error:
             fail(str(error))
@@ -558,7 +569,7 @@ def outbox_retry(
                     f"(ids {', '.join(map(str, found.opted_out[:20]))}{'...' if len(found.opted_out) > 20 else ''}). "
                     + question)
     if not yes:
-        typer.confirm(question, abort=True)
+        click.confirm(question, abort=True)
     elif found.opted_out:
         errors.print(question.split(" Requeue")[0], highlight=False)
     count = requeue_dead(database, found.ids)
@@ -572,7 +583,7 @@ def main(argv: list[str] | None = None) -> None:
     also exits with 2, as one line, with the full traceback only under ``--debug`` (or ENGAGE_DEBUG=1).
     """
     try:
-        app(args=argv, prog_name="engage")
+        app.main(args=argv, prog_name="engage")
     except Exception as error:  # noqa: BLE001 - the one place where any crash becomes a message
         if debug_mode:
             traceback.print_exc()

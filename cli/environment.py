@@ -1,8 +1,8 @@
 """``ENGAGE_*`` values read straight from the environment and ``.env``, the way pydantic-settings reads them.
 
-Read-only commands resolve the database URL here without importing pydantic-settings; ``settings.Settings``
-holds everything else, with the same prefix, file and defaults (``tests/test_cli_startup.py`` keeps the two
-resolving the same URL).
+Read-only commands resolve the database URL and the data folder here without importing pydantic-settings;
+``settings.Settings`` holds everything else, with the same prefix, file and defaults (``tests/test_cli_startup.py``
+keeps the two resolving the same URL and folder).
 """
 
 from __future__ import annotations
@@ -34,7 +34,12 @@ def env_value(name: str) -> str | None:
     return None
 
 
+def data_dir() -> Path:
+    """The configured data folder: the same as ``Settings().data_dir``, without building it."""
+    value = env_value("data_dir")
+    return DEFAULT_DATA_DIR if value is None else Path(value)
+
+
 def database_url() -> str:
     """The configured database URL: the same as ``Settings().resolved_database_url``, without building it."""
-    data_dir = env_value("data_dir")
-    return env_value("database_url") or sqlite_url(DEFAULT_DATA_DIR if data_dir is None else Path(data_dir))
+    return env_value("database_url") or sqlite_url(data_dir())

@@ -11,9 +11,11 @@ import mailbox
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 LINK = re.compile(r"https?://[^\s<>\"]+/(?:a|confirm|signin)/[A-Za-z0-9_-]{20,}")
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
@@ -75,6 +77,8 @@ class Visitor:
     """Follows mailed links against the portal at ``base_url`` (one browser-like client, with cookies)."""
 
     def __init__(self, maildir: Path, base_url: str) -> None:
+        import httpx  # here, not above: `engage mail-links` reads the Maildir without it
+
         self.maildir = maildir
         self.client = httpx.Client(base_url=base_url, timeout=60)
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, aliased
 from models import DialogueReport, Engagement, Organization, Participant, SubmissionWindow, TransitionLog
 from models.db import Database
 from models.enums import EngagementKind, ParticipantRole
-from website.render import PRIORITY_INDUSTRIES
+from website.render import FUTURE_INDUSTRIES, PRIORITY_INDUSTRIES
 
 SUBMITTED_KINDS = ("recommendation", "achievement", "website_submission")
 PARTNER_ROLES = (ParticipantRole.PARTNER, ParticipantRole.PRESENTER)
@@ -93,8 +93,15 @@ class YearFigures:
         return sum(count for industry, count in self.partners_by_industry if industry in PRIORITY_INDUSTRIES)
 
     @property
+    def future_partners(self) -> int:
+        """Partners from the future areas of opportunity (artificial intelligence, pharmaceuticals)."""
+        return sum(count for industry, count in self.partners_by_industry if industry in FUTURE_INDUSTRIES)
+
+    @property
     def other_partners(self) -> int:
-        return sum(count for industry, count in self.partners_by_industry if industry not in PRIORITY_INDUSTRIES)
+        """Partners from neither the priority industries nor the future areas."""
+        return sum(count for industry, count in self.partners_by_industry
+                   if industry not in PRIORITY_INDUSTRIES and industry not in FUTURE_INDUSTRIES)
 
 
 def _in_year(column, year: int):  # noqa: ANN001, ANN202 - SQLAlchemy column and clause

@@ -55,10 +55,13 @@ def charts(figures: YearFigures, language: str) -> dict[str, Chart]:
     if figures.partners_by_industry:
         rows = figures.partners_by_industry
         names = [_(INDUSTRY_LABELS.get(industry, industry)) for industry, _n in rows]
-        priority = [count if industry in PRIORITY_INDUSTRIES else 0 for industry, count in rows]
-        other = [0 if industry in PRIORITY_INDUSTRIES else count for industry, count in rows]
+        groups = ((_("Priority industries"), PRIORITY_INDUSTRIES, BLUE), (_("Future areas"), FUTURE_INDUSTRIES, GREEN))
+        series = [(label, [count if industry in members else 0 for industry, count in rows], colour)
+                  for label, members, colour in groups]
+        named = {industry for _label, members, _colour in groups for industry in members}
+        series.append((_("Other industries"), [0 if industry in named else count for industry, count in rows], GREY))
         result["industries"] = bar_chart(
-            names, [(_("Priority industries"), priority, BLUE), (_("Other industries"), other, GREY)], stacked=True,
+            names, [one for one in series if any(one[1])], stacked=True,
             alternative=_("Bar chart of partners engaged by industry: %(list)s.") % {
                 "list": "; ".join(f"{name} {count}" for name, (_i, count) in zip(names, rows))})
     if figures.swg_presentations:

@@ -23,7 +23,7 @@ from states.clock import SYSTEM_CLOCK, Clock
 from states.errors import AlreadyDecidedError, NotAllowedError, NotFoundError, UnknownTriggerError
 from states.guards import PARTNER_ROLES
 from states.inputs import Actor, InputError, check_id, parse
-from states.workflow import TransitionOutcome, apply_transition
+from states.workflow import TransitionOutcome, apply_transition, check_identity
 
 AWAITING = "awaiting_approval"
 
@@ -53,6 +53,19 @@ STATUS_VOTES = (
     .outerjoin(_VOTES, (_VOTES.c.co_chair_id == _CHAIRS.c.id) & (_VOTES.c.engagement_id == bindparam("engagement_id")))
     .where(_CHAIRS.c.swg_code == bindparam("swg_code"))
     .order_by(_CHAIRS.c.id)
+)
+
+# After a refused vote: the engagement, and the person's seat on its SWG with their vote on it, if any.
+REFUSED_SEAT = (
+    select(
+        _ENGAGEMENTS.c.id, _ENGAGEMENTS.c.kind, _ENGAGEMENTS.c.state, _ENGAGEMENTS.c.swg_code,
+        _CHAIRS.c.id.label("chair_id"), _CHAIRS.c.name, _CHAIRS.c.email,
+        _VOTES.c.decision, _VOTES.c.decided_at, _VOTES.c.channel,
+    )
+    .outerjoin(_CHAIRS, (_CHAIRS.c.swg_code == _ENGAGEMENTS.c.swg_code)
+               & (func.lower(_CHAIRS.c.email) == bindparam("email")))
+    .outerjoin(_VOTES, (_VOTES.c.co_chair_id == _CHAIRS.c.id) & (_VOTES.c.engagement_id == _ENGAGEMENTS.c.id))
+    .where(_ENGAGEMENTS.c.id == bindparam("engagement_id"))
 )
 
 
@@ -179,34 +192,26 @@ def _why_not_applied(db: Database, engagement_id: int, email: str, decision: Dec
     Raises ``NotAllowedError`` when the engagement is not an invitation to present or the person
     co-chairs another SWG (``refusal`` is the cause).
     """
-    with db.transaction() as session:
-        engagement = session.get(Engagement, engagement_id)
-        if engagement.kind != EngagementKind.SWG_PRESENTATION:
+    with db.engine.begin() as connection:
+        seat = connection.execute(REFUSED_SEAT, {"engagement_id": engagement_id, "email": email}).one()
+        if seat.kind != EngagementKind.SWG_PRESENTATION:
             raise NotAllowedError(
-                f"engagement {engagement_id} is a {engagement.kind}; co-chairs do not decide it") from refusal
-        chair = session.scalar(
-            select(CoChair).where(CoChair.swg_code == engagement.swg_code, func.lower(CoChair.email) == email)
-        )
-        if chair is None:
-            from states.workflow import check_identity  # names the SWG(s) the person co-chairs, if any
-
-            check_identity(session, engagement, Actor(role="co_chair", identity=email))
-        vote = session.scalar(
-            select(ApprovalVote).where(ApprovalVote.engagement_id == engagement_id, ApprovalVote.co_chair_id == chair.id)
-        )
-    if vote is not None:
+                f"engagement {engagement_id} is a {seat.kind}; co-chairs do not decide it") from refusal
+        if seat.chair_id is None:
+            check_identity(connection, seat, Actor(role="co_chair", identity=email))
+    if seat.decision is not None:
         return DecisionResult(
             DecisionStatus.ALREADY_DECIDED,
-            f"{email} already decided to {vote.decision} on {vote.decided_at:%Y-%m-%d %H:%M} UTC via "
-            f"{vote.channel}; engagement {engagement_id} is now {engagement.state!r}",
-            engagement.state,
-            earlier=CoChairVote(chair.name, chair.email, vote.decision, vote.channel),
+            f"{email} already decided to {seat.decision} on {seat.decided_at:%Y-%m-%d %H:%M} UTC via "
+            f"{seat.channel}; engagement {engagement_id} is now {seat.state!r}",
+            seat.state,
+            earlier=CoChairVote(seat.name, seat.email, seat.decision, seat.channel),
         )
     return DecisionResult(
         DecisionStatus.NOT_AWAITING,
-        f"engagement {engagement_id} no longer awaits the co-chairs' decision (it is {engagement.state!r}); "
+        f"engagement {engagement_id} no longer awaits the co-chairs' decision (it is {seat.state!r}); "
         f"the decision of {email} to {decision.value} was not needed and was not recorded",
-        engagement.state,
+        seat.state,
     )
 
 

@@ -7,30 +7,34 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Row
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row
 
-from models import CoChair
 from states.inputs import Actor
 from states.spec import Lifecycle, TransitionSpec
 
 
 EngagementRow = Row[Any]
-"""A read-only row of the ``engagements`` table, read by the change (attribute access, like the ORM class)."""
+"""A read-only row of the ``engagements`` table, read by the change (attribute access, like the ORM class),
+with its SWG's ``swg_title``, ``approval_policy`` and ``quorum`` and its meeting's ``meeting_title`` and
+``meeting_starts_on`` (``None`` without one)."""
+
+CoChairSeat = Row[Any]
+"""A co-chair's seat on an SWG (``id``, ``swg_code``, ``name``, ``email``) with their vote on the engagement:
+``decision``, ``decided_at`` and ``channel``, ``None`` while they have not voted."""
 
 
 @dataclass
 class TransitionContext:
     """One attempted transition: read by guards, extended by effects, inside the open transaction."""
 
-    session: Session
+    connection: Connection
     engagement: EngagementRow
     lifecycle: Lifecycle
     actor: Actor
     now: datetime
     comment: str | None = None
     data: BaseModel | None = None
-    co_chair: CoChair | None = None
+    co_chair: CoChairSeat | None = None
     refusals: list[str] = field(default_factory=list)
     row_updates: dict[str, Any] = field(default_factory=dict)
     fired: TransitionSpec | None = None

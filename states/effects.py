@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 
 from models import ApprovalVote, DialogueReport
 from states.context import TransitionContext
@@ -12,27 +12,26 @@ from states.errors import AlreadyDecidedError
 
 Effect = Callable[[TransitionContext, str], None]
 
+# Built once, as Core statements on the tables: a co-chair's vote, and a dialogue's report (found, added, replaced).
+INSERT_VOTE = insert(ApprovalVote.__table__)
+REPORTS = DialogueReport.__table__
+HAS_REPORT = select(REPORTS.c.engagement_id).where(REPORTS.c.engagement_id == bindparam("engagement_id"))
+INSERT_REPORT = insert(REPORTS)
+
 
 def record_vote(ctx: TransitionContext, trigger: str) -> None:
-    """Store the co-chair's decision; a co-chair decides once."""
-    assert ctx.co_chair is not None, "the co-chair is identified before effects run"
-    earlier = ctx.session.scalar(
-        select(ApprovalVote).where(
-            ApprovalVote.engagement_id == ctx.engagement.id, ApprovalVote.co_chair_id == ctx.co_chair.id
-        )
-    )
-    if earlier is not None:
+    """Store the co-chair's decision; a co-chair decides once (their vote, if any, was read with their seat)."""
+    seat = ctx.co_chair
+    assert seat is not None, "the co-chair is identified before effects run"
+    if seat.decision is not None:
         raise AlreadyDecidedError(
-            f"{ctx.co_chair.name} ({ctx.co_chair.email}) already decided to {earlier.decision} "
-            f"on {earlier.decided_at:%Y-%m-%d %H:%M} UTC via {earlier.channel}"
+            f"{seat.name} ({seat.email}) already decided to {seat.decision} "
+            f"on {seat.decided_at:%Y-%m-%d %H:%M} UTC via {seat.channel}"
         )
-    ctx.session.add(
-        ApprovalVote(
-            engagement_id=ctx.engagement.id, co_chair_id=ctx.co_chair.id, decision=trigger,
-            comment=ctx.comment, channel=ctx.memo["channel"], decided_at=ctx.now,
-        )
-    )
-    ctx.session.flush()
+    ctx.connection.execute(INSERT_VOTE, {
+        "engagement_id": ctx.engagement.id, "co_chair_id": seat.id, "decision": trigger, "comment": ctx.comment,
+        "channel": ctx.memo["channel"], "decided_at": ctx.now,
+    })
 
 
 def store_dialogue_report(ctx: TransitionContext, _trigger: str) -> None:
@@ -44,13 +43,11 @@ def store_dialogue_report(ctx: TransitionContext, _trigger: str) -> None:
         return
     values = ctx.data.model_dump(exclude={"language"})
     _set_details(ctx, language=ctx.data.language.value)
-    report = ctx.session.get(DialogueReport, ctx.engagement.id)
-    if report is None:
-        ctx.session.add(DialogueReport(engagement_id=ctx.engagement.id, submitted_at=ctx.now, **values))
+    values |= {"engagement_id": ctx.engagement.id, "submitted_at": ctx.now}
+    if ctx.connection.scalar(HAS_REPORT, values) is None:
+        ctx.connection.execute(INSERT_REPORT, values)
     else:
-        for name, value in values.items():
-            setattr(report, name, value)
-        report.submitted_at = ctx.now
+        ctx.connection.execute(update(REPORTS).where(REPORTS.c.engagement_id == ctx.engagement.id).values(values))
 
 
 def _set_details(ctx: TransitionContext, **values: object) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
-from models import ApprovalVote, CoChair, Contact, Participant, SubmissionWindow, SubWorkingGroup
+from models import ApprovalVote, CoChair, Contact, Participant, SubmissionWindow
 from models.enums import Decision, ParticipantRole
 from states.approval import ApprovalOutcome, approval_outcome
 from states.context import TransitionContext
@@ -15,6 +15,26 @@ from states.context import TransitionContext
 Guard = Callable[[TransitionContext], str | None]
 
 PARTNER_ROLES = (ParticipantRole.PARTNER, ParticipantRole.PRESENTER, ParticipantRole.INVITEE)
+
+# Built once, as Core statements on the tables: an SWG's co-chairs, the partner contacts of an engagement,
+# a kind's submission window, and the approval's count of co-chairs, approvals and declines in one statement.
+_CHAIRS, _VOTES = CoChair.__table__, ApprovalVote.__table__
+_PARTICIPANTS, _CONTACTS = Participant.__table__, Contact.__table__
+COUNT_CO_CHAIRS = select(func.count()).select_from(_CHAIRS).where(_CHAIRS.c.swg_code == bindparam("swg_code"))
+COUNT_PARTNER_CONTACTS = (
+    select(func.count())
+    .select_from(_PARTICIPANTS)
+    .join(_CONTACTS, _CONTACTS.c.organization_id == _PARTICIPANTS.c.organization_id)
+    .where(_PARTICIPANTS.c.engagement_id == bindparam("engagement_id"), _PARTICIPANTS.c.role.in_(PARTNER_ROLES))
+)
+_WINDOWS = SubmissionWindow.__table__
+WINDOW = select(_WINDOWS).where(_WINDOWS.c.kind == bindparam("kind"))
+_ENGAGEMENT_VOTES = select(func.count()).select_from(_VOTES).where(_VOTES.c.engagement_id == bindparam("engagement_id"))
+COUNT_APPROVAL = select(
+    COUNT_CO_CHAIRS.scalar_subquery(),
+    _ENGAGEMENT_VOTES.where(_VOTES.c.decision == Decision.APPROVE).scalar_subquery(),
+    _ENGAGEMENT_VOTES.where(_VOTES.c.decision == Decision.DECLINE).scalar_subquery(),
+)
 
 
 def _day(value: date) -> str:
@@ -24,7 +44,7 @@ def _day(value: date) -> str:
 def window_open(ctx: TransitionContext) -> str | None:
     """The engagement kind's submission window is open today."""
     kind = ctx.engagement.kind
-    window = ctx.session.get(SubmissionWindow, kind)
+    window = ctx.connection.execute(WINDOW, {"kind": kind}).first()
     label = ctx.lifecycle.title.split(" (")[0].lower()
     if window is None:
         return f"no submission window is configured for {label}; the Secretariat must set one first"
@@ -56,7 +76,7 @@ def has_swg(ctx: TransitionContext) -> str | None:
     code = ctx.engagement.swg_code
     if code is None:
         return "no Sub-Working Group is set for this engagement"
-    if not ctx.session.scalar(select(func.count()).select_from(CoChair).where(CoChair.swg_code == code)):
+    if not ctx.connection.scalar(COUNT_CO_CHAIRS, {"swg_code": code}):
         return f"SWG {code} has no co-chairs to decide"
     return None
 
@@ -68,13 +88,8 @@ def has_meeting(ctx: TransitionContext) -> str | None:
 
 def has_partner_contact(ctx: TransitionContext) -> str | None:
     """At least one partner of the engagement has a contact to notify."""
-    query = (
-        select(func.count())
-        .select_from(Participant)
-        .join(Contact, Contact.organization_id == Participant.organization_id)
-        .where(Participant.engagement_id == ctx.engagement.id, Participant.role.in_(PARTNER_ROLES))
-    )
-    return None if ctx.session.scalar(query) else "no partner with a contact takes part in this engagement"
+    found = ctx.connection.scalar(COUNT_PARTNER_CONTACTS, {"engagement_id": ctx.engagement.id})
+    return None if found else "no partner with a contact takes part in this engagement"
 
 
 def outcome_given(ctx: TransitionContext) -> str | None:
@@ -84,7 +99,7 @@ def outcome_given(ctx: TransitionContext) -> str | None:
 
 def received_by_early_deadline(ctx: TransitionContext) -> str | None:
     """The submission arrived by its window's early deadline."""
-    window = ctx.session.get(SubmissionWindow, ctx.engagement.kind)
+    window = ctx.connection.execute(WINDOW, {"kind": ctx.engagement.kind}).first()
     if window is None or window.early_deadline is None:
         return "no early deadline is configured for this kind"
     submitted = ctx.details.get("submitted_on")
@@ -94,19 +109,14 @@ def received_by_early_deadline(ctx: TransitionContext) -> str | None:
 
 
 def _outcome(ctx: TransitionContext) -> ApprovalOutcome:
-    """The approval's outcome from the SWG's policy, its co-chairs and the votes: one statement, under the row lock."""
+    """The approval's outcome from the SWG's policy (read with the engagement), its co-chairs and the votes
+    (one statement, under the row lock)."""
     if "approval" not in ctx.memo:
-        engagement_votes = select(func.count()).where(ApprovalVote.engagement_id == ctx.engagement.id)
-        swg, co_chairs, approvals, declines = ctx.session.execute(
-            select(
-                SubWorkingGroup,
-                select(func.count()).where(CoChair.swg_code == SubWorkingGroup.code).scalar_subquery(),
-                engagement_votes.where(ApprovalVote.decision == Decision.APPROVE).scalar_subquery(),
-                engagement_votes.where(ApprovalVote.decision == Decision.DECLINE).scalar_subquery(),
-            ).where(SubWorkingGroup.code == ctx.engagement.swg_code)
-        ).one()
-        ctx.memo["swg"] = swg  # held, so the notifications of this transition find it in the session
-        ctx.memo["approval"] = approval_outcome(swg.approval_policy, swg.quorum, co_chairs, approvals, declines)
+        engagement = ctx.engagement
+        co_chairs, approvals, declines = ctx.connection.execute(
+            COUNT_APPROVAL, {"swg_code": engagement.swg_code, "engagement_id": engagement.id}).one()
+        ctx.memo["approval"] = approval_outcome(engagement.approval_policy, engagement.quorum, co_chairs, approvals,
+                                                declines)
     return ctx.memo["approval"]
 
 

@@ -21,7 +21,7 @@ from models.db import Database
 from models.enums import EngagementKind, ParticipantRole
 from website import PartnerProfile, PublishedItem, SiteContext, SiteReport, SubmissionWindowInfo, publish
 from website.i18n import long_date
-from website.render import DEFAULT_PORTAL_URL
+from website.render import DEFAULT_PORTAL_URL, INDEX_PAGE_SIZE
 
 PUBLISHED = "published"
 SUBMITTED_KINDS = ("recommendation", "achievement", "website_submission")
@@ -195,9 +195,13 @@ def portal_url(settings: object) -> str:
     return getattr(settings, "public_base_url", None) or DEFAULT_PORTAL_URL
 
 
-def publish_site(db: Database, site_dir: Path, *, portal: str = DEFAULT_PORTAL_URL, today: date | None = None) -> SiteReport:
-    """Make ``site_dir`` hold exactly what is published now, with the partners' profiles and the windows."""
+def publish_site(db: Database, site_dir: Path, *, portal: str = DEFAULT_PORTAL_URL, today: date | None = None,
+                 page_size: int = INDEX_PAGE_SIZE) -> SiteReport:
+    """Make ``site_dir`` hold exactly what is published now, with the partners' profiles and the windows.
+
+    ``page_size``: items per page of the lists by kind, country and industry.
+    """
     with db.transaction() as session:
         items = published_items(session)
         context = site_context(session, portal_url=portal, today=today)
-    return publish(site_dir, items, context)
+    return publish(site_dir, items, context, page_size=page_size)

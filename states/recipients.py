@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, insert, select
 
-from models import ActionLink, ApprovalVote, CoChair, Contact, Meeting, OutboxMessage, Participant, SubWorkingGroup
+from models import ActionLink, ApprovalVote, CoChair, Contact, OutboxMessage, Participant
 from models.enums import DeliveryChannel, OutboxStatus, ParticipantRole, Role
 from settings import Settings
 from states.action_links import link_row
@@ -28,6 +27,28 @@ class Addressee:
     opt_outs: tuple[str, ...] = ()
 
 
+# Built once, as Core statements on the tables: the contacts of an engagement's participants in some roles
+# (with the contact each participant chose, if any), an SWG's co-chairs (all, or those who have not voted),
+# and the rows a transition's notifications write.
+_PARTICIPANTS, _CONTACTS = Participant.__table__, Contact.__table__
+_CHAIRS, _VOTES = CoChair.__table__, ApprovalVote.__table__
+PARTICIPANT_CONTACTS = (
+    select(_PARTICIPANTS.c.contact_id.label("chosen"), _CONTACTS.c.id, _CONTACTS.c.name, _CONTACTS.c.email,
+           _CONTACTS.c.language, _CONTACTS.c.opt_outs)
+    .join(_CONTACTS, _CONTACTS.c.organization_id == _PARTICIPANTS.c.organization_id)
+    .where(_PARTICIPANTS.c.engagement_id == bindparam("engagement_id"),
+           _PARTICIPANTS.c.role.in_(bindparam("roles", expanding=True)))
+    .order_by(_CONTACTS.c.id)
+)
+ALL_CO_CHAIRS = (
+    select(_CHAIRS.c.name, _CHAIRS.c.email, _CHAIRS.c.language)
+    .where(_CHAIRS.c.swg_code == bindparam("swg_code"))
+    .order_by(_CHAIRS.c.id)
+)
+UNDECIDED_CO_CHAIRS = ALL_CO_CHAIRS.where(
+    _CHAIRS.c.id.not_in(select(_VOTES.c.co_chair_id).where(_VOTES.c.engagement_id == bindparam("engagement_id"))))
+INSERT_OUTBOX, INSERT_LINKS = insert(OutboxMessage.__table__), insert(ActionLink.__table__)
+
 WAITED_ON = {
     Role.CO_CHAIR: Recipient.CO_CHAIRS,
     Role.PARTNER: Recipient.PARTNERS,
@@ -36,26 +57,19 @@ WAITED_ON = {
 }
 
 
-def _contacts(session: Session, engagement_id: int, roles: tuple[str, ...]) -> list[Addressee]:
-    rows = session.execute(
-        select(Participant.contact_id, Contact)
-        .join(Contact, Contact.organization_id == Participant.organization_id)
-        .where(Participant.engagement_id == engagement_id, Participant.role.in_(roles))
-        .order_by(Contact.id)
-    ).all()
+def _contacts(connection: Connection, engagement_id: int, roles: tuple[str, ...]) -> list[Addressee]:
+    rows = connection.execute(PARTICIPANT_CONTACTS, {"engagement_id": engagement_id, "roles": roles})
     return [
         Addressee(c.name, c.email, c.language, DeliveryChannel.EMAIL, tuple(c.opt_outs or ()))
-        for chosen, c in rows
-        if chosen is None or chosen == c.id
+        for c in rows
+        if c.chosen is None or c.chosen == c.id
     ]
 
 
-def _co_chairs(session: Session, engagement: EngagementRow, *, undecided_only: bool) -> list[Addressee]:
-    query = select(CoChair).where(CoChair.swg_code == engagement.swg_code).order_by(CoChair.id)
-    if undecided_only:
-        decided = select(ApprovalVote.co_chair_id).where(ApprovalVote.engagement_id == engagement.id)
-        query = query.where(CoChair.id.not_in(decided))
-    return [Addressee(c.name, c.email, c.language, DeliveryChannel.EMAIL) for c in session.scalars(query)]
+def _co_chairs(connection: Connection, engagement: EngagementRow, *, undecided_only: bool) -> list[Addressee]:
+    query = UNDECIDED_CO_CHAIRS if undecided_only else ALL_CO_CHAIRS
+    rows = connection.execute(query, {"swg_code": engagement.swg_code, "engagement_id": engagement.id})
+    return [Addressee(c.name, c.email, c.language, DeliveryChannel.EMAIL) for c in rows]
 
 
 def _secretariat(settings: Settings) -> list[Addressee]:
@@ -71,22 +85,22 @@ def resolved_recipient(lifecycle: Lifecycle, notify: Notify, state: str) -> Reci
     return notify.to
 
 
-def addressees(session: Session, lifecycle: Lifecycle, engagement: EngagementRow, notify: Notify, state: str,
+def addressees(connection: Connection, lifecycle: Lifecycle, engagement: EngagementRow, notify: Notify, state: str,
                settings: Settings) -> list[Addressee]:
     """Everyone ``notify`` reaches for ``engagement`` in ``state``."""
     to = resolved_recipient(lifecycle, notify, state)
     if notify.to is Recipient.WAITED_ON and to is Recipient.CO_CHAIRS:
-        return _co_chairs(session, engagement, undecided_only=True)
+        return _co_chairs(connection, engagement, undecided_only=True)
     if to is Recipient.SECRETARIAT:
         return _secretariat(settings)
     if to is Recipient.CO_CHAIRS:
-        return _co_chairs(session, engagement, undecided_only=False)
+        return _co_chairs(connection, engagement, undecided_only=False)
     if to is Recipient.PARTNERS:
-        return _contacts(session, engagement.id, PARTNER_ROLES)
-    return _contacts(session, engagement.id, (ParticipantRole.ORGANIZER,))
+        return _contacts(connection, engagement.id, PARTNER_ROLES)
+    return _contacts(connection, engagement.id, (ParticipantRole.ORGANIZER,))
 
 
-def _base_context(session: Session, lifecycle: Lifecycle, engagement: EngagementRow, state: str) -> dict[str, Any]:
+def _base_context(lifecycle: Lifecycle, engagement: EngagementRow, state: str) -> dict[str, Any]:
     context: dict[str, Any] = {
         "engagement_id": engagement.id,
         "engagement_title": engagement.title,
@@ -96,11 +110,9 @@ def _base_context(session: Session, lifecycle: Lifecycle, engagement: Engagement
         "state_description": lifecycle.state(state).description,
     }
     if engagement.swg_code:
-        swg = session.get(SubWorkingGroup, engagement.swg_code)
-        context |= {"swg_code": swg.code, "swg_title": swg.title}
+        context |= {"swg_code": engagement.swg_code, "swg_title": engagement.swg_title}
     if engagement.meeting_id:
-        meeting = session.get(Meeting, engagement.meeting_id)
-        context |= {"meeting_title": meeting.title, "meeting_date": meeting.starts_on.isoformat()}
+        context |= {"meeting_title": engagement.meeting_title, "meeting_date": engagement.meeting_starts_on.isoformat()}
     return context
 
 
@@ -122,7 +134,7 @@ def _nobody(engagement: EngagementRow, notify: Notify, log_id: int, base: dict[s
     }
 
 
-def enqueue(session: Session, lifecycle: Lifecycle, engagement: EngagementRow, notifies: tuple[Notify, ...], *,
+def enqueue(connection: Connection, lifecycle: Lifecycle, engagement: EngagementRow, notifies: tuple[Notify, ...], *,
             log_id: int, state: str, extra: dict[str, Any], now: datetime, settings: Settings) -> int:
     """Write one outbox row per notification and addressee; opted-out ones are kept as suppressed.
 
@@ -131,11 +143,12 @@ def enqueue(session: Session, lifecycle: Lifecycle, engagement: EngagementRow, n
     """
     if not notifies:
         return 0
-    base = _base_context(session, lifecycle, engagement, state) | extra
+    base = _base_context(lifecycle, engagement, state) | extra
+    key, lifetime = None, timedelta(days=settings.link_lifetime_days)  # the key is read once, when first needed
     rows, links = [], []
     for notify in notifies:
         recipient = resolved_recipient(lifecycle, notify, state)
-        people = addressees(session, lifecycle, engagement, notify, state, settings)
+        people = addressees(connection, lifecycle, engagement, notify, state, settings)
         if not people:
             rows.append(_nobody(engagement, notify, log_id, base, now))
         for person in people:
@@ -144,10 +157,11 @@ def enqueue(session: Session, lifecycle: Lifecycle, engagement: EngagementRow, n
             dedupe_key = f"t{log_id}:{notify.type.value}:{person.channel.value}:{_address_key(person)}"
             link = None
             if person.channel is DeliveryChannel.EMAIL and not suppressed:
+                key = key or settings.signing_key()
                 link = link_row(
-                    settings.signing_key(), lifecycle, notification=notify.type, recipient=recipient, state=state,
+                    key, lifecycle, notification=notify.type, recipient=recipient, state=state,
                     engagement_id=engagement.id, dedupe_key=dedupe_key, email=person.address,
-                    language=person.language, now=now, lifetime=timedelta(days=settings.link_lifetime_days),
+                    language=person.language, now=now, lifetime=lifetime,
                 )
                 links.append(link)
             link_context = {"link_purpose": link["purpose"], "link_expires": link["expires_at"].date().isoformat()} \
@@ -174,7 +188,7 @@ def enqueue(session: Session, lifecycle: Lifecycle, engagement: EngagementRow, n
                 "created_at": now,
             })
     if rows:
-        session.execute(insert(OutboxMessage), rows)
+        connection.execute(INSERT_OUTBOX, rows)
     if links := [link for link in links if link is not None]:
-        session.execute(insert(ActionLink), links)
+        connection.execute(INSERT_LINKS, links)
     return len(rows)

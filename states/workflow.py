@@ -11,20 +11,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from models import (
-    CoChair, Contact, Engagement, EngineEvent, Meeting, Organization, Participant, SubWorkingGroup, TransitionLog,
+    ApprovalVote, CoChair, Contact, Engagement, EngineEvent, Meeting, Organization, Participant, SubWorkingGroup,
+    TransitionLog,
 )
 from models.enums import Channel, Language, ParticipantRole, Role
 from settings import Settings, get_settings
 from models.db import Database
 from states.clock import SYSTEM_CLOCK, Clock
-from states.context import EngagementRow, TransitionContext
+from states.context import CoChairSeat, EngagementRow, TransitionContext
 from states.effects import EFFECTS
 from states.errors import ConflictError, GuardFailedError, NotAllowedError, NotFoundError, UnknownTriggerError
+from states.guards import PARTNER_ROLES
 from states.inputs import Actor, EngagementInput, TransitionRequest, check_id, parse
 from states.lifecycles import get_lifecycle
 from states.machines import fire
@@ -35,17 +36,64 @@ from states.waits import WaitProgress, progress_after
 CREATED = "create"
 
 # Built once, as Core statements on the tables: reading (and locking) the engagement, the state change
-# guarded by the version the change was decided on (with or without new details), and its audit row.
+# guarded by the version the change was decided on (with or without new details), its audit row, the
+# idempotency key's earlier outcome and the engine events.
 # ``FOR UPDATE`` serializes writers of one engagement on PostgreSQL, so guards, effects and the update
 # all see one consistent state; SQLite renders no lock clause, its ``BEGIN IMMEDIATE`` already serializes.
-ENGAGEMENTS = Engagement.__table__
-LOCK_ENGAGEMENT = select(ENGAGEMENTS).where(ENGAGEMENTS.c.id == bindparam("id")).with_for_update()
+# The engagement is read with its SWG (approval policy; title for the notifications) and its meeting,
+# which are not locked: reference data that a transition reads but never writes.
+ENGAGEMENTS, SWGS, MEETINGS = Engagement.__table__, SubWorkingGroup.__table__, Meeting.__table__
+LOCK_ENGAGEMENT = (
+    select(
+        ENGAGEMENTS, SWGS.c.title.label("swg_title"), SWGS.c.approval_policy, SWGS.c.quorum,
+        MEETINGS.c.title.label("meeting_title"), MEETINGS.c.starts_on.label("meeting_starts_on"),
+    )
+    .outerjoin(SWGS, SWGS.c.code == ENGAGEMENTS.c.swg_code)
+    .outerjoin(MEETINGS, MEETINGS.c.id == ENGAGEMENTS.c.meeting_id)
+    .where(ENGAGEMENTS.c.id == bindparam("id"))
+    .with_for_update(of=ENGAGEMENTS)
+)
 _CHANGED = ("state", "version", "updated_at", "waiting_since", "reminders_sent", "escalated", "next_due_at")
 _GUARD = (ENGAGEMENTS.c.id == bindparam("match_id"), ENGAGEMENTS.c.version == bindparam("match_version"))
 UPDATE_STATE = update(ENGAGEMENTS).where(*_GUARD).values({name: bindparam(name) for name in _CHANGED})
 UPDATE_STATE_AND_DETAILS = update(ENGAGEMENTS).where(*_GUARD).values(
     {name: bindparam(name) for name in (*_CHANGED, "details")})
-INSERT_LOG = insert(TransitionLog.__table__).returning(TransitionLog.__table__.c.id)
+LOG = TransitionLog.__table__
+INSERT_LOG = insert(LOG).returning(LOG.c.id)
+FIND_KEY = select(LOG.c.engagement_id, LOG.c.trigger, LOG.c.from_state, LOG.c.to_state, LOG.c.version, LOG.c.id).where(
+    LOG.c.idempotency_key == bindparam("key"))
+INSERT_EVENTS = insert(EngineEvent.__table__)
+# Who a person is for the engagement: each SWG seat they hold, with their vote on the engagement if they
+# cast one (so a co-chair's vote is read with their identity); or whether they are a contact of a partner
+# taking part in a given role.
+CHAIRS, VOTES = CoChair.__table__, ApprovalVote.__table__
+CO_CHAIR_SEATS = (
+    select(CHAIRS.c.id, CHAIRS.c.swg_code, CHAIRS.c.name, CHAIRS.c.email,
+           VOTES.c.decision, VOTES.c.decided_at, VOTES.c.channel)
+    .outerjoin(VOTES, (VOTES.c.co_chair_id == CHAIRS.c.id) & (VOTES.c.engagement_id == bindparam("engagement_id")))
+    .where(func.lower(CHAIRS.c.email) == bindparam("email"))
+)
+PARTICIPANTS, CONTACTS = Participant.__table__, Contact.__table__
+IS_CONTACT = (
+    select(PARTICIPANTS.c.id)
+    .join(CONTACTS, CONTACTS.c.organization_id == PARTICIPANTS.c.organization_id)
+    .where(
+        PARTICIPANTS.c.engagement_id == bindparam("engagement_id"),
+        PARTICIPANTS.c.role.in_(bindparam("roles", expanding=True)),
+        func.lower(CONTACTS.c.email) == bindparam("email"),
+    )
+    .limit(1)
+)
+# What ``create_engagement`` reads and writes.
+SWG_EXISTS = select(SWGS.c.code).where(SWGS.c.code == bindparam("code"))
+MEETING_EXISTS = select(MEETINGS.c.id).where(MEETINGS.c.id == bindparam("id"))
+ORGANIZATIONS = Organization.__table__
+ORGANIZATION_NAMED = select(ORGANIZATIONS.c.id).where(ORGANIZATIONS.c.name == bindparam("name"))
+CONTACT_BY_EMAIL = select(CONTACTS.c.id, CONTACTS.c.organization_id).where(
+    func.lower(CONTACTS.c.email) == bindparam("email"))
+INSERT_ENGAGEMENT = insert(ENGAGEMENTS).returning(ENGAGEMENTS.c.id)
+INSERT_PARTICIPANTS = insert(PARTICIPANTS)
+IDENTITY_ROLES = {Role.PARTNER: PARTNER_ROLES, Role.NATIONAL_AUTHORITY: (ParticipantRole.ORGANIZER,)}
 
 
 @dataclass(frozen=True)
@@ -80,33 +128,23 @@ def _refuse_unknown(lifecycle: Lifecycle, engagement: EngagementRow, trigger: st
     )
 
 
-def check_identity(session: Session, engagement: EngagementRow, actor: Actor) -> CoChair | None:
-    """Confirm a person acts for the engagement in the role they claim; the co-chair found, if one.
+def check_identity(connection: Connection, engagement: EngagementRow, actor: Actor) -> CoChairSeat | None:
+    """Confirm a person acts for the engagement in the role they claim; a co-chair's seat on its SWG, if one.
 
-    Raises ``NotAllowedError`` naming what the person is (a co-chair of another SWG, not a contact).
+    ``engagement`` needs ``id`` and ``swg_code``. Raises ``NotAllowedError`` naming what the person is
+    (a co-chair of another SWG, not a contact).
     """
     if actor.role == Role.CO_CHAIR:
-        chairs = session.scalars(select(CoChair).where(func.lower(CoChair.email) == actor.identity)).all()
-        mine = next((chair for chair in chairs if chair.swg_code == engagement.swg_code), None)
+        seats = connection.execute(CO_CHAIR_SEATS, {"engagement_id": engagement.id, "email": actor.identity}).all()
+        mine = next((seat for seat in seats if seat.swg_code == engagement.swg_code), None)
         if mine is None:
-            elsewhere = ", ".join(sorted(chair.swg_code for chair in chairs))
+            elsewhere = ", ".join(sorted(seat.swg_code for seat in seats))
             detail = f"a co-chair of SWG {elsewhere}, not of" if elsewhere else "not a co-chair of"
             raise NotAllowedError(f"{actor.identity} is {detail} SWG {engagement.swg_code or '(none set)'}")
         return mine
-    roles = {
-        Role.PARTNER: (ParticipantRole.PARTNER, ParticipantRole.PRESENTER, ParticipantRole.INVITEE),
-        Role.NATIONAL_AUTHORITY: (ParticipantRole.ORGANIZER,),
-    }.get(actor.role)
+    roles = IDENTITY_ROLES.get(actor.role)
     if roles is not None:
-        member = session.scalar(
-            select(Participant.id)
-            .join(Contact, Contact.organization_id == Participant.organization_id)
-            .where(
-                Participant.engagement_id == engagement.id,
-                Participant.role.in_(roles),
-                func.lower(Contact.email) == actor.identity,
-            )
-        )
+        member = connection.scalar(IS_CONTACT, {"engagement_id": engagement.id, "roles": roles, "email": actor.identity})
         if member is None:
             raise NotAllowedError(
                 f"{actor.identity} is not a contact of an organization taking part in engagement "
@@ -115,8 +153,8 @@ def check_identity(session: Session, engagement: EngagementRow, actor: Actor) ->
     return None
 
 
-def _replay(session: Session, key: str) -> TransitionOutcome | None:
-    log = session.scalar(select(TransitionLog).where(TransitionLog.idempotency_key == key))
+def _replay(connection: Connection, key: str) -> TransitionOutcome | None:
+    log = connection.execute(FIND_KEY, {"key": key}).first()
     if log is None:
         return None
     return TransitionOutcome(log.engagement_id, log.trigger, log.from_state, log.to_state, log.version, log.id, 0, True)
@@ -126,8 +164,8 @@ def replayed(db: Database, idempotency_key: str | None) -> TransitionOutcome | N
     """The outcome already recorded under ``idempotency_key``, if any (``replayed=True``)."""
     if not idempotency_key:
         return None
-    with db.transaction() as session:
-        return _replay(session, idempotency_key)
+    with db.engine.begin() as connection:
+        return _replay(connection, idempotency_key)
 
 
 def apply_transition(
@@ -168,8 +206,8 @@ def apply_transition(
     settings = settings or get_settings()
     now = clock.now()
     try:
-        with db.transaction() as session:
-            return _apply(session, engagement_id, request, Channel(channel), now, settings, Language(language))
+        with db.engine.begin() as connection:
+            return _apply(connection, engagement_id, request, Channel(channel), now, settings, Language(language))
     except IntegrityError as error:
         # Only a key already used on ANOTHER engagement gets here (one engagement's writers are serialized).
         if earlier := replayed(db, request.idempotency_key):
@@ -179,12 +217,12 @@ def apply_transition(
         ) from error
 
 
-def _apply(session: Session, engagement_id: int, request: TransitionRequest, channel: Channel, now: datetime,
+def _apply(connection: Connection, engagement_id: int, request: TransitionRequest, channel: Channel, now: datetime,
            settings: Settings, language: Language) -> TransitionOutcome:
-    engagement = session.execute(LOCK_ENGAGEMENT, {"id": engagement_id}).first()
+    engagement = connection.execute(LOCK_ENGAGEMENT, {"id": engagement_id}).first()
     if engagement is None:
         raise NotFoundError(f"no engagement with id {engagement_id}")
-    if request.idempotency_key and (earlier := _replay(session, request.idempotency_key)):
+    if request.idempotency_key and (earlier := _replay(connection, request.idempotency_key)):
         if (earlier.engagement_id, earlier.trigger) != (engagement_id, request.trigger):
             raise ConflictError(
                 f"idempotency key {request.idempotency_key!r} was already used to {earlier.trigger!r} engagement "
@@ -208,8 +246,8 @@ def _apply(session: Session, engagement_id: int, request: TransitionRequest, cha
             f"that is for: {', '.join(sorted(role.value for role in allowed))}"
         )
     ctx = TransitionContext(
-        session, engagement, lifecycle, actor, now, comment=request.comment,
-        co_chair=check_identity(session, engagement, actor), memo={"channel": channel.value},
+        connection, engagement, lifecycle, actor, now, comment=request.comment,
+        co_chair=check_identity(connection, engagement, actor), memo={"channel": channel.value},
     )
     schema = next((spec.data_model() for spec in candidates if spec.data_schema), None)
     if schema is not None and request.data is not None:
@@ -221,10 +259,10 @@ def _apply(session: Session, engagement_id: int, request: TransitionRequest, cha
     new_state = fire(engagement.kind, engagement.state, trigger, ctx)
     if new_state is None:
         raise GuardFailedError(f"cannot {trigger!r} engagement {engagement.id}: {'; '.join(ctx.refusals)}")
-    return _commit(session, engagement, lifecycle, ctx.fired, ctx, request, channel, new_state, settings)
+    return _commit(connection, engagement, lifecycle, ctx.fired, ctx, request, channel, new_state, settings)
 
 
-def _commit(session: Session, engagement: EngagementRow, lifecycle: Lifecycle, spec: TransitionSpec,
+def _commit(connection: Connection, engagement: EngagementRow, lifecycle: Lifecycle, spec: TransitionSpec,
             ctx: TransitionContext, request: TransitionRequest, channel: Channel, new_state: str,
             settings: Settings) -> TransitionOutcome:
     now, from_state = ctx.now, engagement.state
@@ -242,30 +280,30 @@ def _commit(session: Session, engagement: EngagementRow, lifecycle: Lifecycle, s
         "escalated": progress.escalated, "next_due_at": progress.next_due_at,
     }
     if "details" in ctx.row_updates:
-        changed = session.execute(UPDATE_STATE_AND_DETAILS, values | {"details": ctx.details}).rowcount
+        changed = connection.execute(UPDATE_STATE_AND_DETAILS, values | {"details": ctx.details}).rowcount
     else:
-        changed = session.execute(UPDATE_STATE, values).rowcount
+        changed = connection.execute(UPDATE_STATE, values).rowcount
     if changed != 1:
         raise ConflictError(
             f"engagement {engagement.id} was changed by someone else while {request.trigger!r} was being applied; "
             "nothing was written"
         )
-    log_id = session.execute(INSERT_LOG, [{
+    log_id = connection.execute(INSERT_LOG, {
         "engagement_id": engagement.id, "trigger": request.trigger, "from_state": from_state, "to_state": new_state,
         "version": version, "actor": request.actor.identity, "actor_role": request.actor.role.value,
         "channel": channel.value, "flow_run_id": request.flow_run_id, "comment": request.comment,
         "data": ctx.data.model_dump(mode="json") if ctx.data is not None else None,
         "idempotency_key": request.idempotency_key, "at": now,
-    }]).scalar_one()
+    }).scalar_one()
     extra = {"trigger": request.trigger, "actor": request.actor.identity, "comment": request.comment,
              "reminder_number": progress.reminders_sent if request.trigger == "remind" else None}
     wait = lifecycle.state(new_state).wait
     if wait is not None and wait.expire_after is not None and progress.waiting_since is not None:
         extra["deadline"] = (progress.waiting_since + wait.expire_after).date().isoformat()
-    sent = enqueue(session, lifecycle, engagement, spec.notify, log_id=log_id, state=new_state,
+    sent = enqueue(connection, lifecycle, engagement, spec.notify, log_id=log_id, state=new_state,
                    extra={k: v for k, v in extra.items() if v is not None}, now=now, settings=settings)
     if spec.emits:
-        session.execute(insert(EngineEvent), [{
+        connection.execute(INSERT_EVENTS, [{
             "name": name, "engagement_id": engagement.id, "transition_id": log_id, "created_at": now,
             "payload": {"engagement_id": engagement.id, "kind": engagement.kind, "trigger": request.trigger,
                         "from_state": from_state, "to_state": new_state, "actor": request.actor.identity,
@@ -290,32 +328,33 @@ def create_engagement(db: Database, engagement: EngagementInput | dict[str, Any]
         raise NotAllowedError(f"a {who.role.value} may not create engagements")
     lifecycle = get_lifecycle(spec.kind)
     now = clock.now()
-    with db.transaction() as session:
-        if spec.swg_code and session.get(SubWorkingGroup, spec.swg_code) is None:
+    with db.engine.begin() as connection:
+        if spec.swg_code and connection.scalar(SWG_EXISTS, {"code": spec.swg_code}) is None:
             raise NotFoundError(f"swg_code: there is no SWG {spec.swg_code}")
-        if spec.meeting_id and session.get(Meeting, spec.meeting_id) is None:
+        if spec.meeting_id and connection.scalar(MEETING_EXISTS, {"id": spec.meeting_id}) is None:
             raise NotFoundError(f"meeting_id: there is no meeting with id {spec.meeting_id}")
         participants = []
         for person in spec.participants:
-            organization = session.scalar(select(Organization).where(Organization.name == person.organization))
-            if organization is None:
+            organization_id = connection.scalar(ORGANIZATION_NAMED, {"name": person.organization})
+            if organization_id is None:
                 raise NotFoundError(f"participants: no organization named {person.organization!r}")
-            contact_id = None
+            contact = None
             if person.contact_email:
-                contact = session.scalar(select(Contact).where(func.lower(Contact.email) == person.contact_email.lower()))
-                if contact is None or contact.organization_id != organization.id:
-                    raise NotFoundError(f"participants: {person.contact_email} is not a contact of {organization.name}")
-                contact_id = contact.id
-            participants.append(Participant(organization_id=organization.id, contact_id=contact_id, role=person.role))
-        row = Engagement(
-            kind=spec.kind, title=spec.title, state=lifecycle.initial, version=1, swg_code=spec.swg_code,
-            meeting_id=spec.meeting_id, country=spec.country, details=spec.details, created_at=now, updated_at=now,
-            reminders_sent=0, escalated=False, participants=participants,
-        )
-        session.add(row)
-        session.flush()
-        session.add(TransitionLog(
-            engagement_id=row.id, trigger=CREATED, from_state="", to_state=row.state, version=1, actor=who.identity,
-            actor_role=who.role.value, channel=Channel(channel).value, at=now,
-        ))
-        return row.id
+                contact = connection.execute(CONTACT_BY_EMAIL, {"email": person.contact_email.lower()}).first()
+                if contact is None or contact.organization_id != organization_id:
+                    raise NotFoundError(f"participants: {person.contact_email} is not a contact of {person.organization}")
+            participants.append({"organization_id": organization_id, "contact_id": contact and contact.id,
+                                 "role": person.role})
+        engagement_id = connection.execute(INSERT_ENGAGEMENT, {
+            "kind": spec.kind, "title": spec.title, "state": lifecycle.initial, "version": 1, "swg_code": spec.swg_code,
+            "meeting_id": spec.meeting_id, "country": spec.country, "details": spec.details, "created_at": now,
+            "updated_at": now, "reminders_sent": 0, "escalated": False,
+        }).scalar_one()
+        if participants:
+            connection.execute(INSERT_PARTICIPANTS, [person | {"engagement_id": engagement_id} for person in participants])
+        connection.execute(INSERT_LOG, {
+            "engagement_id": engagement_id, "trigger": CREATED, "from_state": "", "to_state": lifecycle.initial,
+            "version": 1, "actor": who.identity, "actor_role": who.role.value, "channel": Channel(channel).value,
+            "at": now,
+        })
+        return engagement_id

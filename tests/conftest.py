@@ -2,8 +2,9 @@
 
 Every test is also marked with the tiers it pays for, from the fixtures it uses (``FIXTURE_TIERS``);
 ``make test-fast`` runs the rest, the domain tier (no database, no server, no browser). Under
-pytest-xdist each worker is its own session, so it gets its own PostgreSQL database and, if it runs
-a Prefect test, its own Prefect API; the costliest tiers run first, so that no long test starts last.
+pytest-xdist each worker is its own session with its own PostgreSQL database; the tests of the shared
+Prefect API are ordered to go to one worker, so it is started once; the costliest tiers run first, so
+that no long test starts last.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ FIXTURE_TIERS = {
     "sqlite_template": {"database"},
     "sqlite_db": {"database"},
     "db": {"database"},
-    "cli_db": {"database"},  # test_cli_hostile.py: the CLI's own SQLite file
     "postgres_url": {"database", "postgres"},
     "postgres_db": {"database", "postgres"},
     "prefect_api": {"prefect"},
@@ -59,15 +59,30 @@ def tiers_of(item: pytest.Item) -> set[str]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test with its tiers, and start the costliest tiers first (the same order on every worker)."""
+    """Mark each test with its tiers, and order them the same way on every worker.
+
+    First the tests that run a Prefect stack of their own (the deployment test, the longest), then
+    one other test, then the tests of the session's shared Prefect API, then the rest, costliest
+    tiers first. pytest-xdist (``-n auto``, one test at a time after two each to start) then gives
+    the first worker the deployment test and the second worker the shared-API tests one after the
+    other, so only one worker pays for starting that API.
+    """
     for item in items:
         for tier in tiers_of(item):
             item.add_marker(tier)
 
     def rank(item: pytest.Item) -> int:
-        return next((i for i, tier in enumerate(TIER_ORDER) if item.get_closest_marker(tier)), len(TIER_ORDER))
+        if "prefect_api" in getattr(item, "fixturenames", ()):
+            return 1
+        if item.get_closest_marker("prefect"):
+            return 0
+        return 2 + next((i for i, tier in enumerate(TIER_ORDER) if item.get_closest_marker(tier)), len(TIER_ORDER))
 
     items.sort(key=rank)
+    own_stack = sum(rank(item) == 0 for item in items)
+    rest = next((i for i, item in enumerate(items) if rank(item) > 1), None)
+    if own_stack and rest is not None:
+        items.insert(own_stack, items.pop(rest))
 
 
 def _postgres_reachable() -> str | None:

@@ -123,7 +123,7 @@ def prefect_stack(postgres_url: str, home: Path, worker_env: dict[str, str]) -> 
             "PREFECT_API_DATABASE_CONNECTION_URL": make_url(prefect_db).set(drivername="postgresql+asyncpg")
             .render_as_string(hide_password=False),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_CLI_PROMPT": "false",
-            "PREFECT_WORKER_QUERY_SECONDS": "2", "PREFECT_LOGGING_LEVEL": "WARNING",
+            "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_LOGGING_LEVEL": "WARNING",
             "ENGAGE_PROJECT_DIR": str(PROJECT),
         }
         server = _spawn(logs, "server", ["server", "start", "--host", "127.0.0.1", "--port", str(port)], env)

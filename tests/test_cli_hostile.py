@@ -68,10 +68,12 @@ def dump(database: Database) -> dict[str, list[tuple[object, ...]]]:
 
 
 @pytest.fixture
-def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Database]:
-    """A data folder with the sample loaded and one planned national dialogue, wide output for the assertions."""
+def cli_db(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+           capsys: pytest.CaptureFixture[str]) -> Iterator[Database]:
+    """``db`` (SQLite, then PostgreSQL) as the CLI's database, with the sample loaded and one planned national
+    dialogue; wide output for the assertions."""
     monkeypatch.setenv("ENGAGE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("ENGAGE_DATABASE_URL", raising=False)
+    monkeypatch.setenv("ENGAGE_DATABASE_URL", db.url)
     monkeypatch.setattr(cli.app.console, "width", 10_000)
     monkeypatch.setattr(cli.app.errors, "width", 10_000)
     get_settings.cache_clear()
@@ -80,9 +82,7 @@ def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captu
                 "details": {"organizing_agency": "CONADIC"},
                 "participants": [{"organization": "Government of Mexico", "role": "organizer"}]}
     assert run(["create", "--json", json.dumps(dialogue)], capsys)[0] == 0
-    database = Database(get_settings().resolved_database_url)
-    yield database
-    database.dispose()
+    yield db
     get_settings.cache_clear()
 
 
@@ -140,7 +140,7 @@ def test_every_file_option_refuses_hostile_files_cleanly(cli_db: Database, tmp_p
         "kind": "swg_presentation", "title": "Meta presents", "swg_code": "2.2", "details": {"topic": "Detecting"},
         "participants": [{"organization": "Meta", "role": "presenter"}] * 2})], "Meta is listed twice as presenter"),
     (["list", "--state", "sleeping"], "state: 'sleeping' is not a state; choose one of: accepted, approved"),
-    (["list", "--kind", "party"], "Invalid value for '--kind': Value error, 'party' is not one of"),
+    (["list", "--kind", "party"], "Invalid value for '--kind': 'party' is not one of 'national_dialogue'"),
     (["org", "add", "--name", "a\u2028b", "--type", "government"], "name: must be a single line"),
 ])
 def test_refusals_name_the_field(cli_db: Database, capsys: pytest.CaptureFixture[str], args: list[str],

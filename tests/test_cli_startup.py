@@ -1,8 +1,9 @@
-"""The read path of the CLI: the database URL without pydantic-settings, what read-only commands import, and the
+"""The read path of the CLI: the database URL and data folder without pydantic-settings, what read-only commands import, and the
 plain-SQL read queries giving the ORM's answers on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import mailbox
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from cli.environment import database_url
+from cli.environment import data_dir, database_url
 from models import ApprovalVote, CoChair, Contact, DialogueReport, Engagement, Organization, Participant, TransitionLog
 from models.db import Database
 from settings import Settings
@@ -26,19 +27,18 @@ PROJECT = Path(__file__).resolve().parents[1]
 # Top-level packages a read-only command may import, besides the standard library. Adding one here is a
 # decision: each costs every `engage list` its import time.
 ALLOWED = {
-    "cli", "models", "states",                                       # the project's read path (models: enums only)
-    "typer", "shellingham", "annotated_doc",                           # the command line
-    "rich", "pygments", "markdown_it", "mdurl", "linkify_it", "attr",  # tables, and the help's markdown
-    # Typer (0.29) coerces every parameter of the command it runs through a pydantic TypeAdapter.
-    "pydantic", "pydantic_core", "annotated_types", "typing_extensions", "typing_inspection",
+    "cli", "models", "states", "portal",  # the project's read path (models: enums only; portal: the Maildir reader)
+    "click", "rich",                      # the command line, its tables and text
 }
 # What they must never pay for: the ORM, orchestration, migrations, templating, chat, settings machinery, input
-# checks, the lifecycle machines, and on SQLite the PostgreSQL driver.
-FORBIDDEN = {"sqlalchemy", "prefect", "alembic", "jinja2", "apprise", "pydantic_settings", "dotenv", "aiosmtpd", "nh3",
-             "email_validator", "pycountry", "transitions", "psycopg", "httpx", "fastapi", "uvicorn"}
+# checks, the lifecycle machines, another command line, and on SQLite the PostgreSQL driver.
+FORBIDDEN = {"sqlalchemy", "prefect", "alembic", "jinja2", "apprise", "pydantic", "pydantic_settings", "dotenv",
+             "aiosmtpd", "nh3", "email_validator", "pycountry", "transitions", "typer", "psycopg", "httpx", "fastapi",
+             "uvicorn"}
+MAILED_LINK = "https://engage.example/a/" + "T" * 32
 # Each read-only command, and a piece of what it must print.
 READ_ONLY = {"list": "Meta presents at SWG 2.2", "org list": "Química Andina", "show 1": "proposed",
-             "history 1": "create", "--help": "Organizations and their contacts"}
+             "history 1": "create", "--help": "Organizations and their contacts", "mail-links": MAILED_LINK}
 
 
 def imported_packages(args: list[str], env: dict[str, str]) -> tuple[set[str], str]:
@@ -54,11 +54,14 @@ def imported_packages(args: list[str], env: dict[str, str]) -> tuple[set[str], s
 
 @pytest.fixture
 def cli_env(sqlite_db, tmp_path: Path) -> dict[str, str]:
-    """An environment whose `engage` reads ``sqlite_db``, holding the sample data and engagement 1."""
+    """An environment whose `engage` reads ``sqlite_db``, holding the sample data and engagement 1, and a data folder
+    whose mail folder holds one mail with a portal link."""
     seeded(sqlite_db)
     new_engagement(sqlite_db, "swg_presentation", clock_at(2024, 2, 1))
+    mailbox.Maildir(tmp_path / "mail").add(f"Delivered-To: ana@meta.example\nSubject: Decide\n\nOpen {MAILED_LINK}\n")
     kept = {key: value for key, value in os.environ.items() if not key.upper().startswith("ENGAGE_")}
-    return kept | {"ENGAGE_DATABASE_URL": sqlite_db.url, "PYTHONPATH": str(PROJECT), "COLUMNS": "200"}
+    return kept | {"ENGAGE_DATABASE_URL": sqlite_db.url, "ENGAGE_DATA_DIR": str(tmp_path), "PYTHONPATH": str(PROJECT),
+                   "COLUMNS": "200"}
 
 
 @pytest.mark.parametrize("command", READ_ONLY)
@@ -193,13 +196,14 @@ CASES = {
 
 
 @pytest.mark.parametrize("variables, dotenv", CASES.values(), ids=CASES.keys())
-def test_database_url_resolves_like_settings(clean_environment: Path, monkeypatch: pytest.MonkeyPatch,
+def test_database_url_and_data_dir_resolve_like_settings(clean_environment: Path, monkeypatch: pytest.MonkeyPatch,
                                              variables: dict[str, str], dotenv: str) -> None:
     for key, value in variables.items():
         monkeypatch.setenv(key, value)
     if dotenv:
         (clean_environment / ".env").write_text(dotenv, encoding="utf-8")
-    assert database_url() == Settings().resolved_database_url
+    settings = Settings()
+    assert database_url() == settings.resolved_database_url and data_dir() == settings.data_dir
 
 
 def test_settings_default_database_is_sqlite_in_the_data_dir(clean_environment: Path) -> None:

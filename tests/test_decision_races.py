@@ -12,7 +12,7 @@ import random
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from models import ApprovalVote, CoChair, Engagement, TransitionLog
 from models.db import Database
@@ -24,16 +24,24 @@ from tests.world import clock_at, seeded
 
 ROUNDS = int(os.environ.get("ENGAGE_RACE_ROUNDS", "201"))
 
+# What a round left, read in one transaction by Core statements: the state, the deciding audit rows in
+# the order they were applied, and each co-chair's recorded vote.
+_ENGAGEMENTS, _LOG = Engagement.__table__, TransitionLog.__table__
+_CHAIRS, _VOTES = CoChair.__table__, ApprovalVote.__table__
+STATE = select(_ENGAGEMENTS.c.state).where(_ENGAGEMENTS.c.id == bindparam("eid"))
+DECISIONS = (select(_LOG.c.trigger, _LOG.c.to_state)
+             .where(_LOG.c.engagement_id == bindparam("eid"), _LOG.c.trigger.in_(("approve", "decline")))
+             .order_by(_LOG.c.id))
+VOTES = (select(_CHAIRS.c.email, _VOTES.c.decision).join(_CHAIRS, _CHAIRS.c.id == _VOTES.c.co_chair_id)
+         .where(_VOTES.c.engagement_id == bindparam("eid")))
+
 
 def check_round(db: Database, round_: Round, quorum: int | None) -> None:
     eid = round_.engagement_id
-    with db.transaction() as session:
-        state = session.get(Engagement, eid).state
-        logs = session.scalars(select(TransitionLog).where(TransitionLog.engagement_id == eid,
-                                                           TransitionLog.trigger.in_(("approve", "decline")))
-                               .order_by(TransitionLog.id)).all()
-        votes = dict(session.execute(select(CoChair.email, ApprovalVote.decision).join(CoChair)
-                                     .where(ApprovalVote.engagement_id == eid)).all())
+    with db.engine.begin() as connection:
+        state = connection.scalar(STATE, {"eid": eid})
+        logs = connection.execute(DECISIONS, {"eid": eid}).all()
+        votes = dict(connection.execute(VOTES, {"eid": eid}).all())
     context = f"round on engagement {eid} ({round_.policy}): {list(zip(round_.calls, round_.results))}"
     # Only the outsider is refused, with the right type; everything else is an answer.
     for call, result in zip(round_.calls, round_.results):

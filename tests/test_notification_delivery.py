@@ -6,12 +6,8 @@ import asyncio
 import json
 import mailbox
 import multiprocessing
-import os
 import random
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -38,9 +34,7 @@ from states.clock import SimulatedClock
 from tests.dispatcher_worker import drain
 
 START = datetime(2024, 2, 1, 9, 0, tzinfo=timezone.utc)
-WORKER = Path(__file__).with_name("dispatcher_worker.py")
 FORK = multiprocessing.get_context("fork")
-WORKER_ENVIRONMENT = os.environ | {"PYTHONUNBUFFERED": "1", "PYTHONPATH": str(WORKER.parent.parent)}  # this checkout's code
 
 
 def add_rows(db: Database, count: int, *, start: int = 0, **overrides: object) -> list[int]:
@@ -158,10 +152,10 @@ def test_two_dispatchers_at_once_send_every_row_exactly_once(db: Database, sink:
     assert statuses(db) == {"sent": count}
 
 
-def forked_dispatcher(url: str, port: int, lease: float) -> BaseProcess:
+def forked_dispatcher(url: str, port: int, lease: float, max_attempts: int = 100) -> BaseProcess:
     """A dispatcher draining in a forked child: this process's imports, no interpreter start-up to pay."""
     ready = FORK.Event()
-    child = FORK.Process(target=drain, args=(url, port, lease), kwargs={"ready": ready.set})
+    child = FORK.Process(target=drain, args=(url, port, lease), kwargs={"ready": ready.set, "max_attempts": max_attempts})
     child.start()
     assert ready.wait(30), "the forked dispatcher reached its database"
     return child
@@ -179,8 +173,7 @@ def test_killed_dispatchers_lose_nothing_and_resend_with_the_same_message_id(
         worker.kill()
         worker.join()
     sent_before_final_run = statuses(db)["sent"]
-    subprocess.run([sys.executable, str(WORKER), db.url, str(sink), lease, "--until-empty"], check=True, timeout=60,
-                   capture_output=True, env=WORKER_ENVIRONMENT)
+    drain(db.url, sink, float(lease), until_empty=True, ready=lambda: None)  # the final run, in this process
 
     assert statuses(db) == {"sent": count}
     by_recipient: dict[str, list[str]] = defaultdict(list)
@@ -427,18 +420,16 @@ def test_an_attempt_cut_short_by_a_kill_mid_send_is_counted_and_dead_letters_at_
     with running_smtp_server(handler) as port:
         for attempt in (1, 2):
             handler.in_data.clear()
-            worker = subprocess.Popen([sys.executable, str(WORKER), db.url, str(port), str(lease), "--max-attempts", "2"],
-                                      stdout=subprocess.DEVNULL, env=WORKER_ENVIRONMENT)
+            worker = forked_dispatcher(db.url, port, lease, max_attempts=2)
             try:
                 assert handler.in_data.wait(timeout=90), "the dispatcher reached DATA"
             finally:
-                worker.send_signal(signal.SIGKILL)
-                worker.wait()
+                worker.kill()
+                worker.join()
             [row] = list_outbox(db)
             assert (row.status, row.attempts) == ("sending", attempt), "the attempt was charged before the send"
             time.sleep(lease)
-        subprocess.run([sys.executable, str(WORKER), db.url, str(port), str(lease), "--until-empty", "--max-attempts", "2"],
-                       check=True, timeout=90, capture_output=True, env=WORKER_ENVIRONMENT)
+        drain(db.url, port, lease, until_empty=True, max_attempts=2, ready=lambda: None)
     [row] = list_outbox(db)
     assert (row.id, row.status, row.attempts) == (row_id, "dead", 2)
     assert row.status_reason == "gave up after 2 attempts; the dispatcher stopped during the last one"
@@ -450,11 +441,11 @@ def test_an_outage_longer_than_the_backoff_ladder_loses_nothing_and_escalates_on
     port = free_port()
     chat = ChatServer()
     settings = settings_for(
-        port, smtp_timeout_seconds=1.0, outbox_max_attempts=1, outbox_pause_seconds=0.05, outbox_pause_max_seconds=0.2,
-        outbox_outage_escalation_seconds=0.5, chat_urls=[chat.url],
+        port, smtp_timeout_seconds=1.0, outbox_max_attempts=1, outbox_pause_seconds=0.02, outbox_pause_max_seconds=0.08,
+        outbox_outage_escalation_seconds=0.3, chat_urls=[chat.url],
     )
     try:
-        ladder = 0.05 + 0.1 + 0.2  # the pause doubles up to its maximum
+        ladder = 0.02 + 0.04 + 0.08  # the pause doubles up to its maximum
         outage_until = time.monotonic() + 4 * ladder + settings.outbox_outage_escalation_seconds
         outages = 0
         while time.monotonic() < outage_until:  # the SMTP server is down: nothing listens on the port

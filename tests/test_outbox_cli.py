@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import insert, select
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from cli.app import app
 from models import Contact, Organization, OutboxMessage

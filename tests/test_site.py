@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
@@ -20,10 +22,10 @@ from report import publish_reports, write_report, year_figures
 from report.render import EVENT_LABELS, TOPIC_LABELS
 from states.publication import publish_site
 from states.workflow import apply_transition
-from tests.report_year import EXPECTED, build_year
+from tests.report_year import EXPECTED, Year, build_year
 from tests.world import SECRETARIAT
 from website.i18n import LOCALE_DIR
-from website.render import INDUSTRY_LABELS, KIND_TITLES, SITE_TITLE
+from website.render import INDEX_PAGE_SIZE, INDUSTRY_LABELS, KIND_TITLES, SITE_TITLE
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
@@ -52,13 +54,34 @@ def _parse(path: Path) -> _Links:
     return parser
 
 
-def _publish_everything(db, site: Path) -> dict[str, int]:  # noqa: ANN001 - the db fixture
+def _publish_recommendations(db, count: int) -> list[int]:  # noqa: ANN001 - the db fixture
+    """``count`` more recommendations by Química Andina (Mexico, chemical), each published after the previous one."""
+    year = Year(db).on("2024-03-04")
+    published = []
+    for _ in range(count):
+        engagement = year.create({"kind": "recommendation", "title": "Shared precursor alerts",
+                                  "details": {"topic": "policy", "text": "Share the alert list."},
+                                  "participants": [{"organization": "Química Andina S.A.", "role": "partner"}]})
+        year.fire(engagement, "submit", "start_review", "accept")
+        apply_transition(db, engagement, "publish", SECRETARIAT)  # now: newer than anything published before
+        published.append(engagement)
+    return published
+
+
+def _publish_everything(db, site: Path, *, more: int = 0, page_size: int = INDEX_PAGE_SIZE) -> dict[str, int]:  # noqa: ANN001
     ids = build_year(db)
     for key in ("rec:early", "ach:meta"):
         apply_transition(db, ids[key], "publish", SECRETARIAT)
+    ids |= {f"rec:more{number}": engagement for number, engagement in enumerate(_publish_recommendations(db, more))}
     publish_reports(db, site, today=date(2025, 1, 20), formats=("html",))
-    publish_site(db, site, portal="https://portal.example", today=date(2024, 5, 1))
+    publish_site(db, site, portal="https://portal.example", today=date(2024, 5, 1), page_size=page_size)
     return ids
+
+
+def _listed(page: Path, kind: str = "recommendation") -> list[int]:
+    """The ids of the items of ``kind`` a page lists, in order."""
+    items = page.read_text("utf-8").split('<ol class="items">', 1)[1].split("</ol>", 1)[0]
+    return [int(number) for number in re.findall(rf'href="[./a-z]*{kind}/(\d+)\.html"', items)]
 
 
 def test_report_figures_match_the_year(db) -> None:  # noqa: ANN001
@@ -76,7 +99,9 @@ def test_report_figures_match_the_year(db) -> None:  # noqa: ANN001
     assert [(s.kind, s.partner) for s in figures.selected] == [("achievement", "Meta"), ("recommendation", "Química Andina S.A.")]
     assert dict(figures.partners_by_industry) == {"artificial_intelligence": 1, "banking": 1, "chemical": 1,
                                                   "shipping": 1, "social_media": 1}
-    assert (figures.priority_partners, figures.other_partners) == (4, 1)
+    assert (figures.priority_partners, figures.future_partners, figures.other_partners) == (4, 1, 0)
+    mixed = replace(figures, partners_by_industry=[("banking", 2), ("pharmaceuticals", 1), ("other", 3)])
+    assert (mixed.priority_partners, mixed.future_partners, mixed.other_partners) == (2, 1, 3)
     assert [(m.day.isoformat(), m.event) for m in figures.timeline] == [
         ("2024-01-29", "held"), ("2024-02-09", "held"), ("2024-02-12", "held"), ("2024-02-20", "presented")]
     assert year_figures(db, 2023).dialogues_held == 0  # another year: nothing
@@ -84,9 +109,12 @@ def test_report_figures_match_the_year(db) -> None:  # noqa: ANN001
 
 def test_every_link_of_every_page_resolves_and_the_sitemap_lists_every_page(db, tmp_path: Path) -> None:  # noqa: ANN001
     site = tmp_path / "site"
-    _publish_everything(db, site)
+    _publish_everything(db, site, more=5, page_size=2)
     pages = sorted(site.rglob("*.html"))
     assert len(pages) > 60
+    for prefix in ("", "es/", "fr/"):  # the lists of six and seven items on pages of two
+        for name in ("recommendation/page-2.html", "countries/mx-engagements-page-2.html", "industries/chemical-page-2.html"):
+            assert (site / prefix / name).is_file(), prefix + name
     for page in pages:
         parsed = _parse(page)
         for link in parsed.links:
@@ -121,6 +149,49 @@ def test_languages_countries_hreflang_and_the_take_part_section(db, tmp_path: Pa
     assert "<h1>Química</h1>" in chemical and "Química Andina S.A." in chemical and "(<a href=\"../../es/countries/mx.html\">México</a>)" in chemical
     dialogue = (site / f"national_dialogue/{ids['dialogue:MX']}.html").read_text("utf-8")
     assert "<dd>Mexico</dd>" in dialogue and "<dd>29 January 2024</dd>" in dialogue
+
+
+def test_lists_are_paged_and_one_more_item_rewrites_only_the_pages_it_changes(db, tmp_path: Path) -> None:  # noqa: ANN001
+    site = tmp_path / "site"
+    ids = _publish_everything(db, site, more=5, page_size=2)
+    more = [ids[f"rec:more{number}"] for number in range(5)]
+    # Newest first; the first page holds what the full archive pages (numbered from the oldest) do not.
+    assert _listed(site / "recommendation/index.html") == [more[4], more[3]]
+    assert _listed(site / "fr/recommendation/page-2.html") == [more[2], more[1]]
+    assert _listed(site / "es/recommendation/page-1.html") == [more[0], ids["rec:early"]]
+    assert not (site / "recommendation/page-3.html").exists()
+    assert _listed(site / "countries/mx-engagements-page-1.html") == [more[0], ids["rec:early"]]
+    assert _listed(site / "industries/chemical.html", "national_dialogue") == []
+    assert _listed(site / "industries/chemical-page-1.html", "national_dialogue") == [ids["dialogue:MX"]]
+    page = (site / "es/recommendation/page-2.html").read_text("utf-8")
+    assert "<h1>Recomendaciones, página 2</h1>" in page
+    assert '<nav class="pager" aria-label="Páginas: Recomendaciones">' in page
+    assert '<a href="index.html" rel="prev">Más recientes</a>' in page and '<a href="page-1.html" rel="next">Anteriores</a>' in page
+    assert '<span aria-current="page">2</span>' in page
+    assert '<link rel="alternate" hreflang="fr" href="../../fr/recommendation/page-2.html">' in page
+
+    def publish_one_more() -> tuple[list[str], int]:
+        past = 1_000_000_000  # any rewrite shows in the mtimes
+        for path in site.rglob("*"):
+            os.utime(path, (past, past))
+        new = _publish_recommendations(db, 1)[0]
+        written = publish_site(db, site, portal="https://portal.example", today=date(2024, 5, 1), page_size=2).pages_written
+        touched = sorted(path.relative_to(site).as_posix() for path in site.rglob("*")
+                         if path.is_file() and path.stat().st_mtime != past and path.name != ".engage-site.json")
+        assert touched == written
+        names = {name.removeprefix("es/").removeprefix("fr/") for name in written} - {"sitemap.xml"}
+        assert len(written) == 3 * len(names) + 1  # the same pages in every language, and the sitemap
+        return sorted(names), new
+
+    shared = ["atom.xml", "feed.json", "index.html", "search-index.js"]
+    written, new = publish_one_more()  # 7 recommendations, 7 from Mexico, 8 chemical: a third chemical archive page
+    assert written == sorted([*shared, f"recommendation/{new}.html", "recommendation/index.html", "countries/mx.html",
+                              "industries/chemical.html", *(f"industries/chemical-page-{n}.html" for n in (1, 2, 3))])
+    written, new = publish_one_more()  # 8, 8, 9: a third archive page of recommendations and of Mexico's engagements
+    assert written == sorted([*shared, f"recommendation/{new}.html", "recommendation/index.html", "countries/mx.html",
+                              "industries/chemical.html", *(f"recommendation/page-{n}.html" for n in (1, 2, 3)),
+                              *(f"countries/mx-engagements-page-{n}.html" for n in (1, 2, 3))])
+    assert _listed(site / "recommendation/page-3.html") == [more[4], more[3]]
 
 
 def test_feeds_parse_and_carry_the_items(db, tmp_path: Path) -> None:  # noqa: ANN001
@@ -167,7 +238,7 @@ def test_the_pdf_holds_the_figures_on_a4_pages(sqlite_db, tmp_path: Path) -> Non
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     for expected in ("Private-sector engagement in 2024: final report", "Contents",
                      "National authorities convened 9 public and 19 private partners in 2 national dialogues.",
-                     "4 partners came from the six priority industries and 1 from other industries.",
+                     "4 partners came from the six priority industries, 1 from the future areas of opportunity and 0 from other industries.",
                      "1 submissions arrived after their window had closed and were refused.",
                      '<script>alert("report")</script><img src=x onerror=alert(2)>Precursor alerts',
                      "Química Andina S.A."):

@@ -8,12 +8,13 @@ import re
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from pydantic import ValidationError
 
 from website import KIND_TITLES, KINDS, PublishedItem, SiteReport, publish
-from website.render import FUTURE_INDUSTRIES, MANIFEST, PRIORITY_INDUSTRIES
+from website.render import FEED_LATEST, FUTURE_INDUSTRIES, MANIFEST, PRIORITY_INDUSTRIES
 
 UTC = timezone.utc
 HOSTILE = (
@@ -289,3 +290,66 @@ def test_duplicate_engagement_ids_are_refused_before_writing(tmp_path: Path) -> 
     with pytest.raises(ValueError, match="12"):
         publish(tmp_path / "site", [dialogue(), dialogue(kind="recommendation")])
     assert not (tmp_path / "site").exists()
+
+
+def _recommendations(count: int) -> list[PublishedItem]:
+    """``count`` recommendations, one a day: the higher the id, the newer."""
+    return [toolkit(engagement_id=number, kind="recommendation", title=f"Recommendation {number}",
+                    published_at=datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=number)) for number in range(1, count + 1)]
+
+
+def _nav(page: str) -> list[str]:
+    """The entries of a page's pager, as text, the current one in brackets."""
+    nav = page.split('<nav class="pager"', 1)[1].split("</nav>", 1)[0]
+    return [f"[{text}]" if "aria-current" in entry else text
+            for entry, text in re.findall(r"<li[^>]*>(.*?>)?([^<>]*)(?:</\w+>)?</li>", nav)]
+
+
+def test_a_long_list_is_paged_with_every_item_on_one_page_and_a_pager(tmp_path: Path) -> None:
+    report = publish(tmp_path, _recommendations(31), page_size=2)
+
+    # 14 full archive pages numbered from the oldest; the first page holds the other 3, the newest.
+    folder = tmp_path / "recommendation"
+    assert sorted(path.name for path in folder.glob("page-*.html")) == sorted(f"page-{n}.html" for n in range(1, 15))
+    seen: list[int] = []
+    name: str | None = "index.html"
+    while name:  # from the newest page to the oldest through the "Older" links
+        page = (folder / name).read_text("utf-8")
+        seen += [int(number) for number in re.findall(r'href="\.\./recommendation/(\d+)\.html"', page)]
+        name = (re.findall(r'<a href="([^"]+)" rel="next">Older</a>', page) or [None])[0]
+    assert seen == list(range(31, 0, -1))
+    assert re.findall(r'<a href="([^"]+)" rel="prev">', (folder / "page-1.html").read_text("utf-8")) == ["page-2.html"]
+    assert 'rel="prev"' not in (folder / "index.html").read_text("utf-8")
+
+    assert _nav((folder / "index.html").read_text("utf-8")) == ["[Latest]", "14", "13", "…", "1", "Older"]
+    assert _nav((folder / "page-7.html").read_text("utf-8")) == [
+        "Newer", "Latest", "…", "9", "8", "[7]", "6", "5", "…", "1", "Older"]
+    assert _nav((tmp_path / "fr/recommendation/page-1.html").read_text("utf-8")) == [
+        "Plus récents", "Dernières publications", "…", "3", "2", "[1]"]
+    assert '<h1>Recommendations, page 7</h1>' in (folder / "page-7.html").read_text("utf-8")
+    assert "recommendation/page-14.html" in report.pages_written and "es/recommendation/page-14.html" in report.pages_written
+    sitemap = (tmp_path / "sitemap.xml").read_text("utf-8")
+    assert "<loc>fr/recommendation/page-14.html</loc>" in sitemap and "<loc>recommendation/index.html</loc>" in sitemap
+
+    fewer = publish(tmp_path, _recommendations(25), page_size=2)  # withdrawn: 11 archive pages left
+    assert [name for name in fewer.pages_removed if "page-" in name] == [
+        f"{prefix}recommendation/page-{n}.html" for prefix in ("es/", "fr/", "") for n in (12, 13, 14)]
+
+
+def test_feeds_carry_the_newest_items_only(tmp_path: Path) -> None:
+    publish(tmp_path, _recommendations(FEED_LATEST + 5))
+    for prefix in ("", "es/", "fr/"):
+        feed = json.loads((tmp_path / f"{prefix}feed.json").read_text("utf-8"))
+        assert [int(item["id"]) for item in feed["items"]] == list(range(FEED_LATEST + 5, 5, -1))
+        entries = ElementTree.parse(tmp_path / f"{prefix}atom.xml").getroot().findall("{http://www.w3.org/2005/Atom}entry")
+        assert len(entries) == FEED_LATEST
+
+
+def test_a_short_list_has_no_pager_and_the_page_size_must_be_positive(tmp_path: Path) -> None:
+    publish(tmp_path, _recommendations(3), page_size=2)  # up to twice the size: all on the first page
+    page = (tmp_path / "recommendation/index.html").read_text("utf-8")
+    assert 'class="pager"' not in page and len(re.findall(r"recommendation/\d+\.html", page)) == 3
+    assert not list(tmp_path.glob("recommendation/page-*.html"))
+    with pytest.raises(ValueError, match="page_size"):
+        publish(tmp_path / "other", _recommendations(3), page_size=0)
+    assert not (tmp_path / "other").exists()

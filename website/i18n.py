@@ -60,5 +60,9 @@ def country_name(code: str, language: str) -> str:
 
 def long_date(moment: date | datetime, language: str) -> str:
     """``moment`` as a long date in ``language`` (12 February 2024, 12 de febrero de 2024, 12 février 2024)."""
-    day = moment.date() if isinstance(moment, datetime) else moment
+    return _long_day(moment.date() if isinstance(moment, datetime) else moment, language)
+
+
+@lru_cache(maxsize=4096)
+def _long_day(day: date, language: str) -> str:
     return format_date(day, format="long", locale=BABEL_LOCALES.get(language, language))

@@ -78,6 +78,11 @@ DEFAULT_PORTAL_URL = "http://127.0.0.1:8000"
 
 SITE_TITLE = "Global Coalition to Address Synthetic Drug Threats: private-sector engagement"
 HOME_LATEST = 10
+#: Items in the JSON and Atom feeds, the newest: readers keep what they have seen, and a publication
+#: renders the feeds again, so their size must not grow with the site.
+FEED_LATEST = 50
+#: Items per page of a list (by kind, country, industry); the first page holds up to twice as many.
+INDEX_PAGE_SIZE = 50
 MANIFEST = ".engage-site.json"
 REPORT_FOLDER = "report"
 
@@ -256,11 +261,14 @@ class _View:
     summary_html: Markup
     body_html: Markup
     profiles: tuple[PartnerProfile, ...]
+    #: What the pages showing the item are made from: the item and its partners' profiles.
+    digest: str
 
     @classmethod
     def of(cls, item: PublishedItem, profiles: dict[str, PartnerProfile]) -> _View:
-        return cls(item, _safe(item.summary), _safe(item.body),
-                   tuple(profiles.get(name, PartnerProfile(name=name)) for name in item.partners))
+        shown = tuple(profiles.get(name, PartnerProfile(name=name)) for name in item.partners)
+        digest = hashlib.sha256("\0".join((item.model_dump_json(), *(p.model_dump_json() for p in shown))).encode())
+        return cls(item, _safe(item.summary), _safe(item.body), shown, digest.hexdigest())
 
 
 def _safe(partner_text: str) -> Markup:
@@ -273,6 +281,83 @@ def _sorted(items: Iterable[PublishedItem]) -> list[PublishedItem]:
     return sorted(items, key=lambda item: (-item.published_at.timestamp(), item.engagement_id))
 
 
+@dataclass(frozen=True)
+class _Pager:
+    """The navigation of one page of a list, by file names in the list's folder.
+
+    ``newer`` and ``older``: the neighbouring pages (None at either end). ``links`` run from the
+    newest page to the oldest: (archive page number or None for the first page, file name or None
+    for the current page), or None where pages are left out; empty when the list has one page.
+    """
+
+    newer: str | None
+    older: str | None
+    links: tuple[tuple[int | None, str | None] | None, ...]
+
+
+@dataclass(frozen=True)
+class _Paged:
+    """A list of items (newest first) on pages of ``size``, so that a new item changes O(1) pages.
+
+    The first page (``folder + first``) shows the newest items; the older ones fill archive pages
+    numbered from the oldest (``folder + stem + number + ".html"``), each exactly ``size`` items. A
+    new item changes the first page only, until the first page holds ``2 * size``: then its oldest
+    ``size`` items become the next archive page, which never changes again but for its navigation.
+    """
+
+    folder: str
+    first: str
+    stem: str
+    views: list[_View]
+    size: int
+
+    @property
+    def archived(self) -> int:
+        """How many archive pages the list has."""
+        return max(0, len(self.views) // self.size - 1)
+
+    def name(self, number: int | None) -> str:
+        """The file name of archive page ``number`` (None: the first page)."""
+        return self.first if number is None else f"{self.stem}{number}.html"
+
+    def views_on(self, number: int | None) -> list[_View]:
+        """The items of archive page ``number`` (None: the first page), newest first."""
+        count = len(self.views)
+        if number is None:
+            return self.views[:count - self.archived * self.size]
+        end = count - (number - 1) * self.size
+        return self.views[end - self.size:end]
+
+    def pager(self, number: int | None) -> _Pager:
+        """The navigation of page ``number``: newer, older, the first and oldest pages and two on each side."""
+        sequence: list[int | None] = [None, *range(self.archived, 0, -1)]  # newest to oldest
+        here = sequence.index(number)
+        shown = sorted({0, len(sequence) - 1, *range(max(0, here - 2), min(len(sequence), here + 3))})
+        links: list[tuple[int | None, str | None] | None] = []
+        for before, position in zip([-1, *shown], shown):
+            if before >= 0 and position > before + 1:
+                links.append(None)
+            links.append((sequence[position], None if position == here else self.name(sequence[position])))
+        return _Pager(
+            newer=self.name(sequence[here - 1]) if here > 0 else None,
+            older=self.name(sequence[here + 1]) if here + 1 < len(sequence) else None,
+            links=tuple(links) if len(sequence) > 1 else (),
+        )
+
+
+@dataclass(frozen=True)
+class _Section:
+    """One page of a paged list as a template shows it."""
+
+    title: str
+    views: list[_View]
+    pager: _Pager
+
+    def parts(self) -> tuple[str, ...]:
+        """What the section shows, for a page's fingerprint."""
+        return (self.title, repr(self.pager), *(view.digest for view in self.views))
+
+
 @dataclass
 class _Site:
     """Everything the pages of one language are made from."""
@@ -280,17 +365,22 @@ class _Site:
     views: list[_View]
     context: SiteContext
     reports: dict[str, list[str]]
+    page_size: int
     by_kind: dict[str, list[_View]] = field(init=False)
     fingerprints: dict[str, str] = field(init=False)
     countries: dict[str, dict[str, list]] = field(init=False)
     industries: dict[str, dict[str, list]] = field(init=False)
 
-    def fingerprint(self, view: _View, language: str) -> str:
-        """What an item page is made from: the templates and catalogs, the item, its partners, the report links."""
+    def fingerprint(self, language: str, path: str, *parts: str) -> str:
+        """What a page is made of: the templates and catalogs, its language and path, the report links and ``parts``."""
         digest = hashlib.sha256(_TEMPLATES_DIGEST.encode())
-        for part in (language, view.item.model_dump_json(), *(p.model_dump_json() for p in view.profiles), *sorted(self.reports)):
+        for part in (language, path, json.dumps(self.reports, sort_keys=True), *parts):
             digest.update(b"\0" + part.encode())
         return digest.hexdigest()
+
+    def paged(self, folder: str, first: str, stem: str, views: list[_View]) -> _Paged:
+        """``views`` on pages of this site's size."""
+        return _Paged(folder, first, stem, views, self.page_size)
 
     def __post_init__(self) -> None:
         self.fingerprints = {}
@@ -322,49 +412,72 @@ class _Site:
     def pages(self, language: str, previous: dict[str, str]) -> dict[str, bytes | None]:
         """Every HTML page and feed of ``language``, by path relative to the site folder.
 
-        An item page whose fingerprint is the one in ``previous`` is not rendered again (None).
+        An item or list page whose fingerprint is the one in ``previous`` is not rendered again (None).
         """
         environment = _ENVIRONMENTS[language]
+        gettext = translations(language).gettext
         files: dict[str, bytes | None] = {}
 
-        def page(path: str, template: str, **context: object) -> None:
+        def page(path: str, template: str, made_of: tuple[str, ...] | None = None, **context: object) -> None:
+            """Render ``template`` into ``path``, unless the page is already made of the same ``made_of`` (fingerprint)."""
+            if made_of is not None:
+                fingerprint = self.fingerprint(language, path, *made_of)
+                self.fingerprints[prefix(language) + path] = fingerprint
+                if previous.get(prefix(language) + path) == fingerprint:
+                    files[prefix(language) + path] = None
+                    return
             depth = path.count("/") + (1 if language != "en" else 0)
             html = environment.get_template(template).render(
                 here=path, root="../" * depth, home="../" * depth + prefix(language), reports=self.reports, **context
             )
             files[prefix(language) + path] = html.encode("utf-8")
 
+        def first_page(paged: _Paged, title: str) -> _Section:
+            """The first page of ``paged`` as its section; renders its archive pages."""
+            for number in range(1, paged.archived + 1):
+                path, section = paged.folder + paged.name(number), _Section(title, paged.views_on(number), paged.pager(number))
+                page(path, "archive.html", section.parts(), number=number, section=section)
+            return _Section(title, paged.views_on(None), paged.pager(None))
+
+        def partners(entry: dict[str, list]) -> tuple[str, ...]:
+            return tuple(profile.model_dump_json() for profile in entry["partners"])
+
         for view in self.views:
-            path = prefix(language) + view.item.path
-            fingerprint = self.fingerprint(view, language)
-            self.fingerprints[path] = fingerprint
-            if previous.get(path) == fingerprint:
-                files[path] = None
-            else:
-                page(view.item.path, "item.html", view=view)
+            page(view.item.path, "item.html", (view.digest,), view=view)
         for kind in KINDS:
-            page(f"{kind}/index.html", "kind_index.html", kind=kind, views=self.by_kind[kind])
+            listed = first_page(self.paged(f"{kind}/", "index.html", "page-", self.by_kind[kind]), gettext(KIND_TITLES[kind]))
+            page(f"{kind}/index.html", "kind_index.html", listed.parts(), section=listed)
         countries = sorted(self.countries, key=lambda code: country_name(code, language))
         page("countries/index.html", "countries.html", countries=countries, table=self.countries)
         for code in countries:
-            page(f"countries/{code.lower()}.html", "country.html", code=code, entry=self.countries[code])
+            entry, name, stem = self.countries[code], country_name(code, language), code.lower()
+            dialogues = first_page(self.paged("countries/", f"{stem}.html", f"{stem}-dialogues-page-", entry["dialogues"]),
+                                   gettext("National dialogues: %(country)s") % {"country": name})
+            others = first_page(self.paged("countries/", f"{stem}.html", f"{stem}-engagements-page-", entry["items"]),
+                                gettext("Other engagements: %(country)s") % {"country": name})
+            page(f"countries/{stem}.html", "country.html", (*dialogues.parts(), *others.parts(), *partners(entry)),
+                 code=code, entry=entry, dialogues=dialogues, others=others)
         shown = [*PRIORITY_INDUSTRIES, *FUTURE_INDUSTRIES]
         shown += sorted(industry for industry in self.industries if industry not in shown)
         page("industries/index.html", "industries.html", industries=shown, table=self.industries)
         for industry in shown:
             entry = self.industries.get(industry, {"partners": [], "items": []})
-            page(f"industries/{industry}.html", "industry.html", industry=industry, entry=entry)
+            label = gettext(INDUSTRY_LABELS.get(industry, industry))
+            listed = first_page(self.paged("industries/", f"{industry}.html", f"{industry}-page-", entry["items"]),
+                                gettext("Engagements: %(industry)s") % {"industry": label})
+            page(f"industries/{industry}.html", "industry.html", (*listed.parts(), *partners(entry)),
+                 industry=industry, entry=entry, section=listed)
         windows = {window.kind: window for window in self.context.windows}
         page("index.html", "home.html", views=self.views[:HOME_LATEST], counts={k: len(v) for k, v in self.by_kind.items()},
              windows=windows, forms=SUBMISSION_FORMS, portal=self.context.portal_url.rstrip("/"), today=self.context.today)
         page("search.html", "search.html")
         files[prefix(language) + "search-index.js"] = _search_index(self.views, language)
         files[prefix(language) + "feed.json"] = json_feed(
-            self.views, title=translations(language).gettext(SITE_TITLE), language=language,
+            self.views[:FEED_LATEST], title=translations(language).gettext(SITE_TITLE), language=language,
             kind_titles={kind: translations(language).gettext(title) for kind, title in KIND_TITLES.items()},
         )
         files[prefix(language) + "atom.xml"] = atom_feed(
-            self.views, title=translations(language).gettext(SITE_TITLE), language=language
+            self.views[:FEED_LATEST], title=translations(language).gettext(SITE_TITLE), language=language
         )
         return files
 
@@ -428,15 +541,20 @@ def _previous_files(site_dir: Path) -> dict[str, str]:
     return {str(path): str(fingerprint) for path, fingerprint in manifest.items()} if isinstance(manifest, dict) else {}
 
 
-def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext | None = None) -> SiteReport:
+def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext | None = None, *,
+            page_size: int = INDEX_PAGE_SIZE) -> SiteReport:
     """Make the site hold exactly `items`, in every language.
 
-    Writes or refreshes each item's pages, the per-kind, per-country and per-industry pages, the
-    home pages, search indexes, feeds and the sitemap, then removes the files of the previous
-    publication that are no longer produced (withdrawn items). Idempotent: a file whose bytes would
-    not change is not rewritten. Raises ValueError, before touching the folder, if two items share
-    an engagement id.
+    Writes or refreshes each item's pages, the per-kind, per-country and per-industry pages (their
+    lists on pages of ``page_size`` items, see `_Paged`), the home pages, search indexes, feeds and
+    the sitemap, then removes the files of the previous publication that are no longer produced
+    (withdrawn items, fewer pages). Idempotent: a file whose bytes would not change is not
+    rewritten, and item and archive pages whose inputs did not change are not even rendered. Raises
+    ValueError, before touching the folder, if two items share an engagement id or ``page_size`` is
+    not positive.
     """
+    if page_size < 1:
+        raise ValueError(f"page_size must be at least 1, not {page_size}")
     site_dir = Path(site_dir)
     context = context or SiteContext()
     ordered = _sorted(items)
@@ -446,7 +564,7 @@ def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext
         raise ValueError(f"engagement ids given more than once: {duplicates}")
 
     profiles = {profile.name: profile for profile in context.partners}
-    site = _Site([_View.of(item, profiles) for item in ordered], context, _report_files(site_dir))
+    site = _Site([_View.of(item, profiles) for item in ordered], context, _report_files(site_dir), page_size)
     previous = _previous_files(site_dir)
     # A cached page counts only if its file is still there.
     previous = {path: fingerprint for path, fingerprint in previous.items() if not fingerprint or (site_dir / path).is_file()}
