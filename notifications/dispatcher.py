@@ -239,6 +239,8 @@ _CLAIMED_COLUMNS = [OUTBOX.c[name] for name in (
     "id", "dedupe_key", "engagement_id", "notification_type", "channel", "recipient_name", "recipient_address", "language",
     "mandatory", "context", "status", "status_reason", "attempts")]  # what delivering and recording need: no dates to convert
 _CLAIMABLE = select(*_CLAIMED_COLUMNS).where(text(CLAIMABLE), OUTBOX.c.next_attempt_at <= bindparam("now", type_=UtcDateTime()))
+
+
 class _AmongIds(ColumnElement[bool]):
     """``outbox.id`` among the list parameter ``ids``: one array parameter on PostgreSQL, where an ``IN`` list
     of a batch's ids would be a statement as long as the batch, written and parsed again at each execution."""
