@@ -17,13 +17,10 @@ import io
 import os
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
 from models.db import Database
+from scratch_postgres import scratch_postgres
 from states.directory import import_partners_csv
 
 INDUSTRIES = ("chemical", "shipping", "consignment", "social_media", "e_commerce", "banking")
@@ -68,18 +65,9 @@ def main() -> None:
         print("SQLite (WAL):")
         measure(f"sqlite:///{Path(folder) / 'engage.db'}", arguments.rows)
     if arguments.postgres:
-        name = f"engage_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(arguments.postgres, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
+        with scratch_postgres(arguments.postgres) as url:
             print("PostgreSQL:")
-            measure(make_url(arguments.postgres).set(database=name).render_as_string(hide_password=False), arguments.rows)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-
+            measure(url, arguments.rows)
 
 if __name__ == "__main__":
     main()

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
+from benchmarks.scratch_postgres import scratch_postgres
 from models.base import Base
 from models.db import Database
 
@@ -114,18 +113,11 @@ def postgres_url() -> Iterator[str]:
         if IN_CI:
             pytest.fail(f"PostgreSQL is required in CI but not reachable at {POSTGRES_URL}: {problem}")
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}")
-    name = f"engage_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    database = Database(url)
-    database.migrate()
-    database.dispose()
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_postgres(POSTGRES_URL, prefix="engage_test") as url:
+        database = Database(url)
+        database.migrate()
+        database.dispose()
+        yield url
 
 
 def _truncate_all(database: Database) -> None:
