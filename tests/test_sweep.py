@@ -10,21 +10,10 @@ from models import OutboxMessage, TransitionLog
 from states.clock import SimulatedClock
 from states.directory import load_sample
 from states.sweep import find_due, run_sweep
-from states.workflow import apply_transition, create_engagement
+from states.workflow import apply_transition
+from tests.world import SYSTEM, awaiting_approval
 
-STAFF = {"role": "secretariat", "identity": "staff@state.example"}
-SYSTEM = {"role": "system", "identity": "test"}
 START = datetime(2024, 3, 1, 9, tzinfo=timezone.utc)
-
-
-def _presentation(db, clock, swg="3.1", partner="Atlantique Maritime"):
-    engagement = create_engagement(db, {
-        "kind": "swg_presentation", "title": f"{partner} at SWG {swg}", "swg_code": swg,
-        "details": {"topic": "Port workers as prevention partners"},
-        "participants": [{"organization": partner, "role": "presenter"}],
-    }, STAFF, clock=clock)
-    apply_transition(db, engagement, "request_approval", SYSTEM, clock=clock)
-    return engagement
 
 
 def _outbox(db) -> int:
@@ -35,7 +24,7 @@ def _outbox(db) -> int:
 def test_remind_then_escalate_and_idempotent(db):
     clock = SimulatedClock(START)
     load_sample(db)
-    engagement = _presentation(db, clock)
+    engagement = awaiting_approval(db, clock)
     assert find_due(db, clock.now()) == []
     assert run_sweep(db, clock).items == []
 
@@ -65,7 +54,7 @@ def test_remind_then_escalate_and_idempotent(db):
 def test_expire_invitation(db):
     clock = SimulatedClock(START)
     load_sample(db)
-    engagement = _presentation(db, clock, swg="1.2", partner="Naviera del Pacífico")
+    engagement = awaiting_approval(db, clock, swg="1.2", partner="Naviera del Pacífico")
     apply_transition(db, engagement, "approve", {"role": "co_chair", "identity": "swg12.mexico@cochairs.example"}, clock=clock)
     apply_transition(db, engagement, "send_invitation", SYSTEM, clock=clock)
     clock.advance(timedelta(days=29))
@@ -77,7 +66,7 @@ def test_replayed_key_is_not_sent_twice(db):
     """Two sweeps that both saw the same due row (concurrent runs) fire it once."""
     clock = SimulatedClock(START)
     load_sample(db)
-    engagement = _presentation(db, clock)
+    engagement = awaiting_approval(db, clock)
     clock.advance(timedelta(days=7))
     row = find_due(db, clock.now())[0]
     key = f"sweep:{engagement}:v{row.version}:remind"
@@ -90,7 +79,7 @@ def test_replayed_key_is_not_sent_twice(db):
 def test_paging_and_limit(sqlite_db):
     clock = SimulatedClock(START)
     load_sample(sqlite_db)
-    ids = [_presentation(sqlite_db, clock) for _ in range(5)]
+    ids = [awaiting_approval(sqlite_db, clock) for _ in range(5)]
     clock.advance(timedelta(days=8))
     assert [row.id for row in find_due(sqlite_db, clock.now(), limit=2)] == ids[:2]
     page = find_due(sqlite_db, clock.now(), limit=10, after=(find_due(sqlite_db, clock.now())[1].next_due_at, ids[1]))

@@ -8,7 +8,7 @@ from typing import Any
 from models.db import Database
 from states.clock import SimulatedClock
 from states.directory import load_sample
-from states.workflow import create_engagement
+from states.workflow import apply_transition, create_engagement
 
 SECRETARIAT = {"role": "secretariat", "identity": "staff@state.example"}
 SYSTEM = {"role": "system", "identity": "reminder-sweep"}
@@ -77,3 +77,12 @@ def seeded(db: Database) -> Database:
 def new_engagement(db: Database, kind: str, clock: SimulatedClock, **overrides: Any) -> int:
     """Create an engagement of ``kind`` from the sample above."""
     return create_engagement(db, {"kind": kind, **ENGAGEMENTS[kind], **overrides}, SECRETARIAT, clock=clock)
+
+
+def awaiting_approval(db: Database, clock: SimulatedClock, swg: str = "3.1", partner: str = "Atlantique Maritime") -> int:
+    """An invitation for ``partner`` to present at SWG ``swg``, waiting for its co-chairs' approval."""
+    engagement = new_engagement(db, "swg_presentation", clock, title=f"{partner} at SWG {swg}", swg_code=swg,
+                                details={"topic": "Port workers as prevention partners"},
+                                participants=[{"organization": partner, "role": "presenter"}])
+    apply_transition(db, engagement, "request_approval", SYSTEM, clock=clock)
+    return engagement

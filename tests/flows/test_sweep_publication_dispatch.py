@@ -10,19 +10,11 @@ import pytest
 from sqlalchemy import func, select
 
 from models import OutboxMessage
-from states.workflow import apply_transition, create_engagement
+from states.workflow import apply_transition
+from tests.world import awaiting_approval
 
 pytestmark = pytest.mark.prefect
 STAFF = {"role": "secretariat", "identity": "staff@state.example"}
-
-
-def _awaiting(runtime) -> int:
-    engagement = create_engagement(runtime.db, {
-        "kind": "swg_presentation", "title": "Atlantique Maritime at SWG 3.1", "swg_code": "3.1",
-        "details": {"topic": "Ports"}, "participants": [{"organization": "Atlantique Maritime", "role": "presenter"}],
-    }, STAFF, clock=runtime.clock)
-    apply_transition(runtime.db, engagement, "request_approval", {"role": "system", "identity": "t"}, clock=runtime.clock)
-    return engagement
 
 
 def test_sweep_flow_idempotent_with_artifact_and_mail(prefect_api, runtime, mail_port):
@@ -31,7 +23,7 @@ def test_sweep_flow_idempotent_with_artifact_and_mail(prefect_api, runtime, mail
 
     from flows.sweep import sweep_flow
 
-    engagement = _awaiting(runtime)
+    engagement = awaiting_approval(runtime.db, runtime.clock)
     before = len(mailbox.Maildir(mail_port[1]))
     moment = runtime.clock.now() + timedelta(days=7)
     first = asyncio.run(sweep_flow(now=moment))
@@ -53,7 +45,7 @@ def test_publication_flow_and_dispatch_flow(prefect_api, runtime):
     from flows.dispatch import dispatch_flow
     from flows.publication import publication_flow
 
-    engagement = _awaiting(runtime)
+    engagement = awaiting_approval(runtime.db, runtime.clock)
     apply_transition(runtime.db, engagement, "approve", {"role": "co_chair", "identity": "swg31.nigeria@cochairs.example"}, clock=runtime.clock)
     apply_transition(runtime.db, engagement, "approve", {"role": "co_chair", "identity": "swg31.who@cochairs.example"}, clock=runtime.clock)
     apply_transition(runtime.db, engagement, "send_invitation", {"role": "system", "identity": "t"}, clock=runtime.clock)
