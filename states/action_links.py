@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from models import ActionLink, Engagement
+from models import ActionLink, Engagement, TransitionLog
 from models.db import Database
 from models.enums import NotificationType, Role
 from states.errors import EngageError
@@ -44,6 +44,8 @@ FIND_LINK = (
     .outerjoin(ENGAGEMENTS, ENGAGEMENTS.c.id == LINKS.c.engagement_id)
     .where(LINKS.c.token_hash == bindparam("token_hash"))
 )
+# Whether a link's decision was already applied: its first POST commits the decision before it marks the link used.
+APPLIED = select(TransitionLog.__table__.c.id).where(TransitionLog.__table__.c.idempotency_key == bindparam("key"))
 MARK_USED = (
     update(LINKS).where(LINKS.c.id == bindparam("link_id"), LINKS.c.used_at.is_(None))
     .values(used_at=bindparam("now"), used_action=bindparam("action"))
@@ -169,7 +171,9 @@ def verify(db: Database | Connection, token: str, now: datetime, action: str | N
     """The usable link of ``token`` (for ``action``, when given), or the reason it is not usable.
 
     A link already used for ``action`` is returned, so that a repeated POST replays the first outcome;
-    used for anything else, it is refused with ``UsedLinkError``.
+    used for anything else, it is refused with ``UsedLinkError``. So is a link whose ``action`` was
+    applied but not yet marked used (a second POST while the first finishes), even if the engagement
+    has moved on since.
     """
     link = find(db, token)
     if action is not None and action not in link.actions:
@@ -180,12 +184,18 @@ def verify(db: Database | Connection, token: str, now: datetime, action: str | N
         raise ExpiredLinkError(f"this link expired on {_day(link.expires_at)}; ask the Secretariat for a new one")
     if link.used_at is None and link.engagement_kind is not None and link.actions:
         lifecycle = get_lifecycle(link.engagement_kind)
-        if not any(lifecycle.transitions_from(link.engagement_state, step) for step in link.actions):
+        if not any(lifecycle.transitions_from(link.engagement_state, step) for step in link.actions) and not (
+                action is not None and _applied(db, idempotency_key(link.token_hash, action))):
             raise MovedOnError(
                 f"engagement {link.engagement_id} has moved on (it is now {link.engagement_state.replace('_', ' ')}); "
                 "this link no longer applies and nothing was changed"
             )
     return link
+
+
+def _applied(db: Database | Connection, key: str) -> bool:
+    with within(db) as connection:
+        return connection.execute(APPLIED, {"key": key}).first() is not None
 
 
 def mark_used(db: Database | Connection, link_id: int, action: str, now: datetime) -> None:

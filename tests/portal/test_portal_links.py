@@ -7,6 +7,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from models import ActionLink, ApprovalVote, DialogueReport, Engagement, TransitionLog
+from models.enums import Channel
+from states import action_links
 from states.approvals import record_decision
 from states.sweep import run_sweep
 from states.workflow import apply_transition
@@ -73,6 +75,21 @@ def test_double_post_replays_and_other_action_is_refused(world: PortalWorld) -> 
     assert other.status_code == 409 and "already used" in other.text
     assert world.client.get(path).status_code == 409
     assert world.counts() == after
+
+
+def test_a_double_post_replays_even_when_the_engagement_moved_on_in_between(world: PortalWorld) -> None:
+    # The first POST's decision is committed; before it marks the link used, France settles the approval.
+    engagement = awaiting_approval(world)
+    path = world.link_of(UNODC)
+    token = csrf_of(world.client.get(path).text)
+    key = action_links.idempotency_key(action_links.token_hash(path.rsplit("/", 1)[1]), "approve")
+    record_decision(world.db, engagement, UNODC, "approve", channel=Channel.EMAIL_LINK, clock=world.clock,
+                    idempotency_key=key, settings=world.settings)
+    record_decision(world.db, engagement, FRANCE, "approve", clock=world.clock, settings=world.settings)
+    before = world.counts()
+    again = world.client.post(path, data={"csrf": token, "action": "approve"})
+    assert again.status_code == 200 and "already been applied" in again.text
+    assert world.counts()[:3] == before[:3]  # no audit row, vote or mail more
 
 
 def test_same_decision_from_the_reminders_link_shows_as_recorded(world: PortalWorld) -> None:
