@@ -7,6 +7,7 @@ import re
 import smtplib
 import ssl
 from collections.abc import Iterable, Iterator
+from itertools import chain
 from email.utils import parseaddr
 from typing import TypeVar
 
@@ -71,32 +72,28 @@ class EmailChannel:
         waiting: tuple[T, OutgoingEmail] | None = None  # its DATA was accepted: its content goes with the next write
         unread = False  # a write whose replies are not read yet
         try:
-            for item, message in messages:
+            for item, message in chain(messages, [(None, None)]):  # a last turn writes the content still waiting
                 finished, waiting = waiting, None
-                if finished is None:
-                    refusal, started = None, self._start(message)
-                else:
+                if finished is not None:
                     unread = True
                     self._write(finished[1], message)
                     yield WRITTEN
                     refusal, started = self._read(message)
                     unread = False
+                elif message is None:
+                    break
+                else:
+                    started = self._start(message)
                 if started is _WAITING:
                     waiting = (item, message)
                 if finished is not None:
                     yield finished[0], refusal
+                if message is None:
+                    break
                 if isinstance(started, SmtpUnavailable):
                     raise started
                 if started is not _WAITING:
                     yield item, started  # type: ignore[misc] - delivered (None) or refused
-            if waiting is not None:
-                finished, waiting = waiting, None
-                unread = True
-                self._write(finished[1], None)
-                yield WRITTEN
-                refusal, _ = self._read(None)
-                unread = False
-                yield finished[0], refusal
         finally:
             if waiting is not None or unread:  # stopped with a transaction open: the connection cannot carry another
                 self._drop()
