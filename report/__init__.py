@@ -31,15 +31,19 @@ def write_report(db: Database, out: Path, *, language: str = "en", format: Forma
     if format not in ("html", "pdf"):
         raise ValueError(f"format must be html or pdf, not {format!r}")
     year = year or latest_year(db)
-    figures = year_figures(db, year)
-    html = render_html(figures, language, site_home=site_home_from_report(language) if in_site else None,
+    html = render_html(year_figures(db, year), language,
+                       site_home=site_home_from_report(language) if in_site else None,
                        generated_on=today or date.today())
+    _write(out, html, format)
+    return WrittenReport(out, language, format, year)
+
+
+def _write(out: Path, html: str, format: Format) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     if format == "html":
         out.write_text(html, encoding="utf-8")
     else:
         out.write_bytes(render_pdf(html))
-    return WrittenReport(out, language, format, year)
 
 
 def report_path(site_dir: Path, language: str, format: Format) -> Path:
@@ -49,13 +53,19 @@ def report_path(site_dir: Path, language: str, format: Format) -> Path:
 
 def publish_reports(db: Database, site_dir: Path, *, year: int | None = None, today: date | None = None,
                     formats: tuple[Format, ...] = ("html", "pdf")) -> list[WrittenReport]:
-    """Write the report in every language and format into the site's ``report/`` folder."""
-    return [
-        write_report(db, report_path(site_dir, language, format), language=language, format=format, year=year,
-                     today=today, in_site=True)
-        for language in LANGUAGES
-        for format in formats
-    ]
+    """Write the report in every language and format into the site's ``report/`` folder.
+
+    The figures are computed once, and each language's page rendered once for all its formats.
+    """
+    year = year or latest_year(db)
+    figures = year_figures(db, year)
+    written = []
+    for language in LANGUAGES:
+        html = render_html(figures, language, site_home=site_home_from_report(language), generated_on=today or date.today())
+        for format in formats:
+            _write(report_path(site_dir, language, format), html, format)
+            written.append(WrittenReport(report_path(site_dir, language, format), language, format, year))
+    return written
 
 
 __all__ = ["WrittenReport", "YearFigures", "latest_year", "publish_reports", "report_path", "write_report", "year_figures"]

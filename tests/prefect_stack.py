@@ -125,6 +125,7 @@ def prefect_stack(postgres_url: str, home: Path, worker_env: dict[str, str]) -> 
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_CLI_PROMPT": "false",
             "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_LOGGING_LEVEL": "WARNING",
             "ENGAGE_PROJECT_DIR": str(PROJECT),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         }
         server = _spawn(logs, "server", ["server", "start", "--host", "127.0.0.1", "--port", str(port)], env)
         stack = PrefectStack(env, {**env, **worker_env, "ENGAGE_STACK_WORKER": uuid.uuid4().hex}, logs, server)
