@@ -202,8 +202,8 @@ def postgres_pids() -> list[int]:
     return pids
 
 
-def run(url: str, count: int, dispatchers: int, port: int, sinks: list[int]) -> tuple[float, list[float]]:
-    """Seed ``url``, drain it with ``dispatchers`` processes; messages/s and each one's peak RSS (MiB).
+def run(url: str, count: int, dispatchers: int, port: int, sinks: list[int]) -> tuple[float, float]:
+    """Seed ``url``, drain it with ``dispatchers`` processes; messages/s, and the CPU seconds per message of all parties.
 
     Besides the dispatchers' own CPU time per message, prints that of the sink processes (pids
     ``sinks``) and, for a PostgreSQL server on this machine, of all its processes (other users of
@@ -232,15 +232,24 @@ def run(url: str, count: int, dispatchers: int, port: int, sinks: list[int]) -> 
     print(f"{dispatchers} dispatcher(s): {sent} sent in {elapsed:.2f} s, {rate:.0f} messages/s, "
           f"{cpu / sent * 1000:.2f} ms CPU per message (claim, render, send, record){others}, "
           f"peak RSS per dispatcher {', '.join(f'{peak:.0f}' for peak in peaks)} MiB", flush=True)
-    return rate, peaks
+    return rate, (cpu + sink_cpu + server_cpu) / sent
 
 
-def summarize(blast: float, one: float, two: float) -> None:
-    """Print the ratios against the targets."""
+def summarize(blast: float, one: float, two: float, two_cpu: float) -> None:
+    """Print the ratios against the targets, and the rate this machine's cores can carry at the CPU two dispatchers used.
+
+    Where the dispatchers, the sink and PostgreSQL share the machine, no number of dispatchers
+    sends faster than its cores divided by the CPU time all of them spend per message.
+    """
     target = min(1000.0, 0.9 * blast)
     print(f"one dispatcher / blaster: {one / blast:.0%} (target: >= {target:.0f} messages/s, "
           f"the lower of 1,000/s and 90% of the blaster: {'met' if one >= target else 'NOT met'})", flush=True)
     print(f"two dispatchers / one: {two / one:.2f}x (target >= 1.6x: {'met' if two >= 1.6 * one else 'NOT met'})", flush=True)
+    cores = len(os.sched_getaffinity(0))
+    ceiling = cores / two_cpu
+    print(f"this machine's ceiling at that CPU per message ({two_cpu * 1000:.2f} ms, dispatchers, sink and PostgreSQL "
+          f"together, on {cores} cores): {ceiling:.0f} messages/s; two dispatchers reach {two / ceiling:.0%} of it, "
+          f"so at most {ceiling / one:.2f}x one dispatcher here", flush=True)
 
 
 def main() -> None:
@@ -265,16 +274,18 @@ def main() -> None:
         pool = Settings().outbox_pool_size
         blast = blaster(port, arguments.messages, pool)
         rates: dict[int, float] = {}
+        cpu: dict[int, float] = {}
         with tempfile.TemporaryDirectory(prefix="engage-bench-") as folder:
             workdir = Path(folder)
             for dispatchers in (1, 2):
                 if arguments.postgres:
                     with scratch_postgres(arguments.postgres) as url:
-                        rates[dispatchers], _ = run(url, arguments.messages, dispatchers, port, sink_pids)
+                        rates[dispatchers], cpu[dispatchers] = run(url, arguments.messages, dispatchers, port,
+                                                                   sink_pids)
                 else:
                     url = f"sqlite:///{workdir / f'bench-{dispatchers}.db'}"
-                    rates[dispatchers], _ = run(url, arguments.messages, dispatchers, port, sink_pids)
-        summarize(blast, rates[1], rates[2])
+                    rates[dispatchers], cpu[dispatchers] = run(url, arguments.messages, dispatchers, port, sink_pids)
+        summarize(blast, rates[1], rates[2], cpu[2])
     finally:
         for sink in sinks:
             sink.terminate()
