@@ -19,9 +19,10 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from models import ActionLink, Engagement, TransitionLog
+from models import ActionLink, Engagement
 from models.db import Database
 from models.enums import NotificationType, Role
+from states.applied_keys import applied_under
 from states.errors import EngageError
 from states.lifecycles import get_lifecycle
 from states.spec import Lifecycle, Recipient
@@ -44,8 +45,6 @@ FIND_LINK = (
     .outerjoin(ENGAGEMENTS, ENGAGEMENTS.c.id == LINKS.c.engagement_id)
     .where(LINKS.c.token_hash == bindparam("token_hash"))
 )
-# Whether a link's decision was already applied: its first POST commits the decision before it marks the link used.
-APPLIED = select(TransitionLog.__table__.c.id).where(TransitionLog.__table__.c.idempotency_key == bindparam("key"))
 MARK_USED = (
     update(LINKS).where(LINKS.c.id == bindparam("link_id"), LINKS.c.used_at.is_(None))
     .values(used_at=bindparam("now"), used_action=bindparam("action"))
@@ -194,8 +193,9 @@ def verify(db: Database | Connection, token: str, now: datetime, action: str | N
 
 
 def _applied(db: Database | Connection, key: str) -> bool:
+    """Whether a link's decision was already applied: its first POST commits the decision before it marks the link used."""
     with within(db) as connection:
-        return connection.execute(APPLIED, {"key": key}).first() is not None
+        return applied_under(connection, key) is not None
 
 
 def mark_used(db: Database | Connection, link_id: int, action: str, now: datetime) -> None:

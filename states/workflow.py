@@ -16,11 +16,11 @@ from sqlalchemy.exc import IntegrityError
 
 from models import (
     ApprovalVote, CoChair, Contact, Engagement, EngineEvent, Meeting, Organization, Participant, SubWorkingGroup,
-    TransitionLog,
 )
 from models.enums import Channel, Language, ParticipantRole, Role
 from settings import Settings, get_settings
 from models.db import Database
+from states.applied_keys import LOG, applied_under
 from states.clock import SYSTEM_CLOCK, Clock
 from states.context import CoChairSeat, EngagementRow, TransitionContext
 from states.effects import EFFECTS
@@ -58,10 +58,7 @@ _GUARD = (ENGAGEMENTS.c.id == bindparam("match_id"), ENGAGEMENTS.c.version == bi
 UPDATE_STATE = update(ENGAGEMENTS).where(*_GUARD).values({name: bindparam(name) for name in _CHANGED})
 UPDATE_STATE_AND_DETAILS = update(ENGAGEMENTS).where(*_GUARD).values(
     {name: bindparam(name) for name in (*_CHANGED, "details")})
-LOG = TransitionLog.__table__
 INSERT_LOG = insert(LOG).returning(LOG.c.id)
-FIND_KEY = select(LOG.c.engagement_id, LOG.c.trigger, LOG.c.from_state, LOG.c.to_state, LOG.c.version, LOG.c.id).where(
-    LOG.c.idempotency_key == bindparam("key"))
 INSERT_EVENTS = insert(EngineEvent.__table__)
 # Who a person is for the engagement: each SWG seat they hold, with their vote on the engagement if they
 # cast one (so a co-chair's vote is read with their identity); or whether they are a contact of a partner
@@ -154,7 +151,7 @@ def check_identity(connection: Connection, engagement: EngagementRow, actor: Act
 
 
 def _replay(connection: Connection, key: str) -> TransitionOutcome | None:
-    log = connection.execute(FIND_KEY, {"key": key}).first()
+    log = applied_under(connection, key)
     if log is None:
         return None
     return TransitionOutcome(log.engagement_id, log.trigger, log.from_state, log.to_state, log.version, log.id, 0, True)

@@ -17,7 +17,7 @@ from states.errors import (
 from states.inputs import InputError
 from states.workflow import apply_transition, create_engagement
 from tests.world import (
-    CANADA_CHAIR, FRANCE_CHAIR, MEXICO, META, NIGERIA_CHAIR, OUTCOME, QUIMICA, REPORT, SECRETARIAT, SYSTEM, UK_CHAIR,
+    CANADA_CHAIR, FRANCE_CHAIR, MEXICO, META, NIGERIA_CHAIR, QUIMICA, REPORT, SECRETARIAT, SYSTEM, UK_CHAIR,
     UNODC_CHAIR, WHO_CHAIR, clock_at, new_engagement, seeded,
 )
 

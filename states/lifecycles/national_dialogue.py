@@ -2,7 +2,7 @@
 
 from models.enums import EngagementKind, NotificationType, Role
 from states.lifecycles.building import (
-    AUTHORITY_OR_STAFF, DAYS, NATIONAL_AUTHORITY, PUBLISHED, SECRETARIAT, STAFF_OR_SYSTEM, UNPUBLISHED,
+    AUTHORITY_OR_STAFF, DAYS, PUBLISHED, SECRETARIAT, STAFF_OR_SYSTEM, UNPUBLISHED,
     lifecycle, notify, publication_steps,
 )
 from states.spec import Recipient, StateSpec, TransitionSpec, Wait

@@ -2,7 +2,7 @@
 
 from models.enums import EngagementKind, NotificationType, Role
 from states.lifecycles.building import (
-    DAYS, PARTNER, PARTNER_OR_STAFF, PUBLISHED, SECRETARIAT, SYSTEM, UNPUBLISHED,
+    DAYS, PARTNER_OR_STAFF, PUBLISHED, SECRETARIAT, SYSTEM, UNPUBLISHED,
     lifecycle, notify, publication_steps,
 )
 from states.spec import Recipient, StateSpec, TransitionSpec, Wait
