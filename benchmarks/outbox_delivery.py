@@ -203,7 +203,8 @@ def postgres_pids() -> list[int]:
 
 
 def run(url: str, count: int, dispatchers: int, port: int, sinks: list[int]) -> tuple[float, float]:
-    """Seed ``url``, drain it with ``dispatchers`` processes; messages/s, and the CPU seconds per message of all parties.
+    """Seed ``url``, drain it with ``dispatchers`` processes; messages/s, and the CPU seconds per message they,
+    the sink and a PostgreSQL server on this machine spent together.
 
     Besides the dispatchers' own CPU time per message, prints that of the sink processes (pids
     ``sinks``) and, for a PostgreSQL server on this machine, of all its processes (other users of
@@ -235,7 +236,7 @@ def run(url: str, count: int, dispatchers: int, port: int, sinks: list[int]) -> 
     return rate, (cpu + sink_cpu + server_cpu) / sent
 
 
-def summarize(blast: float, one: float, two: float, two_cpu: float) -> None:
+def summarize(blast: float, one: float, two: float, two_cpu: float, parties: str) -> None:
     """Print the ratios against the targets, and the rate this machine's cores can carry at the CPU two dispatchers used.
 
     Where the dispatchers, the sink and PostgreSQL share the machine, no number of dispatchers
@@ -247,8 +248,8 @@ def summarize(blast: float, one: float, two: float, two_cpu: float) -> None:
     print(f"two dispatchers / one: {two / one:.2f}x (target >= 1.6x: {'met' if two >= 1.6 * one else 'NOT met'})", flush=True)
     cores = len(os.sched_getaffinity(0))
     ceiling = cores / two_cpu
-    print(f"this machine's ceiling at that CPU per message ({two_cpu * 1000:.2f} ms, dispatchers, sink and PostgreSQL "
-          f"together, on {cores} cores): {ceiling:.0f} messages/s; two dispatchers reach {two / ceiling:.0%} of it, "
+    print(f"this machine's ceiling at that CPU per message ({two_cpu * 1000:.2f} ms, {parties} together, "
+          f"on {cores} cores): {ceiling:.0f} messages/s; two dispatchers reach {two / ceiling:.0%} of it, "
           f"so at most {ceiling / one:.2f}x one dispatcher here", flush=True)
 
 
@@ -285,7 +286,9 @@ def main() -> None:
                 else:
                     url = f"sqlite:///{workdir / f'bench-{dispatchers}.db'}"
                     rates[dispatchers], cpu[dispatchers] = run(url, arguments.messages, dispatchers, port, sink_pids)
-        summarize(blast, rates[1], rates[2], cpu[2])
+        local_server = bool(arguments.postgres) and bool(postgres_pids())
+        summarize(blast, rates[1], rates[2], cpu[2],
+                  "dispatchers, sink and PostgreSQL" if local_server else "dispatchers and sink")
     finally:
         for sink in sinks:
             sink.terminate()
