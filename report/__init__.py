@@ -63,8 +63,9 @@ def publish_reports(db: Database, site_dir: Path, *, year: int | None = None, to
     for language in LANGUAGES:
         html = render_html(figures, language, site_home=site_home_from_report(language), generated_on=today or date.today())
         for format in formats:
-            _write(report_path(site_dir, language, format), html, format)
-            written.append(WrittenReport(report_path(site_dir, language, format), language, format, year))
+            path = report_path(site_dir, language, format)
+            _write(path, html, format)
+            written.append(WrittenReport(path, language, format, year))
     return written
 
 
