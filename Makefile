@@ -27,10 +27,10 @@ test: $(STAMP)
 	$(COMPILE)
 	$(VENV)/bin/pytest -n auto --maxschedchunk 1
 
-# The domain tier only: no database, no server, no browser.
+# The domain tier only: no database, no server, no browser; on every core too.
 test-fast: $(STAMP)
 	$(COMPILE)
-	$(VENV)/bin/pytest -m "not (database or prefect or smtp or browser)"
+	$(VENV)/bin/pytest -n auto -m "not (database or prefect or smtp or browser)"
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/core_path.py
