@@ -42,6 +42,7 @@ TIER_ORDER = ("prefect", "smtp", "browser", "postgres", "database")
 
 POSTGRES_URL = os.environ.get("ENGAGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+_EMPTYING: dict[str, str] = {}  # per session database: the statement that empties it after each test
 
 
 def tiers_of(item: pytest.Item) -> set[str]:
@@ -116,14 +117,24 @@ def postgres_url() -> Iterator[str]:
     with scratch_postgres(POSTGRES_URL, prefix="engage_test") as url:
         database = Database(url)
         database.migrate()
+        _EMPTYING[url] = _emptying_statement(database)
         database.dispose()
         yield url
 
 
-def _truncate_all(database: Database) -> None:
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    with database.engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+def _emptying_statement(database: Database) -> str:
+    """SQL that empties every table of the schema and starts every identity at 1 again, in one round trip.
+
+    DELETE, children before parents: TRUNCATE gives each table and index new files, ~100 ms of server
+    CPU for the few rows a test leaves, against ~16 ms for this.
+    """
+    import models  # noqa: F401 - every table registered on Base.metadata
+
+    with database.engine.connect() as connection:
+        sequences = connection.scalars(text(
+            "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() ORDER BY 1")).all()
+    return "; ".join([f'DELETE FROM "{table.name}"' for table in reversed(Base.metadata.sorted_tables)]
+                     + [f'ALTER SEQUENCE "{name}" RESTART' for name in sequences])
 
 
 @pytest.fixture
@@ -141,7 +152,8 @@ def postgres_db(postgres_url: str) -> Iterator[Database]:
     """The session's PostgreSQL database, emptied after the test."""
     database = Database(postgres_url, pool_size=20)
     yield database
-    _truncate_all(database)
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql(_EMPTYING[postgres_url])
     database.dispose()
 
 
