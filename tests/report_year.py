@@ -7,10 +7,9 @@ from typing import Any
 
 from models.db import Database
 from states.clock import SimulatedClock
-from states.directory import load_sample
 from states.errors import GuardFailedError
 from states.workflow import apply_transition, create_engagement
-from tests.world import CANADA_CHAIR, FRANCE_CHAIR, MEXICO, SECRETARIAT, UNODC_CHAIR
+from tests.world import CANADA_CHAIR, FRANCE_CHAIR, MEXICO, SECRETARIAT, UNODC_CHAIR, seeded
 
 META = {"role": "partner", "identity": "policy@meta.example"}
 QUIMICA = {"role": "partner", "identity": "mfernandez@quimica-andina.example"}
@@ -49,7 +48,7 @@ class Year:
 
 def build_year(db: Database) -> dict[str, int]:
     """Load the sample and replay a small 2024; returns the engagement ids by name."""
-    load_sample(db)
+    seeded(db)
     year = Year(db).on("2024-01-08")
     ids: dict[str, int] = {}
     for key, country, government, partners in (

@@ -10,17 +10,17 @@ from sqlalchemy import func, select
 from models import Engagement, EngineEvent, TransitionLog
 from states.approvals import record_decision
 from states.clock import SimulatedClock
-from states.directory import load_sample
 from states.errors import NotFoundError
 from states.events import mark_emitted, unsent_events
 from states.refusals import record_refusal
 from states.workflow import apply_transition, create_engagement
+from tests.world import seeded
 
 
 @pytest.fixture
 def awaiting(db):
     clock = SimulatedClock(datetime(2024, 1, 15, 9, tzinfo=timezone.utc))
-    load_sample(db)
+    seeded(db)
 
     def presentation(swg: str) -> int:
         engagement = create_engagement(db, {

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from states.clock import SimulatedClock
-from states.directory import load_sample
 from states.publication import published_items
 from states.workflow import apply_transition, create_engagement
+from tests.world import seeded
 from website import publish
 
 STAFF = {"role": "secretariat", "identity": "staff@state.example"}
@@ -33,7 +33,7 @@ def _dialogue(db, clock):
 
 def test_published_dialogue_with_facts(db, tmp_path):
     clock = SimulatedClock(datetime(2024, 2, 12, 9, tzinfo=timezone.utc))
-    load_sample(db)
+    seeded(db)
     engagement = _dialogue(db, clock)
     assert published_items(db) == []
     apply_transition(db, engagement, "publish", STAFF, clock=clock)
@@ -58,7 +58,7 @@ def test_published_dialogue_with_facts(db, tmp_path):
 
 def test_recommendation_deliverable_fact(sqlite_db):
     clock = SimulatedClock(datetime(2024, 4, 10, 9, tzinfo=timezone.utc))
-    load_sample(sqlite_db)
+    seeded(sqlite_db)
     partner = {"role": "partner", "identity": "mfernandez@quimica-andina.example"}
     engagement = create_engagement(sqlite_db, {
         "kind": "recommendation", "title": "Recommendation from Química Andina",

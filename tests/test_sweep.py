@@ -8,10 +8,9 @@ from sqlalchemy import func, select
 
 from models import OutboxMessage, TransitionLog
 from states.clock import SimulatedClock
-from states.directory import load_sample
 from states.sweep import find_due, run_sweep
 from states.workflow import apply_transition
-from tests.world import SYSTEM, awaiting_approval
+from tests.world import SYSTEM, awaiting_approval, seeded
 
 START = datetime(2024, 3, 1, 9, tzinfo=timezone.utc)
 
@@ -23,7 +22,7 @@ def _outbox(db) -> int:
 
 def test_remind_then_escalate_and_idempotent(db):
     clock = SimulatedClock(START)
-    load_sample(db)
+    seeded(db)
     engagement = awaiting_approval(db, clock)
     assert find_due(db, clock.now()) == []
     assert run_sweep(db, clock).items == []
@@ -53,7 +52,7 @@ def test_remind_then_escalate_and_idempotent(db):
 
 def test_expire_invitation(db):
     clock = SimulatedClock(START)
-    load_sample(db)
+    seeded(db)
     engagement = awaiting_approval(db, clock, swg="1.2", partner="Naviera del Pacífico")
     apply_transition(db, engagement, "approve", {"role": "co_chair", "identity": "swg12.mexico@cochairs.example"}, clock=clock)
     apply_transition(db, engagement, "send_invitation", SYSTEM, clock=clock)
@@ -65,7 +64,7 @@ def test_expire_invitation(db):
 def test_replayed_key_is_not_sent_twice(db):
     """Two sweeps that both saw the same due row (concurrent runs) fire it once."""
     clock = SimulatedClock(START)
-    load_sample(db)
+    seeded(db)
     engagement = awaiting_approval(db, clock)
     clock.advance(timedelta(days=7))
     row = find_due(db, clock.now())[0]
@@ -78,7 +77,7 @@ def test_replayed_key_is_not_sent_twice(db):
 
 def test_paging_and_limit(sqlite_db):
     clock = SimulatedClock(START)
-    load_sample(sqlite_db)
+    seeded(sqlite_db)
     ids = [awaiting_approval(sqlite_db, clock) for _ in range(5)]
     clock.advance(timedelta(days=8))
     assert [row.id for row in find_due(sqlite_db, clock.now(), limit=2)] == ids[:2]

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from models import Contact, Organization, OutboxMessage
 from models.enums import OrganizationType
 from states.clock import SimulatedClock
-from states.directory import load_sample
 from states.sweep import run_sweep
 from states.window_notices import deadlines_due, queue_window_notices
+from tests.world import seeded
 
 
 def _notices(db) -> list[tuple[str, str]]:
@@ -28,7 +28,7 @@ def _partner_contacts(db) -> int:
 
 
 def test_once_per_partner_and_window_before_each_date(db):
-    load_sample(db)
+    seeded(db)
     partners = _partner_contacts(db)
     assert partners > 0
     assert queue_window_notices(db, datetime(2024, 4, 1, 9, tzinfo=timezone.utc)) == 0  # a month early: nothing

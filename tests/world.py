@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from sqlalchemy import Table, insert, select, text
+
+from models.base import Base
 from models.db import Database
 from states.clock import SimulatedClock
 from states.directory import load_sample
@@ -68,9 +71,38 @@ def clock_at(year: int, month: int, day: int) -> SimulatedClock:
     return SimulatedClock(datetime(year, month, day, 12, tzinfo=timezone.utc))
 
 
+# Per dialect: every row ``load_sample`` wrote into the first empty database of this process, table by table.
+_SAMPLE_ROWS: dict[str, list[tuple[Table, list[dict[str, Any]]]]] = {}
+
+
 def seeded(db: Database) -> Database:
-    """``db`` with the sample reference data, partners, contacts and meetings loaded."""
-    load_sample(db)
+    """``db`` with the sample reference data, partners, contacts and meetings loaded.
+
+    The first empty database of each dialect gets them from ``load_sample`` (about 120 statements);
+    the next ones get a copy of the rows it wrote, one multi-row INSERT a table (the same rows and ids:
+    every test's database starts empty, its identities at 1). A database that is not empty gets
+    ``load_sample``, which updates what is there.
+    """
+    with db.engine.connect() as connection:
+        empty = connection.scalar(select(text("1")).select_from(Base.metadata.tables["organizations"]).limit(1)) is None
+    rows = _SAMPLE_ROWS.get(db.dialect)
+    if not empty or rows is None:
+        load_sample(db)
+        if empty:
+            with db.engine.connect() as connection:
+                _SAMPLE_ROWS[db.dialect] = [
+                    (table, [row._asdict() for row in connection.execute(select(table))])
+                    for table in Base.metadata.sorted_tables
+                ]
+        return db
+    with db.engine.begin() as connection:
+        for table, values in rows:
+            if values:
+                connection.execute(insert(table), values)
+        if db.dialect == "postgresql":  # explicit ids leave the sequences behind: move them on
+            moves = [f"setval(pg_get_serial_sequence('{table.name}', 'id'), {max(row['id'] for row in values)})"
+                     for table, values in rows if values and "id" in table.c]
+            connection.exec_driver_sql(f"SELECT {', '.join(moves)}")
     return db
 
 

@@ -16,7 +16,7 @@ import pytest  # noqa: E402
 from models.db import Database  # noqa: E402
 from settings import Settings  # noqa: E402
 from states.clock import SimulatedClock  # noqa: E402
-from states.directory import load_sample  # noqa: E402
+from tests.world import seeded  # noqa: E402
 
 if TYPE_CHECKING:
     from flows.runtime import Runtime
@@ -47,7 +47,7 @@ def runtime(sqlite_db: Database, tmp_path: Path, mail_port: tuple[int, Path]) ->
 
     from flows.runtime import Runtime, use_runtime  # Prefect is imported only by the tests that use it
 
-    load_sample(sqlite_db)
+    seeded(sqlite_db)
     settings = Settings(data_dir=tmp_path, database_url=sqlite_db.url, smtp_host="127.0.0.1", smtp_port=mail_port[0])
     clock = SimulatedClock(datetime(2024, 3, 1, 9, tzinfo=timezone.utc))
     with use_runtime(Runtime(settings, sqlite_db, clock)) as installed:

@@ -24,9 +24,9 @@ from sqlalchemy import select
 
 from models import ApprovalVote, CoChair, Engagement, TransitionLog
 from states.clock import SimulatedClock
-from states.directory import load_sample
 from states.workflow import create_engagement
 from tests.prefect_stack import PROJECT, prefect_stack, processes_with, wait_until
+from tests.world import seeded
 
 STAFF = {"role": "secretariat", "identity": "s@state.example"}
 TRUSTED = ["swg22.france@cochairs.example", "swg22.unodc@cochairs.example", "swg11.incb@cochairs.example",
@@ -78,7 +78,7 @@ def test_deploy_suspend_decide_follow_up_and_survive_a_killed_worker(postgres_db
     from notifications.mail_sink import running_mail_sink
 
     clock = SimulatedClock(datetime(2024, 3, 1, 9, tzinfo=timezone.utc))
-    load_sample(postgres_db)
+    seeded(postgres_db)
 
     def presentation(swg: str) -> int:
         return create_engagement(postgres_db, {
