@@ -148,12 +148,18 @@ def sqlite_db(sqlite_template: Path, tmp_path: Path) -> Iterator[Database]:
 
 
 @pytest.fixture
-def postgres_db(postgres_url: str) -> Iterator[Database]:
+def postgres_db(_postgres_database: Database) -> Iterator[Database]:
     """The session's PostgreSQL database, emptied after the test."""
+    yield _postgres_database
+    with _postgres_database.engine.begin() as connection:
+        connection.exec_driver_sql(_EMPTYING[_postgres_database.url])
+
+
+@pytest.fixture(scope="session")
+def _postgres_database(postgres_url: str) -> Iterator[Database]:
+    """One engine for the session's tests: its pooled connections serve test after test."""
     database = Database(postgres_url, pool_size=20)
     yield database
-    with database.engine.begin() as connection:
-        connection.exec_driver_sql(_EMPTYING[postgres_url])
     database.dispose()
 
 
