@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -95,6 +96,10 @@ def render_html(figures: YearFigures, language: str, *, site_home: str | None = 
 
 def render_pdf(html: str) -> bytes:
     """The report's HTML laid out on A4 pages by WeasyPrint (page numbers, table of contents, vector charts)."""
+    # WeasyPrint warns about every CSS declaration it does not apply: here the charts' SVG style attributes
+    # (it draws them all the same) and the screen-only media query, some 170 lines a PDF in a person's
+    # console or a flow run's log. Its errors (a resource it could not use) still show.
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
     from weasyprint import HTML
 
     return HTML(string=html, base_url=".").write_pdf()
