@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Table, insert, select, text
+from sqlalchemy import Table, insert, select
 
+from models import Organization
 from models.base import Base
 from models.db import Database
 from states.clock import SimulatedClock
@@ -84,7 +85,7 @@ def seeded(db: Database) -> Database:
     ``load_sample``, which updates what is there.
     """
     with db.engine.connect() as connection:
-        empty = connection.scalar(select(text("1")).select_from(Base.metadata.tables["organizations"]).limit(1)) is None
+        empty = connection.scalar(select(Organization.id).limit(1)) is None
     rows = _SAMPLE_ROWS.get(db.dialect)
     if not empty or rows is None:
         load_sample(db)
