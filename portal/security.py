@@ -32,6 +32,7 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
+ENCODED_HEADERS = [(name.lower().encode(), value.encode()) for name, value in HEADERS.items()]
 CSRF_COOKIE = "engage_csrf"
 CSRF_FIELD = "csrf"
 MAX_FORM_BYTES = 64 * 1024
@@ -169,7 +170,9 @@ class SecurityMiddleware:
                 started = True
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                headers += [(k.lower().encode(), v.encode()) for k, v in HEADERS.items() if k.lower().encode() not in present]
+                # a route's own policy (a download's sandbox) only adds restrictions: browsers enforce every CSP header
+                headers += [(name, value) for name, value in ENCODED_HEADERS
+                            if name not in present or name == b"content-security-policy"]
                 message["headers"] = headers
             await send(message)
 
