@@ -324,6 +324,28 @@ def test_a_decision_token_is_not_a_sign_in_link(world: PortalWorld) -> None:
         assert session.scalar(select(func.count()).select_from(PortalSession)) == 0
 
 
+def test_a_sign_in_token_altered_in_any_way_or_expired_signs_nobody_in(world: PortalWorld) -> None:
+    world.client.post("/signin", data={"csrf": csrf_of(world.client.get("/signin").text), "email": UNODC})
+    path = world.link_of(UNODC, "sign_in")
+    token = path.removeprefix("/signin/")
+    csrf = csrf_of(world.client.get(path).text)
+    before = world.counts()
+    altered = [token[:-1], token + "A", token.swapcase(), token + "=", quote_from_bytes(token.encode(), safe=""),
+               "%" + token.encode().hex()[:40], token.replace("-", "+").replace("_", "/")]
+    for variant in [v for v in altered if v != token]:
+        for response in (world.client.post(f"/signin/{variant}", data={"csrf": csrf}, follow_redirects=False),
+                         world.client.head(f"/signin/{variant}"), world.client.options(f"/signin/{variant}")):
+            assert_safe_headers_only(response)
+            assert response.status_code in (404, 405), (variant, response.status_code)
+    assert world.client.head(path).status_code in (200, 405) and world.client.options(path).status_code == 405
+    world.clock.advance(timedelta(hours=1))
+    expired = world.client.post(path, data={"csrf": csrf}, follow_redirects=False)
+    assert expired.status_code == 410 and "expired" in expired.text
+    assert world.counts() == before
+    with world.db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(PortalSession)) == 0
+
+
 def test_unsubscribe_tokens_expire_and_each_mail_carries_a_fresh_one(world: PortalWorld) -> None:
     row = OutboxMessage(recipient_address="policy@meta.example", notification_type="decision", mandatory=False,
                         engagement_id=None, context={})
