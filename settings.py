@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     staff_emails: list[str] = Field(default_factory=list, description="Secretariat staff who may sign in to the board")
     session_hours: int = Field(default=8, ge=1, description="How long a portal sign-in lasts")
     prefect_ui_url: str | None = Field(default=None, description="Prefect UI base URL for links to flow runs")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks of the reverse proxies whose X-Forwarded-For names the client; default: none",
+    )
+    unsubscribe_lifetime_days: int = Field(default=90, ge=1, description="How long a mailed unsubscribe link stays valid")
 
     @property
     def resolved_database_url(self) -> str:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from models.outbox_channel import OutboxChannel
     from models.portal import ActionLink, PendingSubmission
     from models.reference import CoChair, Contact, Meeting, Organization, SubmissionWindow, SubWorkingGroup, WorkingGroup
+    from models.security import PortalSession, RateLimitCounter
 
 _MODULES = {
     "models.audit": ("TransitionLog",),
@@ -30,6 +31,7 @@ _MODULES = {
     "models.portal": ("ActionLink", "PendingSubmission"),
     "models.reference": ("CoChair", "Contact", "Meeting", "Organization", "SubmissionWindow", "SubWorkingGroup",
                          "WorkingGroup"),
+    "models.security": ("PortalSession", "RateLimitCounter"),
 }
 
 __all__ = sorted(name for names in _MODULES.values() for name in names)

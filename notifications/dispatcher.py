@@ -426,7 +426,7 @@ def _email(row: Any, settings: Settings, clock: Clock) -> OutgoingEmail:  # noqa
         dedupe_key=row.dedupe_key,
         settings=settings,
         clock=clock,
-        **mail_extras(row, settings),
+        **mail_extras(row, settings, clock.now()),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from icalendar import Calendar, Event
@@ -31,9 +31,10 @@ def meeting_calendar(context: dict[str, Any], uid: str) -> bytes | None:
     return calendar.to_ical()
 
 
-def mail_extras(row: OutboxMessage, settings: Settings) -> dict[str, Any]:
-    """``headers`` and ``attachments`` for ``build_email``: the invitation and the acceptance carry the
-    meeting; optional notices carry ``List-Unsubscribe`` with ``List-Unsubscribe-Post`` (RFC 8058)."""
+def mail_extras(row: OutboxMessage, settings: Settings, now: datetime) -> dict[str, Any]:
+    """``headers`` and ``attachments`` for ``build_email`` sent at ``now``: the invitation and the acceptance
+    carry the meeting; optional notices carry ``List-Unsubscribe`` with ``List-Unsubscribe-Post`` (RFC 8058),
+    its token fresh in each mail."""
     extras: dict[str, Any] = {}
     context = row.context or {}
     if row.notification_type == "invitation" or context.get("trigger") == "accept":
@@ -41,7 +42,8 @@ def mail_extras(row: OutboxMessage, settings: Settings) -> dict[str, Any]:
         if ics:
             extras["attachments"] = [Attachment('text/calendar; method="PUBLISH"; charset="utf-8"', "meeting.ics", ics)]
     if not row.mandatory:
-        token = unsubscribe_token(settings.signing_key(), row.recipient_address, row.notification_type)
+        token = unsubscribe_token(settings.signing_key(), row.recipient_address, row.notification_type,
+                                  now + timedelta(days=settings.unsubscribe_lifetime_days))
         extras["headers"] = {
             "List-Unsubscribe": f"<{settings.public_base_url.rstrip('/')}/unsubscribe/{token}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",

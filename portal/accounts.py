@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -10,9 +11,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from models.enums import Channel, Role
 from portal.links import status_of
-from portal.security import SESSION_COOKIE
 from portal.web import client_key, portal_of
-from states import action_links, opt_outs, sign_in
+from states import opt_outs, sign_in
 from states.approvals import record_decision
 from states.board import board
 from states.errors import EngageError
@@ -36,16 +36,22 @@ async def signin(request: Request) -> HTMLResponse:
 
 def _signin(request: Request, data: FormData) -> HTMLResponse:
     portal = portal_of(request)
-    if not portal.sign_in_limit.allow(client_key(request)):
-        return portal.refuse(request, portal.render_word(request, "too_many"), 429)
     if refusal := portal.csrf_refusal(request, data):
         return refusal
+    if not portal.sign_in_limit.allow(client_key(request)):
+        return portal.refuse(request, portal.render_word(request, "too_many"), 429)
     email = str(data.get("email") or "")
     try:
-        sign_in.request_sign_in(portal.db, email, settings=portal.settings, clock=portal.clock)
+        address = sign_in.address_of(email)
     except EngageError as error:
         return portal.render(request, "signin.html", 422, error=str(error), email=email)
-    return portal.render(request, "submit_received.html", email=email, early=None)
+    # The answer goes out before the address is even looked up, so known and unknown addresses take the
+    # same time; past the per-address limit nothing is mailed (its owner already holds that many live links).
+    response = portal.render(request, "submit_received.html", email=email, early=None)
+    if portal.sign_in_target_limit.allow(address):
+        response.background = BackgroundTask(sign_in.request_sign_in, portal.db, address, settings=portal.settings,
+                                              clock=portal.clock)
+    return response
 
 
 @router.get("/signin/{token}", response_class=HTMLResponse)
@@ -53,7 +59,7 @@ def signin_link(request: Request, token: str) -> HTMLResponse:
     """The sign-in button (a link scanner's GET signs nobody in)."""
     portal = portal_of(request)
     try:
-        link = action_links.verify(portal.db, token, portal.clock.now())
+        link = sign_in.sign_in_link(portal.db, token, portal.clock.now())
     except EngageError as error:
         return portal.refuse(request, str(error), status_of(error))
     return portal.render(request, "signin_link.html", language=link.language, link=link)
@@ -70,26 +76,32 @@ def _signin_with_link(request: Request, token: str, data: FormData) -> Response:
     portal = portal_of(request)
     if refusal := portal.csrf_refusal(request, data):
         return refusal
+    response = RedirectResponse("/", status_code=303)
     try:
-        link = action_links.verify(portal.db, token, portal.clock.now(), "sign_in")
-        if link.used_at is not None or link.purpose != sign_in.PURPOSE:
-            raise action_links.UsedLinkError("this sign-in link was already used; ask for a new one")
+        signed_in = portal.sessions.sign_in(response, token)
     except EngageError as error:
         return portal.refuse(request, str(error), status_of(error))
-    action_links.mark_used(portal.db, link.id, "sign_in", portal.clock.now())
-    response = RedirectResponse(HOME[link.role], status_code=303)
-    portal.sessions.start(response, link.email, link.role)
+    response.headers["location"] = HOME[signed_in.role]
+    portal.csrf.rotate(request)  # a nonce planted before sign-in is worth nothing after it
+    portal.csrf.set_cookie(request, response)
     return response
 
 
 @router.post("/signout")
 async def signout(request: Request) -> Response:
-    """End the session."""
+    """End the session: revoked in the database, whatever the browser keeps."""
+    data = await request.form()
+    return await run_in_threadpool(_signout, request, data)
+
+
+def _signout(request: Request, data: FormData) -> Response:
     portal = portal_of(request)
-    if refusal := portal.csrf_refusal(request, await request.form()):
+    if refusal := portal.csrf_refusal(request, data):
         return refusal
     response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    portal.sessions.sign_out(request, response)
+    portal.csrf.rotate(request)
+    portal.csrf.set_cookie(request, response)
     return response
 
 
@@ -147,9 +159,9 @@ def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
     """What the one-click unsubscribe will do, and its button (GET changes nothing)."""
     portal = portal_of(request)
     try:
-        address, kind = opt_outs.read_token(portal.settings.signing_key(), token)
-    except (EngageError, ValueError) as error:
-        return portal.refuse(request, str(error), 404)
+        address, kind = opt_outs.read_token(portal.settings.signing_key(), token, portal.clock.now())
+    except EngageError as error:
+        return portal.refuse(request, str(error), status_of(error))
     return portal.render(request, "unsubscribe.html", address=address, kind=kind)
 
 
@@ -158,8 +170,8 @@ def unsubscribe(request: Request, token: str) -> HTMLResponse:
     """RFC 8058 one-click unsubscribe: mail clients POST without cookies, so the signed token is the proof."""
     portal = portal_of(request)
     try:
-        address, kind = opt_outs.read_token(portal.settings.signing_key(), token)
+        address, kind = opt_outs.read_token(portal.settings.signing_key(), token, portal.clock.now())
         message = opt_outs.opt_out(portal.db, address, kind)
-    except (EngageError, ValueError) as error:
-        return portal.refuse(request, str(error), 404)
+    except EngageError as error:
+        return portal.refuse(request, str(error), status_of(error))
     return portal.render(request, "done.html", message=message, engagement=None)

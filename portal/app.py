@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from models.db import Database
 from portal import accounts, forms, links
@@ -25,9 +26,11 @@ def create_app(settings: Settings, db: Database, clock: Clock = SYSTEM_CLOCK) ->
     app = FastAPI(title="Coalition Engage portal", docs_url=None, redoc_url=None, openapi_url=None)
     secure = settings.public_base_url.startswith("https://")
     key = settings.signing_key()
-    portal = Portal(settings, db, clock, Csrf(key, secure), Sessions(key, secure, settings.session_hours))
+    portal = Portal(settings, db, clock, Csrf(key, secure), Sessions(db, clock, secure, settings.session_hours))
     app.state.portal = portal
-    app.add_middleware(SecurityMiddleware)
+    # X-Forwarded-For names the client only when the connecting peer is a configured proxy (any ASGI server)
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    app.add_middleware(SecurityMiddleware)  # outermost: its headers reach every answer
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(links.router)
     app.include_router(forms.router)

@@ -20,7 +20,7 @@ def running_portal(settings: Settings, db: Database, clock: Clock = SYSTEM_CLOCK
                    port: int = 0) -> Iterator[str]:
     """Serve the portal until the block ends; yield its base URL (``port=0`` picks a free port)."""
     config = uvicorn.Config(create_app(settings, db, clock), host=host, port=port, log_level="warning",
-                            server_header=False, lifespan="off")
+                            server_header=False, lifespan="off", proxy_headers=False)  # the app reads them (create_app)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="portal", daemon=True)
     thread.start()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,6 +50,7 @@ MARK_USED = (
     update(LINKS).where(LINKS.c.id == bindparam("link_id"), LINKS.c.used_at.is_(None))
     .values(used_at=bindparam("now"), used_action=bindparam("action"))
 )
+TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # what ``link_token`` makes: 32 bytes, base64url, unpadded
 FORGED = "this link is not valid: it was not issued by Coalition Engage or it was altered"
 
 
@@ -155,7 +157,7 @@ def within(db: Database | Connection) -> AbstractContextManager[Connection]:
 
 def find(db: Database | Connection, token: str) -> VerifiedLink:
     """The link of ``token`` whatever its condition; ``ForgedLinkError`` when there is none."""
-    if not token or len(token) > 100:
+    if not TOKEN.fullmatch(token):
         raise ForgedLinkError(FORGED)
     with within(db) as connection:
         row = connection.execute(FIND_LINK, {"token_hash": token_hash(token)}).first()

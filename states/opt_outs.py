@@ -1,35 +1,57 @@
-"""Opting out of optional notices by a signed one-click link (RFC 8058), recorded on the contact."""
+"""Opting out of optional notices by a signed one-click link (RFC 8058), recorded on the contact.
+
+Each mail carries a fresh token naming the address, the notice type and the moment it expires
+(``Settings.unsubscribe_lifetime_days`` after the mail was sent).
+"""
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
+import re
+from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 
 from models import Contact
 from models.db import Database
 from models.enums import NotificationType
+from states.action_links import ExpiredLinkError, ForgedLinkError
 from states.errors import NotFoundError
-from states.action_links import ForgedLinkError
+
+TOKEN = re.compile(r"([A-Za-z0-9_-]{1,600})\.([0-9a-f]{32})")
+FORGED = "this unsubscribe link is not valid"
 
 
-def unsubscribe_token(key: bytes, address: str, notification_type: str) -> str:
-    """A token naming the address and the notice type, signed so nobody else can make one."""
-    payload = base64.urlsafe_b64encode(f"{address.lower()}\n{notification_type}".encode()).rstrip(b"=").decode()
-    signature = hmac.new(key, f"unsubscribe:{payload}".encode(), hashlib.sha256).hexdigest()[:32]
-    return f"{payload}.{signature}"
+def _signature(key: bytes, payload: str) -> bytes:
+    return hmac.new(key, f"unsubscribe:{payload}".encode(), hashlib.sha256).hexdigest()[:32].encode()
 
 
-def read_token(key: bytes, token: str) -> tuple[str, str]:
-    """(address, notification type) of a genuine token; ``ForgedLinkError`` otherwise."""
-    payload, _, signature = token.partition(".")
-    expected = hmac.new(key, f"unsubscribe:{payload}".encode(), hashlib.sha256).hexdigest()[:32]
-    if len(token) > 700 or not hmac.compare_digest(expected, signature):
-        raise ForgedLinkError("this unsubscribe link is not valid")
-    address, _, kind = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode().partition("\n")
-    return address, NotificationType(kind).value
+def unsubscribe_token(key: bytes, address: str, notification_type: str, expires_at: datetime) -> str:
+    """A token naming the address, the notice type and its expiry, signed so nobody else can make one."""
+    text = f"{address.lower()}\n{notification_type}\n{int(expires_at.timestamp())}"
+    payload = base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+    return f"{payload}.{_signature(key, payload).decode()}"
+
+
+def read_token(key: bytes, token: str, now: datetime) -> tuple[str, str]:
+    """(address, notification type) of a genuine, unexpired token; ``ForgedLinkError`` or ``ExpiredLinkError`` otherwise."""
+    match = TOKEN.fullmatch(token)
+    if match is None or not hmac.compare_digest(_signature(key, match.group(1)), match.group(2).encode()):
+        raise ForgedLinkError(FORGED)
+    try:
+        text = base64.urlsafe_b64decode(match.group(1) + "=" * (-len(match.group(1)) % 4)).decode()
+        address, kind, expires = text.split("\n")
+        expires_at = datetime.fromtimestamp(int(expires), timezone.utc)
+        kind = NotificationType(kind).value
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError) as error:
+        raise ForgedLinkError(FORGED) from error  # signed by this system, in a shape it no longer issues
+    if now >= expires_at:
+        raise ExpiredLinkError(f"this unsubscribe link expired on {expires_at:%d %B %Y}; every optional notice "
+                               "carries a fresh one")
+    return address, kind
 
 
 def opt_out(db: Database, address: str, notification_type: str) -> str:

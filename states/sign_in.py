@@ -1,18 +1,23 @@
 """Signing in without passwords: a co-chair or a staff member asks, and a one-hour link is mailed.
 
 The answer never reveals whether an address is known; the link row and its mail are written in
-one transaction. ``pending_decisions`` is what a signed-in co-chair sees.
+one transaction. Using the link starts a server-side session: one conditional UPDATE claims the
+link (so concurrent POSTs of one link give one session) and the session row is written with it; the
+browser's cookie holds only the session's random id, the table its sha256. ``pending_decisions`` is
+what a signed-in co-chair sees.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select, update
 
-from models import ActionLink, ApprovalVote, CoChair, Engagement, OutboxMessage
+from models import ActionLink, ApprovalVote, CoChair, Engagement, OutboxMessage, PortalSession
 from models.db import Database
 from models.enums import NotificationType, OutboxStatus, Role
 from settings import Settings
@@ -22,11 +27,17 @@ from states.inputs import Email, Strict, parse
 
 PURPOSE = "sign_in"
 LIFETIME = timedelta(hours=1)
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 WHAT = {Role.CO_CHAIR: "the invitations awaiting your decision", Role.SECRETARIAT: "the Secretariat's board"}
 
 
 class SignInRequest(Strict):
     email: Email
+
+
+def address_of(email: str) -> str:
+    """The address a sign-in request names, normalised; ``InputError`` if it is not an address."""
+    return parse(SignInRequest, {"email": email}).email.lower()
 
 
 def role_of(db: Database, email: str, settings: Settings) -> tuple[Role, str] | None:
@@ -41,7 +52,7 @@ def role_of(db: Database, email: str, settings: Settings) -> tuple[Role, str] | 
 
 def request_sign_in(db: Database, email: str, *, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> bool:
     """Mail a sign-in link when ``email`` may sign in; ``False`` (and nothing written) otherwise."""
-    address = parse(SignInRequest, {"email": email}).email.lower()
+    address = address_of(email)
     found = role_of(db, address, settings)
     if found is None:
         return False
@@ -64,6 +75,79 @@ def request_sign_in(db: Database, email: str, *, settings: Settings, clock: Cloc
                         "link_expires": (now + LIFETIME).isoformat(timespec="minutes")},
         }])
     return True
+
+
+LINKS, SESSIONS = ActionLink.__table__, PortalSession.__table__
+CLAIM_LINK = (
+    update(LINKS).where(LINKS.c.token_hash == bindparam("hashed"), LINKS.c.purpose == PURPOSE,
+                        LINKS.c.used_at.is_(None), LINKS.c.expires_at > bindparam("now"))
+    .values(used_at=bindparam("now"), used_action=PURPOSE)
+    .returning(LINKS.c.email, LINKS.c.role)
+)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A session just started: ``session_id`` goes in the browser's cookie and nowhere else."""
+
+    session_id: str
+    email: str
+    role: str
+
+
+def sign_in_link(db: Database, token: str, now: datetime) -> action_links.VerifiedLink:
+    """The usable sign-in link of ``token``; any other token is refused like one nobody issued."""
+    if action_links.find(db, token).purpose != PURPOSE:
+        raise action_links.ForgedLinkError(action_links.FORGED)
+    return action_links.verify(db, token, now)
+
+
+def start_session(db: Database, token: str, *, now: datetime, lifetime: timedelta) -> SignedIn:
+    """Use the sign-in link ``token`` once and start a session, in one transaction.
+
+    Only a sign-in link is accepted: any other token (a decision link, a confirmation) is refused
+    exactly like a token nobody issued, naming no one.
+    """
+    link = action_links.find(db, token)
+    if link.purpose != PURPOSE:
+        raise action_links.ForgedLinkError(action_links.FORGED)
+    session_id = secrets.token_urlsafe(32)
+    with db.engine.begin() as connection:
+        claimed = connection.execute(CLAIM_LINK, {"hashed": link.token_hash, "now": now}).first()
+        if claimed is not None:
+            connection.execute(insert(SESSIONS), {
+                "id_hash": _hashed(session_id), "email": claimed.email, "role": claimed.role, "created_at": now,
+                "expires_at": now + lifetime, "revoked_at": None,
+            })
+    if claimed is None:
+        if link.used_at is None and now >= link.expires_at:
+            raise action_links.ExpiredLinkError("this sign-in link has expired; ask for a new one")
+        raise action_links.UsedLinkError("this sign-in link was already used; ask for a new one")
+    return SignedIn(session_id, claimed.email, claimed.role)
+
+
+def session_of(db: Database, session_id: str, now: datetime) -> tuple[str, str] | None:
+    """(email, role) of the live session ``session_id``; ``None`` if it is malformed, unknown, revoked or expired."""
+    if not SESSION_ID.fullmatch(session_id):
+        return None
+    with db.engine.connect() as connection:
+        row = connection.execute(
+            select(SESSIONS.c.email, SESSIONS.c.role).where(
+                SESSIONS.c.id_hash == _hashed(session_id), SESSIONS.c.revoked_at.is_(None), SESSIONS.c.expires_at > now)
+        ).first()
+    return (row.email, row.role) if row else None
+
+
+def end_session(db: Database, session_id: str, now: datetime) -> None:
+    """Revoke the session ``session_id`` (signing out); nothing happens for an unknown one."""
+    if SESSION_ID.fullmatch(session_id):
+        with db.engine.begin() as connection:
+            connection.execute(update(SESSIONS).where(SESSIONS.c.id_hash == _hashed(session_id),
+                                                      SESSIONS.c.revoked_at.is_(None)).values(revoked_at=now))
+
+
+def _hashed(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

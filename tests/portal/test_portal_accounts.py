@@ -22,7 +22,9 @@ def _sign_in(world: PortalWorld, email: str) -> None:
     assert page.status_code == 200 and "engage_session" not in page.headers.get("set-cookie", "")
     done = world.client.post(path, data={"csrf": csrf_of(page.text)}, follow_redirects=False)
     assert done.status_code == 303 and "engage_session" in done.headers["set-cookie"]
-    again = world.client.post(path, data={"csrf": csrf_of(page.text)}, follow_redirects=False)
+    stale = world.client.post(path, data={"csrf": csrf_of(page.text)}, follow_redirects=False)
+    assert stale.status_code == 403  # the CSRF nonce was rotated at sign-in
+    again = world.client.post(path, data={"csrf": csrf_of(world.client.get("/signin").text)}, follow_redirects=False)
     assert again.status_code == 409  # one-time
 
 
