@@ -39,18 +39,20 @@ async def publication_flow(now: datetime | None = None) -> dict[str, Any]:
     )
     for item in result["skipped"]:
         logger.warning("engagement %s left off the website: %s", item["engagement_id"], item["reason"])
-    await create_markdown_artifact(
-        key="website-publication",
-        markdown=(
-            f"**Website** `{result['site_dir']}`: {result['items']} published item(s); "
-            f"{len(result['written'])} file(s) written, {result['unchanged']} unchanged, "
-            f"{len(result['removed'])} removed, {len(result['skipped'])} skipped"
-            + "".join(f"\n- skipped engagement {item['engagement_id']} (could not be rendered): "
-                      f"`{_code(item['reason'])}`" for item in result["skipped"])
-            + "".join(f"\n- removed `{path}`" for path in result["removed"])
-        ),
-    )
+    await create_markdown_artifact(key="website-publication", markdown=publication_markdown(result))
     return result
+
+
+def publication_markdown(result: dict[str, Any]) -> str:
+    """The run's artifact: what was published, each engagement left off and why, each page removed."""
+    return (
+        f"**Website** `{result['site_dir']}`: {result['items']} published item(s); "
+        f"{len(result['written'])} file(s) written, {result['unchanged']} unchanged, "
+        f"{len(result['removed'])} removed, {len(result['skipped'])} skipped"
+        + "".join(f"\n- skipped engagement {item['engagement_id']} (could not be rendered): "
+                  f"`{_code(item['reason'])}`" for item in result["skipped"])
+        + "".join(f"\n- removed `{path}`" for path in result["removed"])
+    )
 
 
 def _code(text: str) -> str:

@@ -144,6 +144,16 @@ def test_text_that_looks_like_a_date_is_published_as_written_and_a_broken_item_i
     assert not list(site.rglob(f"{broken}.html"))
     assert not [path for path in site.rglob("*.html") if f"/{broken}.html" in path.read_text("utf-8")]
 
+    from flows.publication import publication_markdown, render_site
+    from flows.runtime import Runtime, use_runtime
+    from settings import Settings
+
+    settings = Settings(data_dir=tmp_path, database_url=db.url)
+    with use_runtime(Runtime(settings, db, clock)):
+        result = render_site.fn()  # the publication flow's task, as its run calls it
+    assert result["skipped"] == [{"engagement_id": broken, "reason": report.skipped[0].reason}]
+    assert f"\n- skipped engagement {broken} (could not be rendered): `" in publication_markdown(result)
+
     with db.transaction() as session:  # mended: published on the next run
         row = session.get(Engagement, broken)
         session.execute(update(Engagement).where(Engagement.id == broken)
