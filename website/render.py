@@ -601,18 +601,13 @@ def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext
         raise ValueError(f"engagement ids given more than once: {duplicates}")
 
     profiles = {profile.name: profile for profile in context.partners}
-    views: list[_View] = []
+    views = [_View.of(item, profiles) for item in ordered]
     skipped: list[SkippedItem] = []
-    for item in ordered:
-        try:
-            views.append(_View.of(item, profiles))
-        except Exception as error:  # noqa: BLE001 - reported in the SiteReport, the other items are published
-            skipped.append(SkippedItem(item.engagement_id, failure_reason(error)))
     previous = _previous_files(site_dir)
     # A cached page counts only if its file is still there.
     previous = {path: fingerprint for path, fingerprint in previous.items() if not fingerprint or (site_dir / path).is_file()}
     reports = _report_files(site_dir)
-    while True:  # each round without an item that could not be rendered, until every page renders
+    while True:  # an item page that fails: that item is left out and the site rendered again (no list names it)
         site = _Site(views, context, reports, page_size)
         files: dict[str, bytes | None] = {f"assets/{path.name}": path.read_bytes() for path in sorted(_STATIC.iterdir())}
         for language in LANGUAGES:
