@@ -75,13 +75,16 @@ def test_masked_url_hides_every_password_in_a_text() -> None:
 def test_no_command_prints_a_secret(secret_env: dict[str, str]) -> None:
     outputs = {}
     for command in (["migrate"], ["check-config"], ["load-sample"], ["create", "--json", ENGAGEMENT], ["list"],
-                    ["show", "1"], ["history", "1"], ["fire", "1", "withdraw", "-m", "Not this session"],
-                    ["outbox"], ["org", "show", "Meta"], ["--debug", "show", "99"]):
+                    ["fire", "1", "request_approval", "--role", "system"],
+                    ["decline", "1", "--as", "swg22.france@cochairs.example"],
+                    ["decline", "1", "--as", "swg22.unodc@cochairs.example"],  # the secretariat is told, in chat too
+                    ["show", "1"], ["history", "1"], ["outbox"], ["org", "show", "Meta"], ["--debug", "show", "99"]):
         outputs[" ".join(command)] = output = engage(command, secret_env)
         assert not leaked(output), (command, output)
     assert "postgres:***@" in outputs["migrate"] and "ENGAGE_SMTP_PASSWORD=***" in outputs["check-config"]
     assert "ENGAGE_CHAT_URLS=json://***,slack://***" in outputs["check-config"]
     assert "created engagement 1" in outputs["create --json " + ENGAGEMENT]
+    assert "json://[redacted]" in outputs["outbox"] and "slack://[redacted]" in outputs["outbox"]
 
     unreachable = secret_env | {"ENGAGE_DATABASE_URL": f"postgresql+psycopg://postgres:{DB_PASSWORD}@127.0.0.1:1/engage"}
     for command in (["--debug", "list"], ["--debug", "migrate"]):
