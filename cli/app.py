@@ -8,13 +8,14 @@ import traceback
 import unicodedata
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from cli.config import check_config
 from models.enums import EngagementKind, OrganizationType, OutboxStatus
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def shown(value: object, style: str = "") -> Text:
     return Text(text, style=style)
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Print a refusal and exit 1."""
     errors.print(Text.assemble(("error:", "bold red"), " ", shown(message)), highlight=False)
     raise click.exceptions.Exit(1)
@@ -82,10 +83,12 @@ def org_app() -> None:
 
 
 def open_db(*, migrate: bool = False) -> Database:
-    """The configured database; writers bring its schema up to date first."""
+    """The configured database; writers bring its schema up to date first. Refuses, naming them, bad settings."""
+    from cli.config import checked_settings
     from cli.environment import database_url
     from models.db import Database
 
+    checked_settings()
     database = Database(database_url())
     if migrate:
         database.migrate()
@@ -144,7 +147,7 @@ def read_json(path: Path | None, inline: str | None, option: str = "--data") -> 
 def migrate() -> None:
     """Create or upgrade the database schema."""
     database = open_db(migrate=True)
-    console.print(f"schema up to date: {database.url}")
+    console.print(f"schema up to date: {database.shown_url}")
 
 
 @app.command("load-sample")
@@ -428,10 +431,10 @@ def diagram(kind: str) -> None:
 @click.option("--data-dir", type=path, help="Where everything goes (default: ENGAGE_DATA_DIR or ./engage-data)")
 def demo(data_dir: Path | None) -> None:
     """The main job: replay the Coalition's 2024 private-sector engagements through the Prefect flows."""
+    from cli.config import checked_settings
     from flows.demo import run_demo
-    from settings import get_settings
 
-    run_demo(data_dir or get_settings().data_dir, console=console)
+    run_demo(data_dir or checked_settings().data_dir, console=console)
 
 
 @app.command()
@@ -443,15 +446,15 @@ def report(format: str, lang: str, out: Path | None, year: int | None) -> None:
     """Write the final report (figures, charts, selected quotes, timeline); in the site, also link it from there."""
     from datetime import date
 
+    from cli.config import checked_settings
     from report import report_path, write_report
-    from settings import get_settings
     from states.publication import portal_url, publish_site
 
     if format not in ("html", "pdf"):
         fail(f"--format must be html or pdf, not {format!r}")
     if lang not in ("en", "es", "fr"):
         fail(f"--lang must be en, es or fr, not {lang!r}")
-    settings = get_settings()
+    settings = checked_settings()
     target = out or report_path(settings.site_dir, lang, format)  # type: ignore[arg-type]
     in_site = target.resolve().parent == (settings.site_dir / "report").resolve()
     database = open_db()
@@ -472,13 +475,14 @@ def serve(host: str, port: int, workers: int) -> None:
     """Serve the portal: the pages the mailed links open (set ENGAGE_PUBLIC_BASE_URL to its public address)."""
     import uvicorn
 
-    from settings import get_settings
+    from cli.config import checked_settings
+    from models.db import masked_url
 
-    settings = get_settings()
+    settings = checked_settings()
     open_db(migrate=True).dispose()
     settings.signing_key()  # create the key file once, before any worker starts
-    console.print(f"portal on http://{host}:{port} over {settings.resolved_database_url}; "
-                  f"mails link to {settings.public_base_url}")
+    console.print(f"portal on http://{host}:{port} over {masked_url(settings.resolved_database_url)}; "
+                  f"mails link to {masked_url(settings.public_base_url)}")
     uvicorn.run("portal.asgi:app_from_environment", factory=True, host=host, port=port, workers=workers,
                 log_level="warning", proxy_headers=False, server_header=False)
 
@@ -576,6 +580,9 @@ def outbox_retry(message_id: int | None, dead: bool, since: datetime | None, not
     console.print(f"{count} dead-lettered notification{'s are' if count != 1 else ' is'} pending again")
 
 
+app.add_command(check_config)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``engage`` console script.
 
@@ -585,9 +592,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app.main(args=argv, prog_name="engage")
     except Exception as error:  # noqa: BLE001 - the one place where any crash becomes a message
+        from models.db import masked_url
+
         if debug_mode:
-            traceback.print_exc()
-        summary = (str(error).strip().splitlines() or [""])[0][:300]
+            sys.stderr.write(masked_url(traceback.format_exc()))
+        summary = masked_url((str(error).strip().splitlines() or [""])[0][:300])
         errors.print(Text.assemble(("error:", "bold red"), f" unexpected {type(error).__name__}: ", shown(summary),
                                    " (run `engage --debug ...` for the traceback)"), highlight=False)
         sys.exit(2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +12,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _MIGRATED: set[str] = set()  # the URLs this process has brought to the newest revision
+MASK = "***"
+_PASSWORD_IN_URL = re.compile(r"(?P<user>\b[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*):[^@\s]*@")
+
+
+def masked_url(text: str) -> str:
+    """``text`` with the password of every URL in it shown as ``***`` (``postgresql+psycopg://postgres:***@host/db``).
+
+    The one way a URL is shown: the CLI, the portal's start line, flows and logs never print a password.
+    """
+    return _PASSWORD_IN_URL.sub(lambda match: f"{match['user']}:{MASK}@", text)
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
@@ -44,6 +55,14 @@ class Database:
         else:
             self.engine = create_engine(url, echo=echo, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def __repr__(self) -> str:
+        return f"Database({masked_url(self.url)!r})"
+
+    @property
+    def shown_url(self) -> str:
+        """The URL as it may be printed: its password masked."""
+        return masked_url(self.url)
 
     @property
     def dialect(self) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,9 @@ from models import (
 )
 from models.db import Database
 from models.enums import EngagementKind, ParticipantRole
-from website import PartnerProfile, PublishedItem, SiteContext, SiteReport, SubmissionWindowInfo, publish
+from website import PartnerProfile, PublishedItem, SiteContext, SiteReport, SkippedItem, SubmissionWindowInfo, publish
 from website.i18n import long_date
-from website.render import DEFAULT_PORTAL_URL, INDEX_PAGE_SIZE
+from website.render import DEFAULT_PORTAL_URL, INDEX_PAGE_SIZE, FactValue, failure_reason
 
 PUBLISHED = "published"
 SUBMITTED_KINDS = ("recommendation", "achievement", "website_submission")
@@ -50,20 +51,21 @@ def _list(title: str, entries: list[str]) -> str:
     ) + "</ul>"
 
 
-def _day(value: Any) -> str:
-    """A date as ISO 8601 text: the website shows it in the page's language."""
-    return value.isoformat()
-
-
 def published_items(source: Session | Database) -> list[PublishedItem]:
-    """Every published engagement, with its facts, texts and partners."""
+    """Every published engagement, with its facts, texts and partners (those that cannot be made into
+    an item left out: `collect_published` says which and why)."""
+    return collect_published(source)[0]
+
+
+def collect_published(source: Session | Database) -> tuple[list[PublishedItem], list[SkippedItem]]:
+    """Every published engagement as an item, and those whose data cannot be made into one, with why."""
     if isinstance(source, Database):
         with source.transaction() as session:
-            return published_items(session)
+            return collect_published(session)
     session = source
     engagements = session.scalars(select(Engagement).where(Engagement.state == PUBLISHED).order_by(Engagement.id)).all()
     if not engagements:
-        return []
+        return [], []
     ids = [engagement.id for engagement in engagements]
     partners: dict[int, list[str]] = defaultdict(list)
     organizers: dict[int, list[str]] = defaultdict(list)
@@ -87,12 +89,16 @@ def published_items(source: Session | Database) -> list[PublishedItem]:
         )
     ):
         milestones[engagement_id].add(trigger)
-    items = []
+    items: list[PublishedItem] = []
+    skipped: list[SkippedItem] = []
     for engagement in engagements:
-        items.append(_item(engagement, partners[engagement.id], organizers[engagement.id], reports.get(engagement.id),
-                           meetings.get(engagement.meeting_id), swgs.get(engagement.swg_code),
-                           milestones[engagement.id]))
-    return items
+        try:
+            items.append(_item(engagement, partners[engagement.id], organizers[engagement.id],
+                               reports.get(engagement.id), meetings.get(engagement.meeting_id),
+                               swgs.get(engagement.swg_code), milestones[engagement.id]))
+        except Exception as error:  # noqa: BLE001 - one engagement's bad data must not stop the others' pages
+            skipped.append(SkippedItem(engagement.id, failure_reason(error)))
+    return items, skipped
 
 
 def _published_at(engagement: Engagement) -> datetime:
@@ -104,7 +110,7 @@ def _published_at(engagement: Engagement) -> datetime:
 def _item(engagement: Engagement, partners: list[str], organizers: list[str], report: DialogueReport | None,
           meeting: Meeting | None, swg: SubWorkingGroup | None, milestones: set[str]) -> PublishedItem:
     details: dict[str, Any] = dict(engagement.details or {})
-    facts: dict[str, str] = {}
+    facts: dict[str, FactValue] = {}
     summary = body = ""
     links: list[str] = []
     kind = engagement.kind
@@ -114,7 +120,7 @@ def _item(engagement: Engagement, partners: list[str], organizers: list[str], re
         facts["Sub-Working Group"] = f"{swg.code} {swg.title}"
     if meeting is not None:
         facts["Meeting"] = meeting.title
-        facts["Date"] = _day(meeting.starts_on) + (f"/{_day(meeting.ends_on)}" if meeting.ends_on else "")
+        facts["Date"] = (meeting.starts_on, meeting.ends_on) if meeting.ends_on else meeting.starts_on
         if meeting.location:
             facts["Location"] = meeting.location
     if organizers:
@@ -122,7 +128,7 @@ def _item(engagement: Engagement, partners: list[str], organizers: list[str], re
     if kind == EngagementKind.NATIONAL_DIALOGUE:
         if report is not None:
             facts |= {
-                "Held on": _day(report.held_on), "Organizing agency": report.organizing_agency,
+                "Held on": report.held_on, "Organizing agency": report.organizing_agency,
                 "Public partners": str(report.public_partners), "Private partners": str(report.private_partners),
             }
             summary = _paragraphs(
@@ -161,7 +167,7 @@ def _item(engagement: Engagement, partners: list[str], organizers: list[str], re
         facts["In the final report"] = "Yes" if "include_in_final_report" in milestones else "No"
         summary = _paragraphs(details.get("summary"))
     if details.get("submitted_on"):
-        facts["Received on"] = details["submitted_on"]
+        facts["Received on"] = date.fromisoformat(details["submitted_on"])  # written by the engine, not a partner
     return PublishedItem(
         engagement_id=engagement.id, kind=kind, title=engagement.title, published_at=_published_at(engagement),
         summary=summary, body=body, partners=partners, facts={k: v for k, v in facts.items() if v},
@@ -199,9 +205,12 @@ def publish_site(db: Database, site_dir: Path, *, portal: str = DEFAULT_PORTAL_U
                  page_size: int = INDEX_PAGE_SIZE) -> SiteReport:
     """Make ``site_dir`` hold exactly what is published now, with the partners' profiles and the windows.
 
-    ``page_size``: items per page of the lists by kind, country and industry.
+    ``page_size``: items per page of the lists by kind, country and industry. A published engagement
+    that cannot be rendered is left off and reported in the result's ``skipped``; every other page is
+    published.
     """
     with db.transaction() as session:
-        items = published_items(session)
+        items, skipped = collect_published(session)
         context = site_context(session, portal_url=portal, today=today)
-    return publish(site_dir, items, context, page_size=page_size)
+    report = publish(site_dir, items, context, page_size=page_size)
+    return replace(report, skipped=sorted([*skipped, *report.skipped]))

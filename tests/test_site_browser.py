@@ -123,3 +123,19 @@ def test_search_works_from_disk_and_the_site_without_javascript(site: Path, brow
     page.click("text=Diálogos nacionales >> nth=-1")
     assert page.url.endswith("es/national_dialogue/index.html")
     context.close()
+
+
+def test_search_heading_shows_the_query_as_typed_in_every_language(site: Path, browser) -> None:  # noqa: ANN001
+    from urllib.parse import quote
+
+    query = "precursor $& $` $' $$ {count} {query}"  # String.replace patterns and the heading's own placeholders
+    page = browser.new_page()
+    for language, heading in (("", "result(s) for “{}”"), ("es/", "resultado(s) para «{}»"),
+                              ("fr/", "résultat(s) pour « {} »")):
+        page.goto((site / f"{language}search.html").as_uri() + "?q=" + quote(query, safe=""))
+        page.wait_for_selector("#search-results ol.items li")
+        shown = page.inner_text("#search-results > p")
+        count = len(page.locator("#search-results ol.items li").all())
+        assert shown == f"{count} " + heading.format(query), (language, shown)
+        assert page.input_value("#site-search") == query
+    page.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 from xml.etree import ElementTree
@@ -38,7 +38,7 @@ def dialogue(**overrides: object) -> PublishedItem:
         "summary": "<p>Chemical and shipping companies discussed the <strong>three WG topics</strong>.</p>",
         "body": "<ul><li>Precursor control</li><li>Information sharing</li></ul>",
         "partners": ["Acme Chemicals", "Blue Shipping"],
-        "facts": {"Date": "2024-02-12", "Organizing agency": "Ministry of Health", "Public partners": "4"},
+        "facts": {"Date": date(2024, 2, 12), "Organizing agency": "Ministry of Health", "Public partners": "4"},
         "links": ["https://example.org/dialogue-video"],
     }
     values.update(overrides)
@@ -353,3 +353,45 @@ def test_a_short_list_has_no_pager_and_the_page_size_must_be_positive(tmp_path: 
     with pytest.raises(ValueError, match="page_size"):
         publish(tmp_path / "other", _recommendations(3), page_size=0)
     assert not (tmp_path / "other").exists()
+
+
+def test_only_typed_dates_are_read_as_dates(tmp_path: Path) -> None:
+    texts = {"Organizing agency": "2024-02-30", "Location": "2024-13-01", "Topic": "2024-01-01/2024-02-31",
+             "Meeting": "2024-02-29", "Public partners": "0000-01-01"}
+    item = dialogue(facts={**texts, "Date": (date(2024, 2, 12), date(2024, 2, 13)), "Held on": date(2024, 2, 29)})
+    assert item.facts["Meeting"] == "2024-02-29"  # text stays text
+    publish(tmp_path, [item])
+    for language, held, span in (("", "29 February 2024", "12 February 2024 to 13 February 2024"),
+                                 ("es/", "29 de febrero de 2024", "del 12 de febrero de 2024 al 13 de febrero de 2024"),
+                                 ("fr/", "29 février 2024", "du 12 février 2024 au 13 février 2024")):
+        page = (tmp_path / f"{language}national_dialogue/12.html").read_text("utf-8")
+        assert all(f"<dd>{text}</dd>" in page for text in texts.values()), language
+        assert f"<dd>{held}</dd>" in page and f"<dd>{span}</dd>" in page, language
+
+
+def test_an_item_that_cannot_be_rendered_is_left_off_and_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import website.render
+    from website import SkippedItem
+
+    long_date = website.render.long_date
+
+    def fails_on_one_day(moment: date, language: str) -> str:  # the way a bad date once stopped the whole site
+        if moment == date(2024, 2, 12):
+            raise ValueError("day is out of range for month")
+        return long_date(moment, language)
+
+    good = [toolkit(), dialogue(engagement_id=13, facts={"Held on": date(2024, 2, 13)})]
+    publish(tmp_path, [*good, dialogue(facts={})])  # published once, fine
+    assert (tmp_path / "national_dialogue/12.html").is_file()
+    monkeypatch.setattr(website.render, "long_date", fails_on_one_day)
+
+    report = publish(tmp_path, [*good, dialogue(facts={"Held on": date(2024, 2, 12)})])
+
+    assert report.skipped == [SkippedItem(12, "ValueError: day is out of range for month")]
+    assert report.items == 2
+    assert not list(tmp_path.rglob("12.html"))  # its earlier pages are gone, and nothing links to it
+    assert not [name for name, text in all_files(tmp_path).items() if "/12.html" in text or '"id":12,' in text]
+    for language in ("", "es/", "fr/"):
+        assert (tmp_path / f"{language}national_dialogue/13.html").is_file()
+        assert (tmp_path / f"{language}toolkit_launch/30.html").is_file()
+        assert "13.html" in (tmp_path / f"{language}national_dialogue/index.html").read_text("utf-8")

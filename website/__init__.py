@@ -7,12 +7,13 @@ from website.render import (
     PublishedItem,
     SiteContext,
     SiteReport,
+    SkippedItem,
     SubmissionWindowInfo,
     publish,
     sanitize,
 )
 
 __all__ = [
-    "KIND_TITLES", "KINDS", "PartnerProfile", "PublishedItem", "SiteContext", "SiteReport", "SubmissionWindowInfo",
-    "publish", "sanitize",
+    "KIND_TITLES", "KINDS", "PartnerProfile", "PublishedItem", "SiteContext", "SiteReport", "SkippedItem",
+    "SubmissionWindowInfo", "publish", "sanitize",
 ]

@@ -31,6 +31,7 @@ from pydantic import (
     Field,
     HttpUrl,
     StringConstraints,
+    ValidationError,
     field_validator,
 )
 
@@ -91,11 +92,15 @@ _ALLOWED_TAGS = {"p", "br", "strong", "em", "ul", "ol", "li", "a", "blockquote"}
 _ALLOWED_ATTRIBUTES = {"a": {"href"}}
 _URL_SCHEMES = {"http", "https", "mailto"}
 _ABSOLUTE_ALLOWED_URL = re.compile(r"^\s*(https?|mailto):", re.IGNORECASE)
-_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _STATIC = Path(__file__).with_name("static")
 #: Facts whose values come from a fixed list, so the catalogs translate them.
 _ENUMERATED_FACTS = {"Topic", "Format", "Focus", "Received via", "Coalition deliverable", "In the final report"}
 _LANGUAGE_TAG = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+
+
+#: A fact's value: text shown as written (partner and staff text is never read as a date), or a typed day
+#: or span of days, shown as a long date in the page's language.
+FactValue = str | date | tuple[date, date]
 
 
 class PublishedItem(BaseModel):
@@ -110,7 +115,7 @@ class PublishedItem(BaseModel):
     summary: str = ""
     body: str = ""
     partners: list[str] = []
-    facts: dict[str, str] = {}
+    facts: dict[str, FactValue] = {}
     links: list[HttpUrl] = []
     #: ISO 3166 alpha-2 code of the country the engagement took place in (national dialogues).
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
@@ -161,15 +166,36 @@ class SiteContext(BaseModel):
     today: date | None = None
 
 
+@dataclass(frozen=True, order=True)
+class SkippedItem:
+    """A published engagement left off the site because it could not be rendered, and why."""
+
+    engagement_id: int
+    reason: str
+
+
 @dataclass(frozen=True)
 class SiteReport:
-    """What one `publish` call did; paths are relative to the site folder, POSIX-style, sorted."""
+    """What one `publish` call did; paths are relative to the site folder, POSIX-style, sorted.
+
+    ``items``: the items on the site; ``skipped``: those left off because they could not be rendered.
+    """
 
     pages_written: list[str]
     pages_unchanged: list[str]
     pages_removed: list[str]
     index_path: Path
     items: int = 0
+    skipped: list[SkippedItem] = field(default_factory=list)
+
+
+def failure_reason(error: Exception) -> str:
+    """Why an item could not be rendered, in one line (a validation error names each bad field)."""
+    if isinstance(error, ValidationError):
+        text = "; ".join(f"{'.'.join(map(str, problem['loc'])) or 'item'}: {problem['msg']}" for problem in error.errors())
+    else:
+        text = f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}"
+    return text[:300]
 
 
 def sanitize(html: str) -> str:
@@ -222,14 +248,14 @@ def _environment(language: str) -> Environment:
     environment.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     gettext = translations(language).gettext
 
-    def fact_value(name: str, value: str) -> str:
+    def fact_value(name: str, value: FactValue) -> str:
+        if isinstance(value, date):
+            return long_date(value, language)
+        if isinstance(value, tuple):
+            start, end = (long_date(day, language) for day in value)
+            return gettext("%(start)s to %(end)s") % {"start": start, "end": end}
         if name == "Country":
             return country_name(value, language)
-        if _ISO_DAY.match(value):
-            return long_date(date.fromisoformat(value), language)
-        if "/" in value and all(_ISO_DAY.match(part) for part in value.split("/", 1)):
-            start, end = (long_date(date.fromisoformat(part), language) for part in value.split("/", 1))
-            return gettext("%(start)s to %(end)s") % {"start": start, "end": end}
         return gettext(value) if name in _ENUMERATED_FACTS else value
 
     environment.globals.update(
@@ -368,6 +394,8 @@ class _Site:
     page_size: int
     by_kind: dict[str, list[_View]] = field(init=False)
     fingerprints: dict[str, str] = field(init=False)
+    #: Items whose pages could not be rendered, with why (see `pages`).
+    failed: dict[int, str] = field(init=False)
     countries: dict[str, dict[str, list]] = field(init=False)
     industries: dict[str, dict[str, list]] = field(init=False)
 
@@ -384,6 +412,7 @@ class _Site:
 
     def __post_init__(self) -> None:
         self.fingerprints = {}
+        self.failed = {}
         self.by_kind = {kind: [view for view in self.views if view.item.kind == kind] for kind in KINDS}
         self.countries = defaultdict(lambda: {"dialogues": [], "partners": [], "items": []})
         self.industries = defaultdict(lambda: {"partners": [], "items": []})
@@ -413,6 +442,8 @@ class _Site:
         """Every HTML page and feed of ``language``, by path relative to the site folder.
 
         An item or list page whose fingerprint is the one in ``previous`` is not rendered again (None).
+        Item pages come first: if one cannot be rendered, its item goes into ``failed`` and only the
+        item pages are returned (`publish` then renders the site again without that item).
         """
         environment = _ENVIRONMENTS[language]
         gettext = translations(language).gettext
@@ -443,7 +474,12 @@ class _Site:
             return tuple(profile.model_dump_json() for profile in entry["partners"])
 
         for view in self.views:
-            page(view.item.path, "item.html", (view.digest,), view=view)
+            try:
+                page(view.item.path, "item.html", (view.digest,), view=view)
+            except Exception as error:  # noqa: BLE001 - one item that cannot be rendered must not stop the site
+                self.failed[view.item.engagement_id] = failure_reason(error)
+        if self.failed:
+            return files
         for kind in KINDS:
             listed = first_page(self.paged(f"{kind}/", "index.html", "page-", self.by_kind[kind]), gettext(KIND_TITLES[kind]))
             page(f"{kind}/index.html", "kind_index.html", listed.parts(), section=listed)
@@ -549,7 +585,8 @@ def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext
     lists on pages of ``page_size`` items, see `_Paged`), the home pages, search indexes, feeds and
     the sitemap, then removes the files of the previous publication that are no longer produced
     (withdrawn items, fewer pages). Idempotent: a file whose bytes would not change is not
-    rewritten, and item and archive pages whose inputs did not change are not even rendered. Raises
+    rewritten, and item and archive pages whose inputs did not change are not even rendered. An item
+    that cannot be rendered is left off every page and reported in ``SiteReport.skipped``. Raises
     ValueError, before touching the folder, if two items share an engagement id or ``page_size`` is
     not positive.
     """
@@ -564,13 +601,23 @@ def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext
         raise ValueError(f"engagement ids given more than once: {duplicates}")
 
     profiles = {profile.name: profile for profile in context.partners}
-    site = _Site([_View.of(item, profiles) for item in ordered], context, _report_files(site_dir), page_size)
+    views = [_View.of(item, profiles) for item in ordered]
+    skipped: list[SkippedItem] = []
     previous = _previous_files(site_dir)
     # A cached page counts only if its file is still there.
     previous = {path: fingerprint for path, fingerprint in previous.items() if not fingerprint or (site_dir / path).is_file()}
-    files: dict[str, bytes | None] = {f"assets/{path.name}": path.read_bytes() for path in sorted(_STATIC.iterdir())}
-    for language in LANGUAGES:
-        files |= site.pages(language, previous)
+    reports = _report_files(site_dir)
+    while True:  # an item page that fails: that item is left out and the site rendered again (no list names it)
+        site = _Site(views, context, reports, page_size)
+        files: dict[str, bytes | None] = {f"assets/{path.name}": path.read_bytes() for path in sorted(_STATIC.iterdir())}
+        for language in LANGUAGES:
+            files |= site.pages(language, previous)
+            if site.failed:
+                break
+        if not site.failed:
+            break
+        skipped += [SkippedItem(engagement_id, reason) for engagement_id, reason in site.failed.items()]
+        views = [view for view in views if view.item.engagement_id not in site.failed]
     pages = sorted(name for name in files if name.endswith(".html"))
     files["sitemap.xml"] = sitemap(pages, [name for names in site.reports.values() for name in names if name.endswith(".html")])
 
@@ -593,5 +640,6 @@ def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext
         pages_unchanged=sorted(unchanged),
         pages_removed=removed,
         index_path=site_dir / "index.html",
-        items=len(ordered),
+        items=len(views),
+        skipped=sorted(skipped),
     )

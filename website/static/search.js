@@ -19,8 +19,11 @@
     var results = search.search(query);
     box.textContent = "";
     var heading = document.createElement("p");
+    // One pass with a function: the query is inserted as it is (a string replacement would read
+    // "$&", "$`" or "$'" in it as patterns) and never searched for placeholders itself.
+    var values = { count: String(results.length), query: query };
     heading.textContent = results.length
-      ? box.getAttribute("data-count").replace("{count}", results.length).replace("{query}", query)
+      ? box.getAttribute("data-count").replace(/\{(count|query)\}/g, function (_, name) { return values[name]; })
       : box.getAttribute("data-none");
     box.appendChild(heading);
     var list = document.createElement("ol");
