@@ -13,9 +13,12 @@ DECISION_TO_PARTNER = (notify(NotificationType.DECISION, Recipient.PARTNERS, man
 
 
 def submit(*, sources: tuple[str, ...] = ("draft",), trigger: str = "submit") -> TransitionSpec:
-    """Send the submission, only while its window is open; the secretariat hears of it."""
+    """Send the submission, only while its window is open; the secretariat hears of it.
+
+    The system submits what a website sender confirmed while only claiming to be from a known organization.
+    """
     return TransitionSpec(
-        trigger, sources, "submitted", PARTNER_OR_STAFF, "Send it to the Secretariat while the window is open",
+        trigger, sources, "submitted", PARTNER_OR_STAFF | SYSTEM, "Send it to the Secretariat while the window is open",
         guards=("window_open",), effects=("stamp_submitted",),
     )
 
