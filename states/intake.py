@@ -200,23 +200,24 @@ def pending_of(db: Database, link: action_links.VerifiedLink) -> PendingSubmissi
 def _sender(db: Database, pending: PendingSubmission) -> str | None:
     """Decide who the sender is for the organization they named; the claim status (None: no claim).
 
-    A contact of that organization submits for it; a name nobody knows yet becomes a new organization
-    with the sender as its contact; anyone else only claims to be from an existing organization.
+    A contact of that organization submits for it; a contact of another one is refused; a name nobody
+    knows yet becomes a new organization with the sender as its contact; an address nobody knows only
+    claims to be from the existing organization it names.
     """
     with db.transaction() as session:
         organization = session.scalar(select(Organization).where(func.lower(Organization.name) == pending.organization.lower()))
         contact = session.scalar(select(Contact).where(func.lower(Contact.email) == pending.email))
+        if contact is not None and (organization is None or contact.organization_id != organization.id):
+            raise NotAllowedError(
+                f"{pending.email} is already a contact of another organization; write to the Secretariat to correct it"
+            )
         if organization is None:
-            if contact is not None:
-                raise NotAllowedError(
-                    f"{pending.email} is already a contact of another organization; write to the Secretariat to correct it"
-                )
             organization = Organization(name=pending.organization, type=OrganizationType.PARTNER, industry="other")
             session.add(organization)
             session.flush()
             session.add(Contact(organization_id=organization.id, name=pending.organization, email=pending.email,
                                 language=pending.language, opt_outs=[]))
-        claim = None if contact is not None and contact.organization_id == organization.id else UNVERIFIED
+        claim = None if contact is not None else UNVERIFIED
         session.execute(update(PendingSubmission).where(PendingSubmission.id == pending.id)
                         .values(organization=organization.name, claim=claim))
         pending.organization, pending.claim = organization.name, claim
