@@ -58,8 +58,8 @@ def checked_kind(content: bytes, media: str) -> str:
         raise InputError("file: must be a PDF, PowerPoint (.pptx) or Word (.docx) file; its content is none of these")
     accepted = MEDIA_KINDS.get(media, ())
     if kind not in accepted:
-        raise InputError(f"file: a {media} must be {' or '.join(k.upper() for k in accepted)}; "
-                         f"this file is a {kind.upper()}")
+        raise InputError(f"file: a {media} must be {' or '.join(k.upper() for k in accepted)}, "
+                         f"and this file is a {kind.upper()}")
     return kind
 
 

@@ -215,8 +215,9 @@ def _sender(db: Database, pending: PendingSubmission) -> str | None:
             organization = Organization(name=pending.organization, type=OrganizationType.PARTNER, industry="other")
             session.add(organization)
             session.flush()
-            session.add(Contact(organization_id=organization.id, name=pending.organization, email=pending.email,
-                                language=pending.language, opt_outs=[]))
+            contact = Contact(organization_id=organization.id, name=pending.organization, email=pending.email,
+                              language=pending.language, opt_outs=[])
+            session.add(contact)
         claim = None if contact is not None else UNVERIFIED
         session.execute(update(PendingSubmission).where(PendingSubmission.id == pending.id)
                         .values(organization=organization.name, claim=claim))
