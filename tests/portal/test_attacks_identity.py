@@ -24,6 +24,8 @@ from portal.security import MAX_FORM_BYTES, MAX_UPLOAD_BYTES
 from states import action_links, intake
 from states.approvals import record_decision
 from states.board import board
+from states import queries
+from states.queries import Reader
 from states.lifecycles import get_lifecycle
 from states.publication import published_items
 from states.spec import Recipient
@@ -87,6 +89,8 @@ def test_a_public_form_never_makes_a_stranger_act_for_a_partner(world: PortalWor
     assert claimed.state == "submitted" and (submit.actor, submit.actor_role) == ("website intake", "system")
     seen = board(world.db, world.clock.now()).claims[claimed.id]
     assert seen.label == f"{STRANGER} claims to be from Snap Inc. (not verified)"
+    with Reader(world.db.url) as reader:  # what `engage show` prints
+        assert f"{STRANGER} claims to be from Snap Inc. (not verified" in queries.claim(reader, claimed.id)
     # reviewed and published before anyone accepted the claim: the website names no partner
     for trigger in ("start_review", "accept", "publish"):
         apply_transition(world.db, claimed.id, trigger, SECRETARIAT, clock=world.clock, settings=world.settings)
@@ -125,6 +129,10 @@ def test_a_public_form_never_makes_a_stranger_act_for_a_partner(world: PortalWor
     # once staff verified the claim, the sender becomes Snap's contact and the submission's partner
     intake.accept_claim(world.db, claimed.id, "secretariat", clock=world.clock)
     assert board(world.db, world.clock.now()).claims == {}
+    with world.db.transaction() as session:
+        partner = session.scalars(select(Participant).where(Participant.engagement_id == claimed.id)).one()
+        assert session.get(Contact, partner.contact_id).email == STRANGER
+    assert any("Snap Inc." in repr(item) for item in published_items(world.db) if item.title == "Snap: teen safety hub")
 
 
 def test_a_new_organization_is_created_with_its_sender(world: PortalWorld) -> None:
