@@ -89,6 +89,9 @@ def test_a_public_form_never_makes_a_stranger_act_for_a_partner(world: PortalWor
     assert claimed.state == "submitted" and (submit.actor, submit.actor_role) == ("website intake", "system")
     seen = board(world.db, world.clock.now()).claims[claimed.id]
     assert seen.label == f"{STRANGER} claims to be from Snap Inc. (not verified)"
+    _sign_in_staff(world)
+    assert f"{STRANGER} claims to be from Snap Inc. (not verified)" in world.client.get("/board").text
+    world.client.cookies.clear()
     with Reader(world.db.url) as reader:  # what `engage show` prints
         assert f"{STRANGER} claims to be from Snap Inc. (not verified" in queries.claim(reader, claimed.id)
     # reviewed and published before anyone accepted the claim: the website names no partner
