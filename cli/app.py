@@ -267,7 +267,7 @@ def list_(kind: str | None, state: str | None, limit: int) -> None:
 def show(engagement_id: int) -> None:
     """Show an engagement: state, details, participants, report, votes, and what can happen next."""
     from states.lifecycles import get_lifecycle
-    from states.queries import dialogue_report, get_engagement, participants, votes
+    from states.queries import claim, dialogue_report, get_engagement, participants, votes
 
     with open_reader() as reader:
         row = run(lambda: get_engagement(reader, engagement_id))
@@ -281,6 +281,7 @@ def show(engagement_id: int) -> None:
         if row.next_due_at:
             facts["next due"] = (f"{row.next_due_at:%Y-%m-%d %H:%M} UTC (reminder, escalation or expiry; "
                                  f"{row.reminders_sent} reminder(s) sent{', escalated' if row.escalated else ''})")
+        facts["sender"] = claim(reader, row.id)
         _print_fields(None, {key: value for key, value in facts.items() if value is not None})
         _print_fields("details", row.details or {})
         table = Table("organization", "role", "contact")
@@ -310,6 +311,17 @@ def show(engagement_id: int) -> None:
                 f"{t} ({'/'.join(sorted({r.value for s in steps if s.trigger == t for r in s.roles}))})"
                 for t in dict.fromkeys(s.trigger for s in steps)
             ), highlight=False)
+
+
+@app.command("accept-claim")
+@click.argument("engagement_id", type=int, help="Engagement id")
+@as_option
+def accept_claim(engagement_id: int, identity: str) -> None:
+    """Accept a website sender's claim to be from an organization, once verified: they become its contact."""
+    from states.intake import accept_claim as accept
+
+    database = open_db(migrate=True)
+    console.print(shown(run(lambda: accept(database, engagement_id, identity))), highlight=False)
 
 
 def _print_fields(heading: str | None, fields: dict[str, Any]) -> None:

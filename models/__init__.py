@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from models.events import EngineEvent
     from models.outbox import OutboxMessage
     from models.outbox_channel import OutboxChannel
-    from models.portal import ActionLink, PendingSubmission
+    from models.portal import ActionLink, AddressOptOut, PendingSubmission
     from models.reference import CoChair, Contact, Meeting, Organization, SubmissionWindow, SubWorkingGroup, WorkingGroup
     from models.security import PortalSession, RateLimitCounter
 
@@ -28,7 +28,7 @@ _MODULES = {
     "models.events": ("EngineEvent",),
     "models.outbox": ("OutboxMessage",),
     "models.outbox_channel": ("OutboxChannel",),
-    "models.portal": ("ActionLink", "PendingSubmission"),
+    "models.portal": ("ActionLink", "AddressOptOut", "PendingSubmission"),
     "models.reference": ("CoChair", "Contact", "Meeting", "Organization", "SubmissionWindow", "SubWorkingGroup",
                          "WorkingGroup"),
     "models.security": ("PortalSession", "RateLimitCounter"),

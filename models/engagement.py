@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UtcDateTime
@@ -37,7 +37,11 @@ class Engagement(Base):
 
 
 class Participant(Base):
-    """An organization (and optionally one of its contacts) taking part in an engagement."""
+    """An organization taking part in an engagement, and whom its mails reach.
+
+    ``contact_id`` is the designated contact (the one named, else the organization's primary contact
+    when it was added); ``all_contacts`` is set only when staff chose to reach every contact.
+    """
 
     __tablename__ = "participants"
     __table_args__ = (UniqueConstraint("engagement_id", "organization_id", "role"),)
@@ -47,6 +51,7 @@ class Participant(Base):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     role: Mapped[str] = mapped_column(String(16))
+    all_contacts: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     engagement: Mapped[Engagement] = relationship(back_populates="participants")
 

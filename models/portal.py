@@ -49,3 +49,17 @@ class PendingSubmission(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     engagement_id: Mapped[int | None] = mapped_column(ForeignKey("engagements.id"))
     link_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # "unverified" when the sender named an existing organization they are not a known contact of,
+    # "accepted" once staff verified it; None when the sender is that organization's contact.
+    claim: Mapped[str | None] = mapped_column(String(16))
+    upload_name: Mapped[str | None] = mapped_column(String(80), index=True)
+
+
+class AddressOptOut(Base):
+    """An address that is no contact yet refuses a kind of mail (e.g. submission confirmations)."""
+
+    __tablename__ = "address_opt_outs"
+
+    email: Mapped[str] = mapped_column(String(254), primary_key=True)
+    notification_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -160,7 +160,9 @@ def _attachment_part(attachment: Attachment) -> bytes:
 def header_text(field_name: str, value: str) -> str:
     """``value`` as it can stand in a header: unchanged if plain ASCII with short words, else encoded words.
 
-    Refuses ASCII control characters (CR, LF, NUL...), which no input accepts, with a
+    Text that looks like an RFC 2047 encoded word (``=?charset?b?...?=``, often typed by a visitor to
+    smuggle characters into a subject) is itself encoded, so mail clients show it literally and never
+    decode it. Refuses ASCII control characters (CR, LF, NUL...), which no input accepts, with a
     ``ValueError`` naming the field.
     """
     control = _ASCII_CONTROL.search(value)
@@ -169,7 +171,7 @@ def header_text(field_name: str, value: str) -> str:
             f"{field_name} must not contain line breaks or control characters "
             f"(found U+{ord(control.group()):04X} at position {control.start()})"
         )
-    if value.isascii() and all(len(word) <= _LONGEST_PLAIN_WORD for word in value.split(" ")):
+    if value.isascii() and "=?" not in value and all(len(word) <= _LONGEST_PLAIN_WORD for word in value.split(" ")):
         return value
     return " ".join(_encoded_words(value))
 

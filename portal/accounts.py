@@ -171,7 +171,7 @@ def unsubscribe(request: Request, token: str) -> HTMLResponse:
     portal = portal_of(request)
     try:
         address, kind = opt_outs.read_token(portal.settings.signing_key(), token, portal.clock.now())
-        message = opt_outs.opt_out(portal.db, address, kind)
+        message = opt_outs.opt_out(portal.db, address, kind, portal.clock)
     except EngageError as error:
         return portal.refuse(request, str(error), status_of(error))
     return portal.render(request, "done.html", message=message, engagement=None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Any
 
@@ -12,11 +11,10 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 
-from models.enums import RecommendationTopic
+from models.enums import RecommendationTopic, Role
+from portal import uploads
 from portal.i18n import pick_language
 from portal.links import status_of
-from portal.uploads import KINDS as FILE_TYPES
-from portal.uploads import detect, store
 from portal.web import Portal, client_key, portal_of
 from states import action_links, intake
 from states.errors import EngageError
@@ -53,65 +51,77 @@ def submit_form(request: Request, form: str) -> HTMLResponse:
 
 @router.post("/submit/{form}", response_class=HTMLResponse)
 async def submit(request: Request, form: str) -> HTMLResponse:
-    """Keep the submission until its sender confirms by e-mail; nothing is submitted yet."""
+    """Keep the submission until its sender confirms by e-mail; nothing is submitted yet.
+
+    An unknown form and a rate-limited client are answered before the body is read.
+    """
+    portal = portal_of(request)
+    if form not in FORMS:
+        return portal.refuse(request, f"there is no form {form!r}", 404)
+    if not portal.submission_limit.allow(client_key(request)):
+        return portal.refuse(request, portal.render_word(request, "too_many"), 429)
     data = await request.form()
     return await run_in_threadpool(_submit, request, form, data)
 
 
 def _submit(request: Request, form: str, data: FormData) -> HTMLResponse:
     portal = portal_of(request)
-    if form not in FORMS:
-        return portal.refuse(request, f"there is no form {form!r}", 404)
-    if not portal.submission_limit.allow(client_key(request)):
-        return portal.refuse(request, portal.render_word(request, "too_many"), 429)
     if refusal := portal.csrf_refusal(request, data):
         return refusal
     values = {name: str(data.get(name) or "").strip() for name in FIELDS if isinstance(data.get(name) or "", str)}
     try:
         upload = _upload(data) if form == "material" else None
-        details = _details(form, values, upload, portal)
+        details, kind = _details(form, values, upload, portal)
         received = intake.receive(
             portal.db, FORMS[form], {k: values.get(k, "") for k in ("organization", "email", "title")}, details,
             language=pick_language(request), settings=portal.settings, clock=portal.clock,
+            upload_name=uploads.file_name(upload, kind) if upload and kind else None,
         )
     except EngageError as error:
-        return _page(request, portal, form, 422 if isinstance(error, InputError) else status_of(error),
-                     error=str(error), values=values)
-    if upload:
-        store(upload, portal.settings.upload_dir)
+        code = 413 if isinstance(error, uploads.FileTooLargeError) else 422 if isinstance(error, InputError) \
+            else status_of(error)
+        return _page(request, portal, form, code, error=str(error), values=values)
+    if upload and kind and received.queued:
+        uploads.store(upload, kind, portal.settings.upload_dir)
     return portal.render(request, "submit_received.html", email=values["email"], early=received.early_deadline)
 
 
 def _upload(data: FormData) -> bytes | None:
     file = data.get("file")
-    return file.file.read() if isinstance(file, UploadFile) and file.filename else None
+    return uploads.read_limited(file.file) if isinstance(file, UploadFile) and file.filename else None
 
 
-def _details(form: str, values: dict[str, str], upload: bytes | None, portal: Portal) -> dict[str, Any]:
+def _details(form: str, values: dict[str, str], upload: bytes | None,
+             portal: Portal) -> tuple[dict[str, Any], str | None]:
+    """The form's details for the domain, and the kind of its file (when it carries one)."""
     if form == "recommendation":
-        return {"topic": values.get("topic", ""), "text": values.get("text", "")}
+        return {"topic": values.get("topic", ""), "text": values.get("text", "")}, None
     if form == "achievement":
-        return {"summary": values.get("summary", ""), "received_via": "website"}
+        return {"summary": values.get("summary", ""), "received_via": "website"}, None
     media = values.get("media", "")
     url = values.get("url", "")
-    if media in ("presentation", "document"):
+    kind = None
+    if media in uploads.MEDIA_KINDS:
         if upload is None:
             raise InputError("file: attach the presentation or document (PDF, PPTX or DOCX)")
-        kind = detect(upload)
-        if kind is None:
-            raise InputError("file: must be a PDF, PowerPoint (.pptx) or Word (.docx) file; its content is none of these")
-        url = f"{portal.settings.public_base_url.rstrip('/')}/files/{hashlib.sha256(upload).hexdigest()}.{kind}"
-    return {"media": media, "url": url, "summary": values.get("summary", "")}
+        kind = uploads.checked_kind(upload, media)
+        url = f"{portal.settings.public_base_url.rstrip('/')}/files/{uploads.file_name(upload, kind)}"
+    return {"media": media, "url": url, "summary": values.get("summary", "")}, kind
 
 
 @router.get("/files/{name}")
 def download(request: Request, name: str) -> Response:
-    """An uploaded file, always as a download (never rendered by the browser)."""
+    """An uploaded file, always as a download (never rendered by the browser): to the public once its
+    submission is published, to signed-in staff once it is confirmed, to nobody before."""
     portal = portal_of(request)
-    path = portal.settings.upload_dir / name
-    if not FILE_NAME.match(name) or not path.is_file():
+    if not FILE_NAME.match(name):
         return portal.refuse(request, "no such file", 404)
-    return FileResponse(path, media_type=FILE_TYPES[name.rsplit(".", 1)[1]], filename=name,
+    audience = intake.file_audience(portal.db, name)
+    path = uploads.located(name, portal.settings.upload_dir)
+    allowed = audience == "public" or (audience == "staff" and portal.signed_in_as(request, Role.SECRETARIAT))
+    if path is None or not allowed:
+        return portal.refuse(request, "no such file", 404)
+    return FileResponse(path, media_type=uploads.KINDS[name.rsplit(".", 1)[1]], filename=name,
                         headers={"Content-Security-Policy": "sandbox; default-src 'none'"})
 
 
@@ -147,5 +157,7 @@ def _confirm(request: Request, token: str, data: FormData) -> HTMLResponse:
             message = intake.confirm(portal.db, pending.id, settings=portal.settings, clock=portal.clock).message
     except EngageError as error:
         return portal.refuse(request, str(error), status_of(error))
+    if pending.upload_name:
+        uploads.release(pending.upload_name, portal.settings.upload_dir)
     action_links.mark_used(portal.db, link.id, "confirm", portal.clock.now())
     return portal.render(request, "done.html", language=link.language, message=message, engagement=None)

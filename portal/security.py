@@ -176,7 +176,7 @@ class SecurityMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        limit = MAX_UPLOAD_BYTES if scope["path"].startswith(UPLOAD_PATHS) else MAX_FORM_BYTES
+        limit = MAX_UPLOAD_BYTES + MAX_FORM_BYTES if scope["path"].startswith(UPLOAD_PATHS) else MAX_FORM_BYTES
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
             await _too_large(limit)(scope, receive, with_headers)

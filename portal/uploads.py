@@ -1,4 +1,9 @@
-"""Uploaded presentations and documents: the type judged by content, stored under their sha256."""
+"""Uploaded presentations and documents: the type judged by content, stored under their sha256, quarantined.
+
+A file arrives in the ``quarantine`` folder and stays there until its submission is confirmed by
+e-mail (``release``); who may then download it is decided from the database on every request
+(``states.intake.file_audience``): nobody while unconfirmed, staff until published, then the public.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,19 @@ import io
 import zipfile
 from pathlib import Path
 
+from portal.security import MAX_UPLOAD_BYTES
 from states.inputs import InputError
 
 KINDS = {"pdf": "application/pdf",
          "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
          "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+MEDIA_KINDS = {"presentation": ("pdf", "pptx"), "document": ("pdf", "docx")}
+"""What each choice of the material form accepts, as the form's labels say."""
+QUARANTINE = "quarantine"
+
+
+class FileTooLargeError(InputError):
+    """The uploaded file is over ``MAX_UPLOAD_BYTES``."""
 
 
 def detect(content: bytes) -> str | None:
@@ -30,16 +43,51 @@ def detect(content: bytes) -> str | None:
     return None
 
 
-def store(content: bytes, folder: Path) -> tuple[str, str]:
-    """Keep an upload as ``<sha256>.<ext>`` in ``folder``; return (file name, kind)."""
+def read_limited(file: io.IOBase) -> bytes:
+    """The content of an uploaded file, reading at most one byte more than the limit to know it is over."""
+    content = file.read(MAX_UPLOAD_BYTES + 1)
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise FileTooLargeError(f"file: at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB may be uploaded")
+    return content
+
+
+def checked_kind(content: bytes, media: str) -> str:
+    """The file's kind, which must be one the form's ``media`` choice accepts; ``InputError`` otherwise."""
     kind = detect(content)
     if kind is None:
         raise InputError("file: must be a PDF, PowerPoint (.pptx) or Word (.docx) file; its content is none of these")
-    name = f"{hashlib.sha256(content).hexdigest()}.{kind}"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    if not path.exists():
+    accepted = MEDIA_KINDS.get(media, ())
+    if kind not in accepted:
+        raise InputError(f"file: a {media} must be {' or '.join(k.upper() for k in accepted)}, "
+                         f"and this file is a {kind.upper()}")
+    return kind
+
+
+def file_name(content: bytes, kind: str) -> str:
+    """The name an upload is kept (and linked) under: ``<sha256>.<ext>``."""
+    return f"{hashlib.sha256(content).hexdigest()}.{kind}"
+
+
+def store(content: bytes, kind: str, folder: Path) -> str:
+    """Keep an upload in ``folder``'s quarantine; its file name."""
+    name = file_name(content, kind)
+    held = folder / QUARANTINE
+    held.mkdir(parents=True, exist_ok=True)
+    path = held / name
+    if not path.exists() and not (folder / name).exists():
         temporary = path.with_suffix(".part")
         temporary.write_bytes(content)
         temporary.replace(path)
-    return name, kind
+    return name
+
+
+def release(name: str, folder: Path) -> None:
+    """Move a confirmed submission's file out of quarantine (nothing to do when it already was)."""
+    held = folder / QUARANTINE / name
+    if held.is_file():
+        held.replace(folder / name)
+
+
+def located(name: str, folder: Path) -> Path | None:
+    """Where the file ``name`` is kept (released, else still in quarantine), if anywhere."""
+    return next((path for path in (folder / name, folder / QUARANTINE / name) if path.is_file()), None)

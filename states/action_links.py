@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from models import ActionLink, Engagement
+from models import ActionLink, Contact, Engagement
 from models.db import Database
-from models.enums import NotificationType, Role
+from models.enums import NotificationType, ParticipantRole, Role
 from states.applied_keys import applied_under
-from states.errors import EngageError
+from states.designation import designated_contacts
+from states.errors import EngageError, NotAllowedError
 from states.lifecycles import get_lifecycle
 from states.spec import Lifecycle, Recipient
 
@@ -51,6 +52,13 @@ MARK_USED = (
     .values(used_at=bindparam("now"), used_action=bindparam("action"))
 )
 TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # what ``link_token`` makes: 32 bytes, base64url, unpadded
+# Whose link may act: the address must still be a designated contact of a participant in the link's role.
+HOLDER_ROLES = {
+    Role.PARTNER.value: (ParticipantRole.PARTNER, ParticipantRole.PRESENTER, ParticipantRole.INVITEE),
+    Role.NATIONAL_AUTHORITY.value: (ParticipantRole.ORGANIZER,),
+}
+_CONTACTS = Contact.__table__
+IS_DESIGNATED = designated_contacts(_CONTACTS.c.id).where(func.lower(_CONTACTS.c.email) == bindparam("email")).limit(1)
 FORGED = "this link is not valid: it was not issued by Coalition Engage or it was altered"
 
 
@@ -72,6 +80,10 @@ class UsedLinkError(LinkError):
 
 class MovedOnError(LinkError):
     """The engagement is no longer where the link's steps apply."""
+
+
+class NotDesignatedError(LinkError, NotAllowedError):
+    """The person the link was mailed to no longer answers for the engagement's participant."""
 
 
 def link_token(key: bytes, dedupe_key: str) -> str:
@@ -183,6 +195,11 @@ def verify(db: Database | Connection, token: str, now: datetime, action: str | N
         raise UsedLinkError(f"this link was already used on {_day(link.used_at)} to {link.used_action}")
     if link.used_at is None and now >= link.expires_at:
         raise ExpiredLinkError(f"this link expired on {_day(link.expires_at)}; ask the Secretariat for a new one")
+    if link.used_at is None and not _designated(db, link):
+        raise NotDesignatedError(
+            f"this link was mailed to {link.email}, who is not the designated contact of engagement "
+            f"{link.engagement_id}; nothing was changed. Write to the Secretariat if you answer for it"
+        )
     if link.used_at is None and link.engagement_kind is not None and link.actions:
         lifecycle = get_lifecycle(link.engagement_kind)
         if not any(lifecycle.transitions_from(link.engagement_state, step) for step in link.actions) and not (
@@ -192,6 +209,17 @@ def verify(db: Database | Connection, token: str, now: datetime, action: str | N
                 "this link no longer applies and nothing was changed"
             )
     return link
+
+
+def _designated(db: Database | Connection, link: VerifiedLink) -> bool:
+    """Whether the link's address may act on its engagement: always for links of other roles (co-chairs,
+    sign-in, confirmation), else only while it is a designated contact of a participant in the link's role."""
+    roles = HOLDER_ROLES.get(link.role)
+    if link.engagement_id is None or roles is None:
+        return True
+    with within(db) as connection:
+        found = connection.scalar(IS_DESIGNATED, {"engagement_id": link.engagement_id, "roles": roles, "email": link.email})
+    return found is not None
 
 
 def _applied(db: Database | Connection, key: str) -> bool:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from models import Engagement, TransitionLog
 from models.db import Database
+from states.intake import Claim, claims
 from states.lifecycles import get_lifecycle
 
 
@@ -30,10 +31,14 @@ class Board:
     counts: list[tuple[str, str, int]]
     waiting: list[Waiting]
     recent: list[TransitionLog]
+    claims: dict[int, Claim]
+    """Submissions whose sender only claims to be from a known organization, by engagement id."""
 
 
 def board(db: Database, now: datetime, recent: int = 30) -> Board:
-    """Counts by kind and state, every waiting engagement (overdue first), the latest transitions."""
+    """Counts by kind and state, every waiting engagement (overdue first), the latest transitions, and the
+    identity claims staff have to review."""
+    to_verify = {claim.engagement_id: claim for claim in claims(db)}
     with db.transaction() as session:
         counts = [tuple(row) for row in session.execute(
             select(Engagement.kind, Engagement.state, func.count()).group_by(Engagement.kind, Engagement.state)
@@ -48,4 +53,4 @@ def board(db: Database, now: datetime, recent: int = 30) -> Board:
                                    engagement.waiting_since, engagement.next_due_at, engagement.reminders_sent, overdue))
         waiting.sort(key=lambda item: (not item.overdue, item.since or now))
         logs = session.scalars(select(TransitionLog).order_by(TransitionLog.id.desc()).limit(recent)).all()
-        return Board(counts, waiting, list(logs))  # type: ignore[arg-type]
+        return Board(counts, waiting, list(logs), to_verify)  # type: ignore[arg-type]

@@ -237,9 +237,19 @@ class PartnerRow(Strict):
 
 
 class ParticipantInput(Strict):
+    """An organization taking part, and whom its mails reach: the contact named, else its primary contact;
+    every contact only with ``all_contacts`` (a staff choice)."""
+
     organization: SingleLine
     role: ParticipantRole
     contact_email: Email | None = None
+    all_contacts: bool = False
+
+    @model_validator(mode="after")
+    def _one_choice(self) -> ParticipantInput:
+        if self.all_contacts and self.contact_email:
+            raise ValueError("name a contact_email or choose all_contacts, not both")
+        return self
 
 
 class MeetingInput(Strict):

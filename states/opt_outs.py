@@ -15,11 +15,11 @@ from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 
-from models import Contact
+from models import AddressOptOut, Contact
 from models.db import Database
 from models.enums import NotificationType
 from states.action_links import ExpiredLinkError, ForgedLinkError
-from states.errors import NotFoundError
+from states.clock import SYSTEM_CLOCK, Clock
 
 TOKEN = re.compile(r"([A-Za-z0-9_-]{1,600})\.([0-9a-f]{32})")
 FORGED = "this unsubscribe link is not valid"
@@ -54,12 +54,15 @@ def read_token(key: bytes, token: str, now: datetime) -> tuple[str, str]:
     return address, kind
 
 
-def opt_out(db: Database, address: str, notification_type: str) -> str:
+def opt_out(db: Database, address: str, notification_type: str, clock: Clock = SYSTEM_CLOCK) -> str:
     """Record that ``address`` wants no more optional ``notification_type`` notices (idempotent)."""
     with db.transaction() as session:
         contact = session.scalar(select(Contact).where(func.lower(Contact.email) == address.lower()))
-        if contact is None:
-            raise NotFoundError(f"{address} receives no optional notices from Coalition Engage")
+        if contact is None:  # an address that is no contact (a website form's confirmation mails): kept on its own
+            if session.get(AddressOptOut, (address.lower(), notification_type)) is None:
+                session.add(AddressOptOut(email=address.lower(), notification_type=notification_type,
+                                          created_at=clock.now()))
+            return f"{address} will no longer receive {notification_type.replace('_', ' ')} mails"
         if notification_type not in (contact.opt_outs or []):
             contact.opt_outs = [*(contact.opt_outs or []), notification_type]
         return f"{address} will no longer receive optional {notification_type.replace('_', ' ')} notices"

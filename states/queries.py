@@ -226,6 +226,18 @@ def participants(reader: Reader, engagement_id: int) -> list[ParticipantView]:
         "LEFT OUTER JOIN contacts c ON c.id = p.contact_id WHERE p.engagement_id = ? ORDER BY p.id", engagement_id)]
 
 
+def claim(reader: Reader, engagement_id: int) -> str | None:
+    """How staff see an engagement's sender when the website form only claimed an organization, if it did."""
+    found = reader.rows("SELECT email, organization, claim FROM pending_submissions WHERE engagement_id = ? "
+                        "AND claim IS NOT NULL", engagement_id)
+    if not found:
+        return None
+    email, organization, status = found[0]
+    if status == "accepted":
+        return f"sent by {email} for {organization} (claim accepted by staff)"
+    return f"{email} claims to be from {organization} (not verified: `engage accept-claim {engagement_id}` once verified)"
+
+
 def dialogue_report(reader: Reader, engagement_id: int) -> ReportView | None:
     """The report a national authority submitted for a dialogue, if any."""
     found = reader.rows(

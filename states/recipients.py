@@ -9,11 +9,12 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select
 
-from models import ActionLink, ApprovalVote, CoChair, Contact, OutboxMessage, Participant
+from models import ActionLink, ApprovalVote, CoChair, Contact, OutboxMessage
 from models.enums import DeliveryChannel, OutboxStatus, ParticipantRole, Role
 from settings import Settings
 from states.action_links import link_row
 from states.context import EngagementRow
+from states.designation import designated_contacts
 from states.guards import PARTNER_ROLES
 from states.spec import Lifecycle, Notify, Recipient
 
@@ -27,19 +28,13 @@ class Addressee:
     opt_outs: tuple[str, ...] = ()
 
 
-# Built once, as Core statements on the tables: the contacts of an engagement's participants in some roles
-# (with the contact each participant chose, if any), an SWG's co-chairs (all, or those who have not voted),
-# and the rows a transition's notifications write.
-_PARTICIPANTS, _CONTACTS = Participant.__table__, Contact.__table__
-_CHAIRS, _VOTES = CoChair.__table__, ApprovalVote.__table__
-PARTICIPANT_CONTACTS = (
-    select(_PARTICIPANTS.c.contact_id.label("chosen"), _CONTACTS.c.id, _CONTACTS.c.name, _CONTACTS.c.email,
-           _CONTACTS.c.language, _CONTACTS.c.opt_outs)
-    .join(_CONTACTS, _CONTACTS.c.organization_id == _PARTICIPANTS.c.organization_id)
-    .where(_PARTICIPANTS.c.engagement_id == bindparam("engagement_id"),
-           _PARTICIPANTS.c.role.in_(bindparam("roles", expanding=True)))
-    .order_by(_CONTACTS.c.id)
-)
+# Built once, as Core statements on the tables: the designated contacts of an engagement's participants in
+# some roles (see ``states.designation``), an SWG's co-chairs (all, or those who have not voted), and the rows
+# a transition's notifications write.
+_CONTACTS, _CHAIRS, _VOTES = Contact.__table__, CoChair.__table__, ApprovalVote.__table__
+PARTICIPANT_CONTACTS = designated_contacts(
+    _CONTACTS.c.id, _CONTACTS.c.name, _CONTACTS.c.email, _CONTACTS.c.language, _CONTACTS.c.opt_outs,
+).order_by(_CONTACTS.c.id)
 ALL_CO_CHAIRS = (
     select(_CHAIRS.c.name, _CHAIRS.c.email, _CHAIRS.c.language)
     .where(_CHAIRS.c.swg_code == bindparam("swg_code"))
@@ -59,11 +54,10 @@ WAITED_ON = {
 
 def _contacts(connection: Connection, engagement_id: int, roles: tuple[str, ...]) -> list[Addressee]:
     rows = connection.execute(PARTICIPANT_CONTACTS, {"engagement_id": engagement_id, "roles": roles})
-    return [
-        Addressee(c.name, c.email, c.language, DeliveryChannel.EMAIL, tuple(c.opt_outs or ()))
-        for c in rows
-        if c.chosen is None or c.chosen == c.id
-    ]
+    people: dict[int, Addressee] = {}  # a contact designated by two of the engagement's participants gets one mail
+    for c in rows:
+        people.setdefault(c.id, Addressee(c.name, c.email, c.language, DeliveryChannel.EMAIL, tuple(c.opt_outs or ())))
+    return list(people.values())
 
 
 def _co_chairs(connection: Connection, engagement: EngagementRow, *, undecided_only: bool) -> list[Addressee]:

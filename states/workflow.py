@@ -88,6 +88,7 @@ ORGANIZATIONS = Organization.__table__
 ORGANIZATION_NAMED = select(ORGANIZATIONS.c.id).where(ORGANIZATIONS.c.name == bindparam("name"))
 CONTACT_BY_EMAIL = select(CONTACTS.c.id, CONTACTS.c.organization_id).where(
     func.lower(CONTACTS.c.email) == bindparam("email"))
+PRIMARY_CONTACT = select(func.min(CONTACTS.c.id)).where(CONTACTS.c.organization_id == bindparam("organization_id"))
 INSERT_ENGAGEMENT = insert(ENGAGEMENTS).returning(ENGAGEMENTS.c.id)
 INSERT_PARTICIPANTS = insert(PARTICIPANTS)
 IDENTITY_ROLES = {Role.PARTNER: PARTNER_ROLES, Role.NATIONAL_AUTHORITY: (ParticipantRole.ORGANIZER,)}
@@ -323,6 +324,8 @@ def create_engagement(db: Database, engagement: EngagementInput | dict[str, Any]
     who = actor if isinstance(actor, Actor) else parse(Actor, actor)
     if who.role not in (Role.SECRETARIAT, Role.NATIONAL_AUTHORITY, Role.PARTNER, Role.SYSTEM):
         raise NotAllowedError(f"a {who.role.value} may not create engagements")
+    if who.role != Role.SECRETARIAT and any(person.all_contacts for person in spec.participants):
+        raise NotAllowedError("participants: only the Secretariat may address every contact of an organization")
     lifecycle = get_lifecycle(spec.kind)
     now = clock.now()
     with db.engine.begin() as connection:
@@ -335,13 +338,16 @@ def create_engagement(db: Database, engagement: EngagementInput | dict[str, Any]
             organization_id = connection.scalar(ORGANIZATION_NAMED, {"name": person.organization})
             if organization_id is None:
                 raise NotFoundError(f"participants: no organization named {person.organization!r}")
-            contact = None
+            contact_id = None  # the designated contact: the one named, else the organization's primary contact
             if person.contact_email:
                 contact = connection.execute(CONTACT_BY_EMAIL, {"email": person.contact_email.lower()}).first()
                 if contact is None or contact.organization_id != organization_id:
                     raise NotFoundError(f"participants: {person.contact_email} is not a contact of {person.organization}")
-            participants.append({"organization_id": organization_id, "contact_id": contact and contact.id,
-                                 "role": person.role})
+                contact_id = contact.id
+            elif not person.all_contacts:
+                contact_id = connection.scalar(PRIMARY_CONTACT, {"organization_id": organization_id})
+            participants.append({"organization_id": organization_id, "contact_id": contact_id,
+                                 "role": person.role, "all_contacts": person.all_contacts})
         engagement_id = connection.execute(INSERT_ENGAGEMENT, {
             "kind": spec.kind, "title": spec.title, "state": lifecycle.initial, "version": 1, "swg_code": spec.swg_code,
             "meeting_id": spec.meeting_id, "country": spec.country, "details": spec.details, "created_at": now,

@@ -72,7 +72,9 @@ def test_accepted_text_is_stored_and_delivered(world: Database, sink: int, maild
         return contact
 
     contact, _ = hostile_or_fallback(world, "name", add_contact, name, "Ana")
-    dialogue = ENGAGEMENTS["national_dialogue"]
+    dialogue = dict(ENGAGEMENTS["national_dialogue"], participants=[  # its mails reach the contact named
+        {"organization": "Government of Mexico", "role": "organizer", "contact_email": address},
+        {"organization": "Química Andina S.A.", "role": "partner"}])
     eid, _ = hostile_or_fallback(world, "title", lambda value: create_engagement(
         world, {"kind": "national_dialogue", **dialogue, "title": value}, SECRETARIAT, clock=clock), title, "Dialogue")
     apply_transition(world, eid, "convene", MEXICO, clock=clock)

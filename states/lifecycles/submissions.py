@@ -13,9 +13,14 @@ DECISION_TO_PARTNER = (notify(NotificationType.DECISION, Recipient.PARTNERS, man
 
 
 def submit(*, sources: tuple[str, ...] = ("draft",), trigger: str = "submit") -> TransitionSpec:
-    """Send the submission, only while its window is open; the secretariat hears of it."""
+    """Send the submission, only while its window is open; the secretariat hears of it.
+
+    The system first submits what a website sender confirmed while only claiming to be from a known
+    organization (``states.intake``); a resubmission comes from the partner or staff.
+    """
+    roles = PARTNER_OR_STAFF | SYSTEM if trigger == "submit" else PARTNER_OR_STAFF
     return TransitionSpec(
-        trigger, sources, "submitted", PARTNER_OR_STAFF, "Send it to the Secretariat while the window is open",
+        trigger, sources, "submitted", roles, "Send it to the Secretariat while the window is open",
         guards=("window_open",), effects=("stamp_submitted",),
     )
 

@@ -13,7 +13,8 @@ from notifications.templates import render_message
 
 from tests.portal.portal_world import PortalWorld, csrf_of
 
-SENDER = {"organization": "Atlantique Maritime", "email": "ops@atlantique.example", "title": "Share precursor alerts"}
+SENDER = {"organization": "Atlantique Maritime", "email": "cdubois@atlantique-maritime.example",  # its contact
+          "title": "Share precursor alerts"}
 
 
 def _form(world: PortalWorld, path: str) -> str:
@@ -37,9 +38,9 @@ def test_recommendation_enters_its_lifecycle_only_once_confirmed(world: PortalWo
     sent = world.client.post("/submit/recommendation", data={
         **SENDER, "csrf": csrf_of(page.text), "topic": "information_sharing", "text": "A shared alert list",
     })
-    assert sent.status_code == 200 and "ops@atlantique.example" in sent.text
+    assert sent.status_code == 200 and "cdubois@atlantique-maritime.example" in sent.text
     assert _engagements(world) == 0  # nothing enters a lifecycle before the address is confirmed
-    path = world.link_of("ops@atlantique.example", "submission_confirmation")
+    path = world.link_of("cdubois@atlantique-maritime.example", "submission_confirmation")
     assert path.startswith("/confirm/")
     confirm_page = world.client.get(path)  # a link scanner: shows, changes nothing
     assert confirm_page.status_code == 200 and "Share precursor alerts" in confirm_page.text
@@ -55,7 +56,7 @@ def test_recommendation_enters_its_lifecycle_only_once_confirmed(world: PortalWo
         submit = session.scalars(select(TransitionLog).where(TransitionLog.trigger == "submit")).one()
     assert (engagement.kind, engagement.state) == ("recommendation", "submitted")
     assert engagement.details["submitted_on"] == "2024-04-10"
-    assert (submit.actor, submit.channel) == ("ops@atlantique.example", "website")
+    assert (submit.actor, submit.channel) == ("cdubois@atlantique-maritime.example", "website")
 
 
 def test_window_is_judged_when_the_form_was_sent(world: PortalWorld) -> None:
@@ -66,7 +67,7 @@ def test_window_is_judged_when_the_form_was_sent(world: PortalWorld) -> None:
     })
     assert sent.status_code == 200
     world.clock.set(datetime(2024, 10, 3, 9, tzinfo=timezone.utc))
-    path = world.link_of("ops@atlantique.example", "submission_confirmation")
+    path = world.link_of("cdubois@atlantique-maritime.example", "submission_confirmation")
     done = world.client.post(path, data={"csrf": csrf_of(world.client.get(path).text), "action": "confirm"})
     assert done.status_code == 200
     late = world.client.post("/submit/material", data={
@@ -101,13 +102,12 @@ def test_uploads_are_checked_by_content_and_size(world: PortalWorld) -> None:
     deck = _pptx()
     ok = world.client.post("/submit/material", data=fields, files={"file": ("deck.bin", deck, "application/octet-stream")})
     assert ok.status_code == 200, ok.text
-    stored = list(world.settings.upload_dir.iterdir())
+    stored = list((world.settings.upload_dir / "quarantine").iterdir())  # held until the sender confirms
     assert [path.suffix for path in stored] == [".pptx"] and stored[0].read_bytes() == deck
     with world.db.transaction() as session:
         pending = session.scalars(select(PendingSubmission)).one()
-    assert pending.payload["details"]["url"].endswith(stored[0].name)
-    download = world.client.get(f"/files/{stored[0].name}")
-    assert download.status_code == 200 and "attachment" in download.headers["content-disposition"]
+    assert pending.payload["details"]["url"].endswith(stored[0].name) and pending.upload_name == stored[0].name
+    assert world.client.get(f"/files/{stored[0].name}").status_code == 404  # the public never gets it unconfirmed
     assert world.client.get("/files/..%2Fengage.db").status_code == 404
 
 
@@ -123,7 +123,7 @@ def test_bad_input_names_the_field_script_is_inert_and_rate_limited(world: Porta
     assert world.client.post("/submit/achievement", data={**SENDER, "summary": "x"}).status_code == 403  # no CSRF
     good = world.client.post("/submit/achievement", data={**SENDER, "csrf": token, "title": payload, "summary": payload})
     assert good.status_code == 200
-    path = world.link_of("ops@atlantique.example", "submission_confirmation")
+    path = world.link_of("cdubois@atlantique-maritime.example", "submission_confirmation")
     shown = world.client.get(path).text
     assert payload not in shown and "&lt;script&gt;" in shown
     with world.db.transaction() as session:

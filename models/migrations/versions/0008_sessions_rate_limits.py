@@ -1,7 +1,7 @@
 """portal: rate-limit counters and server-side sessions, shared by every process
 
 Revision ID: 0008_sessions_rate_limits
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-03
 """
 
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import models.base
 
 
-revision = '0008_sessions_rate_limits'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
