@@ -1,6 +1,6 @@
 """intake identity: designated participant contacts, identity claims, quarantined uploads, address opt-outs
 
-Revision ID: 0007_intake_identity
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-03
 """

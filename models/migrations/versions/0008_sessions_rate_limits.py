@@ -1,6 +1,6 @@
 """portal: rate-limit counters and server-side sessions, shared by every process
 
-Revision ID: 0008_sessions_rate_limits
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-03
 """
