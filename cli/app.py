@@ -464,7 +464,7 @@ def report(format: str, lang: str, out: Path | None, year: int | None) -> None:
     except OSError as error:
         fail(f"could not write {target}: {error}")
     if in_site:
-        publish_site(database, settings.site_dir, portal=portal_url(settings), today=date.today())
+        publish_site(database, settings.site_dir, portal=portal_url(settings), today=date.today(), site_url=settings.site_url)
     console.print(f"final report {written.year} ({lang}, {format}): {written.path}")
 
 

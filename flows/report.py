@@ -20,7 +20,8 @@ def write_reports(now: datetime | None = None, year: int | None = None) -> dict[
     today = runtime.clock.now().date()
     written = publish_reports(runtime.db, runtime.settings.site_dir, year=year, today=today,
                               texts=texts_folder(runtime.settings.data_dir))
-    publish_site(runtime.db, runtime.settings.site_dir, portal=portal_url(runtime.settings), today=today)
+    publish_site(runtime.db, runtime.settings.site_dir, portal=portal_url(runtime.settings), today=today,
+                 site_url=runtime.settings.site_url)
     return {"year": written[0].year, "files": [str(report.path.resolve()) for report in written]}
 
 
