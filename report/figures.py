@@ -269,7 +269,8 @@ def partners_by_industry(session: Session, year: int, dialogues_held: list[Dialo
     invitee of it (never its organizer or host); the engagement counts in the year it reached that
     state (a dialogue: the year of its held date). A refused, withdrawn, rejected or never sent
     submission, or an invitation declined, engages no one. Each organization counts once, under its
-    industry ("other" when it has none).
+    industry ("other" when it has none). The engine records no answer per invitee of a meeting: every
+    invitee of a meeting held counts.
     """
     reached = or_(*(and_(Engagement.kind == kind, TransitionLog.to_state.in_(states))
                     for kind, states in ENGAGED_STATES.items() if kind != EngagementKind.NATIONAL_DIALOGUE))
