@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
 
     public_base_url: str = Field(default="http://127.0.0.1:8000", description="Where mailed links point (the portal)")
+    site_url: str = Field(
+        default="http://localhost:8080/", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="The published website's public address: its feeds, sitemap and hreflang links are absolute under it",
+    )
     secret_key: str | None = Field(default=None, description="Signs links and forms; default: data_dir/secret.key")
     link_lifetime_days: int = Field(default=30, ge=1, description="How long a mailed action link stays valid")
     staff_emails: ListSetting = Field(default_factory=list, description="Secretariat staff who may sign in to the board")

@@ -455,11 +455,14 @@ def demo(data_dir: Path | None) -> None:
 @click.option("--out", type=path, help="Output file (default: the site's report/report-LANG.FORMAT)")
 @click.option("--year", type=int, help="Year of the report (default: the latest year on record)")
 def report(format: str, lang: str, out: Path | None, year: int | None) -> None:
-    """Write the final report (figures, charts, selected quotes, timeline); in the site, also link it from there."""
+    """Write the final report (figures, charts, selected quotes, timeline); in the site, also link it from there.
+
+    A foreword and an executive summary staff wrote in DATA_DIR/report/foreword.LANG.md and summary.LANG.md come first.
+    """
     from datetime import date
 
     from cli.config import checked_settings
-    from report import report_path, write_report
+    from report import report_path, texts_folder, write_report
     from states.publication import portal_url, publish_site
 
     if format not in ("html", "pdf"):
@@ -471,11 +474,12 @@ def report(format: str, lang: str, out: Path | None, year: int | None) -> None:
     in_site = target.resolve().parent == (settings.site_dir / "report").resolve()
     database = open_db()
     try:
-        written = write_report(database, target, language=lang, format=format, year=year, in_site=in_site)  # type: ignore[arg-type]
+        written = write_report(database, target, language=lang, format=format, year=year, in_site=in_site,  # type: ignore[arg-type]
+                               texts=texts_folder(settings.data_dir))
     except OSError as error:
         fail(f"could not write {target}: {error}")
     if in_site:
-        publish_site(database, settings.site_dir, portal=portal_url(settings), today=date.today())
+        publish_site(database, settings.site_dir, portal=portal_url(settings), today=date.today(), site_url=settings.site_url)
     console.print(f"final report {written.year} ({lang}, {format}): {written.path}")
 
 

@@ -17,7 +17,7 @@ from states.publication import portal_url, publish_site
 def render_site(now: datetime | None = None) -> dict[str, Any]:
     runtime = current_runtime(now)
     report = publish_site(runtime.db, runtime.settings.site_dir, portal=portal_url(runtime.settings),
-                          today=runtime.clock.now().date())
+                          today=runtime.clock.now().date(), site_url=runtime.settings.site_url)
     return {
         "site_dir": str(runtime.settings.site_dir.resolve()), "items": report.items,
         "written": report.pages_written, "unchanged": len(report.pages_unchanged), "removed": report.pages_removed,

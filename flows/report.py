@@ -10,7 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.runtime import current_runtime
-from report import publish_reports
+from report import publish_reports, texts_folder
 from states.publication import portal_url, publish_site
 
 
@@ -18,8 +18,10 @@ from states.publication import portal_url, publish_site
 def write_reports(now: datetime | None = None, year: int | None = None) -> dict[str, Any]:
     runtime = current_runtime(now)
     today = runtime.clock.now().date()
-    written = publish_reports(runtime.db, runtime.settings.site_dir, year=year, today=today)
-    publish_site(runtime.db, runtime.settings.site_dir, portal=portal_url(runtime.settings), today=today)
+    written = publish_reports(runtime.db, runtime.settings.site_dir, year=year, today=today,
+                              texts=texts_folder(runtime.settings.data_dir))
+    publish_site(runtime.db, runtime.settings.site_dir, portal=portal_url(runtime.settings), today=today,
+                 site_url=runtime.settings.site_url)
     return {"year": written[0].year, "files": [str(report.path.resolve()) for report in written]}
 
 

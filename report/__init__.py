@@ -9,6 +9,7 @@ from pathlib import Path
 from models.db import Database
 from report.figures import YearFigures, latest_year, year_figures
 from report.render import Format, render_html, render_pdf, site_home_from_report
+from report.texts import staff_texts, texts_folder
 from website.i18n import LANGUAGES
 from website.render import REPORT_FOLDER
 
@@ -24,8 +25,11 @@ class WrittenReport:
 
 
 def write_report(db: Database, out: Path, *, language: str = "en", format: Format = "html", year: int | None = None,
-                 today: date | None = None, in_site: bool = False) -> WrittenReport:
-    """Compute the figures of ``year`` (default: the latest year on record) and write the report to ``out``."""
+                 today: date | None = None, in_site: bool = False, texts: Path | None = None) -> WrittenReport:
+    """Compute the figures of ``year`` (default: the latest year on record) and write the report to ``out``.
+
+    ``texts``: the folder of the foreword and executive summary staff wrote (report/texts.py).
+    """
     if language not in LANGUAGES:
         raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
     if format not in ("html", "pdf"):
@@ -33,7 +37,7 @@ def write_report(db: Database, out: Path, *, language: str = "en", format: Forma
     year = year or latest_year(db)
     html = render_html(year_figures(db, year), language,
                        site_home=site_home_from_report(language) if in_site else None,
-                       generated_on=today or date.today())
+                       generated_on=today or date.today(), texts=staff_texts(texts, language))
     _write(out, html, format)
     return WrittenReport(out, language, format, year)
 
@@ -52,16 +56,18 @@ def report_path(site_dir: Path, language: str, format: Format) -> Path:
 
 
 def publish_reports(db: Database, site_dir: Path, *, year: int | None = None, today: date | None = None,
-                    formats: tuple[Format, ...] = ("html", "pdf")) -> list[WrittenReport]:
+                    formats: tuple[Format, ...] = ("html", "pdf"), texts: Path | None = None) -> list[WrittenReport]:
     """Write the report in every language and format into the site's ``report/`` folder.
 
     The figures are computed once, and each language's page rendered once for all its formats.
+    ``texts``: the folder of the foreword and executive summary staff wrote (report/texts.py).
     """
     year = year or latest_year(db)
     figures = year_figures(db, year)
     written = []
     for language in LANGUAGES:
-        html = render_html(figures, language, site_home=site_home_from_report(language), generated_on=today or date.today())
+        html = render_html(figures, language, site_home=site_home_from_report(language), generated_on=today or date.today(),
+                           texts=staff_texts(texts, language))
         for format in formats:
             path = report_path(site_dir, language, format)
             _write(path, html, format)
@@ -69,4 +75,5 @@ def publish_reports(db: Database, site_dir: Path, *, year: int | None = None, to
     return written
 
 
-__all__ = ["WrittenReport", "YearFigures", "latest_year", "publish_reports", "report_path", "write_report", "year_figures"]
+__all__ = ["WrittenReport", "YearFigures", "latest_year", "publish_reports", "report_path", "texts_folder", "write_report",
+           "year_figures"]

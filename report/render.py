@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from report.charts import BLUE, GREEN, GREY, ORANGE, Chart, bar_chart
 from report.figures import TIMELINE_DETAIL_LIMIT, YearFigures
+from report.texts import StaffTexts
 from website.i18n import BABEL_LOCALES, LANGUAGES, country_name, long_date, translations
 from website.render import FUTURE_INDUSTRIES, INDUSTRY_LABELS, KIND_TITLES, PRIORITY_INDUSTRIES, prefix
 
@@ -86,23 +87,34 @@ def charts(figures: YearFigures, language: str) -> dict[str, Chart]:
     return result
 
 
-def render_html(figures: YearFigures, language: str, *, site_home: str | None = None, generated_on: date) -> str:
-    """The report as one self-contained HTML page; ``site_home`` links back to the website when published there."""
+def render_html(figures: YearFigures, language: str, *, site_home: str | None = None, generated_on: date,
+                texts: StaffTexts | None = None) -> str:
+    """The report as one self-contained HTML page; ``site_home`` links back to the website when published there.
+
+    ``texts``: the foreword and executive summary staff wrote in ``language`` (see report/texts.py); without
+    a summary the report writes one from the figures.
+    """
     environment = _environment(language)
     return environment.get_template("report.html").render(
         figures=figures, charts=charts(figures, language), site_home=site_home, generated_on=generated_on,
+        texts=texts or StaffTexts(),
     )
 
 
 def render_pdf(html: str) -> bytes:
-    """The report's HTML laid out on A4 pages by WeasyPrint (page numbers, table of contents, vector charts)."""
+    """The report's HTML laid out on A4 pages by WeasyPrint (page numbers, table of contents, vector charts).
+
+    A tagged PDF/UA-1 document: headings, tables and lists keep their structure for assistive technology,
+    each chart has its text alternative as alt text (the SVG's ``<title>``), and the title, author, subject
+    and language come from the page's ``<title>``, ``<meta>`` and ``lang``.
+    """
     # WeasyPrint warns about every CSS declaration it does not apply: here the charts' SVG style attributes
     # (it draws them all the same) and the screen-only media query, some 170 lines a PDF in a person's
     # console or a flow run's log. Its errors (a resource it could not use) still show.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     from weasyprint import HTML
 
-    return HTML(string=html, base_url=".").write_pdf()
+    return HTML(string=html, base_url=".").write_pdf(pdf_variant="pdf/ua-1")
 
 
 def site_home_from_report(language: str) -> str:

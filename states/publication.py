@@ -22,7 +22,7 @@ from models.db import Database
 from models.enums import EngagementKind, ParticipantRole
 from website import PartnerProfile, PublishedItem, SiteContext, SiteReport, SkippedItem, SubmissionWindowInfo, publish
 from website.i18n import long_date
-from website.render import DEFAULT_PORTAL_URL, INDEX_PAGE_SIZE, FactValue, failure_reason
+from website.render import DEFAULT_PORTAL_URL, DEFAULT_SITE_URL, INDEX_PAGE_SIZE, FactValue, failure_reason
 
 PUBLISHED = "published"
 SUBMITTED_KINDS = ("recommendation", "achievement", "website_submission")
@@ -177,11 +177,12 @@ def _item(engagement: Engagement, partners: list[str], organizers: list[str], re
     )
 
 
-def site_context(source: Session | Database, *, portal_url: str, today: date | None = None) -> SiteContext:
-    """What the website shows besides the items: partner profiles, the submission windows, the portal."""
+def site_context(source: Session | Database, *, portal_url: str, today: date | None = None,
+                 site_url: str = DEFAULT_SITE_URL) -> SiteContext:
+    """What the website shows besides the items: partner profiles, the submission windows, the portal, its address."""
     if isinstance(source, Database):
         with source.transaction() as session:
-            return site_context(session, portal_url=portal_url, today=today)
+            return site_context(session, portal_url=portal_url, today=today, site_url=site_url)
     session = source
     partners = [
         PartnerProfile(name=name, country=country, industry=industry)
@@ -193,7 +194,7 @@ def site_context(source: Session | Database, *, portal_url: str, today: date | N
         SubmissionWindowInfo(kind=w.kind, opens_on=w.opens_on, closes_on=w.closes_on, early_deadline=w.early_deadline)
         for w in session.scalars(select(SubmissionWindow).where(SubmissionWindow.kind.in_(SUBMITTED_KINDS)))
     ]
-    return SiteContext(portal_url=portal_url, partners=partners, windows=windows, today=today)
+    return SiteContext(portal_url=portal_url, partners=partners, windows=windows, today=today, site_url=site_url)
 
 
 def portal_url(settings: object) -> str:
@@ -202,15 +203,16 @@ def portal_url(settings: object) -> str:
 
 
 def publish_site(db: Database, site_dir: Path, *, portal: str = DEFAULT_PORTAL_URL, today: date | None = None,
-                 page_size: int = INDEX_PAGE_SIZE) -> SiteReport:
+                 page_size: int = INDEX_PAGE_SIZE, site_url: str = DEFAULT_SITE_URL) -> SiteReport:
     """Make ``site_dir`` hold exactly what is published now, with the partners' profiles and the windows.
 
-    ``page_size``: items per page of the lists by kind, country and industry. A published engagement
-    that cannot be rendered is left off and reported in the result's ``skipped``; every other page is
-    published.
+    ``page_size``: items per page of the lists by kind, country and industry; ``site_url``: the site's
+    public address (settings' ``site_url``), under which its feeds, sitemap and hreflang links point. A
+    published engagement that cannot be rendered is left off and reported in the result's ``skipped``;
+    every other page is published.
     """
     with db.transaction() as session:
         items, skipped = collect_published(session)
-        context = site_context(session, portal_url=portal, today=today)
+        context = site_context(session, portal_url=portal, today=today, site_url=site_url)
     report = publish(site_dir, items, context, page_size=page_size)
     return replace(report, skipped=sorted([*skipped, *report.skipped]))

@@ -12,18 +12,28 @@ from states.workflow import apply_transition, create_engagement
 from tests.world import CANADA_CHAIR, FRANCE_CHAIR, MEXICO, SECRETARIAT, UNODC_CHAIR, seeded
 
 META = {"role": "partner", "identity": "policy@meta.example"}
+SNAP = {"role": "partner", "identity": "policy@snap.example"}
 QUIMICA = {"role": "partner", "identity": "mfernandez@quimica-andina.example"}
 HOSTILE = '<script>alert("report")</script><img src=x onerror=alert(2)>Precursor alerts'
 
-#: What the report must say about this year.
+#: What the report must say about this year, by the rules of report/figures.py.
 EXPECTED = {
-    "dialogues_by_country": [("FR", 1), ("MX", 1)],
-    "dialogues_by_region": [("Americas", 1), ("Europe", 1)],
+    # Thailand held its dialogue and never reported it: 3 held, 2 reported.
+    "dialogues_by_country": [("FR", 1), ("MX", 1), ("TH", 1)],
+    "dialogues_by_region": [("Americas", 1), ("Asia-Pacific", 1), ("Europe", 1)],
+    "dialogues_reported": 2,
     "public_partners": 9, "private_partners": 19,
+    # France's step was recorded on 16 February; its report says it was held on the 14th.
+    "dialogue_days": {"MX": "2024-01-29", "FR": "2024-02-14", "TH": "2024-03-01"},
+    # Meta (presenter, invitee), Discord (an invitee of the workshop held); Snap's refused submission and
+    # Helix AI Labs' declined invitation engage no one.
+    "partners_by_industry": {"social_media": 2, "banking": 1, "chemical": 1, "shipping": 1},
     "swg": [("1.1", 1, 0, 1, 0), ("2.2", 1, 1, 0, 1)],
     "alliance_meetings": 1,
     "recommendations_by_topic": [("information_sharing", 1, 0), ("policy", 0, 1)],
     "achievements_submitted": 1, "achievements_accepted": 1, "refused_after_window": 1, "selected": 2,
+    "timeline": [("2024-01-29", "held"), ("2024-02-09", "held"), ("2024-02-14", "held"), ("2024-02-20", "presented"),
+                 ("2024-03-01", "held")],
 }
 
 
@@ -82,6 +92,7 @@ def build_year(db: Database) -> dict[str, int]:
         "kind": "alliance_meeting", "title": "Prevent Alliance workshop", "meeting_id": 1,
         "details": {"purpose": "Youth prevention framework"},
         "participants": [{"organization": "Meta", "role": "invitee", "contact_email": "policy@meta.example"},
+                         {"organization": "Discord", "role": "invitee"},
                          {"organization": "UNODC", "role": "host"}]})
     year.fire(ids["alliance"], "schedule", "send_invitations")
     year.on("2024-01-29").fire(ids["dialogue:MX"], "hold", actor=MEXICO)
@@ -90,11 +101,12 @@ def build_year(db: Database) -> dict[str, int]:
         "narrative": "Chemical, shipping and banking firms met.", "areas_of_discussion": ["precursors"]})
     year.fire(ids["dialogue:MX"], "start_review", "publish")
     year.on("2024-02-09").fire(ids["alliance"], "hold")
-    year.on("2024-02-12").fire(ids["dialogue:FR"], "hold")
+    year.on("2024-02-16").fire(ids["dialogue:FR"], "hold")
     year.fire(ids["dialogue:FR"], "submit_report", data={
-        "held_on": "2024-02-12", "organizing_agency": "MILDECA", "public_partners": 3, "private_partners": 5})
+        "held_on": "2024-02-14", "organizing_agency": "MILDECA", "public_partners": 3, "private_partners": 5})
 
     year.on("2024-02-20").fire(ids["pres:meta"], "record_presentation")
+    year.on("2024-03-01").fire(ids["dialogue:TH"], "hold")
 
     for key, day, topic, text in (("rec:early", "2024-04-10", "information_sharing", HOSTILE),
                                   ("rec:late", "2024-06-03", "policy", "Align platform policies.")):
@@ -116,9 +128,9 @@ def build_year(db: Database) -> dict[str, int]:
     ids["web:late"] = year.on("2024-10-05").create({
         "kind": "website_submission", "title": "Late safety video",
         "details": {"media": "video", "url": "https://example.org/video", "summary": "A video."},
-        "participants": [{"organization": "Meta", "role": "partner", "contact_email": "policy@meta.example"}]}, META)
+        "participants": [{"organization": "Snap Inc.", "role": "partner", "contact_email": "policy@snap.example"}]}, SNAP)
     try:
-        year.fire(ids["web:late"], "submit", actor=META)
+        year.fire(ids["web:late"], "submit", actor=SNAP)
     except GuardFailedError:
         pass
     else:  # pragma: no cover - the guard must refuse

@@ -118,7 +118,7 @@ def test_publishes_pages_indexes_home_and_feed(tmp_path: Path) -> None:
     first, second = feed["items"]
     assert first == {
         "id": "30",
-        "url": "toolkit_launch/30.html",
+        "url": "http://localhost:8080/toolkit_launch/30.html",
         "title": "PPP toolkit launched",
         "content_html": "UNODC presented the toolkit at the SWG 2.2 session.",
         "date_published": "2024-03-01T12:00:00Z",
@@ -329,7 +329,8 @@ def test_a_long_list_is_paged_with_every_item_on_one_page_and_a_pager(tmp_path: 
     assert '<h1>Recommendations, page 7</h1>' in (folder / "page-7.html").read_text("utf-8")
     assert "recommendation/page-14.html" in report.pages_written and "es/recommendation/page-14.html" in report.pages_written
     sitemap = (tmp_path / "sitemap.xml").read_text("utf-8")
-    assert "<loc>fr/recommendation/page-14.html</loc>" in sitemap and "<loc>recommendation/index.html</loc>" in sitemap
+    assert "<loc>http://localhost:8080/fr/recommendation/page-14.html</loc>" in sitemap
+    assert "<loc>http://localhost:8080/recommendation/index.html</loc>" in sitemap
 
     fewer = publish(tmp_path, _recommendations(25), page_size=2)  # withdrawn: 11 archive pages left
     assert [name for name in fewer.pages_removed if "page-" in name] == [

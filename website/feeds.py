@@ -1,9 +1,14 @@
-"""The site's machine-readable files: JSON Feed 1.1, Atom 1.0 and the sitemap."""
+"""The site's machine-readable files: JSON Feed 1.1, Atom 1.0 and the sitemap.
+
+Their URLs are absolute, under the site's public address (``base``, ending in a slash): a feed is
+read away from the site, and the sitemaps protocol requires them.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 from xml.etree import ElementTree
 
 if TYPE_CHECKING:
@@ -19,22 +24,27 @@ def _iso(view: _View) -> str:
     return view.item.published_at.isoformat().replace("+00:00", "Z")
 
 
+def _url(base: str, path: str) -> str:
+    """``path`` (relative to the folder of ``base``) as an absolute URL."""
+    return base + quote(path)
+
+
 def _content(view: _View) -> str:
     return "\n".join(part for part in (view.summary_html, view.body_html) if part)
 
 
-def json_feed(views: list[_View], *, title: str, language: str, kind_titles: dict[str, str]) -> bytes:
-    """A JSON Feed 1.1 of ``views`` (newest first); URLs relative to the feed's folder."""
+def json_feed(views: list[_View], *, title: str, language: str, kind_titles: dict[str, str], base: str) -> bytes:
+    """A JSON Feed 1.1 of ``views`` (newest first); ``base``: the absolute URL of the feed's folder."""
     feed = {
         "version": JSON_FEED_VERSION,
         "title": title,
-        "home_page_url": "index.html",
-        "feed_url": "feed.json",
+        "home_page_url": _url(base, "index.html"),
+        "feed_url": _url(base, "feed.json"),
         "language": language,
         "items": [
             {
                 "id": str(view.item.engagement_id),
-                "url": view.item.path,
+                "url": _url(base, view.item.path),
                 "title": view.item.title,
                 "content_html": _content(view),
                 "date_published": _iso(view),
@@ -48,14 +58,17 @@ def json_feed(views: list[_View], *, title: str, language: str, kind_titles: dic
     return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def atom_feed(views: list[_View], *, title: str, language: str) -> bytes:
-    """An Atom 1.0 feed of ``views``; ``updated`` is the newest item's date (stable when nothing changes)."""
+def atom_feed(views: list[_View], *, title: str, language: str, base: str) -> bytes:
+    """An Atom 1.0 feed of ``views``; ``updated`` is the newest item's date (stable when nothing changes).
+
+    ``base``: the absolute URL of the feed's folder.
+    """
     feed = ElementTree.Element("feed", {"xmlns": ATOM, "xml:lang": language})
     ElementTree.SubElement(feed, "id").text = f"tag:coalition-engage,2024:site:{language}"
     ElementTree.SubElement(feed, "title").text = title
     ElementTree.SubElement(feed, "updated").text = _iso(views[0]) if views else "2024-01-01T00:00:00Z"
-    ElementTree.SubElement(feed, "link", {"rel": "self", "href": "atom.xml"})
-    ElementTree.SubElement(feed, "link", {"rel": "alternate", "href": "index.html"})
+    ElementTree.SubElement(feed, "link", {"rel": "self", "href": _url(base, "atom.xml")})
+    ElementTree.SubElement(feed, "link", {"rel": "alternate", "href": _url(base, "index.html")})
     author = ElementTree.SubElement(feed, "author")
     ElementTree.SubElement(author, "name").text = "Global Coalition Secretariat"
     for view in views:
@@ -64,7 +77,7 @@ def atom_feed(views: list[_View], *, title: str, language: str) -> bytes:
         ElementTree.SubElement(entry, "title").text = view.item.title
         ElementTree.SubElement(entry, "updated").text = _iso(view)
         ElementTree.SubElement(entry, "published").text = _iso(view)
-        ElementTree.SubElement(entry, "link", {"rel": "alternate", "href": view.item.path})
+        ElementTree.SubElement(entry, "link", {"rel": "alternate", "href": _url(base, view.item.path)})
         ElementTree.SubElement(entry, "category", {"term": view.item.kind})
         for name in view.item.partners:
             ElementTree.SubElement(ElementTree.SubElement(entry, "contributor"), "name").text = name
@@ -77,9 +90,9 @@ def atom_feed(views: list[_View], *, title: str, language: str) -> bytes:
     return ElementTree.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def sitemap(pages: list[str], extra: list[str]) -> bytes:
-    """A sitemap listing every page (paths relative to the site's root, where the sitemap sits)."""
+def sitemap(pages: list[str], extra: list[str], *, base: str) -> bytes:
+    """A sitemap listing every page (``pages``: paths relative to the site's root; ``base``: its absolute URL)."""
     urlset = ElementTree.Element("urlset", {"xmlns": SITEMAP})
     for page in sorted({*pages, *extra}):
-        ElementTree.SubElement(ElementTree.SubElement(urlset, "url"), "loc").text = page
+        ElementTree.SubElement(ElementTree.SubElement(urlset, "url"), "loc").text = _url(base, page)
     return ElementTree.tostring(urlset, encoding="utf-8", xml_declaration=True) + b"\n"

@@ -76,6 +76,8 @@ INDUSTRY_LABELS: dict[str, str] = {
 SUBMISSION_FORMS = {"recommendation": "/submit/recommendation", "achievement": "/submit/achievement",
                     "website_submission": "/submit/material"}
 DEFAULT_PORTAL_URL = "http://127.0.0.1:8000"
+#: Where the site is served when no public address is set (`python -m http.server 8080 -d <data_dir>/site`).
+DEFAULT_SITE_URL = "http://localhost:8080/"
 
 SITE_TITLE = "Global Coalition to Address Synthetic Drug Threats: private-sector engagement"
 HOME_LATEST = 10
@@ -160,6 +162,8 @@ class SiteContext(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     portal_url: str = DEFAULT_PORTAL_URL
+    #: The site's public address: feeds, the sitemap and hreflang links give absolute URLs under it.
+    site_url: str = Field(default=DEFAULT_SITE_URL, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     partners: list[PartnerProfile] = []
     windows: list[SubmissionWindowInfo] = []
     #: The day the site is rendered for (says whether a window is still open); None: do not say.
@@ -402,9 +406,14 @@ class _Site:
     def fingerprint(self, language: str, path: str, *parts: str) -> str:
         """What a page is made of: the templates and catalogs, its language and path, the report links and ``parts``."""
         digest = hashlib.sha256(_TEMPLATES_DIGEST.encode())
-        for part in (language, path, json.dumps(self.reports, sort_keys=True), *parts):
+        for part in (language, path, self.base_url, json.dumps(self.reports, sort_keys=True), *parts):
             digest.update(b"\0" + part.encode())
         return digest.hexdigest()
+
+    @property
+    def base_url(self) -> str:
+        """The site's public address, ending in a slash."""
+        return self.context.site_url.rstrip("/") + "/"
 
     def paged(self, folder: str, first: str, stem: str, views: list[_View]) -> _Paged:
         """``views`` on pages of this site's size."""
@@ -459,7 +468,8 @@ class _Site:
                     return
             depth = path.count("/") + (1 if language != "en" else 0)
             html = environment.get_template(template).render(
-                here=path, root="../" * depth, home="../" * depth + prefix(language), reports=self.reports, **context
+                here=path, root="../" * depth, home="../" * depth + prefix(language), reports=self.reports,
+                site_url=self.base_url, **context
             )
             files[prefix(language) + path] = html.encode("utf-8")
 
@@ -510,10 +520,12 @@ class _Site:
         files[prefix(language) + "search-index.js"] = _search_index(self.views, language)
         files[prefix(language) + "feed.json"] = json_feed(
             self.views[:FEED_LATEST], title=translations(language).gettext(SITE_TITLE), language=language,
+            base=self.base_url + prefix(language),
             kind_titles={kind: translations(language).gettext(title) for kind, title in KIND_TITLES.items()},
         )
         files[prefix(language) + "atom.xml"] = atom_feed(
-            self.views[:FEED_LATEST], title=translations(language).gettext(SITE_TITLE), language=language
+            self.views[:FEED_LATEST], title=translations(language).gettext(SITE_TITLE), language=language,
+            base=self.base_url + prefix(language),
         )
         return files
 
@@ -619,7 +631,8 @@ def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext
         skipped += [SkippedItem(engagement_id, reason) for engagement_id, reason in site.failed.items()]
         views = [view for view in views if view.item.engagement_id not in site.failed]
     pages = sorted(name for name in files if name.endswith(".html"))
-    files["sitemap.xml"] = sitemap(pages, [name for names in site.reports.values() for name in names if name.endswith(".html")])
+    files["sitemap.xml"] = sitemap(pages, [name for names in site.reports.values() for name in names if name.endswith(".html")],
+                                   base=site.base_url)
 
     site_dir.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
