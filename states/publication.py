@@ -20,17 +20,17 @@ from models import (
 from models.db import Database
 from models.enums import EngagementKind, ParticipantRole
 from website import PartnerProfile, PublishedItem, SiteContext, SiteReport, SubmissionWindowInfo, publish
-from website.i18n import long_date
+from website.i18n import N_, long_date
 from website.render import DEFAULT_PORTAL_URL, INDEX_PAGE_SIZE
 
 PUBLISHED = "published"
 SUBMITTED_KINDS = ("recommendation", "achievement", "website_submission")
 TOPIC_LABELS = {
-    "advocacy_campaigns": "Advocacy campaigns",
-    "resource_mobilization": "Resource mobilization",
-    "information_sharing": "Information sharing",
-    "innovative_products_and_services": "Innovative products and services",
-    "policy": "Policy",
+    "advocacy_campaigns": N_("Advocacy campaigns"),
+    "resource_mobilization": N_("Resource mobilization"),
+    "information_sharing": N_("Information sharing"),
+    "innovative_products_and_services": N_("Innovative products and services"),
+    "policy": N_("Policy"),
 }
 
 
@@ -109,21 +109,21 @@ def _item(engagement: Engagement, partners: list[str], organizers: list[str], re
     links: list[str] = []
     kind = engagement.kind
     if engagement.country:
-        facts["Country"] = engagement.country
+        facts[N_("Country")] = engagement.country
     if swg is not None:
-        facts["Sub-Working Group"] = f"{swg.code} {swg.title}"
+        facts[N_("Sub-Working Group")] = f"{swg.code} {swg.title}"
     if meeting is not None:
-        facts["Meeting"] = meeting.title
-        facts["Date"] = _day(meeting.starts_on) + (f"/{_day(meeting.ends_on)}" if meeting.ends_on else "")
+        facts[N_("Meeting")] = meeting.title
+        facts[N_("Date")] = _day(meeting.starts_on) + (f"/{_day(meeting.ends_on)}" if meeting.ends_on else "")
         if meeting.location:
-            facts["Location"] = meeting.location
+            facts[N_("Location")] = meeting.location
     if organizers:
-        facts["Organized by"] = ", ".join(organizers)
+        facts[N_("Organized by")] = ", ".join(organizers)
     if kind == EngagementKind.NATIONAL_DIALOGUE:
         if report is not None:
             facts |= {
-                "Held on": _day(report.held_on), "Organizing agency": report.organizing_agency,
-                "Public partners": str(report.public_partners), "Private partners": str(report.private_partners),
+                N_("Held on"): _day(report.held_on), N_("Organizing agency"): report.organizing_agency,
+                N_("Public partners"): str(report.public_partners), N_("Private partners"): str(report.private_partners),
             }
             summary = _paragraphs(
                 f"{report.organizing_agency} convened {report.public_partners} public and "
@@ -133,14 +133,15 @@ def _item(engagement: Engagement, partners: list[str], organizers: list[str], re
                     + (("<p><strong>Recommendations</strong></p>" + _paragraphs(report.recommendations))
                        if report.recommendations else ""))
         elif details.get("organizing_agency"):
-            facts["Organizing agency"] = details["organizing_agency"]
+            facts[N_("Organizing agency")] = details["organizing_agency"]
     elif kind == EngagementKind.SWG_PRESENTATION:
         if details.get("topic"):
-            facts["Topic"] = details["topic"]
+            facts[N_("Topic")] = details["topic"]
             summary = _paragraphs(f"{', '.join(partners) or 'A partner'} presented: {details['topic']}")
     elif kind in (EngagementKind.ALLIANCE_MEETING, EngagementKind.PRIVATE_SECTOR_FORUM):
         if details.get("focus"):
-            facts["Focus"] = {"fatf": "FATF", "banking_forum": "Banking-sector forum"}.get(details["focus"], details["focus"])
+            focus = {"fatf": N_("FATF"), "banking_forum": N_("Banking-sector forum")}
+            facts[N_("Focus")] = focus.get(details["focus"], details["focus"])
         summary = _paragraphs(details.get("purpose"))
         outcome = details.get("outcome") or {}
         body = _paragraphs(outcome.get("summary")) + _list("Commitments", list(outcome.get("commitments") or []))
@@ -148,20 +149,20 @@ def _item(engagement: Engagement, partners: list[str], organizers: list[str], re
         if details.get("url"):
             links.append(details["url"])
     elif kind == EngagementKind.WEBSITE_SUBMISSION:
-        facts["Format"] = str(details.get("media", "")).capitalize()
+        facts[N_("Format")] = str(details.get("media", "")).capitalize()
         summary = _paragraphs(details.get("summary"))
         if details.get("url"):
             links.append(details["url"])
     elif kind == EngagementKind.RECOMMENDATION:
-        facts["Topic"] = TOPIC_LABELS.get(details.get("topic", ""), str(details.get("topic", "")))
-        facts["Coalition deliverable"] = "Yes" if "include_in_deliverable" in milestones else "No"
+        facts[N_("Topic")] = TOPIC_LABELS.get(details.get("topic", ""), str(details.get("topic", "")))
+        facts[N_("Coalition deliverable")] = N_("Yes") if "include_in_deliverable" in milestones else N_("No")
         body = _paragraphs(details.get("text"))
     elif kind == EngagementKind.ACHIEVEMENT:
-        facts["Received via"] = details.get("received_via", "website")
-        facts["In the final report"] = "Yes" if "include_in_final_report" in milestones else "No"
+        facts[N_("Received via")] = details.get("received_via", "website")
+        facts[N_("In the final report")] = N_("Yes") if "include_in_final_report" in milestones else N_("No")
         summary = _paragraphs(details.get("summary"))
     if details.get("submitted_on"):
-        facts["Received on"] = details["submitted_on"]
+        facts[N_("Received on")] = details["submitted_on"]
     return PublishedItem(
         engagement_id=engagement.id, kind=kind, title=engagement.title, published_at=_published_at(engagement),
         summary=summary, body=body, partners=partners, facts={k: v for k, v in facts.items() if v},

@@ -1,8 +1,9 @@
-"""The site's languages: message catalogs (read from .po files at run time), country names, dates.
+"""The project's languages: message catalogs (read from .po files at run time), country names, dates.
 
-One set of templates serves every language: their strings go through gettext, whose Spanish and
-French catalogs live in ``website/locale/<lang>.po`` and are read with Babel on first use, so no
-compile step can be forgotten. Country names come from pycountry's ISO 3166 catalogs.
+Every string a person reads (site, report, mails) goes through gettext, whose Spanish and French
+catalogs live in the top-level ``locale/<lang>.po`` (``make catalogs`` keeps them current) and are
+read with Babel on first use, so no compile step can be forgotten. Country names come from
+pycountry's ISO 3166 catalogs.
 """
 
 from __future__ import annotations
@@ -20,9 +21,22 @@ from babel.messages.pofile import read_po
 
 LANGUAGES: tuple[str, ...] = ("en", "es", "fr")
 LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français"}
-LOCALE_DIR = Path(__file__).with_name("locale")
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 #: Babel locales for dates: the Coalition writes "12 February 2024" in English.
 BABEL_LOCALES = {"en": "en_GB"}
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction into the catalogs; it is translated later, where it is shown."""
+    return message
+
+
+#: Msgids that come from data the extraction cannot see (the regions of the reference data, the
+#: media of website submissions, the channel an achievement came by), translated where shown.
+DATA_MESSAGES: tuple[str, ...] = (
+    N_("Africa"), N_("Americas"), N_("Asia-Pacific"), N_("Europe"), N_("Global"), N_("Middle East"),
+    N_("Video"), N_("Presentation"), N_("Document"), N_("website"), N_("mailbox"),
+)
 
 
 @lru_cache(maxsize=None)

@@ -35,7 +35,7 @@ from pydantic import (
 )
 
 from website.feeds import atom_feed, json_feed, sitemap
-from website.i18n import LANGUAGE_NAMES, LANGUAGES, country_name, long_date, translations
+from website.i18n import LANGUAGE_NAMES, LANGUAGES, LOCALE_DIR, N_, country_name, long_date, translations
 
 Kind = Literal[
     "national_dialogue",
@@ -50,14 +50,14 @@ Kind = Literal[
 
 #: Kinds in display order, with their English titles (the msgids of the catalogs).
 KIND_TITLES: dict[str, str] = {
-    "national_dialogue": "National dialogues",
-    "swg_presentation": "Presentations at Sub-Working Groups",
-    "alliance_meeting": "Prevent Alliance meetings",
-    "toolkit_launch": "PPP toolkit",
-    "website_submission": "Exchange of experiences",
-    "recommendation": "Recommendations",
-    "achievement": "Private-sector achievements",
-    "private_sector_forum": "Private-sector forums",
+    "national_dialogue": N_("National dialogues"),
+    "swg_presentation": N_("Presentations at Sub-Working Groups"),
+    "alliance_meeting": N_("Prevent Alliance meetings"),
+    "toolkit_launch": N_("PPP toolkit"),
+    "website_submission": N_("Exchange of experiences"),
+    "recommendation": N_("Recommendations"),
+    "achievement": N_("Private-sector achievements"),
+    "private_sector_forum": N_("Private-sector forums"),
 }
 KINDS: tuple[str, ...] = get_args(Kind)
 assert set(KINDS) == set(KIND_TITLES)
@@ -66,17 +66,18 @@ assert set(KINDS) == set(KIND_TITLES)
 PRIORITY_INDUSTRIES = ("chemical", "shipping", "consignment", "social_media", "e_commerce", "banking")
 FUTURE_INDUSTRIES = ("artificial_intelligence", "pharmaceuticals")
 INDUSTRY_LABELS: dict[str, str] = {
-    "chemical": "Chemical", "shipping": "Shipping", "consignment": "Consignment", "social_media": "Social media",
-    "e_commerce": "E-commerce", "banking": "Banking", "artificial_intelligence": "Artificial intelligence",
-    "pharmaceuticals": "Pharmaceuticals", "transportation": "Transportation",
-    "financial": "Financial institutions", "other": "Other industries",
+    "chemical": N_("Chemical"), "shipping": N_("Shipping"), "consignment": N_("Consignment"),
+    "social_media": N_("Social media"), "e_commerce": N_("E-commerce"), "banking": N_("Banking"),
+    "artificial_intelligence": N_("Artificial intelligence"), "pharmaceuticals": N_("Pharmaceuticals"),
+    "transportation": N_("Transportation"),
+    "financial": N_("Financial institutions"), "other": N_("Other industries"),
 }
 #: The portal's submission forms, per kind that partners submit.
 SUBMISSION_FORMS = {"recommendation": "/submit/recommendation", "achievement": "/submit/achievement",
                     "website_submission": "/submit/material"}
 DEFAULT_PORTAL_URL = "http://127.0.0.1:8000"
 
-SITE_TITLE = "Global Coalition to Address Synthetic Drug Threats: private-sector engagement"
+SITE_TITLE = N_("Global Coalition to Address Synthetic Drug Threats: private-sector engagement")
 HOME_LATEST = 10
 #: Items in the JSON and Atom feeds, the newest: readers keep what they have seen, and a publication
 #: renders the feeds again, so their size must not grow with the site.
@@ -248,8 +249,8 @@ def _environment(language: str) -> Environment:
 _ENVIRONMENTS = {language: _environment(language) for language in LANGUAGES}
 #: Changes whenever a template, catalog or site asset changes: cached item pages are then rendered again.
 _TEMPLATES_DIGEST = hashlib.sha256(b"".join(
-    path.read_bytes() for folder in ("templates", "locale", "static")
-    for path in sorted(Path(__file__).with_name(folder).iterdir()) if path.is_file()
+    path.read_bytes() for folder in (Path(__file__).with_name("templates"), LOCALE_DIR, _STATIC)
+    for path in sorted(folder.iterdir()) if path.is_file()
 )).hexdigest()
 
 
