@@ -19,10 +19,12 @@ from settings import Settings
 from states import action_links
 from states.clock import SYSTEM_CLOCK, Clock
 from states.inputs import Email, Strict, parse
+from website.i18n import N_
 
 PURPOSE = "sign_in"
 LIFETIME = timedelta(hours=1)
-WHAT = {Role.CO_CHAIR: "the invitations awaiting your decision", Role.SECRETARIAT: "the Secretariat's board"}
+#: What a sign-in link opens, in the mail's words (msgids of the catalogs: the mail translates them).
+WHAT = {Role.CO_CHAIR: N_("the invitations awaiting your decision"), Role.SECRETARIAT: N_("the Secretariat's board")}
 
 
 class SignInRequest(Strict):

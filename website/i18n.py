@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import gettext
 import io
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
 import pycountry
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime, get_date_format, get_datetime_format, get_time_format
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -36,6 +36,7 @@ def N_(message: str) -> str:
 DATA_MESSAGES: tuple[str, ...] = (
     N_("Africa"), N_("Americas"), N_("Asia-Pacific"), N_("Europe"), N_("Global"), N_("Middle East"),
     N_("Video"), N_("Presentation"), N_("Document"), N_("website"), N_("mailbox"),
+    N_("Global Coalition Secretariat"),  # the default signature of mails (settings.secretariat_name)
 )
 
 
@@ -73,10 +74,26 @@ def country_name(code: str, language: str) -> str:
 
 
 def long_date(moment: date | datetime, language: str) -> str:
-    """``moment`` as a long date in ``language`` (12 February 2024, 12 de febrero de 2024, 12 février 2024)."""
+    """``moment`` as a long date in ``language`` (12 February 2024, 12 de febrero de 2024, 1er février 2024)."""
     return _long_day(moment.date() if isinstance(moment, datetime) else moment, language)
+
+
+def long_datetime(moment: datetime, language: str) -> str:
+    """``moment`` as a long date and a time in its own zone, UTC if it has none (12 February 2024, 14:05 UTC)."""
+    locale = BABEL_LOCALES.get(language, language)
+    pattern = (get_datetime_format("medium", locale=locale)
+               .replace("{1}", _long_date_pattern(moment.day, locale))
+               .replace("{0}", get_time_format("short", locale=locale).pattern + " z"))
+    return format_datetime(moment, pattern, tzinfo=moment.tzinfo or timezone.utc, locale=locale)
 
 
 @lru_cache(maxsize=4096)
 def _long_day(day: date, language: str) -> str:
-    return format_date(day, format="long", locale=BABEL_LOCALES.get(language, language))
+    locale = BABEL_LOCALES.get(language, language)
+    return format_date(day, _long_date_pattern(day.day, locale), locale=locale)
+
+
+def _long_date_pattern(day: int, locale: str) -> str:
+    """The locale's long date pattern; French writes the first of the month as an ordinal (1er)."""
+    pattern = get_date_format("long", locale=locale).pattern
+    return pattern.replace("d", "d'er'", 1) if day == 1 and locale == "fr" else pattern
