@@ -1,0 +1,197 @@
+"""The message catalogs (locale/<lang>.po): complete, current, consistent; and mails that leak no English.
+
+One catalog per language serves the site, the report and the mails. These tests read it as a
+translator would (every msgid translated, no fuzzy entry, the same placeholders), compare it with
+what ``pybabel extract`` finds in the code (what `make catalogs` would add or drop), render every
+mail in Spanish and French looking for any English sentence of the catalog, and check plurals and
+dates per language.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import date, datetime, timedelta, timezone
+from functools import cache
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog, Message
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+
+from models.enums import EngagementKind, NotificationType, Role
+from notifications.templates import render_message
+from states.sign_in import WHAT
+from website.i18n import LOCALE_DIR, long_date, long_datetime, translations
+
+ROOT = Path(__file__).resolve().parent.parent
+TRANSLATED = ("es", "fr")
+_PLACEHOLDER = re.compile(r"%(?:\(\w+\))?[sd]")
+_ASCII_SPACES = re.compile(r"[ \t\r\n]+")  # French no-break spaces are part of the text
+_TAGS = re.compile(r"<[^>]+>")
+
+
+@cache
+def _catalog(language: str) -> Catalog:
+    with (LOCALE_DIR / f"{language}.po").open("rb") as handle:
+        return read_po(handle, locale=language)
+
+
+def _entries(language: str) -> list[Message]:
+    return [message for message in _catalog(language) if message.id]
+
+
+def _key(message_id: str | tuple[str, ...]) -> str:
+    return message_id if isinstance(message_id, str) else message_id[0]
+
+
+def _strings(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+@cache
+def _extracted() -> frozenset[str]:
+    """The msgids `pybabel extract -F babel.cfg .` finds (what `make catalogs` runs)."""
+    with (ROOT / "babel.cfg").open() as handle:
+        method_map, options_map = parse_mapping_cfg(handle)
+    return frozenset(_key(found[2]) for found in extract_from_dir(ROOT, method_map, options_map))
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_msgid_has_a_translation_and_none_is_fuzzy(language: str) -> None:
+    untranslated = [_key(m.id) for m in _entries(language) if not all(s.strip() for s in _strings(m.string))]
+    assert untranslated == []
+    assert [_key(m.id) for m in _entries(language) if m.fuzzy] == []
+    assert list(_catalog(language).obsolete) == []  # nothing commented out (#~) by an update
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_translations_keep_the_placeholders_of_their_msgid(language: str) -> None:
+    wrong = []
+    for message in _entries(language):
+        expected = sorted(set(_PLACEHOLDER.findall(" ".join(_strings(message.id)))))
+        for text in _strings(message.string):
+            if sorted(set(_PLACEHOLDER.findall(text))) != expected:
+                wrong.append((_key(message.id), text))
+    assert wrong == []
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_the_catalogs_are_current_with_the_code(language: str) -> None:
+    in_catalog = {_key(m.id) for m in _entries(language)}
+    assert sorted(_extracted() - in_catalog) == [], "strings marked in the code but missing: run `make catalogs`"
+    # Msgids the code no longer marks would be commented out by `make catalogs`: mark them (N_) or drop them.
+    assert sorted(in_catalog - _extracted()) == []
+
+
+def test_french_puts_a_no_break_space_before_double_punctuation_and_inside_quotes() -> None:
+    wrong = [text for message in _entries("fr") for text in _strings(message.string)
+             if re.search(r" [:;!?»]|« |\w[;!?»]|\w:(\s|$)", text)]
+    assert wrong == []
+
+
+# --- Mails: every type, every branch, in Spanish and French, with no English sentence of the catalog.
+
+_BASE = {
+    "engagement_title": "Alertas de precursores", "engagement_kind": EngagementKind.SWG_PRESENTATION.value,
+    "recipient_name": "Amina Diallo", "swg_code": "2.2", "swg_title": "Intercambio", "meeting_title": "Sesión de febrero",
+    "meeting_date": "2024-02-15", "deadline": "2024-02-01", "reminder_number": 2, "decision": "approve",
+    "url": "https://engage.example/engagements/7", "comment": "Merci", "organization": "Química Andina S.A.",
+    "received_on": "2024-03-01", "secretariat_name": "Global Coalition Secretariat",
+    "action_url": "https://engage.example/a/xyz", "link_purpose": "co_chair_decision", "link_expires": "2024-02-10",
+}
+#: Contexts that together take every branch of every template.
+CONTEXTS = [
+    _BASE,
+    _BASE | {"reminder_number": 1, "decision": "decline", "early_deadline": "2024-01-20", "link_purpose": "invitation_answer"},
+    _BASE | {"reminder_number": 0, "decision": "", "trigger": "accept", "swg_title": None, "meeting_title": None,
+             "link_purpose": "dialogue_report", "link_expires": "2024-02-10T14:05+00:00"},
+    _BASE | {"decision": "other", "meeting_date": None, "deadline": None, "organization": None,
+             "link_purpose": "submission_confirmation"},
+    {"engagement_title": "Diálogo", "swg_code": "1.1", "meeting_date": "2024-05-01", "received_on": "2024-05-02"},
+    {"engagement_title": "Diálogo"},
+] + [{"engagement_title": "Diálogo", "engagement_kind": kind.value, "reminder_number": 3} for kind in EngagementKind]
+#: What a sign-in link opens is the sign-in mail's title.
+SIGN_IN_CONTEXTS = [
+    {"engagement_title": WHAT[Role.CO_CHAIR], "link_purpose": "sign_in", "action_url": "https://engage.example/a/1",
+     "link_expires": "2024-02-01T14:05+00:00"},
+    {"engagement_title": WHAT[Role.SECRETARIAT], "link_purpose": "sign_in"},
+]
+
+
+@cache
+def _english_sentences() -> tuple[str, ...]:
+    """The literal runs of three words or more of every msgid: any of them in a mail is untranslated English."""
+    runs = set()
+    for message in _entries("fr"):
+        for msgid in _strings(message.id):
+            for run in _PLACEHOLDER.split(msgid):
+                run = _ASCII_SPACES.sub(" ", run).strip(" .,:;\"")
+                if len(run.split(" ")) >= 3:
+                    runs.add(run)
+    return tuple(sorted(runs))
+
+
+def _visible(text: str) -> str:
+    return _ASCII_SPACES.sub(" ", html.unescape(_TAGS.sub(" ", text)))
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+@pytest.mark.parametrize("kind", list(NotificationType))
+def test_mails_in_spanish_and_french_hold_no_english_sentence(kind: NotificationType, language: str) -> None:
+    sentences = _english_sentences()
+    assert len(sentences) > 100 and "is still awaiting a response after" in sentences  # the check has teeth
+    for context in CONTEXTS + (SIGN_IN_CONTEXTS if kind == NotificationType.SIGN_IN else []):
+        message = render_message(kind, language, context)
+        for part in (message.subject, message.text, message.html):
+            visible = _visible(part)
+            assert [sentence for sentence in sentences if sentence in visible] == [], (context, visible)
+
+
+def test_the_leak_check_sees_english_when_there_is_some() -> None:
+    english = render_message("escalation", "en", _BASE)
+    assert [s for s in _english_sentences() if s in _visible(english.text)]
+
+
+# --- Plurals and dates.
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("en", {0: "is still awaiting a response.", 1: "after 1 reminder.", 2: "after 2 reminders."}),
+    ("es", {0: "sigue a la espera de una respuesta.", 1: "después de 1 recordatorio.", 2: "después de 2 recordatorios."}),
+    ("fr", {0: "est toujours en attente d'une réponse.", 1: "après 1 rappel.", 2: "après 2 rappels."}),
+])
+def test_reminder_counts_take_the_plural_of_their_language(language: str, expected: dict[int, str]) -> None:
+    for count, words in expected.items():  # no reminder yet (0): the sentence without a count
+        text = _visible(render_message("escalation", language, _BASE | {"reminder_number": count}).text)
+        assert words in text, text
+
+
+@pytest.mark.parametrize(("language", "zero", "one", "two"), [
+    ("en", "reminders", "reminder", "reminders"),
+    ("es", "recordatorios", "recordatorio", "recordatorios"),
+    ("fr", "rappel", "rappel", "rappels"),  # French counts 0 as singular
+])
+def test_the_catalogs_plural_rules_for_0_1_2(language: str, zero: str, one: str, two: str) -> None:
+    singular = '"%(engagement_title)s"%(kind)s is still awaiting a response after %(count)s reminder.'
+    plural = '"%(engagement_title)s"%(kind)s is still awaiting a response after %(count)s reminders.'
+    for count, word in ((0, zero), (1, one), (2, two)):
+        text = translations(language).ngettext(singular, plural, count) % {"engagement_title": "T", "kind": "", "count": count}
+        assert text.endswith(f" {count} {word}."), text
+
+
+@pytest.mark.parametrize(("language", "day", "first", "moment"), [
+    ("en", "15 February 2024", "1 February 2024", "10 February 2024, 14:05 UTC"),
+    ("es", "15 de febrero de 2024", "1 de febrero de 2024", "10 de febrero de 2024, 14:05 UTC"),
+    ("fr", "15 février 2024", "1er février 2024", "10 février 2024, 14:05 TU"),
+])
+def test_dates_are_written_by_babel_in_each_language(language: str, day: str, first: str, moment: str) -> None:
+    assert long_date(date(2024, 2, 15), language) == day
+    assert long_date(date(2024, 2, 1), language) == first
+    assert long_datetime(datetime(2024, 2, 10, 14, 5, tzinfo=timezone.utc), language) == moment
+    assert long_datetime(datetime(2024, 2, 10, 14, 5), language) == moment  # no zone: UTC
+    paris = timezone(timedelta(hours=1))
+    assert long_datetime(datetime(2024, 2, 10, 15, 5, tzinfo=paris), language).endswith("15:05 +0100")
+    mail = _visible(render_message("approval_request", language, _BASE | {"link_expires": "2024-02-10T14:05+00:00"}).text)
+    assert day in mail and first in mail and moment in mail
