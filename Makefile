@@ -48,7 +48,7 @@ test: $(AXE)
 CATALOG_LANGUAGES := es fr
 .PHONY: catalogs
 catalogs: $(STAMP)
-	$(VENV)/bin/pybabel --quiet extract -F babel.cfg --no-location --no-wrap --project "Coalition Engage" -o locale/messages.pot .
+	$(VENV)/bin/pybabel --quiet extract -F babel.cfg --no-location --no-wrap -k N_plural:1,2 --project "Coalition Engage" -o locale/messages.pot .
 	for lang in $(CATALOG_LANGUAGES); do \
 	  $(VENV)/bin/pybabel --quiet update -i locale/messages.pot -o locale/$$lang.po -l $$lang --no-fuzzy-matching --no-wrap --ignore-pot-creation-date || exit 1; \
 	done

@@ -10,6 +10,7 @@ dates per language.
 from __future__ import annotations
 
 import html
+import json
 import re
 from datetime import date, datetime, timedelta, timezone
 from functools import cache
@@ -17,14 +18,17 @@ from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog, Message
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from models.enums import EngagementKind, NotificationType, Role
 from notifications.templates import render_message
+from states.publication import _CONVENED, _PRESENTED, _PRIVATE_PARTNERS, _PUBLIC_PARTNERS
 from states.sign_in import WHAT
-from website.i18n import LOCALE_DIR, long_date, long_datetime, translations
+from website import PublishedItem, publish
+from website.i18n import LOCALE_DIR, Phrase, long_date, long_datetime, translations
+from website.render import Section
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATED = ("es", "fr")
@@ -53,10 +57,11 @@ def _strings(value: str | tuple[str, ...]) -> tuple[str, ...]:
 
 @cache
 def _extracted() -> frozenset[str]:
-    """The msgids `pybabel extract -F babel.cfg .` finds (what `make catalogs` runs)."""
+    """The msgids `pybabel extract -F babel.cfg -k N_plural:1,2 .` finds (what `make catalogs` runs)."""
     with (ROOT / "babel.cfg").open() as handle:
         method_map, options_map = parse_mapping_cfg(handle)
-    return frozenset(_key(found[2]) for found in extract_from_dir(ROOT, method_map, options_map))
+    keywords = {**DEFAULT_KEYWORDS, "N_plural": (1, 2)}
+    return frozenset(_key(found[2]) for found in extract_from_dir(ROOT, method_map, options_map, keywords=keywords))
 
 
 @pytest.mark.parametrize("language", TRANSLATED)
@@ -195,3 +200,54 @@ def test_dates_are_written_by_babel_in_each_language(language: str, day: str, fi
     assert long_datetime(datetime(2024, 2, 10, 15, 5, tzinfo=paris), language).endswith("15:05 +0100")
     mail = _visible(render_message("approval_request", language, _BASE | {"link_expires": "2024-02-10T14:05+00:00"}).text)
     assert day in mail and first in mail and moment in mail
+
+
+# --- The engine's sentences on the site: messages with parameters, said in the page's language.
+
+def _dialogue_item(public: int, private: int) -> PublishedItem:
+    return PublishedItem(
+        engagement_id=19, kind="national_dialogue", title="Diálogo nacional con la industria química",
+        published_at=datetime(2024, 2, 1, tzinfo=timezone.utc), language="es",
+        lead=Phrase.of(_CONVENED, agency="CONADIC", day="2024-01-29",
+                       public=Phrase.of(_PUBLIC_PARTNERS, public, count=public),
+                       private=Phrase.of(_PRIVATE_PARTNERS, private, count=private)),
+        body="<p>Relato del diálogo.</p>",
+        sections=[Section(title="Areas of discussion", entries=["Control de precursores"]),
+                  Section(title="Recommendations", text="<p>Compartir alertas.</p>")],
+    )
+
+
+@pytest.mark.parametrize(("language", "lead", "areas"), [
+    ("en", "CONADIC convened 6 public partners and 1 private partner on 29 January 2024.", "Areas of discussion"),
+    ("es", "CONADIC convocó a 6 socios públicos y 1 socio privado el 29 de enero de 2024.", "Temas tratados"),
+    ("fr", "CONADIC a réuni 6 partenaires publics et 1 partenaire privé le 29 janvier 2024.", "Thèmes abordés"),
+])
+def test_a_dialogues_sentence_and_headings_are_said_in_the_pages_language(
+    tmp_path: Path, language: str, lead: str, areas: str,
+) -> None:
+    publish(tmp_path, [_dialogue_item(6, 1)])
+    folder = tmp_path / ("" if language == "en" else language)
+    page = (folder / "national_dialogue/19.html").read_text("utf-8")
+    # The engine's sentence is in the page's language (no lang attribute); the partner's text keeps its own.
+    assert f'<div class="summary"><p>{lead}</p></div>' in page
+    assert f"<h2>{areas}</h2>" in page and '<ul lang="es">' in page and '<div class="body" lang="es"><p>Compartir' in page
+    assert lead in (folder / "national_dialogue/index.html").read_text("utf-8")
+    assert lead in (folder / "search-index.js").read_text("ascii").encode().decode("unicode_escape")
+    assert lead in json.loads((folder / "feed.json").read_text("utf-8"))["items"][0]["content_html"]
+
+
+@pytest.mark.parametrize(("count", "english", "french"), [
+    (0, "0 private partners", "0 partenaire privé"), (1, "1 private partner", "1 partenaire privé"),
+    (2, "2 private partners", "2 partenaires privés"),
+])
+def test_partner_counts_take_their_plural(count: int, english: str, french: str) -> None:
+    lead = _dialogue_item(1, count).lead
+    assert english in lead.html("en") and "1 public partner " in lead.html("en") and french in lead.html("fr")
+
+
+def test_a_presentation_names_its_presenters_in_the_pages_language() -> None:
+    one = Phrase.of(_PRESENTED, 1, partners="Meta", topic="Alertas")
+    two = Phrase.of(_PRESENTED, 2, partners="Meta, X Corp.", topic="Alertas")
+    assert one.html("en") == "Meta presented: Alertas" and two.html("es") == "Meta, X Corp. presentaron: Alertas"
+    assert one.html("fr") == "Meta a présenté\u00a0: Alertas" and two.html("fr") == "Meta, X Corp. ont présenté\u00a0: Alertas"
+    assert Phrase.of(_PRESENTED, 1, partners="<b>", topic="&").html("en") == "&lt;b&gt; presented: &amp;"  # escaped

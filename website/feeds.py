@@ -19,8 +19,6 @@ def _iso(view: _View) -> str:
     return view.item.published_at.isoformat().replace("+00:00", "Z")
 
 
-def _content(view: _View) -> str:
-    return "\n".join(part for part in (view.summary_html, view.body_html) if part)
 
 
 def json_feed(views: list[_View], *, title: str, language: str, kind_titles: dict[str, str]) -> bytes:
@@ -36,7 +34,7 @@ def json_feed(views: list[_View], *, title: str, language: str, kind_titles: dic
                 "id": str(view.item.engagement_id),
                 "url": view.item.path,
                 "title": view.item.title,
-                "content_html": _content(view),
+                "content_html": view.content_html(language),
                 "date_published": _iso(view),
                 "tags": [view.item.kind, kind_titles[view.item.kind]],
                 **({"language": view.item.language} if view.item.language else {}),
@@ -68,7 +66,7 @@ def atom_feed(views: list[_View], *, title: str, language: str) -> bytes:
         ElementTree.SubElement(entry, "category", {"term": view.item.kind})
         for name in view.item.partners:
             ElementTree.SubElement(ElementTree.SubElement(entry, "contributor"), "name").text = name
-        content = _content(view)
+        content = view.content_html(language)
         if content:
             attributes = {"type": "html"}
             if view.item.language:

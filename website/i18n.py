@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import gettext
 import io
+import re
 from datetime import date, datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
 import pycountry
+from markupsafe import Markup
+from pydantic import BaseModel, ConfigDict
 from babel.dates import format_date, format_datetime, get_date_format, get_datetime_format, get_time_format
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -22,6 +25,7 @@ from babel.messages.pofile import read_po
 LANGUAGES: tuple[str, ...] = ("en", "es", "fr")
 LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français"}
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: Babel locales for dates: the Coalition writes "12 February 2024" in English.
 BABEL_LOCALES = {"en": "en_GB"}
 
@@ -29,6 +33,48 @@ BABEL_LOCALES = {"en": "en_GB"}
 def N_(message: str) -> str:
     """Mark ``message`` for extraction into the catalogs; it is translated later, where it is shown."""
     return message
+
+
+def N_plural(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a message and its plural for extraction (``make catalogs`` passes ``-k N_plural:1,2``)."""
+    return singular, plural
+
+
+class Phrase(BaseModel):
+    """A sentence the engine writes, kept as a catalog msgid and its parameters: each page says it in its language.
+
+    With a ``plural``, ``count`` chooses the form (ngettext). Parameters that are phrases are said in
+    the same language, ISO dates are written out as long dates; the others are shown as they are, escaped.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    msgid: str
+    plural: str | None = None
+    count: int | None = None
+    params: dict[str, Phrase | str | int] = {}
+
+    @classmethod
+    def of(cls, message: str | tuple[str, str], count: int | None = None, /, **params: Phrase | str | int) -> Phrase:
+        """``Phrase.of(N_("..."), name=value)`` or ``Phrase.of(N_plural("...", "..."), count, name=value)``."""
+        if isinstance(message, tuple):
+            return cls(msgid=message[0], plural=message[1], count=count, params=params)
+        return cls(msgid=message, params=params)
+
+    def html(self, language: str) -> Markup:
+        """The sentence in ``language``, its parameters escaped."""
+        catalog = translations(language)
+        text = (catalog.ngettext(self.msgid, self.plural, self.count or 0) if self.plural is not None
+                else catalog.gettext(self.msgid))
+        return Markup(text) % {name: _parameter(value, language) for name, value in self.params.items()}
+
+
+def _parameter(value: Phrase | str | int, language: str) -> Markup | str | int:
+    if isinstance(value, Phrase):
+        return value.html(language)
+    if isinstance(value, str) and _ISO_DAY.match(value):
+        return long_date(date.fromisoformat(value), language)
+    return value
 
 
 #: Msgids that come from data the extraction cannot see (the regions of the reference data, the

@@ -35,7 +35,7 @@ from pydantic import (
 )
 
 from website.feeds import atom_feed, json_feed, sitemap
-from website.i18n import LANGUAGE_NAMES, LANGUAGES, LOCALE_DIR, N_, country_name, long_date, translations
+from website.i18n import LANGUAGE_NAMES, LANGUAGES, LOCALE_DIR, N_, Phrase, country_name, long_date, translations
 
 Kind = Literal[
     "national_dialogue",
@@ -99,6 +99,16 @@ _ENUMERATED_FACTS = {"Topic", "Format", "Focus", "Received via", "Coalition deli
 _LANGUAGE_TAG = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 
 
+class Section(BaseModel):
+    """A part of an item's body under a heading (a catalog msgid): a list, partner-written paragraphs, or both."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str
+    entries: list[str] = []
+    text: str = ""
+
+
 class PublishedItem(BaseModel):
     """One approved, published engagement as the website shows it."""
 
@@ -108,8 +118,12 @@ class PublishedItem(BaseModel):
     kind: Kind
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     published_at: AwareDatetime
+    #: What the engine says of the item (e.g. who convened how many partners), in the language of each page.
+    lead: Phrase | None = None
     summary: str = ""
     body: str = ""
+    #: After the body: headed lists and texts (areas of discussion, commitments, recommendations).
+    sections: list[Section] = []
     partners: list[str] = []
     facts: dict[str, str] = {}
     links: list[HttpUrl] = []
@@ -241,7 +255,7 @@ def _environment(language: str) -> Environment:
     )
     environment.filters.update(
         iso=_iso, day=lambda moment: long_date(moment, language), country=lambda code: country_name(code, language),
-        fact_value=fact_value,
+        fact_value=fact_value, phrase=lambda phrase: phrase.html(language),
     )
     return environment
 
@@ -261,6 +275,8 @@ class _View:
     item: PublishedItem
     summary_html: Markup
     body_html: Markup
+    #: The item's sections, each with its text sanitized.
+    sections: tuple[tuple[Section, Markup], ...]
     profiles: tuple[PartnerProfile, ...]
     #: What the pages showing the item are made from: the item and its partners' profiles.
     digest: str
@@ -269,7 +285,21 @@ class _View:
     def of(cls, item: PublishedItem, profiles: dict[str, PartnerProfile]) -> _View:
         shown = tuple(profiles.get(name, PartnerProfile(name=name)) for name in item.partners)
         digest = hashlib.sha256("\0".join((item.model_dump_json(), *(p.model_dump_json() for p in shown))).encode())
-        return cls(item, _safe(item.summary), _safe(item.body), shown, digest.hexdigest())
+        sections = tuple((section, _safe(section.text)) for section in item.sections)
+        return cls(item, _safe(item.summary), _safe(item.body), sections, shown, digest.hexdigest())
+
+    def content_html(self, language: str) -> Markup:
+        """Everything the item says, as one piece of HTML in ``language`` (feeds, search)."""
+        gettext = translations(language).gettext
+        parts = [Markup("<p>%s</p>") % self.item.lead.html(language)] if self.item.lead else []
+        parts += [self.summary_html, self.body_html]
+        for section, text in self.sections:
+            parts.append(Markup("<p><strong>%s</strong></p>") % gettext(section.title))
+            if section.entries:
+                entries = Markup("").join(Markup("<li>%s</li>") % entry for entry in section.entries)
+                parts.append(Markup("<ul>%s</ul>") % entries)
+            parts.append(text)
+        return Markup("\n").join(part for part in parts if part)
 
 
 def _safe(partner_text: str) -> Markup:
@@ -490,7 +520,7 @@ def _search_index(views: list[_View], language: str) -> bytes:
             "id": view.item.engagement_id, "url": view.item.path, "title": view.item.title,
             "kind": gettext(KIND_TITLES[view.item.kind]), "partners": " ".join(view.item.partners),
             "country": country_name(view.item.country, language) if view.item.country else "",
-            "text": plain_text(view.item.summary + " " + view.item.body)[:600],
+            "text": plain_text(view.content_html(language))[:600],
         }
         for view in views
     ]
