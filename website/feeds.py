@@ -19,8 +19,6 @@ def _iso(view: _View) -> str:
     return view.item.published_at.isoformat().replace("+00:00", "Z")
 
 
-
-
 def json_feed(views: list[_View], *, title: str, language: str, kind_titles: dict[str, str]) -> bytes:
     """A JSON Feed 1.1 of ``views`` (newest first); URLs relative to the feed's folder."""
     feed = {

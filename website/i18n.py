@@ -16,11 +16,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import pycountry
-from markupsafe import Markup
-from pydantic import BaseModel, ConfigDict
 from babel.dates import format_date, format_datetime, get_date_format, get_datetime_format, get_time_format
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from markupsafe import Markup
+from pydantic import BaseModel, ConfigDict
 
 LANGUAGES: tuple[str, ...] = ("en", "es", "fr")
 LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français"}

@@ -69,8 +69,7 @@ INDUSTRY_LABELS: dict[str, str] = {
     "chemical": N_("Chemical"), "shipping": N_("Shipping"), "consignment": N_("Consignment"),
     "social_media": N_("Social media"), "e_commerce": N_("E-commerce"), "banking": N_("Banking"),
     "artificial_intelligence": N_("Artificial intelligence"), "pharmaceuticals": N_("Pharmaceuticals"),
-    "transportation": N_("Transportation"),
-    "financial": N_("Financial institutions"), "other": N_("Other industries"),
+    "transportation": N_("Transportation"), "financial": N_("Financial institutions"), "other": N_("Other industries"),
 }
 #: The portal's submission forms, per kind that partners submit.
 SUBMISSION_FORMS = {"recommendation": "/submit/recommendation", "achievement": "/submit/achievement",
