@@ -251,3 +251,40 @@ def test_a_presentation_names_its_presenters_in_the_pages_language() -> None:
     assert one.html("en") == "Meta presented: Alertas" and two.html("es") == "Meta, X Corp. presentaron: Alertas"
     assert one.html("fr") == "Meta a présenté\u00a0: Alertas" and two.html("fr") == "Meta, X Corp. ont présenté\u00a0: Alertas"
     assert Phrase.of(_PRESENTED, 1, partners="<b>", topic="&").html("en") == "&lt;b&gt; presented: &amp;"  # escaped
+
+
+def _one_item_of_each_kind() -> list[PublishedItem]:
+    """Items as states/publication.py makes them, with every generated sentence, heading and enumerated fact."""
+    day = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    return [
+        _dialogue_item(6, 14).model_copy(update={"facts": {
+            "Country": "MX", "Held on": "2024-01-29", "Organizing agency": "CONADIC", "Public partners": "6",
+            "Private partners": "14"}, "country": "MX", "partners": ["Química Andina S.A."]}),
+        PublishedItem(engagement_id=20, kind="swg_presentation", title="Alertas de precursores", published_at=day,
+                      lead=Phrase.of(_PRESENTED, 1, partners="Química Andina S.A.", topic="Alertas"),
+                      facts={"Sub-Working Group": "2.2 Intercambio", "Meeting": "Sesión de febrero",
+                             "Date": "2024-02-20/2024-02-21", "Location": "Viena", "Topic": "Alertas"}),
+        PublishedItem(engagement_id=21, kind="alliance_meeting", title="Alianza", published_at=day,
+                      facts={"Focus": "FATF", "Organized by": "UNODC"},
+                      sections=[Section(title="Commitments", entries=["Informes compartidos"])]),
+        PublishedItem(engagement_id=22, kind="private_sector_forum", title="Foro bancario", published_at=day,
+                      facts={"Focus": "Banking-sector forum"}),
+        PublishedItem(engagement_id=23, kind="toolkit_launch", title="Caja de herramientas", published_at=day,
+                      links=["https://example.org/toolkit"]),
+        PublishedItem(engagement_id=24, kind="website_submission", title="Vídeo", published_at=day,
+                      facts={"Format": "Video", "Received on": "2024-02-28"}),
+        PublishedItem(engagement_id=25, kind="recommendation", title="Recomendación", published_at=day,
+                      facts={"Topic": "Information sharing", "Coalition deliverable": "Yes"}),
+        PublishedItem(engagement_id=26, kind="achievement", title="Logro", published_at=day,
+                      facts={"Received via": "mailbox", "In the final report": "No"}),
+    ]
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_item_pages_in_spanish_and_french_hold_no_english_sentence(tmp_path: Path, language: str) -> None:
+    publish(tmp_path, _one_item_of_each_kind())
+    pages = sorted((tmp_path / language).rglob("*.html"))
+    assert len(pages) > 10
+    for page in pages:
+        visible = _visible(page.read_text("utf-8"))
+        assert [sentence for sentence in _english_sentences() if sentence in visible] == [], page
