@@ -41,3 +41,15 @@ $(AXE):
 	npm install --silent --no-save --prefix .tools axe-core@4.14.1
 
 test: $(AXE)
+
+# The Spanish and French catalogs (locale/<lang>.po) brought up to date with the marked strings:
+# new msgids are added untranslated, vanished ones are kept commented out (#~) at the end.
+# The catalogs are read at run time (website/i18n.py): there is nothing to compile.
+CATALOG_LANGUAGES := es fr
+.PHONY: catalogs
+catalogs: $(STAMP)
+	$(VENV)/bin/pybabel --quiet extract -F babel.cfg --no-location --no-wrap -k N_plural:1,2 --project "Coalition Engage" -o locale/messages.pot .
+	for lang in $(CATALOG_LANGUAGES); do \
+	  $(VENV)/bin/pybabel --quiet update -i locale/messages.pot -o locale/$$lang.po -l $$lang --no-fuzzy-matching --no-wrap --ignore-pot-creation-date || exit 1; \
+	done
+	rm locale/messages.pot

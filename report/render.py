@@ -13,16 +13,16 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from report.charts import BLUE, GREEN, GREY, ORANGE, Chart, bar_chart
 from report.figures import TIMELINE_DETAIL_LIMIT, YearFigures
 from report.texts import StaffTexts
-from website.i18n import BABEL_LOCALES, LANGUAGES, country_name, long_date, translations
+from website.i18n import BABEL_LOCALES, LANGUAGES, N_, country_name, long_date, translations
 from website.render import FUTURE_INDUSTRIES, INDUSTRY_LABELS, KIND_TITLES, PRIORITY_INDUSTRIES, prefix
 
 Format = Literal["html", "pdf"]
 TOPIC_LABELS = {
-    "advocacy_campaigns": "Advocacy campaigns", "resource_mobilization": "Resource mobilization",
-    "information_sharing": "Information sharing", "innovative_products_and_services": "Innovative products and services",
-    "policy": "Policy",
+    "advocacy_campaigns": N_("Advocacy campaigns"), "resource_mobilization": N_("Resource mobilization"),
+    "information_sharing": N_("Information sharing"),
+    "innovative_products_and_services": N_("Innovative products and services"), "policy": N_("Policy"),
 }
-EVENT_LABELS = {"held": "held", "presented": "presented", "launched": "launched"}
+EVENT_LABELS = {"held": N_("held"), "presented": N_("presented"), "launched": N_("launched")}
 
 
 def _environment(language: str) -> Environment:

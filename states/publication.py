@@ -21,18 +21,25 @@ from models import (
 from models.db import Database
 from models.enums import EngagementKind, ParticipantRole
 from website import PartnerProfile, PublishedItem, SiteContext, SiteReport, SkippedItem, SubmissionWindowInfo, publish
-from website.i18n import long_date
-from website.render import DEFAULT_PORTAL_URL, DEFAULT_SITE_URL, INDEX_PAGE_SIZE, FactValue, failure_reason
+from website.i18n import N_, N_plural, Phrase
+from website.render import DEFAULT_PORTAL_URL, DEFAULT_SITE_URL, INDEX_PAGE_SIZE, FactValue, Section, failure_reason
 
 PUBLISHED = "published"
 SUBMITTED_KINDS = ("recommendation", "achievement", "website_submission")
 TOPIC_LABELS = {
-    "advocacy_campaigns": "Advocacy campaigns",
-    "resource_mobilization": "Resource mobilization",
-    "information_sharing": "Information sharing",
-    "innovative_products_and_services": "Innovative products and services",
-    "policy": "Policy",
+    "advocacy_campaigns": N_("Advocacy campaigns"),
+    "resource_mobilization": N_("Resource mobilization"),
+    "information_sharing": N_("Information sharing"),
+    "innovative_products_and_services": N_("Innovative products and services"),
+    "policy": N_("Policy"),
 }
+
+
+#: What the site says of national dialogues and presentations, in each page's language.
+_CONVENED = N_("%(agency)s convened %(public)s and %(private)s on %(day)s.")
+_PUBLIC_PARTNERS = N_plural("%(count)s public partner", "%(count)s public partners")
+_PRIVATE_PARTNERS = N_plural("%(count)s private partner", "%(count)s private partners")
+_PRESENTED = N_plural("%(partners)s presented: %(topic)s", "%(partners)s presented: %(topic)s")
 
 
 def _paragraphs(text: str | None) -> str:
@@ -41,14 +48,6 @@ def _paragraphs(text: str | None) -> str:
         return ""
     blocks = [block.strip() for block in text.replace("\r\n", "\n").split("\n\n") if block.strip()]
     return "".join(f"<p>{html.escape(block).replace(chr(10), '<br>')}</p>" for block in blocks)
-
-
-def _list(title: str, entries: list[str]) -> str:
-    if not entries:
-        return ""
-    return f"<p><strong>{html.escape(title)}</strong></p><ul>" + "".join(
-        f"<li>{html.escape(entry)}</li>" for entry in entries
-    ) + "</ul>"
 
 
 def published_items(source: Session | Database) -> list[PublishedItem]:
@@ -112,65 +111,73 @@ def _item(engagement: Engagement, partners: list[str], organizers: list[str], re
     details: dict[str, Any] = dict(engagement.details or {})
     facts: dict[str, FactValue] = {}
     summary = body = ""
+    lead: Phrase | None = None
+    sections: list[Section] = []
     links: list[str] = []
     kind = engagement.kind
     if engagement.country:
-        facts["Country"] = engagement.country
+        facts[N_("Country")] = engagement.country
     if swg is not None:
-        facts["Sub-Working Group"] = f"{swg.code} {swg.title}"
+        facts[N_("Sub-Working Group")] = f"{swg.code} {swg.title}"
     if meeting is not None:
-        facts["Meeting"] = meeting.title
-        facts["Date"] = (meeting.starts_on, meeting.ends_on) if meeting.ends_on else meeting.starts_on
+        facts[N_("Meeting")] = meeting.title
+        facts[N_("Date")] = (meeting.starts_on, meeting.ends_on) if meeting.ends_on else meeting.starts_on
         if meeting.location:
-            facts["Location"] = meeting.location
+            facts[N_("Location")] = meeting.location
     if organizers:
-        facts["Organized by"] = ", ".join(organizers)
+        facts[N_("Organized by")] = ", ".join(organizers)
     if kind == EngagementKind.NATIONAL_DIALOGUE:
         if report is not None:
             facts |= {
-                "Held on": report.held_on, "Organizing agency": report.organizing_agency,
-                "Public partners": str(report.public_partners), "Private partners": str(report.private_partners),
+                N_("Held on"): report.held_on, N_("Organizing agency"): report.organizing_agency,
+                N_("Public partners"): str(report.public_partners), N_("Private partners"): str(report.private_partners),
             }
-            summary = _paragraphs(
-                f"{report.organizing_agency} convened {report.public_partners} public and "
-                f"{report.private_partners} private partners on {long_date(report.held_on, 'en')}."
-            )
-            body = (_paragraphs(report.narrative) + _list("Areas of discussion", list(report.areas_of_discussion or []))
-                    + (("<p><strong>Recommendations</strong></p>" + _paragraphs(report.recommendations))
-                       if report.recommendations else ""))
+            lead = Phrase.of(_CONVENED, agency=report.organizing_agency, day=report.held_on,
+                             public=Phrase.of(_PUBLIC_PARTNERS, report.public_partners, count=report.public_partners),
+                             private=Phrase.of(_PRIVATE_PARTNERS, report.private_partners, count=report.private_partners))
+            body = _paragraphs(report.narrative)
+            if report.areas_of_discussion:
+                sections.append(Section(title=N_("Areas of discussion"), entries=list(report.areas_of_discussion)))
+            if report.recommendations:
+                sections.append(Section(title=N_("Recommendations"), text=_paragraphs(report.recommendations)))
         elif details.get("organizing_agency"):
-            facts["Organizing agency"] = details["organizing_agency"]
+            facts[N_("Organizing agency")] = details["organizing_agency"]
     elif kind == EngagementKind.SWG_PRESENTATION:
         if details.get("topic"):
-            facts["Topic"] = details["topic"]
-            summary = _paragraphs(f"{', '.join(partners) or 'A partner'} presented: {details['topic']}")
+            facts[N_("Topic")] = details["topic"]
+            topic = details["topic"]
+            lead = (Phrase.of(_PRESENTED, len(partners), partners=", ".join(partners), topic=topic)
+                    if partners else Phrase.of(N_("A partner presented: %(topic)s"), topic=topic))
     elif kind in (EngagementKind.ALLIANCE_MEETING, EngagementKind.PRIVATE_SECTOR_FORUM):
         if details.get("focus"):
-            facts["Focus"] = {"fatf": "FATF", "banking_forum": "Banking-sector forum"}.get(details["focus"], details["focus"])
+            focus = {"fatf": N_("FATF"), "banking_forum": N_("Banking-sector forum")}
+            facts[N_("Focus")] = focus.get(details["focus"], details["focus"])
         summary = _paragraphs(details.get("purpose"))
         outcome = details.get("outcome") or {}
-        body = _paragraphs(outcome.get("summary")) + _list("Commitments", list(outcome.get("commitments") or []))
+        body = _paragraphs(outcome.get("summary"))
+        if outcome.get("commitments"):
+            sections.append(Section(title=N_("Commitments"), entries=list(outcome["commitments"])))
     elif kind == EngagementKind.TOOLKIT_LAUNCH:
         if details.get("url"):
             links.append(details["url"])
     elif kind == EngagementKind.WEBSITE_SUBMISSION:
-        facts["Format"] = str(details.get("media", "")).capitalize()
+        facts[N_("Format")] = str(details.get("media", "")).capitalize()
         summary = _paragraphs(details.get("summary"))
         if details.get("url"):
             links.append(details["url"])
     elif kind == EngagementKind.RECOMMENDATION:
-        facts["Topic"] = TOPIC_LABELS.get(details.get("topic", ""), str(details.get("topic", "")))
-        facts["Coalition deliverable"] = "Yes" if "include_in_deliverable" in milestones else "No"
+        facts[N_("Topic")] = TOPIC_LABELS.get(details.get("topic", ""), str(details.get("topic", "")))
+        facts[N_("Coalition deliverable")] = N_("Yes") if "include_in_deliverable" in milestones else N_("No")
         body = _paragraphs(details.get("text"))
     elif kind == EngagementKind.ACHIEVEMENT:
-        facts["Received via"] = details.get("received_via", "website")
-        facts["In the final report"] = "Yes" if "include_in_final_report" in milestones else "No"
+        facts[N_("Received via")] = details.get("received_via", "website")
+        facts[N_("In the final report")] = N_("Yes") if "include_in_final_report" in milestones else N_("No")
         summary = _paragraphs(details.get("summary"))
     if details.get("submitted_on"):
-        facts["Received on"] = date.fromisoformat(details["submitted_on"])  # written by the engine, not a partner
+        facts[N_("Received on")] = date.fromisoformat(details["submitted_on"])  # written by the engine, not a partner
     return PublishedItem(
         engagement_id=engagement.id, kind=kind, title=engagement.title, published_at=_published_at(engagement),
-        summary=summary, body=body, partners=partners, facts={k: v for k, v in facts.items() if v},
+        lead=lead, summary=summary, body=body, sections=sections, partners=partners, facts={k: v for k, v in facts.items() if v},
         links=links, country=engagement.country,
         # The language the partner wrote in (None: the page's language).
         language=details.get("language"),

@@ -24,11 +24,13 @@ from settings import Settings
 from states import action_links
 from states.clock import SYSTEM_CLOCK, Clock
 from states.inputs import Email, Strict, parse
+from website.i18n import N_
 
 PURPOSE = "sign_in"
 LIFETIME = timedelta(hours=1)
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
-WHAT = {Role.CO_CHAIR: "the invitations awaiting your decision", Role.SECRETARIAT: "the Secretariat's board"}
+#: What a sign-in link opens, in the mail's words (msgids of the catalogs: the mail translates them).
+WHAT = {Role.CO_CHAIR: N_("the invitations awaiting your decision"), Role.SECRETARIAT: N_("the Secretariat's board")}
 
 
 class SignInRequest(Strict):

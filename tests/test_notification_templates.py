@@ -10,13 +10,15 @@ from hypothesis import given, settings as hypothesis_settings, strategies as st
 from jinja2 import Environment
 from jinja2.filters import do_wordwrap
 
-from models.enums import Language, NotificationType
+from models.enums import Language, NotificationType, Role
 from notifications.contact_checks import check_email_address, check_header_value
 from notifications.mime import build_email, message_id_for
 from notifications.templates import render_message
 from notifications.wrap import wrap
 from settings import Settings
 from states.clock import SimulatedClock
+from states.sign_in import WHAT
+from website.i18n import translations
 
 CONTEXT = {
     "engagement_title": "Presentation to SWG 2.2",
@@ -61,6 +63,46 @@ def test_reminders_carry_their_number(language: str, subject: str, phrase: str) 
     message = render_message("reminder", language, CONTEXT)
     assert message.subject == subject
     assert phrase in " ".join(message.text.split()) and phrase in message.html
+
+
+def test_the_sign_in_mail_speaks_the_readers_language_only() -> None:
+    for language, subject, body in (
+        ("fr", "Connexion à Coalition Engage\u00a0: les invitations en attente de votre décision",
+         "pour consulter les invitations en attente de votre décision."),
+        ("es", "Acceso a Coalition Engage: las invitaciones pendientes de su decisión",
+         "para ver las invitaciones pendientes de su decisión."),
+        ("en", "Sign in to Coalition Engage: the invitations awaiting your decision",
+         "to see the invitations awaiting your decision."),
+    ):
+        message = render_message("sign_in", language, {"engagement_title": WHAT[Role.CO_CHAIR], "link_purpose": "sign_in",
+                                                       "action_url": "https://engage.example/a/1",
+                                                       "link_expires": "2024-02-01T14:05+00:00"})
+        assert message.subject == subject
+        assert body in " ".join(message.text.split())
+    french = render_message("sign_in", "fr", {"engagement_title": WHAT[Role.SECRETARIAT], "action_url": "https://e.example/a/1",
+                                              "link_purpose": "sign_in", "link_expires": "2024-02-01T14:05+00:00"})
+    assert french.subject.endswith("le tableau du Secrétariat")
+    assert "Se connecter\u00a0:\n" in french.text and "valable jusqu'au 1er février 2024, 14:05 TU." in " ".join(french.text.split())
+
+
+def test_mails_and_site_name_the_coalition_alike_and_sign_in_its_secretariat() -> None:
+    for language, coalition, secretariat in (
+        ("es", "Coalición Mundial para Hacer Frente a las Amenazas de las Drogas Sintéticas", "Secretaría de la Coalición Mundial"),
+        ("fr", "Coalition mondiale contre les menaces liées aux drogues de synthèse", "Secrétariat de la Coalition mondiale"),
+    ):
+        assert translations(language).gettext("Global Coalition to Address Synthetic Drug Threats") == coalition
+        message = render_message("publication_notice", language, CONTEXT | {"secretariat_name": "Global Coalition Secretariat"})
+        text = " ".join(message.text.split())
+        assert text.count(coalition) == 3 and f"\n{secretariat}\n" in message.text  # sentence, signature, footer
+    assert "\nSWG Office\n" in render_message("decision", "fr", CONTEXT | {"secretariat_name": "SWG Office"}).text
+
+
+def test_french_puts_a_no_break_space_before_colons() -> None:
+    message = render_message("decision", "fr", CONTEXT | {"decision": "other"})
+    assert message.subject == "Décision\u00a0: Presentation to SWG 2.2"
+    assert "Commentaire\u00a0: Thank you" in message.text and "Ouvrir dans Coalition Engage\u00a0: https://" in message.text
+    assert "<strong>Commentaire\u00a0:</strong>" in message.html
+    assert "«\u00a0Presentation to SWG 2.2\u00a0»\u00a0: other." in message.html
 
 
 def test_dates_and_kinds_are_localized() -> None:

@@ -29,10 +29,6 @@ def _url(base: str, path: str) -> str:
     return base + quote(path)
 
 
-def _content(view: _View) -> str:
-    return "\n".join(part for part in (view.summary_html, view.body_html) if part)
-
-
 def json_feed(views: list[_View], *, title: str, language: str, kind_titles: dict[str, str], base: str) -> bytes:
     """A JSON Feed 1.1 of ``views`` (newest first); ``base``: the absolute URL of the feed's folder."""
     feed = {
@@ -46,7 +42,7 @@ def json_feed(views: list[_View], *, title: str, language: str, kind_titles: dic
                 "id": str(view.item.engagement_id),
                 "url": _url(base, view.item.path),
                 "title": view.item.title,
-                "content_html": _content(view),
+                "content_html": view.content_html(language),
                 "date_published": _iso(view),
                 "tags": [view.item.kind, kind_titles[view.item.kind]],
                 **({"language": view.item.language} if view.item.language else {}),
@@ -81,7 +77,7 @@ def atom_feed(views: list[_View], *, title: str, language: str, base: str) -> by
         ElementTree.SubElement(entry, "category", {"term": view.item.kind})
         for name in view.item.partners:
             ElementTree.SubElement(ElementTree.SubElement(entry, "contributor"), "name").text = name
-        content = _content(view)
+        content = view.content_html(language)
         if content:
             attributes = {"type": "html"}
             if view.item.language:

@@ -36,7 +36,7 @@ from pydantic import (
 )
 
 from website.feeds import atom_feed, json_feed, sitemap
-from website.i18n import LANGUAGE_NAMES, LANGUAGES, country_name, long_date, translations
+from website.i18n import LANGUAGE_NAMES, LANGUAGES, LOCALE_DIR, N_, Phrase, country_name, long_date, translations
 
 Kind = Literal[
     "national_dialogue",
@@ -51,14 +51,14 @@ Kind = Literal[
 
 #: Kinds in display order, with their English titles (the msgids of the catalogs).
 KIND_TITLES: dict[str, str] = {
-    "national_dialogue": "National dialogues",
-    "swg_presentation": "Presentations at Sub-Working Groups",
-    "alliance_meeting": "Prevent Alliance meetings",
-    "toolkit_launch": "PPP toolkit",
-    "website_submission": "Exchange of experiences",
-    "recommendation": "Recommendations",
-    "achievement": "Private-sector achievements",
-    "private_sector_forum": "Private-sector forums",
+    "national_dialogue": N_("National dialogues"),
+    "swg_presentation": N_("Presentations at Sub-Working Groups"),
+    "alliance_meeting": N_("Prevent Alliance meetings"),
+    "toolkit_launch": N_("PPP toolkit"),
+    "website_submission": N_("Exchange of experiences"),
+    "recommendation": N_("Recommendations"),
+    "achievement": N_("Private-sector achievements"),
+    "private_sector_forum": N_("Private-sector forums"),
 }
 KINDS: tuple[str, ...] = get_args(Kind)
 assert set(KINDS) == set(KIND_TITLES)
@@ -67,10 +67,10 @@ assert set(KINDS) == set(KIND_TITLES)
 PRIORITY_INDUSTRIES = ("chemical", "shipping", "consignment", "social_media", "e_commerce", "banking")
 FUTURE_INDUSTRIES = ("artificial_intelligence", "pharmaceuticals")
 INDUSTRY_LABELS: dict[str, str] = {
-    "chemical": "Chemical", "shipping": "Shipping", "consignment": "Consignment", "social_media": "Social media",
-    "e_commerce": "E-commerce", "banking": "Banking", "artificial_intelligence": "Artificial intelligence",
-    "pharmaceuticals": "Pharmaceuticals", "transportation": "Transportation",
-    "financial": "Financial institutions", "other": "Other industries",
+    "chemical": N_("Chemical"), "shipping": N_("Shipping"), "consignment": N_("Consignment"),
+    "social_media": N_("Social media"), "e_commerce": N_("E-commerce"), "banking": N_("Banking"),
+    "artificial_intelligence": N_("Artificial intelligence"), "pharmaceuticals": N_("Pharmaceuticals"),
+    "transportation": N_("Transportation"), "financial": N_("Financial institutions"), "other": N_("Other industries"),
 }
 #: The portal's submission forms, per kind that partners submit.
 SUBMISSION_FORMS = {"recommendation": "/submit/recommendation", "achievement": "/submit/achievement",
@@ -79,7 +79,7 @@ DEFAULT_PORTAL_URL = "http://127.0.0.1:8000"
 #: Where the site is served when no public address is set (`python -m http.server 8080 -d <data_dir>/site`).
 DEFAULT_SITE_URL = "http://localhost:8080/"
 
-SITE_TITLE = "Global Coalition to Address Synthetic Drug Threats: private-sector engagement"
+SITE_TITLE = N_("Global Coalition to Address Synthetic Drug Threats: private-sector engagement")
 HOME_LATEST = 10
 #: Items in the JSON and Atom feeds, the newest: readers keep what they have seen, and a publication
 #: renders the feeds again, so their size must not grow with the site.
@@ -105,6 +105,16 @@ _LANGUAGE_TAG = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 FactValue = str | date | tuple[date, date]
 
 
+class Section(BaseModel):
+    """A part of an item's body under a heading (a catalog msgid): a list, partner-written paragraphs, or both."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str
+    entries: list[str] = []
+    text: str = ""
+
+
 class PublishedItem(BaseModel):
     """One approved, published engagement as the website shows it."""
 
@@ -114,8 +124,12 @@ class PublishedItem(BaseModel):
     kind: Kind
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     published_at: AwareDatetime
+    #: What the engine says of the item (e.g. who convened how many partners), in the language of each page.
+    lead: Phrase | None = None
     summary: str = ""
     body: str = ""
+    #: After the body: headed lists and texts (areas of discussion, commitments, recommendations).
+    sections: list[Section] = []
     partners: list[str] = []
     facts: dict[str, FactValue] = {}
     links: list[HttpUrl] = []
@@ -270,7 +284,7 @@ def _environment(language: str) -> Environment:
     )
     environment.filters.update(
         iso=_iso, day=lambda moment: long_date(moment, language), country=lambda code: country_name(code, language),
-        fact_value=fact_value,
+        fact_value=fact_value, phrase=lambda phrase: phrase.html(language),
     )
     return environment
 
@@ -278,8 +292,8 @@ def _environment(language: str) -> Environment:
 _ENVIRONMENTS = {language: _environment(language) for language in LANGUAGES}
 #: Changes whenever a template, catalog or site asset changes: cached item pages are then rendered again.
 _TEMPLATES_DIGEST = hashlib.sha256(b"".join(
-    path.read_bytes() for folder in ("templates", "locale", "static")
-    for path in sorted(Path(__file__).with_name(folder).iterdir()) if path.is_file()
+    path.read_bytes() for folder in (Path(__file__).with_name("templates"), LOCALE_DIR, _STATIC)
+    for path in sorted(folder.iterdir()) if path.is_file()
 )).hexdigest()
 
 
@@ -290,6 +304,8 @@ class _View:
     item: PublishedItem
     summary_html: Markup
     body_html: Markup
+    #: The item's sections, each with its text sanitized.
+    sections: tuple[tuple[Section, Markup], ...]
     profiles: tuple[PartnerProfile, ...]
     #: What the pages showing the item are made from: the item and its partners' profiles.
     digest: str
@@ -298,7 +314,21 @@ class _View:
     def of(cls, item: PublishedItem, profiles: dict[str, PartnerProfile]) -> _View:
         shown = tuple(profiles.get(name, PartnerProfile(name=name)) for name in item.partners)
         digest = hashlib.sha256("\0".join((item.model_dump_json(), *(p.model_dump_json() for p in shown))).encode())
-        return cls(item, _safe(item.summary), _safe(item.body), shown, digest.hexdigest())
+        sections = tuple((section, _safe(section.text)) for section in item.sections)
+        return cls(item, _safe(item.summary), _safe(item.body), sections, shown, digest.hexdigest())
+
+    def content_html(self, language: str) -> Markup:
+        """Everything the item says, as one piece of HTML in ``language`` (feeds, search)."""
+        gettext = translations(language).gettext
+        parts = [Markup("<p>%s</p>") % self.item.lead.html(language)] if self.item.lead else []
+        parts += [self.summary_html, self.body_html]
+        for section, text in self.sections:
+            parts.append(Markup("<p><strong>%s</strong></p>") % gettext(section.title))
+            if section.entries:
+                entries = Markup("").join(Markup("<li>%s</li>") % entry for entry in section.entries)
+                parts.append(Markup("<ul>%s</ul>") % entries)
+            parts.append(text)
+        return Markup("\n").join(part for part in parts if part)
 
 
 def _safe(partner_text: str) -> Markup:
@@ -537,7 +567,7 @@ def _search_index(views: list[_View], language: str) -> bytes:
             "id": view.item.engagement_id, "url": view.item.path, "title": view.item.title,
             "kind": gettext(KIND_TITLES[view.item.kind]), "partners": " ".join(view.item.partners),
             "country": country_name(view.item.country, language) if view.item.country else "",
-            "text": plain_text(view.item.summary + " " + view.item.body)[:600],
+            "text": plain_text(view.content_html(language))[:600],
         }
         for view in views
     ]
