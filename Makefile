@@ -1,11 +1,13 @@
 # The two commands of the README: `make demo` (the main job) and `make test` (the whole suite).
-# Both create .venv and install the locked dependency set first; nothing else is needed but python3.
+# Both create .venv and install the locked dependency set first; `make test` also sets up what its tests
+# need from the machine (scripts/test-prerequisites.sh: Debian packages as root, the local PostgreSQL).
 
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
+AXE := .tools/node_modules/axe-core/axe.min.js
 
-.PHONY: demo test test-fast bench
+.PHONY: demo test test-fast bench prerequisites
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +25,8 @@ demo: $(STAMP)
 
 # Everything, on every core: one session per worker (its own PostgreSQL database and Prefect API);
 # tests go out one at a time, the costliest first (tests/conftest.py), so no long test starts last.
-test: $(STAMP)
+# A test that lacks a tool fails (ENGAGE_ALLOW_SKIPS=1 lets it skip), so `make test` sets up the machine first.
+test: $(STAMP) prerequisites $(AXE)
 	$(COMPILE)
 	$(VENV)/bin/pytest -n auto --maxschedchunk 1
 
@@ -35,9 +38,11 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/core_path.py
 
-# axe-core (accessibility checks of the browser tests), installed into a git-ignored folder.
-AXE := .tools/node_modules/axe-core/axe.min.js
-$(AXE):
-	npm install --silent --no-save --prefix .tools axe-core@4.14.1
+# What the tests need from the machine: Debian packages (installed as root when missing, or the command
+# to run is printed) and the local PostgreSQL (started when down). The same on a newcomer's machine and in CI.
+prerequisites:
+	scripts/test-prerequisites.sh
 
-test: $(AXE)
+# axe-core (accessibility checks of the browser tests), installed into a git-ignored folder.
+$(AXE): | prerequisites
+	npm install --silent --no-save --prefix .tools axe-core@4.14.1
