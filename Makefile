@@ -7,7 +7,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 AXE := .tools/node_modules/axe-core/axe.min.js
 
-.PHONY: demo test test-fast bench prerequisites
+.PHONY: demo test test-fast bench prerequisites docs
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: $(STAMP) prerequisites $(AXE)
 test-fast: $(STAMP)
 	$(COMPILE)
 	$(VENV)/bin/pytest -n auto -m "not (database or prefect or smtp or browser)"
+
+# The lifecycle diagrams, drawn from the declarations (tests/test_docs.py checks they are current).
+docs: $(STAMP)
+	$(VENV)/bin/python scripts/lifecycles_doc.py > docs/lifecycles.md
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/core_path.py
