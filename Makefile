@@ -6,8 +6,9 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 AXE := .tools/node_modules/axe-core/axe.min.js
+MINISEARCH := .tools/minisearch/node_modules/minisearch/dist/umd/index.js
 
-.PHONY: demo test test-fast bench prerequisites docs
+.PHONY: demo test test-fast bench prerequisites docs assets
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -19,19 +20,19 @@ $(STAMP): pyproject.toml requirements.lock
 # each flow run, each portal worker) would otherwise compile them from source again (~0.1 s each).
 COMPILE := $(VENV)/bin/python -m compileall -q cli flows models notifications portal report states website settings.py
 
-demo: $(STAMP)
+demo: $(STAMP) $(MINISEARCH)
 	$(COMPILE)
 	$(VENV)/bin/engage demo
 
 # Everything, on every core: one session per worker (its own PostgreSQL database and Prefect API);
 # tests go out one at a time, the costliest first (tests/conftest.py), so no long test starts last.
 # A test that lacks a tool fails (ENGAGE_ALLOW_SKIPS=1 lets it skip), so `make test` sets up the machine first.
-test: $(STAMP) prerequisites $(AXE)
+test: $(STAMP) prerequisites $(AXE) $(MINISEARCH)
 	$(COMPILE)
 	$(VENV)/bin/pytest -n auto --maxschedchunk 1
 
 # The domain tier only: no database, no server, no browser; on every core too.
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(MINISEARCH)
 	$(COMPILE)
 	$(VENV)/bin/pytest -n auto -m "not (database or prefect or smtp or browser)"
 
@@ -46,6 +47,13 @@ bench: $(STAMP)
 # to run is printed) and the local PostgreSQL (started when down). The same on a newcomer's machine and in CI.
 prerequisites:
 	scripts/test-prerequisites.sh
+
+# MiniSearch (the site's search box, also from file://), from npm, pinned: every publication copies it,
+# with its licence, into the site's assets/. Its own folder: npm would prune axe-core from a shared one.
+assets: $(MINISEARCH)
+$(MINISEARCH):
+	@command -v npm >/dev/null || { echo "npm installs MiniSearch, the site's search: sudo apt-get install npm" >&2; exit 1; }
+	npm install --silent --no-save --prefix .tools/minisearch minisearch@7.2.0
 
 # axe-core (accessibility checks of the browser tests), installed into a git-ignored folder.
 $(AXE): | prerequisites

@@ -93,6 +93,10 @@ _URL_SCHEMES = {"http", "https", "mailto"}
 _ABSOLUTE_ALLOWED_URL = re.compile(r"^\s*(https?|mailto):", re.IGNORECASE)
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _STATIC = Path(__file__).with_name("static")
+#: MiniSearch, the search page's library: installed from npm by the Makefile (`make assets`, version
+#: pinned there) and copied with its licence into every published site, under these names.
+MINISEARCH = Path(__file__).resolve().parent.parent / ".tools" / "minisearch" / "node_modules" / "minisearch"
+_MINISEARCH_FILES = {"minisearch.js": "dist/umd/index.js", "minisearch.LICENSE.txt": "LICENSE.txt"}
 #: Facts whose values come from a fixed list, so the catalogs translate them.
 _ENUMERATED_FACTS = {"Topic", "Format", "Focus", "Received via", "Coalition deliverable", "In the final report"}
 _LANGUAGE_TAG = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
@@ -541,6 +545,15 @@ def _previous_files(site_dir: Path) -> dict[str, str]:
     return {str(path): str(fingerprint) for path, fingerprint in manifest.items()} if isinstance(manifest, dict) else {}
 
 
+def _minisearch_assets() -> dict[str, bytes]:
+    """MiniSearch's script and licence as the site publishes them; FileNotFoundError naming the fix if missing."""
+    try:
+        return {f"assets/{name}": (MINISEARCH / source).read_bytes() for name, source in _MINISEARCH_FILES.items()}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"MiniSearch (the site's search) is not installed in {MINISEARCH}: "
+                                "run `make assets`") from None
+
+
 def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext | None = None, *,
             page_size: int = INDEX_PAGE_SIZE) -> SiteReport:
     """Make the site hold exactly `items`, in every language.
@@ -551,7 +564,7 @@ def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext
     (withdrawn items, fewer pages). Idempotent: a file whose bytes would not change is not
     rewritten, and item and archive pages whose inputs did not change are not even rendered. Raises
     ValueError, before touching the folder, if two items share an engagement id or ``page_size`` is
-    not positive.
+    not positive; FileNotFoundError, before touching it too, if MiniSearch is not installed.
     """
     if page_size < 1:
         raise ValueError(f"page_size must be at least 1, not {page_size}")
@@ -569,6 +582,7 @@ def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext
     # A cached page counts only if its file is still there.
     previous = {path: fingerprint for path, fingerprint in previous.items() if not fingerprint or (site_dir / path).is_file()}
     files: dict[str, bytes | None] = {f"assets/{path.name}": path.read_bytes() for path in sorted(_STATIC.iterdir())}
+    files |= _minisearch_assets()
     for language in LANGUAGES:
         files |= site.pages(language, previous)
     pages = sorted(name for name in files if name.endswith(".html"))
