@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 from xml.etree import ElementTree
 
-if TYPE_CHECKING:
-    from website.render import _View
+from website.view import ItemView
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 ATOM = "http://www.w3.org/2005/Atom"
@@ -15,15 +13,15 @@ SITEMAP = "http://www.sitemaps.org/schemas/sitemap/0.9"
 ID_PREFIX = "tag:coalition-engage,2024:engagement:"
 
 
-def _iso(view: _View) -> str:
+def _iso(view: ItemView) -> str:
     return view.item.published_at.isoformat().replace("+00:00", "Z")
 
 
-def _content(view: _View) -> str:
+def _content(view: ItemView) -> str:
     return "\n".join(part for part in (view.summary_html, view.body_html) if part)
 
 
-def json_feed(views: list[_View], *, title: str, language: str, kind_titles: dict[str, str]) -> bytes:
+def json_feed(views: list[ItemView], *, title: str, language: str, kind_titles: dict[str, str]) -> bytes:
     """A JSON Feed 1.1 of ``views`` (newest first); URLs relative to the feed's folder."""
     feed = {
         "version": JSON_FEED_VERSION,
@@ -48,7 +46,7 @@ def json_feed(views: list[_View], *, title: str, language: str, kind_titles: dic
     return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def atom_feed(views: list[_View], *, title: str, language: str) -> bytes:
+def atom_feed(views: list[ItemView], *, title: str, language: str) -> bytes:
     """An Atom 1.0 feed of ``views``; ``updated`` is the newest item's date (stable when nothing changes)."""
     feed = ElementTree.Element("feed", {"xmlns": ATOM, "xml:lang": language})
     ElementTree.SubElement(feed, "id").text = f"tag:coalition-engage,2024:site:{language}"

@@ -9,7 +9,6 @@ every page is rendered from the same templates through the message catalogs of `
 from __future__ import annotations
 
 import hashlib
-import html as html_lib
 import json
 import os
 import re
@@ -17,36 +16,16 @@ import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Literal, get_args
+from typing import Literal
 
-import nh3
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    HttpUrl,
-    StringConstraints,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict
 
 from website.feeds import atom_feed, json_feed, sitemap
 from website.i18n import LANGUAGE_NAMES, LANGUAGES, country_name, long_date, translations
-
-Kind = Literal[
-    "national_dialogue",
-    "swg_presentation",
-    "alliance_meeting",
-    "toolkit_launch",
-    "website_submission",
-    "recommendation",
-    "achievement",
-    "private_sector_forum",
-]
+from website.view import KINDS, ItemView, PartnerProfile, PublishedItem, plain_text
 
 #: Kinds in display order, with their English titles (the msgids of the catalogs).
 KIND_TITLES: dict[str, str] = {
@@ -59,7 +38,6 @@ KIND_TITLES: dict[str, str] = {
     "achievement": "Private-sector achievements",
     "private_sector_forum": "Private-sector forums",
 }
-KINDS: tuple[str, ...] = get_args(Kind)
 assert set(KINDS) == set(KIND_TITLES)
 
 #: The seed's six priority industries, then its two future areas, then the others dialogues invite.
@@ -86,11 +64,6 @@ INDEX_PAGE_SIZE = 50
 MANIFEST = ".engage-site.json"
 REPORT_FOLDER = "report"
 
-# Conservative allow-list for partner-written HTML.
-_ALLOWED_TAGS = {"p", "br", "strong", "em", "ul", "ol", "li", "a", "blockquote"}
-_ALLOWED_ATTRIBUTES = {"a": {"href"}}
-_URL_SCHEMES = {"http", "https", "mailto"}
-_ABSOLUTE_ALLOWED_URL = re.compile(r"^\s*(https?|mailto):", re.IGNORECASE)
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _STATIC = Path(__file__).with_name("static")
 #: MiniSearch, the search page's library: installed from npm by the Makefile (`make assets`, version
@@ -99,47 +72,6 @@ MINISEARCH = Path(__file__).resolve().parent.parent / ".tools" / "minisearch" / 
 _MINISEARCH_FILES = {"minisearch.js": "dist/umd/index.js", "minisearch.LICENSE.txt": "LICENSE.txt"}
 #: Facts whose values come from a fixed list, so the catalogs translate them.
 _ENUMERATED_FACTS = {"Topic", "Format", "Focus", "Received via", "Coalition deliverable", "In the final report"}
-_LANGUAGE_TAG = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
-
-
-class PublishedItem(BaseModel):
-    """One approved, published engagement as the website shows it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    engagement_id: int = Field(gt=0)
-    kind: Kind
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-    published_at: AwareDatetime
-    summary: str = ""
-    body: str = ""
-    partners: list[str] = []
-    facts: dict[str, str] = {}
-    links: list[HttpUrl] = []
-    #: ISO 3166 alpha-2 code of the country the engagement took place in (national dialogues).
-    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
-    #: BCP 47 language tag of the partner-written text; None: the language of the page.
-    language: str | None = Field(default=None, pattern=_LANGUAGE_TAG)
-
-    @field_validator("published_at")
-    @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(timezone.utc)
-
-    @property
-    def path(self) -> str:
-        """Relative path of the item's page inside a language's folder."""
-        return f"{self.kind}/{self.engagement_id}.html"
-
-
-class PartnerProfile(BaseModel):
-    """Where a partner organization is from and which industry it belongs to."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
-    industry: str | None = None
 
 
 class SubmissionWindowInfo(BaseModel):
@@ -174,34 +106,6 @@ class SiteReport:
     pages_removed: list[str]
     index_path: Path
     items: int = 0
-
-
-def sanitize(html: str) -> str:
-    """Partner-written text -> safe HTML fragment (allow-listed tags, http/https/mailto links only)."""
-    return nh3.clean(
-        html,
-        tags=_ALLOWED_TAGS,
-        clean_content_tags={"script", "style"},
-        attributes=_ALLOWED_ATTRIBUTES,
-        url_schemes=_URL_SCHEMES,
-        attribute_filter=_keep_absolute_hrefs,
-        link_rel="noopener noreferrer nofollow",
-        strip_comments=True,
-    )
-
-
-def plain_text(html: str) -> str:
-    """Partner-written text -> plain text (every tag dropped, whitespace collapsed)."""
-    spaced = html.replace("<", " <")  # blocks and list items stay separate words
-    text = nh3.clean(spaced, tags=set(), clean_content_tags={"script", "style"}, strip_comments=True)
-    return " ".join(html_lib.unescape(text).split())
-
-
-def _keep_absolute_hrefs(tag: str, attribute: str, value: str) -> str | None:
-    # nh3 has already dropped disallowed schemes; this also drops relative URLs.
-    if tag == "a" and attribute == "href" and not _ABSOLUTE_ALLOWED_URL.match(value):
-        return None
-    return value
 
 
 def _iso(moment: datetime) -> str:
@@ -257,29 +161,6 @@ _TEMPLATES_DIGEST = hashlib.sha256(b"".join(
 )).hexdigest()
 
 
-@dataclass(frozen=True)
-class _View:
-    """An item prepared for the templates: partner HTML sanitized once and marked safe."""
-
-    item: PublishedItem
-    summary_html: Markup
-    body_html: Markup
-    profiles: tuple[PartnerProfile, ...]
-    #: What the pages showing the item are made from: the item and its partners' profiles.
-    digest: str
-
-    @classmethod
-    def of(cls, item: PublishedItem, profiles: dict[str, PartnerProfile]) -> _View:
-        shown = tuple(profiles.get(name, PartnerProfile(name=name)) for name in item.partners)
-        digest = hashlib.sha256("\0".join((item.model_dump_json(), *(p.model_dump_json() for p in shown))).encode())
-        return cls(item, _safe(item.summary), _safe(item.body), shown, digest.hexdigest())
-
-
-def _safe(partner_text: str) -> Markup:
-    cleaned = sanitize(partner_text)
-    return Markup(cleaned if cleaned.strip() else "")
-
-
 def _sorted(items: Iterable[PublishedItem]) -> list[PublishedItem]:
     """Newest first; ties by engagement id ascending."""
     return sorted(items, key=lambda item: (-item.published_at.timestamp(), item.engagement_id))
@@ -312,7 +193,7 @@ class _Paged:
     folder: str
     first: str
     stem: str
-    views: list[_View]
+    views: list[ItemView]
     size: int
 
     @property
@@ -324,7 +205,7 @@ class _Paged:
         """The file name of archive page ``number`` (None: the first page)."""
         return self.first if number is None else f"{self.stem}{number}.html"
 
-    def views_on(self, number: int | None) -> list[_View]:
+    def views_on(self, number: int | None) -> list[ItemView]:
         """The items of archive page ``number`` (None: the first page), newest first."""
         count = len(self.views)
         if number is None:
@@ -354,7 +235,7 @@ class _Section:
     """One page of a paged list as a template shows it."""
 
     title: str
-    views: list[_View]
+    views: list[ItemView]
     pager: _Pager
 
     def parts(self) -> tuple[str, ...]:
@@ -366,11 +247,11 @@ class _Section:
 class _Site:
     """Everything the pages of one language are made from."""
 
-    views: list[_View]
+    views: list[ItemView]
     context: SiteContext
     reports: dict[str, list[str]]
     page_size: int
-    by_kind: dict[str, list[_View]] = field(init=False)
+    by_kind: dict[str, list[ItemView]] = field(init=False)
     fingerprints: dict[str, str] = field(init=False)
     countries: dict[str, dict[str, list]] = field(init=False)
     industries: dict[str, dict[str, list]] = field(init=False)
@@ -382,7 +263,7 @@ class _Site:
             digest.update(b"\0" + part.encode())
         return digest.hexdigest()
 
-    def paged(self, folder: str, first: str, stem: str, views: list[_View]) -> _Paged:
+    def paged(self, folder: str, first: str, stem: str, views: list[ItemView]) -> _Paged:
         """``views`` on pages of this site's size."""
         return _Paged(folder, first, stem, views, self.page_size)
 
@@ -486,7 +367,7 @@ class _Site:
         return files
 
 
-def _search_index(views: list[_View], language: str) -> bytes:
+def _search_index(views: list[ItemView], language: str) -> bytes:
     gettext = translations(language).gettext
     documents = [
         {
@@ -577,7 +458,7 @@ def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext
         raise ValueError(f"engagement ids given more than once: {duplicates}")
 
     profiles = {profile.name: profile for profile in context.partners}
-    site = _Site([_View.of(item, profiles) for item in ordered], context, _report_files(site_dir), page_size)
+    site = _Site([ItemView.of(item, profiles) for item in ordered], context, _report_files(site_dir), page_size)
     previous = _previous_files(site_dir)
     # A cached page counts only if its file is still there.
     previous = {path: fingerprint for path, fingerprint in previous.items() if not fingerprint or (site_dir / path).is_file()}

@@ -1,0 +1,129 @@
+"""The site's view model: published items as the renderer and the feeds both read them.
+
+`PublishedItem` and `PartnerProfile` are what publication hands the website; `ItemView` is an item
+prepared once for every output (partner HTML sanitized and marked safe, a digest of its inputs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html as html_lib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Annotated, Literal, get_args
+
+import nh3
+from markupsafe import Markup
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, field_validator
+
+Kind = Literal[
+    "national_dialogue",
+    "swg_presentation",
+    "alliance_meeting",
+    "toolkit_launch",
+    "website_submission",
+    "recommendation",
+    "achievement",
+    "private_sector_forum",
+]
+
+KINDS: tuple[str, ...] = get_args(Kind)
+
+# Conservative allow-list for partner-written HTML.
+_ALLOWED_TAGS = {"p", "br", "strong", "em", "ul", "ol", "li", "a", "blockquote"}
+_ALLOWED_ATTRIBUTES = {"a": {"href"}}
+_URL_SCHEMES = {"http", "https", "mailto"}
+_ABSOLUTE_ALLOWED_URL = re.compile(r"^\s*(https?|mailto):", re.IGNORECASE)
+_LANGUAGE_TAG = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+
+
+class PublishedItem(BaseModel):
+    """One approved, published engagement as the website shows it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    engagement_id: int = Field(gt=0)
+    kind: Kind
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    published_at: AwareDatetime
+    summary: str = ""
+    body: str = ""
+    partners: list[str] = []
+    facts: dict[str, str] = {}
+    links: list[HttpUrl] = []
+    #: ISO 3166 alpha-2 code of the country the engagement took place in (national dialogues).
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    #: BCP 47 language tag of the partner-written text; None: the language of the page.
+    language: str | None = Field(default=None, pattern=_LANGUAGE_TAG)
+
+    @field_validator("published_at")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(timezone.utc)
+
+    @property
+    def path(self) -> str:
+        """Relative path of the item's page inside a language's folder."""
+        return f"{self.kind}/{self.engagement_id}.html"
+
+
+class PartnerProfile(BaseModel):
+    """Where a partner organization is from and which industry it belongs to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    industry: str | None = None
+
+
+def sanitize(html: str) -> str:
+    """Partner-written text -> safe HTML fragment (allow-listed tags, http/https/mailto links only)."""
+    return nh3.clean(
+        html,
+        tags=_ALLOWED_TAGS,
+        clean_content_tags={"script", "style"},
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes=_URL_SCHEMES,
+        attribute_filter=_keep_absolute_hrefs,
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+def plain_text(html: str) -> str:
+    """Partner-written text -> plain text (every tag dropped, whitespace collapsed)."""
+    spaced = html.replace("<", " <")  # blocks and list items stay separate words
+    text = nh3.clean(spaced, tags=set(), clean_content_tags={"script", "style"}, strip_comments=True)
+    return " ".join(html_lib.unescape(text).split())
+
+
+def _keep_absolute_hrefs(tag: str, attribute: str, value: str) -> str | None:
+    # nh3 has already dropped disallowed schemes; this also drops relative URLs.
+    if tag == "a" and attribute == "href" and not _ABSOLUTE_ALLOWED_URL.match(value):
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """An item prepared for the templates: partner HTML sanitized once and marked safe."""
+
+    item: PublishedItem
+    summary_html: Markup
+    body_html: Markup
+    profiles: tuple[PartnerProfile, ...]
+    #: What the pages showing the item are made from: the item and its partners' profiles.
+    digest: str
+
+    @classmethod
+    def of(cls, item: PublishedItem, profiles: dict[str, PartnerProfile]) -> ItemView:
+        shown = tuple(profiles.get(name, PartnerProfile(name=name)) for name in item.partners)
+        digest = hashlib.sha256("\0".join((item.model_dump_json(), *(p.model_dump_json() for p in shown))).encode())
+        return cls(item, _safe(item.summary), _safe(item.body), shown, digest.hexdigest())
+
+
+def _safe(partner_text: str) -> Markup:
+    cleaned = sanitize(partner_text)
+    return Markup(cleaned if cleaned.strip() else "")
