@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from website.feeds import atom_feed, json_feed, sitemap
 from website.i18n import LANGUAGE_NAMES, LANGUAGES, country_name, long_date, translations
-from website.view import KINDS, ItemView, PartnerProfile, PublishedItem, plain_text
+from website.view import KINDS, ItemView, PartnerProfile, PublishedItem
 
 #: Kinds in display order, with their English titles (the msgids of the catalogs).
 KIND_TITLES: dict[str, str] = {
@@ -374,7 +374,7 @@ def _search_index(views: list[ItemView], language: str) -> bytes:
             "id": view.item.engagement_id, "url": view.item.path, "title": view.item.title,
             "kind": gettext(KIND_TITLES[view.item.kind]), "partners": " ".join(view.item.partners),
             "country": country_name(view.item.country, language) if view.item.country else "",
-            "text": plain_text(view.item.summary + " " + view.item.body)[:600],
+            "text": view.search_text,
         }
         for view in views
     ]

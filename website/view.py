@@ -11,6 +11,7 @@ import html as html_lib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Annotated, Literal, get_args
 
 import nh3
@@ -108,20 +109,33 @@ def _keep_absolute_hrefs(tag: str, attribute: str, value: str) -> str | None:
 
 @dataclass(frozen=True)
 class ItemView:
-    """An item prepared for the templates: partner HTML sanitized once and marked safe."""
+    """An item prepared for the outputs: partner HTML sanitized once, when first needed, and marked safe."""
 
     item: PublishedItem
-    summary_html: Markup
-    body_html: Markup
     profiles: tuple[PartnerProfile, ...]
     #: What the pages showing the item are made from: the item and its partners' profiles.
     digest: str
+
+    @cached_property
+    def summary_html(self) -> Markup:
+        """The summary, sanitized (a publication whose pages are cached never needs it)."""
+        return _safe(self.item.summary)
+
+    @cached_property
+    def body_html(self) -> Markup:
+        """The body, sanitized."""
+        return _safe(self.item.body)
+
+    @cached_property
+    def search_text(self) -> str:
+        """The item's partner text as plain text for the search indexes (the same in every language)."""
+        return plain_text(self.item.summary + " " + self.item.body)[:600]
 
     @classmethod
     def of(cls, item: PublishedItem, profiles: dict[str, PartnerProfile]) -> ItemView:
         shown = tuple(profiles.get(name, PartnerProfile(name=name)) for name in item.partners)
         digest = hashlib.sha256("\0".join((item.model_dump_json(), *(p.model_dump_json() for p in shown))).encode())
-        return cls(item, _safe(item.summary), _safe(item.body), shown, digest.hexdigest())
+        return cls(item, shown, digest.hexdigest())
 
 
 def _safe(partner_text: str) -> Markup:
