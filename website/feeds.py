@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from xml.etree import ElementTree
+from xml.sax.saxutils import escape
 
 from website.view import ItemView
 
@@ -77,7 +78,7 @@ def atom_feed(views: list[ItemView], *, title: str, language: str) -> bytes:
 
 def sitemap(pages: list[str], extra: list[str]) -> bytes:
     """A sitemap listing every page (paths relative to the site's root, where the sitemap sits)."""
-    urlset = ElementTree.Element("urlset", {"xmlns": SITEMAP})
-    for page in sorted({*pages, *extra}):
-        ElementTree.SubElement(ElementTree.SubElement(urlset, "url"), "loc").text = page
-    return ElementTree.tostring(urlset, encoding="utf-8", xml_declaration=True) + b"\n"
+    # Written as ElementTree would write it, without building a tree of every page (~70,000 elements).
+    urls = "".join(f"<url><loc>{escape(page)}</loc></url>" for page in sorted({*pages, *extra}))
+    body = f">{urls}</urlset>" if urls else " />"
+    return f"<?xml version='1.0' encoding='utf-8'?>\n<urlset xmlns=\"{SITEMAP}\"{body}\n".encode("utf-8")

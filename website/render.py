@@ -253,13 +253,15 @@ class _Site:
     page_size: int
     by_kind: dict[str, list[ItemView]] = field(init=False)
     fingerprints: dict[str, str] = field(init=False)
+    #: The report links every page shows, as one string for the fingerprints.
+    reports_key: str = field(init=False)
     countries: dict[str, dict[str, list]] = field(init=False)
     industries: dict[str, dict[str, list]] = field(init=False)
 
     def fingerprint(self, language: str, path: str, *parts: str) -> str:
         """What a page is made of: the templates and catalogs, its language and path, the report links and ``parts``."""
         digest = hashlib.sha256(_TEMPLATES_DIGEST.encode())
-        for part in (language, path, json.dumps(self.reports, sort_keys=True), *parts):
+        for part in (language, path, self.reports_key, *parts):
             digest.update(b"\0" + part.encode())
         return digest.hexdigest()
 
@@ -269,6 +271,7 @@ class _Site:
 
     def __post_init__(self) -> None:
         self.fingerprints = {}
+        self.reports_key = json.dumps(self.reports, sort_keys=True)
         self.by_kind = {kind: [view for view in self.views if view.item.kind == kind] for kind in KINDS}
         self.countries = defaultdict(lambda: {"dialogues": [], "partners": [], "items": []})
         self.industries = defaultdict(lambda: {"partners": [], "items": []})
