@@ -9,7 +9,8 @@
     .venv/bin/python benchmarks/site.py --items 2000 --demo-db engage-data/engage.db
     .venv/bin/python benchmarks/site.py --items 1000 --site-only   # the website only
 
-Each figure is given as wall time and as the CPU time of this process (robust to a loaded machine).
+Each figure is given as wall time and as the CPU time of this process (robust to a loaded machine),
+beside the disk's limit measured in the same run: writing the same bytes with plain open().write().
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import tempfile
 import time
 from datetime import date, datetime, timedelta, timezone
@@ -30,7 +32,8 @@ from report.figures import year_figures
 from report.render import render_html, render_pdf
 from states.directory import load_sample
 from website import PartnerProfile, PublishedItem, SiteContext, publish
-from website.render import KINDS, PRIORITY_INDUSTRIES
+from website.render import PRIORITY_INDUSTRIES
+from website.view import KINDS
 
 START = datetime(2024, 1, 1, 9, tzinfo=timezone.utc)
 COUNTRIES = ("MX", "FR", "TH", "NG", "GB", "CA", "US", "BR", "IN", "KE", "DE", "JP")
@@ -74,9 +77,12 @@ def bench_site(count: int) -> None:
         site = Path(folder) / "site"
         with _Timer() as full:
             first = publish(site, items, context)
-        size = sum(path.stat().st_size for path in site.rglob("*") if path.is_file())
+        contents = {path.relative_to(site): path.read_bytes() for path in site.rglob("*") if path.is_file()}
+        size = sum(len(content) for content in contents.values())
+        disk = _plain_write(Path(folder) / "plain", contents)
         print(f"site, {count:,} published items x 3 languages (load average {os.getloadavg()[0]:.1f}):")
         print(f"  full regeneration into an empty folder: {full}  ({len(first.pages_written):,} files, {size / 2**20:.0f} MiB)")
+        print(f"  the disk's limit, the same bytes by open().write(): {disk}  (regeneration: {full.wall / disk.wall:.1f}x)")
         with _Timer() as unchanged:
             same = publish(site, items, context)
         print(f"  republishing, nothing changed:           {unchanged}  ({len(same.pages_written)} files written)")
@@ -86,8 +92,24 @@ def bench_site(count: int) -> None:
             items = [*items, new]
             with _Timer() as incremental:
                 one = publish(site, items, context)
+            written = {Path(name): (site / name).read_bytes() for name in one.pages_written}
+            limit = _plain_write(Path(folder) / f"plain-{number}", written)
             print(f"  publishing one new item:                 {incremental}  ({len(one.pages_written)} files written: "
-                  f"{', '.join(name for name in one.pages_written if not name.startswith(('es/', 'fr/')))} and es/, fr/)")
+                  f"{', '.join(name for name in one.pages_written if not name.startswith(('es/', 'fr/')))} and es/, fr/; "
+                  f"the same bytes by open().write(): {limit.wall:.3f} s)")
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"  peak memory of this process so far: {peak:.0f} MiB")
+
+
+def _plain_write(folder: Path, contents: dict[Path, bytes]) -> _Timer:
+    """Write ``contents`` under ``folder`` with plain open().write(): what the disk allows, for comparison."""
+    with _Timer() as timer:
+        for relative, content in contents.items():
+            target = folder / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "wb") as file:
+                file.write(content)
+    return timer
 
 
 def _populate(db: Database, count: int) -> None:

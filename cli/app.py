@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-import unicodedata
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from cli.config import check_config
+from cli.output import console, errors, fail, shown
 from models.enums import EngagementKind, OrganizationType, OutboxStatus
 
 if TYPE_CHECKING:
@@ -24,8 +23,6 @@ if TYPE_CHECKING:
     from models.db import Database
     from states.queries import Reader
 
-console = Console()
-errors = Console(stderr=True)
 debug_mode = False
 """Set by ``--debug``: an unexpected error shows its full traceback."""
 
@@ -47,25 +44,6 @@ role_option = click.option("--role", default="secretariat",
 as_option = click.option("--as", "identity", default="secretariat",
                          help="Who acts: an e-mail address (a name for secretariat/system)")
 comment_option = click.option("--comment", "-m", help="Why: kept in the audit trail")
-
-
-_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-
-
-def shown(value: object, style: str = "") -> Text:
-    """A value from outside as plain text: no Rich markup; control, format and separator characters
-    (terminal escapes, bidi overrides) shown as ``\\uXXXX``, line breaks and ZWNJ/ZWJ kept."""
-    text = "" if value is None else str(value)
-    if not text.replace("\n", "").isprintable():
-        text = "".join(f"\\u{ord(char):04x}" if unicodedata.category(char) in _INVISIBLE and char not in "\n\u200c\u200d"
-                       else char for char in text)
-    return Text(text, style=style)
-
-
-def fail(message: str) -> NoReturn:
-    """Print a refusal and exit 1."""
-    errors.print(Text.assemble(("error:", "bold red"), " ", shown(message)), highlight=False)
-    raise click.exceptions.Exit(1)
 
 
 @click.group(name="engage", context_settings={"show_default": True})

@@ -70,7 +70,7 @@ def checked_settings() -> Settings:
     """The process's settings; on a bad value, every bad setting is named and the command exits 1."""
     from pydantic import ValidationError
 
-    from cli.app import errors, fail, shown
+    from cli.output import errors, fail, shown
     from settings import get_settings, setting_problems
 
     try:
@@ -87,7 +87,7 @@ def checked_settings() -> Settings:
               help="Also check this env file (its values over the environment's), as systemd and sh read it")
 def check_config(env_file: Path | None) -> None:
     """Check every setting (ENGAGE_* variables, .env, an env file): list each bad one, exit 1 if any."""
-    from cli.app import console, errors, fail, shown
+    from cli.output import console, errors, fail, shown
 
     problems = env_file_problems(env_file) if env_file is not None else []
     settings, bad_values = load_settings(env_file)

@@ -10,6 +10,7 @@ from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
 
+from flows.events import relay_engine_events
 from flows.runtime import current_runtime
 
 
@@ -47,8 +48,6 @@ async def dispatch_flow(now: datetime | None = None) -> State:
     Ends ``Failed`` (named ``DeliveryFailed``) when a message could not be delivered in this run, or
     a channel (the mail server, the chat) could not be reached and was paused.
     """
-    from flows.events import relay_engine_events
-
     relay_engine_events()
     report = deliver_outbox(now)
     outages = report.get("outages", [])

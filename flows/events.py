@@ -18,6 +18,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.asyncutils import run_coro_as_sync
 
+from flows.approval_runs import close_timed_out_approvals, reschedule_stalled_approvals
 from flows.runtime import current_runtime
 from states.events import PendingEvent, mark_emitted, unsent_events
 
@@ -62,8 +63,6 @@ def relay_engine_events(limit: int = 500) -> list[dict[str, Any]]:
 @flow(name="engine-relay", log_prints=False)
 def relay_flow(limit: int = 500, stalled_after_seconds: float = 600) -> dict[str, Any]:
     """Publish unsent engine events, close timed-out approval runs, restart approval runs whose process was lost."""
-    from flows.approval import close_timed_out_approvals, reschedule_stalled_approvals
-
     published = relay_engine_events(limit)
     closed = close_timed_out_approvals()
     restarted = reschedule_stalled_approvals(stalled_after_seconds)

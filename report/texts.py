@@ -15,7 +15,7 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from website.render import sanitize
+from website.view import sanitize
 
 #: The texts staff may write, in the order the report shows them.
 TEXT_NAMES = ("foreword", "summary")

@@ -22,7 +22,8 @@ from models.db import Database
 from models.enums import EngagementKind, ParticipantRole
 from website import PartnerProfile, PublishedItem, SiteContext, SiteReport, SkippedItem, SubmissionWindowInfo, publish
 from website.i18n import N_, N_plural, Phrase
-from website.render import DEFAULT_PORTAL_URL, DEFAULT_SITE_URL, INDEX_PAGE_SIZE, FactValue, Section, failure_reason
+from website.render import DEFAULT_PORTAL_URL, DEFAULT_SITE_URL, INDEX_PAGE_SIZE, failure_reason
+from website.view import FactValue, Section
 
 PUBLISHED = "published"
 SUBMITTED_KINDS = ("recommendation", "achievement", "website_submission")

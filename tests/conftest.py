@@ -4,7 +4,8 @@ Every test is also marked with the tiers it pays for, from the fixtures it uses 
 ``make test-fast`` runs the rest, the domain tier (no database, no server, no browser). Under
 pytest-xdist each worker is its own session with its own PostgreSQL database; the tests of the shared
 Prefect API are ordered to go to one worker, so it is started once; the costliest tiers run first, so
-that no long test starts last.
+that no long test starts last. A test whose tool (PostgreSQL, Chromium, poppler, axe-core) is missing
+fails with the command that sets it up (tests/prerequisites.py), unless ENGAGE_ALLOW_SKIPS=1 outside CI.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import create_engine, text
 from benchmarks.scratch_postgres import scratch_postgres
 from models.base import Base
 from models.db import Database
+from tests.prerequisites import require
 
 # Links are signed; without this, tests that use the default settings would create ./engage-data/secret.key.
 os.environ.setdefault("ENGAGE_SECRET_KEY", "test-only-signing-key-0123456789abcdef0123456789abcdef")
@@ -41,7 +43,6 @@ SMTP_HELPERS = ("running_smtp_server", "running_mail_sink")
 TIER_ORDER = ("prefect", "smtp", "browser", "postgres", "database")
 
 POSTGRES_URL = os.environ.get("ENGAGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 _EMPTYING: dict[str, str] = {}  # per session database: the statement that empties it after each test
 
 
@@ -110,10 +111,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, migrated once, dropped at the end."""
     problem = _postgres_reachable()
-    if problem:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL is required in CI but not reachable at {POSTGRES_URL}: {problem}")
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}")
+    require(problem is None, f"PostgreSQL is not reachable at {POSTGRES_URL}: {problem}",
+            "sudo pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start")
     with scratch_postgres(POSTGRES_URL, prefix="engage_test") as url:
         database = Database(url)
         database.migrate()

@@ -28,7 +28,7 @@ from states.publication import _CONVENED, _PRESENTED, _PRIVATE_PARTNERS, _PUBLIC
 from states.sign_in import WHAT
 from website import PublishedItem, publish
 from website.i18n import LOCALE_DIR, Phrase, long_date, long_datetime, translations
-from website.render import Section
+from website.view import Section
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATED = ("es", "fr")

@@ -22,6 +22,7 @@ from report import publish_reports, write_report
 from report.render import EVENT_LABELS, TOPIC_LABELS
 from states.publication import publish_site
 from states.workflow import apply_transition
+from tests.prerequisites import require_poppler
 from tests.report_year import Year, build_year
 from tests.world import SECRETARIAT
 from website.i18n import LOCALE_DIR
@@ -207,6 +208,7 @@ def test_hostile_partner_text_is_inert_on_every_page_and_in_the_report(db, tmp_p
 
 
 def test_the_pdf_holds_the_figures_on_a4_pages(sqlite_db, tmp_path: Path, caplog) -> None:  # noqa: ANN001
+    require_poppler()
     build_year(sqlite_db)
     with caplog.at_level(logging.INFO):
         pdf = write_report(sqlite_db, tmp_path / "report.pdf", format="pdf", today=date(2025, 1, 20)).path

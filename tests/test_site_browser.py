@@ -12,21 +12,14 @@ import pytest
 from report import publish_reports
 from states.publication import publish_site
 from states.workflow import apply_transition
+from tests.prerequisites import CHROMIUM, require, require_chromium
 from tests.report_year import build_year
 from tests.world import SECRETARIAT
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(os.environ.get("ENGAGE_AXE_JS", Path(__file__).resolve().parent.parent / ".tools/node_modules/axe-core/axe.min.js"))
 WIDTHS = (1280, 390)
-
-
-def _need(condition: bool, reason: str) -> None:
-    if not condition:
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +40,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    _need(CHROMIUM.exists(), f"{CHROMIUM} is not installed")
-    _need(AXE.exists(), f"axe-core is not installed ({AXE}); run `make .tools/node_modules/axe-core/axe.min.js`")
+    require_chromium()
+    require(AXE.exists(), f"axe-core is not installed at {AXE}", "make .tools/node_modules/axe-core/axe.min.js")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -7,12 +7,11 @@ read away from the site, and the sitemaps protocol requires them.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 from xml.etree import ElementTree
+from xml.sax.saxutils import escape
 
-if TYPE_CHECKING:
-    from website.render import _View
+from website.view import ItemView
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 ATOM = "http://www.w3.org/2005/Atom"
@@ -20,7 +19,7 @@ SITEMAP = "http://www.sitemaps.org/schemas/sitemap/0.9"
 ID_PREFIX = "tag:coalition-engage,2024:engagement:"
 
 
-def _iso(view: _View) -> str:
+def _iso(view: ItemView) -> str:
     return view.item.published_at.isoformat().replace("+00:00", "Z")
 
 
@@ -29,7 +28,7 @@ def _url(base: str, path: str) -> str:
     return base + quote(path)
 
 
-def json_feed(views: list[_View], *, title: str, language: str, kind_titles: dict[str, str], base: str) -> bytes:
+def json_feed(views: list[ItemView], *, title: str, language: str, kind_titles: dict[str, str], base: str) -> bytes:
     """A JSON Feed 1.1 of ``views`` (newest first); ``base``: the absolute URL of the feed's folder."""
     feed = {
         "version": JSON_FEED_VERSION,
@@ -54,7 +53,7 @@ def json_feed(views: list[_View], *, title: str, language: str, kind_titles: dic
     return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def atom_feed(views: list[_View], *, title: str, language: str, base: str) -> bytes:
+def atom_feed(views: list[ItemView], *, title: str, language: str, base: str) -> bytes:
     """An Atom 1.0 feed of ``views``; ``updated`` is the newest item's date (stable when nothing changes).
 
     ``base``: the absolute URL of the feed's folder.
@@ -88,7 +87,7 @@ def atom_feed(views: list[_View], *, title: str, language: str, base: str) -> by
 
 def sitemap(pages: list[str], extra: list[str], *, base: str) -> bytes:
     """A sitemap listing every page (``pages``: paths relative to the site's root; ``base``: its absolute URL)."""
-    urlset = ElementTree.Element("urlset", {"xmlns": SITEMAP})
-    for page in sorted({*pages, *extra}):
-        ElementTree.SubElement(ElementTree.SubElement(urlset, "url"), "loc").text = _url(base, page)
-    return ElementTree.tostring(urlset, encoding="utf-8", xml_declaration=True) + b"\n"
+    # Written as ElementTree would write it, without building a tree of every page (~70,000 elements).
+    urls = "".join(f"<url><loc>{escape(_url(base, page))}</loc></url>" for page in sorted({*pages, *extra}))
+    body = f">{urls}</urlset>" if urls else " />"
+    return f"<?xml version='1.0' encoding='utf-8'?>\n<urlset xmlns=\"{SITEMAP}\"{body}\n".encode("utf-8")

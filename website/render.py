@@ -9,45 +9,22 @@ every page is rendered from the same templates through the message catalogs of `
 from __future__ import annotations
 
 import hashlib
-import html as html_lib
 import json
 import os
-import re
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Literal, get_args
+from typing import Literal
 
-import nh3
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    HttpUrl,
-    StringConstraints,
-    ValidationError,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from website.feeds import atom_feed, json_feed, sitemap
-from website.i18n import LANGUAGE_NAMES, LANGUAGES, LOCALE_DIR, N_, Phrase, country_name, long_date, translations
-
-Kind = Literal[
-    "national_dialogue",
-    "swg_presentation",
-    "alliance_meeting",
-    "toolkit_launch",
-    "website_submission",
-    "recommendation",
-    "achievement",
-    "private_sector_forum",
-]
+from website.i18n import LANGUAGE_NAMES, LANGUAGES, LOCALE_DIR, N_, country_name, long_date, translations
+from website.view import KINDS, FactValue, ItemView, PartnerProfile, PublishedItem
 
 #: Kinds in display order, with their English titles (the msgids of the catalogs).
 KIND_TITLES: dict[str, str] = {
@@ -60,7 +37,6 @@ KIND_TITLES: dict[str, str] = {
     "achievement": N_("Private-sector achievements"),
     "private_sector_forum": N_("Private-sector forums"),
 }
-KINDS: tuple[str, ...] = get_args(Kind)
 assert set(KINDS) == set(KIND_TITLES)
 
 #: The seed's six priority industries, then its two future areas, then the others dialogues invite.
@@ -89,74 +65,13 @@ INDEX_PAGE_SIZE = 50
 MANIFEST = ".engage-site.json"
 REPORT_FOLDER = "report"
 
-# Conservative allow-list for partner-written HTML.
-_ALLOWED_TAGS = {"p", "br", "strong", "em", "ul", "ol", "li", "a", "blockquote"}
-_ALLOWED_ATTRIBUTES = {"a": {"href"}}
-_URL_SCHEMES = {"http", "https", "mailto"}
-_ABSOLUTE_ALLOWED_URL = re.compile(r"^\s*(https?|mailto):", re.IGNORECASE)
 _STATIC = Path(__file__).with_name("static")
+#: MiniSearch, the search page's library: installed from npm by the Makefile (`make assets`, version
+#: pinned there) and copied with its licence into every published site, under these names.
+MINISEARCH = Path(__file__).resolve().parent.parent / ".tools" / "minisearch" / "node_modules" / "minisearch"
+_MINISEARCH_FILES = {"minisearch.js": "dist/umd/index.js", "minisearch.LICENSE.txt": "LICENSE.txt"}
 #: Facts whose values come from a fixed list, so the catalogs translate them.
 _ENUMERATED_FACTS = {"Topic", "Format", "Focus", "Received via", "Coalition deliverable", "In the final report"}
-_LANGUAGE_TAG = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
-
-
-#: A fact's value: text shown as written (partner and staff text is never read as a date), or a typed day
-#: or span of days, shown as a long date in the page's language.
-FactValue = str | date | tuple[date, date]
-
-
-class Section(BaseModel):
-    """A part of an item's body under a heading (a catalog msgid): a list, partner-written paragraphs, or both."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    title: str
-    entries: list[str] = []
-    text: str = ""
-
-
-class PublishedItem(BaseModel):
-    """One approved, published engagement as the website shows it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    engagement_id: int = Field(gt=0)
-    kind: Kind
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-    published_at: AwareDatetime
-    #: What the engine says of the item (e.g. who convened how many partners), in the language of each page.
-    lead: Phrase | None = None
-    summary: str = ""
-    body: str = ""
-    #: After the body: headed lists and texts (areas of discussion, commitments, recommendations).
-    sections: list[Section] = []
-    partners: list[str] = []
-    facts: dict[str, FactValue] = {}
-    links: list[HttpUrl] = []
-    #: ISO 3166 alpha-2 code of the country the engagement took place in (national dialogues).
-    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
-    #: BCP 47 language tag of the partner-written text; None: the language of the page.
-    language: str | None = Field(default=None, pattern=_LANGUAGE_TAG)
-
-    @field_validator("published_at")
-    @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(timezone.utc)
-
-    @property
-    def path(self) -> str:
-        """Relative path of the item's page inside a language's folder."""
-        return f"{self.kind}/{self.engagement_id}.html"
-
-
-class PartnerProfile(BaseModel):
-    """Where a partner organization is from and which industry it belongs to."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
-    industry: str | None = None
 
 
 class SubmissionWindowInfo(BaseModel):
@@ -216,34 +131,6 @@ def failure_reason(error: Exception) -> str:
     return text[:300]
 
 
-def sanitize(html: str) -> str:
-    """Partner-written text -> safe HTML fragment (allow-listed tags, http/https/mailto links only)."""
-    return nh3.clean(
-        html,
-        tags=_ALLOWED_TAGS,
-        clean_content_tags={"script", "style"},
-        attributes=_ALLOWED_ATTRIBUTES,
-        url_schemes=_URL_SCHEMES,
-        attribute_filter=_keep_absolute_hrefs,
-        link_rel="noopener noreferrer nofollow",
-        strip_comments=True,
-    )
-
-
-def plain_text(html: str) -> str:
-    """Partner-written text -> plain text (every tag dropped, whitespace collapsed)."""
-    spaced = html.replace("<", " <")  # blocks and list items stay separate words
-    text = nh3.clean(spaced, tags=set(), clean_content_tags={"script", "style"}, strip_comments=True)
-    return " ".join(html_lib.unescape(text).split())
-
-
-def _keep_absolute_hrefs(tag: str, attribute: str, value: str) -> str | None:
-    # nh3 has already dropped disallowed schemes; this also drops relative URLs.
-    if tag == "a" and attribute == "href" and not _ABSOLUTE_ALLOWED_URL.match(value):
-        return None
-    return value
-
-
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
@@ -297,45 +184,6 @@ _TEMPLATES_DIGEST = hashlib.sha256(b"".join(
 )).hexdigest()
 
 
-@dataclass(frozen=True)
-class _View:
-    """An item prepared for the templates: partner HTML sanitized once and marked safe."""
-
-    item: PublishedItem
-    summary_html: Markup
-    body_html: Markup
-    #: The item's sections, each with its text sanitized.
-    sections: tuple[tuple[Section, Markup], ...]
-    profiles: tuple[PartnerProfile, ...]
-    #: What the pages showing the item are made from: the item and its partners' profiles.
-    digest: str
-
-    @classmethod
-    def of(cls, item: PublishedItem, profiles: dict[str, PartnerProfile]) -> _View:
-        shown = tuple(profiles.get(name, PartnerProfile(name=name)) for name in item.partners)
-        digest = hashlib.sha256("\0".join((item.model_dump_json(), *(p.model_dump_json() for p in shown))).encode())
-        sections = tuple((section, _safe(section.text)) for section in item.sections)
-        return cls(item, _safe(item.summary), _safe(item.body), sections, shown, digest.hexdigest())
-
-    def content_html(self, language: str) -> Markup:
-        """Everything the item says, as one piece of HTML in ``language`` (feeds, search)."""
-        gettext = translations(language).gettext
-        parts = [Markup("<p>%s</p>") % self.item.lead.html(language)] if self.item.lead else []
-        parts += [self.summary_html, self.body_html]
-        for section, text in self.sections:
-            parts.append(Markup("<p><strong>%s</strong></p>") % gettext(section.title))
-            if section.entries:
-                entries = Markup("").join(Markup("<li>%s</li>") % entry for entry in section.entries)
-                parts.append(Markup("<ul>%s</ul>") % entries)
-            parts.append(text)
-        return Markup("\n").join(part for part in parts if part)
-
-
-def _safe(partner_text: str) -> Markup:
-    cleaned = sanitize(partner_text)
-    return Markup(cleaned if cleaned.strip() else "")
-
-
 def _sorted(items: Iterable[PublishedItem]) -> list[PublishedItem]:
     """Newest first; ties by engagement id ascending."""
     return sorted(items, key=lambda item: (-item.published_at.timestamp(), item.engagement_id))
@@ -368,7 +216,7 @@ class _Paged:
     folder: str
     first: str
     stem: str
-    views: list[_View]
+    views: list[ItemView]
     size: int
 
     @property
@@ -380,7 +228,7 @@ class _Paged:
         """The file name of archive page ``number`` (None: the first page)."""
         return self.first if number is None else f"{self.stem}{number}.html"
 
-    def views_on(self, number: int | None) -> list[_View]:
+    def views_on(self, number: int | None) -> list[ItemView]:
         """The items of archive page ``number`` (None: the first page), newest first."""
         count = len(self.views)
         if number is None:
@@ -410,7 +258,7 @@ class _Section:
     """One page of a paged list as a template shows it."""
 
     title: str
-    views: list[_View]
+    views: list[ItemView]
     pager: _Pager
 
     def parts(self) -> tuple[str, ...]:
@@ -422,21 +270,23 @@ class _Section:
 class _Site:
     """Everything the pages of one language are made from."""
 
-    views: list[_View]
+    views: list[ItemView]
     context: SiteContext
     reports: dict[str, list[str]]
     page_size: int
-    by_kind: dict[str, list[_View]] = field(init=False)
+    by_kind: dict[str, list[ItemView]] = field(init=False)
     fingerprints: dict[str, str] = field(init=False)
     #: Items whose pages could not be rendered, with why (see `pages`).
     failed: dict[int, str] = field(init=False)
+    #: The report links every page shows, as one string for the fingerprints.
+    reports_key: str = field(init=False)
     countries: dict[str, dict[str, list]] = field(init=False)
     industries: dict[str, dict[str, list]] = field(init=False)
 
     def fingerprint(self, language: str, path: str, *parts: str) -> str:
         """What a page is made of: the templates and catalogs, its language and path, the report links and ``parts``."""
         digest = hashlib.sha256(_TEMPLATES_DIGEST.encode())
-        for part in (language, path, self.base_url, json.dumps(self.reports, sort_keys=True), *parts):
+        for part in (language, path, self.base_url, self.reports_key, *parts):
             digest.update(b"\0" + part.encode())
         return digest.hexdigest()
 
@@ -445,13 +295,14 @@ class _Site:
         """The site's public address, ending in a slash."""
         return self.context.site_url.rstrip("/") + "/"
 
-    def paged(self, folder: str, first: str, stem: str, views: list[_View]) -> _Paged:
+    def paged(self, folder: str, first: str, stem: str, views: list[ItemView]) -> _Paged:
         """``views`` on pages of this site's size."""
         return _Paged(folder, first, stem, views, self.page_size)
 
     def __post_init__(self) -> None:
         self.fingerprints = {}
         self.failed = {}
+        self.reports_key = json.dumps(self.reports, sort_keys=True)
         self.by_kind = {kind: [view for view in self.views if view.item.kind == kind] for kind in KINDS}
         self.countries = defaultdict(lambda: {"dialogues": [], "partners": [], "items": []})
         self.industries = defaultdict(lambda: {"partners": [], "items": []})
@@ -560,14 +411,14 @@ class _Site:
         return files
 
 
-def _search_index(views: list[_View], language: str) -> bytes:
+def _search_index(views: list[ItemView], language: str) -> bytes:
     gettext = translations(language).gettext
     documents = [
         {
             "id": view.item.engagement_id, "url": view.item.path, "title": view.item.title,
             "kind": gettext(KIND_TITLES[view.item.kind]), "partners": " ".join(view.item.partners),
             "country": country_name(view.item.country, language) if view.item.country else "",
-            "text": plain_text(view.content_html(language))[:600],
+            "text": view.search_text(language),
         }
         for view in views
     ]
@@ -619,6 +470,15 @@ def _previous_files(site_dir: Path) -> dict[str, str]:
     return {str(path): str(fingerprint) for path, fingerprint in manifest.items()} if isinstance(manifest, dict) else {}
 
 
+def _minisearch_assets() -> dict[str, bytes]:
+    """MiniSearch's script and licence as the site publishes them; FileNotFoundError naming the fix if missing."""
+    try:
+        return {f"assets/{name}": (MINISEARCH / source).read_bytes() for name, source in _MINISEARCH_FILES.items()}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"MiniSearch (the site's search) is not installed in {MINISEARCH}: "
+                                "run `make assets`") from None
+
+
 def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext | None = None, *,
             page_size: int = INDEX_PAGE_SIZE) -> SiteReport:
     """Make the site hold exactly `items`, in every language.
@@ -630,7 +490,7 @@ def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext
     rewritten, and item and archive pages whose inputs did not change are not even rendered. An item
     that cannot be rendered is left off every page and reported in ``SiteReport.skipped``. Raises
     ValueError, before touching the folder, if two items share an engagement id or ``page_size`` is
-    not positive.
+    not positive; FileNotFoundError, before touching it too, if MiniSearch is not installed.
     """
     if page_size < 1:
         raise ValueError(f"page_size must be at least 1, not {page_size}")
@@ -643,15 +503,17 @@ def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext
         raise ValueError(f"engagement ids given more than once: {duplicates}")
 
     profiles = {profile.name: profile for profile in context.partners}
-    views = [_View.of(item, profiles) for item in ordered]
+    views = [ItemView.of(item, profiles) for item in ordered]
     skipped: list[SkippedItem] = []
     previous = _previous_files(site_dir)
     # A cached page counts only if its file is still there.
     previous = {path: fingerprint for path, fingerprint in previous.items() if not fingerprint or (site_dir / path).is_file()}
     reports = _report_files(site_dir)
+    assets: dict[str, bytes | None] = {f"assets/{path.name}": path.read_bytes() for path in sorted(_STATIC.iterdir())}
+    assets |= _minisearch_assets()
     while True:  # an item page that fails: that item is left out and the site rendered again (no list names it)
         site = _Site(views, context, reports, page_size)
-        files: dict[str, bytes | None] = {f"assets/{path.name}": path.read_bytes() for path in sorted(_STATIC.iterdir())}
+        files = dict(assets)
         for language in LANGUAGES:
             files |= site.pages(language, previous)
             if site.failed:

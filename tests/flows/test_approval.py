@@ -116,7 +116,8 @@ def test_the_relay_closes_runs_by_their_deadline_and_restarts_waits_without_a_fo
     from prefect.client.orchestration import get_client
     from prefect.states import Suspended
 
-    from flows.approval import CoChairDecision, approval_flow, close_timed_out_approvals, reschedule_stalled_approvals
+    from flows.approval import CoChairDecision, approval_flow
+    from flows.approval_runs import close_timed_out_approvals, reschedule_stalled_approvals
 
     def paused_run(engagement: int, timeout_seconds: int, with_form: bool):
         run = client.create_flow_run(approval_flow, name=f"approval-{engagement}",

@@ -11,6 +11,7 @@ import pytest
 
 from models.db import Database
 from report import latest_year, year_figures
+from tests.prerequisites import require_poppler
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,6 +21,7 @@ pytestmark = [pytest.mark.prefect, pytest.mark.timeout(1200)]
 def test_the_demo_ends_with_the_report_of_its_2024(prefect_api: None, tmp_path: Path) -> None:
     from prefect.settings import PREFECT_API_URL
 
+    require_poppler()  # before the replay (~75 s), not after it
     # The session's Prefect API (a temporary local server, started as `make demo`'s ephemeral one is),
     # not a second one of its own: starting and migrating one costs ~8 s.
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_HOME": str(tmp_path / "prefect"),

@@ -17,13 +17,15 @@ from notifications.mail_sink import running_mail_sink
 from portal.server import running_portal
 from settings import Settings
 from states.workflow import apply_transition
+from tests.prerequisites import CHROMIUM, require_chromium
 from tests.world import SECRETARIAT, clock_at, new_engagement, seeded
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium"),
-]
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True)
+def _chromium() -> None:
+    require_chromium()
 
 
 def _free_port() -> int:
