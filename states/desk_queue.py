@@ -186,14 +186,15 @@ def _filtered(filters: Filters, now: datetime) -> Select:
     return query
 
 
-def _rows(session, query: Select, now: datetime) -> list[Row]:  # noqa: ANN001 - a Session
+def _rows(session, query: Select, now: datetime, *, paged: bool) -> list[Row]:  # noqa: ANN001 - a Session
     found = session.execute(query).all()
-    ids = [row.id for row in found]
+    # a page's partners by its ids; every row's by the same filter (no list of thousands of parameters)
+    among = [row.id for row in found] if paged else query.with_only_columns(Engagement.id).order_by(None)
     names: dict[int, list[str]] = {}
-    if ids:
+    if found:
         for engagement_id, name in session.execute(
                 select(Participant.engagement_id, Organization.name).join(Organization)
-                .where(Participant.engagement_id.in_(ids)).order_by(Participant.id)):
+                .where(Participant.engagement_id.in_(among)).order_by(Participant.id)):
             names.setdefault(engagement_id, []).append(name)
     rows = []
     for row in found:
@@ -211,10 +212,11 @@ def find_engagements(db: Database, filters: Filters, now: datetime, *, page_size
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         ordered = query.order_by(*SORTS.get(filters.sort, SORTS["oldest"]))
         if page_size is None:
-            return Page(_rows(session, ordered, now), total, 1, 1)
+            return Page(_rows(session, ordered, now, paged=False), total, 1, 1)
         pages = max(1, -(-total // page_size))
         page = min(max(1, filters.page), pages)
-        return Page(_rows(session, ordered.limit(page_size).offset((page - 1) * page_size), now), total, page, pages)
+        return Page(_rows(session, ordered.limit(page_size).offset((page - 1) * page_size), now, paged=True), total, page,
+                    pages)
 
 
 @dataclass(frozen=True)
@@ -240,15 +242,15 @@ class ClosingWindow:
 class Queue:
     """Everything that waits on the Secretariat."""
 
-    to_move: list[Row]
-    overdue: list[Row]
+    to_move: Page
+    overdue: Page
     mail: list[MailProblem]
     windows: list[ClosingWindow]
     counts: list[tuple[str, str, int]] = field(default_factory=list)
 
     @property
     def size(self) -> int:
-        return len(self.to_move) + len(self.overdue) + len(self.mail) + len(self.windows)
+        return self.to_move.total + self.overdue.total + len(self.mail) + len(self.windows)
 
 
 def counts(db: Database) -> list[tuple[str, str, int]]:
@@ -261,11 +263,11 @@ def counts(db: Database) -> list[tuple[str, str, int]]:
     return ordered + [(kind, state, n) for (kind, state), n in found.items() if (kind, state, n) not in ordered]
 
 
-def queue(db: Database, now: datetime, limit: int = 200) -> Queue:
-    """The Secretariat's work: engagements its step moves on (waiting longest first), waits past their
-    deadline, mail given up on or failing, and submission windows closing within two weeks."""
-    to_move = find_engagements(db, Filters(waiting=Role.SECRETARIAT), now, page_size=limit).rows
-    overdue = find_engagements(db, Filters(overdue=True), now, page_size=limit).rows
+def queue(db: Database, now: datetime, limit: int = PAGE_SIZE) -> Queue:
+    """The Secretariat's work: engagements its step moves on (the ``limit`` waiting longest), waits past
+    their deadline, mail given up on or failing, and submission windows closing within two weeks."""
+    to_move = find_engagements(db, Filters(waiting=Role.SECRETARIAT), now, page_size=limit)
+    overdue = find_engagements(db, Filters(overdue=True), now, page_size=limit)
     with db.transaction() as session:
         mail = [MailProblem(*row) for row in session.execute(
             select(OutboxMessage.id, OutboxMessage.engagement_id, Engagement.title, OutboxMessage.notification_type,
