@@ -54,7 +54,7 @@ def require_staff(request: Request) -> str | Response:
     return email
 
 
-def _page(request: Request, template: str, staff: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+def desk_page(request: Request, template: str, staff: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     portal = portal_of(request)
     return portal.render(request, template, status_code, email=staff, L=desk_labels,
                          prefect_ui=(portal.settings.prefect_ui_url or "").rstrip("/"), **context)
@@ -77,7 +77,7 @@ def home(request: Request) -> Response:
     if isinstance(staff, Response):
         return staff
     portal = portal_of(request)
-    return _page(request, "desk_home.html", staff, queue=queue(portal.db, portal.clock.now()),
+    return desk_page(request, "desk_home.html", staff, queue=queue(portal.db, portal.clock.now()),
                  runs=jobs.last_runs(portal.settings), jobs=jobs.JOBS, ran=request.query_params.get("ran"))
 
 
@@ -110,7 +110,7 @@ def engagements(request: Request) -> Response:
     portal = portal_of(request)
     filters = _filters(request.query_params)
     found = find_engagements(portal.db, filters, portal.clock.now())
-    return _page(request, "desk_list.html", staff, filters=filters, found=found, urlencode=urlencode,
+    return desk_page(request, "desk_list.html", staff, filters=filters, found=found, urlencode=urlencode,
                  **_choices(portal))
 
 
@@ -185,7 +185,7 @@ def _engagement_page(request: Request, staff: str, engagement_id: int, status_co
         mail = session.scalars(select(OutboxMessage).where(OutboxMessage.engagement_id == engagement_id)
                                .order_by(OutboxMessage.id)).all()
         report = session.get(DialogueReport, engagement_id)
-        return _page(request, "desk_engagement.html", staff, status_code, engagement=engagement, lifecycle=lifecycle,
+        return desk_page(request, "desk_engagement.html", staff, status_code, engagement=engagement, lifecycle=lifecycle,
                      swg=swg, meeting=meeting, people=people, approval=approval, history=history, mail=mail,
                      report=report, steps=_steps(lifecycle, engagement.state),
                      waiting=waits_on(engagement.kind, engagement.state), done=request.query_params.get("done"),
@@ -315,7 +315,7 @@ def choose_kind(request: Request) -> Response:
     staff = require_staff(request)
     if isinstance(staff, Response):
         return staff
-    return _page(request, "desk_new.html", staff, lifecycles=LIFECYCLES)
+    return desk_page(request, "desk_new.html", staff, lifecycles=LIFECYCLES)
 
 
 def _creation_form(request: Request, staff: str, kind: str, status_code: int = 200, **extra: Any) -> HTMLResponse:
@@ -328,7 +328,7 @@ def _creation_form(request: Request, staff: str, kind: str, status_code: int = 2
         organizations = session.execute(select(Organization.name, Organization.type).order_by(Organization.name)).all()
         contacts = session.execute(select(Contact.email, Contact.name, Organization.name.label("organization"))
                                    .join(Organization).order_by(Organization.name, Contact.name)).all()
-    return _page(request, "desk_create.html", staff, status_code, kind=kind, lifecycle=lifecycle, swgs=swgs,
+    return desk_page(request, "desk_create.html", staff, status_code, kind=kind, lifecycle=lifecycle, swgs=swgs,
                  meetings=meetings, organizations=organizations, contacts=contacts,
                  roles=[role.value for role in ParticipantRole], rows=range(PARTICIPANT_ROWS),
                  swg_required=kind == EngagementKind.SWG_PRESENTATION or "has_swg" in guards,

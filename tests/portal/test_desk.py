@@ -23,7 +23,9 @@ from tests.world import ENGAGEMENTS, FRANCE_CHAIR, META, OUTCOME, QUIMICA, REPOR
 
 CO_CHAIR = "swg22.unodc@cochairs.example"
 DESK_PAGES = ("/desk", "/desk/engagements", "/desk/engagements.csv", "/desk/engagements/1", "/desk/new",
-              "/desk/new/achievement")
+              "/desk/new/achievement", "/desk/directory", "/desk/directory/1")
+DESK_POSTS = ("/desk/engagements/1/steps/submit", "/desk/new/achievement", "/desk/jobs/publish", "/desk/outbox/1/retry",
+              "/desk/directory", "/desk/directory/import", "/desk/directory/1/contacts")
 
 
 def sign_in(world: PortalWorld, email: str) -> None:
@@ -99,7 +101,7 @@ def test_anonymous_is_sent_to_sign_in_and_a_co_chair_is_told_why(world: PortalWo
     for path in DESK_PAGES:
         answer = world.client.get(path, follow_redirects=False)
         assert (answer.status_code, answer.headers["location"]) == (303, "/signin"), path
-    for path in ("/desk/engagements/1/steps/submit", "/desk/new/achievement", "/desk/jobs/publish", "/desk/outbox/1/retry"):
+    for path in DESK_POSTS:
         assert world.client.post(path, data={}, follow_redirects=False).status_code == 303, path
     assert world.client.get("/board", follow_redirects=False).headers["location"] == "/desk"
     sign_in(world, CO_CHAIR)
@@ -109,8 +111,9 @@ def test_anonymous_is_sent_to_sign_in_and_a_co_chair_is_told_why(world: PortalWo
         assert "for Secretariat staff" in answer.text and CO_CHAIR in answer.text and 'href="/pending"' in answer.text
     before = counts(world)
     token = csrf_of(world.client.get("/pending").text)
-    refused = world.client.post("/desk/engagements/1/steps/submit", data={"csrf": token})
-    assert refused.status_code == 403 and counts(world) == before
+    for path in DESK_POSTS:
+        assert world.client.post(path, data={"csrf": token}).status_code == 403, path
+    assert counts(world) == before
 
 
 def test_every_post_needs_the_csrf_token(world: PortalWorld) -> None:
@@ -119,7 +122,10 @@ def test_every_post_needs_the_csrf_token(world: PortalWorld) -> None:
     before = counts(world)
     for path, data in ((f"/desk/engagements/{engagement}/steps/submit", {"version": "1"}),
                        ("/desk/new/achievement", _creation_fields("achievement")),
-                       ("/desk/jobs/publish", {}), ("/desk/outbox/1/retry", {})):
+                       ("/desk/jobs/publish", {}), ("/desk/outbox/1/retry", {}),
+                       ("/desk/directory", {"org.name": "Acme", "org.type": "government"}),
+                       ("/desk/directory/import", {"csv": "name,industry,country\nAcme,chemical,FR\n"}),
+                       ("/desk/directory/1/contacts", {"contact.name": "Ana", "contact.email": "ana@acme.example"})):
         for token in (None, "0" * 64):
             answer = world.client.post(path, data=data | ({"csrf": token} if token else {}))
             assert answer.status_code == 403, path
@@ -380,3 +386,48 @@ def test_jobs_run_now_and_the_desk_says_what_they_did(world: PortalWorld) -> Non
     assert answer.status_code == 200 and "1 published item(s)" in answer.text and me in answer.text
     assert "PPP toolkit launch" in _site_text(world)
     assert world.client.post("/desk/jobs/nothing", data={"csrf": token}).status_code == 404
+
+
+def _organization_named(world: PortalWorld, name: str) -> Any:  # noqa: ANN401 - an Organization
+    from models import Organization
+
+    with world.db.transaction() as session:
+        return session.scalars(select(Organization).where(Organization.name == name)).one_or_none()
+
+
+def test_directory_search_add_and_import(world: PortalWorld) -> None:
+    staff(world)
+    found = world.client.get("/desk/directory", params={"q": "mfernandez@"}).text
+    assert "Química Andina S.A." in found and "Meta" not in found.split("<tbody>")[1]
+    token = csrf_of(found)
+    before = counts(world)
+    refused = world.client.post("/desk/directory", data={"csrf": token, "org.name": "Laboratorios Sur",
+                                                         "org.type": "partner", "org.country": "CL"})
+    assert refused.status_code == 422 and "needs an industry" in refused.text and 'value="CL"' in refused.text
+    assert _organization_named(world, "Laboratorios Sur") is None and counts(world) == before
+    added = world.client.post("/desk/directory", data={"csrf": token, "org.name": "Laboratorios Sur", "org.type": "partner",
+                                                       "org.industry": "pharmaceuticals", "org.country": "cl"},
+                              follow_redirects=False)
+    assert added.status_code == 303
+    organization = _organization_named(world, "Laboratorios Sur")
+    assert (organization.industry, organization.country) == ("pharmaceuticals", "CL")
+    page = world.client.get(added.headers["location"]).text
+    assert "Saved." in page and "No contact on file" in page
+    contacts = f"/desk/directory/{organization.id}/contacts"
+    bad = world.client.post(contacts, data={"csrf": token, "contact.name": "Rosa", "contact.email": "not an address"})
+    assert bad.status_code == 422 and "email" in bad.text
+    good = world.client.post(contacts, data={"csrf": token, "contact.name": "Rosa Díaz", "contact.email": "rdiaz@labsur.example",
+                                             "contact.language": "es", "contact.opt_outs": "reminder\nchat"})
+    assert good.status_code == 200 and "Rosa Díaz" in good.text and "everything but reminder, chat" in good.text
+    taken = world.client.post(contacts, data={"csrf": token, "contact.name": "Someone",
+                                              "contact.email": "policy@meta.example"})
+    assert taken.status_code == 409 and "already a contact of another organization" in taken.text
+    # the import: a refused line names its number and field, and nothing is written
+    before = counts(world)
+    broken = "name,industry,country\nFarmacia Norte,pharmaceuticals,MX\nBad Row,spaceflight,MX\n"
+    answer = world.client.post("/desk/directory/import", data={"csrf": token, "csv": broken})
+    assert answer.status_code == 422 and "line 3" in answer.text and "industry" in answer.text
+    assert _organization_named(world, "Farmacia Norte") is None and counts(world) == before
+    done = world.client.post("/desk/directory/import", data={"csrf": token, "csv": broken.replace("spaceflight", "chemical")})
+    assert done.status_code == 200 and "Imported 2 row(s)" in done.text
+    assert _organization_named(world, "Bad Row").industry == "chemical"
