@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from models.db import Database
-from portal import accounts, desk, desk_directory, forms, links
+from portal import accounts, desk, desk_directory, desk_report, forms, links
 from portal.security import Csrf, SecurityMiddleware, Sessions
 from portal.web import Portal
 from settings import Settings
@@ -31,6 +31,7 @@ def create_app(settings: Settings, db: Database, clock: Clock = SYSTEM_CLOCK) ->
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(desk.router)  # before accounts: its /board leads to the desk
     app.include_router(desk_directory.router)
+    app.include_router(desk_report.router)
     app.include_router(links.router)
     app.include_router(forms.router)
     app.include_router(accounts.router)

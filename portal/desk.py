@@ -252,6 +252,8 @@ def _take_step(request: Request, engagement_id: int, trigger: str, form: FormDat
         jobs.run_job("publish", portal.db, portal.settings, portal.clock, by=staff)
     if form.get("back") == "desk":
         return RedirectResponse(f"/desk?{urlencode({'done': engagement_id})}", status_code=303)
+    if form.get("back") == "report":
+        return RedirectResponse("/desk/report?selected=1", status_code=303)
     return RedirectResponse(f"/desk/engagements/{engagement_id}?{urlencode({'done': trigger})}", status_code=303)
 
 

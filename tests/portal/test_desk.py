@@ -23,9 +23,9 @@ from tests.world import ENGAGEMENTS, FRANCE_CHAIR, META, OUTCOME, QUIMICA, REPOR
 
 CO_CHAIR = "swg22.unodc@cochairs.example"
 DESK_PAGES = ("/desk", "/desk/engagements", "/desk/engagements.csv", "/desk/engagements/1", "/desk/new",
-              "/desk/new/achievement", "/desk/directory", "/desk/directory/1")
+              "/desk/new/achievement", "/desk/directory", "/desk/directory/1", "/desk/report", "/desk/report/report-en.html")
 DESK_POSTS = ("/desk/engagements/1/steps/submit", "/desk/new/achievement", "/desk/jobs/publish", "/desk/outbox/1/retry",
-              "/desk/directory", "/desk/directory/import", "/desk/directory/1/contacts")
+              "/desk/directory", "/desk/directory/import", "/desk/directory/1/contacts", "/desk/report")
 
 
 def sign_in(world: PortalWorld, email: str) -> None:
@@ -431,3 +431,30 @@ def test_directory_search_add_and_import(world: PortalWorld) -> None:
     done = world.client.post("/desk/directory/import", data={"csrf": token, "csv": broken.replace("spaceflight", "chemical")})
     assert done.status_code == 200 and "Imported 2 row(s)" in done.text
     assert _organization_named(world, "Bad Row").industry == "chemical"
+
+
+def test_select_for_the_report_preview_build_and_download(world: PortalWorld) -> None:
+    achievement = _walk_to(world, "achievement", ["submit", "start_review", "accept"])
+    me = staff(world)
+    page = world.client.get("/desk/report").text
+    candidates = page.split('id="candidates"')[1].split('id="build"')[0]
+    assert "Removed 10,000 drug listings" in candidates and "Automated detection" in candidates
+    form = _form_of(candidates, f"/desk/engagements/{achievement}/steps/select_for_report")
+    chosen = world.client.post(f"/desk/engagements/{achievement}/steps/select_for_report",
+                               data={"csrf": csrf_of(form), "version": "4", "back": "report"})
+    assert chosen.status_code == 200 and "Selected for the report." in chosen.text
+    selected = chosen.text.split('id="selected"')[1].split('id="candidates"')[0]
+    assert "Removed 10,000 drug listings" in selected and "Automated detection" in selected
+    with world.db.transaction() as session:
+        log = session.scalars(select(TransitionLog).where(TransitionLog.trigger == "select_for_report")).one()
+    assert (log.actor, log.channel) == (me, "website")
+    token = csrf_of(chosen.text)
+    assert world.client.post("/desk/report", data={"csrf": token, "language": "de", "format": "html"}).status_code == 422
+    assert world.client.get("/desk/report/report-en.html").status_code == 404  # not built yet
+    built = world.client.post("/desk/report", data={"csrf": token, "language": "en", "format": "html"})
+    assert built.status_code == 200 and "Built report-en.html" in built.text
+    download = world.client.get("/desk/report/report-en.html")
+    assert download.status_code == 200 and "attachment" in download.headers["content-disposition"]
+    assert "Automated detection" in download.text or "Removed 10,000" in download.text
+    assert "report/report-en.html" in (world.settings.site_dir / "index.html").read_text()  # the site links it
+    assert world.client.get("/desk/report/..%2Fengage.db").status_code == 404

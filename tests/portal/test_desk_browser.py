@@ -93,7 +93,7 @@ def test_desk_pages_are_accessible_and_fit_a_phone(sqlite_db: Database, tmp_path
             "queue": "/desk", "list": "/desk/engagements", "filtered": "/desk/engagements?kind=achievement&q=title",
             "approval": f"/desk/engagements/{ids['swg_presentation']}", "report-form": f"/desk/engagements/{dialogue}",
             "new": "/desk/new", "create": "/desk/new/website_submission", "directory": "/desk/directory",
-            "organization": "/desk/directory/1",
+            "organization": "/desk/directory/1", "report": "/desk/report",
         }
         for name, path in pages.items():
             page.goto(base + path)
