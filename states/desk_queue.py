@@ -14,7 +14,7 @@ from functools import cache
 
 from sqlalchemy import Select, and_, exists, false, func, or_, select
 
-from models import Engagement, Organization, OutboxMessage, Participant, SubmissionWindow
+from models import Engagement, Organization, OutboxMessage, Participant, SubmissionWindow, TransitionLog
 from models.db import Database
 from models.enums import OutboxStatus, Role
 from states.lifecycles import LIFECYCLES, get_lifecycle
@@ -239,6 +239,34 @@ class ClosingWindow:
 
 
 @dataclass(frozen=True)
+class Change:
+    """One recent step: when, on which engagement, what, by whom."""
+
+    at: datetime
+    engagement_id: int
+    title: str
+    trigger: str
+    to_state: str
+    actor: str
+    actor_role: str
+
+
+def recent_changes(db: Database, limit: int = 15) -> list[Change]:
+    """The latest recorded steps, newest first by when they happened.
+
+    The last ``10 * limit`` rows are read by the audit log's key (no sort of the whole log), then ordered by time.
+    """
+    with db.transaction() as session:
+        rows = session.execute(
+            select(TransitionLog.at, TransitionLog.engagement_id, Engagement.title, TransitionLog.trigger,
+                   TransitionLog.to_state, TransitionLog.actor, TransitionLog.actor_role, TransitionLog.id)
+            .join(Engagement, Engagement.id == TransitionLog.engagement_id)
+            .order_by(TransitionLog.id.desc()).limit(10 * limit)).all()
+    rows.sort(key=lambda row: (row.at, row.id), reverse=True)
+    return [Change(*row[:-1]) for row in rows[:limit]]
+
+
+@dataclass(frozen=True)
 class Queue:
     """Everything that waits on the Secretariat."""
 
@@ -247,6 +275,7 @@ class Queue:
     mail: list[MailProblem]
     windows: list[ClosingWindow]
     counts: list[tuple[str, str, int]] = field(default_factory=list)
+    recent: list[Change] = field(default_factory=list)
 
     @property
     def size(self) -> int:
@@ -285,4 +314,4 @@ def queue(db: Database, now: datetime, limit: int = PAGE_SIZE) -> Queue:
             .where(SubmissionWindow.closes_on >= today, SubmissionWindow.closes_on <= today + WINDOW_NOTICE,
                    SubmissionWindow.opens_on <= today)
             .order_by(SubmissionWindow.closes_on))]
-    return Queue(to_move, overdue, mail, windows, counts(db))
+    return Queue(to_move, overdue, mail, windows, counts(db), recent_changes(db))

@@ -19,7 +19,7 @@ from states.inputs import DETAILS_SCHEMAS
 from states.lifecycles import LIFECYCLES
 from states.workflow import apply_transition
 from tests.portal.portal_world import PortalWorld, csrf_of
-from tests.world import ENGAGEMENTS, FRANCE_CHAIR, META, OUTCOME, QUIMICA, REPORT, SECRETARIAT, UNODC_CHAIR, new_engagement
+from tests.world import ENGAGEMENTS, FRANCE_CHAIR, META, OUTCOME, REPORT, SECRETARIAT, UNODC_CHAIR, new_engagement
 
 CO_CHAIR = "swg22.unodc@cochairs.example"
 DESK_PAGES = ("/desk", "/desk/engagements", "/desk/engagements.csv", "/desk/engagements/1", "/desk/new",
@@ -318,6 +318,9 @@ def test_the_queue_lists_everything_that_waits_on_the_secretariat(world: PortalW
     mail = page.split('id="mail"')[1].split('id="windows"')[0]
     assert "550 mailbox unavailable" in mail and f'action="/desk/outbox/{dead}/retry"' in mail
     assert "Achievement: closes on 2024-02-15" in page.split('id="windows"')[1]
+    recent = page.split('id="recent"')[1]
+    assert recent.index("Dialogue held, report awaited") < recent.index("Draft with its partner")  # newest first
+    assert "Hold → Held" in recent and "Secretariat staff" in recent
     shown = re.sub(r"<[^>]+>", " ", page.split("<main")[1].split("</main>")[0])
     for raw in ("co_chair", "co chair", "overdue (0)", "swg_presentation", "awaiting_approval"):
         assert raw not in shown, raw
