@@ -78,7 +78,7 @@ def home(request: Request) -> Response:
         return staff
     portal = portal_of(request)
     return desk_page(request, "desk_home.html", staff, queue=queue(portal.db, portal.clock.now()),
-                 runs=jobs.last_runs(portal.settings), jobs=jobs.JOBS, ran=request.query_params.get("ran"))
+                     runs=jobs.last_runs(portal.settings), jobs=jobs.JOBS, ran=request.query_params.get("ran"))
 
 
 def _filters(params: Mapping[str, str]) -> Filters:
@@ -111,7 +111,7 @@ def engagements(request: Request) -> Response:
     filters = _filters(request.query_params)
     found = find_engagements(portal.db, filters, portal.clock.now())
     return desk_page(request, "desk_list.html", staff, filters=filters, found=found, urlencode=urlencode,
-                 **_choices(portal))
+                     **_choices(portal))
 
 
 CSV_COLUMNS = ("id", "title", "kind", "state", "waits on", "overdue", "partners", "SWG", "country", "created",
@@ -186,10 +186,10 @@ def _engagement_page(request: Request, staff: str, engagement_id: int, status_co
                                .order_by(OutboxMessage.id)).all()
         report = session.get(DialogueReport, engagement_id)
         return desk_page(request, "desk_engagement.html", staff, status_code, engagement=engagement, lifecycle=lifecycle,
-                     swg=swg, meeting=meeting, people=people, approval=approval, history=history, mail=mail,
-                     report=report, steps=_steps(lifecycle, engagement.state),
-                     waiting=waits_on(engagement.kind, engagement.state), done=request.query_params.get("done"),
-                     **extra)
+                         swg=swg, meeting=meeting, people=people, approval=approval, history=history, mail=mail,
+                         report=report, steps=_steps(lifecycle, engagement.state),
+                         waiting=waits_on(engagement.kind, engagement.state), done=request.query_params.get("done"),
+                         **extra)
 
 
 @router.get("/desk/engagements/{engagement_id}", response_class=HTMLResponse)
@@ -331,11 +331,11 @@ def _creation_form(request: Request, staff: str, kind: str, status_code: int = 2
         contacts = session.execute(select(Contact.email, Contact.name, Organization.name.label("organization"))
                                    .join(Organization).order_by(Organization.name, Contact.name)).all()
     return desk_page(request, "desk_create.html", staff, status_code, kind=kind, lifecycle=lifecycle, swgs=swgs,
-                 meetings=meetings, organizations=organizations, contacts=contacts,
-                 roles=[role.value for role in ParticipantRole], rows=range(PARTICIPANT_ROWS),
-                 swg_required=kind == EngagementKind.SWG_PRESENTATION or "has_swg" in guards,
-                 meeting_required="has_meeting" in guards, approval=approval_step(lifecycle),
-                 fields=form_fields(DETAILS_SCHEMAS[kind], "details."), posted=extra.pop("posted", {}), **extra)
+                     meetings=meetings, organizations=organizations, contacts=contacts,
+                     roles=[role.value for role in ParticipantRole], rows=range(PARTICIPANT_ROWS),
+                     swg_required=kind == EngagementKind.SWG_PRESENTATION or "has_swg" in guards,
+                     meeting_required="has_meeting" in guards, approval=approval_step(lifecycle),
+                     fields=form_fields(DETAILS_SCHEMAS[kind], "details."), posted=extra.pop("posted", {}), **extra)
 
 
 @router.get("/desk/new/{kind}", response_class=HTMLResponse)

@@ -1,6 +1,8 @@
-"""The desk's directory: organizations and their contacts (search, add or update), and the partner CSV import.
+"""The desk's directory: organizations and their contacts (search, add or update), the partner CSV import, and
+the submission windows.
 
-Writes go through ``states.directory`` (``upsert_organization``, ``upsert_contact``, ``import_partners_csv``),
+Writes go through ``states.directory`` (``upsert_organization``, ``upsert_contact``, ``import_partners_csv``,
+``load_reference`` for a window),
 the same functions the CLI's ``org add`` and ``import-partners`` use; forms are built from their input models.
 """
 
@@ -15,12 +17,12 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from models import Contact, Organization, Participant
+from models import Contact, Organization, Participant, SubmissionWindow
 from portal.desk import desk_page, require_staff
 from portal.links import status_of
 from portal.model_forms import form_data, form_fields
 from portal.web import portal_of
-from states.directory import import_partners_csv, upsert_contact, upsert_organization
+from states.directory import WindowInput, import_partners_csv, load_reference, upsert_contact, upsert_organization
 from states.errors import EngageError, NotFoundError
 from states.inputs import ContactInput, OrganizationInput, parse
 
@@ -45,13 +47,16 @@ def _organizations(request: Request, q: str) -> list[Any]:
 
 def _directory(request: Request, staff: str, status_code: int = 200, **extra: Any) -> HTMLResponse:
     q = request.query_params.get("q", "")[:200]
+    with portal_of(request).db.transaction() as session:
+        windows = session.scalars(select(SubmissionWindow).order_by(SubmissionWindow.kind)).all()
     return desk_page(request, "desk_directory.html", staff, status_code, q=q, organizations=_organizations(request, q),
-                 limit=LIMIT, fields=form_fields(OrganizationInput, "org."), posted=extra.pop("posted", {}), **extra)
+                     limit=LIMIT, fields=form_fields(OrganizationInput, "org."), windows=windows,
+                     window_fields=form_fields(WindowInput, "window."), posted=extra.pop("posted", {}), **extra)
 
 
 @router.get("/desk/directory", response_class=HTMLResponse)
 def directory(request: Request) -> Response:
-    """Organizations by name, searched by name or by a contact's name or address; add one; import partners."""
+    """Organizations by name, searched by name or by a contact's name or address; add one; import partners; windows."""
     staff = require_staff(request)
     if isinstance(staff, Response):
         return staff
@@ -120,10 +125,10 @@ def _organization_page(request: Request, staff: str, organization_id: int, statu
                    "org.industry": organization.industry or "", "org.country": organization.country or "",
                    "org.region": organization.region or ""}
         return desk_page(request, "desk_organization.html", staff, status_code, organization=organization,
-                     contacts=contacts, engagements=engagements, done=request.query_params.get("done"),
-                     org_fields=form_fields(OrganizationInput, "org."), current=current,
-                     contact_fields=[f for f in form_fields(ContactInput, "contact.") if f.name != "contact.organization"],
-                     posted=extra.pop("posted", {}), **extra)
+                         contacts=contacts, engagements=engagements, done=request.query_params.get("done"),
+                         org_fields=form_fields(OrganizationInput, "org."), current=current,
+                         contact_fields=[f for f in form_fields(ContactInput, "contact.") if f.name != "contact.organization"],
+                         posted=extra.pop("posted", {}), **extra)
 
 
 @router.get("/desk/directory/{organization_id}", response_class=HTMLResponse)
@@ -165,3 +170,27 @@ def _add_contact(request: Request, organization_id: int, form: FormData) -> Resp
         except EngageError:
             return portal.refuse(request, str(error), status_of(error))
     return RedirectResponse(f"/desk/directory/{organization_id}?done=contact", status_code=303)
+
+
+@router.post("/desk/directory/windows", response_class=HTMLResponse)
+async def set_window(request: Request) -> Response:
+    """Open (or move) the submission window of one kind: the dates of a new year, for example."""
+    data = await request.form()
+    return await run_in_threadpool(_set_window, request, data)
+
+
+def _set_window(request: Request, form: FormData) -> Response:
+    staff = require_staff(request)
+    if isinstance(staff, Response):
+        return staff
+    portal = portal_of(request)
+    if refusal := portal.csrf_refusal(request, form):
+        return refusal
+    window = form_data(WindowInput, form, "window.")
+    try:
+        load_reference(portal.db, {"organizations": [], "working_groups": [], "sub_working_groups": [],
+                                   "windows": [window]})
+    except EngageError as error:
+        return _directory(request, staff, status_of(error), window_error=str(error).replace("windows.0.", ""),
+                          posted=form)
+    return RedirectResponse("/desk/directory?added=window#windows", status_code=303)

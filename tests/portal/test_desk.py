@@ -25,7 +25,8 @@ CO_CHAIR = "swg22.unodc@cochairs.example"
 DESK_PAGES = ("/desk", "/desk/engagements", "/desk/engagements.csv", "/desk/engagements/1", "/desk/new",
               "/desk/new/achievement", "/desk/directory", "/desk/directory/1", "/desk/report", "/desk/report/report-en.html")
 DESK_POSTS = ("/desk/engagements/1/steps/submit", "/desk/new/achievement", "/desk/jobs/publish", "/desk/outbox/1/retry",
-              "/desk/directory", "/desk/directory/import", "/desk/directory/1/contacts", "/desk/report")
+              "/desk/directory", "/desk/directory/import", "/desk/directory/1/contacts", "/desk/directory/windows",
+              "/desk/report")
 
 
 def sign_in(world: PortalWorld, email: str) -> None:
@@ -461,3 +462,21 @@ def test_select_for_the_report_preview_build_and_download(world: PortalWorld) ->
     assert "Automated detection" in download.text or "Removed 10,000" in download.text
     assert "report/report-en.html" in (world.settings.site_dir / "index.html").read_text()  # the site links it
     assert world.client.get("/desk/report/..%2Fengage.db").status_code == 404
+
+
+def test_next_years_submission_windows(world: PortalWorld) -> None:
+    staff(world)
+    token = csrf_of(world.client.get("/desk/directory").text)
+    refused = world.client.post("/desk/directory/windows", data={
+        "csrf": token, "window.kind": "achievement", "window.opens_on": "2025-12-31", "window.closes_on": "2025-01-01"})
+    assert refused.status_code == 422 and "closes_on is before opens_on" in refused.text
+    with world.db.transaction() as session:
+        assert session.get(SubmissionWindow, "achievement").closes_on == date(2024, 12, 31)
+    saved = world.client.post("/desk/directory/windows", data={
+        "csrf": token, "window.kind": "recommendation", "window.opens_on": "2025-01-01", "window.closes_on": "2025-09-30",
+        "window.early_deadline": "2025-04-30"})
+    assert saved.status_code == 200 and "The window is saved." in saved.text
+    with world.db.transaction() as session:
+        window = session.get(SubmissionWindow, "recommendation")
+    assert (window.opens_on, window.closes_on, window.early_deadline) == (date(2025, 1, 1), date(2025, 9, 30),
+                                                                          date(2025, 4, 30))
