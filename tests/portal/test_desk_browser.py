@@ -3,7 +3,9 @@ or critical violation on any desk page at 1280 and 390 px, and no page is wider 
 
 from __future__ import annotations
 
+import mailbox
 import os
+import re
 import socket
 from pathlib import Path
 
@@ -115,3 +117,94 @@ def test_desk_pages_are_accessible_and_fit_a_phone(sqlite_db: Database, tmp_path
     with db.transaction() as session:
         assert session.get(Engagement, ids["achievement"]).state == "under_review"
         assert session.get(Engagement, dialogue).state == "held"
+
+
+def _links_in_mail(maildir: Path, recipient: str) -> list[str]:
+    """Every portal link mailed to ``recipient``, oldest mail first."""
+    found = []
+    messages = sorted(mailbox.Maildir(maildir, create=False), key=lambda message: message["Date"] or "")
+    for message in messages:
+        if recipient in message["To"]:
+            for part in message.walk():
+                if part.get_content_type() == "text/plain":
+                    text = part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+                    found += re.findall(r"(http://127\.0\.0\.1:\d+/a/[A-Za-z0-9_-]+)", text)
+    return found
+
+
+def test_a_presentation_run_through_the_desk_without_javascript(sqlite_db: Database, tmp_path: Path) -> None:
+    """Create, ask the co-chairs, they decide by mailed link, invite, the partner accepts by mailed link, record,
+    publish; select an achievement and build the report: the desk's buttons only, no script in the browser."""
+    _need(CHROMIUM.exists(), f"{CHROMIUM} is not installed")
+    from playwright.sync_api import sync_playwright
+
+    from notifications.mail_sink import running_mail_sink
+
+    db = seeded(sqlite_db)
+    clock = clock_at(2024, 2, 1)
+    achievement = new_engagement(db, "achievement", clock)
+    for trigger in ("submit", "start_review", "accept"):
+        apply_transition(db, achievement, trigger, SECRETARIAT, clock=clock)
+    maildir, port = tmp_path / "Maildir", _free_port()
+
+    def state(title: str) -> str:
+        with db.transaction() as session:
+            return session.scalars(select(Engagement.state).where(Engagement.title == title)).one()
+
+    with running_mail_sink(maildir) as smtp_port:
+        settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key="k" * 48, smtp_port=smtp_port,
+                            public_base_url=f"http://127.0.0.1:{port}")
+        with running_portal(settings, db, clock, port=port) as base, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+            page = browser.new_page(java_script_enabled=False)
+
+            def run_mail() -> list[str]:
+                """Send the waiting mail from the desk; who has received mail so far."""
+                page.goto(f"{base}/desk")
+                page.click("form[action='/desk/jobs/dispatch'] button")
+                return [message["To"] for message in mailbox.Maildir(maildir, create=False)]
+
+            page.goto(f"{base}/signin")
+            page.fill("#email", settings.secretariat_email)
+            page.click("main button[type=submit]")
+            page.goto(_sign_in_link(db, settings, settings.secretariat_email))
+            page.click("main button[type=submit]")
+            page.goto(f"{base}/desk/new/swg_presentation")
+            page.fill("#c-title", "Snap presents at SWG 2.2")
+            page.select_option("#c-swg", "2.2")
+            page.select_option("#c-org-0", "Snap Inc.")
+            page.select_option("#c-role-0", "presenter")
+            page.fill("#c-details-topic", "Reporting drug sales on messaging apps")
+            page.click("form.create button[type=submit]")
+            assert "Created." in page.inner_text("main") and state("Snap presents at SWG 2.2") == "awaiting_approval"
+            received = run_mail()
+            assert sum("swg22." in to for to in received) == 2 and "Send the waiting mail: 4 sent" in page.inner_text("main")
+            for chair in ("swg22.unodc@cochairs.example", "swg22.france@cochairs.example"):
+                page.goto(_links_in_mail(maildir, chair)[-1])
+                page.click("button.approve")
+            assert state("Snap presents at SWG 2.2") == "approved"
+            page.goto(f"{base}/desk")
+            page.click("table button[title='Invite the partner to present']")
+            assert state("Snap presents at SWG 2.2") == "invitation_sent"
+            assert sum("policy@snap.example" in to for to in run_mail()) == 1  # the invitation
+            page.goto(_links_in_mail(maildir, "policy@snap.example")[-1])
+            page.click("button.accept")
+            assert state("Snap presents at SWG 2.2") == "accepted"
+            page.goto(f"{base}/desk")
+            page.click("table button[title='The partner presented']")
+            assert state("Snap presents at SWG 2.2") == "presented"
+            page.click("main a:has-text('See the engagement')")
+            page.click("#step-publish button")
+            assert state("Snap presents at SWG 2.2") == "published"
+            site = "".join(path.read_text() for path in settings.site_dir.rglob("*.html"))
+            assert "Snap presents at SWG 2.2" in site  # republished at once
+            page.goto(f"{base}/desk/report")
+            page.click(f"form[action='/desk/engagements/{achievement}/steps/select_for_report'] button")
+            assert "Selected for the report." in page.inner_text("main")
+            page.select_option("#r-format", "html")
+            page.click("form[action='/desk/report'] button")
+            assert "Built report-en.html" in page.inner_text("main")
+            browser.close()
+    with db.transaction() as session:
+        selected = session.get(Engagement, achievement).details.get("selected_for_report")
+    assert selected and (settings.site_dir / "report" / "report-en.html").is_file()
