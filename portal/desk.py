@@ -30,6 +30,7 @@ from portal.links import status_of
 from portal.model_forms import form_data, form_fields
 from portal.web import Portal, portal_of
 from states import jobs
+from states.approvals import approval_status
 from states.desk_queue import SORT_LABELS, Filters, find_engagements, queue, staff_steps, waits_on
 from states.errors import EngageError, NotFoundError
 from states.inputs import DETAILS_SCHEMAS
@@ -179,7 +180,8 @@ def _engagement_page(request: Request, staff: str, engagement_id: int, status_co
             votes = {vote.co_chair_id: vote for vote in session.scalars(
                 select(ApprovalVote).where(ApprovalVote.engagement_id == engagement_id))}
             chairs = session.scalars(select(CoChair).where(CoChair.swg_code == swg.code).order_by(CoChair.id)).all()
-            approval = {"swg": swg, "votes": [(chair, votes.get(chair.id)) for chair in chairs]}
+            approval = {"swg": swg, "votes": [(chair, votes.get(chair.id)) for chair in chairs],
+                        "policy": approval_status(session.connection(), engagement_id).policy_text}
         history = session.scalars(select(TransitionLog).where(TransitionLog.engagement_id == engagement_id)
                                   .order_by(TransitionLog.id)).all()
         mail = session.scalars(select(OutboxMessage).where(OutboxMessage.engagement_id == engagement_id)
