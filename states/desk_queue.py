@@ -14,7 +14,9 @@ from functools import cache
 
 from sqlalchemy import Select, and_, exists, false, func, or_, select
 
-from models import Engagement, Organization, OutboxMessage, Participant, SubmissionWindow, TransitionLog
+from models import (
+    Engagement, Organization, OutboxChannel, OutboxMessage, Participant, SubmissionWindow, TransitionLog,
+)
 from models.db import Database
 from models.enums import OutboxStatus, Role
 from states.lifecycles import LIFECYCLES, get_lifecycle
@@ -232,6 +234,16 @@ class MailProblem:
 
 
 @dataclass(frozen=True)
+class Outage:
+    """A delivery channel whose server cannot be reached: its mail is held back until it can."""
+
+    channel: str
+    since: datetime | None
+    paused_until: datetime | None
+    error: str
+
+
+@dataclass(frozen=True)
 class ClosingWindow:
     kind: str
     closes_on: date
@@ -276,10 +288,11 @@ class Queue:
     windows: list[ClosingWindow]
     counts: list[tuple[str, str, int]] = field(default_factory=list)
     recent: list[Change] = field(default_factory=list)
+    outages: list[Outage] = field(default_factory=list)
 
     @property
     def size(self) -> int:
-        return self.to_move.total + self.overdue.total + len(self.mail) + len(self.windows)
+        return self.to_move.total + self.overdue.total + len(self.mail) + len(self.windows) + len(self.outages)
 
 
 def counts(db: Database) -> list[tuple[str, str, int]]:
@@ -306,6 +319,10 @@ def queue(db: Database, now: datetime, limit: int = PAGE_SIZE) -> Queue:
             .where(or_(OutboxMessage.status == OutboxStatus.DEAD,
                        (OutboxMessage.status == OutboxStatus.PENDING) & OutboxMessage.last_error.is_not(None)))
             .order_by(OutboxMessage.id.desc()).limit(limit))]
+        outages = [Outage(*row) for row in session.execute(
+            select(OutboxChannel.channel, OutboxChannel.outage_since, OutboxChannel.paused_until,
+                   func.coalesce(OutboxChannel.last_error, ""))
+            .where(OutboxChannel.outage_since.is_not(None)).order_by(OutboxChannel.channel))]
         today = now.date()
         windows = [ClosingWindow(kind, closes_on, drafts) for kind, closes_on, drafts in session.execute(
             select(SubmissionWindow.kind, SubmissionWindow.closes_on,
@@ -314,4 +331,4 @@ def queue(db: Database, now: datetime, limit: int = PAGE_SIZE) -> Queue:
             .where(SubmissionWindow.closes_on >= today, SubmissionWindow.closes_on <= today + WINDOW_NOTICE,
                    SubmissionWindow.opens_on <= today)
             .order_by(SubmissionWindow.closes_on))]
-    return Queue(to_move, overdue, mail, windows, counts(db), recent_changes(db))
+    return Queue(to_move, overdue, mail, windows, counts(db), recent_changes(db), outages)

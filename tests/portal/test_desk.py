@@ -4,6 +4,7 @@ forms it derives from the lifecycles, and one engagement of each kind driven fro
 from __future__ import annotations
 
 import re
+import socket
 from datetime import date, timedelta
 from typing import Any
 
@@ -309,6 +310,11 @@ def test_the_queue_lists_everything_that_waits_on_the_secretariat(world: PortalW
         connection.execute(update(SubmissionWindow).where(SubmissionWindow.kind == "achievement")
                            .values(closes_on=date(2024, 2, 15)))
     staff(world)
+    with socket.socket() as probe:  # a port nobody listens on: the mail server is down
+        probe.bind(("127.0.0.1", 0))
+        world.settings.smtp_port = probe.getsockname()[1]
+    ran = world.client.post("/desk/jobs/dispatch", data={"csrf": csrf_of(world.client.get("/desk").text)})
+    assert ran.status_code == 200 and "unreachable: email" in ran.text
     page = world.client.get("/desk").text
     moving = page.split('id="to-move"')[1].split('id="overdue"')[0]
     for engagement, button in waiting_on_us.items():
@@ -320,6 +326,7 @@ def test_the_queue_lists_everything_that_waits_on_the_secretariat(world: PortalW
     overdue = page.split('id="overdue"')[1].split('id="mail"')[0]
     assert "Awaiting the co-chairs" in overdue and "Co-chairs" in overdue and "Draft with its partner" not in overdue
     mail = page.split('id="mail"')[1].split('id="windows"')[0]
+    assert "The email server cannot be reached since" in mail and "then go out by themselves" in mail
     assert "550 mailbox unavailable" in mail and f'action="/desk/outbox/{dead}/retry"' in mail
     assert "Achievement: closes on 2024-02-15" in page.split('id="windows"')[1]
     recent = page.split('id="recent"')[1]
