@@ -79,9 +79,13 @@ def states_waiting_on(role: Role | str) -> list[tuple[str, str]]:
 
 
 def _pairs(pairs: list[tuple[str, str]]):  # noqa: ANN202 - a SQL condition
+    """Engagements in any of these (kind, state): one ``kind = ? AND state IN (...)`` per kind."""
     if not pairs:
         return false()
-    return or_(*(and_(Engagement.kind == kind, Engagement.state == state) for kind, state in pairs))
+    by_kind: dict[str, list[str]] = {}
+    for kind, state in pairs:
+        by_kind.setdefault(kind, []).append(state)
+    return or_(*(and_(Engagement.kind == kind, Engagement.state.in_(states)) for kind, states in by_kind.items()))
 
 
 def overdue_condition(now: datetime):  # noqa: ANN201 - a SQL condition
