@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 from portal.model_forms import label_of
@@ -73,3 +74,17 @@ def moment(value: datetime | None) -> str:
 
 def language(value: str) -> str:
     return label_of(value)
+
+
+def value(raw: object) -> str:
+    """A stored detail as words: a code ('information_sharing') as its label, a timestamp to the minute,
+    a list joined; anything else as it is."""
+    if isinstance(raw, str):
+        if re.fullmatch(r"[a-z][a-z_]*", raw):
+            return label_of(raw)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}.*", raw):
+            return f"{raw[:10]} {raw[11:16]} UTC"
+        return raw
+    if isinstance(raw, list):
+        return ", ".join(value(item) for item in raw)
+    return "" if raw is None else str(raw)

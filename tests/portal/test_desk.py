@@ -222,6 +222,11 @@ def test_one_engagement_of_each_kind_from_creation_to_its_end(world: PortalWorld
     assert desk_steps and all((log.actor, log.channel) == (me, "website") for log in desk_steps)
     page = world.client.get(f"/desk/engagements/{engagement}").text
     assert "This engagement is finished." in page and "Created" in page
+    assert "{&#39;" not in page and "_" not in page.split("<h2>Details</h2>")[1].split("<h2>")[0].replace("mailto", "")
+    if kind == "alliance_meeting":
+        assert "Summary: Framework and action plan on youth prevention agreed" in page
+    if kind == "recommendation":
+        assert "Information sharing" in page
 
 
 def test_a_refusal_is_shown_at_the_form_and_nothing_is_written(world: PortalWorld) -> None:
