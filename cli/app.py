@@ -461,6 +461,34 @@ def report(format: str, lang: str, out: Path | None, year: int | None) -> None:
     console.print(f"final report {written.year} ({lang}, {format}): {written.path}")
 
 
+def _run_job(job: str) -> None:
+    """Run one of the scheduled jobs once, now, as the flow would (without Prefect), and print what it did."""
+    from settings import get_settings
+    from states.jobs import run_job
+
+    database = open_db()
+    done = run(lambda: run_job(job, database, get_settings(), by="command line"))
+    console.print(shown(done.summary), highlight=False)
+
+
+@app.command()
+def dispatch() -> None:
+    """Send the waiting mail once, now (what the dispatch flow does on its schedule)."""
+    _run_job("dispatch")
+
+
+@app.command()
+def sweep() -> None:
+    """Send the reminders and escalations due now and expire what is overdue, then send the mail it queued."""
+    _run_job("sweep")
+
+
+@app.command()
+def publish() -> None:
+    """Republish the website once, now: exactly what is published, withdrawn pages removed."""
+    _run_job("publish")
+
+
 @app.command()
 @click.option("--host", default="127.0.0.1", help="Address to listen on")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, help="Port to listen on")

@@ -12,7 +12,7 @@ from starlette.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from models.db import Database
-from portal import accounts, forms, links
+from portal import accounts, desk, desk_directory, desk_report, forms, links
 from portal.security import Csrf, SecurityMiddleware, Sessions
 from portal.web import Portal
 from settings import Settings
@@ -32,6 +32,9 @@ def create_app(settings: Settings, db: Database, clock: Clock = SYSTEM_CLOCK) ->
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(SecurityMiddleware)  # outermost: its headers reach every answer
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(desk.router)  # before accounts: its /board leads to the desk
+    app.include_router(desk_directory.router)
+    app.include_router(desk_report.router)
     app.include_router(links.router)
     app.include_router(forms.router)
     app.include_router(accounts.router)

@@ -69,9 +69,10 @@ def test_secretariat_board_shows_waits_and_flow_runs(world: PortalWorld) -> None
     apply_transition(world.db, engagement, "request_approval", SECRETARIAT, clock=world.clock, settings=world.settings,
                      flow_run_id="6f1c2b4e-0000-4000-8000-000000000001")
     _sign_in(world, world.settings.secretariat_email)
-    page = world.client.get("/board")
+    assert world.client.get("/board", follow_redirects=False).headers["location"] == "/desk"  # the desk replaced it
+    page = world.client.get(f"/desk/engagements/{engagement}")
     assert page.status_code == 200
-    for expected in ("swg presentation", "awaiting approval", "co chair",
+    for expected in ("SWG presentation", "Awaiting approval", "Co-chairs",
                      'href="http://127.0.0.1:4200/runs/flow-run/6f1c2b4e-0000-4000-8000-000000000001"'):
         assert expected in page.text, expected
     with world.db.transaction() as session:
