@@ -1,4 +1,4 @@
-"""Sign-in by mailed link; a co-chair's pending decisions; the Secretariat's board."""
+"""Sign-in by mailed link; a co-chair's pending decisions; one-click unsubscribe."""
 
 from __future__ import annotations
 
@@ -14,11 +14,10 @@ from portal.links import status_of
 from portal.web import client_key, portal_of
 from states import opt_outs, sign_in
 from states.approvals import record_decision
-from states.board import board
 from states.errors import EngageError
 
 router = APIRouter()
-HOME = {Role.CO_CHAIR.value: "/pending", Role.SECRETARIAT.value: "/board"}
+HOME = {Role.CO_CHAIR.value: "/pending", Role.SECRETARIAT.value: "/desk"}
 
 
 @router.get("/signin", response_class=HTMLResponse)
@@ -141,17 +140,6 @@ def _decide(request: Request, engagement_id: int, data: FormData) -> Response:
     items = sign_in.pending_decisions(portal.db, email)
     return portal.render(request, "pending.html", 200 if result.applied else 409, email=email, items=items,
                          message=result.message, applied=result.applied)
-
-
-@router.get("/board", response_class=HTMLResponse)
-def staff_board(request: Request) -> Response:
-    """The Secretariat's board."""
-    portal = portal_of(request)
-    email = portal.signed_in_as(request, Role.SECRETARIAT)
-    if email is None:
-        return RedirectResponse("/signin", status_code=303)
-    ui = (portal.settings.prefect_ui_url or "").rstrip("/")
-    return portal.render(request, "board.html", email=email, board=board(portal.db, portal.clock.now()), prefect_ui=ui)
 
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)

@@ -33,6 +33,7 @@ from states import jobs
 from states.approvals import approval_status
 from states.desk_queue import SORT_LABELS, Filters, find_engagements, queue, staff_steps, waits_on
 from states.errors import EngageError, NotFoundError
+from states.intake import accept_claim, claims
 from states.inputs import DETAILS_SCHEMAS
 from states.lifecycles import LIFECYCLES, get_lifecycle
 from states.spec import Lifecycle, TransitionSpec
@@ -78,7 +79,7 @@ def home(request: Request) -> Response:
     if isinstance(staff, Response):
         return staff
     portal = portal_of(request)
-    return desk_page(request, "desk_home.html", staff, queue=queue(portal.db, portal.clock.now()),
+    return desk_page(request, "desk_home.html", staff, queue=queue(portal.db, portal.clock.now()), claims=claims(portal.db),
                      runs=jobs.last_runs(portal.settings), jobs=jobs.JOBS, ran=request.query_params.get("ran"))
 
 
@@ -160,6 +161,7 @@ def _steps(lifecycle: Lifecycle, state: str) -> list[dict[str, Any]]:
 def _engagement_page(request: Request, staff: str, engagement_id: int, status_code: int = 200,
                      **extra: Any) -> HTMLResponse:
     portal = portal_of(request)
+    claim = next((c for c in claims(portal.db) if c.engagement_id == engagement_id), None)
     with portal.db.transaction() as session:
         engagement = session.get(Engagement, engagement_id)
         if engagement is None:
@@ -191,6 +193,7 @@ def _engagement_page(request: Request, staff: str, engagement_id: int, status_co
                          swg=swg, meeting=meeting, people=people, approval=approval, history=history, mail=mail,
                          report=report, steps=_steps(lifecycle, engagement.state),
                          waiting=waits_on(engagement.kind, engagement.state), done=request.query_params.get("done"),
+                         claim=claim,
                          **extra)
 
 
@@ -257,6 +260,27 @@ def _take_step(request: Request, engagement_id: int, trigger: str, form: FormDat
     if form.get("back") == "report":
         return RedirectResponse("/desk/report?selected=1", status_code=303)
     return RedirectResponse(f"/desk/engagements/{engagement_id}?{urlencode({'done': trigger})}", status_code=303)
+
+
+@router.post("/desk/engagements/{engagement_id}/accept-claim", response_class=HTMLResponse)
+async def verify_claim(request: Request, engagement_id: int) -> Response:
+    """Staff checked that a submission's sender answers for the organization they named: accept the claim."""
+    data = await request.form()
+    return await run_in_threadpool(_verify_claim, request, engagement_id, data)
+
+
+def _verify_claim(request: Request, engagement_id: int, form: FormData) -> Response:
+    staff = require_staff(request)
+    if isinstance(staff, Response):
+        return staff
+    portal = portal_of(request)
+    if refusal := portal.csrf_refusal(request, form):
+        return refusal
+    try:
+        accept_claim(portal.db, engagement_id, staff, channel=Channel.WEBSITE, clock=portal.clock)
+    except EngageError as error:
+        return portal.refuse(request, str(error), status_of(error))
+    return RedirectResponse(f"/desk/engagements/{engagement_id}?done=accept_claim", status_code=303)
 
 
 @router.post("/desk/outbox/{message_id}/retry", response_class=HTMLResponse)

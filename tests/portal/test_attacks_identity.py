@@ -23,7 +23,6 @@ from notifications.mail_sink import running_mail_sink
 from portal.security import MAX_FORM_BYTES, MAX_UPLOAD_BYTES
 from states import action_links, intake
 from states.approvals import record_decision
-from states.board import board
 from states import queries
 from states.queries import Reader
 from states.lifecycles import get_lifecycle
@@ -87,10 +86,11 @@ def test_a_public_form_never_makes_a_stranger_act_for_a_partner(world: PortalWor
         assert session.scalars(select(Participant).where(Participant.engagement_id == claimed.id)).all() == []
         submit = session.scalars(select(TransitionLog).where(TransitionLog.trigger == "submit")).one()
     assert claimed.state == "submitted" and (submit.actor, submit.actor_role) == ("website intake", "system")
-    seen = board(world.db, world.clock.now()).claims[claimed.id]
+    seen = {claim.engagement_id: claim for claim in intake.claims(world.db)}[claimed.id]
     assert seen.label == f"{STRANGER} claims to be from Snap Inc. (not verified)"
     _sign_in_staff(world)
-    assert f"{STRANGER} claims to be from Snap Inc. (not verified)" in world.client.get("/board").text
+    assert f"{STRANGER} claims to be from Snap Inc. (not verified)" in world.client.get("/desk").text
+    assert f"{STRANGER} claims to be from Snap Inc. (not verified)" in world.client.get(f"/desk/engagements/{claimed.id}").text
     world.client.cookies.clear()
     with Reader(world.db.url) as reader:  # what `engage show` prints
         assert f"{STRANGER} claims to be from Snap Inc. (not verified" in queries.claim(reader, claimed.id)
@@ -129,9 +129,16 @@ def test_a_public_form_never_makes_a_stranger_act_for_a_partner(world: PortalWor
     assert refused.status_code == 403 and "not the designated contact" in refused.text
     with world.db.transaction() as session:
         assert session.get(Engagement, engagement).state == STATE
-    # once staff verified the claim, the sender becomes Snap's contact and the submission's partner
-    intake.accept_claim(world.db, claimed.id, "secretariat", clock=world.clock)
-    assert board(world.db, world.clock.now()).claims == {}
+    # once staff verified the claim on the desk, the sender becomes Snap's contact and the submission's partner
+    _sign_in_staff(world)
+    page = world.client.get(f"/desk/engagements/{claimed.id}").text
+    accepted = world.client.post(f"/desk/engagements/{claimed.id}/accept-claim", data={"csrf": csrf_of(page)},
+                                 follow_redirects=False)
+    assert accepted.status_code == 303
+    assert intake.claims(world.db) == []
+    with world.db.transaction() as session:
+        audit = session.scalars(select(TransitionLog).where(TransitionLog.trigger == "accept_claim")).one()
+    assert (audit.actor, audit.channel) == (world.settings.secretariat_email, "website")
     with world.db.transaction() as session:
         partner = session.scalars(select(Participant).where(Participant.engagement_id == claimed.id)).one()
         assert session.get(Contact, partner.contact_id).email == STRANGER
