@@ -133,7 +133,9 @@ def test_flow_run_logs_hold_no_secret(secret_env: dict[str, str], tmp_path: Path
     assert "created engagement 1" in engage(["create", "--json", ENGAGEMENT], secret_env)
     assert "queued" in engage(["fire", "1", "request_approval", "--role", "system"], secret_env)
     env = secret_env | {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_LOGGING_LEVEL": "INFO",
-                        "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_API_URL": ""}
+                        "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_API_URL": "",
+                        # a loaded machine (the suite on two cores) can take longer than Prefect's 20 s default
+                        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}
     done = subprocess.run([sys.executable, "-c", FLOWS], cwd=PROJECT, env=env, capture_output=True, text=True,
                           timeout=300)
     output = done.stdout + done.stderr

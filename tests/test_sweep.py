@@ -43,7 +43,7 @@ def test_remind_then_escalate_and_idempotent(db):
     report = run_sweep(db, clock)
     assert [item.engagement_id for item in report.escalated] == [engagement]
     with db.transaction() as session:
-        log = session.scalars(select(TransitionLog).where(TransitionLog.engagement_id == engagement)).all()
+        log = session.scalars(select(TransitionLog).where(TransitionLog.engagement_id == engagement).order_by(TransitionLog.id)).all()
     assert [row.trigger for row in log] == ["create", "request_approval", "remind", "escalate"]
     assert log[2].channel == "flow" and log[2].flow_run_id == "run-1"
     clock.advance(timedelta(days=30))
