@@ -78,15 +78,15 @@ def test_relay_and_follow_up_send_the_invitation_once(prefect_api, runtime, mail
     with runtime.db.transaction() as session:
         assert all(session.scalars(select(EngineEvent.emitted_at)))
 
-    first = approval_follow_up(approved)
-    assert first["state"] == "invitation_sent" and first["delivered"]["sent"] >= 1
+    first = approval_follow_up(approved)  # the decision queued the invitation: the follow-up confirms, delivers
+    assert first["state"] == "invitation_sent" and first["invitation"]["replayed"] and first["delivered"]["sent"] >= 1
     again = approval_follow_up(approved)  # the same event delivered twice
-    assert again["invitation"] is None and again["delivered"] is None and again["state"] == "invitation_sent"
+    assert again["invitation"]["replayed"] and again["delivered"]["sent"] == 0 and again["state"] == "invitation_sent"
     from flows.follow_up import send_invitation
 
     assert send_invitation(approved)["replayed"]  # two runs racing: the key makes the second a replay
     assert [row.trigger for row in _log(runtime, approved)].count("send_invitation") == 1
-    assert approval_follow_up(declined)["state"] == "declined"
+    assert approval_follow_up(declined)["invitation"] is None
     assert "send_invitation" not in [row.trigger for row in _log(runtime, declined)]
 
 
@@ -142,3 +142,32 @@ def test_the_relay_closes_runs_by_their_deadline_and_restarts_waits_without_a_fo
         assert reschedule_stalled_approvals(stalled_after_seconds=0) == [formless.name]
         assert client.read_flow_run(formless.id).state.is_scheduled()
         assert client.read_flow_run(waiting.id).state.is_paused()
+
+
+def test_a_follow_up_left_undone_is_taken_once_and_decided_runs_are_closed(prefect_api, runtime, mail_port):
+    """The relay's net: an engagement left approved without its invitation (a follow-up killed early, data
+    from before) is invited once however often the relay runs; a suspended approval run of an engagement
+    decided through another door is closed, named after the decision."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Suspended
+    from sqlalchemy import update
+
+    from flows.approval import approval_flow
+    from flows.events import relay_flow
+    from models import Engagement
+
+    left, decided = _awaiting(runtime, "1.1"), _awaiting(runtime, "1.2")
+    with runtime.db.transaction() as session:
+        session.execute(update(Engagement).where(Engagement.id == left).values(state="approved"))
+    with get_client(sync_client=True) as client:
+        run = client.create_flow_run(approval_flow, name=f"approval-{decided}", tags=[f"engagement:{decided}"],
+                                     parameters={"engagement_id": decided})
+        client.set_flow_run_state(run.id, Suspended(timeout_seconds=3600, pause_key="decision-0"), force=True)
+        record_decision(runtime.db, decided, "swg12.mexico@cochairs.example", "approve", channel="cli",
+                        clock=runtime.clock)
+        first, second = relay_flow(), relay_flow()
+        closed = client.read_flow_run(run.id).state
+    assert first["follow_ups"]["taken"] == [left] and second["follow_ups"]["taken"] == []
+    assert first["decided"] == [run.name] and closed.name == "Approved" and closed.is_completed()
+    for engagement in (left, decided):
+        assert [row.trigger for row in _log(runtime, engagement)].count("send_invitation") == 1
