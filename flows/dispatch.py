@@ -10,6 +10,7 @@ from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
 
+from flows.labels import job_run_name
 from flows.runtime import current_runtime
 
 
@@ -40,7 +41,7 @@ def delivery_table(report: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-@flow(name="dispatch-notifications", log_prints=False)
+@flow(name="dispatch-notifications", flow_run_name=job_run_name("dispatch"), log_prints=False)
 async def dispatch_flow(now: datetime | None = None) -> State:
     """Publish engine events, then send every pending notification; ``now`` pins a simulated time.
 

@@ -171,3 +171,38 @@ def test_a_follow_up_left_undone_is_taken_once_and_decided_runs_are_closed(prefe
     assert first["decided"] == [run.name] and closed.name == "Approved" and closed.is_completed()
     for engagement in (left, decided):
         assert [row.trigger for row in _log(runtime, engagement)].count("send_invitation") == 1
+
+
+def test_runs_and_alerts_are_named_after_their_engagement_or_job(prefect_api, runtime):
+    """A run that crashed before it started carries Prefect's random name: the alert (and the relay) rename
+    it after its engagement, and the alert names the engagement and the state it was left in."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Crashed
+    from sqlalchemy import update
+
+    from flows.alerts import secretariat_alert
+    from flows.events import relay_flow
+    from flows.follow_up import approval_follow_up
+    from flows.labels import name_unnamed_runs
+    from flows.sweep import sweep_flow
+    from models import Engagement
+
+    left, other = _awaiting(runtime, "1.1"), _awaiting(runtime, "1.2")
+    with runtime.db.transaction() as session:
+        session.execute(update(Engagement).where(Engagement.id == left).values(state="approved"))
+    with get_client(sync_client=True) as client:
+        crashed = client.create_flow_run(approval_follow_up, parameters={"engagement_id": left})
+        client.set_flow_run_state(crashed.id, Crashed(message="process killed"), force=True)
+        forgotten = client.create_flow_run(approval_follow_up, parameters={"engagement_id": other})
+        client.set_flow_run_state(forgotten.id, Crashed(message="process killed"), force=True)
+        alert = secretariat_alert(crashed.name, "Crashed", "process killed", f"prefect.flow-run.{crashed.id}")
+        assert client.read_flow_run(crashed.id).name == f"follow-up-{left}-meta-swg-1-1"
+        assert alert["text"] == (f"Coalition Engage: flow run follow-up-{left}-meta-swg-1-1 ended Crashed. "
+                                 f"Engagement #{left} 'Meta at SWG 1.1' is left 'approved'. process killed"
+                                 )
+        assert f"follow-up-{other}-meta-swg-1-2" in name_unnamed_runs()
+        assert client.read_flow_run(forgotten.id).name == f"follow-up-{other}-meta-swg-1-2"
+        relay = relay_flow(return_state=True)
+        sweep = asyncio.run(sweep_flow(dispatch=False, return_state=True))
+        names = [client.read_flow_run(state.state_details.flow_run_id).name for state in (relay, sweep)]
+    assert names[0].startswith("relay-") and names[1].startswith("sweep-")
