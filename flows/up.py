@@ -3,8 +3,8 @@
 ``served_deployments`` reads ``prefect.yaml`` (one source for the many-machine set-up and this one)
 and builds each deployment with its schedules and triggers for Prefect's runner (``serve``), which
 starts each flow run as a child process. ``watch`` runs beside it in a thread, every few seconds:
-it publishes engine events, closes approval runs decided elsewhere, takes follow-ups left undone
-and delivers the outbox, so a decision's invitation leaves within seconds from every door without
+it publishes engine events, closes approval runs decided elsewhere, takes follow-ups left undone,
+delivers the outbox and names runs after their engagement or job, so a decision's invitation leaves within seconds from every door without
 a flow process per step.
 """
 
@@ -60,8 +60,9 @@ def served_deployments() -> list[Any]:
 
 
 def watch_once() -> dict[str, Any]:
-    """One round of the watch: relay, close decided runs, take undone follow-ups, deliver."""
+    """One round of the watch: relay, close decided runs, take undone follow-ups, deliver, name runs."""
     from flows.events import relay_engine_events
+    from flows.labels import name_unnamed_runs
     from flows.recovery import close_runs_of_decided, take_unfinished_follow_ups
     from flows.runtime import current_runtime
     from notifications.dispatcher import dispatch_pending
@@ -71,6 +72,7 @@ def watch_once() -> dict[str, Any]:
     follow_ups = take_unfinished_follow_ups.fn()
     runtime = current_runtime()
     delivered = dispatch_pending(runtime.db, clock=runtime.clock, settings=runtime.settings)
+    name_unnamed_runs()  # scheduled runs carry Prefect's random names until renamed
     return {"published": len(published), "closed": closed, "follow_ups": follow_ups, "sent": delivered.sent}
 
 

@@ -23,6 +23,7 @@ from tests.world import awaiting_approval, clock_at, seeded
 ROOT = Path(__file__).resolve().parents[2]
 ENGAGE = str(Path(sys.executable).with_name("engage"))
 
+JOBS = {"relay", "sweep", "dispatch", "publish", "report", "alert", "approval", "follow"}
 pytestmark = [pytest.mark.prefect, pytest.mark.timeout(600)]
 
 
@@ -90,6 +91,10 @@ def test_engage_up_serves_everything_invites_within_seconds_and_stops_on_sigint(
             latency = time.monotonic() - decided
             print(f"decision to invitation: {latency:.1f} s")
             assert latency <= 10
+            with temporary_settings({PREFECT_API_URL: f"http://127.0.0.1:{api}/api"}), \
+                    get_client(sync_client=True) as client:  # scheduled runs are named after their job
+                names = [run.name for run in client.read_flow_runs(limit=50)]
+            assert names and all(name.split("-")[0] in JOBS for name in names), names
         finally:
             up.send_signal(signal.SIGINT)
             try:
