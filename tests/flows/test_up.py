@@ -1,5 +1,5 @@
-"""``engage up`` runs the whole system over a scratch data folder, and a decision's invitation reaches the mail
-sink within seconds of the decision; SIGINT stops every process it started."""
+"""``engage up`` runs the whole system over a scratch data folder: a decision through the CLI door reaches the
+mail sink, and closes the suspended approval run, within seconds; SIGINT stops every process it started."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ def _invitations(maildir: Path) -> list[str]:
 
 def test_engage_up_serves_everything_invites_within_seconds_and_stops_on_sigint(tmp_path: Path) -> None:
     from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from notifications.mail_sink import running_mail_sink
@@ -83,18 +84,30 @@ def test_engage_up_serves_everything_invites_within_seconds_and_stops_on_sigint(
             assert schedules["co-chair-approval"] == []
             assert {"follow-up-on-decision", "alert-on-failed-run"} <= automations
 
-            # A co-chair decides through a door that is no flow (the CLI, the portal): the invitation is queued
-            # in the deciding transaction and the watch delivers it within seconds.
-            decided = time.monotonic()
-            record_decision(db, engagement, "swg11.incb@cochairs.example", "approve", channel="cli", clock=clock)
-            wait_until("the invitation in the mail sink", lambda: _invitations(maildir), timeout=30, every=0.2)
-            latency = time.monotonic() - decided
-            print(f"decision to invitation: {latency:.1f} s")
-            assert latency <= 10
             with temporary_settings({PREFECT_API_URL: f"http://127.0.0.1:{api}/api"}), \
-                    get_client(sync_client=True) as client:  # scheduled runs are named after their job
-                names = [run.name for run in client.read_flow_runs(limit=50)]
-            assert names and all(name.split("-")[0] in JOBS for name in names), names
+                    get_client(sync_client=True) as client:
+                # The served approval deployment asks the co-chairs and suspends on its form.
+                run = run_deployment("co-chair-approval/co-chair-approval", parameters={"engagement_id": engagement},
+                                     timeout=0)
+                wait_until("the approval run to suspend", lambda: client.read_flow_run(run.id).state.is_paused(),
+                           timeout=240)
+                # A co-chair decides through a door that is no flow (the CLI, the portal): the invitation is
+                # queued in the deciding transaction, the watch delivers it and closes the run within seconds.
+                decided = time.monotonic()
+                record_decision(db, engagement, "swg11.incb@cochairs.example", "approve", channel="cli", clock=clock)
+                wait_until("the invitation in the mail sink", lambda: _invitations(maildir), timeout=30, every=0.2)
+                latency = time.monotonic() - decided
+                closed = wait_until("the approval run closed", lambda: (s := client.read_flow_run(run.id).state)
+                                    .is_final() and s, timeout=30, every=0.2)
+                closing = time.monotonic() - decided
+                print(f"decision to invitation: {latency:.1f} s, to the approval run closed: {closing:.1f} s")
+                assert latency <= 10 and closing <= 10 and closed.name == "Approved"
+
+                def honest() -> list[str] | None:  # every run, scheduled or started by a trigger, named by a round
+                    names = [run.name for run in client.read_flow_runs(limit=50)]
+                    return names if all(name.split("-")[0] in JOBS for name in names) else None
+
+                assert f"approval-{engagement}-atlantique-maritime-swg-1-1" in wait_until("honest names", honest, 30)
         finally:
             up.send_signal(signal.SIGINT)
             try:
