@@ -100,7 +100,12 @@ def run_up(data_dir: Path | None, host: str, port: int, prefect_host: str, prefe
     os.environ.update({MARKER: marker, "PREFECT_API_URL": api, "ENGAGE_PROJECT_DIR": str(PROJECT)})
     os.environ.setdefault("PREFECT_UI_API_URL", api)
     configure_prefect(home=folder / "prefect")
-    Database(settings.resolved_database_url).migrate()
+    db = Database(settings.resolved_database_url)
+    db.migrate()
+    with db.engine.begin() as connection:
+        if not connection.exec_driver_sql("SELECT count(*) FROM sub_working_groups").scalar():
+            log("no reference data yet: load it with `engage load-sample` or `engage load-reference FILE`")
+    db.dispose()
     os.chdir(PROJECT)  # the deployments' entrypoints are paths in the project
     started: list[subprocess.Popen] = []
     previous = signal.signal(signal.SIGTERM, _interrupt)
