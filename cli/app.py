@@ -509,6 +509,22 @@ def serve(host: str, port: int, workers: int) -> None:
                 log_level="warning", proxy_headers=False, server_header=False)
 
 
+@app.command()
+@click.option("--data-dir", type=path, help="The data folder to serve (default: ENGAGE_DATA_DIR or ./engage-data)")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The portal's address")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="The portal's port")
+@click.option("--prefect-host", default="127.0.0.1", show_default=True, help="The Prefect server's address")
+@click.option("--prefect-port", type=click.IntRange(1, 65535), default=4200, show_default=True)
+@click.option("--watch-seconds", type=click.FloatRange(0.5, 600), default=3.0, show_default=True,
+              help="How often decisions are relayed and mail delivered")
+def up(data_dir: Path | None, host: str, port: int, prefect_host: str, prefect_port: int, watch_seconds: float) -> None:
+    """Run the whole system on one machine: Prefect server, every deployment, the portal; Ctrl-C stops it."""
+    from cli.up import run_up
+
+    run_up(data_dir, host, port, prefect_host, prefect_port, watch_seconds,
+           lambda line: console.print(shown(line), highlight=False))
+
+
 @app.command("mail-links")
 @click.option("--to", help="Only mails to this address")
 def mail_links(to: str | None) -> None:

@@ -6,8 +6,9 @@ run; a worker (whenever one is up) starts it again from the top: asking the co-c
 by its idempotency key, each earlier form round returns its stored submission, and a submission is
 applied at most once (its audit row carries the key ``prefect-form:<run>:<round>``). The decision
 goes through ``states.approvals.record_decision`` like every channel's; the transition that settles
-the approval records an engine event, which ``flows/events.py`` relays to Prefect, where a trigger
-starts ``approval-follow-up`` (the invitation). Refusals are audited and shown on a fresh form;
+an approval sends the invitation in its own transaction, and records an engine event, which
+``flows/events.py`` relays to Prefect, where a trigger starts ``approval-follow-up`` (which records
+and watches). A form submitted after the engagement was decided elsewhere is audited as refused. Refusals are audited and shown on a fresh form;
 the run ends in a state named after the outcome: ``Approved``, ``Declined``, ``Duplicate``,
 ``Refused`` or ``TimedOut``, with an artifact naming each co-chair's answer.
 """
@@ -140,6 +141,12 @@ def stored_submission(pause_key: str) -> CoChairDecision | None:
     return CoChairDecision(**stored) if stored else None
 
 
+def decided_as(status: ApprovalStatus) -> str:
+    """What the co-chairs' votes decided (``approved``/``declined``), else the state (e.g. ``withdrawn``)."""
+    outcome = status.outcome
+    return outcome.value if outcome is not None and outcome.value in ("approved", "declined") else status.state
+
+
 def form_description(status: ApprovalStatus, last: Handled | None) -> str:
     """The engagement as co-chairs see it above the form, with what became of the last submission."""
     text = status.describe_markdown()
@@ -173,22 +180,29 @@ def approval_flow(engagement_id: int, timeout_seconds: int = DEFAULT_TIMEOUT, di
     round_number = 0
     while True:
         status = approval_status(runtime.db, engagement_id)
+        key, pause_key = f"prefect-form:{flow_run_id()}:{round_number}", f"decision-{round_number}"
+        answer = stored_submission(pause_key)
+        if status.state != AWAITING and answer is not None:
+            # A form submitted after the engagement was decided elsewhere: audited as refused, and told why.
+            round_number += 1
+            last = apply_submission(engagement_id, answer, key, now)
+            logger.warning("form submission %s: %s", last.kind, last.message)
+            continue
         if status.state != AWAITING:
             relay_engine_events()
             if last is not None and last.kind != "applied":
                 _artifact(status, f"{last.kind}: {last.message}")
                 return Cancelled(name=last.kind.capitalize(), message=last.message)
-            _artifact(status, f"{status.state}")
-            return Completed(name=status.state.replace("_", " ").title().replace(" ", ""),
-                             message=f"engagement {engagement_id} is {status.state}", data=status.state)
+            decided = decided_as(status)
+            _artifact(status, decided)
+            return Completed(name=decided.replace("_", " ").title().replace(" ", ""),
+                             message=f"engagement {engagement_id} is {status.state}", data=decided)
         remaining = (approval_deadline(FlowRunContext.get().flow_run) - datetime.now(timezone.utc)).total_seconds()
         if remaining <= 0:
             _artifact(status, "timed out: no final decision")
             waiting = ", ".join(v.email for v in status.votes if not v.decision) or "nobody"
             return Cancelled(name="TimedOut", message=f"no final decision within {timeout_seconds} s; "
                                                       f"not answered: {waiting}")
-        key, pause_key = f"prefect-form:{flow_run_id()}:{round_number}", f"decision-{round_number}"
-        answer = stored_submission(pause_key)
         if answer is None:
             form = CoChairDecision.with_initial_data(description=form_description(status, last))
             answer = suspend_flow_run(wait_for_input=form, key=pause_key,
@@ -198,3 +212,5 @@ def approval_flow(engagement_id: int, timeout_seconds: int = DEFAULT_TIMEOUT, di
         (logger.info if last.kind == "applied" else logger.warning)("form submission %s: %s", last.kind, last.message)
         if last.kind == "applied":
             relay_engine_events()
+            if dispatch:  # a settling approval queued the invitation in its transaction: deliver it now
+                deliver_outbox(now)

@@ -246,7 +246,7 @@ class _Replay:
         self.decide("pres:meta", "swg22.france@cochairs.example", "approve")  # twice: recorded once
         self.decide("pres:meta", "swg22.unodc@cochairs.example", "approve")
         self.decide("pres:helix", "swg11.canada@cochairs.example", "decline", "Not in scope of SWG 1.1 this year")
-        self.fire("pres:meta", "send_invitation", SYSTEM)
+        # the approval sent the invitation in its own transaction
         self.answer_invitation("pres:meta", "policy@meta.example", "accept")
 
     def schedule_workshop(self) -> None:
@@ -325,7 +325,6 @@ class _Replay:
         self.decide("pres:atlantique", "swg31.nigeria@cochairs.example", "approve")
         self.decide("pres:atlantique", "swg31.who@cochairs.example", "approve", "Relevant to prevention")
         self.decide("pres:atlantique", "swg31.uk@cochairs.example", "decline")  # too late: already approved
-        self.fire("pres:atlantique", "send_invitation", SYSTEM)
         self.answer_invitation("pres:atlantique", "cdubois@atlantique-maritime.example", "accept")
 
     def website_contributions(self) -> None:
@@ -455,8 +454,7 @@ class _Replay:
             })
             self.fire(key, "request_approval", SYSTEM)
         self.flow("dispatch")
-        self.decide("pres:discord", "swg12.mexico@cochairs.example", "approve", "Bienvenidos")
-        self.fire("pres:discord", "send_invitation", SYSTEM)
+        self.decide("pres:discord", "swg12.mexico@cochairs.example", "approve", "Bienvenidos")  # and invited
         self.say("left open: SWG 2.2 co-chairs on Snap, Discord's answer, Discord's achievement confirmation")
 
     def final_report(self) -> None:

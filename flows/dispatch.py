@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
 
 from flows.events import relay_engine_events
+from flows.labels import job_run_name
 from flows.runtime import current_runtime
 
 
@@ -41,7 +42,7 @@ def delivery_table(report: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-@flow(name="dispatch-notifications", log_prints=False)
+@flow(name="dispatch-notifications", flow_run_name=job_run_name("dispatch"), log_prints=False)
 async def dispatch_flow(now: datetime | None = None) -> State:
     """Publish engine events, then send every pending notification; ``now`` pins a simulated time.
 

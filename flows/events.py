@@ -4,8 +4,9 @@ Each unsent ``engine_events`` row becomes one Prefect event whose id is derived 
 relay that crashes between publishing and marking the row publishes the same event id again and
 Prefect's triggers, which skip event ids they have seen, start the follow-up once. The relay runs
 after decisions made in flows, at the start of the dispatch flow and on its own schedule (the
-``engine-relay`` deployment), which also closes approval runs whose wait timed out and starts
-again approval runs whose process was killed while they ran.
+``engine-relay`` deployment), which also closes approval runs decided elsewhere or whose wait
+timed out, starts again approval runs whose process was killed while they ran, and takes follow-ups
+left undone (``flows/recovery.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.asyncutils import run_coro_as_sync
 
 from flows.approval_runs import close_timed_out_approvals, reschedule_stalled_approvals
+from flows.labels import job_run_name
 from flows.runtime import current_runtime
 from states.events import PendingEvent, mark_emitted, unsent_events
 
@@ -60,12 +62,20 @@ def relay_engine_events(limit: int = 500) -> list[dict[str, Any]]:
     return [{"id": event.id, "event": event.name, "engagement": event.engagement_id} for event in events]
 
 
-@flow(name="engine-relay", log_prints=False)
+@flow(name="engine-relay", flow_run_name=job_run_name("relay"), log_prints=False)
 def relay_flow(limit: int = 500, stalled_after_seconds: float = 600) -> dict[str, Any]:
     """Publish unsent engine events, close timed-out approval runs, restart approval runs whose process was lost."""
+    from flows.labels import name_unnamed_runs
+    from flows.recovery import close_runs_of_decided, take_unfinished_follow_ups
+
     published = relay_engine_events(limit)
+    decided = close_runs_of_decided(published)
+    follow_ups = take_unfinished_follow_ups()
+    renamed = name_unnamed_runs()
     closed = close_timed_out_approvals()
     restarted = reschedule_stalled_approvals(stalled_after_seconds)
-    get_run_logger().info("%s engine event(s) published, %s timed-out approval run(s) closed, %s restarted",
-                          len(published), len(closed), len(restarted))
-    return {"published": published, "timed_out": closed, "restarted": restarted}
+    get_run_logger().info("%s engine event(s) published, %s decided and %s timed-out approval run(s) closed, "
+                          "%s restarted, %s follow-up(s) left undone taken", len(published), len(decided),
+                          len(closed), len(restarted), len(follow_ups["taken"]))
+    return {"published": published, "decided": decided, "timed_out": closed, "restarted": restarted,
+            "follow_ups": follow_ups, "renamed": renamed}

@@ -1,10 +1,12 @@
-"""What follows a settled co-chair approval, started by the ``engage.approval.*`` events it records.
+"""What follows a settled co-chair approval, recorded and watched; started by the ``engage.approval.*`` events.
 
-``prefect.yaml`` declares a trigger on the ``approval-follow-up`` deployment: each
-``engage.approval.approved`` or ``engage.approval.declined`` event (relayed by ``flows/events.py``)
-starts one short run. Approved: fire ``send_invitation`` (idempotency key per engagement, so a
-repeated event sends one invitation) and deliver it. Declined: nothing more is sent (the decision
-notice went out with the decline). Either way, approval runs still suspended on a form are closed.
+The invitation does not depend on this run: the approving transaction itself sends it
+(``StateSpec.then``, ``states/workflow.py``), and the relay's safety net takes it for an engagement
+left approved without it (``states/follow_ups.py``). ``prefect.yaml`` declares a trigger on the
+``approval-follow-up`` deployment: each ``engage.approval.approved`` or ``engage.approval.declined``
+event (relayed by ``flows/events.py``) starts one short run, which confirms the invitation under the
+same idempotency key (a replay when the decision sent it; the step itself if it was left undone),
+delivers what is queued, closes approval runs still suspended on a form and leaves an artifact.
 """
 
 from __future__ import annotations
@@ -22,20 +24,22 @@ from flows.labels import label_current_run, run_name_from_parameters
 from flows.runtime import current_runtime, flow_run_id
 from models.enums import Channel
 from states.approvals import approval_status
-from states.workflow import apply_transition
+from states.workflow import FOLLOW_UP_ACTOR, apply_transition, follow_up_key, replayed
 
-FOLLOW_UP_ACTOR = {"role": "system", "identity": "approval follow-up"}
 DECIDED = ("approved", "declined")
 
 
 @task(name="send-invitation", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
-def send_invitation(engagement_id: int, now: datetime | None = None) -> dict[str, Any]:
-    """Invite the partner once an approval is granted (a replay when already done)."""
+def send_invitation(engagement_id: int, now: datetime | None = None) -> dict[str, Any] | None:
+    """The invitation of an approved engagement: a replay when the decision sent it, else sent now; ``None``
+    when the engagement was never approved."""
     runtime = current_runtime(now)
+    key = follow_up_key(engagement_id, "send_invitation")
+    if replayed(runtime.db, key) is None and approval_status(runtime.db, engagement_id).state != "approved":
+        return None
     outcome = apply_transition(
         runtime.db, engagement_id, "send_invitation", FOLLOW_UP_ACTOR, channel=Channel.FLOW,
-        flow_run_id=flow_run_id(), idempotency_key=f"follow-up:{engagement_id}:send_invitation",
-        clock=runtime.clock, settings=runtime.settings,
+        flow_run_id=flow_run_id(), idempotency_key=key, clock=runtime.clock, settings=runtime.settings,
     )
     return {"state": outcome.to_state, "notifications": outcome.notifications, "replayed": outcome.replayed}
 
@@ -45,17 +49,15 @@ def approval_follow_up(engagement_id: int, dispatch: bool = True, now: datetime 
     """Send the invitation of an approved engagement, or nothing more for a declined one; idempotent."""
     logger = get_run_logger()
     label_current_run(engagement_id)
-    status = approval_status(current_runtime(now).db, engagement_id)
-    invited: dict[str, Any] | None = None
-    if status.state == "approved":
-        invited = send_invitation(engagement_id, now)
-    delivered = deliver_outbox(now) if dispatch and invited and invited["notifications"] else None
-    closed = close_decided_approvals(engagement_id, status.state) if status.state in DECIDED else []
+    invited = send_invitation(engagement_id, now)
+    delivered = deliver_outbox(now) if dispatch and invited is not None else None
     final = approval_status(current_runtime(now).db, engagement_id)
+    decided = "approved" if invited is not None else final.state
+    closed = close_decided_approvals(engagement_id, decided) if decided in DECIDED else []
     if invited is None:
-        did = f"nothing to send: engagement is {status.state!r}"
+        did = f"nothing to send: engagement is {final.state!r}"
     elif invited["replayed"]:
-        did = "the invitation had already been sent"
+        did = "the invitation was queued with the decision"
     else:
         did = f"invitation sent to {', '.join(final.partners)} ({invited['notifications']} message(s) queued)"
     if delivered is not None:

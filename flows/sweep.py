@@ -11,6 +11,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.dispatch import deliver_outbox
+from flows.labels import job_run_name
 from flows.runtime import current_runtime, flow_run_id
 from states.sweep import SweepReport, run_sweep
 
@@ -28,7 +29,7 @@ def report_table(report: SweepReport) -> list[dict[str, Any]]:
                      "notifications": 0, "note": f"nothing was due at {report.now:%Y-%m-%d %H:%M} UTC"}]
 
 
-@flow(name="reminder-sweep", log_prints=False)
+@flow(name="reminder-sweep", flow_run_name=job_run_name("sweep"), log_prints=False)
 async def sweep_flow(now: datetime | None = None, dispatch: bool = True, limit: int | None = None) -> dict[str, Any]:
     """Sweep once at ``now`` (default: the runtime clock); idempotent for the same moment."""
     logger = get_run_logger()

@@ -239,6 +239,8 @@ def record_decision(
     Raises ``InputError`` (bad e-mail, decision, comment or key), ``NotFoundError`` (no such
     engagement), ``NotAllowedError`` (not a co-chair of this SWG, or not an invitation to present) and
     ``ConflictError`` (``idempotency_key`` was already used for another step or engagement).
+    A settling approval is followed, in the same transaction, by the invitation (``outcome.follow_up``);
+    ``state`` is the decision's own destination.
     """
     check_id(engagement_id, "engagement_id")
     if decision not in set(Decision):
@@ -255,6 +257,10 @@ def record_decision(
         return _why_not_applied(db, engagement_id, email, decision, refusal)
     moved = f"now {outcome.to_state!r}" if outcome.to_state != outcome.from_state else "more co-chairs must still decide"
     message = f"{email} decided to {outcome.trigger} engagement {engagement_id}; {moved}"
+    if outcome.follow_up is not None:
+        message += f", then {outcome.follow_up.trigger.replace('_', ' ')}: now {outcome.follow_up.final_state!r}"
+    elif outcome.follow_up_refused:
+        message += f"; what follows is not done yet ({outcome.follow_up_refused}), the engine retries it"
     if outcome.replayed:
         message += " (this decision had already been applied)"
     return DecisionResult(DecisionStatus.APPLIED, message, outcome.to_state, outcome)

@@ -38,13 +38,18 @@ class Wait:
 
 @dataclass(frozen=True)
 class StateSpec:
-    """One state of a lifecycle."""
+    """One state of a lifecycle.
+
+    ``then`` names a step the system takes as soon as an engagement enters the state, in the same
+    transaction (``states.follow_ups``): what must follow a decision never waits on a process.
+    """
 
     name: str
     description: str
     initial: bool = False
     final: bool = False
     wait: Wait | None = None
+    then: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,7 @@ def validate_lifecycle(lifecycle: Lifecycle, *, guards: set[str] | None = None, 
                 raise DefinitionError(f"{kind}: trigger {transition.trigger!r} uses unknown effect {effect!r}")
     _check_graph(lifecycle)
     _check_waits(lifecycle)
+    _check_follow_ups(lifecycle)
 
 
 def _check_graph(lifecycle: Lifecycle) -> None:
@@ -207,4 +213,16 @@ def _check_waits(lifecycle: Lifecycle) -> None:
             raise DefinitionError(
                 f"{lifecycle.kind}: state {state.name!r} expires by {wait.expire_trigger!r}, "
                 "which the system cannot fire from there"
+            )
+
+
+def _check_follow_ups(lifecycle: Lifecycle) -> None:
+    for state in lifecycle.states:
+        if state.then and not any(
+            Role.SYSTEM in t.roles and t.dest not in (None, state.name)
+            for t in lifecycle.transitions_from(state.name, state.then)
+        ):
+            raise DefinitionError(
+                f"{lifecycle.kind}: state {state.name!r} is followed by {state.then!r}, "
+                "which the system cannot fire from there to another state"
             )

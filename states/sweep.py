@@ -1,6 +1,7 @@
 """The reminder sweep: remind, escalate or expire engagements whose waiting time has run out.
 
-It also queues the window-closing notices due at its moment (``states/window_notices.py``).
+It also queues the window-closing notices due at its moment (``states/window_notices.py``) and
+takes the follow-ups left undone (``states/follow_ups.py``: approved, not invited).
 
 Domain only (no Prefect). The work is proportional to the engagements that are due, not to all
 engagements: due rows are found through the indexed ``engagements.next_due_at`` column, in pages
@@ -25,6 +26,7 @@ from models.enums import Channel
 from settings import Settings
 from states.clock import SYSTEM_CLOCK, Clock
 from states.errors import ConflictError, EngageError
+from states.follow_ups import FollowUpReport, finish_follow_ups
 from states.lifecycles import get_lifecycle
 from states.waits import Action, WaitProgress, due_action
 from states.window_notices import queue_window_notices
@@ -69,6 +71,7 @@ class SweepReport:
     expired: list[SweepItem] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     window_notices: int = 0
+    followed_up: FollowUpReport = field(default_factory=FollowUpReport)
     examined: int = 0
     query_seconds: float = 0.0
     decide_seconds: float = 0.0
@@ -80,7 +83,8 @@ class SweepReport:
 
     @property
     def notifications(self) -> int:
-        return sum(item.notifications for item in self.items) + self.window_notices
+        return (sum(item.notifications for item in self.items) + self.window_notices
+                + sum(item.notifications for item in self.followed_up.done))
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per action, for a table (Prefect artifact, CLI)."""
@@ -91,14 +95,18 @@ class SweepReport:
                 "note": "already done by an earlier sweep" if item.replayed else "",
             }
             for item in self.items
+        ] + [
+            {"action": item.trigger, "engagement": item.engagement_id, "kind": "", "title": "", "state": item.to_state,
+             "notifications": item.notifications, "note": "a follow-up left undone, taken now"}
+            for item in self.followed_up.done
         ] + [{"action": "skipped", "engagement": "", "kind": "", "title": "", "state": "", "notifications": 0, "note": s}
-             for s in self.skipped]
+             for s in [*self.skipped, *self.followed_up.refused]]
 
     def summary(self) -> str:
         return (
             f"sweep at {self.now:%Y-%m-%d %H:%M} UTC: {len(self.reminded)} reminded, {len(self.escalated)} escalated, "
             f"{len(self.expired)} expired, {len(self.skipped)} skipped, {self.window_notices} window-closing notice(s), "
-            f"{self.notifications} notification(s) queued"
+            f"{len(self.followed_up.done)} follow-up(s) taken, {self.notifications} notification(s) queued"
         )
 
 
@@ -169,6 +177,7 @@ def run_sweep(db: Database, clock: Clock = SYSTEM_CLOCK, flow_run_id: str | None
         if len(rows) < size:
             break
     report.window_notices = queue_window_notices(db, now)
+    report.followed_up = finish_follow_ups(db, clock, settings=settings, flow_run_id=flow_run_id)
     return report
 
 

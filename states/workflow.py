@@ -3,11 +3,16 @@
 ``apply_transition`` checks the trigger, the actor's role and identity, the data and the guards,
 then commits in ONE transaction: the new state (guarded by the version column), an audit row, and
 the outbox rows of the notifications it causes. Nothing else in the code writes a state.
+
+A state declared with ``then`` (``StateSpec.then``, e.g. ``approved`` then ``send_invitation``) is
+followed in the same transaction by that step, taken by the system under the idempotency key
+``follow_up_key``; if the step is refused, it is rolled back alone (a savepoint), the decision
+stands, and ``states.follow_ups.finish_follow_ups`` takes it later, once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +29,7 @@ from states.applied_keys import LOG, applied_under
 from states.clock import SYSTEM_CLOCK, Clock
 from states.context import CoChairSeat, EngagementRow, TransitionContext
 from states.effects import EFFECTS
-from states.errors import ConflictError, GuardFailedError, NotAllowedError, NotFoundError, UnknownTriggerError
+from states.errors import ConflictError, EngageError, GuardFailedError, NotAllowedError, NotFoundError, UnknownTriggerError
 from states.guards import PARTNER_ROLES
 from states.inputs import Actor, EngagementInput, TransitionRequest, check_id, parse
 from states.lifecycles import get_lifecycle
@@ -34,6 +39,7 @@ from states.spec import Lifecycle, TransitionSpec
 from states.waits import WaitProgress, progress_after
 
 CREATED = "create"
+FOLLOW_UP_ACTOR = {"role": "system", "identity": "follow-up"}
 
 # Built once, as Core statements on the tables: reading (and locking) the engagement, the state change
 # guarded by the version the change was decided on (with or without new details), its audit row, the
@@ -106,6 +112,20 @@ class TransitionOutcome:
     log_id: int
     notifications: int
     replayed: bool = False
+    follow_up: TransitionOutcome | None = None
+    """The step the new state is followed by (``StateSpec.then``), taken in the same transaction."""
+    follow_up_refused: str | None = None
+    """Why that step was refused (rolled back alone; ``finish_follow_ups`` takes it later)."""
+
+    @property
+    def final_state(self) -> str:
+        """The state the engagement is left in, after any follow-up."""
+        return self.follow_up.final_state if self.follow_up else self.to_state
+
+
+def follow_up_key(engagement_id: int, trigger: str) -> str:
+    """The idempotency key of the follow-up ``trigger`` of an engagement (the same from every path)."""
+    return f"follow-up:{engagement_id}:{trigger}"
 
 
 def _label(kind: str) -> str:
@@ -257,7 +277,24 @@ def _apply(connection: Connection, engagement_id: int, request: TransitionReques
     new_state = fire(engagement.kind, engagement.state, trigger, ctx)
     if new_state is None:
         raise GuardFailedError(f"cannot {trigger!r} engagement {engagement.id}: {'; '.join(ctx.refusals)}")
-    return _commit(connection, engagement, lifecycle, ctx.fired, ctx, request, channel, new_state, settings)
+    outcome = _commit(connection, engagement, lifecycle, ctx.fired, ctx, request, channel, new_state, settings)
+    return _follow_up(connection, lifecycle, outcome, request, channel, now, settings)
+
+
+def _follow_up(connection: Connection, lifecycle: Lifecycle, outcome: TransitionOutcome, request: TransitionRequest,
+               channel: Channel, now: datetime, settings: Settings) -> TransitionOutcome:
+    """Take the step the new state is followed by, in a savepoint: refused, it is undone alone."""
+    then = lifecycle.state(outcome.to_state).then
+    if then is None or outcome.to_state == outcome.from_state:
+        return outcome
+    step = parse(TransitionRequest, {"trigger": then, "actor": FOLLOW_UP_ACTOR, "flow_run_id": request.flow_run_id,
+                                     "idempotency_key": follow_up_key(outcome.engagement_id, then)})
+    try:
+        with connection.begin_nested():
+            done = _apply(connection, outcome.engagement_id, step, channel, now, settings, Language.EN)
+    except EngageError as error:
+        return replace(outcome, follow_up_refused=str(error))
+    return replace(outcome, follow_up=done)
 
 
 def _commit(connection: Connection, engagement: EngagementRow, lifecycle: Lifecycle, spec: TransitionSpec,

@@ -86,7 +86,6 @@ def build_year(db: Database) -> dict[str, int]:
     year.on("2024-01-18").fire(ids["pres:meta"], "approve", actor=FRANCE_CHAIR)
     year.fire(ids["pres:meta"], "approve", actor=UNODC_CHAIR)
     year.fire(ids["pres:helix"], "decline", actor=CANADA_CHAIR, comment="Not this session")
-    year.fire(ids["pres:meta"], "send_invitation")
     year.fire(ids["pres:meta"], "accept", actor=META)
     ids["alliance"] = year.on("2024-01-22").create({
         "kind": "alliance_meeting", "title": "Prevent Alliance workshop", "meeting_id": 1,

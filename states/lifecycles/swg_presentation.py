@@ -21,7 +21,8 @@ SWG_PRESENTATION = lifecycle(
             "awaiting_approval", "The SWG's co-chairs decide, by the SWG's approval policy",
             wait=Wait(Role.CO_CHAIR, 7 * DAYS, max_reminders=1),
         ),
-        StateSpec("approved", "The co-chairs approved; the invitation can go out"),
+        StateSpec("approved", "The co-chairs approved; the invitation goes out with the decision",
+                  then="send_invitation"),
         StateSpec("declined", "The co-chairs declined", final=True),
         StateSpec(
             "invitation_sent", "The partner is invited and asked to answer",

@@ -78,15 +78,15 @@ def test_relay_and_follow_up_send_the_invitation_once(prefect_api, runtime, mail
     with runtime.db.transaction() as session:
         assert all(session.scalars(select(EngineEvent.emitted_at)))
 
-    first = approval_follow_up(approved)
-    assert first["state"] == "invitation_sent" and first["delivered"]["sent"] >= 1
+    first = approval_follow_up(approved)  # the decision queued the invitation: the follow-up confirms, delivers
+    assert first["state"] == "invitation_sent" and first["invitation"]["replayed"] and first["delivered"]["sent"] >= 1
     again = approval_follow_up(approved)  # the same event delivered twice
-    assert again["invitation"] is None and again["delivered"] is None and again["state"] == "invitation_sent"
+    assert again["invitation"]["replayed"] and again["delivered"]["sent"] == 0 and again["state"] == "invitation_sent"
     from flows.follow_up import send_invitation
 
     assert send_invitation(approved)["replayed"]  # two runs racing: the key makes the second a replay
     assert [row.trigger for row in _log(runtime, approved)].count("send_invitation") == 1
-    assert approval_follow_up(declined)["state"] == "declined"
+    assert approval_follow_up(declined)["invitation"] is None
     assert "send_invitation" not in [row.trigger for row in _log(runtime, declined)]
 
 
@@ -143,3 +143,67 @@ def test_the_relay_closes_runs_by_their_deadline_and_restarts_waits_without_a_fo
         assert reschedule_stalled_approvals(stalled_after_seconds=0) == [formless.name]
         assert client.read_flow_run(formless.id).state.is_scheduled()
         assert client.read_flow_run(waiting.id).state.is_paused()
+
+
+def test_a_follow_up_left_undone_is_taken_once_and_decided_runs_are_closed(prefect_api, runtime, mail_port):
+    """The relay's net: an engagement left approved without its invitation (a follow-up killed early, data
+    from before) is invited once however often the relay runs; a suspended approval run of an engagement
+    decided through another door is closed, named after the decision."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Suspended
+    from sqlalchemy import update
+
+    from flows.approval import approval_flow
+    from flows.events import relay_flow
+    from models import Engagement
+
+    left, decided = _awaiting(runtime, "1.1"), _awaiting(runtime, "1.2")
+    with runtime.db.transaction() as session:
+        session.execute(update(Engagement).where(Engagement.id == left).values(state="approved"))
+    with get_client(sync_client=True) as client:
+        run = client.create_flow_run(approval_flow, name=f"approval-{decided}", tags=[f"engagement:{decided}"],
+                                     parameters={"engagement_id": decided})
+        client.set_flow_run_state(run.id, Suspended(timeout_seconds=3600, pause_key="decision-0"), force=True)
+        record_decision(runtime.db, decided, "swg12.mexico@cochairs.example", "approve", channel="cli",
+                        clock=runtime.clock)
+        first, second = relay_flow(), relay_flow()
+        closed = client.read_flow_run(run.id).state
+    assert first["follow_ups"]["taken"] == [left] and second["follow_ups"]["taken"] == []
+    assert first["decided"] == [run.name] and closed.name == "Approved" and closed.is_completed()
+    for engagement in (left, decided):
+        assert [row.trigger for row in _log(runtime, engagement)].count("send_invitation") == 1
+
+
+def test_runs_and_alerts_are_named_after_their_engagement_or_job(prefect_api, runtime):
+    """A run that crashed before it started carries Prefect's random name: the alert (and the relay) rename
+    it after its engagement, and the alert names the engagement and the state it was left in."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Crashed
+    from sqlalchemy import update
+
+    from flows.alerts import secretariat_alert
+    from flows.events import relay_flow
+    from flows.follow_up import approval_follow_up
+    from flows.labels import name_unnamed_runs
+    from flows.sweep import sweep_flow
+    from models import Engagement
+
+    left, other = _awaiting(runtime, "1.1"), _awaiting(runtime, "1.2")
+    with runtime.db.transaction() as session:
+        session.execute(update(Engagement).where(Engagement.id == left).values(state="approved"))
+    with get_client(sync_client=True) as client:
+        crashed = client.create_flow_run(approval_follow_up, parameters={"engagement_id": left})
+        client.set_flow_run_state(crashed.id, Crashed(message="process killed"), force=True)
+        forgotten = client.create_flow_run(approval_follow_up, parameters={"engagement_id": other})
+        client.set_flow_run_state(forgotten.id, Crashed(message="process killed"), force=True)
+        alert = secretariat_alert(crashed.name, "Crashed", "process killed", f"prefect.flow-run.{crashed.id}")
+        assert client.read_flow_run(crashed.id).name == f"follow-up-{left}-meta-swg-1-1"
+        assert alert["text"] == (f"Coalition Engage: flow run follow-up-{left}-meta-swg-1-1 ended Crashed. "
+                                 f"Engagement #{left} 'Meta at SWG 1.1' is left 'approved'. process killed"
+                                 )
+        assert f"follow-up-{other}-meta-swg-1-2" in name_unnamed_runs()
+        assert client.read_flow_run(forgotten.id).name == f"follow-up-{other}-meta-swg-1-2"
+        relay = relay_flow(return_state=True)
+        sweep = asyncio.run(sweep_flow(dispatch=False, return_state=True))
+        names = [client.read_flow_run(state.state_details.flow_run_id).name for state in (relay, sweep)]
+    assert names[0].startswith("relay-") and names[1].startswith("sweep-")

@@ -86,7 +86,8 @@ def test_deploy_suspend_decide_follow_up_and_survive_a_killed_worker(postgres_db
             "details": {"topic": "Prevention"}, "participants": [{"organization": "Meta", "role": "presenter"}],
         }, STAFF, clock=clock)
 
-    both, any_one, unanswered, crashed = (presentation(swg) for swg in ("2.2", "1.1", "3.1", "1.2"))
+    both, any_one, unanswered, crashed, decided_elsewhere = (
+        presentation(swg) for swg in ("2.2", "1.1", "3.1", "1.2", "1.1"))
 
     maildir = tmp_path / "Maildir"
     with running_mail_sink(maildir) as smtp_port, prefect_stack(postgres_db.url, tmp_path, {
@@ -200,6 +201,30 @@ def test_deploy_suspend_decide_follow_up_and_survive_a_killed_worker(postgres_db
                            and r.parameters.get("state") == "TimedOut" for r in runs)
 
             wait_until("the secretariat alert", alerted, timeout=120)
+
+            # 7. Decided through the CLI while its approval run waits: the invitation is queued with the decision;
+            # a form submitted before the relay closes the run is audited as refused, and the run says why.
+            seventh = run_deployment("co-chair-approval/co-chair-approval", parameters={"engagement_id": decided_elsewhere},
+                                     timeout=0)
+            waiting = wait_until("the seventh run to suspend", lambda: (s := _state(client, seventh.id)).is_paused() and s)
+            wait_until("its form", lambda: _form_text(client, seventh.id, waiting))
+            _cli_approve(worker_env, decided_elsewhere, "swg11.incb@cochairs.example")
+            assert _engagement_state(postgres_db, decided_elsewhere) == "invitation_sent"
+            try:
+                resume_flow_run(seventh.id, run_input={"co_chair_email": "swg11.canada@cochairs.example",
+                                                       "decision": "approve"})
+                resumed = True
+            except Exception:  # noqa: BLE001 - the scheduled relay closed the run first: no form to submit
+                resumed = False
+            ended = wait_until("the seventh run to end", lambda: (s := _state(client, seventh.id)).is_final() and s,
+                               timeout=180)
+            if resumed:
+                refused = [row for row in _log(postgres_db, decided_elsewhere) if row.trigger == "refused"]
+                assert len(refused) == 1 and refused[0].actor == "swg11.canada@cochairs.example", refused
+                assert ended.name == "Refused" and "does not accept" in ended.message, ended  # told why
+            else:
+                assert ended.name == "Approved", ended
+            assert [row.trigger for row in _log(postgres_db, decided_elsewhere)].count("send_invitation") == 1
 
 
 def _form_text(client: Any, run_id: uuid.UUID, state: Any) -> str | None:

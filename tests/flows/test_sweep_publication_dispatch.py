@@ -48,7 +48,6 @@ def test_publication_flow_and_dispatch_flow(prefect_api, runtime):
     engagement = awaiting_approval(runtime.db, runtime.clock)
     apply_transition(runtime.db, engagement, "approve", {"role": "co_chair", "identity": "swg31.nigeria@cochairs.example"}, clock=runtime.clock)
     apply_transition(runtime.db, engagement, "approve", {"role": "co_chair", "identity": "swg31.who@cochairs.example"}, clock=runtime.clock)
-    apply_transition(runtime.db, engagement, "send_invitation", {"role": "system", "identity": "t"}, clock=runtime.clock)
     apply_transition(runtime.db, engagement, "accept", {"role": "partner", "identity": "cdubois@atlantique-maritime.example"}, clock=runtime.clock)
     apply_transition(runtime.db, engagement, "record_presentation", STAFF, clock=runtime.clock)
     apply_transition(runtime.db, engagement, "publish", STAFF, clock=runtime.clock)

@@ -12,7 +12,7 @@ from states import action_links
 from states.approvals import record_decision
 from states.sweep import run_sweep
 from states.workflow import apply_transition
-from tests.world import MEXICO, SECRETARIAT, new_engagement
+from tests.world import MEXICO, new_engagement
 
 from tests.portal.portal_world import PortalWorld, awaiting_approval, csrf_of
 
@@ -155,7 +155,6 @@ def test_a_partner_link_cannot_approve_and_partner_accepts(world: PortalWorld) -
     engagement = awaiting_approval(world)
     for chair in (UNODC, FRANCE):
         record_decision(world.db, engagement, chair, "approve", clock=world.clock, settings=world.settings)
-    apply_transition(world.db, engagement, "send_invitation", SECRETARIAT, clock=world.clock, settings=world.settings)
     path = world.link_of("policy@meta.example", "invitation")
     page = world.client.get(path)
     assert page.status_code == 200 and "Accept the invitation" in page.text

@@ -13,8 +13,6 @@ from models import Contact
 from notifications.dispatcher import dispatch_pending
 from notifications.mail_sink import running_mail_sink
 from states.approvals import record_decision
-from states.workflow import apply_transition
-from tests.world import SECRETARIAT
 
 from tests.portal.portal_world import PortalWorld, awaiting_approval, csrf_of
 
@@ -37,7 +35,6 @@ def test_invitation_and_acceptance_carry_the_meeting_and_optional_notices_unsubs
     engagement = awaiting_approval(world, meeting_id=2)  # the SWG 2.2 session of 20 February 2024
     for chair in ("swg22.unodc@cochairs.example", "swg22.france@cochairs.example"):
         record_decision(world.db, engagement, chair, "approve", clock=world.clock, settings=world.settings)
-    apply_transition(world.db, engagement, "send_invitation", SECRETARIAT, clock=world.clock, settings=world.settings)
     path = world.link_of("policy@meta.example", "invitation")
     accepted = world.client.post(path, data={"csrf": csrf_of(world.client.get(path).text), "action": "accept"})
     assert accepted.status_code == 200
