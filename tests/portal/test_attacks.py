@@ -46,7 +46,9 @@ UNODC = "swg22.unodc@cochairs.example"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 SECURITY_HEADERS = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "cache-control": "no-store"}
 CSP_DIRECTIVES = ("default-src 'none'", "style-src 'self'", "form-action 'self'", "frame-ancestors 'none'")
-PATH_VALUES = {"token": "x" * 43, "form": "recommendation", "engagement_id": "1", "name": "0" * 64 + ".pdf"}
+PATH_VALUES = {"token": "x" * 43, "form": "recommendation", "engagement_id": "1", "name": "0" * 64 + ".pdf",
+               "trigger": "publish", "job": "dispatch", "kind": "recommendation", "message_id": "1",
+               "organization_id": "1"}
 
 
 def assert_safe(response: httpx.Response) -> None:
@@ -128,7 +130,7 @@ def test_a_session_cookie_holding_non_ascii_bytes_is_no_session(world: PortalWor
     for cookie in (b"engage_session=\xc3\xa9", b"engage_session=\xe9|co_chair|9999999999|\xff",
                    b"engage_session=" + b"\xe9" * 43 + b"; engage_csrf=\xe9"):
         headers = {"cookie": cookie}
-        for path in ("/pending", "/board"):
+        for path in ("/pending", "/desk"):
             response = world.client.get(path, headers=headers, follow_redirects=False)
             assert_safe(response)
             assert response.status_code == 303 and response.headers["location"] == "/signin"
