@@ -51,6 +51,7 @@ from sqlalchemy import ARRAY, ColumnElement, Connection, Integer, and_, any_, bi
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from models.base import UtcDateTime
 from models.db import Database
@@ -255,24 +256,27 @@ _CLAIMABLE = select(*_CLAIMED_COLUMNS).where(text(CLAIMABLE), OUTBOX.c.next_atte
 
 
 class _AmongIds(ColumnElement[bool]):
-    """``outbox.id`` among the list parameter ``ids``: one array parameter on PostgreSQL, where an ``IN`` list
+    """``outbox.id`` among the list parameter ``name``: one array parameter on PostgreSQL, where an ``IN`` list
     of a batch's ids would be a statement as long as the batch, written and parsed again at each execution.
 
-    It has no state of its own, so statements using it are compiled once and cached; and no type, since a
+    Its name is its cache key, so statements using it are compiled once and cached; it has no type, since a
     boolean one would make SQLite's condition ``id IN (...) = 1``, which reads the whole table."""
 
     inherit_cache = True
-    _traverse_internals = []
+    _traverse_internals = [("name", InternalTraversal.dp_string)]
+
+    def __init__(self, name: str = "ids") -> None:
+        self.name = name
 
 
 @compiles(_AmongIds)
 def _among_ids(element: _AmongIds, compiler: SQLCompiler, **kw: Any) -> str:  # noqa: ANN401
-    return compiler.process(OUTBOX.c.id.in_(bindparam("ids", expanding=True)), **kw)
+    return compiler.process(OUTBOX.c.id.in_(bindparam(element.name, expanding=True)), **kw)
 
 
 @compiles(_AmongIds, "postgresql")
 def _among_ids_array(element: _AmongIds, compiler: SQLCompiler, **kw: Any) -> str:  # noqa: ANN401
-    return compiler.process(OUTBOX.c.id == any_(bindparam("ids", type_=ARRAY(Integer))), **kw)
+    return compiler.process(OUTBOX.c.id == any_(bindparam(element.name, type_=ARRAY(Integer))), **kw)
 
 
 _LEASE = (
@@ -362,12 +366,12 @@ class _EmailPool:
     connections hide the network's round trips without threads contending for the interpreter.
     The thread has a database connection of its own: once every connection waits to hand a
     message's content over, one transaction records the outcomes the server gave since the last
-    one and charges those messages' attempts, then their contents go out. On PostgreSQL these
-    transactions commit without waiting for the server's disk (``synchronous_commit`` off, on
-    this connection only): they are visible to every dispatcher at once and survive the
-    dispatcher's crash; only a crash of the database server itself can lose the last few hundred
-    milliseconds of them, which costs an uncharged attempt or a resend with the same Message-ID,
-    as SQLite's ``synchronous=NORMAL`` does.
+    one and charges those messages' attempts (one statement), then their contents go out. On
+    PostgreSQL each statement commits on its own, without waiting for the server's disk
+    (``synchronous_commit`` off, on this connection only): it is visible to every dispatcher at
+    once and survives the dispatcher's crash; only a crash of the database server itself can
+    lose the last few hundred milliseconds of them, which costs an uncharged attempt or a resend
+    with the same Message-ID, as SQLite's ``synchronous=NORMAL`` does.
     """
 
     def __init__(self, db: Database, settings: Settings, clock: Clock, secrets: list[str | None]) -> None:
@@ -379,7 +383,8 @@ class _EmailPool:
     @staticmethod
     def _open(db: Database) -> Connection:
         connection = db.engine.connect()
-        if db.dialect == "postgresql":
+        if db.dialect == "postgresql":  # each statement its own transaction: no BEGIN and COMMIT round trips
+            connection.execution_options(isolation_level="AUTOCOMMIT")
             with connection.begin():
                 connection.exec_driver_sql("SET synchronous_commit TO off")
         return connection
@@ -390,7 +395,7 @@ class _EmailPool:
                 with self._connection.begin():
                     self._connection.exec_driver_sql("RESET synchronous_commit")  # before it goes back to the pool
         finally:
-            self._connection.close()
+            self._connection.close()  # which also resets its isolation level
 
     def __enter__(self) -> _EmailPool:
         return self
@@ -506,7 +511,6 @@ def _email(row: Any, settings: Settings, clock: Clock) -> OutgoingEmail:  # noqa
 
 
 _LEASED = and_(OUTBOX.c.status == OutboxStatus.SENDING, OUTBOX.c.next_attempt_at == bindparam("expiry", type_=UtcDateTime()))
-_CHARGE = update(OUTBOX).where(_AmongIds(), _LEASED).values(attempts=OUTBOX.c.attempts + 1)
 _MARK_POSTING = (
     update(OUTBOX)
     .where(OUTBOX.c.id == bindparam("row_id"), _LEASED)
@@ -535,11 +539,16 @@ def _post_chat(connection: Connection, job: _Job, chat: ChatChannel, clock: Cloc
     _record(connection, [job], [], expiry, clock, settings, secrets)
 
 
-_MARK_SENT = (
+_SETTLE = (  # one statement per round: the rows in ``sent`` are marked sent, those in ``charged`` charged an attempt
     update(OUTBOX)
     .where(_AmongIds(), _LEASED)
-    .values(status=OutboxStatus.SENT, sent_at=bindparam("now", type_=UtcDateTime()),
-            status_reason=case((OUTBOX.c.status_reason == POSTING_MARK, None), else_=OUTBOX.c.status_reason))
+    .values(
+        status=case((_AmongIds("sent"), OutboxStatus.SENT), else_=OUTBOX.c.status),
+        sent_at=case((_AmongIds("sent"), bindparam("now", type_=UtcDateTime())), else_=OUTBOX.c.sent_at),
+        status_reason=case((and_(_AmongIds("sent"), OUTBOX.c.status_reason == POSTING_MARK), None),
+                           else_=OUTBOX.c.status_reason),
+        attempts=case((_AmongIds("charged"), OUTBOX.c.attempts + 1), else_=OUTBOX.c.attempts),
+    )
 )
 _MARK_FAILED = (
     update(OUTBOX)
@@ -568,22 +577,22 @@ def _record(
     settings: Settings,
     secrets: list[str | None],
 ) -> bool:
-    """In one transaction, record the outcomes of ``answered`` and charge an attempt to each of ``charging``.
+    """Record the outcomes of ``answered`` and charge an attempt to each of ``charging``, the charge committed last.
 
-    Returns whether every row of ``charging`` was still leased (and charged).
+    Returns whether every row was still leased (else the lease ran out and was taken over).
     """
     now = clock.now()
     sent = [job.row.id for job in answered if job.outcome is _Outcome.SENT]
+    charged = [job.row.id for job in charging]
     failed = [_failed_values(job, now, settings, secrets) for job in answered if job.outcome is not _Outcome.SENT]
     with connection.begin():
-        if sent:
-            connection.execute(_MARK_SENT, {"ids": sent, "expiry": expiry, "now": now})
         if failed:
             connection.execute(_MARK_FAILED, [values | {"expiry": expiry} for values in failed])
-        if not charging:
+        if not sent and not charged:
             return True
-        charged = connection.execute(_CHARGE, {"ids": [job.row.id for job in charging], "expiry": expiry}).rowcount
-    return charged == len(charging)
+        settled = connection.execute(_SETTLE, {"ids": sent + charged, "sent": sent, "charged": charged, "expiry": expiry,
+                                               "now": now}).rowcount
+    return settled == len(sent) + len(charged)
 
 
 def _finish(

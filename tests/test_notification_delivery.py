@@ -184,7 +184,7 @@ KILLS = int(os.environ.get("ENGAGE_DISPATCHER_KILLS", "50"))  # the kill test's 
 def test_killed_dispatchers_dead_letter_nothing_and_resend_only_what_was_on_the_wire(
     db: Database, sink: int, maildir: Path
 ) -> None:
-    count, lease, pool = 10 * KILLS, 0.5, Settings().outbox_pool_size  # more than the kills leave time to send
+    count, lease, pool = 10 * KILLS, 1.0, Settings().outbox_pool_size  # more rows than the kills leave time to send
     add_rows(db, count, next_attempt_at=datetime.now(timezone.utc) - timedelta(minutes=1))
     rng = random.Random(20261203)
     began = time.monotonic()
@@ -235,7 +235,7 @@ class PoisonHandler(MaildirHandler):
 def test_a_message_that_kills_the_dispatcher_each_time_dies_at_the_limit_and_its_neighbours_are_delivered(
     db: Database, maildir: Path
 ) -> None:
-    count, poison, lease, limit, pool = 40, 5, 0.3, 3, Settings().outbox_pool_size
+    count, poison, lease, limit, pool = 40, 5, 1.0, 3, Settings().outbox_pool_size  # a lease no batch outlasts
     add_rows(db, count, next_attempt_at=datetime.now(timezone.utc) - timedelta(minutes=1))
     handler = PoisonHandler(maildir, f"partner{poison}@example.org")
     with running_smtp_server(handler) as port:
