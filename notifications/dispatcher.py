@@ -47,7 +47,7 @@ from typing import Any
 
 from jinja2 import TemplateError
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import ARRAY, ColumnElement, Connection, Integer, and_, any_, bindparam, case, func, select, text, update
+from sqlalchemy import ARRAY, JSON, ColumnElement, Connection, Integer, and_, any_, bindparam, case, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -256,8 +256,9 @@ _CLAIMABLE = select(*_CLAIMED_COLUMNS).where(text(CLAIMABLE), OUTBOX.c.next_atte
 
 
 class _AmongIds(ColumnElement[bool]):
-    """``outbox.id`` among the list parameter ``name``: one array parameter on PostgreSQL, where an ``IN`` list
-    of a batch's ids would be a statement as long as the batch, written and parsed again at each execution.
+    """``outbox.id`` among the list parameter ``name``: one array parameter on PostgreSQL, one JSON array read by
+    ``json_each`` on SQLite, where an ``IN`` list of a batch's ids would be a statement as long as the batch,
+    written (and, on PostgreSQL, parsed) again at each execution.
 
     Its name is its cache key, so statements using it are compiled once and cached; it has no type, since a
     boolean one would make SQLite's condition ``id IN (...) = 1``, which reads the whole table."""
@@ -269,9 +270,10 @@ class _AmongIds(ColumnElement[bool]):
         self.name = name
 
 
-@compiles(_AmongIds)
+@compiles(_AmongIds)  # SQLite's
 def _among_ids(element: _AmongIds, compiler: SQLCompiler, **kw: Any) -> str:  # noqa: ANN401
-    return compiler.process(OUTBOX.c.id.in_(bindparam(element.name, expanding=True)), **kw)
+    ids = compiler.process(bindparam(element.name, type_=JSON()), **kw)
+    return f"{compiler.process(OUTBOX.c.id, **kw)} IN (SELECT value FROM json_each({ids}))"
 
 
 @compiles(_AmongIds, "postgresql")
