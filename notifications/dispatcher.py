@@ -3,7 +3,7 @@
 A row moves ``pending -> sending -> sent``. Claiming a row leases it: it becomes ``sending``
 with ``next_attempt_at`` as the lease expiry, and nothing is charged. An attempt is charged to
 a row (committed) just before its content is handed to the server, and each outcome is
-committed as soon as the server has answered, in small groups (one transaction per round over
+committed as soon as the server has answered, in small groups (one statement per round over
 the pool's connections, which also charges the next round). So a dispatcher that stops has
 charged only the messages on the wire at that moment; every other row it held goes back to
 delivery, uncharged, once its lease has expired. A row found ``sending`` after its lease expired
@@ -433,7 +433,7 @@ class _EmailPool:
         """Send ``jobs`` over as many connections as there are jobs (up to the pool's size), recording as it goes."""
         queue = deque(jobs)
         answered: list[_Job] = []  # outcomes not recorded yet
-        lease_lost: list[bool] = []
+        lease_lost = False
 
         def messages() -> Iterator[tuple[_Job, OutgoingEmail]]:
             while queue:
@@ -458,7 +458,7 @@ class _EmailPool:
                 if _record(self._connection, answered, charging, expiry, self.clock, self.settings, self.secrets):
                     streams.extend(stream for stream, _ in handing)
                 else:
-                    lease_lost.append(True)
+                    lease_lost = True
                     for stream, _ in handing:
                         stream.close()  # drops its connection: that content is not sent
                 answered.clear()

@@ -289,6 +289,36 @@ def test_a_kill_charges_the_messages_on_the_wire_and_releases_the_rest_uncharged
     assert len(received(maildir)) == count
 
 
+class LeaseTakingHandler(MaildirHandler):
+    """At the first message's content, hands every leased row to another dispatcher's lease, as a dispatcher that
+    claimed them once their lease ran out would hold them."""
+
+    def __init__(self, maildir: Path, db: Database, other_expiry: datetime) -> None:
+        super().__init__(maildir)
+        self.db, self.other_expiry, self.taken = db, other_expiry, False
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        if not self.taken:
+            self.taken = True
+            with self.db.engine.begin() as connection:
+                connection.execute(OUTBOX.update().where(OUTBOX.c.status == "sending").values(next_attempt_at=self.other_expiry))
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_dispatcher_whose_lease_was_taken_over_hands_no_more_content_and_writes_nothing(db: Database, maildir: Path) -> None:
+    count, pool, other_expiry = 20, Settings().outbox_pool_size, START + timedelta(hours=1)
+    add_rows(db, count)
+    with running_smtp_server(LeaseTakingHandler(maildir, db, other_expiry)) as port:
+        report = dispatch_pending(db, clock=SimulatedClock(START), settings=settings_for(port), batch_size=count)
+    assert (report.claimed, report.deferred) == (count, count - pool)
+    assert len(received(maildir)) == pool, "only the round already on the wire when the lease was lost"
+    rows = rows_by_recipient(db)
+    assert {status for _, status, _ in rows.values()} == {"sending"}, "nothing written over the new claim"
+    assert {address for address, (_, _, attempts) in rows.items() if attempts} == {
+        parseaddr(message["To"])[1] for message in received(maildir)}, "charged: the messages handed over, no refund"
+    assert {row.next_attempt_at for row in list_outbox(db, limit=None)} == {other_expiry}
+
+
 class RefusingHandler(MaildirHandler):
     """Refuses the recipients in ``refused`` (all of them if it holds ``"*"``) with ``reply``."""
 
