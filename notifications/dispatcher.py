@@ -1,31 +1,37 @@
-"""Draining the outbox: claim a batch, render and deliver it over a pool of connections, record the outcomes.
+"""Draining the outbox: lease a batch, render and deliver it over a pool of connections, record each outcome as it comes.
 
-A row moves ``pending -> sending -> sent``. Claiming a row sets ``sending``, uses
-``next_attempt_at`` as the lease expiry and charges the attempt, so a message that crashes the
-dispatcher is dead-lettered once ``settings.outbox_max_attempts`` claims have not come back. A
-row left in ``sending`` by a crashed dispatcher is claimed again once its lease has expired
-(every resend carries the Message-ID of the first). On PostgreSQL claims use
-``FOR UPDATE SKIP LOCKED``, so concurrent dispatchers never claim the same row; on SQLite
-``BEGIN IMMEDIATE`` serializes them. ``suppressed`` rows are never claimed.
+A row moves ``pending -> sending -> sent``. Claiming a row leases it: it becomes ``sending``
+with ``next_attempt_at`` as the lease expiry, and nothing is charged. An attempt is charged to
+a row (committed) just before its content is handed to the server, and each outcome is
+committed as soon as the server has answered, in small groups (one statement per round over
+the pool's connections, which also charges the next round). So a dispatcher that stops has
+charged only the messages on the wire at that moment; every other row it held goes back to
+delivery, uncharged, once its lease has expired. A row found ``sending`` after its lease expired
+is claimed again (every resend carries the Message-ID of the first): it is dead-lettered if its
+last attempt was its ``settings.outbox_max_attempts``-th, otherwise it is sent alone, nothing
+else of that dispatcher on the wire, so that a message that crashes the dispatcher is charged
+each crash and dies at the limit while the messages that happened to be on the wire beside it
+once are delivered. On PostgreSQL claims use ``FOR UPDATE SKIP LOCKED``, so concurrent
+dispatchers never claim the same row; on SQLite ``BEGIN IMMEDIATE`` serializes them. Every write
+after the claim is guarded by the lease, so a dispatcher whose lease was taken over writes
+nothing over the new claim. ``suppressed`` rows are never claimed.
 
 Two kinds of failure are told apart:
 
 - the **channel** fails (SMTP server refused the connection, timed out, dropped the line or
   answered 4xx): the channel is paused in ``outbox_channels`` with a doubling backoff, the rows
-  not delivered are handed back with their attempt refunded, and no row is charged. An outage
-  longer than ``settings.outbox_outage_escalation_seconds`` is escalated once to the
+  not delivered are handed back with any attempt charged refunded, and no row is charged. An
+  outage longer than ``settings.outbox_outage_escalation_seconds`` is escalated once to the
   secretariat's chat channel.
-- the **message** fails (a 5xx refusal, a value that cannot make a message): the row keeps its
-  charged attempt and is retried with an exponential backoff, or dead-lettered.
+- the **message** fails (a 5xx refusal, a value that cannot make a message): the row is charged
+  the attempt and is retried with an exponential backoff, or dead-lettered.
 
-Outcomes are written per batch (one transaction, one statement per kind of outcome), guarded by
-the batch's lease so a batch whose lease was taken over writes nothing over the new claim. The
-next batch is claimed while the current one is being sent; if the current one finds the
+The next batch is claimed while the current one is being sent; if the current one finds the
 channel down, the next is handed back untried.
 
 Chat posts cannot carry a Message-ID, so they are delivered at most once: each chat row is
-marked (committed) before it is posted, and a marked row found again after a crash is
-dead-lettered for staff to check instead of being posted a second time.
+marked (committed, with its attempt) before it is posted, and a marked row found again after a
+crash is dead-lettered for staff to check instead of being posted a second time.
 """
 
 from __future__ import annotations
@@ -41,10 +47,11 @@ from typing import Any
 
 from jinja2 import TemplateError
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import ARRAY, Boolean, ColumnElement, Connection, Integer, and_, any_, bindparam, case, func, select, text, update
+from sqlalchemy import ARRAY, JSON, ColumnElement, Connection, Integer, and_, any_, bindparam, case, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from models.base import UtcDateTime
 from models.db import Database
@@ -54,7 +61,7 @@ from models.outbox_channel import OutboxChannel
 from models.reference import Contact
 from notifications.action_urls import action_url
 from notifications.chat_channel import ChatChannel
-from notifications.email_channel import WRITTEN, EmailChannel, describe_error
+from notifications.email_channel import WRITTEN, ContentNext, EmailChannel, describe_error
 from notifications.errors import (
     ChannelUnavailable,
     OutboxAlreadySent,
@@ -145,17 +152,24 @@ class _Outcome(Enum):
     SENT = "sent"
     REFUSED = "refused"  # the message's fault: charged
     UNDELIVERABLE = "undeliverable"  # can never be sent as it stands: dead at once
-    NOT_TRIED = "not tried"  # channel down or lease over: refunded
+    NOT_TRIED = "not tried"  # channel down or lease over: handed back, any attempt charged refunded
 
 
 @dataclass
 class _Job:
     """One claimed row on its way through a batch."""
 
-    row: Any  # a Core row of the outbox table
-    attempts: int  # including the attempt charged by this claim
+    row: Any  # a Core row of the outbox table, as claimed
+    alone: bool = False  # found sending after a stopped dispatcher: sent with nothing else on the wire
+    charged: bool = False  # its attempt is charged: its content went, or was about to go, to the channel
     outcome: _Outcome = _Outcome.NOT_TRIED
     error: str = ""
+    dead: bool = False
+
+    @property
+    def attempt(self) -> int:
+        """The number of the attempt this delivery makes."""
+        return self.row.attempts + 1
 
 
 def dispatch_pending(
@@ -180,7 +194,7 @@ def dispatch_pending(
     report = DispatchReport()
     chat = ChatChannel(settings.smtp_timeout_seconds)
     secrets = _secrets(settings)
-    with _EmailPool(settings) as pool, db.engine.connect() as connection:
+    with _EmailPool(db, settings, clock, secrets) as pool, db.engine.connect() as connection:
 
         def claim() -> _Batch | None:
             if limit is not None and report.claimed >= limit:
@@ -193,12 +207,12 @@ def dispatch_pending(
         while batch is not None:
             email_jobs = [job for job in batch.jobs if job.row.channel == DeliveryChannel.EMAIL]
             chat_jobs = [job for job in batch.jobs if job.row.channel != DeliveryChannel.EMAIL]
-            started = pool.start(email_jobs, batch.expiry, clock)
+            started = pool.start(email_jobs, batch.expiry)
             for job in chat_jobs:
-                _post_chat(connection, job, chat, settings, clock, batch.expiry)
+                _post_chat(connection, job, chat, clock, settings, secrets, batch.expiry)
             following = claim()  # while this batch is on the wire
             outage = pool.wait(started)
-            _record(connection, batch.jobs, batch.expiry, outage, batch.channels, clock, settings, secrets, report)
+            _finish(connection, batch, outage, clock, settings, secrets, report)
             if outage is not None and following is not None:
                 _hand_back(connection, following, report.outages[-1].paused_until, clock.now(), report)
                 following = claim()  # the rows of other channels
@@ -242,28 +256,35 @@ _CLAIMABLE = select(*_CLAIMED_COLUMNS).where(text(CLAIMABLE), OUTBOX.c.next_atte
 
 
 class _AmongIds(ColumnElement[bool]):
-    """``outbox.id`` among the list parameter ``ids``: one array parameter on PostgreSQL, where an ``IN`` list
-    of a batch's ids would be a statement as long as the batch, written and parsed again at each execution."""
+    """``outbox.id`` among the list parameter ``name``: one array parameter on PostgreSQL, one JSON array read by
+    ``json_each`` on SQLite, where an ``IN`` list of a batch's ids would be a statement as long as the batch,
+    written (and, on PostgreSQL, parsed) again at each execution.
+
+    Its name is its cache key, so statements using it are compiled once and cached; it has no type, since a
+    boolean one would make SQLite's condition ``id IN (...) = 1``, which reads the whole table."""
 
     inherit_cache = True
-    type = Boolean()
+    _traverse_internals = [("name", InternalTraversal.dp_string)]
+
+    def __init__(self, name: str = "ids") -> None:
+        self.name = name
 
 
-@compiles(_AmongIds)
+@compiles(_AmongIds)  # SQLite's
 def _among_ids(element: _AmongIds, compiler: SQLCompiler, **kw: Any) -> str:  # noqa: ANN401
-    return compiler.process(OUTBOX.c.id.in_(bindparam("ids", expanding=True)), **kw)
+    ids = compiler.process(bindparam(element.name, type_=JSON()), **kw)
+    return f"{compiler.process(OUTBOX.c.id, **kw)} IN (SELECT value FROM json_each({ids}))"
 
 
 @compiles(_AmongIds, "postgresql")
 def _among_ids_array(element: _AmongIds, compiler: SQLCompiler, **kw: Any) -> str:  # noqa: ANN401
-    return compiler.process(OUTBOX.c.id == any_(bindparam("ids", type_=ARRAY(Integer))), **kw)
+    return compiler.process(OUTBOX.c.id == any_(bindparam(element.name, type_=ARRAY(Integer))), **kw)
 
 
-_TAKE = (
+_LEASE = (
     update(OUTBOX)
     .where(_AmongIds())
-    .values(status=OutboxStatus.SENDING, next_attempt_at=bindparam("expiry", type_=UtcDateTime()),
-            attempts=OUTBOX.c.attempts + 1)
+    .values(status=OutboxStatus.SENDING, next_attempt_at=bindparam("expiry", type_=UtcDateTime()))
 )
 _KILL = (
     update(OUTBOX)
@@ -280,12 +301,13 @@ def _claim(
     settings: Settings,
     report: DispatchReport,
 ) -> _Batch:
-    """Reserve up to ``size`` due rows of unpaused channels, charging one attempt to each.
+    """Lease up to ``size`` due rows of unpaused channels, charging nothing.
 
     Returns the batch, with the channels' state as found.
 
-    A row reclaimed after a crash that already used its last attempt, or a chat row whose post
-    had started, is dead-lettered here instead of being delivered again.
+    A row reclaimed after a crash whose last attempt was cut short and was its last allowed, or
+    a chat row whose post had started, is dead-lettered here instead of being delivered again;
+    any other reclaimed row is to be sent alone.
     """
     now = clock.now()
     expiry = now + lease
@@ -309,9 +331,9 @@ def _claim(
                     report.dead += 1
                     report.failures.append(_failure(row, reason, dead=True))
                     continue
-            jobs.append(_Job(row, row.attempts + 1))
+            jobs.append(_Job(row, alone=row.status == OutboxStatus.SENDING))
         if jobs:
-            connection.execute(_TAKE, {"ids": [job.row.id for job in jobs], "expiry": expiry})
+            connection.execute(_LEASE, {"ids": [job.row.id for job in jobs], "expiry": expiry})
         if dead:
             connection.execute(_KILL, dead)
     report.claimed += len(rows)
@@ -319,7 +341,12 @@ def _claim(
 
 
 def _crash_reason(row: Any, settings: Settings) -> str | None:  # noqa: ANN401 - a Core row
-    """Why a row left ``sending`` by a stopped dispatcher must not be delivered again, if it must not."""
+    """Why a row left ``sending`` by a stopped dispatcher must not be delivered again, if it must not.
+
+    A row is charged only while its content is on the wire, and a row charged its last attempt
+    is dead-lettered as soon as the server refuses it: one found with every attempt charged was
+    on the wire, for the last time, when its dispatcher stopped.
+    """
     if row.channel == DeliveryChannel.CHAT and row.status_reason == POSTING_MARK:
         return ("the dispatcher stopped while posting it; not posted again so that it cannot appear twice "
                 "(check the chat channel, then `engage outbox retry` it if it is missing)")
@@ -335,63 +362,63 @@ def _failure(row: Any, error: str, *, dead: bool) -> RowFailure:  # noqa: ANN401
 
 
 class _EmailPool:
-    """Reused SMTP connections, driven by one thread that renders a batch's e-mails and sends them.
+    """Reused SMTP connections, driven by one thread that renders a batch's e-mails, sends them and records each outcome.
 
     While the server answers one connection, the thread renders and writes on the others: the
     connections hide the network's round trips without threads contending for the interpreter.
+    The thread has a database connection of its own: once every connection waits to hand a
+    message's content over, one transaction records the outcomes the server gave since the last
+    one and charges those messages' attempts (one statement), then their contents go out. On
+    PostgreSQL each statement commits on its own, without waiting for the server's disk
+    (``synchronous_commit`` off, on this connection only): it is visible to every dispatcher at
+    once and survives the dispatcher's crash; only a crash of the database server itself can
+    lose the last few hundred milliseconds of them, which costs an uncharged attempt or a resend
+    with the same Message-ID, as SQLite's ``synchronous=NORMAL`` does.
     """
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, db: Database, settings: Settings, clock: Clock, secrets: list[str | None]) -> None:
+        self.settings, self.clock, self.secrets = settings, clock, secrets
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="smtp")
         self._channels = [EmailChannel(settings) for _ in range(settings.outbox_pool_size)]
+        self._connection = self._executor.submit(self._open, db).result()  # used by the thread alone
+
+    @staticmethod
+    def _open(db: Database) -> Connection:
+        connection = db.engine.connect()
+        if db.dialect == "postgresql":  # each statement its own transaction: no BEGIN and COMMIT round trips
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            with connection.begin():
+                connection.exec_driver_sql("SET synchronous_commit TO off")
+        return connection
+
+    def _close(self) -> None:
+        try:
+            if self._connection.dialect.name == "postgresql" and not self._connection.invalidated:
+                with self._connection.begin():
+                    self._connection.exec_driver_sql("RESET synchronous_commit")  # before it goes back to the pool
+        finally:
+            self._connection.close()  # which also resets its isolation level
 
     def __enter__(self) -> _EmailPool:
         return self
 
     def __exit__(self, *_: object) -> None:
+        self._executor.submit(self._close).result()
         self._executor.shutdown(wait=True)
         for channel in self._channels:
             channel.close()
 
-    def start(self, jobs: list[_Job], expiry: datetime, clock: Clock) -> tuple[Future[None], list[ChannelUnavailable]]:
-        """Begin delivering ``jobs``; pass the result to :meth:`wait`."""
-        queue, outage = deque(jobs), []
-
-        def messages() -> Iterator[tuple[_Job, OutgoingEmail]]:
-            while True:
-                try:
-                    job = queue.popleft()
-                except IndexError:
-                    return
-                if outage or clock.now() >= expiry:
-                    continue  # stays NOT_TRIED
-                try:
-                    message = _email(job.row, self.settings, clock)
-                except Exception as error:  # noqa: BLE001 - every failure is recorded on the row
-                    _fail(job, error)
-                else:
-                    yield job, message
+    def start(self, jobs: list[_Job], expiry: datetime) -> tuple[Future[None], list[ChannelUnavailable]]:
+        """Begin delivering ``jobs`` (those to send alone first, one by one); pass the result to :meth:`wait`."""
+        outage: list[ChannelUnavailable] = []
 
         def work() -> None:
-            channels = self._channels[:len(jobs)]
-            for channel in channels:
+            for channel in self._channels:
                 channel.reset_failures()
-            streams = deque(channel.send_each(messages()) for channel in channels)
-            while streams:
-                stream = streams.popleft()
-                try:
-                    for step in stream:
-                        if step is WRITTEN:  # the server is answering: serve the next connection meanwhile
-                            streams.append(stream)
-                            break
-                        job, refusal = step
-                        if refusal is None:
-                            job.outcome = _Outcome.SENT
-                        else:
-                            _fail(job, refusal)
-                except ChannelUnavailable as error:
-                    outage.append(error)
+            for job in jobs:
+                if job.alone:
+                    self._deliver([job], expiry, outage)
+            self._deliver([job for job in jobs if not job.alone], expiry, outage)
 
         return self._executor.submit(work), outage
 
@@ -401,6 +428,61 @@ class _EmailPool:
         future, outage = started
         future.result()
         return outage[0] if outage else None
+
+    def _deliver(self, jobs: list[_Job], expiry: datetime, outage: list[ChannelUnavailable]) -> None:
+        """Send ``jobs`` over as many connections as there are jobs (up to the pool's size), recording as it goes."""
+        queue = deque(jobs)
+        answered: list[_Job] = []  # outcomes not recorded yet
+        lease_lost = False
+
+        def messages() -> Iterator[tuple[_Job, OutgoingEmail]]:
+            while queue:
+                job = queue.popleft()
+                if outage or lease_lost or self.clock.now() >= expiry:
+                    continue  # stays NOT_TRIED
+                try:
+                    message = _email(job.row, self.settings, self.clock)
+                except Exception as error:  # noqa: BLE001 - every failure is recorded on the row
+                    _fail(job, error)
+                    answered.append(job)
+                else:
+                    yield job, message
+
+        streams = deque(channel.send_each(messages(), announce_content=True) for channel in self._channels[:len(jobs)])
+        handing: list[tuple[Iterator[Any], _Job]] = []  # streams about to hand a message's content over
+        while streams or handing:
+            if not streams:  # every connection waits to hand content over: record, charge, then let them write
+                charging = [job for _, job in handing]
+                for job in charging:
+                    job.charged = True
+                if _record(self._connection, answered, charging, expiry, self.clock, self.settings, self.secrets):
+                    streams.extend(stream for stream, _ in handing)
+                else:
+                    lease_lost = True
+                    for stream, _ in handing:
+                        stream.close()  # drops its connection: that content is not sent
+                answered.clear()
+                handing.clear()
+                continue
+            stream = streams.popleft()
+            try:
+                for step in stream:
+                    if step is WRITTEN:  # the server is answering: serve the next connection meanwhile
+                        streams.append(stream)
+                        break
+                    if isinstance(step, ContentNext):
+                        handing.append((stream, step.item))
+                        break
+                    job, refusal = step
+                    if refusal is None:
+                        job.outcome = _Outcome.SENT
+                    else:
+                        _fail(job, refusal)
+                    answered.append(job)
+            except ChannelUnavailable as error:
+                outage.append(error)
+        if answered:
+            _record(self._connection, answered, [], expiry, self.clock, self.settings, self.secrets)
 
 
 def _fail(job: _Job, error: Exception) -> None:
@@ -430,23 +512,24 @@ def _email(row: Any, settings: Settings, clock: Clock) -> OutgoingEmail:  # noqa
     )
 
 
+_LEASED = and_(OUTBOX.c.status == OutboxStatus.SENDING, OUTBOX.c.next_attempt_at == bindparam("expiry", type_=UtcDateTime()))
 _MARK_POSTING = (
     update(OUTBOX)
-    .where(OUTBOX.c.id == bindparam("row_id"), OUTBOX.c.status == OutboxStatus.SENDING,
-           OUTBOX.c.next_attempt_at == bindparam("expiry", type_=UtcDateTime()))
-    .values(status_reason=POSTING_MARK)
+    .where(OUTBOX.c.id == bindparam("row_id"), _LEASED)
+    .values(status_reason=POSTING_MARK, attempts=OUTBOX.c.attempts + 1)
 )
 
 
-def _post_chat(connection: Connection, job: _Job, chat: ChatChannel, settings: Settings, clock: Clock,
-               expiry: datetime) -> None:
-    """Post one chat row, marked (committed) first so that a crash cannot make it post twice."""
+def _post_chat(connection: Connection, job: _Job, chat: ChatChannel, clock: Clock, settings: Settings,
+               secrets: list[str | None], expiry: datetime) -> None:
+    """Post one chat row, marked and charged (committed) first so that a crash cannot make it post twice; record the outcome."""
     if clock.now() >= expiry:
         return
     with connection.begin():
         marked = connection.execute(_MARK_POSTING, {"row_id": job.row.id, "expiry": expiry}).rowcount
     if not marked:
         return  # the lease was taken over: leave the row to its new claimant
+    job.charged = True
     try:
         if job.row.channel != DeliveryChannel.CHAT:
             raise PermanentDeliveryError(f"unknown channel {job.row.channel!r}")
@@ -455,59 +538,98 @@ def _post_chat(connection: Connection, job: _Job, chat: ChatChannel, settings: S
         _fail(job, error)
     else:
         job.outcome = _Outcome.SENT
+    _record(connection, [job], [], expiry, clock, settings, secrets)
 
 
-_LEASED = and_(OUTBOX.c.status == OutboxStatus.SENDING, OUTBOX.c.next_attempt_at == bindparam("expiry", type_=UtcDateTime()))
-_MARK_SENT = (
+_SETTLE = (  # one statement per round: the rows in ``sent`` are marked sent, those in ``charged`` charged an attempt
     update(OUTBOX)
     .where(_AmongIds(), _LEASED)
-    .values(status=OutboxStatus.SENT, sent_at=bindparam("now", type_=UtcDateTime()),
-            status_reason=case((OUTBOX.c.status_reason == POSTING_MARK, None), else_=OUTBOX.c.status_reason))
-)
-_HAND_BACK = (
-    update(OUTBOX)
-    .where(_AmongIds(), _LEASED)
-    .values(status=OutboxStatus.PENDING, attempts=OUTBOX.c.attempts - 1, next_attempt_at=bindparam("resume", type_=UtcDateTime()))
+    .values(
+        status=case((_AmongIds("sent"), OutboxStatus.SENT), else_=OUTBOX.c.status),
+        sent_at=case((_AmongIds("sent"), bindparam("now", type_=UtcDateTime())), else_=OUTBOX.c.sent_at),
+        status_reason=case((and_(_AmongIds("sent"), OUTBOX.c.status_reason == POSTING_MARK), None),
+                           else_=OUTBOX.c.status_reason),
+        attempts=case((_AmongIds("charged"), OUTBOX.c.attempts + 1), else_=OUTBOX.c.attempts),
+    )
 )
 _MARK_FAILED = (
     update(OUTBOX)
     .where(OUTBOX.c.id == bindparam("row_id"), _LEASED)
     .values(status=bindparam("status"), status_reason=bindparam("reason"), last_error=bindparam("error"),
-            next_attempt_at=bindparam("next", type_=UtcDateTime()))
+            attempts=bindparam("attempts"), next_attempt_at=bindparam("next", type_=UtcDateTime()))
+)
+_RELEASE = (
+    update(OUTBOX)
+    .where(_AmongIds(), _LEASED)
+    .values(status=OutboxStatus.PENDING, next_attempt_at=bindparam("resume", type_=UtcDateTime()))
+)
+_REFUND = (
+    update(OUTBOX)
+    .where(_AmongIds(), _LEASED)
+    .values(status=OutboxStatus.PENDING, attempts=OUTBOX.c.attempts - 1, next_attempt_at=bindparam("resume", type_=UtcDateTime()))
 )
 
 
 def _record(
     connection: Connection,
-    jobs: Sequence[_Job],
+    answered: Sequence[_Job],
+    charging: Sequence[_Job],
     expiry: datetime,
+    clock: Clock,
+    settings: Settings,
+    secrets: list[str | None],
+) -> bool:
+    """Record the outcomes of ``answered`` and charge an attempt to each of ``charging``, the charge committed last.
+
+    Returns whether every row was still leased (else the lease ran out and was taken over).
+    """
+    now = clock.now()
+    sent = [job.row.id for job in answered if job.outcome is _Outcome.SENT]
+    charged = [job.row.id for job in charging]
+    failed = [_failed_values(job, now, settings, secrets) for job in answered if job.outcome is not _Outcome.SENT]
+    with connection.begin():
+        if failed:
+            connection.execute(_MARK_FAILED, [values | {"expiry": expiry} for values in failed])
+        if not sent and not charged:
+            return True
+        settled = connection.execute(_SETTLE, {"ids": sent + charged, "sent": sent, "charged": charged, "expiry": expiry,
+                                               "now": now}).rowcount
+    return settled == len(sent) + len(charged)
+
+
+def _finish(
+    connection: Connection,
+    batch: _Batch,
     outage: ChannelUnavailable | None,
-    channels: dict[str, _ChannelState],
     clock: Clock,
     settings: Settings,
     secrets: list[str | None],
     report: DispatchReport,
 ) -> None:
-    """Write a batch's outcomes in one transaction; pause the e-mail channel if it failed."""
+    """Close a batch whose outcomes are recorded: hand back what was not tried (refunding any attempt charged), pause the
+    e-mail channel if it failed or clear the outages of the channels that delivered, and count it all in ``report``."""
     now = clock.now()
-    sent = [job.row.id for job in jobs if job.outcome is _Outcome.SENT]
-    untried = [job.row.id for job in jobs if job.outcome is _Outcome.NOT_TRIED]
-    failed = [_failed_values(job, now, settings, secrets, report) for job in jobs
-              if job.outcome in (_Outcome.REFUSED, _Outcome.UNDELIVERABLE)]
+    untried = [job for job in batch.jobs if job.outcome is _Outcome.NOT_TRIED]
     escalate: ChannelOutage | None = None
     with connection.begin():
         resume = now
         if outage is not None:
             escalate = _pause(connection, DeliveryChannel.EMAIL, redact(str(outage), secrets), now, settings, report)
             resume = report.outages[-1].paused_until
-        if sent:
-            connection.execute(_MARK_SENT, {"ids": sent, "expiry": expiry, "now": now})
-            _clear_outages(connection, {job.row.channel for job in jobs if job.outcome is _Outcome.SENT}, channels)
-        if untried:
-            connection.execute(_HAND_BACK, {"ids": untried, "expiry": expiry, "resume": resume})
-        if failed:
-            connection.execute(_MARK_FAILED, [values | {"expiry": expiry} for values in failed])
-    report.sent += len(sent)
+        for statement, jobs in ((_REFUND, [job for job in untried if job.charged]),
+                                (_RELEASE, [job for job in untried if not job.charged])):
+            if jobs:
+                connection.execute(statement, {"ids": [job.row.id for job in jobs], "expiry": batch.expiry, "resume": resume})
+        _clear_outages(connection, {job.row.channel for job in batch.jobs if job.outcome is _Outcome.SENT}, batch.channels)
+    for job in batch.jobs:
+        if job.outcome is _Outcome.SENT:
+            report.sent += 1
+        elif job.outcome is not _Outcome.NOT_TRIED:
+            if job.dead:
+                report.dead += 1
+            else:
+                report.retrying += 1
+            report.failures.append(_failure(job.row, job.error, dead=job.dead))
     report.deferred += len(untried)
     if escalate is not None:
         _escalate(escalate, settings, clock)
@@ -521,28 +643,27 @@ def _hand_back(connection: Connection, batch: _Batch, paused_until: datetime, no
     with connection.begin():
         for ids, resume in ((email, paused_until), (others, now)):
             if ids:
-                connection.execute(_HAND_BACK, {"ids": ids, "expiry": batch.expiry, "resume": resume})
+                connection.execute(_RELEASE, {"ids": ids, "expiry": batch.expiry, "resume": resume})
     report.deferred += len(batch.jobs)
 
 
-def _failed_values(job: _Job, now: datetime, settings: Settings, secrets: list[str | None],
-                   report: DispatchReport) -> dict[str, Any]:
+def _failed_values(job: _Job, now: datetime, settings: Settings, secrets: list[str | None]) -> dict[str, Any]:
+    """The row's values after ``job`` failed (retried with a backoff, or dead); its redacted error and fate kept on ``job``."""
     row = job.row
     error = redact(job.error, [*secrets, row.recipient_address if row.channel == DeliveryChannel.CHAT else None])
-    error = error[:MAX_ERROR_LENGTH]
+    job.error = error[:MAX_ERROR_LENGTH]
     permanent = job.outcome is _Outcome.UNDELIVERABLE
-    if permanent or job.attempts >= settings.outbox_max_attempts:
-        reason = "undeliverable" if permanent else f"gave up after {job.attempts} attempts"
-        report.dead += 1
-        report.failures.append(_failure(row, error, dead=True))
-        log.error("outbox row %s is dead (%s): %s", row.id, reason, error)
-        return {"row_id": row.id, "status": OutboxStatus.DEAD, "reason": reason, "error": error, "next": now}
-    delay = min(timedelta(seconds=settings.outbox_backoff_seconds * 2 ** (job.attempts - 1)), MAX_BACKOFF)
-    report.retrying += 1
-    report.failures.append(_failure(row, error, dead=False))
-    log.warning("outbox row %s refused (attempt %s), next try in %s: %s", row.id, job.attempts, delay, error)
+    job.dead = permanent or job.attempt >= settings.outbox_max_attempts
+    if job.dead:
+        reason = "undeliverable" if permanent else f"gave up after {job.attempt} attempts"
+        log.error("outbox row %s is dead (%s): %s", row.id, reason, job.error)
+        return {"row_id": row.id, "status": OutboxStatus.DEAD, "reason": reason, "error": job.error,
+                "attempts": job.attempt, "next": now}
+    delay = min(timedelta(seconds=settings.outbox_backoff_seconds * 2 ** (job.attempt - 1)), MAX_BACKOFF)
+    log.warning("outbox row %s refused (attempt %s), next try in %s: %s", row.id, job.attempt, delay, job.error)
     reason = None if row.channel == DeliveryChannel.CHAT else row.status_reason  # a chat row's posting mark goes
-    return {"row_id": row.id, "status": OutboxStatus.PENDING, "reason": reason, "error": error, "next": now + delay}
+    return {"row_id": row.id, "status": OutboxStatus.PENDING, "reason": reason, "error": job.error,
+            "attempts": job.attempt, "next": now + delay}
 
 
 def _upsert_channel(connection: Connection, channel: str) -> None:

@@ -7,9 +7,10 @@ import re
 import smtplib
 import ssl
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from itertools import chain
 from email.utils import parseaddr
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from notifications.errors import ChannelUnavailable
 from notifications.mime import OutgoingEmail
@@ -58,24 +59,30 @@ class EmailChannel:
         if refusal is not None:
             raise refusal
 
-    def send_each(self, messages: Iterable[tuple[T, OutgoingEmail]]) -> Iterator[tuple[T, Exception | None] | object]:
+    def send_each(self, messages: Iterable[tuple[T, OutgoingEmail]], *,
+                  announce_content: bool = False) -> Iterator[tuple[T, Exception | None] | object]:
         """Deliver each message in turn; yield it with ``None`` once the server took it, or with the error refusing it.
 
         When the server announces PIPELINING, a message's content goes out in one write with the
         next message's MAIL, RCPT and DATA (RFC 2920): one round trip per message. Between such a
         write and the reading of its replies it yields :data:`WRITTEN`, where a caller serving
-        several connections from one thread turns to another one. A failure of the server as a
-        whole raises :class:`SmtpUnavailable` and drops the connection: the messages not yielded
-        by then were not delivered as far as the server said. A connection found closed by the
-        server (idle timeout) is reopened once.
+        several connections from one thread turns to another one. With ``announce_content`` it
+        also yields :class:`ContentNext` just before a message's content goes to the server (the
+        whole message, for a server that does not pipeline): the caller charges the attempt
+        there, then resumes it (or closes it, which drops the connection, the message unsent). A
+        failure of the server as a whole raises :class:`SmtpUnavailable` and drops the connection:
+        the messages not yielded by then were not delivered as far as the server said. A
+        connection found closed by the server (idle timeout) is reopened once.
         """
         waiting: tuple[T, OutgoingEmail] | None = None  # its DATA was accepted: its content goes with the next write
-        unread = False  # a write whose replies are not read yet
+        unread = False  # a transaction open on the connection whose outcome is not read yet
         try:
             for item, message in chain(messages, [(None, None)]):  # a last turn writes the content still waiting
                 finished, waiting = waiting, None
                 if finished is not None:
                     unread = True
+                    if announce_content:
+                        yield ContentNext(finished[0])
                     self._write(finished[1], message)
                     yield WRITTEN
                     refusal, started = self._read(message)
@@ -83,6 +90,8 @@ class EmailChannel:
                 elif message is None:
                     break
                 else:
+                    if announce_content and self._sends_whole_messages():
+                        yield ContentNext(item)
                     started = self._start(message)
                 if started is _WAITING:
                     waiting = (item, message)
@@ -97,6 +106,14 @@ class EmailChannel:
         finally:
             if waiting is not None or unread:  # stopped with a transaction open: the connection cannot carry another
                 self._drop()
+
+    def _sends_whole_messages(self) -> bool:
+        """Whether starting a message sends its content too (the server does not pipeline); ``False`` if it cannot be
+        reached, which starting the message then reports."""
+        try:
+            return not self._connect().has_extn("pipelining")
+        except SmtpUnavailable:
+            return False
 
     def _start(self, message: OutgoingEmail) -> object:
         """Open ``message``'s transaction: ``_WAITING`` for its content, or its outcome (``None``: delivered whole).
@@ -242,6 +259,13 @@ class EmailChannel:
 _WAITING = object()  # a message whose DATA the server accepted, its content not sent yet
 WRITTEN = object()
 """What :meth:`EmailChannel.send_each` yields between a write and the reading of its replies."""
+
+
+@dataclass(frozen=True)
+class ContentNext(Generic[T]):
+    """What :meth:`EmailChannel.send_each` yields (when asked) just before ``item``'s content goes to the server."""
+
+    item: T
 
 
 def _is_transient(error: BaseException) -> bool:

@@ -14,12 +14,15 @@ from models.outbox import OutboxMessage
 from notifications.dispatcher import dispatch_pending
 from settings import Settings
 
+MAX_ATTEMPTS = Settings.model_fields["outbox_max_attempts"].default
 
-def drain(url: str, port: int, lease: float, *, until_empty: bool = False, max_attempts: int = 100,
+
+def drain(url: str, port: int, lease: float, *, until_empty: bool = False, max_attempts: int = MAX_ATTEMPTS,
           ready: Callable[[], None] = lambda: None) -> None:
-    """Dispatch in a loop (batches of 10) until killed, or until no row is pending or sending.
+    """Dispatch in a loop (batches of 10, the default pool of connections) until killed, or until no row is
+    pending or sending.
 
-    ``ready`` is called once the database answers (the kill test forks this, and waits for it).
+    ``ready`` is called once the database answers (the kill tests fork this, and wait for it).
     """
     db = Database(url)
     settings = Settings(smtp_port=port, smtp_timeout_seconds=5, outbox_backoff_seconds=0.1, outbox_max_attempts=max_attempts)
