@@ -15,22 +15,31 @@ from models.enums import RecommendationTopic, Role
 from portal import uploads
 from portal.i18n import pick_language
 from portal.links import status_of
-from portal.web import Portal, client_key, portal_of
+from portal.web import TOO_MANY, Portal, client_key, form_errors, portal_of
 from states import action_links, intake
-from states.errors import EngageError
+from states.errors import EngageError, FieldProblem
 from states.inputs import InputError
+from website.i18n import N_, Phrase
 
 router = APIRouter()
 
 FORMS = {"recommendation": "recommendation", "achievement": "achievement", "material": "website_submission"}
 FIELDS = ("organization", "email", "title", "topic", "text", "summary", "media", "url")
+FORM_FIELDS = (*FIELDS, "file")
+NO_FORM = N_("There is no such form.")
+NO_FILE = N_("No such file.")
 FILE_NAME = re.compile(r"^[0-9a-f]{64}\.(pdf|pptx|docx)$")
 
 
-def _page(request: Request, portal: Portal, form: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+def _page(request: Request, portal: Portal, form: str, status_code: int = 200, *,
+          errors: dict[str, list[Any]] | None = None, values: dict[str, str] | None = None) -> HTMLResponse:
+    """The form; a closed window says so in place of the form, before anyone types."""
     window = intake.windows(portal.db).get(FORMS[form])
-    return portal.render(request, f"submit_{form}.html", status_code, form=form, window=window,
-                         topics=list(RecommendationTopic), values=context.pop("values", {}), **context)
+    closed = intake.window_refusal(window, portal.clock.now().date())
+    if closed is not None:
+        errors = {"": [closed]}
+    return portal.render(request, f"submit_{form}.html", status_code, form=form, window=window, open=closed is None,
+                         topics=list(RecommendationTopic), values=values or {}, errors=errors or {})
 
 
 @router.get("/submit", response_class=HTMLResponse)
@@ -45,7 +54,7 @@ def submit_form(request: Request, form: str) -> HTMLResponse:
     """An empty form."""
     portal = portal_of(request)
     if form not in FORMS:
-        return portal.refuse(request, f"there is no form {form!r}", 404)
+        return portal.refuse(request, Phrase.of(NO_FORM), 404, heading=NO_FORM)
     return _page(request, portal, form)
 
 
@@ -57,9 +66,9 @@ async def submit(request: Request, form: str) -> HTMLResponse:
     """
     portal = portal_of(request)
     if form not in FORMS:
-        return portal.refuse(request, f"there is no form {form!r}", 404)
+        return portal.refuse(request, Phrase.of(NO_FORM), 404, heading=NO_FORM)
     if not portal.submission_limit.allow(client_key(request)):
-        return portal.refuse(request, portal.render_word(request, "too_many"), 429)
+        return portal.refuse(request, TOO_MANY, 429, heading=N_("Too many attempts"))
     data = await request.form()
     return await run_in_threadpool(_submit, request, form, data)
 
@@ -80,7 +89,7 @@ def _submit(request: Request, form: str, data: FormData) -> HTMLResponse:
     except EngageError as error:
         code = 413 if isinstance(error, uploads.FileTooLargeError) else 422 if isinstance(error, InputError) \
             else status_of(error)
-        return _page(request, portal, form, code, error=str(error), values=values)
+        return _page(request, portal, form, code, errors=form_errors(error, FORM_FIELDS), values=values)
     if upload and kind and received.queued:
         uploads.store(upload, kind, portal.settings.upload_dir)
     return portal.render(request, "submit_received.html", email=values["email"], early=received.early_deadline)
@@ -103,7 +112,8 @@ def _details(form: str, values: dict[str, str], upload: bytes | None,
     kind = None
     if media in uploads.MEDIA_KINDS:
         if upload is None:
-            raise InputError("file: attach the presentation or document (PDF, PPTX or DOCX)")
+            raise InputError("file: attach the presentation or document (PDF, PPTX or DOCX)", problems=(FieldProblem(
+                "file", Phrase.of(N_("Please attach the presentation or document (PDF, PPTX or DOCX)."))),))
         kind = uploads.checked_kind(upload, media)
         url = f"{portal.settings.public_base_url.rstrip('/')}/files/{uploads.file_name(upload, kind)}"
     return {"media": media, "url": url, "summary": values.get("summary", "")}, kind
@@ -115,12 +125,12 @@ def download(request: Request, name: str) -> Response:
     submission is published, to signed-in staff once it is confirmed, to nobody before."""
     portal = portal_of(request)
     if not FILE_NAME.match(name):
-        return portal.refuse(request, "no such file", 404)
+        return portal.refuse(request, Phrase.of(NO_FILE), 404, heading=NO_FILE)
     audience = intake.file_audience(portal.db, name)
     path = uploads.located(name, portal.settings.upload_dir)
     allowed = audience == "public" or (audience == "staff" and portal.signed_in_as(request, Role.SECRETARIAT))
     if path is None or not allowed:
-        return portal.refuse(request, "no such file", 404)
+        return portal.refuse(request, Phrase.of(NO_FILE), 404, heading=NO_FILE)
     return FileResponse(path, media_type=uploads.KINDS[name.rsplit(".", 1)[1]], filename=name,
                         headers={"Content-Security-Policy": "sandbox; default-src 'none'"})
 
@@ -133,7 +143,7 @@ def show_confirmation(request: Request, token: str) -> HTMLResponse:
         link = action_links.verify(portal.db, token, portal.clock.now())
         pending = intake.pending_of(portal.db, link)
     except EngageError as error:
-        return portal.refuse(request, str(error), status_of(error))
+        return portal.refuse(request, error, status_of(error))
     return portal.render(request, "confirm.html", language=link.language, pending=pending)
 
 
@@ -152,11 +162,11 @@ def _confirm(request: Request, token: str, data: FormData) -> HTMLResponse:
         link = action_links.verify(portal.db, token, portal.clock.now(), "confirm")
         pending = intake.pending_of(portal.db, link)
         if pending.engagement_id is not None and link.used_action == "confirm":
-            message = f"{pending.payload['title']!r} was already confirmed and submitted"  # a repeated POST
+            message = Phrase.of(intake.ALREADY_SUBMITTED, title=pending.payload["title"])  # a repeated POST
         else:
-            message = intake.confirm(portal.db, pending.id, settings=portal.settings, clock=portal.clock).message
+            message = intake.confirm(portal.db, pending.id, settings=portal.settings, clock=portal.clock).phrase
     except EngageError as error:
-        return portal.refuse(request, str(error), status_of(error))
+        return portal.refuse(request, error, status_of(error))
     if pending.upload_name:
         uploads.release(pending.upload_name, portal.settings.upload_dir)
     action_links.mark_used(portal.db, link.id, "confirm", portal.clock.now())

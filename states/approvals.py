@@ -20,12 +20,24 @@ from settings import Settings
 from states.action_links import within
 from states.approval import ApprovalOutcome, approval_outcome
 from states.clock import SYSTEM_CLOCK, Clock
-from states.errors import AlreadyDecidedError, NotAllowedError, NotFoundError, UnknownTriggerError
+from states.errors import AlreadyDecidedError, NotAllowedError, NotFoundError, UnknownTriggerError, english
 from states.guards import PARTNER_ROLES
 from states.inputs import Actor, InputError, check_id, parse
+from states.words import CHANNEL_WORDS, DECISION_WORDS, state_word
 from states.workflow import TransitionOutcome, apply_transition, check_identity
+from website.i18n import N_, N_plural, Phrase
 
 AWAITING = "awaiting_approval"
+_ALL_APPROVE = N_("all co-chairs must approve")
+_QUORUM = N_plural("%(quorum)s of %(count)s co-chair must approve", "%(quorum)s of %(count)s co-chairs must approve")
+_ANY_ONE = N_("any one co-chair decides")
+_DECIDED_NOW = N_("%(email)s decided to %(decision)s engagement %(engagement_id)s; it is now %(state)s.")
+_DECIDED_MORE = N_("%(email)s decided to %(decision)s engagement %(engagement_id)s; more co-chairs must still decide.")
+_REPLAYED = N_("%(message)s (This decision had already been applied.)")
+_ALREADY_DECIDED = N_("%(email)s already decided to %(decision)s on %(day)s via %(channel)s; engagement "
+                      "%(engagement_id)s is now %(state)s.")
+_NOT_AWAITING = N_("Engagement %(engagement_id)s no longer awaits the co-chairs' decision (it is %(state)s); the "
+                   "decision of %(email)s to %(decision)s was not needed and was not recorded.")
 
 # What ``approval_status`` reads, built once as Core statements on the tables (every portal page shows it):
 # the engagement with its SWG and meeting, its partners, and each co-chair of the SWG with their vote.
@@ -94,6 +106,14 @@ class DecisionResult:
     outcome: TransitionOutcome | None = None
     earlier: CoChairVote | None = None
     """``ALREADY_DECIDED``: the co-chair's vote on record."""
+    phrase: Phrase | None = None
+    """``message`` as a catalog message, for a web page to say in its reader's language."""
+
+    @classmethod
+    def said(cls, status: DecisionStatus, phrase: Phrase, state: str, outcome: TransitionOutcome | None = None,
+             earlier: CoChairVote | None = None) -> DecisionResult:
+        """The result whose ``message`` is ``phrase`` in English."""
+        return cls(status, english(phrase), state, outcome, earlier, phrase)
 
     @property
     def applied(self) -> bool:
@@ -134,12 +154,17 @@ class ApprovalStatus:
         return approval_outcome(self.policy, self.quorum, len(self.votes), approvals, declines)
 
     @property
-    def policy_text(self) -> str:
+    def policy_phrase(self) -> Phrase:
+        """The approval policy as a catalog message."""
         if self.policy == "all":
-            return "all co-chairs must approve"
+            return Phrase.of(_ALL_APPROVE)
         if self.policy == "quorum":
-            return f"{self.quorum} of {len(self.votes)} co-chairs must approve"
-        return "any one co-chair decides"
+            return Phrase.of(_QUORUM, len(self.votes), quorum=self.quorum or 0, count=len(self.votes))
+        return Phrase.of(_ANY_ONE)
+
+    @property
+    def policy_text(self) -> str:
+        return english(self.policy_phrase)
 
     def describe_markdown(self) -> str:
         """The engagement as co-chairs see it above the decision form."""
@@ -200,17 +225,18 @@ def _why_not_applied(db: Database, engagement_id: int, email: str, decision: Dec
         if seat.chair_id is None:
             check_identity(connection, seat, Actor(role="co_chair", identity=email))
     if seat.decision is not None:
-        return DecisionResult(
+        return DecisionResult.said(
             DecisionStatus.ALREADY_DECIDED,
-            f"{email} already decided to {seat.decision} on {seat.decided_at:%Y-%m-%d %H:%M} UTC via "
-            f"{seat.channel}; engagement {engagement_id} is now {seat.state!r}",
+            Phrase.of(_ALREADY_DECIDED, email=email, decision=Phrase.of(DECISION_WORDS[seat.decision]),
+                      day=seat.decided_at.date(), channel=Phrase.of(CHANNEL_WORDS.get(seat.channel, seat.channel)),
+                      engagement_id=str(engagement_id), state=Phrase.of(state_word(seat.state))),
             seat.state,
             earlier=CoChairVote(seat.name, seat.email, seat.decision, seat.channel),
         )
-    return DecisionResult(
+    return DecisionResult.said(
         DecisionStatus.NOT_AWAITING,
-        f"engagement {engagement_id} no longer awaits the co-chairs' decision (it is {seat.state!r}); "
-        f"the decision of {email} to {decision.value} was not needed and was not recorded",
+        Phrase.of(_NOT_AWAITING, engagement_id=str(engagement_id), state=Phrase.of(state_word(seat.state)), email=email,
+                  decision=Phrase.of(DECISION_WORDS[decision.value])),
         seat.state,
     )
 
@@ -253,9 +279,12 @@ def record_decision(
         )
     except (AlreadyDecidedError, UnknownTriggerError) as refusal:
         return _why_not_applied(db, engagement_id, email, decision, refusal)
-    moved = f"now {outcome.to_state!r}" if outcome.to_state != outcome.from_state else "more co-chairs must still decide"
-    message = f"{email} decided to {outcome.trigger} engagement {engagement_id}; {moved}"
+    said = {"email": email, "decision": Phrase.of(DECISION_WORDS[outcome.trigger]), "engagement_id": str(engagement_id)}
+    if outcome.to_state != outcome.from_state:
+        phrase = Phrase.of(_DECIDED_NOW, **said, state=Phrase.of(state_word(outcome.to_state)))
+    else:
+        phrase = Phrase.of(_DECIDED_MORE, **said)
     if outcome.replayed:
-        message += " (this decision had already been applied)"
-    return DecisionResult(DecisionStatus.APPLIED, message, outcome.to_state, outcome)
+        phrase = Phrase.of(_REPLAYED, message=phrase)
+    return DecisionResult.said(DecisionStatus.APPLIED, phrase, outcome.to_state, outcome)
 

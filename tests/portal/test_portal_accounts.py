@@ -71,7 +71,7 @@ def test_secretariat_board_shows_waits_and_flow_runs(world: PortalWorld) -> None
     _sign_in(world, world.settings.secretariat_email)
     page = world.client.get("/board")
     assert page.status_code == 200
-    for expected in ("swg presentation", "awaiting approval", "co chair",
+    for expected in ("Sub-Working Group presentation", "awaiting approval", "co-chair",
                      'href="http://127.0.0.1:4200/runs/flow-run/6f1c2b4e-0000-4000-8000-000000000001"'):
         assert expected in page.text, expected
     with world.db.transaction() as session:
