@@ -32,9 +32,16 @@ CSRF_FAILED = Phrase.of(N_("The form had expired or did not come from this site.
 
 
 def say(message: Said, language: str) -> Markup | str:
-    """``message`` in ``language``: a phrase through the catalog, a refusal through its phrase (English text else)."""
+    """``message`` in ``language``: a phrase through the catalog, a refusal through its phrase (or its fields'
+    phrases); a refusal the engine still words only in English is shown as such, tagged ``lang="en"``."""
     if isinstance(message, EngageError):
-        message = message.phrase if message.phrase is not None else str(message)
+        problems = getattr(message, "problems", ())
+        if message.phrase is not None:
+            message = message.phrase
+        elif problems:
+            return Markup(" ").join(problem.phrase.html(language) for problem in problems)
+        else:
+            return str(message) if language == "en" else Markup('<span lang="en">%s</span>') % str(message)
     return message.html(language) if isinstance(message, Phrase) else message
 
 
