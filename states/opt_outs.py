@@ -24,7 +24,7 @@ from states.words import state_word
 from website.i18n import N_, Phrase
 
 TOKEN = re.compile(r"([A-Za-z0-9_-]{1,600})\.([0-9a-f]{32})")
-FORGED = "this unsubscribe link is not valid"
+FORGED = Phrase.of(N_("This unsubscribe link is not valid."))
 
 
 def _signature(key: bytes, payload: str) -> bytes:

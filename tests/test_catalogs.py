@@ -13,21 +13,33 @@ import html
 import json
 import re
 from datetime import date, datetime, timedelta, timezone
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
+import httpx
 import pytest
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
+from fastapi.testclient import TestClient
+
+from models.db import Database
 from models.enums import EngagementKind, NotificationType, Role
 from notifications.templates import render_message
+from portal.app import create_app
+from settings import Settings
+from states import opt_outs
+from states.sweep import run_sweep
+from states.workflow import apply_transition
 from states.publication import _CONVENED, _PRESENTED, _PRIVATE_PARTNERS, _PUBLIC_PARTNERS
 from states.sign_in import WHAT
 from website import PublishedItem, publish
 from website.i18n import LOCALE_DIR, Phrase, long_date, long_datetime, translations
+from tests.portal.portal_world import BASE_URL, PortalWorld, awaiting_approval, csrf_of
+from tests.world import MEXICO, clock_at, new_engagement, seeded
 from website.render import Section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -288,3 +300,101 @@ def test_item_pages_in_spanish_and_french_hold_no_english_sentence(tmp_path: Pat
     for page in pages:
         visible = _visible(page.read_text("utf-8"))
         assert [sentence for sentence in _english_sentences() if sentence in visible] == [], page
+
+
+# --- The portal: every page, each refusal and each form with errors, in Spanish and French.
+
+_ENGLISH_ELEMENT = re.compile(r'<(\w+)[^>]*\slang="en"[^>]*>.*?</\1>', re.S)
+SENDER = {"organization": "Atlantique Maritime", "email": "cdubois@atlantique-maritime.example",
+          "title": "Partager les alertes"}
+
+
+@pytest.fixture
+def portal_world(sqlite_db: Database, tmp_path: Path) -> Iterator[PortalWorld]:
+    """The portal over the test world on SQLite (the words of a page do not depend on the database)."""
+    seeded(sqlite_db)
+    settings = Settings(data_dir=tmp_path, database_url=sqlite_db.url, secret_key="test-key-" + "x" * 40,
+                        public_base_url=BASE_URL)
+    clock = clock_at(2024, 4, 10)
+    with TestClient(create_app(settings, sqlite_db, clock), base_url=BASE_URL) as client:
+        yield PortalWorld(sqlite_db, settings, clock, client)
+
+
+def _portal_pages(world: PortalWorld, language: str) -> dict[str, httpx.Response]:
+    """Every kind of portal page, as a reader of ``language`` gets it (the switch sets the language cookie)."""
+    client, pages = world.client, {}
+    for path in ("/", "/submit", "/submit/recommendation", "/submit/achievement", "/submit/material", "/signin"):
+        pages[path] = client.get(f"{path}?lang={language}")
+    token = csrf_of(pages["/signin"].text)
+    pages["form with errors"] = client.post("/submit/recommendation", data={
+        "csrf": token, "organization": "", "email": "pas-une-adresse", "title": "ab", "topic": "", "text": ""})
+    pages["material with errors"] = client.post("/submit/material", data={
+        "csrf": token, **SENDER, "media": "video", "url": "ftp://videos.example/a", "summary": "Vidéo"})
+    pages["no csrf"] = client.post("/submit/achievement", data={**SENDER, "summary": "x"})
+    pages["no such form"] = client.get("/submit/nothing")
+    pages["no such page"] = client.get("/nothing/here")
+    pages["forged link"] = client.get("/a/" + "x" * 43)
+    pages["forged unsubscribe"] = client.get("/unsubscribe/abc." + "0" * 32)
+    pages["received"] = client.post("/submit/achievement", data={**SENDER, "csrf": token, "summary": "Un succès"})
+    confirm = world.link_of(SENDER["email"], "submission_confirmation")
+    pages["confirm"] = client.get(confirm)
+    pages["confirmed"] = client.post(confirm, data={"csrf": csrf_of(pages["confirm"].text), "action": "confirm"})
+    pages["confirmed again"] = client.post(confirm, data={"csrf": csrf_of(pages["confirm"].text), "action": "confirm"})
+    awaiting_approval(world)
+    decide = world.link_of("swg22.france@cochairs.example")
+    pages["decide"] = client.get(decide)
+    token = csrf_of(pages["decide"].text)
+    pages["decided"] = client.post(decide, data={"csrf": token, "action": "approve"})
+    pages["used link"] = client.post(decide, data={"csrf": token, "action": "decline"})
+    other = world.link_of("swg22.unodc@cochairs.example")
+    pages["decided: approved"] = client.post(other, data={"csrf": token, "action": "approve"})
+    unsubscribe = opt_outs.unsubscribe_token(world.settings.signing_key(), "policy@meta.example", "decision",
+                                             world.clock.now() + timedelta(days=30))
+    pages["unsubscribe"] = client.get(f"/unsubscribe/{unsubscribe}")
+    pages["unsubscribed"] = client.post(f"/unsubscribe/{unsubscribe}")
+    dialogue = new_engagement(world.db, "national_dialogue", world.clock)
+    for trigger in ("convene", "hold"):
+        apply_transition(world.db, dialogue, trigger, MEXICO, clock=world.clock, settings=world.settings)
+    world.clock.advance(timedelta(days=15))
+    run_sweep(world.db, world.clock, settings=world.settings)
+    report = world.link_of("enlace@conadic-mx.example", "reminder")
+    pages["report"] = client.get(report)
+    pages["report with errors"] = client.post(report, data={
+        "csrf": csrf_of(pages["report"].text), "action": "submit_report", "held_on": "hier", "organizing_agency": "",
+        "public_partners": "quatre", "private_partners": "-1"})
+    for email, path in (("swg22.france@cochairs.example", "/pending"), (world.settings.secretariat_email, "/board")):
+        asked = client.post("/signin", data={"csrf": csrf_of(client.get("/signin").text), "email": email})
+        pages[f"sign-in asked ({path})"] = asked
+        link = world.link_of(email, "sign_in")
+        pages[f"sign-in link ({path})"] = client.get(link)
+        client.post(link, data={"csrf": csrf_of(pages[f"sign-in link ({path})"].text)})
+        pages[path] = client.get(path)
+        pages[f"used sign-in link ({path})"] = client.post(link, data={"csrf": csrf_of(client.get("/signin").text)})
+    world.clock.advance(timedelta(days=world.settings.link_lifetime_days + 1))
+    pages["expired link"] = client.get(report)
+    for _ in range(6):
+        pages["too many attempts"] = client.post("/signin", data={"csrf": csrf_of(client.get("/signin").text),
+                                                                  "email": "x@y.example"})
+    world.clock.set(datetime(2024, 12, 1, tzinfo=timezone.utc))
+    pages["closed window"] = client.get("/submit/recommendation")
+    return pages
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_portal_pages_in_spanish_and_french_hold_no_english_sentence(portal_world: PortalWorld, language: str) -> None:
+    pages = _portal_pages(portal_world, language)
+    statuses = {name: page.status_code for name, page in pages.items()}
+    assert statuses["too many attempts"] == 429 and statuses["form with errors"] == 422 and statuses["used link"] == 409
+    assert statuses["report with errors"] == 422 and statuses["closed window"] == 200 and statuses["/board"] == 200
+    assert statuses["expired link"] == 410 and statuses["forged unsubscribe"] == 404
+    for name, page in pages.items():
+        assert f'<html lang="{language}">' in page.text, name
+        visible = _visible(_ENGLISH_ELEMENT.sub(" ", page.text))
+        assert [sentence for sentence in _english_sentences() if sentence in visible] == [], (name, visible)
+
+
+def test_the_portal_leak_check_sees_english_when_there_is_some(portal_world: PortalWorld) -> None:
+    for path in ("/", "/submit/recommendation"):
+        page = portal_world.client.get(f"{path}?lang=en").text
+        assert [sentence for sentence in _english_sentences() if sentence in _visible(page)], path
+        assert _ENGLISH_ELEMENT.sub(" ", page).strip() == ""  # an English page is English as a whole
