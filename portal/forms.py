@@ -80,9 +80,9 @@ def _submit(request: Request, form: str, data: FormData) -> HTMLResponse:
     values = {name: str(data.get(name) or "").strip() for name in FIELDS if isinstance(data.get(name) or "", str)}
     try:
         upload = _upload(data) if form == "material" else None
-        details, kind = _details(form, values, upload, portal)
+        details, kind = _checked_together(form, values, upload, portal)
         received = intake.receive(
-            portal.db, FORMS[form], {k: values.get(k, "") for k in ("organization", "email", "title")}, details,
+            portal.db, FORMS[form], _sender(values), details,
             language=pick_language(request), settings=portal.settings, clock=portal.clock,
             upload_name=uploads.file_name(upload, kind) if upload and kind else None,
         )
@@ -100,9 +100,27 @@ def _upload(data: FormData) -> bytes | None:
     return uploads.read_limited(file.file) if isinstance(file, UploadFile) and file.filename else None
 
 
-def _details(form: str, values: dict[str, str], upload: bytes | None,
-             portal: Portal) -> tuple[dict[str, Any], str | None]:
-    """The form's details for the domain, and the kind of its file (when it carries one)."""
+def _checked_together(form: str, values: dict[str, str], upload: bytes | None,
+                      portal: Portal) -> tuple[dict[str, Any], str | None]:
+    """``_details``, whose file refusal also names every other bad field of the form (all errors at once)."""
+    try:
+        return _details(form, values, upload, portal)
+    except InputError as refusal:
+        try:
+            intake.validate(FORMS[form], _sender(values), _details(form, values, None, portal, file=False)[0])
+        except InputError as others:
+            raise InputError(f"{refusal}; {others}", problems=refusal.problems + others.problems) from None
+        raise
+
+
+def _sender(values: dict[str, str]) -> dict[str, str]:
+    return {k: values.get(k, "") for k in ("organization", "email", "title")}
+
+
+def _details(form: str, values: dict[str, str], upload: bytes | None, portal: Portal,
+             file: bool = True) -> tuple[dict[str, Any], str | None]:
+    """The form's details for the domain, and the kind of its file (when it carries one; ``file=False``: the
+    details without looking at the file)."""
     if form == "recommendation":
         return {"topic": values.get("topic", ""), "text": values.get("text", "")}, None
     if form == "achievement":
@@ -110,7 +128,9 @@ def _details(form: str, values: dict[str, str], upload: bytes | None,
     media = values.get("media", "")
     url = values.get("url", "")
     kind = None
-    if media in uploads.MEDIA_KINDS:
+    if media in uploads.MEDIA_KINDS and not file:  # the file's own link, whatever it will be
+        url = f"{portal.settings.public_base_url.rstrip('/')}/files/{'0' * 64}.pdf"
+    elif media in uploads.MEDIA_KINDS:
         if upload is None:
             raise InputError("file: attach the presentation or document (PDF, PPTX or DOCX)", problems=(FieldProblem(
                 "file", Phrase.of(N_("Please attach the presentation or document (PDF, PPTX or DOCX)."))),))

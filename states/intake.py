@@ -36,7 +36,7 @@ from models.enums import Channel, EngagementKind, NotificationType, Organization
 from settings import Settings
 from states import action_links
 from states.clock import SYSTEM_CLOCK, Clock, SimulatedClock
-from states.errors import EngageError, GuardFailedError, NotAllowedError, NotFoundError, english
+from states.errors import EngageError, GuardFailedError, InputError, NotAllowedError, NotFoundError, english
 from states.inputs import DETAILS_SCHEMAS, Email, SingleLine, Strict, Title, parse
 from states.workflow import apply_transition, create_engagement
 from website.i18n import N_, Phrase
@@ -119,6 +119,27 @@ def window_refusal(window: SubmissionWindow | None, day: date) -> Phrase | None:
     return None
 
 
+def validate(kind: str, form: dict[str, Any], details: dict[str, Any]) -> tuple[SubmissionForm, BaseModel]:
+    """The sender and the details of a public submission, checked together: one ``InputError`` names every bad
+    field of both (``NotFoundError`` for a kind the website does not take)."""
+    if kind not in KINDS:
+        raise NotFoundError(f"kind: {kind!r} cannot be submitted through the website")
+    refusals: list[InputError] = []
+    who = checked = None
+    try:
+        who = parse(SubmissionForm, form)
+    except InputError as refusal:
+        refusals.append(refusal)
+    try:
+        checked = parse(DETAILS_SCHEMAS[kind], details, "details.")
+    except InputError as refusal:
+        refusals.append(refusal)
+    if who is None or checked is None:
+        raise InputError("; ".join(str(refusal) for refusal in refusals),
+                         problems=tuple(problem for refusal in refusals for problem in refusal.problems))
+    return who, checked
+
+
 def receive(db: Database, kind: str, form: dict[str, Any], details: dict[str, Any], *, language: str,
             settings: Settings, clock: Clock = SYSTEM_CLOCK, upload_name: str | None = None) -> Received:
     """Keep a public submission until confirmed and queue the confirmation mail, in one transaction.
@@ -128,10 +149,7 @@ def receive(db: Database, kind: str, form: dict[str, Any], details: dict[str, An
     ``upload_name`` is the quarantined file the submission carries. Raises ``InputError`` naming each
     bad field, or ``GuardFailedError`` when its window is not open.
     """
-    if kind not in KINDS:
-        raise NotFoundError(f"kind: {kind!r} cannot be submitted through the website")
-    who = parse(SubmissionForm, form)
-    checked: BaseModel = parse(DETAILS_SCHEMAS[kind], details, "details.")
+    who, checked = validate(kind, form, details)
     now = clock.now()
     email = who.email.lower()
     with db.transaction() as session:

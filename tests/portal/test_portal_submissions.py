@@ -153,3 +153,16 @@ def test_a_refused_confirmation_leaves_the_submission_pending(world: PortalWorld
     assert _engagements(world) == 0
     with world.db.transaction() as session:
         assert session.scalars(select(PendingSubmission)).one().confirmed_at is None
+
+
+def test_every_bad_field_is_named_at_once_even_with_a_missing_file(world: PortalWorld) -> None:
+    world.clock.set(datetime(2024, 5, 2, 9, tzinfo=timezone.utc))
+    token = _form(world, "/submit/material")
+    bad = world.client.post("/submit/material", data={
+        **SENDER, "email": "nobody", "csrf": token, "media": "presentation", "summary": ""})
+    assert bad.status_code == 422
+    for field in ("email", "file", "summary"):
+        assert f'aria-invalid="true" aria-describedby="{field}-error"' in bad.text, field
+    assert 'aria-describedby="url-error"' not in bad.text  # the link of a file to come is no error of the sender's
+    assert "Please correct the 3 fields marked below and send again." in bad.text
+    assert 'value="Atlantique Maritime"' in bad.text and '<option value="presentation" selected>' in bad.text
