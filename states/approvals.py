@@ -9,6 +9,7 @@ is not a co-chair of the engagement's SWG is refused with ``NotAllowedError``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 from sqlalchemy import Connection, bindparam, func, select
@@ -136,6 +137,9 @@ class ApprovalStatus:
     topic: str | None
     partners: list[str] = field(default_factory=list)
     votes: list[CoChairVote] = field(default_factory=list)
+    meeting_title: str | None = None
+    meeting_on: date | None = None
+    """The meeting's title and first day, for a page to write the day in its language."""
 
     @property
     def awaiting(self) -> bool:
@@ -206,6 +210,7 @@ def approval_status(db: Database | Connection, engagement_id: int) -> ApprovalSt
         swg_code=engagement.swg_code, swg_title=engagement.swg_title, policy=engagement.approval_policy,
         quorum=engagement.quorum,
         meeting=f"{engagement.meeting_title} ({engagement.starts_on.isoformat()})" if engagement.starts_on else None,
+        meeting_title=engagement.meeting_title, meeting_on=engagement.starts_on,
         topic=(engagement.details or {}).get("topic"), partners=list(partners), votes=votes,
     )
 

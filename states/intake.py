@@ -83,11 +83,17 @@ class Claim:
     status: str
 
     @property
-    def label(self) -> str:
+    def phrase(self) -> Phrase:
         """How staff see it: "claims to be from Snap Inc." (or, once accepted, who verified it)."""
         if self.status == ACCEPTED:
-            return f"sent by {self.email} for {self.organization} (claim accepted by staff)"
-        return f"{self.email} claims to be from {self.organization} (not verified)"
+            return Phrase.of(N_("sent by %(email)s for %(organization)s (claim accepted by staff)"), email=self.email,
+                             organization=self.organization)
+        return Phrase.of(N_("%(email)s claims to be from %(organization)s (not verified)"), email=self.email,
+                         organization=self.organization)
+
+    @property
+    def label(self) -> str:
+        return english(self.phrase)
 
 
 @dataclass(frozen=True)
