@@ -17,7 +17,8 @@ from portal.i18n import pick_language
 from portal.links import status_of
 from portal.web import TOO_MANY, Portal, client_key, form_errors, portal_of
 from states import action_links, intake
-from states.errors import EngageError, FieldProblem
+from states.errors import EngageError
+from states.form_messages import FieldProblem
 from states.inputs import InputError
 from website.i18n import N_, Phrase
 

@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 from portal.security import MAX_UPLOAD_BYTES
-from states.errors import FieldProblem
+from states.form_messages import FieldProblem
 from states.inputs import InputError
 from website.i18n import N_, Phrase
 

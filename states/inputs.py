@@ -25,7 +25,8 @@ from models.enums import (
     Role,
 )
 from states.checks import INT32_MAX, check_id
-from states.errors import InputError, field_problem
+from states.errors import InputError
+from states.form_messages import field_problem
 EMAIL_MAX_LENGTH = 150
 """Long enough for real addresses, short enough for the outbox's 200-character dedupe key."""
 ALLOWED_FORMAT_CHARACTERS = frozenset({"\u200c", "\u200d"})

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from notifications.templates import _KIND_LABELS
 from website.i18n import N_
 
 WORDS: dict[str, str] = {
@@ -47,8 +46,12 @@ WORDS: dict[str, str] = {
     "advocacy_campaigns": N_("Advocacy campaigns"), "resource_mobilization": N_("Resource mobilization"),
     "information_sharing": N_("Information sharing"),
     "innovative_products_and_services": N_("Innovative products and services"), "policy": N_("Policy"),
-    # kinds of engagement
-    **{kind.value: label for kind, label in _KIND_LABELS.items()},
+    # kinds of engagement (the mails' words for them, notifications/templates.py)
+    "national_dialogue": N_("national dialogue"), "swg_presentation": N_("Sub-Working Group presentation"),
+    "alliance_meeting": N_("Prevent Alliance meeting"),
+    "toolkit_launch": N_("public-private partnership toolkit launch"),
+    "website_submission": N_("website contribution"), "recommendation": N_("recommendation"),
+    "achievement": N_("private-sector achievement"), "private_sector_forum": N_("private-sector forum"),
 }
 
 
