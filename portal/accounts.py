@@ -139,7 +139,7 @@ def _decide(request: Request, engagement_id: int, data: FormData) -> Response:
         )
     except (EngageError, ValueError) as error:
         code = status_of(error) if isinstance(error, EngageError) else 422
-        return portal.refuse(request, error, code)
+        return portal.refuse(request, error, code, heading=N_("This answer cannot be recorded"))
     items = sign_in.pending_decisions(portal.db, email)
     return portal.render(request, "pending.html", 200 if result.applied else 409, email=email, items=items,
                          message=result.phrase, applied=result.applied)

@@ -199,7 +199,7 @@ def approval_status(db: Database | Connection, engagement_id: int) -> ApprovalSt
     with within(db) as connection:
         engagement = connection.execute(STATUS_ENGAGEMENT, key).first()
         if engagement is None:
-            raise NotFoundError(f"no engagement with id {engagement_id}")
+            raise NotFoundError(Phrase.of(N_("no engagement with id %(engagement_id)s"), engagement_id=str(engagement_id)))
         partners = connection.scalars(STATUS_PARTNERS, key).all()
         votes = [] if engagement.swg_found is None else [
             CoChairVote(row.name, row.email, row.decision, row.channel)
@@ -225,8 +225,9 @@ def _why_not_applied(db: Database, engagement_id: int, email: str, decision: Dec
     with db.engine.begin() as connection:
         seat = connection.execute(REFUSED_SEAT, {"engagement_id": engagement_id, "email": email}).one()
         if seat.kind != EngagementKind.SWG_PRESENTATION:
-            raise NotAllowedError(
-                f"engagement {engagement_id} is a {seat.kind}; co-chairs do not decide it") from refusal
+            raise NotAllowedError(Phrase.of(
+                N_("engagement %(engagement_id)s is a %(kind)s; co-chairs do not decide it"),
+                engagement_id=str(engagement_id), kind=Phrase.of(state_word(seat.kind)))) from refusal
         if seat.chair_id is None:
             check_identity(connection, seat, Actor(role="co_chair", identity=email))
     if seat.decision is not None:
@@ -273,7 +274,8 @@ def record_decision(
     """
     check_id(engagement_id, "engagement_id")
     if decision not in set(Decision):
-        raise InputError(f"decision: {decision!r} is not one of: {', '.join(Decision)}")
+        raise InputError(Phrase.of(N_("decision: '%(decision)s' is not one of: approve, decline"),
+                                   decision=str(decision)))
     decision = Decision(decision)
     actor = parse(Actor, {"role": "co_chair", "identity": co_chair_email})
     email = actor.identity

@@ -24,9 +24,21 @@ WORDS: dict[str, str] = {
     "report_submitted": N_("report submitted"), "scheduled": N_("scheduled"), "screening": N_("screening"),
     "submitted": N_("submitted"), "under_review": N_("under review"), "unpublished": N_("unpublished"),
     "withdrawn": N_("withdrawn"), "awaiting_approval": N_("awaiting approval"),
-    # steps a link or the pending list offers
+    # steps of the lifecycles (a link's buttons, the board's latest changes)
     "approve": N_("Approve"), "decline": N_("Decline"), "accept": N_("Accept the invitation"),
-    "submit_report": N_("Submit the report"), "confirm": N_("Confirm and submit"),
+    "decline_invitation": N_("Decline the invitation"), "submit_report": N_("Submit the report"),
+    "confirm": N_("Confirm and submit"), "create": N_("Create"), "refused": N_("Refused"), "cancel": N_("Cancel"),
+    "close_unreported": N_("Close without a report"), "convene": N_("Convene"), "escalate": N_("Escalate"),
+    "expire": N_("Expire"), "hold": N_("Hold"), "include_in_deliverable": N_("Include in a deliverable"),
+    "include_in_final_report": N_("Include in the final report"), "launch": N_("Launch"), "present": N_("Present"),
+    "publish": N_("Publish"), "record_outcome": N_("Record the outcome"),
+    "record_presentation": N_("Record the presentation"), "reject": N_("Reject"), "remind": N_("Remind"),
+    "request_approval": N_("Request approval"), "request_changes": N_("Request changes"),
+    "resubmit": N_("Resubmit"), "return_for_revision": N_("Return for revision"), "schedule": N_("Schedule"),
+    "schedule_presentation": N_("Schedule the presentation"), "select_for_report": N_("Select for the report"),
+    "send_invitation": N_("Send the invitation"), "send_invitations": N_("Send the invitations"),
+    "start_review": N_("Start the review"), "start_screening": N_("Start screening"), "submit": N_("Submit"),
+    "unpublish": N_("Unpublish"), "withdraw": N_("Withdraw"),
     # channels
     "cli": N_("command line"), "flow": N_("workflow"), "prefect_ui": N_("Prefect form"),
     "email_link": N_("e-mail link"), "mailbox": N_("mailbox"), "website": N_("website"), "import": N_("import"),

@@ -39,7 +39,7 @@ from states.sign_in import WHAT
 from website import PublishedItem, publish
 from website.i18n import LOCALE_DIR, Phrase, long_date, long_datetime, translations
 from tests.portal.portal_world import BASE_URL, PortalWorld, awaiting_approval, csrf_of
-from tests.world import MEXICO, clock_at, new_engagement, seeded
+from tests.world import MEXICO, SECRETARIAT, clock_at, new_engagement, seeded
 from website.render import Section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -340,7 +340,7 @@ def _portal_pages(world: PortalWorld, language: str) -> dict[str, httpx.Response
     pages["confirm"] = client.get(confirm)
     pages["confirmed"] = client.post(confirm, data={"csrf": csrf_of(pages["confirm"].text), "action": "confirm"})
     pages["confirmed again"] = client.post(confirm, data={"csrf": csrf_of(pages["confirm"].text), "action": "confirm"})
-    awaiting_approval(world)
+    presentation = awaiting_approval(world)
     decide = world.link_of("swg22.france@cochairs.example")
     pages["decide"] = client.get(decide)
     token = csrf_of(pages["decide"].text)
@@ -348,6 +348,11 @@ def _portal_pages(world: PortalWorld, language: str) -> dict[str, httpx.Response
     pages["used link"] = client.post(decide, data={"csrf": token, "action": "decline"})
     other = world.link_of("swg22.unodc@cochairs.example")
     pages["decided: approved"] = client.post(other, data={"csrf": token, "action": "approve"})
+    apply_transition(world.db, presentation, "send_invitation", SECRETARIAT, clock=world.clock, settings=world.settings)
+    invitation = world.link_of("policy@meta.example", "invitation")
+    pages["invitation"] = client.get(invitation)
+    pages["invitation accepted"] = client.post(invitation, data={"csrf": token, "action": "accept"})
+    pending = awaiting_approval(world, title="Prévention en ligne")
     unsubscribe = opt_outs.unsubscribe_token(world.settings.signing_key(), "policy@meta.example", "decision",
                                              world.clock.now() + timedelta(days=30))
     pages["unsubscribe"] = client.get(f"/unsubscribe/{unsubscribe}")
@@ -369,6 +374,10 @@ def _portal_pages(world: PortalWorld, language: str) -> dict[str, httpx.Response
         pages[f"sign-in link ({path})"] = client.get(link)
         client.post(link, data={"csrf": csrf_of(pages[f"sign-in link ({path})"].text)})
         pages[path] = client.get(path)
+        if path == "/pending":
+            token = csrf_of(pages[path].text)
+            pages["pending: not a decision"] = client.post(f"{path}/{pending}", data={"csrf": token, "action": "maybe"})
+            pages["pending: decided"] = client.post(f"{path}/{pending}", data={"csrf": token, "action": "decline"})
         pages[f"used sign-in link ({path})"] = client.post(link, data={"csrf": csrf_of(client.get("/signin").text)})
     world.clock.advance(timedelta(days=world.settings.link_lifetime_days + 1))
     pages["expired link"] = client.get(report)
@@ -387,6 +396,8 @@ def test_portal_pages_in_spanish_and_french_hold_no_english_sentence(portal_worl
     assert statuses["too many attempts"] == 429 and statuses["form with errors"] == 422 and statuses["used link"] == 409
     assert statuses["report with errors"] == 422 and statuses["closed window"] == 200 and statuses["/board"] == 200
     assert statuses["expired link"] == 410 and statuses["forged unsubscribe"] == 404
+    assert statuses["invitation"] == statuses["invitation accepted"] == statuses["pending: decided"] == 200
+    assert statuses["pending: not a decision"] == 422 and "Prévention en ligne" in pages["/pending"].text
     for name, page in pages.items():
         assert f'<html lang="{language}">' in page.text, name
         visible = _visible(_ENGLISH_ELEMENT.sub(" ", page.text))
