@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,8 @@ from portal.security import Csrf, RateLimit, Sessions
 from settings import Settings
 from states.clock import Clock
 from states.errors import EngageError
-from states.words import word
 from states.sign_in import LIFETIME as SIGN_IN_LINK_LIFETIME
+from states.words import word
 from website.i18n import N_, Phrase, long_date, long_datetime, translations
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -73,27 +74,22 @@ def _day(value: date | str | None, language: str) -> str:
     return long_date(date.fromisoformat(value[:10]) if isinstance(value, str) else value, language)
 
 
+@lru_cache(maxsize=None)
 def pages(language: str) -> Environment:
     """The portal's templates in ``language``: gettext (newstyle, trimmed) from the one catalog, Babel dates."""
-    environment = _PAGES.get(language)
-    if environment is None:
-        environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
-                                  trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
-        environment.policies["ext.i18n.trimmed"] = True  # as babel.cfg extracts them
-        catalog = translations(language)
-        environment.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
-        environment.filters.update(
-            ldate=lambda value: _day(value, language),
-            ldatetime=lambda value: long_datetime(value, language) if value else "",
-            tr=lambda value: catalog.gettext(str(value)) if value else "",  # a msgid held in data
-            say=lambda value: say(value, language),
-            word=lambda value: word(value, catalog.gettext),  # a state, step, channel... by its code
-        )
-        _PAGES[language] = environment
+    environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
+                              trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
+    environment.policies["ext.i18n.trimmed"] = True  # as babel.cfg extracts them
+    catalog = translations(language)
+    environment.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
+    environment.filters.update(
+        ldate=lambda value: _day(value, language),
+        ldatetime=lambda value: long_datetime(value, language) if value else "",
+        tr=lambda value: catalog.gettext(str(value)) if value else "",  # a msgid held in data
+        say=lambda value: say(value, language),
+        word=lambda value: word(value, catalog.gettext),  # a state, step, channel... by its code
+    )
     return environment
-
-
-_PAGES: dict[str, Environment] = {}
 
 
 @dataclass

@@ -107,8 +107,6 @@ class Confirmed:
 
 _SUBMITTED = N_("\"%(title)s\" is submitted to the Secretariat.")
 ALREADY_SUBMITTED = N_("\"%(title)s\" was already confirmed and submitted.")
-
-
 _NO_WINDOW = N_("This form is not open at the moment: no submission window is set.")
 _NOT_YET_OPEN = N_("This form opens on %(day)s.")
 _CLOSED = N_("This form closed on %(day)s; it no longer accepts submissions.")
