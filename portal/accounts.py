@@ -164,7 +164,8 @@ def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
         address, kind = opt_outs.read_token(portal.settings.signing_key(), token, portal.clock.now())
     except EngageError as error:
         return portal.refuse(request, error, status_of(error))
-    return portal.render(request, "unsubscribe.html", address=address, kind=kind)
+    return portal.render(request, "unsubscribe.html", language=opt_outs.language_of(portal.db, address), address=address,
+                         kind=kind)
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
@@ -176,4 +177,5 @@ def unsubscribe(request: Request, token: str) -> HTMLResponse:
         message = opt_outs.opt_out(portal.db, address, kind, portal.clock)
     except EngageError as error:
         return portal.refuse(request, error, status_of(error))
-    return portal.render(request, "done.html", message=message, engagement=None)
+    return portal.render(request, "done.html", language=opt_outs.language_of(portal.db, address), message=message,
+                         engagement=None)

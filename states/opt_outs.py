@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 
-from models import AddressOptOut, Contact
+from models import AddressOptOut, CoChair, Contact
 from models.db import Database
 from models.enums import NotificationType
 from states.action_links import ExpiredLinkError, ForgedLinkError
@@ -54,6 +54,16 @@ def read_token(key: bytes, token: str, now: datetime) -> tuple[str, str]:
         raise ExpiredLinkError(Phrase.of(N_("This unsubscribe link expired on %(day)s; every optional notice carries "
                                             "a fresh one."), day=expires_at.date()))
     return address, kind
+
+
+def language_of(db: Database, address: str) -> str | None:
+    """The language ``address`` reads its mails in, when it is a contact's or a co-chair's."""
+    with db.transaction() as session:
+        for person in (Contact, CoChair):
+            found = session.scalar(select(person.language).where(func.lower(person.email) == address.lower()).limit(1))
+            if found:
+                return found
+    return None
 
 
 def opt_out(db: Database, address: str, notification_type: str, clock: Clock = SYSTEM_CLOCK) -> Phrase:

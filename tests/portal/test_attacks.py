@@ -360,6 +360,16 @@ def test_unsubscribe_tokens_expire_and_each_mail_carries_a_fresh_one(world: Port
     assert world.client.get(second.strip("<>").removeprefix(BASE_URL)).status_code == 200
 
 
+def test_the_unsubscribe_page_speaks_the_contacts_language_and_names_the_notices(world: PortalWorld) -> None:
+    row = OutboxMessage(recipient_address="swg22.france@cochairs.example", notification_type="decision",
+                        mandatory=False, engagement_id=None, context={})
+    path = mail_extras(row, world.settings, world.clock.now())["headers"]["List-Unsubscribe"].strip("<>")
+    page = world.client.get(path.removeprefix(BASE_URL))
+    assert '<html lang="fr">' in page.text and "avis facultatifs de ce type\u00a0: décisions." in page.text
+    done = world.client.post(path.removeprefix(BASE_URL), data={"List-Unsubscribe": "One-Click"})
+    assert "ne recevra plus ces courriels\u00a0: décisions." in done.text  # a co-chair is no contact
+
+
 def mann_whitney_p(first: list[float], second: list[float]) -> float:
     """Two-sided p-value of the Mann-Whitney U test (normal approximation, ties given their mean rank)."""
     values = sorted((value, group) for group, sample in enumerate((first, second)) for value in sample)
