@@ -49,7 +49,7 @@ def _signin(request: Request, data: FormData) -> HTMLResponse:
         return portal.render(request, "signin.html", 422, errors=errors, email=email)
     # The answer goes out before the address is even looked up, so known and unknown addresses take the
     # same time; past the per-address limit nothing is mailed (its owner already holds that many live links).
-    response = portal.render(request, "submit_received.html", email=email, early=None)
+    response = portal.render(request, "submit_received.html", email=email, early=None, sign_in=True)
     if portal.sign_in_target_limit.allow(address):
         response.background = BackgroundTask(sign_in.request_sign_in, portal.db, address, settings=portal.settings,
                                               clock=portal.clock)

@@ -331,6 +331,8 @@ def _portal_pages(world: PortalWorld, language: str) -> dict[str, httpx.Response
     pages["material with errors"] = client.post("/submit/material", data={
         "csrf": token, **SENDER, "media": "video", "url": "ftp://videos.example/a", "summary": "Vidéo"})
     pages["no csrf"] = client.post("/submit/achievement", data={**SENDER, "summary": "x"})
+    pages["too large"] = client.post("/signin", content=b"email=" + b"x" * 70_000,
+                                     headers={"content-type": "application/x-www-form-urlencoded"})
     pages["no such form"] = client.get("/submit/nothing")
     pages["no such page"] = client.get("/nothing/here")
     pages["forged link"] = client.get("/a/" + "x" * 43)
@@ -398,8 +400,10 @@ def test_portal_pages_in_spanish_and_french_hold_no_english_sentence(portal_worl
     assert statuses["expired link"] == 410 and statuses["forged unsubscribe"] == 404
     assert statuses["invitation"] == statuses["invitation accepted"] == statuses["pending: decided"] == 200
     assert statuses["pending: not a decision"] == 422 and "Prévention en ligne" in pages["/pending"].text
+    assert statuses["too large"] == 413 and " 64 Ki" in pages["too large"].text
     for name, page in pages.items():
-        assert f'<html lang="{language}">' in page.text, name
+        html_page = page.headers["content-type"].startswith("text/html")
+        assert f'<html lang="{language}">' in page.text or not html_page, name
         visible = _visible(_ENGLISH_ELEMENT.sub(" ", page.text))
         assert [sentence for sentence in _english_sentences() if sentence in visible] == [], (name, visible)
 
