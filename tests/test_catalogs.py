@@ -32,6 +32,10 @@ from notifications.templates import render_message
 from portal.app import create_app
 from settings import Settings
 from states import opt_outs
+from states.approvals import ApprovalStatus, CoChairVote
+from states.errors import InputError
+from states.inputs import DETAILS_SCHEMAS, parse
+from states.intake import SubmissionForm
 from states.sweep import run_sweep
 from states.workflow import apply_transition
 from states.publication import _CONVENED, _PRESENTED, _PRIVATE_PARTNERS, _PUBLIC_PARTNERS
@@ -413,3 +417,46 @@ def test_the_portal_leak_check_sees_english_when_there_is_some(portal_world: Por
         page = portal_world.client.get(f"{path}?lang=en").text
         assert [sentence for sentence in _english_sentences() if sentence in _visible(page)], path
         assert _visible(_ENGLISH_ELEMENT.sub(" ", page)).strip() == ""  # an English page is English as a whole
+
+
+# --- What a form says of each field pydantic refuses, in each language.
+
+@pytest.mark.parametrize(("data", "field", "english", "french"), [
+    ({"organization": "", "email": "a@b.example", "title": "Titre"}, "organization",
+     "Please fill in this field.", "Veuillez remplir ce champ."),
+    ({"organization": "Acme", "email": "a@b.example", "title": "ab"}, "title",
+     "Please write at least 3 characters.", "Veuillez écrire au moins 3\u00a0caractères."),
+    ({"organization": "Acme", "email": "a@b.example", "title": "x" * 301}, "title",
+     "Please write at most 300 characters.", "Veuillez écrire au plus 300\u00a0caractères."),
+    ({"organization": "Acme", "email": "nobody", "title": "Titre"}, "email",
+     "Please enter a valid e-mail address (name@example.org).", "Veuillez saisir une adresse électronique valide"),
+    ({"organization": "Acme", "title": "Titre"}, "email", "Please fill in this field.", "Veuillez remplir ce champ."),
+])
+def test_each_refused_field_gets_its_own_message_in_each_language(
+    data: dict[str, str], field: str, english: str, french: str,
+) -> None:
+    with pytest.raises(InputError) as refused:
+        parse(SubmissionForm, data)
+    [problem] = refused.value.problems
+    assert problem.field == field
+    assert problem.phrase.html("en") == english and problem.phrase.html("fr").startswith(french.replace("\u00a0", " "))
+
+
+def test_url_scheme_and_choices_are_named_at_their_fields() -> None:
+    with pytest.raises(InputError) as refused:
+        parse(DETAILS_SCHEMAS["website_submission"], {"media": "film", "url": "ftp://x.example/a", "summary": "s"},
+              "details.")
+    said = {problem.field: problem.phrase.html("es") for problem in refused.value.problems}
+    assert said == {"details.media": "Elija una de las opciones.",
+                    "details.url": "El enlace debe empezar por http:// o https://."}
+
+
+@pytest.mark.parametrize(("votes", "quorum", "english", "french"), [
+    (1, 1, "1 of 1 co-chair must approve", "il faut l'approbation de 1 coprésident sur 1"),
+    (3, 2, "2 of 3 co-chairs must approve", "il faut l'approbation de 2 coprésidents sur 3"),
+])
+def test_a_quorum_policy_takes_the_plural_of_its_count(votes: int, quorum: int, english: str, french: str) -> None:
+    status = ApprovalStatus(engagement_id=1, title="T", state="awaiting_approval", version=1, swg_code="2.2",
+                            swg_title=None, policy="quorum", quorum=quorum, meeting=None, topic=None,
+                            votes=[CoChairVote(f"C{n}", f"c{n}@x.example", None, None) for n in range(votes)])
+    assert status.policy_text == english and status.policy_phrase.html("fr") == french
