@@ -11,10 +11,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from models.enums import Channel, Role
 from portal.links import status_of
-from portal.web import client_key, portal_of
+from portal.web import TOO_MANY, client_key, portal_of
 from states import opt_outs, sign_in
 from states.approvals import record_decision
 from states.errors import EngageError
+from website.i18n import N_, Phrase
 
 router = APIRouter()
 HOME = {Role.CO_CHAIR.value: "/pending", Role.SECRETARIAT.value: "/desk"}
@@ -38,15 +39,16 @@ def _signin(request: Request, data: FormData) -> HTMLResponse:
     if refusal := portal.csrf_refusal(request, data):
         return refusal
     if not portal.sign_in_limit.allow(client_key(request)):
-        return portal.refuse(request, portal.render_word(request, "too_many"), 429)
+        return portal.refuse(request, TOO_MANY, 429, heading=N_("Too many attempts"))
     email = str(data.get("email") or "")
     try:
         address = sign_in.address_of(email)
     except EngageError as error:
-        return portal.render(request, "signin.html", 422, error=str(error), email=email)
+        errors = {"email": [problem.phrase for problem in getattr(error, "problems", ())] or [error]}
+        return portal.render(request, "signin.html", 422, errors=errors, email=email)
     # The answer goes out before the address is even looked up, so known and unknown addresses take the
     # same time; past the per-address limit nothing is mailed (its owner already holds that many live links).
-    response = portal.render(request, "submit_received.html", email=email, early=None)
+    response = portal.render(request, "submit_received.html", email=email, early=None, sign_in=True)
     if portal.sign_in_target_limit.allow(address):
         response.background = BackgroundTask(sign_in.request_sign_in, portal.db, address, settings=portal.settings,
                                               clock=portal.clock)
@@ -60,7 +62,7 @@ def signin_link(request: Request, token: str) -> HTMLResponse:
     try:
         link = sign_in.sign_in_link(portal.db, token, portal.clock.now())
     except EngageError as error:
-        return portal.refuse(request, str(error), status_of(error))
+        return portal.refuse(request, error, status_of(error))
     return portal.render(request, "signin_link.html", language=link.language, link=link)
 
 
@@ -79,7 +81,7 @@ def _signin_with_link(request: Request, token: str, data: FormData) -> Response:
     try:
         signed_in = portal.sessions.sign_in(response, token)
     except EngageError as error:
-        return portal.refuse(request, str(error), status_of(error))
+        return portal.refuse(request, error, status_of(error))
     response.headers["location"] = HOME[signed_in.role]
     portal.csrf.rotate(request)  # a nonce planted before sign-in is worth nothing after it
     portal.csrf.set_cookie(request, response)
@@ -125,7 +127,7 @@ def _decide(request: Request, engagement_id: int, data: FormData) -> Response:
     portal = portal_of(request)
     email = portal.signed_in_as(request, Role.CO_CHAIR)
     if email is None:
-        return portal.refuse(request, "please sign in first", 401)
+        return portal.refuse(request, Phrase.of(N_("Please sign in first.")), 401, heading=N_("Please sign in first."))
     if refusal := portal.csrf_refusal(request, data):
         return refusal
     action = str(data.get("action") or "")
@@ -136,10 +138,10 @@ def _decide(request: Request, engagement_id: int, data: FormData) -> Response:
         )
     except (EngageError, ValueError) as error:
         code = status_of(error) if isinstance(error, EngageError) else 422
-        return portal.refuse(request, str(error), code)
+        return portal.refuse(request, error, code, heading=N_("This answer cannot be recorded"))
     items = sign_in.pending_decisions(portal.db, email)
     return portal.render(request, "pending.html", 200 if result.applied else 409, email=email, items=items,
-                         message=result.message, applied=result.applied)
+                         message=result.phrase, applied=result.applied)
 
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
@@ -149,8 +151,9 @@ def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
     try:
         address, kind = opt_outs.read_token(portal.settings.signing_key(), token, portal.clock.now())
     except EngageError as error:
-        return portal.refuse(request, str(error), status_of(error))
-    return portal.render(request, "unsubscribe.html", address=address, kind=kind)
+        return portal.refuse(request, error, status_of(error))
+    return portal.render(request, "unsubscribe.html", language=opt_outs.language_of(portal.db, address), address=address,
+                         kind=kind)
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
@@ -161,5 +164,6 @@ def unsubscribe(request: Request, token: str) -> HTMLResponse:
         address, kind = opt_outs.read_token(portal.settings.signing_key(), token, portal.clock.now())
         message = opt_outs.opt_out(portal.db, address, kind, portal.clock)
     except EngageError as error:
-        return portal.refuse(request, str(error), status_of(error))
-    return portal.render(request, "done.html", message=message, engagement=None)
+        return portal.refuse(request, error, status_of(error))
+    return portal.render(request, "done.html", language=opt_outs.language_of(portal.db, address), message=message,
+                         engagement=None)

@@ -17,8 +17,10 @@ from portal.security import Csrf, SecurityMiddleware, Sessions
 from portal.web import Portal
 from settings import Settings
 from states.clock import SYSTEM_CLOCK, Clock
+from website.i18n import N_, Phrase
 
 STATIC = Path(__file__).parent / "static"
+NOT_FOUND = N_("Page not found")
 
 
 def create_app(settings: Settings, db: Database, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
@@ -49,6 +51,8 @@ def create_app(settings: Settings, db: Database, clock: Clock = SYSTEM_CLOCK) ->
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code == 404:
+            return portal.refuse(request, Phrase.of(NOT_FOUND), 404, heading=NOT_FOUND)
         return portal.refuse(request, str(error.detail), error.status_code)
 
     return app

@@ -20,8 +20,10 @@ from states.action_links import VerifiedLink
 from states.approvals import ApprovalStatus, approval_status, record_decision
 from states.errors import EngageError, NotAllowedError, NotFoundError
 from states.inputs import InputError
+from states.words import state_word
 from states.workflow import apply_transition
-from portal.web import Portal, portal_of
+from website.i18n import N_, Phrase
+from portal.web import Portal, form_errors, portal_of
 
 router = APIRouter()
 
@@ -32,6 +34,8 @@ STATUS = {
 TEMPLATES = {"co_chair_decision": "decide.html", "invitation_answer": "invitation.html", "dialogue_report": "report.html"}
 REPORT_FIELDS = ("held_on", "organizing_agency", "public_partners", "private_partners", "narrative", "recommendations")
 COUNT_FIELDS = ("public_partners", "private_partners")
+REPORT_FORM_FIELDS = (*REPORT_FIELDS, "areas")
+NOT_FOR_THIS_PAGE = Phrase.of(N_("This link is not for this page."))
 
 
 def status_of(error: EngageError) -> int:
@@ -54,10 +58,10 @@ def show_link(request: Request, token: str) -> HTMLResponse:
         with portal.db.engine.begin() as connection:  # the link and its engagement, read in one transaction
             link = action_links.verify(connection, token, portal.clock.now())
             if link.purpose not in TEMPLATES:
-                raise action_links.ForgedLinkError("this link is not for this page")
+                raise action_links.ForgedLinkError(NOT_FOR_THIS_PAGE)
             context = approval_status(connection, link.engagement_id)
     except EngageError as error:
-        return portal.refuse(request, str(error), status_of(error))
+        return portal.refuse(request, error, status_of(error))
     return _show(request, portal, token, link, context=context)
 
 
@@ -77,21 +81,22 @@ def _use_link(request: Request, token: str, form: FormData) -> HTMLResponse:
     try:
         link = action_links.verify(portal.db, token, portal.clock.now(), action)
         if link.purpose not in TEMPLATES:
-            raise action_links.ForgedLinkError("this link is not for this page")
+            raise action_links.ForgedLinkError(NOT_FOR_THIS_PAGE)
         message = _decide(portal, link, action, form)
     except InputError as error:
         if link is not None and link.purpose == "dialogue_report":
-            return _show(request, portal, token, link, 422, error=str(error), values=_report_values(form))
-        return portal.refuse(request, str(error), 422)
+            return _show(request, portal, token, link, 422, errors=form_errors(error, REPORT_FORM_FIELDS),
+                         values=_report_values(form))
+        return portal.refuse(request, error, 422)
     except EngageError as error:
-        return portal.refuse(request, str(error), status_of(error), language=link.language if link else None)
+        return portal.refuse(request, error, status_of(error), language=link.language if link else None)
     with portal.db.engine.begin() as connection:  # the link's use, and the engagement as it is now
         action_links.mark_used(connection, link.id, action, portal.clock.now())
         context = approval_status(connection, link.engagement_id)
     return portal.render(request, "done.html", language=link.language, message=message, link=link, engagement=context)
 
 
-def _decide(portal: Portal, link: VerifiedLink, action: str, form: FormData) -> str:
+def _decide(portal: Portal, link: VerifiedLink, action: str, form: FormData) -> Phrase:
     key = action_links.idempotency_key(link.token_hash, action)
     comment = str(form.get("comment") or "").strip() or None
     if link.purpose == "co_chair_decision":
@@ -103,15 +108,16 @@ def _decide(portal: Portal, link: VerifiedLink, action: str, form: FormData) -> 
         replay = earlier is not None and (earlier.email, earlier.decision, earlier.channel) == (
             link.email, action, Channel.EMAIL_LINK)
         if not result.applied and not replay:
-            raise action_links.MovedOnError(result.message)
-        return result.message
+            raise action_links.MovedOnError(result.phrase)
+        return result.phrase
     data = _report_data(form) if action == "submit_report" else None
     outcome = apply_transition(
         portal.db, link.engagement_id, action, {"role": link.role, "identity": link.email}, comment=comment,
         data=data, channel=Channel.EMAIL_LINK, idempotency_key=key, clock=portal.clock, settings=portal.settings,
     )
-    return f"{link.email}: {action.replace('_', ' ')} recorded; engagement {outcome.engagement_id} is now " \
-           f"{outcome.to_state.replace('_', ' ')}"
+    return Phrase.of(N_("%(email)s: \"%(step)s\" is recorded; engagement %(engagement_id)s is now %(state)s."),
+                     email=link.email, step=Phrase.of(state_word(action)), engagement_id=str(outcome.engagement_id),
+                     state=Phrase.of(state_word(outcome.to_state)))
 
 
 def _report_values(form: FormData) -> dict[str, str]:

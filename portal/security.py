@@ -18,8 +18,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from models.db import Database
 from models.security import RateLimitCounter
+from portal.i18n import pick_language
 from states import sign_in
 from states.clock import Clock
+from website.i18n import N_, translations
 
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -179,7 +181,7 @@ class SecurityMiddleware:
         limit = MAX_UPLOAD_BYTES + MAX_FORM_BYTES if scope["path"].startswith(UPLOAD_PATHS) else MAX_FORM_BYTES
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
-            await _too_large(limit)(scope, receive, with_headers)
+            await _too_large(limit, scope)(scope, receive, with_headers)
             return
         received = 0
 
@@ -196,17 +198,25 @@ class SecurityMiddleware:
             await self.app(scope, limited_receive, with_headers)
         except BodyTooLarge:
             if not started:
-                await _too_large(limit)(scope, receive, with_headers)
+                await _too_large(limit, scope)(scope, receive, with_headers)
         except Exception:  # noqa: BLE001 - the catch-all: no outside byte may leave a page without headers
             log.exception("unexpected error answering %s %s", scope.get("method"), scope.get("path"))
             if not started:
-                await PlainTextResponse("Something went wrong on our side. Please try again later.",
-                                        status_code=500)(scope, receive, with_headers)
+                await PlainTextResponse(_said(scope, _WENT_WRONG), status_code=500)(scope, receive, with_headers)
 
 
 class BodyTooLarge(Exception):
     """The request body is over the limit."""
 
 
-def _too_large(limit: int) -> Response:
-    return PlainTextResponse(f"The request is too large: at most {limit // 1024} KiB may be sent.", status_code=413)
+_WENT_WRONG = N_("Something went wrong on our side. Please try again later.")
+_TOO_LARGE = N_("The request is too large: at most %(num)s KiB may be sent.")
+
+
+def _said(scope: Scope, msgid: str, **params: object) -> str:
+    """A plain-text answer of the middleware, in the language the request asks for (the portal's choice)."""
+    return translations(pick_language(Request(scope))).gettext(msgid) % params
+
+
+def _too_large(limit: int, scope: Scope) -> Response:
+    return PlainTextResponse(_said(scope, _TOO_LARGE, num=limit // 1024), status_code=413)

@@ -13,7 +13,9 @@ import zipfile
 from pathlib import Path
 
 from portal.security import MAX_UPLOAD_BYTES
+from states.form_messages import FieldProblem
 from states.inputs import InputError
+from website.i18n import N_, Phrase
 
 KINDS = {"pdf": "application/pdf",
          "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
@@ -47,7 +49,9 @@ def read_limited(file: io.IOBase) -> bytes:
     """The content of an uploaded file, reading at most one byte more than the limit to know it is over."""
     content = file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
-        raise FileTooLargeError(f"file: at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB may be uploaded")
+        most = MAX_UPLOAD_BYTES // (1024 * 1024)
+        raise FileTooLargeError(f"file: at most {most} MiB may be uploaded", problems=_at_file(
+            N_("The file is too large: at most %(num)s MB may be uploaded."), num=str(most)))
     return content
 
 
@@ -55,12 +59,20 @@ def checked_kind(content: bytes, media: str) -> str:
     """The file's kind, which must be one the form's ``media`` choice accepts; ``InputError`` otherwise."""
     kind = detect(content)
     if kind is None:
-        raise InputError("file: must be a PDF, PowerPoint (.pptx) or Word (.docx) file; its content is none of these")
+        raise InputError("file: must be a PDF, PowerPoint (.pptx) or Word (.docx) file; its content is none of these",
+                         problems=_at_file(N_("The file must be a PDF, PowerPoint (.pptx) or Word (.docx) file; "
+                                              "its content is none of these.")))
     accepted = MEDIA_KINDS.get(media, ())
     if kind not in accepted:
         raise InputError(f"file: a {media} must be {' or '.join(k.upper() for k in accepted)}, "
-                         f"and this file is a {kind.upper()}")
+                         f"and this file is a {kind.upper()}", problems=_at_file(
+                             N_("This kind of material must be %(accepted)s, and this file is a %(kind)s."),
+                             accepted=" / ".join(k.upper() for k in accepted), kind=kind.upper()))
     return kind
+
+
+def _at_file(msgid: str, **params: str) -> tuple[FieldProblem, ...]:
+    return (FieldProblem("file", Phrase.of(msgid, **params)),)
 
 
 def file_name(content: bytes, kind: str) -> str:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 LINK = re.compile(r"https?://[^\s<>\"]+/(?:a|confirm|signin)/[A-Za-z0-9_-]{20,}")
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
-OUTCOME = re.compile(r'<p class="(ok|error)">(.*?)</p>', re.S)
+OUTCOME = re.compile(r'<p class="(ok|error|field-error)"[^>]*>(.*?)</p>', re.S)
 
 
 @dataclass(frozen=True)

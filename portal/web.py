@@ -4,21 +4,92 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from models.db import Database
-from portal.i18n import LANG_COOKIE, LANGUAGES, pick_language, translator
+from portal.i18n import LANG_COOKIE, LANGUAGES, pick_language
 from portal.security import Csrf, RateLimit, Sessions
 from settings import Settings
 from states.clock import Clock
+from states.errors import EngageError
 from states.sign_in import LIFETIME as SIGN_IN_LINK_LIFETIME
+from states.words import word
+from website.i18n import N_, Phrase, long_date, long_datetime, translations
 
 TEMPLATES = Path(__file__).parent / "templates"
+#: What a page can say: a catalog message with its parameters, a refusal of the engine, or (rarely) plain text.
+Said = Phrase | EngageError | str
+REFUSED = N_("This link cannot be used")
+TOO_MANY = Phrase.of(N_("Too many attempts. Please wait a minute and try again."))
+CSRF_FAILED = Phrase.of(N_("The form had expired or did not come from this site. Please open the link again and resend."))
+
+
+def say(message: Said, language: str) -> Markup | str:
+    """``message`` in ``language``: a phrase through the catalog, a refusal through its phrase (or its fields'
+    phrases); a refusal the engine still words only in English is shown as such, tagged ``lang="en"``."""
+    if isinstance(message, EngageError):
+        problems = getattr(message, "problems", ())
+        if message.phrase is not None:
+            message = message.phrase
+        elif problems:
+            return Markup(" ").join(problem.phrase.html(language) for problem in problems)
+        else:
+            return str(message) if language == "en" else Markup('<span lang="en">%s</span>') % str(message)
+    return message.html(language) if isinstance(message, Phrase) else message
+
+
+#: Form fields the domain names otherwise (a report's areas are one text box, one line each).
+_FIELD_NAMES = {"areas_of_discussion": "areas"}
+_PREFIXES = ("details.", "data.")
+
+
+def form_errors(error: EngageError, fields: tuple[str, ...]) -> dict[str, list[Said]]:
+    """``error`` as messages by the form's ``fields`` (``""``: about none of them), every problem at once."""
+    problems = getattr(error, "problems", ())
+    if not problems:
+        return {"": [error]}
+    errors: dict[str, list[Said]] = {}
+    for problem in problems:
+        name = problem.field
+        for prefix in _PREFIXES:
+            name = name.removeprefix(prefix)
+        name = name.split(".")[0]
+        name = _FIELD_NAMES.get(name, name)
+        errors.setdefault(name if name in fields else "", []).append(problem.phrase)
+    return errors
+
+
+def _day(value: date | str | None, language: str) -> str:
+    """A date (or an ISO date's text) as a long date in ``language``; nothing for nothing."""
+    if not value:
+        return ""
+    return long_date(date.fromisoformat(value[:10]) if isinstance(value, str) else value, language)
+
+
+@lru_cache(maxsize=None)
+def pages(language: str) -> Environment:
+    """The portal's templates in ``language``: gettext (newstyle, trimmed) from the one catalog, Babel dates."""
+    environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
+                              trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
+    environment.policies["ext.i18n.trimmed"] = True  # as babel.cfg extracts them
+    catalog = translations(language)
+    environment.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
+    environment.filters.update(
+        ldate=lambda value: _day(value, language),
+        ldatetime=lambda value: long_datetime(value, language) if value else "",
+        tr=lambda value: catalog.gettext(str(value)) if value else "",  # a msgid held in data
+        say=lambda value: say(value, language),
+        word=lambda value: word(value, catalog.gettext),  # a state, step, channel... by its code
+    )
+    return environment
 
 
 @dataclass
@@ -33,10 +104,6 @@ class Portal:
     sign_in_limit: RateLimit = field(init=False)
     sign_in_target_limit: RateLimit = field(init=False)
     submission_limit: RateLimit = field(init=False)
-    pages: Environment = field(default_factory=lambda: Environment(
-        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True), trim_blocks=True,
-        lstrip_blocks=True,
-    ))
 
     def __post_init__(self) -> None:
         # per client address; per target address over one link lifetime, so whoever asks, its owner
@@ -50,8 +117,8 @@ class Portal:
                **context: Any) -> HTMLResponse:
         """A page in the request's language, its forms signed against CSRF."""
         lang = pick_language(request, language)
-        html = self.pages.get_template(template).render(
-            request=request, lang=lang, languages=LANGUAGES, t=translator(lang), csrf=self.csrf.token(request),
+        html = pages(lang).get_template(template).render(
+            request=request, lang=lang, languages=LANGUAGES, csrf=self.csrf.token(request),
             secretariat_email=self.settings.secretariat_email, **context,
         )
         response = HTMLResponse(html, status_code=status_code)
@@ -60,19 +127,19 @@ class Portal:
             response.set_cookie(LANG_COOKIE, lang, httponly=True, secure=self.csrf.secure, samesite="lax", path="/")
         return response
 
-    def render_word(self, request: Request, key: str) -> str:
-        """One word of the catalog in the request's language."""
-        return translator(pick_language(request))(key)
+    def refuse(self, request: Request, message: Said, status_code: int, *, language: str | None = None,
+               heading: str = REFUSED) -> HTMLResponse:
+        """The clear page shown when something is refused, said in the page's language; nothing was written.
 
-    def refuse(self, request: Request, message: str, status_code: int, *, language: str | None = None) -> HTMLResponse:
-        """The clear page shown when something is refused; nothing was written."""
-        return self.render(request, "refused.html", status_code, language=language, message=message)
+        ``heading`` is a msgid (marked with ``N_``); the default speaks of a link.
+        """
+        return self.render(request, "refused.html", status_code, language=language, message=message, heading=heading)
 
     def csrf_refusal(self, request: Request, form: Mapping[str, Any]) -> HTMLResponse | None:
         """The 403 page if the posted ``form`` does not carry this site's CSRF token; ``None`` if it does."""
         if self.csrf.valid(request, form.get("csrf")):
             return None
-        return self.refuse(request, self.render_word(request, "csrf_failed"), 403)
+        return self.refuse(request, CSRF_FAILED, 403, heading=N_("The form could not be sent"))
 
     def signed_in_as(self, request: Request, role: str) -> str | None:
         """The e-mail of the person signed in with ``role``, or ``None``."""

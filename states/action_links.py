@@ -28,6 +28,8 @@ from states.designation import designated_contacts
 from states.errors import EngageError, NotAllowedError
 from states.lifecycles import get_lifecycle
 from states.spec import Lifecycle, Recipient
+from states.words import state_word
+from website.i18n import N_, Phrase
 
 # The steps a person can take through a link, and what the link is for.
 LINK_TRIGGERS = ("approve", "decline", "accept", "decline_invitation", "submit_report")
@@ -59,7 +61,7 @@ HOLDER_ROLES = {
 }
 _CONTACTS = Contact.__table__
 IS_DESIGNATED = designated_contacts(_CONTACTS.c.id).where(func.lower(_CONTACTS.c.email) == bindparam("email")).limit(1)
-FORGED = "this link is not valid: it was not issued by Coalition Engage or it was altered"
+FORGED = Phrase.of(N_("This link is not valid: it was not issued by Coalition Engage or it was altered."))
 
 
 class LinkError(EngageError):
@@ -157,8 +159,12 @@ class VerifiedLink:
     engagement_state: str | None
 
 
-def _day(moment: datetime) -> str:
-    return f"{moment:%d %B %Y %H:%M} UTC"
+def _steps(actions: tuple[str, ...]) -> Phrase | str:
+    """The steps a link allows, named in the reader's language ("nothing" when none)."""
+    if not actions:
+        return Phrase.of(N_("nothing"))
+    return Phrase.of(N_("%(first)s, %(rest)s"), first=Phrase.of(state_word(actions[0])), rest=_steps(actions[1:])) \
+        if len(actions) > 1 else Phrase.of(state_word(actions[0]))
 
 
 def within(db: Database | Connection) -> AbstractContextManager[Connection]:
@@ -190,24 +196,27 @@ def verify(db: Database | Connection, token: str, now: datetime, action: str | N
     """
     link = find(db, token)
     if action is not None and action not in link.actions:
-        raise ForgedLinkError(f"this link does not allow {action!r}; it allows: {', '.join(link.actions) or 'nothing'}")
+        raise ForgedLinkError(Phrase.of(N_("This link does not allow \"%(action)s\"; it allows: %(allowed)s."),
+                                        action=action, allowed=_steps(link.actions)))
     if link.used_at is not None and (action is None or action != link.used_action):
-        raise UsedLinkError(f"this link was already used on {_day(link.used_at)} to {link.used_action}")
+        raise UsedLinkError(Phrase.of(N_("This link was already used on %(day)s (step: %(step)s)."), day=link.used_at.date(),
+                                      step=Phrase.of(state_word(link.used_action or ""))))
     if link.used_at is None and now >= link.expires_at:
-        raise ExpiredLinkError(f"this link expired on {_day(link.expires_at)}; ask the Secretariat for a new one")
+        raise ExpiredLinkError(Phrase.of(N_("This link expired on %(day)s; ask the Secretariat for a new one."),
+                                         day=link.expires_at.date()))
     if link.used_at is None and not _designated(db, link):
-        raise NotDesignatedError(
-            f"this link was mailed to {link.email}, who is not the designated contact of engagement "
-            f"{link.engagement_id}; nothing was changed. Write to the Secretariat if you answer for it"
-        )
+        raise NotDesignatedError(Phrase.of(
+            N_("This link was mailed to %(email)s, who is not the designated contact of engagement %(engagement_id)s; "
+               "nothing was changed. Write to the Secretariat if you answer for it."),
+            email=link.email, engagement_id=str(link.engagement_id)))
     if link.used_at is None and link.engagement_kind is not None and link.actions:
         lifecycle = get_lifecycle(link.engagement_kind)
         if not any(lifecycle.transitions_from(link.engagement_state, step) for step in link.actions) and not (
                 action is not None and _applied(db, idempotency_key(link.token_hash, action))):
-            raise MovedOnError(
-                f"engagement {link.engagement_id} has moved on (it is now {link.engagement_state.replace('_', ' ')}); "
-                "this link no longer applies and nothing was changed"
-            )
+            raise MovedOnError(Phrase.of(
+                N_("Engagement %(engagement_id)s has moved on (it is now %(state)s); this link no longer applies "
+                   "and nothing was changed."),
+                engagement_id=str(link.engagement_id), state=Phrase.of(state_word(link.engagement_state or ""))))
     return link
 
 

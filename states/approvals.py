@@ -9,6 +9,7 @@ is not a co-chair of the engagement's SWG is refused with ``NotAllowedError``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 from sqlalchemy import Connection, bindparam, func, select
@@ -20,12 +21,26 @@ from settings import Settings
 from states.action_links import within
 from states.approval import ApprovalOutcome, approval_outcome
 from states.clock import SYSTEM_CLOCK, Clock
-from states.errors import AlreadyDecidedError, NotAllowedError, NotFoundError, UnknownTriggerError
+from states.errors import AlreadyDecidedError, NotAllowedError, NotFoundError, UnknownTriggerError, english
 from states.guards import PARTNER_ROLES
 from states.inputs import Actor, InputError, check_id, parse
+from states.words import CHANNEL_WORDS, DECISION_WORDS, state_word
 from states.workflow import TransitionOutcome, apply_transition, check_identity
+from website.i18n import N_, N_plural, Phrase
 
 AWAITING = "awaiting_approval"
+_ALL_APPROVE = N_("all co-chairs must approve")
+_QUORUM = N_plural("%(quorum)s of %(count)s co-chair must approve", "%(quorum)s of %(count)s co-chairs must approve")
+_ANY_ONE = N_("any one co-chair decides")
+_DECIDED_NOW = N_("%(email)s decided to %(decision)s engagement %(engagement_id)s; it is now %(state)s.")
+_DECIDED_MORE = N_("%(email)s decided to %(decision)s engagement %(engagement_id)s; more co-chairs must still decide.")
+_REPLAYED = N_("%(message)s (This decision had already been applied.)")
+_FOLLOWED = N_("%(message)s Its next step followed at once: it is now %(state)s.")
+_FOLLOW_UP_LATER = N_("%(message)s Its next step is not done yet; the engine will retry it.")
+_ALREADY_DECIDED = N_("%(email)s already decided to %(decision)s on %(day)s via %(channel)s; engagement "
+                      "%(engagement_id)s is now %(state)s.")
+_NOT_AWAITING = N_("Engagement %(engagement_id)s no longer awaits the co-chairs' decision (it is %(state)s); the "
+                   "decision of %(email)s to %(decision)s was not needed and was not recorded.")
 
 # What ``approval_status`` reads, built once as Core statements on the tables (every portal page shows it):
 # the engagement with its SWG and meeting, its partners, and each co-chair of the SWG with their vote.
@@ -94,6 +109,14 @@ class DecisionResult:
     outcome: TransitionOutcome | None = None
     earlier: CoChairVote | None = None
     """``ALREADY_DECIDED``: the co-chair's vote on record."""
+    phrase: Phrase | None = None
+    """``message`` as a catalog message, for a web page to say in its reader's language."""
+
+    @classmethod
+    def said(cls, status: DecisionStatus, phrase: Phrase, state: str, outcome: TransitionOutcome | None = None,
+             earlier: CoChairVote | None = None) -> DecisionResult:
+        """The result whose ``message`` is ``phrase`` in English."""
+        return cls(status, english(phrase), state, outcome, earlier, phrase)
 
     @property
     def applied(self) -> bool:
@@ -116,6 +139,9 @@ class ApprovalStatus:
     topic: str | None
     partners: list[str] = field(default_factory=list)
     votes: list[CoChairVote] = field(default_factory=list)
+    meeting_title: str | None = None
+    meeting_on: date | None = None
+    """The meeting's title and first day, for a page to write the day in its language."""
 
     @property
     def awaiting(self) -> bool:
@@ -134,12 +160,17 @@ class ApprovalStatus:
         return approval_outcome(self.policy, self.quorum, len(self.votes), approvals, declines)
 
     @property
-    def policy_text(self) -> str:
+    def policy_phrase(self) -> Phrase:
+        """The approval policy as a catalog message."""
         if self.policy == "all":
-            return "all co-chairs must approve"
+            return Phrase.of(_ALL_APPROVE)
         if self.policy == "quorum":
-            return f"{self.quorum} of {len(self.votes)} co-chairs must approve"
-        return "any one co-chair decides"
+            return Phrase.of(_QUORUM, len(self.votes), quorum=self.quorum or 0, count=len(self.votes))
+        return Phrase.of(_ANY_ONE)
+
+    @property
+    def policy_text(self) -> str:
+        return english(self.policy_phrase)
 
     def describe_markdown(self) -> str:
         """The engagement as co-chairs see it above the decision form."""
@@ -170,7 +201,7 @@ def approval_status(db: Database | Connection, engagement_id: int) -> ApprovalSt
     with within(db) as connection:
         engagement = connection.execute(STATUS_ENGAGEMENT, key).first()
         if engagement is None:
-            raise NotFoundError(f"no engagement with id {engagement_id}")
+            raise NotFoundError(Phrase.of(N_("no engagement with id %(engagement_id)s"), engagement_id=str(engagement_id)))
         partners = connection.scalars(STATUS_PARTNERS, key).all()
         votes = [] if engagement.swg_found is None else [
             CoChairVote(row.name, row.email, row.decision, row.channel)
@@ -181,6 +212,7 @@ def approval_status(db: Database | Connection, engagement_id: int) -> ApprovalSt
         swg_code=engagement.swg_code, swg_title=engagement.swg_title, policy=engagement.approval_policy,
         quorum=engagement.quorum,
         meeting=f"{engagement.meeting_title} ({engagement.starts_on.isoformat()})" if engagement.starts_on else None,
+        meeting_title=engagement.meeting_title, meeting_on=engagement.starts_on,
         topic=(engagement.details or {}).get("topic"), partners=list(partners), votes=votes,
     )
 
@@ -195,22 +227,24 @@ def _why_not_applied(db: Database, engagement_id: int, email: str, decision: Dec
     with db.engine.begin() as connection:
         seat = connection.execute(REFUSED_SEAT, {"engagement_id": engagement_id, "email": email}).one()
         if seat.kind != EngagementKind.SWG_PRESENTATION:
-            raise NotAllowedError(
-                f"engagement {engagement_id} is a {seat.kind}; co-chairs do not decide it") from refusal
+            raise NotAllowedError(Phrase.of(
+                N_("engagement %(engagement_id)s is a %(kind)s; co-chairs do not decide it"),
+                engagement_id=str(engagement_id), kind=Phrase.of(state_word(seat.kind)))) from refusal
         if seat.chair_id is None:
             check_identity(connection, seat, Actor(role="co_chair", identity=email))
     if seat.decision is not None:
-        return DecisionResult(
+        return DecisionResult.said(
             DecisionStatus.ALREADY_DECIDED,
-            f"{email} already decided to {seat.decision} on {seat.decided_at:%Y-%m-%d %H:%M} UTC via "
-            f"{seat.channel}; engagement {engagement_id} is now {seat.state!r}",
+            Phrase.of(_ALREADY_DECIDED, email=email, decision=Phrase.of(DECISION_WORDS[seat.decision]),
+                      day=seat.decided_at.date(), channel=Phrase.of(CHANNEL_WORDS.get(seat.channel, seat.channel)),
+                      engagement_id=str(engagement_id), state=Phrase.of(state_word(seat.state))),
             seat.state,
             earlier=CoChairVote(seat.name, seat.email, seat.decision, seat.channel),
         )
-    return DecisionResult(
+    return DecisionResult.said(
         DecisionStatus.NOT_AWAITING,
-        f"engagement {engagement_id} no longer awaits the co-chairs' decision (it is {seat.state!r}); "
-        f"the decision of {email} to {decision.value} was not needed and was not recorded",
+        Phrase.of(_NOT_AWAITING, engagement_id=str(engagement_id), state=Phrase.of(state_word(seat.state)), email=email,
+                  decision=Phrase.of(DECISION_WORDS[decision.value])),
         seat.state,
     )
 
@@ -244,7 +278,8 @@ def record_decision(
     """
     check_id(engagement_id, "engagement_id")
     if decision not in set(Decision):
-        raise InputError(f"decision: {decision!r} is not one of: {', '.join(Decision)}")
+        raise InputError(Phrase.of(N_("decision: '%(decision)s' is not one of: approve, decline"),
+                                   decision=str(decision)))
     decision = Decision(decision)
     actor = parse(Actor, {"role": "co_chair", "identity": co_chair_email})
     email = actor.identity
@@ -255,13 +290,16 @@ def record_decision(
         )
     except (AlreadyDecidedError, UnknownTriggerError) as refusal:
         return _why_not_applied(db, engagement_id, email, decision, refusal)
-    moved = f"now {outcome.to_state!r}" if outcome.to_state != outcome.from_state else "more co-chairs must still decide"
-    message = f"{email} decided to {outcome.trigger} engagement {engagement_id}; {moved}"
+    said = {"email": email, "decision": Phrase.of(DECISION_WORDS[outcome.trigger]), "engagement_id": str(engagement_id)}
+    if outcome.to_state != outcome.from_state:
+        phrase = Phrase.of(_DECIDED_NOW, **said, state=Phrase.of(state_word(outcome.to_state)))
+    else:
+        phrase = Phrase.of(_DECIDED_MORE, **said)
     if outcome.follow_up is not None:
-        message += f", then {outcome.follow_up.trigger.replace('_', ' ')}: now {outcome.follow_up.final_state!r}"
+        phrase = Phrase.of(_FOLLOWED, message=phrase, state=Phrase.of(state_word(outcome.follow_up.final_state)))
     elif outcome.follow_up_refused:
-        message += f"; what follows is not done yet ({outcome.follow_up_refused}), the engine retries it"
+        phrase = Phrase.of(_FOLLOW_UP_LATER, message=phrase)
     if outcome.replayed:
-        message += " (this decision had already been applied)"
-    return DecisionResult(DecisionStatus.APPLIED, message, outcome.to_state, outcome)
+        phrase = Phrase.of(_REPLAYED, message=phrase)
+    return DecisionResult.said(DecisionStatus.APPLIED, phrase, outcome.to_state, outcome)
 

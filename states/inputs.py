@@ -26,6 +26,7 @@ from models.enums import (
 )
 from states.checks import INT32_MAX, check_id
 from states.errors import InputError
+from states.form_messages import field_problem
 EMAIL_MAX_LENGTH = 150
 """Long enough for real addresses, short enough for the outbox's 200-character dedupe key."""
 ALLOWED_FORMAT_CHARACTERS = frozenset({"\u200c", "\u200d"})
@@ -179,7 +180,8 @@ def parse(model: type[ModelT], data: Any, where: str = "", *, language: str | No
     try:
         return model.model_validate(data, context={"language": language} if language else None)
     except ValidationError as error:
-        raise InputError(describe(error, where)) from None
+        raise InputError(describe(error, where),
+                         problems=tuple(field_problem(problem, where) for problem in error.errors())) from None
 
 
 class Actor(Strict):

@@ -36,9 +36,10 @@ from models.enums import Channel, EngagementKind, NotificationType, Organization
 from settings import Settings
 from states import action_links
 from states.clock import SYSTEM_CLOCK, Clock, SimulatedClock
-from states.errors import EngageError, GuardFailedError, NotAllowedError, NotFoundError
+from states.errors import EngageError, GuardFailedError, InputError, NotAllowedError, NotFoundError, english
 from states.inputs import DETAILS_SCHEMAS, Email, SingleLine, Strict, Title, parse
 from states.workflow import apply_transition, create_engagement
+from website.i18n import N_, Phrase
 
 KINDS = (EngagementKind.RECOMMENDATION, EngagementKind.ACHIEVEMENT, EngagementKind.WEBSITE_SUBMISSION)
 PURPOSE = "submission_confirmation"
@@ -82,11 +83,17 @@ class Claim:
     status: str
 
     @property
-    def label(self) -> str:
+    def phrase(self) -> Phrase:
         """How staff see it: "claims to be from Snap Inc." (or, once accepted, who verified it)."""
         if self.status == ACCEPTED:
-            return f"sent by {self.email} for {self.organization} (claim accepted by staff)"
-        return f"{self.email} claims to be from {self.organization} (not verified)"
+            return Phrase.of(N_("sent by %(email)s for %(organization)s (claim accepted by staff)"), email=self.email,
+                             organization=self.organization)
+        return Phrase.of(N_("%(email)s claims to be from %(organization)s (not verified)"), email=self.email,
+                         organization=self.organization)
+
+    @property
+    def label(self) -> str:
+        return english(self.phrase)
 
 
 @dataclass(frozen=True)
@@ -94,17 +101,47 @@ class Confirmed:
     engagement_id: int
     state: str
     message: str
+    phrase: Phrase
+    """``message`` as a catalog message."""
 
 
-def _window_refusal(window: SubmissionWindow | None, kind: str, day: date) -> str | None:
-    label = kind.replace("_", " ")
+_SUBMITTED = N_("\"%(title)s\" is submitted to the Secretariat.")
+ALREADY_SUBMITTED = N_("\"%(title)s\" was already confirmed and submitted.")
+_NO_WINDOW = N_("This form is not open at the moment: no submission window is set.")
+_NOT_YET_OPEN = N_("This form opens on %(day)s.")
+_CLOSED = N_("This form closed on %(day)s; it no longer accepts submissions.")
+
+
+def window_refusal(window: SubmissionWindow | None, day: date) -> Phrase | None:
+    """Why a form whose submission window is ``window`` accepts nothing on ``day``; ``None`` when it is open."""
     if window is None:
-        return f"{label}s are not accepted at the moment (no submission window is set)"
+        return Phrase.of(_NO_WINDOW)
     if day < window.opens_on:
-        return f"the window for {label}s opens on {window.opens_on:%d %B %Y}"
+        return Phrase.of(_NOT_YET_OPEN, day=window.opens_on)
     if day > window.closes_on:
-        return f"the window for {label}s closed on {window.closes_on:%d %B %Y}; it no longer accepts submissions"
+        return Phrase.of(_CLOSED, day=window.closes_on)
     return None
+
+
+def validate(kind: str, form: dict[str, Any], details: dict[str, Any]) -> tuple[SubmissionForm, BaseModel]:
+    """The sender and the details of a public submission, checked together: one ``InputError`` names every bad
+    field of both (``NotFoundError`` for a kind the website does not take)."""
+    if kind not in KINDS:
+        raise NotFoundError(f"kind: {kind!r} cannot be submitted through the website")
+    refusals: list[InputError] = []
+    who = checked = None
+    try:
+        who = parse(SubmissionForm, form)
+    except InputError as refusal:
+        refusals.append(refusal)
+    try:
+        checked = parse(DETAILS_SCHEMAS[kind], details, "details.")
+    except InputError as refusal:
+        refusals.append(refusal)
+    if who is None or checked is None:
+        raise InputError("; ".join(str(refusal) for refusal in refusals),
+                         problems=tuple(problem for refusal in refusals for problem in refusal.problems))
+    return who, checked
 
 
 def receive(db: Database, kind: str, form: dict[str, Any], details: dict[str, Any], *, language: str,
@@ -116,15 +153,12 @@ def receive(db: Database, kind: str, form: dict[str, Any], details: dict[str, An
     ``upload_name`` is the quarantined file the submission carries. Raises ``InputError`` naming each
     bad field, or ``GuardFailedError`` when its window is not open.
     """
-    if kind not in KINDS:
-        raise NotFoundError(f"kind: {kind!r} cannot be submitted through the website")
-    who = parse(SubmissionForm, form)
-    checked: BaseModel = parse(DETAILS_SCHEMAS[kind], details, "details.")
+    who, checked = validate(kind, form, details)
     now = clock.now()
     email = who.email.lower()
     with db.transaction() as session:
         window = session.get(SubmissionWindow, kind)
-        if refusal := _window_refusal(window, kind, now.date()):
+        if refusal := window_refusal(window, now.date()):
             raise GuardFailedError(refusal)
         early = window.early_deadline.isoformat() if window and window.early_deadline else None
         _one_writer_per_address(session, email)
@@ -193,7 +227,7 @@ def pending_of(db: Database, link: action_links.VerifiedLink) -> PendingSubmissi
     with db.transaction() as session:
         pending = session.scalar(select(PendingSubmission).where(PendingSubmission.link_hash == link.token_hash))
         if pending is None:
-            raise NotFoundError("the submission this link confirms no longer exists")
+            raise NotFoundError(Phrase.of(N_("The submission this link confirms no longer exists.")))
         return pending
 
 
@@ -208,9 +242,9 @@ def _sender(db: Database, pending: PendingSubmission) -> str | None:
         organization = session.scalar(select(Organization).where(func.lower(Organization.name) == pending.organization.lower()))
         contact = session.scalar(select(Contact).where(func.lower(Contact.email) == pending.email))
         if contact is not None and (organization is None or contact.organization_id != organization.id):
-            raise NotAllowedError(
-                f"{pending.email} is already a contact of another organization; write to the Secretariat to correct it"
-            )
+            raise NotAllowedError(Phrase.of(
+                N_("%(email)s is already a contact of another organization; write to the Secretariat to correct it."),
+                email=pending.email))
         if organization is None:
             organization = Organization(name=pending.organization, type=OrganizationType.PARTNER, industry="other")
             session.add(organization)
@@ -240,7 +274,8 @@ def confirm(db: Database, pending_id: int, *, settings: Settings, clock: Clock =
             .values(confirmed_at=now)
         ).rowcount
     if not claimed:
-        raise action_links.UsedLinkError(f"this submission was already confirmed on {pending.confirmed_at:%d %B %Y}")
+        raise action_links.UsedLinkError(Phrase.of(N_("This submission was already confirmed on %(day)s."),
+                                                   day=pending.confirmed_at.date()))
     try:
         claim = _sender(db, pending)
         if claim is None:
@@ -268,7 +303,8 @@ def confirm(db: Database, pending_id: int, *, settings: Settings, clock: Clock =
         channel=Channel.WEBSITE, idempotency_key=f"intake:{pending_id}:submit",
         clock=SimulatedClock(pending.received_at), settings=settings,
     )
-    return Confirmed(engagement, outcome.to_state, f"{pending.payload['title']!r} is submitted to the Secretariat")
+    phrase = Phrase.of(_SUBMITTED, title=pending.payload["title"])
+    return Confirmed(engagement, outcome.to_state, english(phrase), phrase)
 
 
 def claims(db: Database, *, status: str = UNVERIFIED) -> list[Claim]:

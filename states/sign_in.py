@@ -24,7 +24,7 @@ from settings import Settings
 from states import action_links
 from states.clock import SYSTEM_CLOCK, Clock
 from states.inputs import Email, Strict, parse
-from website.i18n import N_
+from website.i18n import N_, Phrase
 
 PURPOSE = "sign_in"
 LIFETIME = timedelta(hours=1)
@@ -123,8 +123,8 @@ def start_session(db: Database, token: str, *, now: datetime, lifetime: timedelt
             })
     if claimed is None:
         if link.used_at is None and now >= link.expires_at:
-            raise action_links.ExpiredLinkError("this sign-in link has expired; ask for a new one")
-        raise action_links.UsedLinkError("this sign-in link was already used; ask for a new one")
+            raise action_links.ExpiredLinkError(Phrase.of(N_("This sign-in link has expired; ask for a new one.")))
+        raise action_links.UsedLinkError(Phrase.of(N_("This sign-in link was already used; ask for a new one.")))
     return SignedIn(session_id, claimed.email, claimed.role)
 
 

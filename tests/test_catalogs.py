@@ -13,21 +13,37 @@ import html
 import json
 import re
 from datetime import date, datetime, timedelta, timezone
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
+import httpx
 import pytest
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
+from fastapi.testclient import TestClient
+
+from models.db import Database
 from models.enums import EngagementKind, NotificationType, Role
 from notifications.templates import render_message
+from portal.app import create_app
+from settings import Settings
+from states import opt_outs
+from states.approvals import ApprovalStatus, CoChairVote
+from states.errors import InputError
+from states.inputs import DETAILS_SCHEMAS, parse
+from states.intake import SubmissionForm
+from states.sweep import run_sweep
+from states.workflow import apply_transition
 from states.publication import _CONVENED, _PRESENTED, _PRIVATE_PARTNERS, _PUBLIC_PARTNERS
 from states.sign_in import WHAT
 from website import PublishedItem, publish
 from website.i18n import LOCALE_DIR, Phrase, long_date, long_datetime, translations
+from tests.portal.portal_world import BASE_URL, PortalWorld, awaiting_approval, csrf_of
+from tests.world import MEXICO, clock_at, new_engagement, seeded
 from website.view import Section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -288,3 +304,158 @@ def test_item_pages_in_spanish_and_french_hold_no_english_sentence(tmp_path: Pat
     for page in pages:
         visible = _visible(page.read_text("utf-8"))
         assert [sentence for sentence in _english_sentences() if sentence in visible] == [], page
+
+
+# --- The portal: every page, each refusal and each form with errors, in Spanish and French.
+
+_ENGLISH_ELEMENT = re.compile(r'<(\w+)[^>]*\slang="en"[^>]*>.*?</\1>', re.S)
+SENDER = {"organization": "Atlantique Maritime", "email": "cdubois@atlantique-maritime.example",
+          "title": "Partager les alertes"}
+
+
+@pytest.fixture
+def portal_world(sqlite_db: Database, tmp_path: Path) -> Iterator[PortalWorld]:
+    """The portal over the test world on SQLite (the words of a page do not depend on the database)."""
+    seeded(sqlite_db)
+    settings = Settings(data_dir=tmp_path, database_url=sqlite_db.url, secret_key="test-key-" + "x" * 40,
+                        public_base_url=BASE_URL)
+    clock = clock_at(2024, 4, 10)
+    with TestClient(create_app(settings, sqlite_db, clock), base_url=BASE_URL) as client:
+        yield PortalWorld(sqlite_db, settings, clock, client)
+
+
+def _portal_pages(world: PortalWorld, language: str) -> dict[str, httpx.Response]:
+    """Every kind of portal page, as a reader of ``language`` gets it (the switch sets the language cookie)."""
+    client, pages = world.client, {}
+    for path in ("/", "/submit", "/submit/recommendation", "/submit/achievement", "/submit/material", "/signin"):
+        pages[path] = client.get(f"{path}?lang={language}")
+    token = csrf_of(pages["/signin"].text)
+    pages["form with errors"] = client.post("/submit/recommendation", data={
+        "csrf": token, "organization": "", "email": "pas-une-adresse", "title": "ab", "topic": "", "text": ""})
+    pages["material with errors"] = client.post("/submit/material", data={
+        "csrf": token, **SENDER, "media": "video", "url": "ftp://videos.example/a", "summary": "Vidéo"})
+    pages["no csrf"] = client.post("/submit/achievement", data={**SENDER, "summary": "x"})
+    pages["too large"] = client.post("/signin", content=b"email=" + b"x" * 70_000,
+                                     headers={"content-type": "application/x-www-form-urlencoded"})
+    pages["no such form"] = client.get("/submit/nothing")
+    pages["no such page"] = client.get("/nothing/here")
+    pages["forged link"] = client.get("/a/" + "x" * 43)
+    pages["forged unsubscribe"] = client.get("/unsubscribe/abc." + "0" * 32)
+    pages["received"] = client.post("/submit/achievement", data={**SENDER, "csrf": token, "summary": "Un succès"})
+    confirm = world.link_of(SENDER["email"], "submission_confirmation")
+    pages["confirm"] = client.get(confirm)
+    pages["confirmed"] = client.post(confirm, data={"csrf": csrf_of(pages["confirm"].text), "action": "confirm"})
+    pages["confirmed again"] = client.post(confirm, data={"csrf": csrf_of(pages["confirm"].text), "action": "confirm"})
+    awaiting_approval(world)
+    decide = world.link_of("swg22.france@cochairs.example")
+    pages["decide"] = client.get(decide)
+    token = csrf_of(pages["decide"].text)
+    pages["decided"] = client.post(decide, data={"csrf": token, "action": "approve"})
+    pages["used link"] = client.post(decide, data={"csrf": token, "action": "decline"})
+    other = world.link_of("swg22.unodc@cochairs.example")
+    pages["decided: approved"] = client.post(other, data={"csrf": token, "action": "approve"})
+    invitation = world.link_of("policy@meta.example", "invitation")
+    pages["invitation"] = client.get(invitation)
+    pages["invitation accepted"] = client.post(invitation, data={"csrf": token, "action": "accept"})
+    pending = awaiting_approval(world, title="Prévention en ligne")
+    unsubscribe = opt_outs.unsubscribe_token(world.settings.signing_key(), "policy@meta.example", "decision",
+                                             world.clock.now() + timedelta(days=30))
+    pages["unsubscribe"] = client.get(f"/unsubscribe/{unsubscribe}")
+    pages["unsubscribed"] = client.post(f"/unsubscribe/{unsubscribe}")
+    dialogue = new_engagement(world.db, "national_dialogue", world.clock)
+    for trigger in ("convene", "hold"):
+        apply_transition(world.db, dialogue, trigger, MEXICO, clock=world.clock, settings=world.settings)
+    world.clock.advance(timedelta(days=15))
+    run_sweep(world.db, world.clock, settings=world.settings)
+    report = world.link_of("enlace@conadic-mx.example", "reminder")
+    pages["report"] = client.get(report)
+    pages["report with errors"] = client.post(report, data={
+        "csrf": csrf_of(pages["report"].text), "action": "submit_report", "held_on": "hier", "organizing_agency": "",
+        "public_partners": "quatre", "private_partners": "-1"})
+    for email, path in (("swg22.france@cochairs.example", "/pending"), (world.settings.secretariat_email, "/board")):
+        asked = client.post("/signin", data={"csrf": csrf_of(client.get("/signin").text), "email": email})
+        pages[f"sign-in asked ({path})"] = asked
+        link = world.link_of(email, "sign_in")
+        pages[f"sign-in link ({path})"] = client.get(link)
+        client.post(link, data={"csrf": csrf_of(pages[f"sign-in link ({path})"].text)})
+        pages[path] = client.get(path)
+        if path == "/pending":
+            token = csrf_of(pages[path].text)
+            pages["pending: not a decision"] = client.post(f"{path}/{pending}", data={"csrf": token, "action": "maybe"})
+            pages["pending: decided"] = client.post(f"{path}/{pending}", data={"csrf": token, "action": "decline"})
+        pages[f"used sign-in link ({path})"] = client.post(link, data={"csrf": csrf_of(client.get("/signin").text)})
+    world.clock.advance(timedelta(days=world.settings.link_lifetime_days + 1))
+    pages["expired link"] = client.get(report)
+    for _ in range(6):
+        pages["too many attempts"] = client.post("/signin", data={"csrf": csrf_of(client.get("/signin").text),
+                                                                  "email": "x@y.example"})
+    world.clock.set(datetime(2024, 12, 1, tzinfo=timezone.utc))
+    pages["closed window"] = client.get("/submit/recommendation")
+    return pages
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_portal_pages_in_spanish_and_french_hold_no_english_sentence(portal_world: PortalWorld, language: str) -> None:
+    pages = _portal_pages(portal_world, language)
+    statuses = {name: page.status_code for name, page in pages.items()}
+    assert statuses["too many attempts"] == 429 and statuses["form with errors"] == 422 and statuses["used link"] == 409
+    assert statuses["report with errors"] == 422 and statuses["closed window"] == 200 and statuses["/board"] == 200
+    assert statuses["expired link"] == 410 and statuses["forged unsubscribe"] == 404
+    assert statuses["invitation"] == statuses["invitation accepted"] == statuses["pending: decided"] == 200
+    assert statuses["pending: not a decision"] == 422 and "Prévention en ligne" in pages["/pending"].text
+    assert statuses["too large"] == 413 and " 64 Ki" in pages["too large"].text
+    for name, page in pages.items():
+        html_page = page.headers["content-type"].startswith("text/html")
+        assert f'<html lang="{language}">' in page.text or not html_page, name
+        visible = _visible(_ENGLISH_ELEMENT.sub(" ", page.text))
+        assert [sentence for sentence in _english_sentences() if sentence in visible] == [], (name, visible)
+
+
+def test_the_portal_leak_check_sees_english_when_there_is_some(portal_world: PortalWorld) -> None:
+    for path in ("/", "/submit/recommendation"):
+        page = portal_world.client.get(f"{path}?lang=en").text
+        assert [sentence for sentence in _english_sentences() if sentence in _visible(page)], path
+        assert _visible(_ENGLISH_ELEMENT.sub(" ", page)).strip() == ""  # an English page is English as a whole
+
+
+# --- What a form says of each field pydantic refuses, in each language.
+
+@pytest.mark.parametrize(("data", "field", "english", "french"), [
+    ({"organization": "", "email": "a@b.example", "title": "Titre"}, "organization",
+     "Please fill in this field.", "Veuillez remplir ce champ."),
+    ({"organization": "Acme", "email": "a@b.example", "title": "ab"}, "title",
+     "Please write at least 3 characters.", "Veuillez écrire au moins 3\u00a0caractères."),
+    ({"organization": "Acme", "email": "a@b.example", "title": "x" * 301}, "title",
+     "Please write at most 300 characters.", "Veuillez écrire au plus 300\u00a0caractères."),
+    ({"organization": "Acme", "email": "nobody", "title": "Titre"}, "email",
+     "Please enter a valid e-mail address (name@example.org).", "Veuillez saisir une adresse électronique valide"),
+    ({"organization": "Acme", "title": "Titre"}, "email", "Please fill in this field.", "Veuillez remplir ce champ."),
+])
+def test_each_refused_field_gets_its_own_message_in_each_language(
+    data: dict[str, str], field: str, english: str, french: str,
+) -> None:
+    with pytest.raises(InputError) as refused:
+        parse(SubmissionForm, data)
+    [problem] = refused.value.problems
+    assert problem.field == field
+    assert problem.phrase.html("en") == english and problem.phrase.html("fr").startswith(french.replace("\u00a0", " "))
+
+
+def test_url_scheme_and_choices_are_named_at_their_fields() -> None:
+    with pytest.raises(InputError) as refused:
+        parse(DETAILS_SCHEMAS["website_submission"], {"media": "film", "url": "ftp://x.example/a", "summary": "s"},
+              "details.")
+    said = {problem.field: problem.phrase.html("es") for problem in refused.value.problems}
+    assert said == {"details.media": "Elija una de las opciones.",
+                    "details.url": "El enlace debe empezar por http:// o https://."}
+
+
+@pytest.mark.parametrize(("votes", "quorum", "english", "french"), [
+    (1, 1, "1 of 1 co-chair must approve", "il faut l'approbation de 1 coprésident sur 1"),
+    (3, 2, "2 of 3 co-chairs must approve", "il faut l'approbation de 2 coprésidents sur 3"),
+])
+def test_a_quorum_policy_takes_the_plural_of_its_count(votes: int, quorum: int, english: str, french: str) -> None:
+    status = ApprovalStatus(engagement_id=1, title="T", state="awaiting_approval", version=1, swg_code="2.2",
+                            swg_title=None, policy="quorum", quorum=quorum, meeting=None, topic=None,
+                            votes=[CoChairVote(f"C{n}", f"c{n}@x.example", None, None) for n in range(votes)])
+    assert status.policy_text == english and status.policy_phrase.html("fr") == french

@@ -19,6 +19,7 @@ from models.db import Database
 from states.approval import ApprovalOutcome, approval_outcome
 from states.approvals import DecisionResult, DecisionStatus
 from states.errors import NotAllowedError
+from states.words import state_word
 from tests.decision_race import OUTSIDER, POLICIES, THREADS, Round, new_round, race, set_policy
 from tests.world import clock_at, seeded
 
@@ -78,7 +79,7 @@ def check_round(db: Database, round_: Round, quorum: int | None) -> None:
     # Messages are true of the final state and of the votes recorded.
     for call, result in answers:
         if result.status is DecisionStatus.NOT_AWAITING:
-            assert f"it is {state!r}" in result.message and call.email not in votes, context
+            assert f"(it is {state_word(state)})" in result.message and call.email not in votes, context
         elif result.status is DecisionStatus.ALREADY_DECIDED:
             assert f"already decided to {votes[call.email]}" in result.message, context
         else:

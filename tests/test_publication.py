@@ -88,7 +88,6 @@ def _published_presentation(db, clock, topic: str) -> int:
     apply_transition(db, engagement, "request_approval", STAFF, clock=clock)
     for chair in CHAIRS:
         apply_transition(db, engagement, "approve", {"role": "co_chair", "identity": chair}, clock=clock)
-    apply_transition(db, engagement, "send_invitation", STAFF, clock=clock)
     apply_transition(db, engagement, "accept", ATLANTIQUE, clock=clock)
     for trigger in ("record_presentation", "publish"):
         apply_transition(db, engagement, trigger, STAFF, clock=clock)

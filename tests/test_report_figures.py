@@ -94,7 +94,6 @@ def test_partners_engaged_count_engaged_states_only(db) -> None:  # noqa: ANN001
     year.fire(accepted, "request_approval")
     year.fire(accepted, "approve", actor=FRANCE_CHAIR)
     year.fire(accepted, "approve", actor=UNODC_CHAIR)
-    year.fire(accepted, "send_invitation")
     assert dict(year_figures(db, 2024).partners_by_industry)["social_media"] == 2
     year.fire(accepted, "accept", actor=X_CORP)
     assert dict(year_figures(db, 2024).partners_by_industry)["social_media"] == 3

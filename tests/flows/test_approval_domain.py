@@ -24,11 +24,11 @@ def test_quorum_twice_and_late(awaiting):
     first = record_decision(db, engagement, "swg31.nigeria@cochairs.example", "approve", None, "email_link", clock)
     assert first.status is DecisionStatus.APPLIED and first.state == "awaiting_approval"
     again = record_decision(db, engagement, "swg31.nigeria@cochairs.example", "decline", None, "cli", clock)
-    assert again.status is DecisionStatus.ALREADY_DECIDED and "via email_link" in again.message
+    assert again.status is DecisionStatus.ALREADY_DECIDED and "via e-mail link" in again.message
     second = record_decision(db, engagement, "Swg31.WHO@cochairs.example", "approve", "ok", "prefect_ui", clock)
     assert second.state == "approved" and second.outcome.follow_up.to_state == "invitation_sent"
     late = record_decision(db, engagement, "swg31.uk@cochairs.example", "decline", None, "cli", clock)
-    assert late.status is DecisionStatus.NOT_AWAITING and "'invitation_sent'" in late.message
+    assert late.status is DecisionStatus.NOT_AWAITING and "(it is invitation sent)" in late.message
     status = approval_status(db, engagement)
     assert status.decided == 2 and "2 of 3" in status.describe_markdown()
 

@@ -319,7 +319,8 @@ def test_a_decision_token_is_not_a_sign_in_link(world: PortalWorld) -> None:
                      world.client.post(f"/signin/{decision}", data={"csrf": csrf_of(world.client.get("/signin").text)})):
         assert response.status_code == 404 and UNODC not in response.text and "not valid" in response.text
         unknown = world.client.get("/signin/" + "A" * 43)
-        assert unknown.status_code == 404 and FORGED.split(":")[0] in unknown.text and FORGED.split(":")[0] in response.text
+        assert unknown.status_code == 404 and FORGED.html("en").split(":")[0] in unknown.text \
+            and FORGED.html("en").split(":")[0] in response.text
     assert world.counts() == before
     with world.db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(PortalSession)) == 0
@@ -359,6 +360,16 @@ def test_unsubscribe_tokens_expire_and_each_mail_carries_a_fresh_one(world: Port
     expired = world.client.post(path, data={"List-Unsubscribe": "One-Click"})
     assert expired.status_code == 410 and "expired" in expired.text
     assert world.client.get(second.strip("<>").removeprefix(BASE_URL)).status_code == 200
+
+
+def test_the_unsubscribe_page_speaks_the_contacts_language_and_names_the_notices(world: PortalWorld) -> None:
+    row = OutboxMessage(recipient_address="swg22.france@cochairs.example", notification_type="decision",
+                        mandatory=False, engagement_id=None, context={})
+    path = mail_extras(row, world.settings, world.clock.now())["headers"]["List-Unsubscribe"].strip("<>")
+    page = world.client.get(path.removeprefix(BASE_URL))
+    assert '<html lang="fr">' in page.text and "avis facultatifs de ce type\u00a0: décisions." in page.text
+    done = world.client.post(path.removeprefix(BASE_URL), data={"List-Unsubscribe": "One-Click"})
+    assert "ne recevra plus ces courriels\u00a0: décisions." in done.text  # a co-chair is no contact
 
 
 def mann_whitney_p(first: list[float], second: list[float]) -> float:

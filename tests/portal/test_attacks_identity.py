@@ -104,7 +104,7 @@ def test_a_public_form_never_makes_a_stranger_act_for_a_partner(world: PortalWor
     engagement = awaiting_approval(world, participants=[{"organization": "Snap Inc.", "role": "presenter"}])
     for chair in CHAIRS:
         record_decision(world.db, engagement, chair, "approve", clock=world.clock, settings=world.settings)
-    apply_transition(world.db, engagement, "send_invitation", SECRETARIAT, clock=world.clock, settings=world.settings)
+    # the approval itself sent the invitation (the deciding transaction's follow-up)
     with world.db.transaction() as session:
         invited = session.scalars(select(OutboxMessage.recipient_address).where(
             OutboxMessage.engagement_id == engagement, OutboxMessage.notification_type == "invitation")).all()
@@ -200,7 +200,8 @@ def test_encoded_words_reach_the_subject_as_plain_text_and_bidi_controls_are_ref
                          ("organization", "Snap\u202a Inc.")):
         fields = {"organization": "Acme", "title": "A fine title", field: value}
         refused = _post(world, "achievement", email="sender@mail.example", summary="s", **fields)
-        assert refused.status_code == 422 and f"{field}:" in refused.text
+        assert refused.status_code == 422 and f'aria-describedby="{field}-error"' in refused.text
+        assert "Please remove the invisible control characters from this text." in refused.text
     assert _count(world) == 1
 
 
@@ -313,7 +314,7 @@ def test_a_docx_is_refused_as_a_presentation(world: PortalWorld) -> None:
     document = _docx()
     refused = _post(world, "material", files={"file": ("deck.pptx", document, "application/octet-stream")},
                     media="presentation", **MATERIAL)
-    assert refused.status_code == 422 and "a presentation must be PDF or PPTX, and this file is a DOCX" in refused.text
+    assert refused.status_code == 422 and "This kind of material must be PDF / PPTX, and this file is a DOCX." in refused.text
     accepted = _post(world, "material", files={"file": ("notes.docx", document, "application/octet-stream")},
                      media="document", **MATERIAL)
     assert accepted.status_code == 200

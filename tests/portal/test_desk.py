@@ -15,6 +15,7 @@ from models import Engagement, OutboxMessage, SubmissionWindow, TransitionLog
 from models.enums import Role
 from portal.desk import _steps
 from portal.model_forms import form_fields
+from portal.web import pages
 from states.desk_queue import staff_steps, waits_on
 from states.inputs import DETAILS_SCHEMAS
 from states.lifecycles import LIFECYCLES
@@ -136,8 +137,7 @@ def test_every_post_needs_the_csrf_token(world: PortalWorld) -> None:
 
 
 def test_every_staff_step_has_a_form_and_every_input_model_its_fields(world: PortalWorld) -> None:
-    portal = world.client.app.state.portal
-    template = portal.pages.get_template("_desk_step.html")
+    template = pages("en").get_template("_desk_step.html")
     for kind, lifecycle in LIFECYCLES.items():
         for state in lifecycle.states:
             expected = {t.trigger for t in lifecycle.transitions_from(state.name) if Role.SECRETARIAT in t.roles}
@@ -163,7 +163,7 @@ def test_every_staff_step_has_a_form_and_every_input_model_its_fields(world: Por
 WALKS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "national_dialogue": [("convene", {}), ("hold", {}), ("submit_report", {**REPORT, "held_on": "2024-01-30"}), ("start_review", {}),
                           ("publish", {}), ("unpublish", {})],
-    "swg_presentation": [("co_chairs", {}), ("send_invitation", {}), ("partner_accepts", {}),
+    "swg_presentation": [("co_chairs", {}), ("partner_accepts", {}),
                          ("record_presentation", {}), ("publish", {}), ("unpublish", {})],
     "alliance_meeting": [("schedule", {}), ("send_invitations", {}), ("hold", {}), ("record_outcome", OUTCOME),
                          ("publish", {}), ("unpublish", {})],
@@ -291,9 +291,7 @@ def test_the_queue_lists_everything_that_waits_on_the_secretariat(world: PortalW
     waiting_on_us = {
         _walk_to(world, "achievement", ["submit"], title="Achievement sent in"): "Start review",
         _walk_to(world, "website_submission", ["submit", "start_screening"], title="Video in screening"): "Approve",
-        _walk_to(world, "swg_presentation", ["request_approval", "approve"], title="Approved, to invite"):
-            "Send invitation",
-        _walk_to(world, "swg_presentation", ["request_approval", "approve", "send_invitation", "accept_invitation"],
+        _walk_to(world, "swg_presentation", ["request_approval", "approve", "accept_invitation"],
                  title="Accepted, to record"): "Record presentation",
         _walk_to(world, "achievement", ["submit", "start_review", "accept"], title="Accepted achievement"):
             "Include in final report",

@@ -182,10 +182,8 @@ def test_a_presentation_run_through_the_desk_without_javascript(sqlite_db: Datab
             for chair in ("swg22.unodc@cochairs.example", "swg22.france@cochairs.example"):
                 page.goto(_links_in_mail(maildir, chair)[-1])
                 page.click("button.approve")
-            assert state("Snap presents at SWG 2.2") == "approved"
+            assert state("Snap presents at SWG 2.2") == "invitation_sent"  # the approval sent the invitation itself
             page.goto(f"{base}/desk")
-            page.click("table button[title='Invite the partner to present']")
-            assert state("Snap presents at SWG 2.2") == "invitation_sent"
             assert sum("policy@snap.example" in to for to in run_mail()) == 1  # the invitation
             page.goto(_links_in_mail(maildir, "policy@snap.example")[-1])
             page.click("button.accept")

@@ -141,3 +141,39 @@ def test_partner_sends_material_with_a_file_and_authority_reports_in_chromium(sq
         pending = session.scalar(select(PendingSubmission))
         report = session.get(DialogueReport, dialogue)
     assert pending.payload["details"]["url"].endswith(".pptx") and report.private_partners == 14
+
+
+def test_a_french_form_with_three_errors_says_each_in_french_at_its_field_in_chromium(
+    sqlite_db: Database, tmp_path: Path,
+) -> None:
+    """What the browser lets through (spaces, an address without a domain) the server refuses, all at once."""
+    from playwright.sync_api import sync_playwright
+
+    db = seeded(sqlite_db)
+    port = _free_port()
+    settings = Settings(data_dir=tmp_path, database_url=db.url, public_base_url=f"http://127.0.0.1:{port}")
+    with running_portal(settings, db, clock_at(2024, 4, 10), port=port), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        page = browser.new_page(java_script_enabled=False)
+        page.goto(f"http://127.0.0.1:{port}/submit/recommendation?lang=fr")
+        assert page.input_value("#topic") == ""  # no category is chosen for the sender
+        page.fill("#organization", "   ")
+        page.fill("#email", "nom@exemple")
+        page.fill("#title", "Partager les alertes")
+        page.select_option("#topic", "information_sharing")
+        page.fill("#text", "   ")
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        expected = {"organization": "Veuillez remplir ce champ.",
+                    "email": "Veuillez saisir une adresse électronique valide (nom@example.org).",
+                    "text": "Veuillez remplir ce champ."}
+        for field, message in expected.items():
+            described = page.get_attribute(f"#{field}", "aria-describedby")
+            assert page.get_attribute(f"#{field}", "aria-invalid") == "true", field
+            assert page.inner_text(f"#{described}") == message, field
+        assert page.get_attribute("#title", "aria-invalid") is None
+        assert page.locator(".field-error").count() == 3
+        assert "Veuillez corriger les 3 champs signalés ci-dessous" in page.inner_text("[role=alert]")
+        assert page.input_value("#title") == "Partager les alertes" and page.input_value("#topic") == "information_sharing"
+        page.screenshot(path=str(tmp_path / "form-errors-fr.png"), full_page=True)
+        browser.close()

@@ -27,7 +27,7 @@ def test_approval_mail_carries_a_link_and_get_changes_nothing(world: PortalWorld
     assert page.status_code == 200
     html = page.text
     for expected in ("Meta presents at SWG 2.2", "Meta", "2.2", "Detecting drug sales online", FRANCE, UNODC,
-                     "all co-chairs must approve", "Approuver", "Refuser"):
+                     "tous les coprésidents doivent approuver", "Approuver", "Refuser"):
         assert expected in html, expected
     assert '<html lang="fr">' in html  # the co-chair's language
     assert "<script" not in html and "style=" not in html
@@ -59,7 +59,7 @@ def test_post_with_csrf_records_the_decision_under_the_link_owner(world: PortalW
     # the second co-chair settles it: the policy "all" is met
     path = world.link_of(FRANCE)
     done = world.client.post(path, data={"csrf": csrf_of(world.client.get(path).text), "action": "approve"})
-    assert done.status_code == 200 and "approved" in done.text
+    assert done.status_code == 200 and "approuvé" in done.text  # the French co-chair's page says it in French
 
 
 def test_double_post_replays_and_other_action_is_refused(world: PortalWorld) -> None:
@@ -186,7 +186,12 @@ def test_dialogue_report_form_names_bad_fields_and_keeps_script_inert(world: Por
         "public_partners": "four", "private_partners": "-1", "narrative": payload,
     })
     assert bad.status_code == 422
-    assert "data.public_partners" in bad.text and "data.private_partners" in bad.text
+    # each field says what is wrong with it, in the page's language, all at once
+    for field, message in (("public_partners", "Introduzca un número entero."),
+                           ("private_partners", "Introduzca un número entero.")):
+        assert f'aria-invalid="true" aria-describedby="{field}-error"' in bad.text
+        assert f'<p class="field-error" id="{field}-error">{message}</p>' in bad.text
+    assert 'value="CONADIC"' in bad.text  # the values are kept
     assert payload not in bad.text and "&lt;script&gt;" in bad.text  # kept in the form, inert
     assert world.counts() == before
     done = world.client.post(path, data={

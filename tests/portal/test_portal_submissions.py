@@ -34,7 +34,8 @@ def test_recommendation_enters_its_lifecycle_only_once_confirmed(world: PortalWo
     for category in ("Advocacy campaigns", "Resource mobilization", "Information sharing",
                      "Innovative products and services", "Policy"):
         assert category in page.text
-    assert "2024-04-30" in page.text  # the early-consideration date
+    assert "send it by 30 April 2024" in page.text  # the early-consideration date, written out
+    assert '<option value=""></option>' in page.text  # no category is chosen for the sender
     sent = world.client.post("/submit/recommendation", data={
         **SENDER, "csrf": csrf_of(page.text), "topic": "information_sharing", "text": "A shared alert list",
     })
@@ -73,7 +74,9 @@ def test_window_is_judged_when_the_form_was_sent(world: PortalWorld) -> None:
     late = world.client.post("/submit/material", data={
         **SENDER, "csrf": token, "media": "video", "url": "https://videos.example/late", "summary": "Late",
     })
-    assert late.status_code == 409 and "closed on 30 September 2024" in late.text
+    assert late.status_code == 409 and "This form closed on 30 September 2024" in late.text
+    assert "<form" not in late.text.split("</header>")[1]  # a closed window offers no form
+    assert "This form closed on 30 September 2024" in world.client.get("/submit/material?lang=en").text
     with world.db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(PendingSubmission)) == 1
         assert session.scalars(select(Engagement)).one().state == "submitted"
@@ -93,7 +96,7 @@ def test_uploads_are_checked_by_content_and_size(world: PortalWorld) -> None:
     fields = {**SENDER, "csrf": token, "media": "presentation", "summary": "Our screening process"}
     mislabelled = world.client.post("/submit/material", data=fields,
                                     files={"file": ("deck.pdf", b"<html><script>alert(1)</script>", "application/pdf")})
-    assert mislabelled.status_code == 422 and "file:" in mislabelled.text
+    assert mislabelled.status_code == 422 and '<p class="field-error" id="file-error">The file must be a PDF' in mislabelled.text
     huge = world.client.post("/submit/material", data=fields,
                              files={"file": ("deck.pdf", b"%PDF-1.7\n" + b"0" * (11 * 1024 * 1024), "application/pdf")})
     assert huge.status_code == 413
@@ -118,7 +121,7 @@ def test_bad_input_names_the_field_script_is_inert_and_rate_limited(world: Porta
     bad = world.client.post("/submit/achievement", data={
         "csrf": token, "organization": payload, "email": "not-an-address", "title": payload, "summary": payload,
     })
-    assert bad.status_code == 422 and "email:" in bad.text
+    assert bad.status_code == 422 and '<p class="field-error" id="email-error">Please enter a valid e-mail' in bad.text
     assert payload not in bad.text and "&lt;script&gt;" in bad.text
     assert world.client.post("/submit/achievement", data={**SENDER, "summary": "x"}).status_code == 403  # no CSRF
     good = world.client.post("/submit/achievement", data={**SENDER, "csrf": token, "title": payload, "summary": payload})
@@ -150,3 +153,16 @@ def test_a_refused_confirmation_leaves_the_submission_pending(world: PortalWorld
     assert _engagements(world) == 0
     with world.db.transaction() as session:
         assert session.scalars(select(PendingSubmission)).one().confirmed_at is None
+
+
+def test_every_bad_field_is_named_at_once_even_with_a_missing_file(world: PortalWorld) -> None:
+    world.clock.set(datetime(2024, 5, 2, 9, tzinfo=timezone.utc))
+    token = _form(world, "/submit/material")
+    bad = world.client.post("/submit/material", data={
+        **SENDER, "email": "nobody", "csrf": token, "media": "presentation", "summary": ""})
+    assert bad.status_code == 422
+    for field in ("email", "file", "summary"):
+        assert f'aria-invalid="true" aria-describedby="{field}-error"' in bad.text, field
+    assert 'aria-describedby="url-error"' not in bad.text  # the link of a file to come is no error of the sender's
+    assert "Please correct the 3 fields marked below and send again." in bad.text
+    assert 'value="Atlantique Maritime"' in bad.text and '<option value="presentation" selected>' in bad.text
