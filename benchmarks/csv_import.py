@@ -24,7 +24,10 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy import NullPool, create_engine
 
 from models.db import Database
 from scratch_postgres import scratch_postgres
@@ -54,8 +57,53 @@ def load() -> str:
     return f"load {os.getloadavg()[0]:4.1f}"
 
 
-def raw_write(url: str, rows: int) -> float:
-    """Seconds for the driver alone to write the rows of ``partner_csv(rows)`` into the fresh schema at ``url``."""
+def server_cpu(url: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving the database at ``url`` (0 for SQLite, which runs
+    in this process), read from /proc: the server runs on this machine. Asked on a connection of its own."""
+    if not url.startswith("postgresql"):
+        return 0.0
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.connect() as connection:
+        pids = connection.exec_driver_sql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' "
+            "AND pid <> pg_backend_pid()").scalars().all()
+    engine.dispose()
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the backend has just exited
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Timing:
+    """The wall clock, this process's CPU and the database server's CPU of a ``timed`` block."""
+
+    url: str
+    wall: float = 0.0
+    cpu: float = 0.0
+    server: float = 0.0
+
+    def __str__(self) -> str:
+        server = f" + {self.server:5.2f} s server" if self.url.startswith("postgresql") else ""
+        return f"{self.wall:6.2f} s wall, {self.cpu:5.2f} s CPU here{server}  ({load()})"
+
+
+@contextmanager
+def timed(url: str) -> Iterator[Timing]:
+    """Measure the block; the figures are in the ``Timing`` yielded once it ends."""
+    timing = Timing(url)
+    server, started, cpu = server_cpu(url), time.perf_counter(), time.process_time()
+    yield timing
+    timing.wall, timing.cpu = time.perf_counter() - started, time.process_time() - cpu
+    timing.server = server_cpu(url) - server
+
+
+def raw_write(url: str, rows: int) -> Timing:
+    """The driver alone writing the rows of ``partner_csv(rows)`` into the fresh schema at ``url``, in one transaction."""
     database = Database(url)
     database.migrate()
     organizations, contacts = [], []
@@ -63,8 +111,9 @@ def raw_write(url: str, rows: int) -> float:
         name, industry, country, region, contact_name, email, language = partner(number, "Región Norte")
         organizations.append((number + 1, name, "partner", industry, country, region))
         contacts.append((number + 1, number + 1, contact_name, email, language, "[]"))
-    started = time.perf_counter()
-    with database.engine.begin() as connection:
+    with database.engine.connect():
+        pass  # the pool's connection opened before the clock starts
+    with timed(url) as timing, database.engine.begin() as connection:
         driver = connection.connection.driver_connection
         if database.dialect == "postgresql":
             with driver.cursor() as cursor:
@@ -80,29 +129,25 @@ def raw_write(url: str, rows: int) -> float:
                                "VALUES (?, ?, ?, ?, ?, ?)", organizations)
             driver.executemany("INSERT INTO contacts (id, organization_id, name, email, language, opt_outs) "
                                "VALUES (?, ?, ?, ?, ?, ?)", contacts)
-    elapsed = time.perf_counter() - started
     database.dispose()
-    return elapsed
+    return timing
 
 
 def measure(url: str, limit_url: str, rows: int) -> None:
     """The three imports into ``url``, beside the driver's limit measured on ``limit_url``."""
     first, changed = partner_csv(rows), partner_csv(rows, region="Región Sur")
-    started, cpu = time.perf_counter(), time.process_time()
-    _validate_rows(first, ImportReport())
-    print(f"  {'validation alone':>17}: {time.perf_counter() - started:6.2f} s wall, "
-          f"{time.process_time() - cpu:6.2f} s CPU  ({load()})")
+    with timed("sqlite:") as validation:
+        _validate_rows(first, ImportReport())
+    print(f"  {'validation alone':>17}: {validation}")
     limit = raw_write(limit_url, rows)
-    print(f"  {'database limit':>17}: {limit:6.2f} s wall  ({load()})  - the same rows written by the driver alone")
+    print(f"  {'database limit':>17}: {limit}  - the same rows written by the driver alone")
     database = Database(url)
     database.migrate()
     for label, text_ in (("all new", first), ("same file again", first), ("every row changed", changed)):
-        started, cpu = time.perf_counter(), time.process_time()
-        report = import_partners_csv(database, text_)
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        with timed(url) as timing:
+            report = import_partners_csv(database, text_)
         assert not report.errors, report.errors[:3]
-        print(f"  {label:>17}: {elapsed:6.2f} s wall, {cpu:6.2f} s CPU  ({load()})  "
-              f"{elapsed / limit:4.1f} x the limit - {report.summary}")
+        print(f"  {label:>17}: {timing}  {timing.wall / limit.wall:4.1f} x the limit\n{'':>21}{report.summary}")
     database.dispose()
 
 

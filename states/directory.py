@@ -319,7 +319,7 @@ def _stage(connection: Connection, organizations: list[tuple[Any, ...]], contact
     else:
         for table, values in ((_STAGED_ORGANIZATIONS, organizations), (_STAGED_CONTACTS, contacts)):
             if values:
-                connection.execute(insert(table), [dict(zip(table.c.keys(), value)) for value in values])
+                connection.exec_driver_sql(f"INSERT INTO {table.name} VALUES ({', '.join('?' * len(table.c))})", values)
 
 
 def _known_address(staged: Table) -> ColumnElement[bool]:
