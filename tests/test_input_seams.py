@@ -10,7 +10,7 @@ from models import Contact, Engagement, Organization
 from models.db import Database
 from notifications.dispatcher import requeue
 from states.approvals import approval_status, record_decision
-from states.directory import import_partners_csv
+from states.directory import Tally, import_partners_csv
 from states.errors import NotFoundError
 from states.inputs import InputError
 from states.queries import Reader, get_engagement, list_engagements, list_organizations
@@ -94,8 +94,9 @@ def test_partner_csv_is_written_in_batches_and_keeps_opt_outs(world: Database, m
         "Gamma,banking,FR,,,,\n"
         "Acme,chemical,AT,Süd,Carla,carla@acme.example,fr\n"
     ))
-    assert report.errors == [] and (report.rows, report.organizations, report.contacts) == (5, 4, 4)
-    assert report.summary == "imported 5 row(s): 4 organizations and 4 contacts"
+    assert report.errors == [] and (report.rows, report.organizations, report.contacts) == (5, Tally(3, 1), Tally(3, 1))
+    assert report.summary == ("imported 5 row(s): organizations 3 new, 1 updated, 0 unchanged; "
+                              "contacts 3 new, 1 updated, 0 unchanged")
     with world.sessions() as session:
         acme = session.scalar(select(Organization).where(Organization.name == "Acme"))
         assert (acme.country, acme.region, sorted(c.email for c in acme.contacts)) == \

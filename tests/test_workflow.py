@@ -268,10 +268,10 @@ def test_partner_csv_reports_every_bad_row_and_imports_nothing(world: Database) 
         "Bad Mail,shipping,NL,Piet,not-an-email\n"
         "Header Injection,shipping,NL,\"Eve\r\nBcc: all@x.example\",eve@x.example\n"
     ))
-    assert report.organizations == 0
+    assert report.organizations.total == 0
     joined = "\n".join(report.errors)
     assert "line 3: industry" in joined and "line 4: country: 'XX'" in joined
     assert "line 5: contact_email" in joined and "line 6: contact_name: must be a single line" in joined
     assert snapshot(world) == before
     good = import_partners_csv(world, "name,industry,country\nGood Chemicals,chemical,DE\n")
-    assert (good.organizations, good.errors) == (1, [])
+    assert (good.organizations.new, good.errors) == (1, [])
