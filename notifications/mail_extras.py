@@ -121,7 +121,7 @@ def mail_extras(row: OutboxMessage, settings: Settings, now: datetime) -> dict[s
             context, method, uid=calendar_uid(context, settings), attendee=(row.recipient_name, row.recipient_address),
             settings=settings, url=action_url(context, row.dedupe_key, settings) or settings.public_base_url, now=now,
         )
-        extras["attachments"] = [Attachment(f'text/calendar; method={method}; charset="utf-8"', "meeting.ics", ics)]
+        extras["attachments"] = [Attachment(f'text/calendar; method="{method}"; charset="utf-8"', "meeting.ics", ics)]
     if address := reply_to(row, settings):
         headers["Reply-To"] = address
     if url := unsubscribe_url(row, settings, now):
