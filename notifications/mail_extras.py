@@ -102,7 +102,7 @@ def reply_to(row: OutboxMessage, settings: Settings) -> str | None:
 def unsubscribe_url(row: OutboxMessage, settings: Settings, now: datetime) -> str | None:
     """The one-click opt-out of an optional e-mail notice (its token fresh at ``now``); ``None`` for a mandatory
     one or a chat post."""
-    if row.mandatory or row.channel != "email":
+    if row.mandatory or row.channel == "chat":
         return None
     token = unsubscribe_token(settings.signing_key(), row.recipient_address, row.notification_type,
                               now + timedelta(days=settings.unsubscribe_lifetime_days))
