@@ -63,6 +63,8 @@ class Settings(BaseSettings):
 
     secretariat_email: str = "syntheticscoalition@state.example"
     secretariat_name: str = "Global Coalition Secretariat"
+    reply_to: str | None = Field(default=None, description="Reply-To of mails to partners and co-chairs; "
+                                 "default: secretariat_email (the mailbox whose replies are read)")
     mail_from: str = "Coalition Engage <engage@coalition.example>"
 
     smtp_host: str = "127.0.0.1"
@@ -172,6 +174,11 @@ class Settings(BaseSettings):
                 text = "" if value is None else str(value)
             values[ENV_PREFIX + name.upper()] = text
         return values
+
+    @property
+    def reply_address(self) -> str:
+        """Where answers to the engine's mails go: ``reply_to``, else the Secretariat's address."""
+        return self.reply_to or self.secretariat_email
 
     @property
     def resolved_database_url(self) -> str:

@@ -69,7 +69,7 @@ from notifications.errors import (
     OutboxOptedOut,
     PermanentDeliveryError,
 )
-from notifications.mail_extras import mail_extras
+from notifications.mail_extras import mail_extras, unsubscribe_url
 from notifications.mime import OutgoingEmail, build_email
 from notifications.redaction import redact
 from notifications.templates import RenderedMessage, render_message
@@ -490,9 +490,10 @@ def _fail(job: _Job, error: Exception) -> None:
     job.error = describe_error(error)
 
 
-def _rendered(row: Any, settings: Settings) -> RenderedMessage:  # noqa: ANN401 - a Core row
+def _rendered(row: Any, settings: Settings, now: datetime) -> RenderedMessage:  # noqa: ANN401 - a Core row
     context = {"secretariat_name": settings.secretariat_name, **row.context, "recipient_name": row.recipient_name,
-               "action_url": action_url(row.context, row.dedupe_key, settings)}
+               "action_url": action_url(row.context, row.dedupe_key, settings),
+               "unsubscribe_url": unsubscribe_url(row, settings, now)}
     try:
         return render_message(row.notification_type, row.language, context)
     except (ValueError, TemplateError) as error:
@@ -502,7 +503,7 @@ def _rendered(row: Any, settings: Settings) -> RenderedMessage:  # noqa: ANN401 
 def _email(row: Any, settings: Settings, clock: Clock) -> OutgoingEmail:  # noqa: ANN401 - a Core row
     """The e-mail of an outbox row, rendered; :class:`PermanentDeliveryError` if it cannot make one."""
     return build_email(
-        rendered=_rendered(row, settings),
+        rendered=_rendered(row, settings, clock.now()),
         recipient_name=row.recipient_name,
         recipient_address=row.recipient_address,
         dedupe_key=row.dedupe_key,
@@ -533,7 +534,7 @@ def _post_chat(connection: Connection, job: _Job, chat: ChatChannel, clock: Cloc
     try:
         if job.row.channel != DeliveryChannel.CHAT:
             raise PermanentDeliveryError(f"unknown channel {job.row.channel!r}")
-        chat.send(_rendered(job.row, settings), job.row.recipient_address)
+        chat.send(_rendered(job.row, settings, clock.now()), job.row.recipient_address)
     except Exception as error:  # noqa: BLE001 - every failure is recorded on the row
         _fail(job, error)
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -11,9 +13,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from models.enums import Channel, Role
 from portal.links import status_of
-from portal.web import TOO_MANY, client_key, portal_of
+from portal.web import TOO_MANY, Portal, client_key, portal_of
 from states import opt_outs, sign_in
-from states.approvals import record_decision
+from states.approvals import approval_status, record_decision
 from states.errors import EngageError
 from website.i18n import N_, Phrase
 
@@ -113,7 +115,15 @@ def pending(request: Request) -> Response:
     email = portal.signed_in_as(request, Role.CO_CHAIR)
     if email is None:
         return RedirectResponse("/signin", status_code=303)
-    return portal.render(request, "pending.html", email=email, items=sign_in.pending_decisions(portal.db, email))
+    return _pending_page(request, portal, email)
+
+
+def _pending_page(request: Request, portal: Portal, email: str, status_code: int = 200, **extra: Any) -> Response:
+    """The co-chair's pending decisions, each with its partner, meeting, policy and every vote so far."""
+    items = sign_in.pending_decisions(portal.db, email)
+    with portal.db.engine.begin() as connection:  # read together, as one moment
+        details = {item.engagement_id: approval_status(connection, item.engagement_id) for item in items}
+    return portal.render(request, "pending.html", status_code, email=email, items=items, details=details, **extra)
 
 
 @router.post("/pending/{engagement_id}", response_class=HTMLResponse)
@@ -139,9 +149,8 @@ def _decide(request: Request, engagement_id: int, data: FormData) -> Response:
     except (EngageError, ValueError) as error:
         code = status_of(error) if isinstance(error, EngageError) else 422
         return portal.refuse(request, error, code, heading=N_("This answer cannot be recorded"))
-    items = sign_in.pending_decisions(portal.db, email)
-    return portal.render(request, "pending.html", 200 if result.applied else 409, email=email, items=items,
-                         message=result.phrase, applied=result.applied)
+    return _pending_page(request, portal, email, 200 if result.applied else 409, message=result.phrase,
+                         applied=result.applied)
 
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)

@@ -31,7 +31,8 @@ STATUS = {
     action_links.ForgedLinkError: 404, action_links.ExpiredLinkError: 410, action_links.UsedLinkError: 409,
     action_links.MovedOnError: 409, NotFoundError: 404, NotAllowedError: 403, InputError: 422,
 }
-TEMPLATES = {"co_chair_decision": "decide.html", "invitation_answer": "invitation.html", "dialogue_report": "report.html"}
+TEMPLATES = {"co_chair_decision": "decide.html", "invitation_answer": "invitation.html", "dialogue_report": "report.html",
+             "resubmission": "resubmit.html"}
 REPORT_FIELDS = ("held_on", "organizing_agency", "public_partners", "private_partners", "narrative", "recommendations")
 COUNT_FIELDS = ("public_partners", "private_partners")
 REPORT_FORM_FIELDS = (*REPORT_FIELDS, "areas")

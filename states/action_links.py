@@ -32,8 +32,10 @@ from states.words import state_word
 from website.i18n import N_, Phrase
 
 # The steps a person can take through a link, and what the link is for.
-LINK_TRIGGERS = ("approve", "decline", "accept", "decline_invitation", "submit_report")
-LINKED_NOTIFICATIONS = {NotificationType.APPROVAL_REQUEST, NotificationType.REMINDER, NotificationType.INVITATION}
+LINK_TRIGGERS = ("approve", "decline", "accept", "decline_invitation", "submit_report", "resubmit")
+# A decision mail carries a link when it leaves its reader a step to take (changes requested, a report returned).
+LINKED_NOTIFICATIONS = {NotificationType.APPROVAL_REQUEST, NotificationType.REMINDER, NotificationType.INVITATION,
+                        NotificationType.DECISION}
 RECIPIENT_ROLES = {
     Recipient.CO_CHAIRS: Role.CO_CHAIR,
     Recipient.PARTNERS: Role.PARTNER,
@@ -123,7 +125,7 @@ def link_row(key: bytes, lifecycle: Lifecycle, *, notification: NotificationType
     return {
         "token_hash": token_hash(link_token(key, dedupe_key)), "engagement_id": engagement_id,
         "email": email.strip().lower(), "role": role.value, "language": language, "actions": actions,
-        "purpose": PURPOSES[role], "expires_at": now + lifetime, "used_at": None, "used_action": None,
+        "purpose": "resubmission" if "resubmit" in actions else PURPOSES[role], "expires_at": now + lifetime, "used_at": None, "used_action": None,
         "created_at": now,
     }
 

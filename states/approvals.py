@@ -64,7 +64,7 @@ STATUS_PARTNERS = (
     .order_by(_ORGANIZATIONS.c.name)
 )
 STATUS_VOTES = (
-    select(_CHAIRS.c.name, _CHAIRS.c.email, _VOTES.c.decision, _VOTES.c.channel)
+    select(_CHAIRS.c.name, _CHAIRS.c.email, _VOTES.c.decision, _VOTES.c.channel, _VOTES.c.comment)
     .outerjoin(_VOTES, (_VOTES.c.co_chair_id == _CHAIRS.c.id) & (_VOTES.c.engagement_id == bindparam("engagement_id")))
     .where(_CHAIRS.c.swg_code == bindparam("swg_code"))
     .order_by(_CHAIRS.c.id)
@@ -99,6 +99,7 @@ class CoChairVote:
     email: str
     decision: str | None
     channel: str | None
+    comment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,7 @@ def approval_status(db: Database | Connection, engagement_id: int) -> ApprovalSt
             raise NotFoundError(Phrase.of(N_("no engagement with id %(engagement_id)s"), engagement_id=str(engagement_id)))
         partners = connection.scalars(STATUS_PARTNERS, key).all()
         votes = [] if engagement.swg_found is None else [
-            CoChairVote(row.name, row.email, row.decision, row.channel)
+            CoChairVote(row.name, row.email, row.decision, row.channel, row.comment)
             for row in connection.execute(STATUS_VOTES, key | {"swg_code": engagement.swg_found})
         ]
     return ApprovalStatus(

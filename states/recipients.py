@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select
 
-from models import ActionLink, ApprovalVote, CoChair, Contact, OutboxMessage
-from models.enums import DeliveryChannel, OutboxStatus, ParticipantRole, Role
+from models import ActionLink, ApprovalVote, CoChair, Contact, Meeting, Organization, OutboxMessage, Participant
+from models.enums import DeliveryChannel, NotificationType, OutboxStatus, ParticipantRole, Role
 from settings import Settings
 from states.action_links import link_row
 from states.context import EngagementRow
@@ -43,6 +43,25 @@ ALL_CO_CHAIRS = (
 UNDECIDED_CO_CHAIRS = ALL_CO_CHAIRS.where(
     _CHAIRS.c.id.not_in(select(_VOTES.c.co_chair_id).where(_VOTES.c.engagement_id == bindparam("engagement_id"))))
 INSERT_OUTBOX, INSERT_LINKS = insert(OutboxMessage.__table__), insert(ActionLink.__table__)
+# What the mails say besides the engagement itself: where and until when its meeting is, which partners take
+# part, and the co-chairs' votes so far (with their comments).
+_MEETINGS, _PARTICIPANTS, _ORGANIZATIONS = Meeting.__table__, Participant.__table__, Organization.__table__
+MEETING_PLACE = select(_MEETINGS.c.ends_on, _MEETINGS.c.location).where(_MEETINGS.c.id == bindparam("meeting_id"))
+PARTNER_NAMES = (
+    select(_ORGANIZATIONS.c.name)
+    .join(_PARTICIPANTS, _PARTICIPANTS.c.organization_id == _ORGANIZATIONS.c.id)
+    .where(_PARTICIPANTS.c.engagement_id == bindparam("engagement_id"),
+           _PARTICIPANTS.c.role.in_([role.value for role in PARTNER_ROLES]))
+    .order_by(_PARTICIPANTS.c.id)
+)
+VOTES_SO_FAR = (
+    select(_CHAIRS.c.name, _VOTES.c.decision, _VOTES.c.comment)
+    .join(_CHAIRS, _CHAIRS.c.id == _VOTES.c.co_chair_id)
+    .where(_VOTES.c.engagement_id == bindparam("engagement_id"))
+    .order_by(_VOTES.c.decided_at, _VOTES.c.id)
+)
+#: Whoever reads these is told which partners and which votes are concerned.
+BRIEFED = {Recipient.SECRETARIAT, Recipient.CO_CHAIRS}
 
 WAITED_ON = {
     Role.CO_CHAIR: Recipient.CO_CHAIRS,
@@ -94,6 +113,39 @@ def addressees(connection: Connection, lifecycle: Lifecycle, engagement: Engagem
     return _contacts(connection, engagement.id, (ParticipantRole.ORGANIZER,))
 
 
+def _about(connection: Connection, engagement: EngagementRow, briefed: bool) -> dict[str, Any]:
+    """What the mails say of the engagement's meeting (last day, place) and, to the Secretariat and the
+    co-chairs, of its partners, approval policy and votes so far."""
+    context: dict[str, Any] = {}
+    if engagement.meeting_id:
+        place = connection.execute(MEETING_PLACE, {"meeting_id": engagement.meeting_id}).one()
+        context |= {"meeting_id": engagement.meeting_id, "meeting_location": place.location,
+                    "meeting_ends_on": place.ends_on.isoformat() if place.ends_on else None}
+    if briefed:
+        context["partner"] = ", ".join(connection.scalars(PARTNER_NAMES, {"engagement_id": engagement.id}))
+        if engagement.swg_code:
+            votes = connection.execute(VOTES_SO_FAR, {"engagement_id": engagement.id})
+            context |= {"approval_policy": engagement.approval_policy, "quorum": engagement.quorum,
+                        "votes": [{"name": v.name, "decision": v.decision, "comment": v.comment} for v in votes]}
+    return {key: value for key, value in context.items() if value not in (None, "")}
+
+
+def _answer_by(lifecycle: Lifecycle, engagement: EngagementRow, state: str, now: datetime) -> str | None:
+    """The day co-chairs are asked to answer by: when the Secretariat is told the answer is late (the
+    reminders' end, as the sweep escalates), for a waiting state that does not expire."""
+    wait = lifecycle.state(state).wait
+    if wait is None or wait.on is not Role.CO_CHAIR or wait.expire_after is not None:
+        return None
+    since = engagement.waiting_since if engagement.state == state and engagement.waiting_since else now
+    return (since + wait.remind_after * (wait.max_reminders + 1)).date().isoformat()
+
+
+def published_page(settings: Settings, engagement: EngagementRow, language: str) -> str:
+    """The engagement's page on the website, in ``language`` (English at the site's root)."""
+    prefix = "" if language == "en" else f"{language}/"
+    return f"{settings.site_url.rstrip('/')}/{prefix}{engagement.kind}/{engagement.id}.html"
+
+
 def _base_context(lifecycle: Lifecycle, engagement: EngagementRow, state: str) -> dict[str, Any]:
     context: dict[str, Any] = {
         "engagement_id": engagement.id,
@@ -137,7 +189,10 @@ def enqueue(connection: Connection, lifecycle: Lifecycle, engagement: Engagement
     """
     if not notifies:
         return 0
-    base = _base_context(lifecycle, engagement, state) | extra
+    targets = {resolved_recipient(lifecycle, notify, state) for notify in notifies}
+    base = _base_context(lifecycle, engagement, state) | _about(connection, engagement, bool(targets & BRIEFED)) | extra
+    if Recipient.CO_CHAIRS in targets and "deadline" not in base and (day := _answer_by(lifecycle, engagement, state, now)):
+        base["deadline"] = day
     key, lifetime = None, timedelta(days=settings.link_lifetime_days)  # the key is read once, when first needed
     rows, links = [], []
     for notify in notifies:
@@ -160,6 +215,9 @@ def enqueue(connection: Connection, lifecycle: Lifecycle, engagement: Engagement
                 links.append(link)
             link_context = {"link_purpose": link["purpose"], "link_expires": link["expires_at"].date().isoformat()} \
                 if link else {}
+            if notify.type is NotificationType.PUBLICATION_NOTICE:
+                link_context = {"link_purpose": "published_page",
+                                "page_url": published_page(settings, engagement, person.language)}
             rows.append({
                 "dedupe_key": dedupe_key,
                 "engagement_id": engagement.id,
@@ -170,7 +228,7 @@ def enqueue(connection: Connection, lifecycle: Lifecycle, engagement: Engagement
                 "recipient_address": person.address,
                 "language": person.language,
                 "mandatory": notify.mandatory,
-                "context": base | {"recipient_name": person.name} | link_context,
+                "context": base | {"recipient_name": person.name, "audience": recipient.value} | link_context,
                 "status": OutboxStatus.SUPPRESSED if suppressed else OutboxStatus.PENDING,
                 "status_reason": (
                     f"recipient opted out of {opted_out}" if suppressed

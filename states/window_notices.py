@@ -20,6 +20,8 @@ from models.db import Database
 from models.enums import EngagementKind, NotificationType, OrganizationType, OutboxStatus
 
 NOTICE_KINDS = (EngagementKind.WEBSITE_SUBMISSION, EngagementKind.RECOMMENDATION)
+#: The portal form each notice links to (a link purpose of ``notifications.action_urls``).
+FORM_LINKS = {EngagementKind.WEBSITE_SUBMISSION: "material_form", EngagementKind.RECOMMENDATION: "recommendation_form"}
 LEAD = timedelta(days=14)
 TITLES = {
     EngagementKind.WEBSITE_SUBMISSION: "Exchange of experiences on the Coalition website",
@@ -86,7 +88,8 @@ def _row(prefix: str, window: WindowDeadline, contact: object, now: datetime) ->
         "mandatory": False,
         "context": {"engagement_title": window.title, "deadline": window.closes_on.isoformat(),
                     **({"early_deadline": window.deadline.isoformat()} if window.early else {}),
-                    "organization": contact[4], "recipient_name": contact.name, "engagement_kind": window.kind},
+                    "organization": contact[4], "recipient_name": contact.name, "engagement_kind": window.kind,
+                    "link_purpose": FORM_LINKS[EngagementKind(window.kind)]},
         "status": OutboxStatus.SUPPRESSED if opted_out else OutboxStatus.PENDING,
         "status_reason": "recipient opted out of window_closing" if opted_out else None,
         "attempts": 0, "next_attempt_at": now, "created_at": now,

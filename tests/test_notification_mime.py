@@ -32,7 +32,13 @@ CONTEXT = {"engagement_title": "Presentation to SWG 2.2", "swg_code": "2.2", "me
            "url": "https://engage.example/engagements/7", "comment": "Merci\u00a0! Línea\u2028dos " + "w" * 90}
 UNSUBSCRIBE = {"List-Unsubscribe": "<http://127.0.0.1:8000/unsubscribe/" + "x" * 120 + ">",
                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
-CALENDAR = 'text/calendar; method="PUBLISH"; charset="utf-8"'
+CALENDAR = 'text/calendar; method="REQUEST"; charset="utf-8"'
+
+
+def _calendar(context: dict[str, object]) -> bytes:
+    return meeting_calendar(context, "REQUEST", uid="engagement-7-meeting-2@coalition.example",
+                            attendee=("Éloïse Müller", "eloise@example.org"), settings=Settings(),
+                            url="https://engage.example/a/x", now=CLOCK.now())
 
 
 def email_package_build(rendered, recipient_name, recipient_address, dedupe_key, settings, headers, attachments):  # noqa: ANN001, ANN201
@@ -62,7 +68,7 @@ def email_package_build(rendered, recipient_name, recipient_address, dedupe_key,
             del message[field]
         outer.attach(message)
         for attachment in attachments:
-            part = MIMEBase("text", "calendar", method="PUBLISH", charset="utf-8")
+            part = MIMEBase("text", "calendar", method="REQUEST", charset="utf-8")
             part.set_payload(attachment.data)
             encoders.encode_base64(part)
             part.add_header("Content-Disposition", "attachment", filename=attachment.filename)
@@ -85,7 +91,7 @@ CASES = [
 def test_the_bytes_are_those_of_the_email_package(kind: str, language: str, name: str, address: str,
                                                    headers: dict[str, str], with_calendar: bool) -> None:
     rendered = render_message(kind, language, CONTEXT | {"recipient_name": name, "engagement_title": f"Título {name}"})
-    calendar = meeting_calendar(CONTEXT | {"meeting_title": "Réunion à Genève"}, "engagement-7@coalition-engage")
+    calendar = _calendar(CONTEXT | {"meeting_title": "Réunion à Genève"})
     attachments = [Attachment(CALENDAR, "meeting.ics", calendar)] if with_calendar else []
     settings = Settings()
     ours = build_email(rendered=rendered, recipient_name=name, recipient_address=address, dedupe_key=f"k:{kind}",
@@ -102,7 +108,7 @@ def parsed_parts(message: Message) -> list[tuple[str, dict[str, str], bytes | No
 def test_a_delivered_message_parses_as_the_email_package_message(tmp_path: Path) -> None:
     name, address = "Éloïse Müller", "eloise@example.org"
     rendered = render_message("invitation", "fr", CONTEXT | {"recipient_name": name})
-    attachments = [Attachment(CALENDAR, "meeting.ics", meeting_calendar(CONTEXT, "engagement-7@coalition-engage"))]
+    attachments = [Attachment(CALENDAR, "meeting.ics", _calendar(CONTEXT))]
     with running_smtp_server(MaildirHandler(tmp_path / "mail")) as port:
         settings = Settings(smtp_port=port)
         with EmailChannel(settings) as channel:

@@ -30,7 +30,7 @@ CONTEXT = {
     "meeting_date": "2024-02-15",
     "deadline": "2024-02-01",
     "reminder_number": 2,
-    "decision": "approve",
+    "trigger": "approve",
     "url": "https://engage.example/engagements/7",
     "comment": "Thank you",
 }
@@ -98,11 +98,11 @@ def test_mails_and_site_name_the_coalition_alike_and_sign_in_its_secretariat() -
 
 
 def test_french_puts_a_no_break_space_before_colons() -> None:
-    message = render_message("decision", "fr", CONTEXT | {"decision": "other"})
+    message = render_message("decision", "fr", CONTEXT | {"trigger": "other"})
     assert message.subject == "Décision\u00a0: Presentation to SWG 2.2"
     assert "Commentaire\u00a0: Thank you" in message.text and "Ouvrir dans Coalition Engage\u00a0: https://" in message.text
     assert "<strong>Commentaire\u00a0:</strong>" in message.html
-    assert "«\u00a0Presentation to SWG 2.2\u00a0»\u00a0: other." in message.html
+    assert "concernant «\u00a0Presentation to SWG 2.2\u00a0»." in message.html
 
 
 def test_dates_and_kinds_are_localized() -> None:

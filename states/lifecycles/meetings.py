@@ -36,8 +36,13 @@ def meeting_lifecycle(kind: EngagementKind, title: str, host: str) -> Lifecycle:
             ),
             *publication_steps(("outcome_recorded",)),
             TransitionSpec(
-                "cancel", ("proposed", "scheduled", "invitations_sent"), "cancelled", SECRETARIAT, "Call the meeting off",
+                "cancel", ("proposed", "scheduled"), "cancelled", SECRETARIAT, "Call the meeting off",
                 guards=("comment_given",),
+            ),
+            TransitionSpec(
+                "cancel", ("invitations_sent",), "cancelled", SECRETARIAT, "Call the meeting off; the invitees are told",
+                guards=("comment_given",),
+                notify=(notify(NotificationType.DECISION, Recipient.PARTNERS, mandatory=True),),
             ),
         ],
     )

@@ -22,6 +22,7 @@ def submit(*, sources: tuple[str, ...] = ("draft",), trigger: str = "submit") ->
     return TransitionSpec(
         trigger, sources, "submitted", roles, "Send it to the Secretariat while the window is open",
         guards=("window_open",), effects=("stamp_submitted",),
+        notify=(notify(NotificationType.DECISION, Recipient.SECRETARIAT),),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from models import ApprovalVote, OutboxMessage, TransitionLog
+from states.approvals import record_decision
 from states.workflow import apply_transition
 from tests.world import SECRETARIAT, new_engagement
 
@@ -61,6 +62,19 @@ def test_co_chair_decides_from_the_pending_list(world: PortalWorld) -> None:
         assert session.scalar(select(func.count()).select_from(ApprovalVote).where(ApprovalVote.engagement_id == second)) == 0
     assert (vote.decision, vote.channel) == ("approve", "website")
     assert world.client.get("/board", follow_redirects=False).status_code == 303  # co-chairs see no board
+
+
+def test_the_pending_list_shows_the_whole_decision(world: PortalWorld) -> None:
+    engagement = awaiting_approval(world, meeting_id=2)
+    record_decision(world.db, engagement, "swg22.france@cochairs.example", "approve", "Timely for the session",
+                    clock=world.clock, settings=world.settings)
+    _sign_in(world, UNODC)
+    page = world.client.get("/pending").text
+    for shown in ("Meta", "SWG 2.2 information-sharing session (20 February 2024)", "all co-chairs must approve",
+                  "Approve — “Timely for the session”", "the invitation goes to the partner at once"):
+        assert shown in page, shown
+    spanish = world.client.get("/pending?lang=es").text
+    assert "Cuando se cumpla la regla de aprobación" in spanish
 
 
 def test_secretariat_board_shows_waits_and_flow_runs(world: PortalWorld) -> None:
