@@ -515,6 +515,26 @@ def mail_links(to: str | None) -> None:
             console.print(shown(f"  {url}"), highlight=False, soft_wrap=True)
 
 
+@app.command("mail-intake")
+@click.option("--limit", type=click.IntRange(1, 100_000), help="Read at most this many messages")
+def mail_intake(limit: int | None) -> None:
+    """Read the Secretariat's mailbox once (ENGAGE_IMAP_*): file each message, move it to Processed or Refused."""
+    import imaplib
+
+    from imap_tools.errors import MailboxLoginError
+    from notifications.mailbox import read_mailbox
+    from settings import get_settings
+
+    database = open_db(migrate=True)
+    try:
+        report = run(lambda: read_mailbox(database, get_settings(), limit=limit))
+    except (OSError, imaplib.IMAP4.error, MailboxLoginError) as error:
+        fail(f"the mailbox could not be read: {error}")
+    for item in report.filed:
+        console.print(shown(f"{item.outcome}: {item.reason}"), highlight=False, soft_wrap=True)
+    console.print(shown(report.summary()), highlight=False)
+
+
 @app.group("outbox", invoke_without_command=True, help="Notifications waiting, sent, or dead-lettered.")
 @click.option("--status", type=choice_of(OutboxStatus), help="Only with this status")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=100)

@@ -11,6 +11,7 @@ from models.outbox import OutboxMessage
 from notifications.mime import Attachment
 from settings import Settings
 from states.opt_outs import unsubscribe_token
+from states.reply_address import reply_address
 
 
 def meeting_calendar(context: dict[str, Any], uid: str) -> bytes | None:
@@ -41,11 +42,16 @@ def mail_extras(row: OutboxMessage, settings: Settings, now: datetime) -> dict[s
         ics = meeting_calendar(context, f"engagement-{row.engagement_id}@coalition-engage")
         if ics:
             extras["attachments"] = [Attachment('text/calendar; method="PUBLISH"; charset="utf-8"', "meeting.ics", ics)]
+    headers: dict[str, str] = {}
+    if context.get("link_purpose") and (reply_to := reply_address(settings, row.dedupe_key)):
+        headers["Reply-To"] = reply_to  # a reply to a mail that asks an answer reaches the mailbox intake, proven
     if not row.mandatory:
         token = unsubscribe_token(settings.signing_key(), row.recipient_address, row.notification_type,
                                   now + timedelta(days=settings.unsubscribe_lifetime_days))
-        extras["headers"] = {
+        headers |= {
             "List-Unsubscribe": f"<{settings.public_base_url.rstrip('/')}/unsubscribe/{token}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
+    if headers:
+        extras["headers"] = headers
     return extras

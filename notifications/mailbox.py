@@ -1,0 +1,105 @@
+"""The IMAP reader of the Secretariat's mailbox: fetch, file through ``states.mail_intake``, then move.
+
+Each batch of messages is judged by size first (``RFC822.SIZE``: a message over
+``MAX_MESSAGE_BYTES`` is refused from its headers alone, its body never fetched), then each message
+is filed (committed) and only then moved to ``Processed`` or ``Refused``. A crash between the
+commit and the move leaves the message in the folder; the next run finds its key already filed and
+only moves it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from imap_tools import MailBox, MailBoxUnencrypted
+from imap_tools.mailbox import BaseMailBox
+
+from models.db import Database
+from settings import Settings
+from states.clock import SYSTEM_CLOCK, Clock
+from states.errors import InputError
+from states.mail_intake import MAX_MESSAGE_BYTES, PROCESSED, REFUSED, Filed, file_message, file_oversized
+
+BATCH = 50
+_UID = re.compile(rb"UID (\d+)")
+_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
+
+
+@dataclass
+class MailboxRun:
+    """What one run of the intake did: each message's outcome, in the order read."""
+
+    filed: list[Filed] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(item.outcome for item in self.filed))
+
+    def summary(self) -> str:
+        counts = self.counts()
+        if not counts:
+            return "no message in the mailbox"
+        return f"{len(self.filed)} messages: " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+
+
+def connect(settings: Settings) -> BaseMailBox:
+    """The configured mailbox, logged in at ``imap_folder``; ``InputError`` when it is not configured."""
+    if not settings.imap_host or not settings.imap_username or settings.imap_password is None:
+        raise InputError("the mailbox is not configured: set ENGAGE_IMAP_HOST, ENGAGE_IMAP_USERNAME and "
+                         "ENGAGE_IMAP_PASSWORD")
+    box = MailBox(settings.imap_host, settings.imap_port) if settings.imap_ssl \
+        else MailBoxUnencrypted(settings.imap_host, settings.imap_port)
+    return box.login(settings.imap_username, settings.imap_password, initial_folder=settings.imap_folder)
+
+
+def read_mailbox(db: Database, settings: Settings, *, clock: Clock = SYSTEM_CLOCK, limit: int | None = None,
+                 batch: int = BATCH) -> MailboxRun:
+    """File every message of the mailbox's folder once (at most ``limit``), moving each after its commit."""
+    run = MailboxRun()
+    with connect(settings) as box:
+        for folder in (PROCESSED, REFUSED):
+            if not box.folder.exists(folder):
+                box.folder.create(folder)
+        uids = box.uids()[:limit] if limit else box.uids()
+        for start in range(0, len(uids), batch):
+            chunk = uids[start:start + batch]
+            moves: dict[str, list[str]] = {PROCESSED: [], REFUSED: []}
+            for uid, filed in _file_chunk(box, db, chunk, settings, clock):
+                run.filed.append(filed)
+                moves[filed.folder].append(uid)
+            for folder, moved in moves.items():
+                if moved:
+                    box.move(moved, folder)
+    return run
+
+
+def _file_chunk(box: BaseMailBox, db: Database, uids: list[str], settings: Settings,
+                clock: Clock) -> Iterator[tuple[str, Filed]]:
+    sizes = {uid: int(size) for uid, size in _fetch(box, uids, "(RFC822.SIZE)", _SIZE)}
+    small = [uid for uid in uids if sizes.get(uid, 0) <= MAX_MESSAGE_BYTES]
+    for uid in uids:
+        if uid in sizes and uid not in small:
+            headers = dict(_fetch(box, [uid], "(BODY.PEEK[HEADER])"))
+            yield uid, file_oversized(db, headers.get(uid, b""), sizes[uid], clock=clock)
+    if small:
+        for uid, raw in _fetch(box, small, "(BODY.PEEK[])"):
+            yield uid, file_message(db, raw, settings=settings, clock=clock)
+
+
+def _fetch(box: BaseMailBox, uids: list[str], what: str, pattern: re.Pattern[bytes] | None = None,
+           ) -> Iterator[tuple[str, bytes]]:
+    """(uid, literal) for each message, or (uid, the ``pattern``'s group) for an attribute without a literal."""
+    status, data = box.client.uid("FETCH", ",".join(uids), what)
+    if status != "OK":
+        raise ConnectionError(f"the IMAP server refused FETCH {what}: {data!r}")
+    for item in data:
+        head = item[0] if isinstance(item, tuple) else item
+        if not isinstance(head, bytes) or not (uid := _UID.search(head)):
+            continue
+        if pattern is not None:
+            if found := pattern.search(head):
+                yield uid.group(1).decode(), found.group(1)
+        elif isinstance(item, tuple):
+            yield uid.group(1).decode(), item[1]
