@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import email.errors
 import hashlib
+import io
 import re
+import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage, Message
@@ -55,6 +57,9 @@ from states.workflow import apply_transition
 
 MAX_MESSAGE_BYTES = 15 * 1024 * 1024
 """Larger messages are refused unread (IMAP RFC822.SIZE): a 10 MiB file is about 13.7 MiB in base64."""
+MAX_INFLATED_BYTES = 100 * 1024 * 1024
+"""A DOCX or PPTX whose members would inflate to more is refused as a zip bomb (nothing here inflates it,
+but whoever opens it would)."""
 PROCESSED, REFUSED = "Processed", "Refused"
 FILED, BOUNCE, IGNORED, STAFF, REFUSAL = "filed", "bounce", "ignored", "staff", "refused"
 OUR_DOMAIN = "@engage.coalition>"  # notifications.mime.MESSAGE_ID_DOMAIN, as it ends a Message-ID
@@ -86,7 +91,7 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 # What the email package raises reading a hostile body (an unknown charset, a broken part, endless nesting).
-MALFORMED = (LookupError, ValueError, TypeError, AttributeError, UnicodeError, RecursionError, email.errors.MessageError)
+MALFORMED = (zipfile.BadZipFile, LookupError, ValueError, TypeError, AttributeError, UnicodeError, RecursionError, email.errors.MessageError)
 
 
 class Refusal(Exception):
@@ -362,8 +367,15 @@ def _typed_file(message: EmailMessage) -> tuple[bytes, str] | None:
         if len(content) > MAX_UPLOAD_BYTES:
             raise Refusal(f"an attachment is over {MAX_UPLOAD_BYTES // 1048576} MiB")
         if kind := detect(content):
+            if kind != "pdf" and _inflated(content) > MAX_INFLATED_BYTES:
+                raise Refusal(f"the {kind.upper()} attached would inflate to over {MAX_INFLATED_BYTES // 1048576} MiB")
             return content, kind
     return None
+
+
+def _inflated(content: bytes) -> int:
+    """What a DOCX or PPTX (a zip) says its members hold once inflated (read from its directory, never inflated)."""
+    return sum(member.file_size for member in zipfile.ZipFile(io.BytesIO(content)).infolist())
 
 
 def _submission(db: Database, inbound: Inbound, settings: Settings, now: datetime, clock: Clock) -> Filed:
@@ -413,7 +425,8 @@ def _submission(db: Database, inbound: Inbound, settings: Settings, now: datetim
         raise
     if received is not None and not received.queued and fresh:
         (settings.upload_dir / "quarantine" / upload).unlink(missing_ok=True)
-    return done(db, inbound.key)
+    filed = done(db, inbound.key)
+    return filed if received is None else replace(filed, replayed=False)
 
 
 def _fields(body: str) -> tuple[dict[str, str], str]:

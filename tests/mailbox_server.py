@@ -13,6 +13,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,8 +107,19 @@ def _wait_for(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @contextmanager
-def running_dovecot(root: Path) -> Iterator[ImapServer]:
-    """Dovecot serving one user's maildir under ``root`` until the block ends."""
+def running_dovecot() -> Iterator[ImapServer]:
+    """Dovecot serving one user's maildir, under a folder of its own (removed after), until the block ends.
+
+    The folder is made in the system's temporary folder, not pytest's (private to its user): Dovecot's
+    own processes run as other users and must reach the password file and the mail.
+    """
+    with tempfile.TemporaryDirectory(prefix="engage-dovecot-") as folder:
+        with _dovecot(Path(folder)) as server:
+            yield server
+
+
+@contextmanager
+def _dovecot(root: Path) -> Iterator[ImapServer]:
     binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
     if not Path(binary).exists():
         raise RuntimeError("dovecot is not installed: apt-get install -y dovecot-imapd")

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from tests.mailbox_server import ImapServer, running_dovecot
 
 
 @pytest.fixture
-def imap_server(tmp_path: Path) -> Iterator[ImapServer]:
+def imap_server() -> Iterator[ImapServer]:
     """Dovecot on 127.0.0.1 with one empty mailbox, stopped after the test."""
-    with running_dovecot(tmp_path / "dovecot") as server:
+    with running_dovecot() as server:
         yield server
