@@ -211,19 +211,20 @@ def org_list(type: str | None) -> None:
 @click.argument("name", help="The organization's exact name")
 def org_show(name: str) -> None:
     """Show an organization and its contacts."""
-    from states.queries import get_organization
+    from states.queries import get_organization, undeliverable
 
     with open_reader() as reader:
         organization, contacts = run(lambda: get_organization(reader, name))
+        bounced = undeliverable(reader, [contact.email for contact in contacts])
         console.print(Text.assemble(
             shown(organization.name, "bold"),
             shown(f" ({organization.type}, {organization.industry or '-'}, {organization.country or '-'}"
                   f"{f', {organization.region}' if organization.region else ''})"),
         ), highlight=False)
-        table = Table("contact", "e-mail", "language", "opted out of")
+        table = Table("contact", "e-mail", "language", "opted out of", "undeliverable")
         for contact in contacts:
             table.add_row(shown(contact.name), shown(contact.email), shown(contact.language),
-                          shown(", ".join(contact.opt_outs or [])))
+                          shown(", ".join(contact.opt_outs or [])), shown(bounced.get(contact.email.lower(), "")))
         console.print(table)
 
 

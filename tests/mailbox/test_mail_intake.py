@@ -12,8 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
+import cli.app
+from cli.app import app
 from models import (
     Engagement, InboundMessage, OutboxMessage, PendingSubmission, TransitionLog, UndeliverableAddress,
 )
@@ -21,6 +24,7 @@ from models.db import Database
 from notifications.mail_extras import mail_extras
 from notifications.mailbox import read_mailbox
 from notifications.mime import message_id_for
+from settings import get_settings
 from states import intake
 from states.approvals import record_decision
 from states.mail_intake import file_message
@@ -187,3 +191,29 @@ def test_a_reply_without_keyword_or_proof_goes_to_staff(world: MailboxWorld) -> 
     assert state_of(world, engagement) == state != "accepted"
     assert world.counts()[:3] == before[:3]
     assert world.folders() == {"INBOX": 0, "Processed": 2, "Refused": 0}
+
+
+def test_cli_reads_the_mailbox_and_org_show_names_the_bounced_address(
+        world: MailboxWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, invited = invitation(world)
+    world.append(dsn("mailer-daemon@mx.meta.example", META, message_id_for(invited.dedupe_key)))
+    for name, value in {"DATABASE_URL": world.db.url, "DATA_DIR": str(world.settings.data_dir),
+                        "SECRET_KEY": world.settings.secret_key, "IMAP_HOST": world.server.host,
+                        "IMAP_PORT": str(world.server.port), "IMAP_SSL": "false",
+                        "IMAP_USERNAME": world.server.username, "IMAP_PASSWORD": world.server.password}.items():
+        monkeypatch.setenv(f"ENGAGE_{name}", value)
+    get_settings.cache_clear()
+    monkeypatch.setattr(cli.app.console, "width", 10_000)
+    monkeypatch.setattr(cli.app.errors, "width", 10_000)
+    runner = CliRunner()
+    read = runner.invoke(app, ["mail-intake"], terminal_width=200)
+    assert read.exit_code == 0, read.output
+    assert f"bounce: undeliverable: {META}" in read.output and "1 messages: 1 bounce" in read.output
+    shown = runner.invoke(app, ["org", "show", "Meta"], terminal_width=200)
+    assert shown.exit_code == 0 and "delivery failed (5.1.1)" in shown.output
+    monkeypatch.setenv("ENGAGE_IMAP_PASSWORD", "wrong")
+    get_settings.cache_clear()
+    refused = runner.invoke(app, ["mail-intake"], terminal_width=200)
+    assert refused.exit_code == 1 and "the mailbox could not be read" in refused.output
+    assert "wrong" not in refused.output
+    get_settings.cache_clear()
