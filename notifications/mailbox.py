@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from imap_tools import MailBox, MailBoxUnencrypted
@@ -24,6 +25,7 @@ from states.errors import InputError
 from states.mail_intake import MAX_MESSAGE_BYTES, PROCESSED, REFUSED, Filed, file_message, file_oversized
 
 BATCH = 50
+WORKERS = 4
 _UID = re.compile(rb"UID (\d+)")
 _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 
@@ -84,8 +86,13 @@ def _file_chunk(box: BaseMailBox, db: Database, uids: list[str], settings: Setti
             headers = dict(_fetch(box, [uid], "(BODY.PEEK[HEADER])"))
             yield uid, file_oversized(db, headers.get(uid, b""), sizes[uid], clock=clock)
     if small:
-        for uid, raw in _fetch(box, small, "(BODY.PEEK[])"):
-            yield uid, file_message(db, raw, settings=settings, clock=clock)
+        fetched = list(_fetch(box, small, "(BODY.PEEK[])"))
+        # PostgreSQL files several at once (each message is its own transaction; one sender's are serialised
+        # by the intake's lock per address); SQLite has one writer anyway.
+        workers = 1 if db.dialect == "sqlite" else WORKERS
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            yield from zip((uid for uid, _ in fetched), pool.map(
+                lambda item: file_message(db, item[1], settings=settings, clock=clock), fetched))
 
 
 def _fetch(box: BaseMailBox, uids: list[str], what: str, pattern: re.Pattern[bytes] | None = None,

@@ -32,7 +32,7 @@ import io
 import re
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage, Message
@@ -162,6 +162,10 @@ def file_message(db: Database, raw: bytes, *, settings: Settings, clock: Clock =
         return _record(db, key, REFUSAL, str(refusal), sender, subject, now)
     try:
         return _file(db, inbound, settings, now, clock)
+    except IntegrityError:  # another intake filed the same message at the same moment: its record stands
+        if earlier := done(db, key):
+            return earlier
+        raise
     except Refusal as refusal:
         return _record(db, key, REFUSAL, str(refusal), inbound.sender, inbound.subject, now)
     except EngageError as error:  # refused by a seam (input policy, window, link, guard): nothing was written
@@ -406,27 +410,25 @@ def _submission(db: Database, inbound: Inbound, settings: Settings, now: datetim
     if typed is not None:
         store(typed[0], typed[1], settings.upload_dir)  # quarantined; content-addressed, so storing twice is harmless
 
+    recorded: list[Filed] = []
+
     def record(session: Session, pending_id: int | None) -> None:
         reason = f"pending submission {pending_id}: a confirmation link was mailed to {inbound.sender}" if pending_id \
             else "not queued: the sender's address had its confirmation mails for today, or opted out"
-        session.add(InboundMessage(key=inbound.key, folder=PROCESSED if pending_id else REFUSED,
-                                   outcome=FILED if pending_id else REFUSAL, reason=reason, sender=inbound.sender,
-                                   subject=inbound.subject, received_at=now))
+        recorded.append(_insert(session.connection(), inbound.key, FILED if pending_id else REFUSAL, reason,
+                                inbound.sender, inbound.subject, now))
 
     form = {"organization": fields["organization"], "email": inbound.sender, "title": title.strip()}
     try:
         received = intake.receive(db, kind, form, details, language=language, settings=settings, clock=clock,
                                   upload_name=upload, also=record)
-    except IntegrityError:  # another intake filed it at the same moment: its record stands
-        received = None
     except EngageError:
         if fresh:
             (settings.upload_dir / "quarantine" / upload).unlink(missing_ok=True)
         raise
-    if received is not None and not received.queued and fresh:
+    if not received.queued and fresh:
         (settings.upload_dir / "quarantine" / upload).unlink(missing_ok=True)
-    filed = done(db, inbound.key)
-    return filed if received is None else replace(filed, replayed=False)
+    return recorded[0]
 
 
 def _fields(body: str) -> tuple[dict[str, str], str]:
