@@ -1,6 +1,6 @@
 """Benchmark of the mailbox intake: 1,000 queued submissions filed from a real Dovecot into PostgreSQL.
 
-Starts a throw-away Dovecot (Debian's dovecot-imapd, as the tests do), appends 1,000 achievements
+Starts a throw-away Dovecot (``notifications.local_imap``, as the tests do), appends 1,000 achievements
 from 1,000 senders to INBOX and the same to a second folder, then times, in the same run, a plain
 imap-tools loop (fetch every message, move it; no parsing, no database) on the second folder and
 ``read_mailbox`` (fetch, parse, file each message in its transaction with its confirmation mail,
@@ -14,25 +14,22 @@ from __future__ import annotations
 import argparse
 import imaplib
 import os
-import sys
 import tempfile
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.mailbox_server, the tests' Dovecot
+from imap_tools import MailBoxUnencrypted
+from sqlalchemy import func, select, update
 
-from imap_tools import MailBoxUnencrypted  # noqa: E402
-from sqlalchemy import func, select, update  # noqa: E402
-
-from models import InboundMessage, SubmissionWindow  # noqa: E402
-from models.db import Database  # noqa: E402
-from notifications.mailbox import read_mailbox  # noqa: E402
-from scratch_postgres import scratch_postgres  # noqa: E402
-from settings import Settings  # noqa: E402
-from states.clock import SimulatedClock  # noqa: E402
-from states.directory import load_sample  # noqa: E402
-from tests.mailbox_server import running_dovecot  # noqa: E402
+from models import InboundMessage, SubmissionWindow
+from models.db import Database
+from notifications.local_imap import ImapServer, running_dovecot
+from notifications.mailbox import read_mailbox
+from scratch_postgres import scratch_postgres
+from settings import Settings
+from states.clock import SimulatedClock
+from states.directory import load_sample
 
 NOW = datetime(2024, 3, 1, 9, tzinfo=timezone.utc)
 
@@ -45,7 +42,7 @@ def message(number: int) -> bytes:
             f"What org {number} achieved against synthetic drugs this year.\r\n").encode()
 
 
-def append(server, folder: str, count: int) -> None:  # noqa: ANN001 - tests.mailbox_server.ImapServer
+def append(server: ImapServer, folder: str, count: int) -> None:
     imap = imaplib.IMAP4(server.host, server.port)
     imap.login(server.username, server.password)
     imap.create(folder)
@@ -54,7 +51,7 @@ def append(server, folder: str, count: int) -> None:  # noqa: ANN001 - tests.mai
     imap.logout()
 
 
-def plain_loop(server, folder: str) -> int:  # noqa: ANN001
+def plain_loop(server: ImapServer, folder: str) -> int:
     """What imap-tools alone costs: fetch every message of ``folder`` in bulk, then move them all."""
     with MailBoxUnencrypted(server.host, server.port).login(server.username, server.password, folder) as box:
         box.folder.create(f"{folder}-done")

@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
-from email.message import EmailMessage, Message
+from email.message import EmailMessage
 from email.parser import BytesHeaderParser, BytesParser, HeaderParser
 from email.utils import getaddresses, parseaddr
 
@@ -185,6 +185,8 @@ def _file(db: Database, inbound: Inbound, settings: Settings, now: datetime, clo
         return _bounce(db, inbound, now)
     if reason := _automatic(message, inbound.subject):
         return _record(db, inbound.key, IGNORED, reason, sender, inbound.subject, now)
+    if any(part.get_content_type() == "message/rfc822" for part in message.walk()):
+        raise Refusal("a message attached to a message is not filed: send its text itself")
     thread = _thread_ids(message)
     tokens = _plus_tokens(message, settings)
     if thread or tokens:
@@ -355,16 +357,9 @@ def _all_text(message: EmailMessage) -> str | None:
     return " ".join(part.get_content() for part in parts if part is not None and part.get_content_maintype() == "text")
 
 
-def _attachments(message: EmailMessage) -> Iterator[Message]:
-    """The message's own attachments (not those of attached messages)."""
-    for part in message.iter_attachments():
-        if part.get_content_type() != "message/rfc822":
-            yield part
-
-
 def _typed_file(message: EmailMessage) -> tuple[bytes, str] | None:
     """The first attachment that is by its content a PDF, DOCX or PPTX, within the upload limit."""
-    for part in _attachments(message):
+    for part in message.iter_attachments():
         content = part.get_payload(decode=True)
         if not isinstance(content, bytes):
             continue

@@ -1,11 +1,11 @@
-"""Fixtures of the mailbox tests: a real Dovecot per test (see ``tests.mailbox_server``)."""
+"""Fixtures of the mailbox tests: a real Dovecot per test (see ``notifications.local_imap``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 import pytest
 
-from tests.mailbox_server import ImapServer, running_dovecot
+from notifications.local_imap import ImapServer, running_dovecot
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from models import InboundMessage, OutboxMessage, PendingSubmission, TransitionL
 from models.db import Database
 from settings import Settings
 from states.clock import SimulatedClock
-from tests.mailbox_server import ImapServer
+from notifications.local_imap import ImapServer
 
 MAILBOX_ADDRESS = "secretariat@coalition.example"
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import zipfile
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,8 +32,8 @@ from states.approvals import record_decision
 from states.mail_intake import file_message
 from states.reply_address import reply_address
 from states.workflow import apply_transition
-from tests.mailbox.mailbox_world import PDF, MailboxWorld, dsn, mail, settings_for
-from tests.mailbox_server import ImapServer
+from tests.mailbox.mailbox_world import MAILBOX_ADDRESS, PDF, MailboxWorld, dsn, mail, settings_for
+from notifications.local_imap import ImapServer
 from tests.world import SECRETARIAT, clock_at, new_engagement, seeded
 
 pytestmark = pytest.mark.imap
@@ -108,28 +110,35 @@ def test_answers_submissions_bounces_and_auto_replies_are_filed_once(world: Mail
     world.append(mail("friend@ngo.example", "Hello", "Can we meet?\n"))
     world.append(mail("Coalition Engage <engage@coalition.example>", "Loop", "ours\n"))
     world.append(dsn("mailer-daemon@mx.meta.example", META, message_id_for(invited.dedupe_key)))
-    # hostile: a DSN about a mail we never sent, an encoded-word From, malformed MIME, a zip bomb, 25 MiB
+    # hostile: a DSN about a mail we never sent, an encoded-word From, malformed MIME, a zip bomb, a forwarded
+    # forged answer (message/rfc822), 25 MiB
     world.append(dsn("mailer-daemon@evil.example", "swg22.france@cochairs.example", "<forged@engage.coalition>"))
     encoded = mail("mallory@evil.example", "Re: Invitation", "Accept\n", to=reply_to, headers=thread)
     world.append(encoded.replace(b"From: mallory@evil.example", b"From: =?utf-8?q?policy=40meta.example?=", 1))
     world.append(b"From: a@b.example\r\nSubject: Achievement: broken\r\nContent-Type: multipart/mixed\r\n\r\n--x\r\n")
     world.append(mail("bomb@evil.example", "Material: handbook", "Organization: Evil Corp\n\nread it\n",
                       attachment=(zip_bomb(), "application/octet-stream", "handbook.docx")))
+    forwarded = EmailMessage()
+    forwarded["From"], forwarded["To"], forwarded["Subject"] = "mallory@evil.example", MAILBOX_ADDRESS, "Achievement: fwd"
+    forwarded.set_content("Organization: Evil Corp\n\nsee attached\n")
+    forwarded.add_attachment(message_from_bytes(mail(META, "Re: Invitation", "Accept\n", to=reply_to, headers=thread),
+                                                policy=policy.default))
+    world.append(forwarded.as_bytes())
     big = mail("big@evil.example", "Achievement: huge", "Organization: Big\n\nhuge\n",
                attachment=(b"%PDF-" + b"0" * (25 * 1024 * 1024), "application/pdf", "huge.pdf"))
     world.append(big)
 
     first = read_mailbox(world.db, world.settings, clock=world.clock)
-    assert len(first.filed) == 12 and not any(item.replayed for item in first.filed)
+    assert len(first.filed) == 13 and not any(item.replayed for item in first.filed)
     found = outcomes(world)
     assert len(found["filed"]) == 2 and len(found["ignored"]) == 2 and len(found["bounce"]) == 1
     assert len(found["staff"]) == 1 and "no kind keyword" in found["staff"][0]
     refused = " | ".join(found["refused"])
-    assert len(found["refused"]) == 6, refused
+    assert len(found["refused"]) == 7, refused
     for reason in ("not sent to mallory@evil.example", "for no mail of ours", "exactly one plain sender",
-                   "malformed message", "would inflate", "MiB"):
+                   "malformed message", "would inflate", "MiB", "a message attached to a message"):
         assert reason in refused, reason
-    assert world.folders() == {"INBOX": 0, "Processed": 6, "Refused": 6}
+    assert world.folders() == {"INBOX": 0, "Processed": 6, "Refused": 7}
 
     # the answer: through the link's seam, as Meta, by mailbox
     assert state_of(world, engagement) != "invited"

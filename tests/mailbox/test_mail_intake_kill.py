@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from models import InboundMessage, OutboxMessage, PendingSubmission, SubmissionWindow
 from models.db import Database
 from tests.mailbox.mailbox_world import MAILBOX_ADDRESS, MailboxWorld, mail, settings_for
-from tests.mailbox_server import ImapServer
+from notifications.local_imap import ImapServer
 from tests.world import clock_at, seeded
 
 pytestmark = pytest.mark.imap

@@ -1,4 +1,5 @@
-"""A real IMAP server for the tests: Dovecot (Debian's ``dovecot-imapd``) with a throw-away configuration.
+"""A local IMAP server for the tests, the demo and the benchmark: Dovecot (Debian's ``dovecot-imapd``) with a
+throw-away configuration.
 
 ``running_dovecot`` writes a configuration under a temporary folder (a plain-text passdb with one
 user, maildir mail, IMAP on 127.0.0.1 at a free port, plaintext login allowed there and no TLS),
@@ -30,6 +31,11 @@ class ImapServer:
     username: str
     password: str
     root: Path
+
+
+def available() -> bool:
+    """Whether Dovecot is installed here."""
+    return bool(shutil.which("dovecot")) or Path("/usr/sbin/dovecot").exists()
 
 
 def free_port() -> int:
