@@ -26,6 +26,7 @@ from states.mail_intake import MAX_MESSAGE_BYTES, PROCESSED, REFUSED, Filed, fil
 
 BATCH = 50
 WORKERS = 4
+FETCH_BYTES = 64 * 1024 * 1024
 _UID = re.compile(rb"UID (\d+)")
 _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 
@@ -85,14 +86,29 @@ def _file_chunk(box: BaseMailBox, db: Database, uids: list[str], settings: Setti
         if uid in sizes and uid not in small:
             headers = dict(_fetch(box, [uid], "(BODY.PEEK[HEADER])"))
             yield uid, file_oversized(db, headers.get(uid, b""), sizes[uid], clock=clock)
-    if small:
-        fetched = list(_fetch(box, small, "(BODY.PEEK[])"))
-        # PostgreSQL files several at once (each message is its own transaction; one sender's are serialised
-        # by the intake's lock per address); SQLite has one writer anyway.
-        workers = 1 if db.dialect == "sqlite" else WORKERS
+    # PostgreSQL files several at once (each message is its own transaction; one sender's are serialised
+    # by the intake's lock per address); SQLite has one writer anyway.
+    workers = 1 if db.dialect == "sqlite" else WORKERS
+    for group in _by_size(small, sizes):
+        fetched = list(_fetch(box, group, "(BODY.PEEK[])"))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             yield from zip((uid for uid, _ in fetched), pool.map(
                 lambda item: file_message(db, item[1], settings=settings, clock=clock), fetched))
+
+
+def _by_size(uids: list[str], sizes: dict[str, int]) -> Iterator[list[str]]:
+    """``uids`` in groups of at most ``FETCH_BYTES`` (one message over it alone), so a batch of large
+    messages is never held in memory at once."""
+    group: list[str] = []
+    total = 0
+    for uid in uids:
+        if group and total + sizes.get(uid, 0) > FETCH_BYTES:
+            yield group
+            group, total = [], 0
+        group.append(uid)
+        total += sizes.get(uid, 0)
+    if group:
+        yield group
 
 
 def _fetch(box: BaseMailBox, uids: list[str], what: str, pattern: re.Pattern[bytes] | None = None,
