@@ -20,7 +20,7 @@ from sqlalchemy import select
 import cli.app
 from cli.app import app
 from models import (
-    Engagement, InboundMessage, OutboxMessage, PendingSubmission, TransitionLog, UndeliverableAddress,
+    ApprovalVote, Engagement, InboundMessage, OutboxMessage, PendingSubmission, TransitionLog, UndeliverableAddress,
 )
 from models.db import Database
 from notifications.mail_extras import mail_extras
@@ -226,3 +226,24 @@ def test_cli_reads_the_mailbox_and_org_show_names_the_bounced_address(
     assert refused.exit_code == 1 and "the mailbox could not be read" in refused.output
     assert "wrong" not in refused.output
     get_settings.cache_clear()
+
+
+def test_a_co_chair_approves_by_reply_once(world: MailboxWorld) -> None:
+    engagement = new_engagement(world.db, "swg_presentation", world.clock, title="Meta at SWG 2.2", swg_code="2.2")
+    apply_transition(world.db, engagement, "request_approval", SECRETARIAT, clock=world.clock, settings=world.settings)
+    with world.db.transaction() as session:
+        asked = session.scalars(select(OutboxMessage).where(
+            OutboxMessage.recipient_address == CHAIRS[0], OutboxMessage.notification_type == "approval_request")).one()
+        session.expunge(asked)
+    reply_to = reply_address(world.settings, asked.dedupe_key)
+    thread = {"In-Reply-To": message_id_for(asked.dedupe_key)}
+    world.append(mail(CHAIRS[0], "RE: Approval", "J’approuve.\n\nCordialement", to=reply_to, headers=thread))
+    world.append(mail(CHAIRS[0], "RE: Approval", "Decline, on second thought\n", to=reply_to, headers=thread))
+    run = read_mailbox(world.db, world.settings, clock=world.clock)
+    assert [item.outcome for item in run.filed] == ["filed", "refused"], run.filed
+    # refused by the link (already used) or, on PostgreSQL where both are filed at once, by the vote on record
+    assert "already used" in run.filed[1].reason or "already decided" in run.filed[1].reason
+    with world.db.transaction() as session:
+        votes = session.execute(select(ApprovalVote.decision, ApprovalVote.channel)).all()
+    assert votes == [("approve", "mailbox")]
+    assert world.folders() == {"INBOX": 0, "Processed": 1, "Refused": 1}
