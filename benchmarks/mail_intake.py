@@ -14,22 +14,26 @@ from __future__ import annotations
 import argparse
 import imaplib
 import os
+import sys
 import tempfile
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from imap_tools import MailBoxUnencrypted
-from sqlalchemy import func, select, update
+# benchmarks/portal.py would shadow the portal package the intake imports: the project's root comes first
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models import InboundMessage, SubmissionWindow
-from models.db import Database
-from notifications.local_imap import ImapServer, running_dovecot
-from notifications.mailbox import read_mailbox
-from scratch_postgres import scratch_postgres
-from settings import Settings
-from states.clock import SimulatedClock
-from states.directory import load_sample
+from imap_tools import MailBoxUnencrypted  # noqa: E402
+from sqlalchemy import func, select, update  # noqa: E402
+
+from models import InboundMessage, SubmissionWindow  # noqa: E402
+from models.db import Database  # noqa: E402
+from notifications.local_imap import ImapServer, running_dovecot  # noqa: E402
+from notifications.mailbox import read_mailbox  # noqa: E402
+from scratch_postgres import scratch_postgres  # noqa: E402
+from settings import Settings  # noqa: E402
+from states.clock import SimulatedClock  # noqa: E402
+from states.directory import load_sample  # noqa: E402
 
 NOW = datetime(2024, 3, 1, 9, tzinfo=timezone.utc)
 
