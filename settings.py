@@ -23,7 +23,7 @@ from models.db import MASK, masked_url
 
 ENV_PREFIX = "ENGAGE_"
 #: Settings whose whole value is a secret: shown as ``***`` when set.
-SECRET_SETTINGS = frozenset({"smtp_password", "secret_key"})
+SECRET_SETTINGS = frozenset({"smtp_password", "secret_key", "imap_password"})
 _SCHEME_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
 _HTTP_URL = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
 
@@ -106,6 +106,16 @@ class Settings(BaseSettings):
         description="Addresses or networks of the reverse proxies whose X-Forwarded-For names the client; default: none",
     )
     unsubscribe_lifetime_days: int = Field(default=90, ge=1, description="How long a mailed unsubscribe link stays valid")
+
+    imap_host: str | None = Field(default=None, description="IMAP server of the Secretariat's mailbox; unset: no intake")
+    imap_port: int = Field(default=993, ge=1, le=65535, description="IMAP port (993 with SSL, 143 without)")
+    imap_ssl: bool = Field(default=True, description="IMAP over TLS (off only for a server on localhost)")
+    imap_username: str | None = None
+    imap_password: str | None = Field(default=None, description="Never in a deployment file: the worker's environment")
+    imap_folder: str = Field(default="INBOX", description="The folder the intake reads")
+    imap_address: str | None = Field(
+        default=None, description="The mailbox's address; when set, mails that ask an answer carry Reply-To: its +token form",
+    )
 
     _lists = field_validator("chat_urls", "prefect_form_trusted", "staff_emails", mode="before")(_listed)
 

@@ -189,19 +189,20 @@ def org_list(type: str | None) -> None:
 @click.argument("name", help="The organization's exact name")
 def org_show(name: str) -> None:
     """Show an organization and its contacts."""
-    from states.queries import get_organization
+    from states.queries import get_organization, undeliverable
 
     with open_reader() as reader:
         organization, contacts = run(lambda: get_organization(reader, name))
+        bounced = undeliverable(reader, [contact.email for contact in contacts])
         console.print(Text.assemble(
             shown(organization.name, "bold"),
             shown(f" ({organization.type}, {organization.industry or '-'}, {organization.country or '-'}"
                   f"{f', {organization.region}' if organization.region else ''})"),
         ), highlight=False)
-        table = Table("contact", "e-mail", "language", "opted out of")
+        table = Table("contact", "e-mail", "language", "opted out of", "undeliverable")
         for contact in contacts:
             table.add_row(shown(contact.name), shown(contact.email), shown(contact.language),
-                          shown(", ".join(contact.opt_outs or [])))
+                          shown(", ".join(contact.opt_outs or [])), shown(bounced.get(contact.email.lower(), "")))
         console.print(table)
 
 
@@ -539,6 +540,26 @@ def mail_links(to: str | None) -> None:
         if to is None or to.lower() in recipient.lower():
             console.print(shown(f"{recipient}: {subject}"), highlight=False, soft_wrap=True)
             console.print(shown(f"  {url}"), highlight=False, soft_wrap=True)
+
+
+@app.command("mail-intake")
+@click.option("--limit", type=click.IntRange(1, 100_000), help="Read at most this many messages")
+def mail_intake(limit: int | None) -> None:
+    """Read the Secretariat's mailbox once (ENGAGE_IMAP_*): file each message, move it to Processed or Refused."""
+    import imaplib
+
+    from imap_tools.errors import MailboxLoginError
+    from notifications.mailbox import read_mailbox
+    from settings import get_settings
+
+    database = open_db(migrate=True)
+    try:
+        report = run(lambda: read_mailbox(database, get_settings(), limit=limit))
+    except (OSError, imaplib.IMAP4.error, MailboxLoginError) as error:
+        fail(f"the mailbox could not be read: {error}")
+    for item in report.filed:
+        console.print(shown(f"{item.outcome}: {item.reason}"), highlight=False, soft_wrap=True)
+    console.print(shown(report.summary()), highlight=False)
 
 
 @app.group("outbox", invoke_without_command=True, help="Notifications waiting, sent, or dead-lettered.")

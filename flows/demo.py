@@ -9,6 +9,7 @@ over real SMTP in English, Spanish and French. Run ``python -m flows.demo [DATA_
 from __future__ import annotations
 
 import asyncio
+import imaplib
 import mailbox
 import shutil
 import sys
@@ -422,13 +423,53 @@ class _Replay:
 
     def achievements(self) -> None:
         for key, org, email, via, summary in ACHIEVEMENTS:
-            self.create(key, {
-                "kind": "achievement", "title": f"{org}: {summary[:60]}", "details": {"summary": summary, "received_via": via},
-                "participants": [{"organization": org, "role": "partner", "contact_email": email}],
-            }, {"role": "partner", "identity": email})
-            self.fire(key, "submit", {"role": "partner", "identity": email}, channel=via if via == "mailbox" else "website")
+            if via == "mailbox":
+                self.mailed_achievement(key, org, email, summary)
+            else:
+                self.create(key, {
+                    "kind": "achievement", "title": f"{org}: {summary[:60]}",
+                    "details": {"summary": summary, "received_via": via},
+                    "participants": [{"organization": org, "role": "partner", "contact_email": email}],
+                }, {"role": "partner", "identity": email})
+                self.fire(key, "submit", {"role": "partner", "identity": email}, channel="website")
             for trigger in ("start_review", "accept", "include_in_final_report"):
                 self.fire(key, trigger)
+
+    def mailed_achievement(self, key: str, org: str, email: str, summary: str) -> None:
+        """An achievement sent to the Secretariat's mailbox: a local Dovecot when installed (else filed as
+        the intake would file it), then the sender confirms through the mailed link."""
+        from email.message import EmailMessage
+
+        from sqlalchemy import select
+
+        from models import PendingSubmission
+        from notifications import local_imap
+        from notifications.mailbox import read_mailbox
+        from states.mail_intake import file_message
+
+        message = EmailMessage()
+        message["From"], message["To"] = email, self.settings.secretariat_email
+        message["Subject"], message["Message-ID"] = f"Achievement: {org}: {summary[:60]}", f"<{key}@x.example>"
+        message.set_content(f"Organization: {org}\n\n{summary}\n")
+        if local_imap.available():
+            with local_imap.running_dovecot() as server:
+                imap = imaplib.IMAP4(server.host, server.port)
+                imap.login(server.username, server.password)
+                imap.append("INBOX", None, None, message.as_bytes())
+                imap.logout()
+                settings = self.settings.model_copy(update={
+                    "imap_host": server.host, "imap_port": server.port, "imap_ssl": False,
+                    "imap_username": server.username, "imap_password": server.password})
+                run = read_mailbox(self.db, settings, clock=self.clock)
+            self.say(f"mailbox (local Dovecot): {run.summary()}: {run.filed[0].reason}")
+        else:
+            filed = file_message(self.db, message.as_bytes(), settings=self.settings, clock=self.clock)
+            self.note(f"mailbox: Dovecot is not installed, the message was filed without IMAP: {filed.reason}")
+        self.flow("dispatch")
+        answer = self.visitor.act(email, org, "confirm")
+        (self.say if answer.ok else self.note)(f"portal {answer.status}: {answer.message}")
+        with self.db.transaction() as session:
+            self.ids[key] = session.scalar(select(PendingSubmission.engagement_id).where(PendingSubmission.email == email))
 
     def public_achievements(self) -> None:
         """Two achievements through the website form: one confirmed by its sender, one not (yet)."""

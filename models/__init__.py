@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from models.base import Base
     from models.engagement import ApprovalVote, DialogueReport, Engagement, Participant
     from models.events import EngineEvent
+    from models.mailbox import InboundMessage, UndeliverableAddress
     from models.outbox import OutboxMessage
     from models.outbox_channel import OutboxChannel
     from models.portal import ActionLink, AddressOptOut, PendingSubmission
@@ -26,6 +27,7 @@ _MODULES = {
     "models.base": ("Base",),
     "models.engagement": ("ApprovalVote", "DialogueReport", "Engagement", "Participant"),
     "models.events": ("EngineEvent",),
+    "models.mailbox": ("InboundMessage", "UndeliverableAddress"),
     "models.outbox": ("OutboxMessage",),
     "models.outbox_channel": ("OutboxChannel",),
     "models.portal": ("ActionLink", "AddressOptOut", "PendingSubmission"),

@@ -15,6 +15,7 @@ from notifications.action_urls import action_url
 from notifications.mime import Attachment
 from settings import Settings
 from states.opt_outs import unsubscribe_token
+from states.reply_address import reply_address
 
 #: The calendar a decision mail carries, by the step that caused it: an acceptance confirms the entry,
 #: a withdrawn or declined invitation and a cancelled meeting cancel it (the lifecycles notify the
@@ -96,6 +97,8 @@ def reply_to(row: OutboxMessage, settings: Settings) -> str | None:
         return None
     if row.recipient_address.strip().lower() == settings.secretariat_email.lower():
         return None
+    if row.context and row.context.get("link_purpose") and (proven := reply_address(settings, row.dedupe_key)):
+        return proven  # the mailbox's +token address: a reply to it reaches the mail intake as this mail's answer
     return settings.reply_address
 
 

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 # Chromium (browser tests), poppler (the PDF's pages and text), pango and a font (WeasyPrint's PDF of
-# the final report), npm (axe-core for the accessibility checks), Java (the W3C Nu checker of the report's HTML).
+# the final report), npm (axe-core for the accessibility checks), Java (the W3C Nu checker of the report's HTML), Dovecot (the IMAP server of the mailbox tests).
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 { command -v pdftoppm && command -v pdftotext; } >/dev/null || need+=(poppler-utils)
@@ -15,6 +15,7 @@ need=()
 [ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)
 command -v npm >/dev/null || need+=(npm)
 command -v java >/dev/null || need+=(default-jre-headless)
+[ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 
 if [ "${#need[@]}" -gt 0 ]; then
     install="apt-get install -y --no-install-recommends ${need[*]}"

@@ -18,6 +18,7 @@ The public can cause at most ``CONFIRMATIONS_PER_DAY`` confirmation mails to one
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from datetime import date
@@ -145,13 +146,16 @@ def validate(kind: str, form: dict[str, Any], details: dict[str, Any]) -> tuple[
 
 
 def receive(db: Database, kind: str, form: dict[str, Any], details: dict[str, Any], *, language: str,
-            settings: Settings, clock: Clock = SYSTEM_CLOCK, upload_name: str | None = None) -> Received:
+            settings: Settings, clock: Clock = SYSTEM_CLOCK, upload_name: str | None = None,
+            also: Callable[[Session, int | None], None] | None = None) -> Received:
     """Keep a public submission until confirmed and queue the confirmation mail, in one transaction.
 
     Writes nothing (and says so only in ``Received.queued``) when the address has had
     ``CONFIRMATIONS_PER_DAY`` confirmation mails in the last 24 hours or opted out of them.
-    ``upload_name`` is the quarantined file the submission carries. Raises ``InputError`` naming each
-    bad field, or ``GuardFailedError`` when its window is not open.
+    ``upload_name`` is the quarantined file the submission carries. ``also`` writes, in the same
+    transaction, the record of the door the submission came through (given the pending id, or None when
+    nothing was queued). Raises ``InputError`` naming each bad field, or ``GuardFailedError`` when its
+    window is not open.
     """
     who, checked = validate(kind, form, details)
     now = clock.now()
@@ -164,6 +168,8 @@ def receive(db: Database, kind: str, form: dict[str, Any], details: dict[str, An
         _one_writer_per_address(session, email)
         if _refuses_confirmations(session, email) or _confirmations_since(session, email, now - timedelta(days=1)) \
                 >= CONFIRMATIONS_PER_DAY:
+            if also is not None:
+                also(session, None)
             return Received(None, None, early)  # the same answer: the form reveals nothing of the address
         pending = PendingSubmission(
             kind=kind, organization=who.organization, email=email, language=language,
@@ -193,6 +199,8 @@ def receive(db: Database, kind: str, form: dict[str, Any], details: dict[str, An
                 "link_expires": (now + lifetime).date().isoformat(),
             },
         }])
+        if also is not None:
+            also(session, pending.id)
         return Received(pending.id, token, early)
 
 

@@ -289,3 +289,13 @@ def get_organization(reader: Reader, name: str) -> tuple[OrganizationView, list[
                            organization.id)
     return organization, [ContactView(name, email, language, _json(opt_outs) or []) for name, email, language, opt_outs
                           in contacts]
+
+
+def undeliverable(reader: Reader, emails: list[str]) -> dict[str, str]:
+    """The addresses among ``emails`` a delivery report said mail cannot reach (lower-cased): why, and since when."""
+    if not emails:
+        return {}
+    marks = ", ".join("?" for _ in emails)
+    rows = reader.rows(f"SELECT email, reason, since FROM undeliverable_addresses WHERE email IN ({marks})",
+                       *(email.lower() for email in emails))
+    return {email: f"{reason} since {str(since)[:10]}" for email, reason, since in rows}

@@ -9,7 +9,9 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select
 
-from models import ActionLink, ApprovalVote, CoChair, Contact, Meeting, Organization, OutboxMessage, Participant
+from models import (
+    ActionLink, ApprovalVote, CoChair, Contact, Meeting, Organization, OutboxMessage, Participant, UndeliverableAddress,
+)
 from models.enums import DeliveryChannel, NotificationType, OutboxStatus, ParticipantRole, Role
 from settings import Settings
 from states.action_links import link_row
@@ -62,6 +64,9 @@ VOTES_SO_FAR = (
 )
 #: Whoever reads these is told which partners and which votes are concerned.
 BRIEFED = {Recipient.SECRETARIAT, Recipient.CO_CHAIRS}
+_UNDELIVERABLE = UndeliverableAddress.__table__
+UNDELIVERABLE = select(_UNDELIVERABLE.c.email, _UNDELIVERABLE.c.reason).where(
+    _UNDELIVERABLE.c.email.in_(bindparam("emails", expanding=True)))
 
 WAITED_ON = {
     Role.CO_CHAIR: Recipient.CO_CHAIRS,
@@ -195,14 +200,18 @@ def enqueue(connection: Connection, lifecycle: Lifecycle, engagement: Engagement
         base["deadline"] = day
     key, lifetime = None, timedelta(days=settings.link_lifetime_days)  # the key is read once, when first needed
     rows, links = [], []
-    for notify in notifies:
+    reached = [(notify, addressees(connection, lifecycle, engagement, notify, state, settings)) for notify in notifies]
+    emails = {p.address.lower() for _, people in reached for p in people if p.channel is DeliveryChannel.EMAIL}
+    # an address a delivery report said mail cannot reach (states.mail_intake) gets nothing, mandatory or not
+    bounced = dict(connection.execute(UNDELIVERABLE, {"emails": sorted(emails)}).all()) if emails else {}
+    for notify, people in reached:
         recipient = resolved_recipient(lifecycle, notify, state)
-        people = addressees(connection, lifecycle, engagement, notify, state, settings)
         if not people:
             rows.append(_nobody(engagement, notify, log_id, base, now))
         for person in people:
             opted_out = next((o for o in (person.channel.value, notify.type.value) if o in person.opt_outs), None)
-            suppressed = opted_out is not None and not notify.mandatory
+            undeliverable = bounced.get(person.address.lower()) if person.channel is DeliveryChannel.EMAIL else None
+            suppressed = undeliverable is not None or (opted_out is not None and not notify.mandatory)
             dedupe_key = f"t{log_id}:{notify.type.value}:{person.channel.value}:{_address_key(person)}"
             link = None
             if person.channel is DeliveryChannel.EMAIL and not suppressed:
@@ -231,7 +240,8 @@ def enqueue(connection: Connection, lifecycle: Lifecycle, engagement: Engagement
                 "context": base | {"recipient_name": person.name, "audience": recipient.value} | link_context,
                 "status": OutboxStatus.SUPPRESSED if suppressed else OutboxStatus.PENDING,
                 "status_reason": (
-                    f"recipient opted out of {opted_out}" if suppressed
+                    f"address undeliverable: {undeliverable}" if undeliverable is not None
+                    else f"recipient opted out of {opted_out}" if suppressed
                     else f"mandatory notice, sent despite opt-out of {opted_out}" if opted_out
                     else None
                 ),

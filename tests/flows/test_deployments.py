@@ -100,7 +100,7 @@ def test_deploy_suspend_decide_follow_up_and_survive_a_killed_worker(postgres_db
         with temporary_settings({PREFECT_API_URL: stack.env["PREFECT_API_URL"]}), get_client(sync_client=True) as client:
             assert {deployment.name for deployment in client.read_deployments()} == {
                 "co-chair-approval", "approval-follow-up", "engine-relay", "reminder-sweep", "publish-website",
-                "final-report", "dispatch-notifications", "secretariat-alert"}
+                "final-report", "dispatch-notifications", "secretariat-alert", "mail-intake"}
             # 1. The approval run asks the co-chairs and suspends: no process is left for it.
             run = run_deployment("co-chair-approval/co-chair-approval", parameters={"engagement_id": both},
                                  timeout=0)
