@@ -68,7 +68,8 @@ def run_name_from_parameters(prefix: str):  # noqa: ANN201 - a callable Prefect 
 # The flows whose runs carry an engagement (named after it) and the jobs (named after their moment).
 ENGAGEMENT_FLOWS = {"co-chair-approval": "approval", "approval-follow-up": "follow-up"}
 JOB_FLOWS = {"engine-relay": "relay", "reminder-sweep": "sweep", "dispatch-notifications": "dispatch",
-             "publish-website": "publish", "final-report": "report", "secretariat-alert": "alert"}
+             "publish-website": "publish", "final-report": "report", "secretariat-alert": "alert",
+             "mail-intake": "mailbox"}
 
 
 def job_name(job: str, moment: datetime | None) -> str:

@@ -8,11 +8,12 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from flows.dispatch import deliver_outbox
+from flows.labels import job_run_name
 from flows.runtime import current_runtime
 from notifications.mailbox import read_mailbox
 
 
-@flow(name="mail-intake", log_prints=False)
+@flow(name="mail-intake", flow_run_name=job_run_name("mailbox"), log_prints=False)
 def mail_intake_flow(dispatch: bool = True, limit: int | None = None) -> dict[str, Any]:
     """Read the configured IMAP folder once (see ``states.mail_intake``); idempotent."""
     logger = get_run_logger()

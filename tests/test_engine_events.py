@@ -114,7 +114,7 @@ def test_a_settling_approval_queues_the_invitation_in_its_own_commit(awaiting):
     finally:
         event.remove(db.engine, "commit", listener)
     assert len(commits) == 1  # the decision, its invitation and its event: one transaction
-    assert result.state == "approved" and "then send invitation: now 'invitation_sent'" in result.message
+    assert result.state == "approved" and "Its next step followed at once: it is now invitation sent." in result.message
     invitation = result.outcome.follow_up
     assert invitation.trigger == "send_invitation" and invitation.notifications == 1
     with db.transaction() as session:
@@ -135,7 +135,7 @@ def test_a_refused_follow_up_leaves_the_decision_standing(awaiting):
                    idempotency_key=follow_up_key(engagement, "send_invitation"))
     result = record_decision(db, engagement, "swg11.incb@cochairs.example", "approve", clock=clock)
     assert result.applied and result.outcome.follow_up is None and "was already used" in result.outcome.follow_up_refused
-    assert "the engine retries it" in result.message
+    assert "the engine will retry it" in result.message
     with db.transaction() as session:
         assert session.get(Engagement, engagement).state == "approved"
     assert _events(db) == [("engage.approval.approved", engagement)] and _invitations(db, engagement) == []

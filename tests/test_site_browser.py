@@ -124,7 +124,7 @@ def test_search_heading_shows_the_query_as_typed_in_every_language(site: Path, b
     query = "precursor $& $` $' $$ {count} {query}"  # String.replace patterns and the heading's own placeholders
     page = browser.new_page()
     for language, heading in (("", "result(s) for “{}”"), ("es/", "resultado(s) para «{}»"),
-                              ("fr/", "résultat(s) pour « {} »")):
+                              ("fr/", "résultat(s) pour «\u00a0{}\u00a0»")):
         page.goto((site / f"{language}search.html").as_uri() + "?q=" + quote(query, safe=""))
         page.wait_for_selector("#search-results ol.items li")
         shown = page.inner_text("#search-results > p")

@@ -23,7 +23,7 @@ from tests.world import awaiting_approval, clock_at, seeded
 ROOT = Path(__file__).resolve().parents[2]
 ENGAGE = str(Path(sys.executable).with_name("engage"))
 
-JOBS = {"relay", "sweep", "dispatch", "publish", "report", "alert", "approval", "follow"}
+JOBS = {"relay", "sweep", "dispatch", "publish", "report", "alert", "approval", "follow", "mailbox"}
 pytestmark = [pytest.mark.prefect, pytest.mark.timeout(600)]
 
 
@@ -72,12 +72,13 @@ def test_engage_up_serves_everything_invites_within_seconds_and_stops_on_sigint(
             wait_until("the portal", lambda: _answers(f"http://127.0.0.1:{portal}/"), timeout=120)
             with temporary_settings({PREFECT_API_URL: f"http://127.0.0.1:{api}/api"}), \
                     get_client(sync_client=True) as client:
-                deployments = wait_until("the deployments", lambda: len(found := client.read_deployments()) == 8
+                deployments = wait_until("the deployments", lambda: len(found := client.read_deployments()) == 9
                                          and found, timeout=120)
                 schedules = {d.name: sorted(str(s.schedule) for s in d.schedules) for d in deployments}
                 automations = {a.name for a in client.read_automations()}
             assert set(schedules) == {"co-chair-approval", "approval-follow-up", "engine-relay", "reminder-sweep",
-                                      "publish-website", "final-report", "dispatch-notifications", "secretariat-alert"}
+                                      "publish-website", "final-report", "dispatch-notifications", "secretariat-alert",
+                                      "mail-intake"}
             assert "interval=datetime.timedelta(seconds=120)" in schedules["engine-relay"][0]
             assert "0 8-18 * * 1-5" in schedules["reminder-sweep"][0] and "*/10 * * * *" in schedules[
                 "dispatch-notifications"][0] and "30 6 * * *" in schedules["publish-website"][0]

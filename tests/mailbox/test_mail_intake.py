@@ -49,13 +49,12 @@ def world(db: Database, imap_server: ImapServer, tmp_path: Path) -> Iterator[Mai
 
 
 def invitation(world: MailboxWorld, swg: str = "2.2") -> tuple[int, OutboxMessage]:
-    """Meta invited to present at SWG ``swg`` (its co-chairs approved), and the invitation mail to Meta."""
+    """Meta invited to present at SWG ``swg`` (its co-chairs approved, which sent the invitation), and the invitation mail to Meta."""
     chairs = CHAIRS if swg == "2.2" else ("swg11.canada@cochairs.example", "swg11.incb@cochairs.example")
     engagement = new_engagement(world.db, "swg_presentation", world.clock, title=f"Meta at SWG {swg}", swg_code=swg)
     apply_transition(world.db, engagement, "request_approval", SECRETARIAT, clock=world.clock, settings=world.settings)
     for chair in chairs:
         record_decision(world.db, engagement, chair, "approve", clock=world.clock, settings=world.settings)
-    apply_transition(world.db, engagement, "send_invitation", SECRETARIAT, clock=world.clock, settings=world.settings)
     with world.db.transaction() as session:
         row = session.scalars(select(OutboxMessage).where(
             OutboxMessage.engagement_id == engagement, OutboxMessage.recipient_address == META,
