@@ -119,6 +119,18 @@ def test_anonymous_is_sent_to_sign_in_and_a_co_chair_is_told_why(world: PortalWo
     assert counts(world) == before
 
 
+def test_every_desk_page_has_a_plain_title(world: PortalWorld) -> None:
+    staff(world)
+    for path, title in (("/desk", "Work queue"), ("/desk/directory", "Directory"), ("/desk/engagements", None),
+                        ("/desk/new", None), ("/desk/report", None)):
+        page = world.client.get(path)
+        assert page.status_code == 200, path
+        shown = page.text.split("<title>", 1)[1].split("</title>", 1)[0]
+        assert "<" not in shown and len(shown) < 120, (path, shown)
+        if title:
+            assert shown == f"{title} · Coalition Engage"
+
+
 def test_every_post_needs_the_csrf_token(world: PortalWorld) -> None:
     engagement = new_engagement(world.db, "achievement", world.clock)
     staff(world)
