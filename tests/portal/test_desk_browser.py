@@ -7,6 +7,7 @@ import mailbox
 import os
 import re
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -40,11 +41,17 @@ def _free_port() -> int:
 
 
 def _sign_in_link(db: Database, settings: Settings, email: str) -> str:
-    with db.transaction() as session:
-        row = session.scalars(select(OutboxMessage).where(OutboxMessage.recipient_address == email,
-                                                          OutboxMessage.notification_type == "sign_in")
-                              .order_by(OutboxMessage.id.desc())).first()
-        return action_url(row.context, row.dedupe_key, settings)
+    """The link of the newest sign-in mail; the portal queues it after it has answered, so wait for it."""
+    deadline = time.monotonic() + 20
+    while True:
+        with db.transaction() as session:
+            row = session.scalars(select(OutboxMessage).where(OutboxMessage.recipient_address == email,
+                                                              OutboxMessage.notification_type == "sign_in")
+                                  .order_by(OutboxMessage.id.desc())).first()
+            if row is not None:
+                return action_url(row.context, row.dedupe_key, settings)
+        assert time.monotonic() < deadline, f"no sign-in mail queued for {email}"
+        time.sleep(0.1)
 
 
 def _check(page, name: str, shots: Path) -> None:  # noqa: ANN001 - a Playwright page
