@@ -2,9 +2,12 @@
 
 Each batch of messages is judged by size first (``RFC822.SIZE``: a message over
 ``MAX_MESSAGE_BYTES`` is refused from its headers alone, its body never fetched), then each message
-is filed (committed) and only then moved to ``Processed`` or ``Refused``. A crash between the
-commit and the move leaves the message in the folder; the next run finds its key already filed and
-only moves it.
+is filed (committed) and only then moved to ``Processed`` or ``Refused`` (IMAP ``MOVE`` where the
+server offers it, else COPY, then delete). A crash between the commit and the move leaves the
+message in the folder; the next run finds its key already filed and only moves it, unless the
+crash fell between a COPY and its delete: a copy holding the same Message-ID already in the
+destination folder means the original is only deleted, so the archive folders hold each message
+once (a message without a Message-ID is moved again).
 """
 
 from __future__ import annotations
@@ -17,14 +20,15 @@ from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
-from imap_tools import MailBox, MailBoxUnencrypted
+from imap_tools import AND, H, MailBox, MailBoxUnencrypted
 from imap_tools.mailbox import BaseMailBox
 
 from models.db import Database
 from settings import Settings
 from states.clock import SYSTEM_CLOCK, Clock
 from states.errors import InputError
-from states.mail_intake import MAX_MESSAGE_BYTES, PROCESSED, REFUSED, Filed, file_message, file_oversized
+from states.mail_intake import (MAX_MESSAGE_BYTES, MESSAGE_ID, PROCESSED, REFUSED, Filed, file_message,
+                                file_oversized)
 
 BATCH = 50
 WORKERS = 4
@@ -56,7 +60,12 @@ def connect(settings: Settings) -> BaseMailBox:
                          "ENGAGE_IMAP_PASSWORD")
     box = MailBox(settings.imap_host, settings.imap_port) if settings.imap_ssl \
         else MailBoxUnencrypted(settings.imap_host, settings.imap_port)
-    return box.login(settings.imap_username, settings.imap_password, initial_folder=settings.imap_folder)
+    box.login(settings.imap_username, settings.imap_password, initial_folder=settings.imap_folder)
+    # imaplib keeps the capabilities announced before login; servers (Dovecot) announce MOVE only after it.
+    status, data = box.client.capability()
+    if status == "OK" and data and isinstance(data[0], bytes):
+        box.client.capabilities = tuple(data[0].decode().upper().split())
+    return box
 
 
 def read_mailbox(db: Database, settings: Settings, *, clock: Clock = SYSTEM_CLOCK, limit: int | None = None,
@@ -71,13 +80,37 @@ def read_mailbox(db: Database, settings: Settings, *, clock: Clock = SYSTEM_CLOC
         for start in range(0, len(uids), batch):
             chunk = uids[start:start + batch]
             moves: dict[str, list[str]] = {PROCESSED: [], REFUSED: []}
+            replayed: dict[str, list[str]] = {PROCESSED: [], REFUSED: []}
             for uid, filed in _file_chunk(box, db, chunk, settings, clock):
                 run.filed.append(filed)
-                moves[filed.folder].append(uid)
-            for folder, moved in moves.items():
+                (replayed if filed.replayed else moves)[filed.folder].append(uid)
+            for folder in (PROCESSED, REFUSED):
+                copied = _already_in(box, replayed[folder], folder, settings.imap_folder)
+                if copied:
+                    box.delete(copied)
+                moved = moves[folder] + [uid for uid in replayed[folder] if uid not in copied]
                 if moved:
                     box.move(moved, folder)
     return run
+
+
+def _already_in(box: BaseMailBox, uids: list[str], folder: str, source: str) -> list[str]:
+    """Those of ``uids`` (messages filed by an earlier run) whose Message-ID a message of ``folder`` holds."""
+    if not uids:
+        return []
+    ids = {uid: _message_id(headers) for uid, headers in _fetch(box, uids, "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")}
+    box.folder.set(folder, readonly=True)
+    try:
+        found = [uid for uid, message_id in ids.items()
+                 if message_id and box.uids(AND(header=H("Message-ID", message_id)))]
+    finally:
+        box.folder.set(source)
+    return found
+
+
+def _message_id(headers: bytes) -> str | None:
+    found = MESSAGE_ID.search(headers.decode("ascii", "replace"))
+    return found.group(0) if found else None
 
 
 def _file_chunk(box: BaseMailBox, db: Database, uids: list[str], settings: Settings,

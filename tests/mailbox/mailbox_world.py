@@ -30,6 +30,7 @@ class MailboxWorld:
     def append(self, raw: bytes, folder: str = "INBOX") -> None:
         """Put one message into the mailbox with IMAP APPEND, as a delivery would."""
         with self._imap() as imap:
+            imap.create(folder)  # refused harmlessly when it exists
             status, data = imap.append(folder, None, None, raw)
             assert status == "OK", data
 

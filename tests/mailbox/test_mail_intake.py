@@ -24,7 +24,7 @@ from models import (
 )
 from models.db import Database
 from notifications.mail_extras import mail_extras
-from notifications.mailbox import read_mailbox
+from notifications.mailbox import connect, read_mailbox
 from notifications.mime import message_id_for
 from settings import get_settings
 from states import intake
@@ -183,6 +183,23 @@ def test_a_crash_between_commit_and_move_reprocesses_harmlessly(world: MailboxWo
     assert [item.replayed for item in rerun.filed] == [True]
     assert world.counts() == before
     assert world.folders() == {"INBOX": 0, "Processed": 1, "Refused": 0}
+
+
+def test_a_crash_between_copy_and_delete_leaves_one_copy_in_the_archive(world: MailboxWorld) -> None:
+    raw = mail("comms@xcorp.example", "Recommendation: Share alerts",
+               "Organization: X Corp.\nTopic: information_sharing\n\nShare precursor alerts weekly.\n")
+    world.append(raw)
+    # the intake filed it and copied it to Processed (a server without MOVE), then died before the delete
+    assert file_message(world.db, raw, settings=world.settings, clock=world.clock).outcome == "filed"
+    world.append(raw, folder="Processed")
+    rerun = read_mailbox(world.db, world.settings, clock=world.clock)
+    assert [item.replayed for item in rerun.filed] == [True]
+    assert world.folders() == {"INBOX": 0, "Processed": 1, "Refused": 0}
+
+
+def test_the_intake_moves_with_imap_move_where_the_server_offers_it(world: MailboxWorld) -> None:
+    with connect(world.settings) as box:
+        assert "MOVE" in box.client.capabilities  # announced by Dovecot only after login
 
 
 def test_a_reply_without_keyword_or_proof_goes_to_staff(world: MailboxWorld) -> None:
