@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 
 from models.enums import RecommendationTopic, Role
-from portal import uploads
+from states import uploads
 from portal.i18n import pick_language
 from portal.links import status_of
 from portal.web import TOO_MANY, Portal, client_key, form_errors, portal_of

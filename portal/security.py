@@ -20,6 +20,7 @@ from models.db import Database
 from models.security import RateLimitCounter
 from portal.i18n import pick_language
 from states import sign_in
+from states.uploads import MAX_UPLOAD_BYTES
 from states.clock import Clock
 from website.i18n import N_, translations
 
@@ -38,7 +39,6 @@ ENCODED_HEADERS = [(name.lower().encode(), value.encode()) for name, value in HE
 CSRF_COOKIE = "engage_csrf"
 CSRF_FIELD = "csrf"
 MAX_FORM_BYTES = 64 * 1024
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 UPLOAD_PATHS = ("/submit/material",)
 NONCE = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 SIGNATURE = re.compile(r"[0-9a-f]{64}")

@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 from models import InboundMessage, OutboxMessage, UndeliverableAddress
 from models.db import Database
 from models.enums import Channel, EngagementKind
-from portal.uploads import MAX_UPLOAD_BYTES, detect, file_name, located, store
+from states.uploads import MAX_UPLOAD_BYTES, detect, file_name, located, store
 from settings import Settings
 from states import action_links, intake
 from states.approvals import record_decision

@@ -79,3 +79,18 @@ def test_no_import_circle_among_the_projects_modules() -> None:
     graph = {name: _imports(name, path, modules) for name, path in modules.items()}
     assert graph["flows.approval"], "the import graph is empty: the parser is broken"
     assert _cycles(graph) == []
+
+
+def test_the_domain_imports_no_door_and_not_prefect() -> None:
+    """``states`` and ``models`` are plain Python: no portal, flow, CLI or Prefect import, even inside a function."""
+    modules = _modules()
+    doors = ("portal", "flows", "cli")
+    leaks = {name: sorted(target for target in _imports(name, path, modules) if target.split(".")[0] in doors)
+             for name, path in modules.items() if name.split(".")[0] in ("states", "models")}
+    assert {name: found for name, found in leaks.items() if found} == {}
+    prefect = [name for name, path in modules.items() if name.split(".")[0] in ("states", "models")
+               and any(isinstance(node, (ast.Import, ast.ImportFrom))
+                       and any((alias.name if isinstance(node, ast.Import) else node.module or "").split(".")[0]
+                               == "prefect" for alias in node.names)
+                       for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))))]
+    assert prefect == []

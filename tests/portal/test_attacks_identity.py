@@ -20,7 +20,8 @@ from models.enums import NotificationType
 from models import ActionLink, Contact, Engagement, OutboxMessage, Participant, PendingSubmission, TransitionLog
 from notifications.dispatcher import dispatch_pending
 from notifications.mail_sink import running_mail_sink
-from portal.security import MAX_FORM_BYTES, MAX_UPLOAD_BYTES
+from portal.security import MAX_FORM_BYTES
+from states.uploads import MAX_UPLOAD_BYTES
 from states import action_links, intake
 from states.approvals import record_decision
 from states import queries

@@ -12,7 +12,6 @@ import io
 import zipfile
 from pathlib import Path
 
-from portal.security import MAX_UPLOAD_BYTES
 from states.form_messages import FieldProblem
 from states.inputs import InputError
 from website.i18n import N_, Phrase
@@ -23,6 +22,8 @@ KINDS = {"pdf": "application/pdf",
 MEDIA_KINDS = {"presentation": ("pdf", "pptx"), "document": ("pdf", "docx")}
 """What each choice of the material form accepts, as the form's labels say."""
 QUARANTINE = "quarantine"
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+"""The largest file a form or a mail may bring (the README's 10 MiB)."""
 
 
 class FileTooLargeError(InputError):
