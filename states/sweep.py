@@ -28,6 +28,7 @@ from states.clock import SYSTEM_CLOCK, Clock
 from states.errors import ConflictError, EngageError
 from states.follow_ups import FollowUpReport, finish_follow_ups
 from states.lifecycles import get_lifecycle
+from states.retention import Purged, purge_expired
 from states.waits import Action, WaitProgress, due_action
 from states.window_notices import queue_window_notices
 from states.workflow import apply_transition
@@ -72,6 +73,7 @@ class SweepReport:
     skipped: list[str] = field(default_factory=list)
     window_notices: int = 0
     followed_up: FollowUpReport = field(default_factory=FollowUpReport)
+    purged: Purged = field(default_factory=Purged)
     examined: int = 0
     query_seconds: float = 0.0
     decide_seconds: float = 0.0
@@ -106,7 +108,8 @@ class SweepReport:
         return (
             f"sweep at {self.now:%Y-%m-%d %H:%M} UTC: {len(self.reminded)} reminded, {len(self.escalated)} escalated, "
             f"{len(self.expired)} expired, {len(self.skipped)} skipped, {self.window_notices} window-closing notice(s), "
-            f"{len(self.followed_up.done)} follow-up(s) taken, {self.notifications} notification(s) queued"
+            f"{len(self.followed_up.done)} follow-up(s) taken, {self.notifications} notification(s) queued; "
+            f"{self.purged.summary()}"
         )
 
 
@@ -178,6 +181,8 @@ def run_sweep(db: Database, clock: Clock = SYSTEM_CLOCK, flow_run_id: str | None
             break
     report.window_notices = queue_window_notices(db, now)
     report.followed_up = finish_follow_ups(db, clock, settings=settings, flow_run_id=flow_run_id)
+    if settings is not None:
+        report.purged = purge_expired(db, now, settings)
     return report
 
 
