@@ -331,15 +331,19 @@ def accept_claim(db: Database, engagement_id: int, staff: str, *, channel: Chann
                  clock: Clock = SYSTEM_CLOCK) -> str:
     """Staff verified that a claim's sender answers for the organization they named: make them its contact
     and the engagement's partner, in one transaction with an audit row. Raises ``NotFoundError`` when the
-    engagement carries no unverified claim, ``NotAllowedError`` when the sender is another organization's contact.
+    engagement carries no claim, ``NotAllowedError`` when the sender is another organization's contact or the claim
+    was already accepted (two staff accepting at once: the claim's row is locked, so exactly one does).
     """
     now = clock.now()
     with db.transaction() as session:
         pending = session.scalar(select(PendingSubmission).where(
-            PendingSubmission.engagement_id == engagement_id, PendingSubmission.claim == UNVERIFIED))
+            PendingSubmission.engagement_id == engagement_id,
+            PendingSubmission.claim.in_((UNVERIFIED, ACCEPTED))).with_for_update())
         engagement = session.get(Engagement, engagement_id)
         if pending is None or engagement is None:
             raise NotFoundError(f"engagement {engagement_id} carries no identity claim to accept")
+        if pending.claim == ACCEPTED:
+            raise NotAllowedError(f"the claim of {pending.email} on engagement {engagement_id} was already accepted")
         organization = session.scalar(select(Organization).where(Organization.name == pending.organization))
         if organization is None:
             raise NotFoundError(f"no organization named {pending.organization!r}")
