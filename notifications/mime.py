@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -24,8 +23,8 @@ from notifications.errors import PermanentDeliveryError
 from notifications.templates import RenderedMessage
 from settings import Settings
 from states.clock import Clock
+from states.reply_address import message_id_for
 
-MESSAGE_ID_DOMAIN = "engage.coalition"
 _LONGEST_PLAIN_WORD = 70  # longer words could not be folded within the 78-column line limit
 _ENCODED_WORD_BYTES = 45  # 60 base64 characters: encoded words of 72 columns
 _LINE_ENDS = re.compile(rb"\r\n|\r|\n")
@@ -67,12 +66,6 @@ class Attachment(NamedTuple):
     data: bytes
 
 
-def message_id_for(dedupe_key: str) -> str:
-    """The Message-ID of an outbox row: the same on every (re)send of that row."""
-    digest = hashlib.sha256(dedupe_key.encode("utf-8")).hexdigest()[:32]
-    return f"<{digest}@{MESSAGE_ID_DOMAIN}>"
-
-
 def build_email(
     *,
     rendered: RenderedMessage,
@@ -98,7 +91,7 @@ def build_email(
         address = _ascii_address(recipient_address)
     except ValueError as error:
         raise PermanentDeliveryError(str(error)) from error
-    message_id = message_id_for(dedupe_key)
+    message_id = message_id_for(settings.signing_key(), dedupe_key)
     # "=_" never occurs in quoted-printable or base64 text, so these boundaries need no search
     # through the parts; "=_m" is no prefix of "=_<hex>" nor the reverse.
     alternative = _multipart("alternative", f"=_{message_id[1:25]}",

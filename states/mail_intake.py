@@ -52,7 +52,7 @@ from states import action_links, intake
 from states.approvals import record_decision
 from states.clock import SYSTEM_CLOCK, Clock
 from states.errors import EngageError
-from states.reply_address import reply_token
+from states.reply_address import MESSAGE_ID_DOMAIN, message_id_for, reply_token
 from states.workflow import apply_transition
 
 MAX_MESSAGE_BYTES = 15 * 1024 * 1024
@@ -62,7 +62,7 @@ MAX_INFLATED_BYTES = 100 * 1024 * 1024
 but whoever opens it would)."""
 PROCESSED, REFUSED = "Processed", "Refused"
 FILED, BOUNCE, IGNORED, STAFF, REFUSAL = "filed", "bounce", "ignored", "staff", "refused"
-OUR_DOMAIN = "@engage.coalition>"  # notifications.mime.MESSAGE_ID_DOMAIN, as it ends a Message-ID
+OUR_DOMAIN = f"@{MESSAGE_ID_DOMAIN}>"  # as it ends one of our Message-IDs
 
 # The first line of a reply, lower-cased, starts with one of these (then ends or goes on after a
 # space or punctuation): the whole of the answer's grammar, in English, Spanish and French.
@@ -182,7 +182,7 @@ def _file(db: Database, inbound: Inbound, settings: Settings, now: datetime, clo
         return _record(db, inbound.key, IGNORED, "our own mail", sender, inbound.subject, now)
     if message.get_content_type() == "multipart/report" and \
             message.get_param("report-type", "").lower() == "delivery-status":
-        return _bounce(db, inbound, now)
+        return _bounce(db, inbound, settings.signing_key(), now)
     if reason := _automatic(message, inbound.subject):
         return _record(db, inbound.key, IGNORED, reason, sender, inbound.subject, now)
     if any(part.get_content_type() == "message/rfc822" for part in message.walk()):
@@ -273,8 +273,6 @@ def _rows_to(session: Session | Connection, address: str) -> Iterator[tuple[str,
 
 def _reply(db: Database, inbound: Inbound, thread: set[str], tokens: set[str], settings: Settings, now: datetime,
            clock: Clock) -> Filed:
-    from notifications.mime import message_id_for
-
     key = settings.signing_key()
     proven = threaded = None
     with db.transaction() as session:
@@ -282,7 +280,7 @@ def _reply(db: Database, inbound: Inbound, thread: set[str], tokens: set[str], s
             if reply_token(key, dedupe_key) in tokens:
                 proven = (dedupe_key, engagement_id)
                 break
-            if message_id_for(dedupe_key) in thread:
+            if message_id_for(key, dedupe_key) in thread:
                 threaded = (dedupe_key, engagement_id)
     if proven is None and threaded is None:
         raise Refusal(f"a reply to a mail of ours that was not sent to {inbound.sender}: refused (forged From?)")
@@ -440,17 +438,15 @@ def _fields(body: str) -> tuple[dict[str, str], str]:
     return fields, "\n".join(lines).strip()
 
 
-def _bounce(db: Database, inbound: Inbound, now: datetime) -> Filed:
+def _bounce(db: Database, inbound: Inbound, key: bytes, now: datetime) -> Filed:
     """Mark the addresses a DSN reports as permanently failed, when it reports a mail we sent them."""
-    from notifications.mime import message_id_for
-
     failed, returned = _dsn(inbound.message)
     if not failed:
         return _record(db, inbound.key, IGNORED, "a delivery report with no permanent failure", inbound.sender,
                        inbound.subject, now)
     with db.engine.begin() as connection:
         for address, _status in failed:
-            if not any(message_id_for(dedupe_key) in returned for dedupe_key, _ in _rows_to(connection, address)):
+            if not any(message_id_for(key, dedupe_key) in returned for dedupe_key, _ in _rows_to(connection, address)):
                 raise Refusal(f"a delivery report about {address} for no mail of ours sent to it")
         for address, status in failed:
             if connection.scalar(select(UndeliverableAddress.email).where(UndeliverableAddress.email == address)) is None:

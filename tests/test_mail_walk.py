@@ -29,7 +29,7 @@ from models.db import Database
 from models.enums import NotificationType, OutboxStatus
 from notifications.dispatcher import dispatch_pending
 from notifications.mail_sink import running_mail_sink
-from notifications.mime import message_id_for
+from states.reply_address import message_id_for
 from portal.app import create_app
 from settings import Settings
 from states.intake import receive
@@ -102,7 +102,7 @@ class Walk:
         with self.world.db.engine.begin() as connection:
             pending = connection.execute(select(table.c.dedupe_key, table.c.notification_type, table.c.context).where(
                 table.c.status == OutboxStatus.PENDING, table.c.channel == "email"))
-            self.rows |= {message_id_for(row.dedupe_key): (row.notification_type, row.context) for row in pending}
+            self.rows |= {message_id_for(self.world.settings.signing_key(), row.dedupe_key): (row.notification_type, row.context) for row in pending}
             connection.execute(update(table).where(table.c.status == OutboxStatus.PENDING, table.c.channel == "email")
                                .values(language=self.language))
         with running_mail_sink(self.maildir) as port:

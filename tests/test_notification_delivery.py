@@ -27,13 +27,14 @@ from models.db import Database
 from models.outbox import OutboxMessage
 from models.outbox_channel import OutboxChannel
 from notifications.dispatcher import _CLAIMABLE, OUTBOX, POSTING_MARK, dispatch_pending, list_outbox, requeue
-from notifications.mime import message_id_for
+from states.reply_address import message_id_for
 from notifications.errors import OutboxAlreadySent, OutboxMessageNotFound
 from notifications.mail_sink import MaildirHandler, running_mail_sink, running_smtp_server
 from settings import Settings
 from states.clock import SimulatedClock
 from tests.dispatcher_worker import MAX_ATTEMPTS, drain
 
+KEY = Settings().signing_key()  # the suite's ENGAGE_SECRET_KEY (tests/conftest.py), which every settings_for keeps
 START = datetime(2024, 2, 1, 9, 0, tzinfo=timezone.utc)
 FORK = multiprocessing.get_context("fork")
 
@@ -95,7 +96,7 @@ def test_delivers_localized_messages_with_stable_headers(db: Database, sink: int
     assert header(english, "Subject") == "Invitation: Presentation 0 to SWG 2.2"
     assert header(spanish, "Subject") == "Invitación: Presentation 1 to SWG 2.2"
     assert (english["Content-Language"], spanish["Content-Language"]) == ("en", "es")
-    assert english["Message-ID"] == message_id_for("transition:0:invitation:contact:0")
+    assert english["Message-ID"] == message_id_for(KEY, "transition:0:invitation:contact:0")
     assert english["From"] == "Coalition Engage <engage@coalition.example>"
     assert english["Date"] == "Thu, 01 Feb 2024 09:00:00 +0000"
     assert [part.get_content_type() for part in english.walk()] == ["multipart/alternative", "text/plain", "text/html"]
@@ -205,7 +206,7 @@ def test_killed_dispatchers_dead_letter_nothing_and_resend_only_what_was_on_the_
     assert set(delivered) == set(rows), "every message delivered"
     for address, (_, _, attempts) in rows.items():
         i = address.removeprefix("partner").split("@")[0]
-        assert set(delivered[address]) == {message_id_for(f"transition:{i}:invitation:contact:{i}")}
+        assert set(delivered[address]) == {message_id_for(KEY, f"transition:{i}:invitation:contact:{i}")}
         assert len(delivered[address]) <= attempts, "every delivery was a charged attempt"
     duplicates = sum(len(message_ids) - 1 for message_ids in delivered.values())
     charged_twice = sum(attempts > 1 for _, _, attempts in rows.values())
@@ -362,7 +363,7 @@ def test_a_5xx_refusal_is_charged_to_its_row_alone_then_requeue_delivers_it(db: 
         assert (requeued.status, requeued.attempts, requeued.next_attempt_at) == ("pending", 0, clock.now())
         assert dispatch_pending(db, clock=clock, settings=settings).sent == 1
     delivered = Counter(m["Message-ID"] for m in received(maildir))
-    assert delivered[message_id_for("transition:0:invitation:contact:0")] == 1 and len(delivered) == 4
+    assert delivered[message_id_for(KEY, "transition:0:invitation:contact:0")] == 1 and len(delivered) == 4
 
 
 class ContentRefusingHandler(MaildirHandler):
@@ -602,7 +603,7 @@ def test_an_outage_longer_than_the_backoff_ladder_loses_nothing_and_escalates_on
         chat.close()
     assert statuses(db) == {"sent": count}
     message_ids = Counter(m["Message-ID"] for m in received(maildir))
-    assert message_ids == Counter(message_id_for(f"transition:{i}:invitation:contact:{i}") for i in range(count))
+    assert message_ids == Counter(message_id_for(KEY, f"transition:{i}:invitation:contact:{i}") for i in range(count))
     assert len(chat.received) == 1, "one escalation per outage"
     with db.transaction() as session:
         channel = session.get(OutboxChannel, "email")

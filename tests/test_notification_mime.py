@@ -21,7 +21,8 @@ from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from notifications.mail_extras import meeting_calendar
 from notifications.mail_sink import MaildirHandler, running_smtp_server
-from notifications.mime import SMTP_COMPAT32, Attachment, build_email, header_text, message_id_for
+from notifications.mime import SMTP_COMPAT32, Attachment, build_email, header_text
+from states.reply_address import message_id_for
 from notifications.email_channel import _PLAIN_ADDRESS, WRITTEN, EmailChannel
 from notifications.templates import render_message
 from settings import Settings
@@ -51,18 +52,18 @@ def email_package_build(rendered, recipient_name, recipient_address, dedupe_key,
 
     name, address = header_text("name", recipient_name), recipient_address.rpartition("@")
     address = f"{address[0]}@{address[2].encode('idna').decode('ascii')}"
-    message = MIMEMultipart("alternative", boundary=f"=_{message_id_for(dedupe_key)[1:25]}")
+    message = MIMEMultipart("alternative", boundary=f"=_{message_id_for(settings.signing_key(), dedupe_key)[1:25]}")
     message["From"] = settings.mail_from
     message["To"] = email.utils.formataddr((name, address)) if name == recipient_name else f"{name} <{address}>"
     message["Subject"] = header_text("subject", rendered.subject)
     message["Date"] = email.utils.format_datetime(CLOCK.now())
-    message["Message-ID"] = message_id_for(dedupe_key)
+    message["Message-ID"] = message_id_for(settings.signing_key(), dedupe_key)
     message["Content-Language"] = rendered.language
     message["Auto-Submitted"] = "auto-generated"
     message.attach(text_part(rendered.text, "plain"))
     message.attach(text_part(rendered.html, "html"))
     if attachments:
-        outer = MIMEMultipart("mixed", boundary=f"=_m{message_id_for(dedupe_key)[1:25]}")
+        outer = MIMEMultipart("mixed", boundary=f"=_m{message_id_for(settings.signing_key(), dedupe_key)[1:25]}")
         for field in ("From", "To", "Subject", "Date", "Message-ID", "Content-Language", "Auto-Submitted"):
             outer[field] = message[field]
             del message[field]
@@ -121,7 +122,7 @@ def test_a_delivered_message_parses_as_the_email_package_message(tmp_path: Path)
     assert parsed_parts(delivered) == parsed_parts(reference)
     assert [part.get_content_type() for part in delivered.walk()] == [
         "multipart/mixed", "multipart/alternative", "text/plain", "text/html", "text/calendar"]
-    assert delivered["Message-ID"] == message_id_for("k")
+    assert delivered["Message-ID"] == message_id_for(settings.signing_key(), "k")
     assert delivered.get_payload(1).get_filename() == "meeting.ics"
 
 
@@ -140,7 +141,7 @@ def test_lines_starting_with_a_period_arrive_intact_within_one_pipelined_stream(
     for path in (tmp_path / "mail" / "new").iterdir():
         delivered = email.message_from_bytes(path.read_bytes())
         texts[delivered["Message-ID"]] = delivered.get_payload(0).get_payload(decode=True)
-    sent = {message_id_for(str(index)): email.message_from_bytes(message.data).get_payload(0).get_payload(decode=True)
+    sent = {message_id_for(settings.signing_key(), str(index)): email.message_from_bytes(message.data).get_payload(0).get_payload(decode=True)
             for index, (_, message) in enumerate(messages)}
     assert texts == sent
 

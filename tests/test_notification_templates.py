@@ -12,7 +12,8 @@ from jinja2.filters import do_wordwrap
 
 from models.enums import Language, NotificationType, Role
 from notifications.contact_checks import check_email_address, check_header_value
-from notifications.mime import build_email, message_id_for
+from notifications.mime import build_email
+from states.reply_address import message_id_for
 from notifications.templates import render_message
 from notifications.wrap import wrap
 from settings import Settings
@@ -138,8 +139,10 @@ def test_email_headers_carry_language_and_a_message_id_from_the_dedupe_key() -> 
     )
     parsed = email.message_from_bytes(outgoing.data)
     assert parsed["Content-Language"] == "fr"
-    assert parsed["Message-ID"] == message_id_for("transition:7:decision:contact:3")
-    assert message_id_for("transition:7:decision:contact:3") == message_id_for("transition:7:decision:contact:3")
+    key = Settings().signing_key()
+    assert parsed["Message-ID"] == message_id_for(key, "transition:7:decision:contact:3")
+    assert message_id_for(key, "transition:7:decision:contact:3") == message_id_for(key, "transition:7:decision:contact:3")
+    assert message_id_for(b"another key", "transition:7:decision:contact:3") != parsed["Message-ID"]  # keyed
     assert outgoing.recipient == "eloise@xn--exmple-cua.org"
     assert str(email.header.make_header(email.header.decode_header(parsed["Subject"]))) == rendered.subject
 

@@ -25,7 +25,7 @@ from models import (
 from models.db import Database
 from notifications.mail_extras import mail_extras
 from notifications.mailbox import connect, read_mailbox
-from notifications.mime import message_id_for
+from states.reply_address import message_id_for
 from settings import get_settings
 from states import intake
 from states.approvals import record_decision
@@ -93,7 +93,7 @@ def test_answers_submissions_bounces_and_auto_replies_are_filed_once(world: Mail
     engagement, invited = invitation(world)
     reply_to = mail_extras(invited, world.settings, world.clock.now())["headers"]["Reply-To"]
     assert reply_to == reply_address(world.settings, invited.dedupe_key) and "+" in reply_to
-    thread = {"In-Reply-To": message_id_for(invited.dedupe_key), "References": message_id_for(invited.dedupe_key)}
+    thread = {"In-Reply-To": message_id_for(world.settings.signing_key(), invited.dedupe_key), "References": message_id_for(world.settings.signing_key(), invited.dedupe_key)}
 
     # a forged From on Meta's thread, an out-of-office from Meta, then Meta's own answer
     world.append(mail("mallory@evil.example", "Re: Invitation", "Accept\n", to=reply_to, headers=thread))
@@ -108,7 +108,7 @@ def test_answers_submissions_bounces_and_auto_replies_are_filed_once(world: Mail
     # a new mail without a kind, our own mail come back, a bounce for Meta's address
     world.append(mail("friend@ngo.example", "Hello", "Can we meet?\n"))
     world.append(mail("Coalition Engage <engage@coalition.example>", "Loop", "ours\n"))
-    world.append(dsn("mailer-daemon@mx.meta.example", META, message_id_for(invited.dedupe_key)))
+    world.append(dsn("mailer-daemon@mx.meta.example", META, message_id_for(world.settings.signing_key(), invited.dedupe_key)))
     # hostile: a DSN about a mail we never sent, an encoded-word From, malformed MIME, a zip bomb, a forwarded
     # forged answer (message/rfc822), 25 MiB
     world.append(dsn("mailer-daemon@evil.example", "swg22.france@cochairs.example", "<forged@engage.coalition>"))
@@ -204,7 +204,7 @@ def test_the_intake_moves_with_imap_move_where_the_server_offers_it(world: Mailb
 
 def test_a_reply_without_keyword_or_proof_goes_to_staff(world: MailboxWorld) -> None:
     engagement, invited = invitation(world)
-    thread = {"In-Reply-To": message_id_for(invited.dedupe_key)}
+    thread = {"In-Reply-To": message_id_for(world.settings.signing_key(), invited.dedupe_key)}
     reply_to = reply_address(world.settings, invited.dedupe_key)
     world.append(mail(META, "Re: Invitation", "Thanks, we will think about it.\n", to=reply_to, headers=thread))
     # a thread id is guessable: without the +token or the quoted link, a reply is not proof of anything
@@ -221,7 +221,7 @@ def test_a_reply_without_keyword_or_proof_goes_to_staff(world: MailboxWorld) -> 
 def test_cli_reads_the_mailbox_and_org_show_names_the_bounced_address(
         world: MailboxWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     _, invited = invitation(world)
-    world.append(dsn("mailer-daemon@mx.meta.example", META, message_id_for(invited.dedupe_key)))
+    world.append(dsn("mailer-daemon@mx.meta.example", META, message_id_for(world.settings.signing_key(), invited.dedupe_key)))
     for name, value in {"DATABASE_URL": world.db.url, "DATA_DIR": str(world.settings.data_dir),
                         "SECRET_KEY": world.settings.secret_key, "IMAP_HOST": world.server.host,
                         "IMAP_PORT": str(world.server.port), "IMAP_SSL": "false",
@@ -252,7 +252,7 @@ def test_a_co_chair_approves_by_reply_once(world: MailboxWorld) -> None:
             OutboxMessage.recipient_address == CHAIRS[0], OutboxMessage.notification_type == "approval_request")).one()
         session.expunge(asked)
     reply_to = reply_address(world.settings, asked.dedupe_key)
-    thread = {"In-Reply-To": message_id_for(asked.dedupe_key)}
+    thread = {"In-Reply-To": message_id_for(world.settings.signing_key(), asked.dedupe_key)}
     world.append(mail(CHAIRS[0], "RE: Approval", "J’approuve.\n\nCordialement", to=reply_to, headers=thread))
     world.append(mail(CHAIRS[0], "RE: Approval", "Decline, on second thought\n", to=reply_to, headers=thread))
     run = read_mailbox(world.db, world.settings, clock=world.clock)
