@@ -6,6 +6,7 @@ the IMAP folders.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 from email import message_from_bytes, policy
@@ -216,6 +217,16 @@ def test_a_reply_without_keyword_or_proof_goes_to_staff(world: MailboxWorld) -> 
     assert state_of(world, engagement) == state != "accepted"
     assert world.counts()[:3] == before[:3]
     assert world.folders() == {"INBOX": 0, "Processed": 2, "Refused": 0}
+
+
+def test_a_delivery_report_naming_a_guessed_message_id_marks_nothing(world: MailboxWorld) -> None:
+    _, invited = invitation(world)
+    unkeyed = f"<{hashlib.sha256(invited.dedupe_key.encode()).hexdigest()[:32]}@engage.coalition>"  # no secret
+    world.append(dsn("mailer-daemon@evil.example", META, unkeyed))
+    [filed] = read_mailbox(world.db, world.settings, clock=world.clock).filed
+    assert filed.outcome == "refused" and "for no mail of ours" in filed.reason
+    with world.db.transaction() as session:
+        assert session.scalars(select(UndeliverableAddress.email)).all() == []
 
 
 def test_cli_reads_the_mailbox_and_org_show_names_the_bounced_address(
