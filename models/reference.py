@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint, func
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, Time, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base
@@ -88,7 +88,11 @@ class CoChair(Base):
 
 
 class Meeting(Base):
-    """A dated meeting: an SWG session, a WG meeting, an Alliance meeting or a forum."""
+    """A dated meeting: an SWG session, a WG meeting, an Alliance meeting or a forum.
+
+    Its hours, when known, are local times in ``time_zone`` (an IANA name): from ``start_time`` on
+    its first day to ``end_time`` on its last; without them it is held on its dates, all day.
+    """
 
     __tablename__ = "meetings"
 
@@ -99,6 +103,9 @@ class Meeting(Base):
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date | None] = mapped_column(Date)
     location: Mapped[str | None] = mapped_column(String(200))
+    start_time: Mapped[time | None] = mapped_column(Time)
+    end_time: Mapped[time | None] = mapped_column(Time)
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
 
 class SubmissionWindow(Base):

@@ -4,9 +4,10 @@ a Reply-To the Secretariat's mailbox, and one-click unsubscribe."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from email.utils import parseaddr
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
@@ -52,11 +53,11 @@ def meeting_calendar(context: Mapping[str, Any], method: str, *, uid: str, atten
                      settings: Settings, url: str | None, now: datetime) -> bytes:
     """The meeting as an iCalendar object with ``method`` (REQUEST or CANCEL) for one ``attendee`` (name, address).
 
-    Meetings are held on dates (the database keeps no hours): an all-day event whose DTEND is the day
-    after its last day (RFC 5545, 3.6.1).
+    A meeting with hours is timed in its time zone (DTSTART and DTEND with TZID, the zone's VTIMEZONE
+    included), from its start time on its first day to its end time on its last; one without is an
+    all-day event whose DTEND is the day after its last day (RFC 5545, 3.6.1).
     """
-    starts = date.fromisoformat(context["meeting_date"])
-    ends = date.fromisoformat(context.get("meeting_ends_on") or context["meeting_date"])
+    starts, ends = _meeting_span(context)
     calendar = Calendar()
     calendar.add("prodid", "-//Coalition Engage//mail//EN")
     calendar.add("version", "2.0")
@@ -67,7 +68,7 @@ def meeting_calendar(context: Mapping[str, Any], method: str, *, uid: str, atten
     event.add("dtstamp", now)
     event.add("sequence", SEQUENCE[method])
     event.add("dtstart", starts)
-    event.add("dtend", max(ends, starts) + timedelta(days=1))
+    event.add("dtend", ends)
     event.add("summary", context.get("meeting_title") or context.get("engagement_title") or "Meeting")
     event.add("description", context.get("engagement_title") or "")
     if context.get("meeting_location"):
@@ -87,7 +88,19 @@ def meeting_calendar(context: Mapping[str, Any], method: str, *, uid: str, atten
     person.params["rsvp"] = vText("FALSE")  # the answer goes through the mail's link or its Reply-To
     event.add("attendee", person)
     calendar.add_component(event)
+    calendar.add_missing_timezones()  # the VTIMEZONE of a timed meeting's TZID
     return calendar.to_ical()
+
+
+def _meeting_span(context: Mapping[str, Any]) -> tuple[date, date] | tuple[datetime, datetime]:
+    """DTSTART and DTEND: local moments in the meeting's zone when it has hours, else all-day dates."""
+    first = date.fromisoformat(context["meeting_date"])
+    last = max(date.fromisoformat(context.get("meeting_ends_on") or context["meeting_date"]), first)
+    if not context.get("meeting_start_time"):
+        return first, last + timedelta(days=1)
+    zone = ZoneInfo(context["meeting_time_zone"])
+    return (datetime.combine(first, time.fromisoformat(context["meeting_start_time"]), zone),
+            datetime.combine(last, time.fromisoformat(context["meeting_end_time"]), zone))
 
 
 def reply_to(row: OutboxMessage, settings: Settings) -> str | None:

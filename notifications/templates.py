@@ -13,18 +13,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 from urllib.parse import urlsplit
 
-from jinja2 import ChainableUndefined, Environment, FileSystemLoader
+from babel.dates import format_interval, get_timezone_name
+from jinja2 import ChainableUndefined, Environment, FileSystemLoader, pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from models.enums import EngagementKind, Language, NotificationType
 from notifications.wrap import wrap
-from website.i18n import N_, long_date, long_datetime, translations
+from website.i18n import BABEL_LOCALES, N_, long_date, long_datetime, translations
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 DEFAULT_LANGUAGE = Language.EN
@@ -63,6 +66,20 @@ def _localized_date(value: object, language: str) -> str:
     except ValueError:
         return str(value)
     return long_date(moment, language) if len(str(value)) <= 10 else long_datetime(moment, language)
+
+
+def _meeting_day(context: Context, value: object, language: str) -> str:
+    """The meeting's first day, and its hours in its own time zone when it has them:
+    "19 March 2024, 14:00 – 16:00 (Central European Standard Time)", in the message's language."""
+    day = _localized_date(value, language)
+    start, end, zone = (context.get(name) for name in ("meeting_start_time", "meeting_end_time", "meeting_time_zone"))
+    if not (start and end and zone):
+        return day
+    first, place, locale = date.fromisoformat(str(value)), ZoneInfo(str(zone)), BABEL_LOCALES.get(language, language)
+    starts = datetime.combine(first, time.fromisoformat(str(start)), place)
+    ends = datetime.combine(first, time.fromisoformat(str(end)), place)
+    hours = format_interval(starts, ends, "Hm", tzinfo=place, locale=locale)
+    return f"{day}, {hours} ({get_timezone_name(starts, 'long', locale=locale)})"
 
 
 def _kind_label(value: object, gettext: Callable[[str], str]) -> str:
@@ -104,6 +121,7 @@ def _environment(language: str, autoescape: bool) -> Environment:
     catalog = translations(language)
     environment.filters.update(
         ldate=lambda value: _localized_date(value, language),
+        meeting_day=pass_context(lambda context, value: _meeting_day(context, value, language)),
         kind_label=lambda value: _kind_label(value, catalog.gettext),
         # Msgids that come from data (a default name, what a sign-in link opens): a plain str, escaped like any value.
         tr=lambda value: catalog.gettext(str(value)) if value else "",

@@ -133,6 +133,7 @@ def upsert_meeting(session: Session, data: MeetingInput) -> Meeting:
         found = Meeting(title=data.title, starts_on=data.starts_on)
         session.add(found)
     found.kind, found.swg_code, found.ends_on, found.location = data.kind, data.swg_code, data.ends_on, data.location
+    found.start_time, found.end_time, found.time_zone = data.start_time, data.end_time, data.time_zone
     session.flush()
     return found
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
+from datetime import date, time
+from zoneinfo import available_timezones
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -146,6 +147,15 @@ Text = _text_type(20_000, multiline=True)
 Comment = _text_type(2_000, min_length=0, multiline=True)
 CountryCode = Annotated[str, StringConstraints(max_length=64), AfterValidator(_country)]
 SwgCode = Annotated[str, StringConstraints(pattern=r"^[1-3]\.[1-3]$")]
+
+
+def _time_zone(value: str) -> str:
+    if value not in available_timezones():
+        raise ValueError(f"unknown time zone {value!r}: give an IANA name such as 'Europe/Vienna'")
+    return value
+
+
+TimeZone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64), AfterValidator(_time_zone)]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=EMAIL_MAX_LENGTH), AfterValidator(_email)]
 Url = Annotated[HttpUrl, UrlConstraints(max_length=2_000)]
 Id = Annotated[StrictInt, Field(ge=1, le=INT32_MAX)]
@@ -255,17 +265,31 @@ class ParticipantInput(Strict):
 
 
 class MeetingInput(Strict):
+    """A meeting; its hours (``start_time``, ``end_time``, both or neither) are local to ``time_zone``."""
+
     kind: MeetingKind
     title: Title
     starts_on: date
     ends_on: date | None = None
     swg_code: SwgCode | None = None
     location: SingleLine | None = None
+    start_time: time | None = None
+    end_time: time | None = None
+    time_zone: TimeZone | None = None
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> MeetingInput:
         if self.ends_on and self.ends_on < self.starts_on:
             raise ValueError("ends_on is before starts_on")
+        if (self.start_time is None) != (self.end_time is None):
+            raise ValueError("give both start_time and end_time, or neither")
+        if any(moment is not None and moment.tzinfo is not None for moment in (self.start_time, self.end_time)):
+            raise ValueError("start_time and end_time are local times in time_zone: give them without an offset")
+        if self.start_time is not None and self.time_zone is None:
+            raise ValueError("a meeting with hours needs its time_zone")
+        if self.start_time is not None and (self.ends_on or self.starts_on) == self.starts_on \
+                and self.end_time <= self.start_time:  # type: ignore[operator]
+            raise ValueError("end_time is not after start_time")
         return self
 
 

@@ -48,7 +48,8 @@ INSERT_OUTBOX, INSERT_LINKS = insert(OutboxMessage.__table__), insert(ActionLink
 # What the mails say besides the engagement itself: where and until when its meeting is, which partners take
 # part, and the co-chairs' votes so far (with their comments).
 _MEETINGS, _PARTICIPANTS, _ORGANIZATIONS = Meeting.__table__, Participant.__table__, Organization.__table__
-MEETING_PLACE = select(_MEETINGS.c.ends_on, _MEETINGS.c.location).where(_MEETINGS.c.id == bindparam("meeting_id"))
+MEETING_PLACE = select(_MEETINGS.c.ends_on, _MEETINGS.c.location, _MEETINGS.c.start_time, _MEETINGS.c.end_time,
+                       _MEETINGS.c.time_zone).where(_MEETINGS.c.id == bindparam("meeting_id"))
 PARTNER_NAMES = (
     select(_ORGANIZATIONS.c.name)
     .join(_PARTICIPANTS, _PARTICIPANTS.c.organization_id == _ORGANIZATIONS.c.id)
@@ -126,6 +127,9 @@ def _about(connection: Connection, engagement: EngagementRow, briefed: bool) -> 
         place = connection.execute(MEETING_PLACE, {"meeting_id": engagement.meeting_id}).one()
         context |= {"meeting_id": engagement.meeting_id, "meeting_location": place.location,
                     "meeting_ends_on": place.ends_on.isoformat() if place.ends_on else None}
+        if place.start_time is not None:  # local hours in the meeting's time zone
+            context |= {"meeting_start_time": place.start_time.strftime("%H:%M"),
+                        "meeting_end_time": place.end_time.strftime("%H:%M"), "meeting_time_zone": place.time_zone}
     if briefed:
         context["partner"] = ", ".join(connection.scalars(PARTNER_NAMES, {"engagement_id": engagement.id}))
         if engagement.swg_code:

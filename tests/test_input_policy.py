@@ -195,3 +195,19 @@ def test_addresses_the_fast_path_cannot_judge_take_the_full_check(address: str) 
     assert _plain_address(address) is None
     with pytest.raises(EmailNotValidError):
         validate_email(address, check_deliverability=False, allow_smtputf8=False)
+
+
+@pytest.mark.parametrize(("hours", "named"), [
+    ({"start_time": "09:30"}, "give both start_time and end_time, or neither"),
+    ({"start_time": "09:30", "end_time": "11:00"}, "a meeting with hours needs its time_zone"),
+    ({"start_time": "11:00", "end_time": "09:30", "time_zone": "Europe/Vienna"}, "end_time is not after start_time"),
+    ({"start_time": "09:30", "end_time": "11:00", "time_zone": "Mars/Olympus"}, "time_zone: unknown time zone 'Mars/Olympus'"),
+    ({"start_time": "09:30+02:00", "end_time": "11:00+02:00", "time_zone": "Europe/Vienna"}, "without an offset"),
+])
+def test_a_meetings_hours_are_refused_naming_what_is_wrong(hours: dict[str, str], named: str) -> None:
+    meeting = {"kind": "swg_session", "title": "SWG 1.1 March session", "starts_on": "2024-03-19"}
+    with pytest.raises(InputError, match=re.escape(named)):
+        parse(MeetingInput, meeting | hours)
+    overnight = parse(MeetingInput, meeting | {"ends_on": "2024-03-20", "start_time": "22:00", "end_time": "02:00",
+                                               "time_zone": "Asia/Tokyo"})
+    assert (overnight.start_time.hour, overnight.end_time.hour, overnight.time_zone) == (22, 2, "Asia/Tokyo")

@@ -93,3 +93,28 @@ def test_optional_notices_show_their_opt_out_in_the_body() -> None:
                                                                 "unsubscribe_url": url})
         assert words in " ".join(message.text.split()) and url in message.text and f'href="{url}"' in message.html
     assert "unsubscribe" not in render_message("invitation", "en", {"engagement_title": "T"}).text
+
+
+TIMED = MEETING | {"meeting_start_time": "09:30", "meeting_end_time": "17:00", "meeting_time_zone": "Europe/Vienna"}
+
+
+def test_a_meeting_with_hours_is_timed_in_its_own_time_zone() -> None:
+    settings = Settings()
+    calendar = Calendar.from_ical(meeting_calendar(TIMED, "REQUEST", uid="u", attendee=("", "a@b.example"),
+                                                   settings=settings, url=None, now=NOW))
+    event = calendar.walk("VEVENT")[0]
+    assert event["DTSTART"].params["TZID"] == event["DTEND"].params["TZID"] == "Europe/Vienna"
+    assert (event["DTSTART"].dt.isoformat(), event["DTEND"].dt.isoformat()) \
+        == ("2024-03-05T09:30:00+01:00", "2024-03-08T17:00:00+01:00")  # first day's start to last day's end
+    assert [str(zone["TZID"]) for zone in calendar.walk("VTIMEZONE")] == ["Europe/Vienna"]  # RFC 5545, 3.6.5
+
+
+@pytest.mark.parametrize(("language", "said"), [
+    ("en", "5 March 2024, 09:30–17:00 (Central European Standard Time)"),
+    ("es", "5 de marzo de 2024, 9:30–17:00 (hora estándar de Europa central)"),
+    ("fr", "5 mars 2024, 09:30 – 17:00 (heure normale d’Europe centrale)"),
+])
+def test_a_mail_gives_the_hours_in_the_meetings_time_zone_in_the_readers_language(language: str, said: str) -> None:
+    text = " ".join(render_message("invitation", language, TIMED).text.split())
+    assert said.replace("\u202f", " ") in text.replace("\u202f", " ").replace("\u00a0", " ")
+    assert "09:30" not in " ".join(render_message("invitation", language, MEETING).text.split())  # all day: no hours
