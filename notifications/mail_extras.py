@@ -88,7 +88,8 @@ def meeting_calendar(context: Mapping[str, Any], method: str, *, uid: str, atten
     person.params["rsvp"] = vText("FALSE")  # the answer goes through the mail's link or its Reply-To
     event.add("attendee", person)
     calendar.add_component(event)
-    calendar.add_missing_timezones()  # the VTIMEZONE of a timed meeting's TZID
+    if isinstance(starts, datetime):  # the VTIMEZONE of its TZID, with the zone's rules around the meeting only
+        calendar.add_missing_timezones(first_date=date(starts.year - 1, 1, 1), last_date=date(ends.year + 2, 1, 1))
     return calendar.to_ical()
 
 
