@@ -106,6 +106,10 @@ class Settings(BaseSettings):
         description="Addresses or networks of the reverse proxies whose X-Forwarded-For names the client; default: none",
     )
     unsubscribe_lifetime_days: int = Field(default=90, ge=1, description="How long a mailed unsubscribe link stays valid")
+    public_confirmations_per_hour: int = Field(
+        default=100, ge=1,
+        description="Confirmation mails the public forms and the mailbox may cause in any hour, to all addresses together",
+    )
 
     imap_host: str | None = Field(default=None, description="IMAP server of the Secretariat's mailbox; unset: no intake")
     imap_port: int = Field(default=993, ge=1, le=65535, description="IMAP port (993 with SSL, 143 without)")

@@ -37,7 +37,8 @@ class PendingSubmission(Base):
     """A submission from the public forms, held until its sender confirms their e-mail address."""
 
     __tablename__ = "pending_submissions"
-    __table_args__ = (Index("ix_pending_submissions_email", "email"),)
+    __table_args__ = (Index("ix_pending_submissions_email", "email"),
+                      Index("ix_pending_submissions_received_at", "received_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))

@@ -90,7 +90,10 @@ def _submit(request: Request, form: str, data: FormData) -> HTMLResponse:
     except EngageError as error:
         code = 413 if isinstance(error, uploads.FileTooLargeError) else 422 if isinstance(error, InputError) \
             else status_of(error)
-        return _page(request, portal, form, code, errors=form_errors(error, FORM_FIELDS), values=values)
+        page = _page(request, portal, form, code, errors=form_errors(error, FORM_FIELDS), values=values)
+        if isinstance(error, intake.BusyError):
+            page.headers["Retry-After"] = "3600"
+        return page
     if upload and kind and received.queued:
         uploads.store(upload, kind, portal.settings.upload_dir)
     return portal.render(request, "submit_received.html", email=values["email"], early=received.early_deadline)

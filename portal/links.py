@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from models.enums import Channel
-from states import action_links
+from states import action_links, intake
 from states.action_links import VerifiedLink
 from states.approvals import ApprovalStatus, approval_status, record_decision
 from states.errors import EngageError, NotAllowedError, NotFoundError
@@ -29,7 +29,7 @@ router = APIRouter()
 
 STATUS = {
     action_links.ForgedLinkError: 404, action_links.ExpiredLinkError: 410, action_links.UsedLinkError: 409,
-    action_links.MovedOnError: 409, NotFoundError: 404, NotAllowedError: 403, InputError: 422,
+    action_links.MovedOnError: 409, NotFoundError: 404, NotAllowedError: 403, InputError: 422, intake.BusyError: 503,
 }
 TEMPLATES = {"co_chair_decision": "decide.html", "invitation_answer": "invitation.html", "dialogue_report": "report.html",
              "resubmission": "resubmit.html"}

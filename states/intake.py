@@ -13,6 +13,9 @@ reaches the sender and the website names no partner) until staff ``accept_claim`
 
 The public can cause at most ``CONFIRMATIONS_PER_DAY`` confirmation mails to one address in 24 hours
 (counted in the database, one writer at a time per address), and none to an address that opted out.
+All addresses together get at most ``public_confirmations_per_hour`` in any hour: past it, the doors
+refuse with ``BusyError`` (try again later), so neither the forms from many client addresses nor
+mail with forged senders can turn the Secretariat's domain into a sender of mail at will.
 """
 
 from __future__ import annotations
@@ -20,8 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -47,6 +49,12 @@ PURPOSE = "submission_confirmation"
 CONFIRMATIONS_PER_DAY = 3
 """Confirmation mails the public forms may cause to one address in any 24 hours, whoever sends the forms."""
 UNVERIFIED, ACCEPTED = "unverified", "accepted"
+BUSY = N_("The Secretariat is receiving unusually many submissions. Nothing was kept: please send yours again "
+          "in an hour.")
+
+
+class BusyError(EngageError):
+    """The public doors caused their hour's budget of confirmation mails; nothing was written."""
 INTAKE = "website intake"
 
 
@@ -154,8 +162,8 @@ def receive(db: Database, kind: str, form: dict[str, Any], details: dict[str, An
     ``CONFIRMATIONS_PER_DAY`` confirmation mails in the last 24 hours or opted out of them.
     ``upload_name`` is the quarantined file the submission carries. ``also`` writes, in the same
     transaction, the record of the door the submission came through (given the pending id, or None when
-    nothing was queued). Raises ``InputError`` naming each bad field, or ``GuardFailedError`` when its
-    window is not open.
+    nothing was queued). Raises ``InputError`` naming each bad field, ``GuardFailedError`` when its
+    window is not open, or ``BusyError`` when the hour's confirmation mails are spent.
     """
     who, checked = validate(kind, form, details)
     now = clock.now()
@@ -171,6 +179,9 @@ def receive(db: Database, kind: str, form: dict[str, Any], details: dict[str, An
             if also is not None:
                 also(session, None)
             return Received(None, None, early)  # the same answer: the form reveals nothing of the address
+        if session.scalar(select(func.count()).select_from(PendingSubmission).where(
+                PendingSubmission.received_at > now - timedelta(hours=1))) >= settings.public_confirmations_per_hour:
+            raise BusyError(Phrase.of(BUSY))
         pending = PendingSubmission(
             kind=kind, organization=who.organization, email=email, language=language,
             payload={"title": who.title, "details": checked.model_dump(mode="json")}, received_at=now,
