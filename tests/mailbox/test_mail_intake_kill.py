@@ -45,6 +45,7 @@ def test_killed_intake_loses_nothing_and_files_nothing_twice(postgres_db: Databa
         "ENGAGE_IMAP_PORT": str(imap_server.port), "ENGAGE_IMAP_SSL": "false",
         "ENGAGE_IMAP_USERNAME": imap_server.username, "ENGAGE_IMAP_PASSWORD": imap_server.password,
         "ENGAGE_IMAP_ADDRESS": MAILBOX_ADDRESS,
+        "ENGAGE_PUBLIC_CONFIRMATIONS_PER_HOUR": str(MESSAGES),  # all 150 arrive within the hour
     }
     command = [str(Path(sys.executable).parent / "engage"), "mail-intake"]
     randomness = random.Random(24)

@@ -44,7 +44,8 @@ def test_invitation_and_acceptance_carry_the_meeting_and_optional_notices_unsubs
         parts = {part.get_content_type(): part for part in message.walk()}
         calendar = Calendar.from_ical(parts["text/calendar"].get_payload(decode=True))
         event = calendar.walk("VEVENT")[0]
-        assert str(event["dtstart"].dt) == "2024-02-20" and "SWG 2.2" in str(event["summary"])
+        assert event["dtstart"].dt.isoformat() == "2024-02-20T09:30:00-05:00" and "SWG 2.2" in str(event["summary"])
+        assert event["dtstart"].params["TZID"] == "America/New_York"  # the session's hours, in its own time zone
     assert "/a/" in mails["policy@meta.example"][0].as_string() or "/a/" in mails["policy@meta.example"][1].as_string()
     optional = [m for m in mails["policy@meta.example"] if m["List-Unsubscribe"]]
     mandatory = [m for m in mails["policy@meta.example"] if not m["List-Unsubscribe"]]
