@@ -7,6 +7,7 @@ from collections.abc import Callable
 from sqlalchemy import bindparam, insert, select, update
 
 from models import ApprovalVote, DialogueReport
+from models.enums import Decision
 from states.context import TransitionContext
 from states.errors import AlreadyDecidedError
 
@@ -32,6 +33,10 @@ def record_vote(ctx: TransitionContext, trigger: str) -> None:
         "engagement_id": ctx.engagement.id, "co_chair_id": seat.id, "decision": trigger, "comment": ctx.comment,
         "channel": ctx.memo["channel"], "decided_at": ctx.now,
     })
+    if "approval_counts" in ctx.memo:  # the counts read with the engagement, before this vote
+        co_chairs, approvals, declines = ctx.memo["approval_counts"]
+        ctx.memo["approval_counts"] = (co_chairs, approvals + (trigger == Decision.APPROVE),
+                                       declines + (trigger == Decision.DECLINE))
 
 
 def store_dialogue_report(ctx: TransitionContext, _trigger: str) -> None:

@@ -16,16 +16,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Insert, Row, Update, bindparam, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from models import (
     ApprovalVote, CoChair, Contact, Engagement, EngineEvent, Meeting, Organization, Participant, SubWorkingGroup,
 )
-from models.enums import Channel, Language, ParticipantRole, Role
+from models.enums import Channel, Decision, Language, ParticipantRole, Role
 from settings import Settings, get_settings
 from models.db import Database
-from states.applied_keys import LOG, applied_under
+from states.applied_keys import FIND_KEY, LOG, applied_under
 from states.clock import SYSTEM_CLOCK, Clock
 from states.context import CoChairSeat, EngagementRow, TransitionContext
 from states.effects import EFFECTS
@@ -41,23 +41,56 @@ from states.waits import WaitProgress, progress_after
 CREATED = "create"
 FOLLOW_UP_ACTOR = {"role": "system", "identity": "follow-up"}
 
-# Built once, as Core statements on the tables: reading (and locking) the engagement, the state change
-# guarded by the version the change was decided on (with or without new details), its audit row, the
-# idempotency key's earlier outcome and the engine events.
-# ``FOR UPDATE`` serializes writers of one engagement on PostgreSQL, so guards, effects and the update
-# all see one consistent state; SQLite renders no lock clause, its ``BEGIN IMMEDIATE`` already serializes.
-# The engagement is read with its SWG (approval policy; title for the notifications) and its meeting,
-# which are not locked: reference data that a transition reads but never writes.
+# Built once, as Core statements on the tables. A transition reads in at most two round trips:
+# ``LOCK_ENGAGEMENT`` (PostgreSQL only: ``FOR UPDATE`` serializes writers of one engagement, so guards, effects
+# and the update all see one consistent state; SQLite's ``BEGIN IMMEDIATE`` already serializes), then
+# ``READ_ENGAGEMENT``: the engagement with its SWG (approval policy; title for the notifications) and its
+# meeting, the idempotency key's earlier outcome, the actor's seats as a co-chair with their vote on the
+# engagement, whether they are a contact of a partner taking part in the role they claim, and the approval's
+# counts (co-chairs, approvals, declines). It is a statement of its own, after the lock: in READ COMMITTED a
+# statement that waited for the lock would still read the other tables as they were before that wait.
+# The state change is guarded by the version it was decided on, and on PostgreSQL it writes its audit row
+# in the same statement (``UPDATE ... RETURNING`` in a CTE feeding the ``INSERT``).
 ENGAGEMENTS, SWGS, MEETINGS = Engagement.__table__, SubWorkingGroup.__table__, Meeting.__table__
-LOCK_ENGAGEMENT = (
+CHAIRS, VOTES = CoChair.__table__, ApprovalVote.__table__
+PARTICIPANTS, CONTACTS = Participant.__table__, Contact.__table__
+LOCK_ENGAGEMENT = select(ENGAGEMENTS.c.id).where(ENGAGEMENTS.c.id == bindparam("id")).with_for_update()
+CO_CHAIR_SEATS = (
+    select(CHAIRS.c.id, CHAIRS.c.swg_code, CHAIRS.c.name, CHAIRS.c.email,
+           VOTES.c.decision, VOTES.c.decided_at, VOTES.c.channel)
+    .outerjoin(VOTES, (VOTES.c.co_chair_id == CHAIRS.c.id) & (VOTES.c.engagement_id == bindparam("id")))
+    .where(func.lower(CHAIRS.c.email) == bindparam("seat_email"))
+)
+IS_CONTACT = (
+    select(PARTICIPANTS.c.id)
+    .join(CONTACTS, CONTACTS.c.organization_id == PARTICIPANTS.c.organization_id)
+    .where(
+        PARTICIPANTS.c.engagement_id == bindparam("id"),
+        PARTICIPANTS.c.role.in_(bindparam("roles", expanding=True)),
+        func.lower(CONTACTS.c.email) == bindparam("contact_email"),
+    )
+    .limit(1)
+)
+_EARLIER = FIND_KEY.subquery("earlier")
+_SEATS = CO_CHAIR_SEATS.subquery("seat")
+_VOTES_ON = select(func.count()).select_from(VOTES).where(VOTES.c.engagement_id == ENGAGEMENTS.c.id)
+READ_ENGAGEMENT = (
     select(
         ENGAGEMENTS, SWGS.c.title.label("swg_title"), SWGS.c.approval_policy, SWGS.c.quorum,
         MEETINGS.c.title.label("meeting_title"), MEETINGS.c.starts_on.label("meeting_starts_on"),
+        *(column.label(f"earlier_{column.name}") for column in _EARLIER.c),
+        *(column.label(f"seat_{column.name}") for column in _SEATS.c),
+        IS_CONTACT.scalar_subquery().label("contact_of"),
+        select(func.count()).select_from(CHAIRS).where(CHAIRS.c.swg_code == ENGAGEMENTS.c.swg_code)
+        .scalar_subquery().label("co_chairs"),
+        _VOTES_ON.where(VOTES.c.decision == Decision.APPROVE).scalar_subquery().label("approvals"),
+        _VOTES_ON.where(VOTES.c.decision == Decision.DECLINE).scalar_subquery().label("declines"),
     )
     .outerjoin(SWGS, SWGS.c.code == ENGAGEMENTS.c.swg_code)
     .outerjoin(MEETINGS, MEETINGS.c.id == ENGAGEMENTS.c.meeting_id)
+    .outerjoin(_EARLIER, true())
+    .outerjoin(_SEATS, true())
     .where(ENGAGEMENTS.c.id == bindparam("id"))
-    .with_for_update(of=ENGAGEMENTS)
 )
 _CHANGED = ("state", "version", "updated_at", "waiting_since", "reminders_sent", "escalated", "next_due_at")
 _GUARD = (ENGAGEMENTS.c.id == bindparam("match_id"), ENGAGEMENTS.c.version == bindparam("match_version"))
@@ -65,28 +98,23 @@ UPDATE_STATE = update(ENGAGEMENTS).where(*_GUARD).values({name: bindparam(name) 
 UPDATE_STATE_AND_DETAILS = update(ENGAGEMENTS).where(*_GUARD).values(
     {name: bindparam(name) for name in (*_CHANGED, "details")})
 INSERT_LOG = insert(LOG).returning(LOG.c.id)
-INSERT_EVENTS = insert(EngineEvent.__table__)
-# Who a person is for the engagement: each SWG seat they hold, with their vote on the engagement if they
-# cast one (so a co-chair's vote is read with their identity); or whether they are a contact of a partner
-# taking part in a given role.
-CHAIRS, VOTES = CoChair.__table__, ApprovalVote.__table__
-CO_CHAIR_SEATS = (
-    select(CHAIRS.c.id, CHAIRS.c.swg_code, CHAIRS.c.name, CHAIRS.c.email,
-           VOTES.c.decision, VOTES.c.decided_at, VOTES.c.channel)
-    .outerjoin(VOTES, (VOTES.c.co_chair_id == CHAIRS.c.id) & (VOTES.c.engagement_id == bindparam("engagement_id")))
-    .where(func.lower(CHAIRS.c.email) == bindparam("email"))
-)
-PARTICIPANTS, CONTACTS = Participant.__table__, Contact.__table__
-IS_CONTACT = (
-    select(PARTICIPANTS.c.id)
-    .join(CONTACTS, CONTACTS.c.organization_id == PARTICIPANTS.c.organization_id)
-    .where(
-        PARTICIPANTS.c.engagement_id == bindparam("engagement_id"),
-        PARTICIPANTS.c.role.in_(bindparam("roles", expanding=True)),
-        func.lower(CONTACTS.c.email) == bindparam("email"),
+_LOGGED = ("trigger", "from_state", "to_state", "version", "actor", "actor_role", "channel", "flow_run_id", "comment",
+           "data", "idempotency_key", "at")
+
+
+def _update_and_log(update_state: Update) -> Insert:
+    """``update_state`` and the audit row of the change in one statement (PostgreSQL); no row if nothing matched."""
+    updated = update_state.returning(ENGAGEMENTS.c.id).cte("updated")
+    return (
+        insert(LOG).add_cte(updated)
+        .from_select(["engagement_id", *_LOGGED], select(
+            updated.c.id, *(bindparam(f"log_{name}", type_=LOG.c[name].type) for name in _LOGGED)))
+        .returning(LOG.c.id)
     )
-    .limit(1)
-)
+
+
+UPDATE_AND_LOG = {False: _update_and_log(UPDATE_STATE), True: _update_and_log(UPDATE_STATE_AND_DETAILS)}
+INSERT_EVENTS = insert(EngineEvent.__table__)
 # What ``create_engagement`` reads and writes.
 SWG_EXISTS = select(SWGS.c.code).where(SWGS.c.code == bindparam("code"))
 MEETING_EXISTS = select(MEETINGS.c.id).where(MEETINGS.c.id == bindparam("id"))
@@ -152,8 +180,17 @@ def check_identity(connection: Connection, engagement: EngagementRow, actor: Act
     ``engagement`` needs ``id`` and ``swg_code``. Raises ``NotAllowedError`` naming what the person is
     (a co-chair of another SWG, not a contact).
     """
+    roles = IDENTITY_ROLES.get(actor.role, ())
+    seats = connection.execute(CO_CHAIR_SEATS, {"id": engagement.id, "seat_email": actor.identity}).all() \
+        if actor.role == Role.CO_CHAIR else []
+    member = connection.scalar(IS_CONTACT, {"id": engagement.id, "roles": roles, "contact_email": actor.identity}) \
+        if roles else None
+    return _identified(engagement, actor, seats, member is not None)
+
+
+def _identified(engagement: EngagementRow, actor: Actor, seats: list[Any], contact: bool) -> CoChairSeat | None:
+    """What ``check_identity`` decides from the person's seats as a co-chair and whether they are a contact."""
     if actor.role == Role.CO_CHAIR:
-        seats = connection.execute(CO_CHAIR_SEATS, {"engagement_id": engagement.id, "email": actor.identity}).all()
         mine = next((seat for seat in seats if seat.swg_code == engagement.swg_code), None)
         if mine is None:
             elsewhere = ", ".join(sorted(seat.swg_code for seat in seats))
@@ -161,14 +198,35 @@ def check_identity(connection: Connection, engagement: EngagementRow, actor: Act
             raise NotAllowedError(f"{actor.identity} is {detail} SWG {engagement.swg_code or '(none set)'}")
         return mine
     roles = IDENTITY_ROLES.get(actor.role)
-    if roles is not None:
-        member = connection.scalar(IS_CONTACT, {"engagement_id": engagement.id, "roles": roles, "email": actor.identity})
-        if member is None:
-            raise NotAllowedError(
-                f"{actor.identity} is not a contact of an organization taking part in engagement "
-                f"{engagement.id} as {' or '.join(roles)}"
-            )
+    if roles is not None and not contact:
+        raise NotAllowedError(
+            f"{actor.identity} is not a contact of an organization taking part in engagement "
+            f"{engagement.id} as {' or '.join(roles)}"
+        )
     return None
+
+
+@dataclass(frozen=True)
+class _Seat:
+    """A co-chair's seat and their vote on the engagement, as ``READ_ENGAGEMENT`` returns it (``CoChairSeat``)."""
+
+    id: int
+    swg_code: str
+    name: str
+    email: str
+    decision: str | None
+    decided_at: datetime | None
+    channel: str | None
+
+
+def _read(connection: Connection, engagement_id: int, request: TransitionRequest) -> list[Row[Any]]:
+    """``READ_ENGAGEMENT`` for this request: one row per seat of the actor as a co-chair (at least one)."""
+    actor = request.actor
+    return connection.execute(READ_ENGAGEMENT, {
+        "id": engagement_id, "key": request.idempotency_key,
+        "seat_email": actor.identity if actor.role == Role.CO_CHAIR else None,
+        "roles": IDENTITY_ROLES.get(actor.role, ()), "contact_email": actor.identity,
+    }).all()
 
 
 def _replay(connection: Connection, key: str) -> TransitionOutcome | None:
@@ -236,11 +294,19 @@ def apply_transition(
 
 
 def _apply(connection: Connection, engagement_id: int, request: TransitionRequest, channel: Channel, now: datetime,
-           settings: Settings, language: Language) -> TransitionOutcome:
-    engagement = connection.execute(LOCK_ENGAGEMENT, {"id": engagement_id}).first()
-    if engagement is None:
+           settings: Settings, language: Language, *, locked: bool = False) -> TransitionOutcome:
+    """The transition in the open transaction; ``locked`` when this transaction already holds the row lock."""
+    if not locked and connection.dialect.name == "postgresql" and \
+            connection.execute(LOCK_ENGAGEMENT, {"id": engagement_id}).first() is None:
         raise NotFoundError(f"no engagement with id {engagement_id}")
-    if request.idempotency_key and (earlier := _replay(connection, request.idempotency_key)):
+    rows = _read(connection, engagement_id, request)
+    if not rows:
+        raise NotFoundError(f"no engagement with id {engagement_id}")
+    engagement = rows[0]
+    if engagement.earlier_id is not None:
+        earlier = TransitionOutcome(engagement.earlier_engagement_id, engagement.earlier_trigger,
+                                    engagement.earlier_from_state, engagement.earlier_to_state,
+                                    engagement.earlier_version, engagement.earlier_id, 0, True)
         if (earlier.engagement_id, earlier.trigger) != (engagement_id, request.trigger):
             raise ConflictError(
                 f"idempotency key {request.idempotency_key!r} was already used to {earlier.trigger!r} engagement "
@@ -263,9 +329,13 @@ def _apply(connection: Connection, engagement_id: int, request: TransitionReques
             f"a {actor.role.value} may not {trigger!r} {_label(engagement.kind)}; "
             f"that is for: {', '.join(sorted(role.value for role in allowed))}"
         )
+    seats = [_Seat(row.seat_id, row.seat_swg_code, row.seat_name, row.seat_email, row.seat_decision,
+                   row.seat_decided_at, row.seat_channel) for row in rows if row.seat_id is not None]
     ctx = TransitionContext(
         connection, engagement, lifecycle, actor, now, comment=request.comment,
-        co_chair=check_identity(connection, engagement, actor), memo={"channel": channel.value},
+        co_chair=_identified(engagement, actor, seats, engagement.contact_of is not None),
+        memo={"channel": channel.value, "approval_counts": (engagement.co_chairs, engagement.approvals,
+                                                            engagement.declines)},
     )
     schema = next((spec.data_model() for spec in candidates if spec.data_schema), None)
     if schema is not None and request.data is not None:
@@ -291,7 +361,7 @@ def _follow_up(connection: Connection, lifecycle: Lifecycle, outcome: Transition
                                      "idempotency_key": follow_up_key(outcome.engagement_id, then)})
     try:
         with connection.begin_nested():
-            done = _apply(connection, outcome.engagement_id, step, channel, now, settings, Language.EN)
+            done = _apply(connection, outcome.engagement_id, step, channel, now, settings, Language.EN, locked=True)
     except EngageError as error:
         return replace(outcome, follow_up_refused=str(error))
     return replace(outcome, follow_up=done)
@@ -314,22 +384,28 @@ def _commit(connection: Connection, engagement: EngagementRow, lifecycle: Lifecy
         "updated_at": now, "waiting_since": progress.waiting_since, "reminders_sent": progress.reminders_sent,
         "escalated": progress.escalated, "next_due_at": progress.next_due_at,
     }
-    if "details" in ctx.row_updates:
-        changed = connection.execute(UPDATE_STATE_AND_DETAILS, values | {"details": ctx.details}).rowcount
+    logged = {
+        "trigger": request.trigger, "from_state": from_state, "to_state": new_state, "version": version,
+        "actor": request.actor.identity, "actor_role": request.actor.role.value, "channel": channel.value,
+        "flow_run_id": request.flow_run_id, "comment": request.comment,
+        "data": ctx.data.model_dump(mode="json") if ctx.data is not None else None,
+        "idempotency_key": request.idempotency_key, "at": now,
+    }
+    with_details = "details" in ctx.row_updates
+    if with_details:
+        values["details"] = ctx.details
+    if connection.dialect.name == "postgresql":  # the change and its audit row in one round trip
+        log_id = connection.scalar(UPDATE_AND_LOG[with_details],
+                                   values | {f"log_{name}": value for name, value in logged.items()})
+    elif connection.execute(UPDATE_STATE_AND_DETAILS if with_details else UPDATE_STATE, values).rowcount == 1:
+        log_id = connection.execute(INSERT_LOG, {"engagement_id": engagement.id, **logged}).scalar_one()
     else:
-        changed = connection.execute(UPDATE_STATE, values).rowcount
-    if changed != 1:
+        log_id = None
+    if log_id is None:
         raise ConflictError(
             f"engagement {engagement.id} was changed by someone else while {request.trigger!r} was being applied; "
             "nothing was written"
         )
-    log_id = connection.execute(INSERT_LOG, {
-        "engagement_id": engagement.id, "trigger": request.trigger, "from_state": from_state, "to_state": new_state,
-        "version": version, "actor": request.actor.identity, "actor_role": request.actor.role.value,
-        "channel": channel.value, "flow_run_id": request.flow_run_id, "comment": request.comment,
-        "data": ctx.data.model_dump(mode="json") if ctx.data is not None else None,
-        "idempotency_key": request.idempotency_key, "at": now,
-    }).scalar_one()
     extra = {"trigger": request.trigger, "actor": request.actor.identity, "comment": request.comment,
              "reminder_number": progress.reminders_sent if request.trigger == "remind" else None}
     wait = lifecycle.state(new_state).wait
