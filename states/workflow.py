@@ -24,17 +24,17 @@ from models import (
 )
 from models.enums import Channel, Decision, Language, ParticipantRole, Role
 from settings import Settings, get_settings
-from models.db import Database
+from models.db import Database, insert_rows
 from states.applied_keys import FIND_KEY, LOG, applied_under
 from states.clock import SYSTEM_CLOCK, Clock
 from states.context import CoChairSeat, EngagementRow, TransitionContext
-from states.effects import EFFECTS
+from states.effects import EFFECTS, INSERT_VOTE
 from states.errors import ConflictError, EngageError, GuardFailedError, NotAllowedError, NotFoundError, UnknownTriggerError
 from states.guards import PARTNER_ROLES
 from states.inputs import Actor, EngagementInput, TransitionRequest, check_id, parse
 from states.lifecycles import get_lifecycle
 from states.machines import fire
-from states.recipients import enqueue
+from states.recipients import OUTBOX, enqueue
 from states.spec import Lifecycle, TransitionSpec
 from states.waits import WaitProgress, progress_after
 
@@ -102,19 +102,24 @@ _LOGGED = ("trigger", "from_state", "to_state", "version", "actor", "actor_role"
            "data", "idempotency_key", "at")
 
 
-def _update_and_log(update_state: Update) -> Insert:
-    """``update_state`` and the audit row of the change in one statement (PostgreSQL); no row if nothing matched."""
+_VOTED = ("engagement_id", "co_chair_id", "decision", "comment", "channel", "decided_at")
+
+
+def _update_and_log(update_state: Update, vote: bool) -> Insert:
+    """``update_state`` and the audit row of the change (and the co-chair's vote) in one statement (PostgreSQL);
+    no audit row, and the statement's result is empty, when the guarded update matched nothing."""
     updated = update_state.returning(ENGAGEMENTS.c.id).cte("updated")
-    return (
-        insert(LOG).add_cte(updated)
-        .from_select(["engagement_id", *_LOGGED], select(
-            updated.c.id, *(bindparam(f"log_{name}", type_=LOG.c[name].type) for name in _LOGGED)))
-        .returning(LOG.c.id)
-    )
+    statement = insert(LOG).add_cte(updated)
+    if vote:
+        statement = statement.add_cte(insert(VOTES).values(
+            {name: bindparam(f"vote_{name}", type_=VOTES.c[name].type) for name in _VOTED}).cte("vote"))
+    return statement.from_select(["engagement_id", *_LOGGED], select(
+        updated.c.id, *(bindparam(f"log_{name}", type_=LOG.c[name].type) for name in _LOGGED))).returning(LOG.c.id)
 
 
-UPDATE_AND_LOG = {False: _update_and_log(UPDATE_STATE), True: _update_and_log(UPDATE_STATE_AND_DETAILS)}
-INSERT_EVENTS = insert(EngineEvent.__table__)
+UPDATE_AND_LOG = {(details, vote): _update_and_log(UPDATE_STATE_AND_DETAILS if details else UPDATE_STATE, vote)
+                  for details in (False, True) for vote in (False, True)}
+EVENTS = EngineEvent.__table__
 # What ``create_engagement`` reads and writes.
 SWG_EXISTS = select(SWGS.c.code).where(SWGS.c.code == bindparam("code"))
 MEETING_EXISTS = select(MEETINGS.c.id).where(MEETINGS.c.id == bindparam("id"))
@@ -293,9 +298,35 @@ def apply_transition(
         ) from error
 
 
+@dataclass(frozen=True)
+class _Decided:
+    """A transition its guards allowed, not yet written."""
+
+    engagement: EngagementRow
+    lifecycle: Lifecycle
+    ctx: TransitionContext
+    request: TransitionRequest
+    new_state: str
+
+
 def _apply(connection: Connection, engagement_id: int, request: TransitionRequest, channel: Channel, now: datetime,
-           settings: Settings, language: Language, *, locked: bool = False) -> TransitionOutcome:
-    """The transition in the open transaction; ``locked`` when this transaction already holds the row lock."""
+           settings: Settings, language: Language) -> TransitionOutcome:
+    """The transition, and the step its new state is followed by, in the open transaction."""
+    decided = _decide(connection, engagement_id, request, channel, now, language)
+    return decided if isinstance(decided, TransitionOutcome) else _carry_out(connection, decided, channel, settings)
+
+
+def _carry_out(connection: Connection, decided: _Decided, channel: Channel, settings: Settings) -> TransitionOutcome:
+    ctx = decided.ctx
+    outcome = _commit(connection, decided.engagement, decided.lifecycle, ctx.fired, ctx, decided.request, channel,
+                      decided.new_state, settings)
+    return _follow_up(connection, decided.lifecycle, outcome, decided.request, channel, ctx.now, settings)
+
+
+def _decide(connection: Connection, engagement_id: int, request: TransitionRequest, channel: Channel, now: datetime,
+            language: Language, *, locked: bool = False) -> TransitionOutcome | _Decided:
+    """Read and judge the transition (writing nothing but what its effects write): the earlier outcome of its
+    idempotency key, or the transition allowed; ``locked`` when this transaction already holds the row lock."""
     if not locked and connection.dialect.name == "postgresql" and \
             connection.execute(LOCK_ENGAGEMENT, {"id": engagement_id}).first() is None:
         raise NotFoundError(f"no engagement with id {engagement_id}")
@@ -347,23 +378,29 @@ def _apply(connection: Connection, engagement_id: int, request: TransitionReques
     new_state = fire(engagement.kind, engagement.state, trigger, ctx)
     if new_state is None:
         raise GuardFailedError(f"cannot {trigger!r} engagement {engagement.id}: {'; '.join(ctx.refusals)}")
-    outcome = _commit(connection, engagement, lifecycle, ctx.fired, ctx, request, channel, new_state, settings)
-    return _follow_up(connection, lifecycle, outcome, request, channel, now, settings)
+    return _Decided(engagement, lifecycle, ctx, request, new_state)
 
 
 def _follow_up(connection: Connection, lifecycle: Lifecycle, outcome: TransitionOutcome, request: TransitionRequest,
                channel: Channel, now: datetime, settings: Settings) -> TransitionOutcome:
-    """Take the step the new state is followed by, in a savepoint: refused, it is undone alone."""
+    """Take the step the new state is followed by; refused, it is undone alone. A step whose effects may write
+    is taken in a savepoint; any other is refused before it writes anything, so it needs none."""
     then = lifecycle.state(outcome.to_state).then
     if then is None or outcome.to_state == outcome.from_state:
         return outcome
     step = parse(TransitionRequest, {"trigger": then, "actor": FOLLOW_UP_ACTOR, "flow_run_id": request.flow_run_id,
                                      "idempotency_key": follow_up_key(outcome.engagement_id, then)})
     try:
-        with connection.begin_nested():
-            done = _apply(connection, outcome.engagement_id, step, channel, now, settings, Language.EN, locked=True)
+        if any(spec.effects for spec in lifecycle.transitions_from(outcome.to_state, then)):
+            with connection.begin_nested():
+                decided = _decide(connection, outcome.engagement_id, step, channel, now, Language.EN, locked=True)
+                done = decided if isinstance(decided, TransitionOutcome) else _carry_out(
+                    connection, decided, channel, settings)
+            return replace(outcome, follow_up=done)
+        decided = _decide(connection, outcome.engagement_id, step, channel, now, Language.EN, locked=True)
     except EngageError as error:
         return replace(outcome, follow_up_refused=str(error))
+    done = decided if isinstance(decided, TransitionOutcome) else _carry_out(connection, decided, channel, settings)
     return replace(outcome, follow_up=done)
 
 
@@ -394,10 +431,14 @@ def _commit(connection: Connection, engagement: EngagementRow, lifecycle: Lifecy
     with_details = "details" in ctx.row_updates
     if with_details:
         values["details"] = ctx.details
-    if connection.dialect.name == "postgresql":  # the change and its audit row in one round trip
-        log_id = connection.scalar(UPDATE_AND_LOG[with_details],
-                                   values | {f"log_{name}": value for name, value in logged.items()})
+    vote = ctx.memo.get("vote")
+    if connection.dialect.name == "postgresql":  # the change, its audit row and the vote in one round trip
+        log_id = connection.scalar(UPDATE_AND_LOG[with_details, vote is not None], values | {
+            f"log_{name}": value for name, value in logged.items()} | {
+            f"vote_{name}": value for name, value in (vote or {}).items()})
     elif connection.execute(UPDATE_STATE_AND_DETAILS if with_details else UPDATE_STATE, values).rowcount == 1:
+        if vote is not None:
+            connection.execute(INSERT_VOTE, vote)
         log_id = connection.execute(INSERT_LOG, {"engagement_id": engagement.id, **logged}).scalar_one()
     else:
         log_id = None
@@ -411,15 +452,16 @@ def _commit(connection: Connection, engagement: EngagementRow, lifecycle: Lifecy
     wait = lifecycle.state(new_state).wait
     if wait is not None and wait.expire_after is not None and progress.waiting_since is not None:
         extra["deadline"] = (progress.waiting_since + wait.expire_after).date().isoformat()
-    sent = enqueue(connection, lifecycle, engagement, spec.notify, log_id=log_id, state=new_state,
+    rows = enqueue(connection, lifecycle, engagement, spec.notify, log_id=log_id, state=new_state,
                    extra={k: v for k, v in extra.items() if v is not None}, now=now, settings=settings)
-    if spec.emits:
-        connection.execute(INSERT_EVENTS, [{
-            "name": name, "engagement_id": engagement.id, "transition_id": log_id, "created_at": now,
-            "payload": {"engagement_id": engagement.id, "kind": engagement.kind, "trigger": request.trigger,
-                        "from_state": from_state, "to_state": new_state, "actor": request.actor.identity,
-                        "channel": channel.value},
-        } for name in spec.emits])
+    events = [{
+        "name": name, "engagement_id": engagement.id, "transition_id": log_id, "created_at": now,
+        "payload": {"engagement_id": engagement.id, "kind": engagement.kind, "trigger": request.trigger,
+                    "from_state": from_state, "to_state": new_state, "actor": request.actor.identity,
+                    "channel": channel.value},
+    } for name in spec.emits]
+    insert_rows(connection, [*rows, (EVENTS, events)])  # the notifications, their links and the events at once
+    sent = sum(len(table_rows) for table, table_rows in rows if table is OUTBOX)
     return TransitionOutcome(engagement.id, request.trigger, from_state, new_state, version, log_id, sent)
 
 
