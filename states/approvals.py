@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy.exc import IntegrityError
 
 from models import ApprovalVote, CoChair, Engagement, Meeting, Organization, Participant, SubWorkingGroup
 from models.db import Database
@@ -25,7 +27,7 @@ from states.errors import AlreadyDecidedError, NotAllowedError, NotFoundError, U
 from states.guards import PARTNER_ROLES
 from states.inputs import Actor, InputError, check_id, parse
 from states.words import CHANNEL_WORDS, DECISION_WORDS, state_word
-from states.workflow import TransitionOutcome, apply_transition, check_identity
+from states.workflow import TransitionOutcome, apply_transition, check_identity, unique_violation
 from website.i18n import N_, N_plural, Phrase
 
 AWAITING = "awaiting_approval"
@@ -218,21 +220,21 @@ def approval_status(db: Database | Connection, engagement_id: int) -> ApprovalSt
     )
 
 
-def _why_not_applied(db: Database, engagement_id: int, email: str, decision: Decision,
+def _why_not_applied(connection: Connection, engagement_id: int, email: str, decision: Decision,
                      refusal: Exception) -> DecisionResult:
-    """Read, after a refused vote, whether this co-chair had decided or the engagement moved on.
+    """Read, after a refused vote (in its transaction, under its row lock), whether this co-chair had decided
+    or the engagement moved on.
 
     Raises ``NotAllowedError`` when the engagement is not an invitation to present or the person
     co-chairs another SWG (``refusal`` is the cause).
     """
-    with db.engine.begin() as connection:
-        seat = connection.execute(REFUSED_SEAT, {"engagement_id": engagement_id, "email": email}).one()
-        if seat.kind != EngagementKind.SWG_PRESENTATION:
-            raise NotAllowedError(Phrase.of(
-                N_("engagement %(engagement_id)s is a %(kind)s; co-chairs do not decide it"),
-                engagement_id=str(engagement_id), kind=Phrase.of(state_word(seat.kind)))) from refusal
-        if seat.chair_id is None:
-            check_identity(connection, seat, Actor(role="co_chair", identity=email))
+    seat = connection.execute(REFUSED_SEAT, {"engagement_id": engagement_id, "email": email}).one()
+    if seat.kind != EngagementKind.SWG_PRESENTATION:
+        raise NotAllowedError(Phrase.of(
+            N_("engagement %(engagement_id)s is a %(kind)s; co-chairs do not decide it"),
+            engagement_id=str(engagement_id), kind=Phrase.of(state_word(seat.kind)))) from refusal
+    if seat.chair_id is None:
+        check_identity(connection, seat, Actor(role="co_chair", identity=email))
     if seat.decision is not None:
         return DecisionResult.said(
             DecisionStatus.ALREADY_DECIDED,
@@ -251,7 +253,7 @@ def _why_not_applied(db: Database, engagement_id: int, email: str, decision: Dec
 
 
 def record_decision(
-    db: Database,
+    db: Database | Connection,
     engagement_id: int,
     co_chair_email: str,
     decision: Decision | str,
@@ -284,13 +286,29 @@ def record_decision(
     decision = Decision(decision)
     actor = parse(Actor, {"role": "co_chair", "identity": co_chair_email})
     email = actor.identity
+    steps = {"comment": comment or None, "channel": Channel(channel), "flow_run_id": flow_run_id,
+             "idempotency_key": idempotency_key, "clock": clock, "settings": settings}
+    if isinstance(db, Connection):
+        return _record(db, engagement_id, actor, decision, steps)
     try:
-        outcome = apply_transition(
-            db, engagement_id, decision.value, actor, comment=comment or None, channel=Channel(channel),
-            flow_run_id=flow_run_id, idempotency_key=idempotency_key, clock=clock, settings=settings,
-        )
+        with db.engine.begin() as connection:
+            return _record(connection, engagement_id, actor, decision, steps)
+    except IntegrityError as error:
+        return _applied(unique_violation(db, engagement_id, idempotency_key, error), email, engagement_id)
+
+
+def _record(connection: Connection, engagement_id: int, actor: Actor, decision: Decision,
+            steps: dict[str, Any]) -> DecisionResult:
+    """The decision in the open transaction: applied, or why it was not."""
+    try:
+        outcome = apply_transition(connection, engagement_id, decision.value, actor, **steps)
     except (AlreadyDecidedError, UnknownTriggerError) as refusal:
-        return _why_not_applied(db, engagement_id, email, decision, refusal)
+        return _why_not_applied(connection, engagement_id, actor.identity, decision, refusal)
+    return _applied(outcome, actor.identity, engagement_id)
+
+
+def _applied(outcome: TransitionOutcome, email: str, engagement_id: int) -> DecisionResult:
+    """The answer to an applied (or replayed) decision."""
     said = {"email": email, "decision": Phrase.of(DECISION_WORDS[outcome.trigger]), "engagement_id": str(engagement_id)}
     if outcome.to_state != outcome.from_state:
         phrase = Phrase.of(_DECIDED_NOW, **said, state=Phrase.of(state_word(outcome.to_state)))

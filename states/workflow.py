@@ -250,7 +250,7 @@ def replayed(db: Database, idempotency_key: str | None) -> TransitionOutcome | N
 
 
 def apply_transition(
-    db: Database,
+    db: Database | Connection,
     engagement_id: int,
     trigger: str,
     actor: Actor | dict[str, Any],
@@ -278,6 +278,10 @@ def apply_transition(
     (a rule refused, including ``AlreadyDecidedError`` for a co-chair's second vote) and
     ``ConflictError`` (``expected_version`` is not the current version).
     ``language`` is the language of the form the data came from (partner text without its own).
+
+    Given a ``Connection``, the transition is made in its open transaction (a portal request's), which the
+    caller commits; a unique violation (a key used on another engagement at the same time) then ends that
+    transaction with ``IntegrityError``, and ``unique_violation`` gives the answer in a new one.
     """
     check_id(engagement_id, "engagement_id")
     request = parse(TransitionRequest, {
@@ -286,16 +290,25 @@ def apply_transition(
     })
     settings = settings or get_settings()
     now = clock.now()
+    if isinstance(db, Connection):
+        return _apply(db, engagement_id, request, Channel(channel), now, settings, Language(language))
     try:
         with db.engine.begin() as connection:
             return _apply(connection, engagement_id, request, Channel(channel), now, settings, Language(language))
     except IntegrityError as error:
-        # Only a key already used on ANOTHER engagement gets here (one engagement's writers are serialized).
-        if earlier := replayed(db, request.idempotency_key):
-            return earlier
-        raise ConflictError(
-            f"engagement {engagement_id} was changed by someone else at the same time; nothing was written"
-        ) from error
+        return unique_violation(db, engagement_id, request.idempotency_key, error)
+
+
+def unique_violation(db: Database, engagement_id: int, idempotency_key: str | None,
+                     error: IntegrityError) -> TransitionOutcome:
+    """The answer to a transition whose transaction ended in ``error``: the outcome already applied under its
+    key, else ``ConflictError``. Only a key used on ANOTHER engagement at the same time gets here (one
+    engagement's writers are serialized)."""
+    if earlier := replayed(db, idempotency_key):
+        return earlier
+    raise ConflictError(
+        f"engagement {engagement_id} was changed by someone else at the same time; nothing was written"
+    ) from error
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from tests.world import FRANCE_CHAIR, UNODC_CHAIR, awaiting_approval, clock_at, 
 BUDGET = {
     "vote": {"postgresql": 5, "sqlite": 6},
     "replayed vote": {"postgresql": 4, "sqlite": 3},
-    "second vote of a co-chair": {"postgresql": 7, "sqlite": 6},
+    "second vote of a co-chair": {"postgresql": 5, "sqlite": 4},
     "settling vote and its invitation": {"postgresql": 14, "sqlite": 18},
 }
 
