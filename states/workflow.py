@@ -16,7 +16,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Row, Update, bindparam, func, insert, select, true, update
+from sqlalchemy import (
+    Connection, Insert, Row, Select, Update, bindparam, func, insert, literal_column, null, select, true, update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from models import (
@@ -44,10 +46,10 @@ FOLLOW_UP_ACTOR = {"role": "system", "identity": "follow-up"}
 # Built once, as Core statements on the tables. A transition reads in at most two round trips:
 # ``LOCK_ENGAGEMENT`` (PostgreSQL only: ``FOR UPDATE`` serializes writers of one engagement, so guards, effects
 # and the update all see one consistent state; SQLite's ``BEGIN IMMEDIATE`` already serializes), then
-# ``READ_ENGAGEMENT``: the engagement with its SWG (approval policy; title for the notifications) and its
-# meeting, the idempotency key's earlier outcome, the actor's seats as a co-chair with their vote on the
-# engagement, whether they are a contact of a partner taking part in the role they claim, and the approval's
-# counts (co-chairs, approvals, declines). It is a statement of its own, after the lock: in READ COMMITTED a
+# ``READ_ENGAGEMENT`` (one statement per actor role): the engagement with its SWG (approval policy; title for
+# the notifications) and its meeting, the idempotency key's earlier outcome, the actor's seats as a co-chair
+# with their vote on the engagement, whether they are a contact of a partner taking part in the role they
+# claim, and the approval's counts (co-chairs, approvals, declines). It is a statement of its own, after the lock: in READ COMMITTED a
 # statement that waited for the lock would still read the other tables as they were before that wait.
 # The state change is guarded by the version it was decided on, and on PostgreSQL it writes its audit row
 # in the same statement (``UPDATE ... RETURNING`` in a CTE feeding the ``INSERT``).
@@ -74,24 +76,37 @@ IS_CONTACT = (
 _EARLIER = FIND_KEY.subquery("earlier")
 _SEATS = CO_CHAIR_SEATS.subquery("seat")
 _VOTES_ON = select(func.count()).select_from(VOTES).where(VOTES.c.engagement_id == ENGAGEMENTS.c.id)
-READ_ENGAGEMENT = (
-    select(
-        ENGAGEMENTS, SWGS.c.title.label("swg_title"), SWGS.c.approval_policy, SWGS.c.quorum,
-        MEETINGS.c.title.label("meeting_title"), MEETINGS.c.starts_on.label("meeting_starts_on"),
-        *(column.label(f"earlier_{column.name}") for column in _EARLIER.c),
-        *(column.label(f"seat_{column.name}") for column in _SEATS.c),
-        IS_CONTACT.scalar_subquery().label("contact_of"),
-        select(func.count()).select_from(CHAIRS).where(CHAIRS.c.swg_code == ENGAGEMENTS.c.swg_code)
-        .scalar_subquery().label("co_chairs"),
-        _VOTES_ON.where(VOTES.c.decision == Decision.APPROVE).scalar_subquery().label("approvals"),
-        _VOTES_ON.where(VOTES.c.decision == Decision.DECLINE).scalar_subquery().label("declines"),
+IDENTITY_ROLES = {Role.PARTNER: PARTNER_ROLES, Role.NATIONAL_AUTHORITY: (ParticipantRole.ORGANIZER,)}
+
+
+def _read_engagement(role: Role) -> Select:
+    """``READ_ENGAGEMENT`` for an actor of ``role``: with the seats of a co-chair, the contact of a partner or an
+    organizer (its roles written in the statement, so that nothing is expanded per call)."""
+    roles = IDENTITY_ROLES.get(role)
+    contact = select(PARTICIPANTS.c.id).join(CONTACTS, CONTACTS.c.organization_id == PARTICIPANTS.c.organization_id) \
+        .where(PARTICIPANTS.c.engagement_id == ENGAGEMENTS.c.id,
+               PARTICIPANTS.c.role.in_([literal_column(f"'{r.value}'") for r in roles or ()]),
+               func.lower(CONTACTS.c.email) == bindparam("email")).limit(1).scalar_subquery() if roles else null()
+    seats = [column.label(f"seat_{column.name}") for column in _SEATS.c] if role == Role.CO_CHAIR else []
+    statement = (
+        select(
+            ENGAGEMENTS, SWGS.c.title.label("swg_title"), SWGS.c.approval_policy, SWGS.c.quorum,
+            MEETINGS.c.title.label("meeting_title"), MEETINGS.c.starts_on.label("meeting_starts_on"),
+            *(column.label(f"earlier_{column.name}") for column in _EARLIER.c), *seats, contact.label("contact_of"),
+            select(func.count()).select_from(CHAIRS).where(CHAIRS.c.swg_code == ENGAGEMENTS.c.swg_code)
+            .scalar_subquery().label("co_chairs"),
+            _VOTES_ON.where(VOTES.c.decision == Decision.APPROVE).scalar_subquery().label("approvals"),
+            _VOTES_ON.where(VOTES.c.decision == Decision.DECLINE).scalar_subquery().label("declines"),
+        )
+        .outerjoin(SWGS, SWGS.c.code == ENGAGEMENTS.c.swg_code)
+        .outerjoin(MEETINGS, MEETINGS.c.id == ENGAGEMENTS.c.meeting_id)
+        .outerjoin(_EARLIER, true())
+        .where(ENGAGEMENTS.c.id == bindparam("id"))
     )
-    .outerjoin(SWGS, SWGS.c.code == ENGAGEMENTS.c.swg_code)
-    .outerjoin(MEETINGS, MEETINGS.c.id == ENGAGEMENTS.c.meeting_id)
-    .outerjoin(_EARLIER, true())
-    .outerjoin(_SEATS, true())
-    .where(ENGAGEMENTS.c.id == bindparam("id"))
-)
+    return statement.outerjoin(_SEATS, true()) if seats else statement
+
+
+READ_ENGAGEMENT = {role: _read_engagement(role) for role in Role}
 _CHANGED = ("state", "version", "updated_at", "waiting_since", "reminders_sent", "escalated", "next_due_at")
 _GUARD = (ENGAGEMENTS.c.id == bindparam("match_id"), ENGAGEMENTS.c.version == bindparam("match_version"))
 UPDATE_STATE = update(ENGAGEMENTS).where(*_GUARD).values({name: bindparam(name) for name in _CHANGED})
@@ -130,9 +145,6 @@ CONTACT_BY_EMAIL = select(CONTACTS.c.id, CONTACTS.c.organization_id).where(
 PRIMARY_CONTACT = select(func.min(CONTACTS.c.id)).where(CONTACTS.c.organization_id == bindparam("organization_id"))
 INSERT_ENGAGEMENT = insert(ENGAGEMENTS).returning(ENGAGEMENTS.c.id)
 INSERT_PARTICIPANTS = insert(PARTICIPANTS)
-IDENTITY_ROLES = {Role.PARTNER: PARTNER_ROLES, Role.NATIONAL_AUTHORITY: (ParticipantRole.ORGANIZER,)}
-
-
 @dataclass(frozen=True)
 class TransitionOutcome:
     """What a transition did; ``replayed`` when its idempotency key had already been applied."""
@@ -226,11 +238,9 @@ class _Seat:
 
 def _read(connection: Connection, engagement_id: int, request: TransitionRequest) -> list[Row[Any]]:
     """``READ_ENGAGEMENT`` for this request: one row per seat of the actor as a co-chair (at least one)."""
-    actor = request.actor
-    return connection.execute(READ_ENGAGEMENT, {
-        "id": engagement_id, "key": request.idempotency_key,
-        "seat_email": actor.identity if actor.role == Role.CO_CHAIR else None,
-        "roles": IDENTITY_ROLES.get(actor.role, ()), "contact_email": actor.identity,
+    return connection.execute(READ_ENGAGEMENT[request.actor.role], {
+        "id": engagement_id, "key": request.idempotency_key, "seat_email": request.actor.identity,
+        "email": request.actor.identity,
     }).all()
 
 
@@ -374,7 +384,8 @@ def _decide(connection: Connection, engagement_id: int, request: TransitionReque
             f"that is for: {', '.join(sorted(role.value for role in allowed))}"
         )
     seats = [_Seat(row.seat_id, row.seat_swg_code, row.seat_name, row.seat_email, row.seat_decision,
-                   row.seat_decided_at, row.seat_channel) for row in rows if row.seat_id is not None]
+                   row.seat_decided_at, row.seat_channel) for row in rows if row.seat_id is not None] \
+        if actor.role == Role.CO_CHAIR else []
     ctx = TransitionContext(
         connection, engagement, lifecycle, actor, now, comment=request.comment,
         co_chair=_identified(engagement, actor, seats, engagement.contact_of is not None),
