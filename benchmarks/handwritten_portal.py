@@ -84,9 +84,10 @@ UNDELIVERABLE = "SELECT email, reason FROM undeliverable_addresses WHERE email =
 CONTACTS = ("SELECT DISTINCT c.id, c.name, c.email, c.language FROM participants p JOIN contacts c "
             "ON c.id = p.contact_id OR (p.all_contacts AND c.organization_id = p.organization_id) "
             "WHERE p.engagement_id = %s AND p.role = ANY(%s) ORDER BY c.id")
-_OUTBOX = ("INSERT INTO outbox (dedupe_key, engagement_id, transition_id, notification_type, channel, recipient_name, "
-           "recipient_address, language, mandatory, context, status, attempts, next_attempt_at, created_at) "
-           "SELECT * FROM json_populate_recordset(NULL::outbox, %s::json)")
+_OUTBOX_COLUMNS = ("dedupe_key, engagement_id, transition_id, notification_type, channel, recipient_name, "
+                   "recipient_address, language, mandatory, context, status, attempts, next_attempt_at, created_at")
+_OUTBOX = (f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) SELECT {_OUTBOX_COLUMNS} "
+           "FROM json_populate_recordset(NULL::outbox, %s::json)")
 OUTBOX_AND_EVENT = (
     f"WITH w0 AS ({_OUTBOX}), w1 AS (INSERT INTO engine_events (name, engagement_id, transition_id, payload, "
     "created_at) VALUES (%s, %s, %s, %s, %s)) SELECT 1")

@@ -212,7 +212,9 @@ def main() -> None:
     servers: dict[str, subprocess.Popen] = {}
     try:
         warm = max(levels)
-        links = seed(url, settings, warm * 2 + arguments.posts * len(levels) * 2)
+        pages = min(arguments.gets, 100)  # links only ever shown, never decided
+        links = seed(url, settings, pages + warm * 2 + arguments.posts * len(levels) * 2)
+        gets_on, links = links[:pages], links[pages:]
         bases = {server: f"http://127.0.0.1:{port}" for server, port in ports.items()}
         servers["portal"] = start([sys.executable, "-c", "from cli.app import main; main()", "serve", "--port",
                                    str(ports["portal"]), "--workers", str(arguments.workers)], env, bases["portal"])
@@ -222,7 +224,6 @@ def main() -> None:
         for server, base in bases.items():  # statements and templates compiled, pools filled, before measuring
             spent, links = links[:warm], links[warm:]
             asyncio.run(load(base, warm, [("GET", path) for path in spent * 2] + [("POST", path) for path in spent]))
-        gets_on = links[:arguments.gets]
         print(f"portal over PostgreSQL, {arguments.workers} worker(s), {os.cpu_count()} cores shared with other "
               f"users, load average (1 / 5 / 15 min) before: {load_average()}")
         print("| server | request | clients | count | p50 ms | p95 ms | p99 ms | requests/s | server CPU ms | "

@@ -13,7 +13,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, literal_column, select
 from sqlalchemy.exc import IntegrityError
 
 from models import ApprovalVote, CoChair, Engagement, Meeting, Organization, Participant, SubWorkingGroup
@@ -45,31 +45,31 @@ _NOT_AWAITING = N_("Engagement %(engagement_id)s no longer awaits the co-chairs'
                    "decision of %(email)s to %(decision)s was not needed and was not recorded.")
 
 # What ``approval_status`` reads, built once as Core statements on the tables (every portal page shows it):
-# the engagement with its SWG and meeting, its partners, and each co-chair of the SWG with their vote.
+# the engagement with its SWG, its meeting and each co-chair of the SWG with their vote (one row per co-chair),
+# and its partners.
 _ENGAGEMENTS, _SWGS, _MEETINGS = Engagement.__table__, SubWorkingGroup.__table__, Meeting.__table__
 _CHAIRS, _VOTES = CoChair.__table__, ApprovalVote.__table__
 _ORGANIZATIONS, _PARTICIPANTS = Organization.__table__, Participant.__table__
 STATUS_ENGAGEMENT = (
     select(
         _ENGAGEMENTS.c.id, _ENGAGEMENTS.c.title, _ENGAGEMENTS.c.state, _ENGAGEMENTS.c.version, _ENGAGEMENTS.c.swg_code,
-        _ENGAGEMENTS.c.details, _SWGS.c.code.label("swg_found"), _SWGS.c.title.label("swg_title"),
-        _SWGS.c.approval_policy, _SWGS.c.quorum, _MEETINGS.c.title.label("meeting_title"), _MEETINGS.c.starts_on,
+        _ENGAGEMENTS.c.details, _SWGS.c.title.label("swg_title"), _SWGS.c.approval_policy, _SWGS.c.quorum,
+        _MEETINGS.c.title.label("meeting_title"), _MEETINGS.c.starts_on, _CHAIRS.c.name, _CHAIRS.c.email,
+        _VOTES.c.decision, _VOTES.c.channel, _VOTES.c.comment,
     )
     .outerjoin(_SWGS, _SWGS.c.code == _ENGAGEMENTS.c.swg_code)
     .outerjoin(_MEETINGS, _MEETINGS.c.id == _ENGAGEMENTS.c.meeting_id)
+    .outerjoin(_CHAIRS, _CHAIRS.c.swg_code == _SWGS.c.code)
+    .outerjoin(_VOTES, (_VOTES.c.co_chair_id == _CHAIRS.c.id) & (_VOTES.c.engagement_id == _ENGAGEMENTS.c.id))
     .where(_ENGAGEMENTS.c.id == bindparam("engagement_id"))
+    .order_by(_CHAIRS.c.id)
 )
 STATUS_PARTNERS = (
     select(_ORGANIZATIONS.c.name)
     .join(_PARTICIPANTS, _PARTICIPANTS.c.organization_id == _ORGANIZATIONS.c.id)
-    .where(_PARTICIPANTS.c.engagement_id == bindparam("engagement_id"), _PARTICIPANTS.c.role.in_(PARTNER_ROLES))
+    .where(_PARTICIPANTS.c.engagement_id == bindparam("engagement_id"),
+           _PARTICIPANTS.c.role.in_([literal_column(f"'{role.value}'") for role in PARTNER_ROLES]))
     .order_by(_ORGANIZATIONS.c.name)
-)
-STATUS_VOTES = (
-    select(_CHAIRS.c.name, _CHAIRS.c.email, _VOTES.c.decision, _VOTES.c.channel, _VOTES.c.comment)
-    .outerjoin(_VOTES, (_VOTES.c.co_chair_id == _CHAIRS.c.id) & (_VOTES.c.engagement_id == bindparam("engagement_id")))
-    .where(_CHAIRS.c.swg_code == bindparam("swg_code"))
-    .order_by(_CHAIRS.c.id)
 )
 
 # After a refused vote: the engagement, and the person's seat on its SWG with their vote on it, if any.
@@ -202,14 +202,13 @@ def approval_status(db: Database | Connection, engagement_id: int) -> ApprovalSt
     check_id(engagement_id, "engagement_id")
     key = {"engagement_id": engagement_id}
     with within(db) as connection:
-        engagement = connection.execute(STATUS_ENGAGEMENT, key).first()
-        if engagement is None:
+        rows = connection.execute(STATUS_ENGAGEMENT, key).all()
+        if not rows:
             raise NotFoundError(Phrase.of(N_("no engagement with id %(engagement_id)s"), engagement_id=str(engagement_id)))
         partners = connection.scalars(STATUS_PARTNERS, key).all()
-        votes = [] if engagement.swg_found is None else [
-            CoChairVote(row.name, row.email, row.decision, row.channel, row.comment)
-            for row in connection.execute(STATUS_VOTES, key | {"swg_code": engagement.swg_found})
-        ]
+    engagement = rows[0]
+    votes = [CoChairVote(row.name, row.email, row.decision, row.channel, row.comment) for row in rows
+             if row.email is not None]
     return ApprovalStatus(
         engagement_id=engagement.id, title=engagement.title, state=engagement.state, version=engagement.version,
         swg_code=engagement.swg_code, swg_title=engagement.swg_title, policy=engagement.approval_policy,
