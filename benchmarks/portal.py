@@ -24,6 +24,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -122,10 +123,33 @@ def cpu_seconds(pid: int) -> float:
     return sum(stats[member][1] for member in family if member in stats)
 
 
-def postgres_cpu_seconds(database: str) -> float:
-    """CPU time of the PostgreSQL backends serving ``database`` (their process titles name it)."""
-    return sum(cpu for _, cpu, command in _proc_stats().values()
-               if command.startswith("postgres: ") and f" {database} " in command)
+def postgres_cpu(database: str) -> dict[int, float]:
+    """CPU time of each PostgreSQL backend serving ``database`` (their process titles name it), by process id."""
+    return {pid: cpu for pid, (_, cpu, command) in _proc_stats().items()
+            if command.startswith("postgres: ") and f" {database} " in command}
+
+
+class PostgresCpu(threading.Thread):
+    """The CPU time the backends of ``database`` spend while it runs, sampled every 0.2 s: a backend that ends
+    meanwhile (a pool's overflow connection) counts with its last sample."""
+
+    def __init__(self, database: str) -> None:
+        super().__init__(daemon=True)
+        self.database = database
+        self.first = postgres_cpu(database)
+        self.last = dict(self.first)
+        self.done = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            self.last.update(postgres_cpu(self.database))
+
+    def seconds(self) -> float:
+        self.done.set()
+        self.join()
+        self.last.update(postgres_cpu(self.database))
+        return sum(cpu - self.first.get(pid, 0.0) for pid, cpu in self.last.items())
 
 
 def settle(pid: int, timeout: float = 120) -> None:
@@ -153,7 +177,7 @@ def measure(server: subprocess.Popen, database: str, base: str, clients: int,
             work: list[tuple[str, str]]) -> dict[str, float]:
     """Run ``work``; its latencies, requests/s, and the CPU time per request of the server, of this client and of
     PostgreSQL, which stay meaningful when other processes share the cores."""
-    cpu_before, client_before, pg_before = cpu_seconds(server.pid), time.process_time(), postgres_cpu_seconds(database)
+    cpu_before, client_before, postgres = cpu_seconds(server.pid), time.process_time(), PostgresCpu(database)
     latencies, wall, statuses = asyncio.run(load(base, clients, work))
     count = len(latencies)
     ordered = sorted(latencies)
@@ -161,7 +185,7 @@ def measure(server: subprocess.Popen, database: str, base: str, clients: int,
         "count": count, "p50": percentile(ordered, 0.50), "p95": percentile(ordered, 0.95),
         "p99": percentile(ordered, 0.99), "rate": count / wall,
         "server": (cpu_seconds(server.pid) - cpu_before) / count, "client": (time.process_time() - client_before) / count,
-        "postgres": (postgres_cpu_seconds(database) - pg_before) / count,
+        "postgres": postgres.seconds() / count,
         "failed": sum(status != 200 for status in statuses),
         "statuses": ", ".join(f"{code}: {n}" for code, n in sorted(Counter(s for s in statuses if s != 200).items())),
     }
