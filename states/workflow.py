@@ -49,8 +49,9 @@ FOLLOW_UP_ACTOR = {"role": "system", "identity": "follow-up"}
 # ``READ_ENGAGEMENT`` (one statement per actor role): the engagement with its SWG (approval policy; title for
 # the notifications) and its meeting, the idempotency key's earlier outcome, the actor's seats as a co-chair
 # with their vote on the engagement, whether they are a contact of a partner taking part in the role they
-# claim, and the approval's counts (co-chairs, approvals, declines). It is a statement of its own, after the lock: in READ COMMITTED a
-# statement that waited for the lock would still read the other tables as they were before that wait.
+# claim, and the approval's counts (co-chairs, approvals, declines). It is a statement of its own, after the
+# lock: in READ COMMITTED a statement that waited for the lock would still read the other tables as they were
+# before that wait.
 # The state change is guarded by the version it was decided on, and on PostgreSQL it writes its audit row
 # in the same statement (``UPDATE ... RETURNING`` in a CTE feeding the ``INSERT``).
 ENGAGEMENTS, SWGS, MEETINGS = Engagement.__table__, SubWorkingGroup.__table__, Meeting.__table__
@@ -115,8 +116,6 @@ UPDATE_STATE_AND_DETAILS = update(ENGAGEMENTS).where(*_GUARD).values(
 INSERT_LOG = insert(LOG).returning(LOG.c.id)
 _LOGGED = ("trigger", "from_state", "to_state", "version", "actor", "actor_role", "channel", "flow_run_id", "comment",
            "data", "idempotency_key", "at")
-
-
 _VOTED = ("engagement_id", "co_chair_id", "decision", "comment", "channel", "decided_at")
 
 
@@ -145,6 +144,8 @@ CONTACT_BY_EMAIL = select(CONTACTS.c.id, CONTACTS.c.organization_id).where(
 PRIMARY_CONTACT = select(func.min(CONTACTS.c.id)).where(CONTACTS.c.organization_id == bindparam("organization_id"))
 INSERT_ENGAGEMENT = insert(ENGAGEMENTS).returning(ENGAGEMENTS.c.id)
 INSERT_PARTICIPANTS = insert(PARTICIPANTS)
+
+
 @dataclass(frozen=True)
 class TransitionOutcome:
     """What a transition did; ``replayed`` when its idempotency key had already been applied."""
