@@ -1,12 +1,14 @@
-"""Benchmark: the portal under 20 concurrent clients on PostgreSQL (decision POSTs and page GETs).
+"""Benchmark: the portal on PostgreSQL at 1, 20 and 100 concurrent clients, beside its limit measured in the same run.
 
-The portal runs as `engage serve` in its own process over a scratch PostgreSQL database; an
-asyncio/httpx load loop drives it over loopback. Each decision POST goes from the link to the
-committed state with its audit row and queued notifications. Prints p50/p95, requests/s, the CPU
-time per request of the server (all its workers) and of the load client (on the same cores), and
-the machine's load average before and after.
+The portal runs as `engage serve` (one worker) over a scratch PostgreSQL database; the limit is
+`benchmarks/handwritten_portal.py`, a minimal Starlette app running the same SQL by hand through psycopg,
+served by uvicorn the same way. An asyncio/httpx load loop drives each over loopback: page GETs (the
+co-chair's link page) and decision POSTs (link to committed state with audit, outbox rows and the invitation
+that follows). Prints p50/p95/p99 and requests/s per server, request and client count; the CPU time per
+request of the server, of the load client and of PostgreSQL (its backends for the scratch database)
+separately; the portal's throughput as a share of the limit's; and the machine's load average.
 
-    .venv/bin/python benchmarks/portal.py [--engagements 600] [--gets 3000] [--clients 20] [--workers 1]
+    .venv/bin/python benchmarks/portal.py [--gets 400] [--posts 200] [--clients 1,20,100] [--workers 1]
                                           [--postgres URL]
 """
 
@@ -19,10 +21,10 @@ import re
 import shutil
 import socket
 import ssl
-import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -96,21 +98,58 @@ async def load(base: str, clients: int, work: list[tuple[str, str]]) -> tuple[li
     return latencies, time.perf_counter() - started, statuses
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` and its live descendants (Linux ``/proc``)."""
-    stats: dict[int, tuple[int, float]] = {}
+def _proc_stats() -> dict[int, tuple[int, float, str]]:
+    """Every process's parent, user + system CPU seconds and command line (Linux ``/proc``)."""
+    stats: dict[int, tuple[int, float, str]] = {}
     for entry in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = entry.read_text().rsplit(")", 1)[1].split()
+            command = (entry.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue  # ended meanwhile
-        stats[int(entry.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
-    family, total = {pid}, 0.0
+        stats[int(entry.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS, command)
+    return stats
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of process ``pid`` and its live descendants."""
+    stats = _proc_stats()
+    family = {pid}
     for _ in range(4):  # supervisor, workers, their children
-        family |= {child for child, (parent, _) in stats.items() if parent in family}
-    for member in family:
-        total += stats.get(member, (0, 0.0))[1]
-    return total
+        family |= {child for child, (parent, _, _) in stats.items() if parent in family}
+    return sum(stats[member][1] for member in family if member in stats)
+
+
+def postgres_cpu(database: str) -> dict[int, float]:
+    """CPU time of each PostgreSQL backend serving ``database`` (their process titles name it), by process id."""
+    return {pid: cpu for pid, (_, cpu, command) in _proc_stats().items()
+            if command.startswith("postgres: ") and f" {database} " in command}
+
+
+class PostgresCpu(threading.Thread):
+    """The CPU time the backends of ``database`` spend while it runs, sampled every 0.2 s: a backend that ends
+    meanwhile (a pool's overflow connection) counts with its last sample."""
+
+    def __init__(self, database: str) -> None:
+        super().__init__(daemon=True)
+        self.database = database
+        self.first = postgres_cpu(database)
+        self.last = dict(self.first)
+        self.done = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            self.last.update(postgres_cpu(self.database))
+
+    def seconds(self) -> float:
+        self.done.set()
+        self.join()
+        self.last.update(postgres_cpu(self.database))
+        return sum(cpu - self.first.get(pid, 0.0) for pid, cpu in self.last.items())
 
 
 def settle(pid: int, timeout: float = 120) -> None:
@@ -130,72 +169,107 @@ def load_average() -> str:
     return " / ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
-def measure(name: str, server: subprocess.Popen, base: str, clients: int, work: list[tuple[str, str]]) -> None:
-    """Run ``work`` and print its row: latencies, requests/s, and the CPU time per request of the server
-    and of this client, which stay meaningful when other processes share the cores."""
-    cpu_before, client_before = cpu_seconds(server.pid), time.process_time()
+def percentile(ordered: list[float], share: float) -> float:
+    return ordered[int(share * (len(ordered) - 1))]
+
+
+def measure(server: subprocess.Popen, database: str, base: str, clients: int,
+            work: list[tuple[str, str]]) -> dict[str, float]:
+    """Run ``work``; its latencies, requests/s, and the CPU time per request of the server, of this client and of
+    PostgreSQL, which stay meaningful when other processes share the cores."""
+    cpu_before, client_before, postgres = cpu_seconds(server.pid), time.process_time(), PostgresCpu(database)
     latencies, wall, statuses = asyncio.run(load(base, clients, work))
-    cpu = (cpu_seconds(server.pid) - cpu_before) / len(latencies)
-    client = (time.process_time() - client_before) / len(latencies)
+    count = len(latencies)
     ordered = sorted(latencies)
-    p95 = ordered[int(0.95 * (len(ordered) - 1))]
-    bad = Counter(status for status in statuses if status != 200)
-    by_status = ", ".join(f"{status}: {count}" for status, count in sorted(bad.items()))
-    failed = f"{sum(bad.values())} ({by_status})" if bad else "0"
-    print(f"| {name} | {len(latencies)} | {statistics.median(ordered) * 1000:.1f} ms | {p95 * 1000:.1f} ms | "
-          f"{len(latencies) / wall:.0f} | {cpu * 1000:.1f} ms | {client * 1000:.1f} ms | {failed} |")
+    return {
+        "count": count, "p50": percentile(ordered, 0.50), "p95": percentile(ordered, 0.95),
+        "p99": percentile(ordered, 0.99), "rate": count / wall,
+        "server": (cpu_seconds(server.pid) - cpu_before) / count, "client": (time.process_time() - client_before) / count,
+        "postgres": postgres.seconds() / count,
+        "failed": sum(status != 200 for status in statuses),
+        "statuses": ", ".join(f"{code}: {n}" for code, n in sorted(Counter(s for s in statuses if s != 200).items())),
+    }
+
+
+def row(server: str, request: str, clients: int, figures: dict[str, float]) -> str:
+    failed = f"{figures['failed']} ({figures['statuses']})" if figures["failed"] else "0"
+    return (f"| {server} | {request} | {clients} | {figures['count']} | {figures['p50'] * 1000:.1f} | "
+            f"{figures['p95'] * 1000:.1f} | {figures['p99'] * 1000:.1f} | {figures['rate']:.0f} | "
+            f"{figures['server'] * 1000:.2f} | {figures['client'] * 1000:.2f} | {figures['postgres'] * 1000:.2f} | "
+            f"{failed} |")
+
+
+def start(command: list[str], env: dict[str, str], base: str) -> subprocess.Popen:
+    """Start a server and wait until it answers and is idle."""
+    root = Path(__file__).resolve().parent.parent
+    server = subprocess.Popen(command, cwd=root, env={**env, "PYTHONPATH": str(root)}, stdout=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            httpx.get(base + "/signin", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    settle(server.pid)
+    return server
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engagements", type=int, default=600)
-    parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--gets", type=int, default=3000)
+    parser.add_argument("--gets", type=int, default=400, help="page GETs per server and client count")
+    parser.add_argument("--posts", type=int, default=200, help="decision POSTs per server and client count")
+    parser.add_argument("--clients", default="1,20,100")
     parser.add_argument("--workers", type=int, default=1, help="engage serve --workers")
     parser.add_argument("--postgres", default=os.environ.get("ENGAGE_TEST_POSTGRES_URL",
                                                              "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     arguments = parser.parse_args()
+    levels = [int(value) for value in arguments.clients.split(",")]
     name = f"engage_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(arguments.postgres, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(arguments.postgres).set(database=name).render_as_string(hide_password=False)
-    port = free_port()
+    ports = {"portal": free_port(), "hand-written": free_port()}
     folder = Path(tempfile.mkdtemp(prefix="engage-portal-bench-"))
     env = {**os.environ, "ENGAGE_DATABASE_URL": url, "ENGAGE_DATA_DIR": str(folder), "ENGAGE_SECRET_KEY": "b" * 48,
-           "ENGAGE_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
+           "ENGAGE_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['portal']}"}
     settings = Settings(data_dir=folder, database_url=url, secret_key="b" * 48, public_base_url=env["ENGAGE_PUBLIC_BASE_URL"])
-    server = None
+    servers: dict[str, subprocess.Popen] = {}
     try:
-        links = seed(url, settings, arguments.engagements + arguments.clients)
-        warm, paths = links[:arguments.clients], links[arguments.clients:]  # the warm-up spends one link per client
-        root = Path(__file__).resolve().parent.parent
-        server = subprocess.Popen(
-            [sys.executable, "-c", "from cli.app import main; main()", "serve", "--port", str(port),
-             "--workers", str(arguments.workers)],
-            cwd=root, env={**env, "PYTHONPATH": str(root)}, stdout=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                httpx.get(base + "/", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        settle(server.pid)  # every worker has started
-        # every worker compiles its statements and templates and fills its pool before the measurement
-        asyncio.run(load(base, arguments.clients, [("GET", path) for path in warm * 3] + [("POST", path) for path in warm]))
-        print(f"portal over PostgreSQL, {arguments.workers} worker(s), {arguments.clients} concurrent clients, "
-              f"{os.cpu_count()} cores, load average (1 / 5 / 15 min) before: {load_average()}")
-        print("| requests | count | p50 | p95 | requests/s | server CPU per request | client CPU per request | non-200 |")
-        print("|---|---|---|---|---|---|---|---|")
-        gets = [("GET", paths[i % len(paths)]) for i in range(arguments.gets)]
-        measure("page GET (approval page: engagement, SWG, votes)", server, base, arguments.clients, gets)
-        posts = [("POST", path) for path in paths]
-        measure("decision POST (link to committed state + audit + outbox)", server, base, arguments.clients, posts)
+        warm = max(levels)
+        pages = min(arguments.gets, 100)  # links only ever shown, never decided
+        links = seed(url, settings, pages + warm * 2 + arguments.posts * len(levels) * 2)
+        gets_on, links = links[:pages], links[pages:]
+        bases = {server: f"http://127.0.0.1:{port}" for server, port in ports.items()}
+        servers["portal"] = start([sys.executable, "-c", "from cli.app import main; main()", "serve", "--port",
+                                   str(ports["portal"]), "--workers", str(arguments.workers)], env, bases["portal"])
+        servers["hand-written"] = start([sys.executable, "-m", "uvicorn", "benchmarks.handwritten_portal:app",
+                                         "--port", str(ports["hand-written"]), "--log-level", "warning",
+                                         "--no-server-header", "--no-access-log"], env, bases["hand-written"])
+        for server, base in bases.items():  # statements and templates compiled, pools filled, before measuring
+            spent, links = links[:warm], links[warm:]
+            asyncio.run(load(base, warm, [("GET", path) for path in spent * 2] + [("POST", path) for path in spent]))
+        print(f"portal over PostgreSQL, {arguments.workers} worker(s), {os.cpu_count()} cores shared with other "
+              f"users, load average (1 / 5 / 15 min) before: {load_average()}")
+        print("| server | request | clients | count | p50 ms | p95 ms | p99 ms | requests/s | server CPU ms | "
+              "client CPU ms | PostgreSQL CPU ms | non-200 |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        rates: dict[tuple[str, str, int], float] = {}
+        for clients in levels:
+            for server, base in bases.items():
+                gets = [("GET", gets_on[i % len(gets_on)]) for i in range(arguments.gets)]
+                figures = measure(servers[server], name, base, clients, gets)
+                rates[server, "GET", clients] = figures["rate"]
+                print(row(server, "page GET", clients, figures))
+                posts, links = links[:arguments.posts], links[arguments.posts:]
+                figures = measure(servers[server], name, base, clients, [("POST", path) for path in posts])
+                rates[server, "POST", clients] = figures["rate"]
+                print(row(server, "decision POST", clients, figures))
+        print("portal throughput as a share of the hand-written limit's: " + "; ".join(
+            f"{request} at {clients} client(s) {rates['portal', request, clients] / rates['hand-written', request, clients]:.0%}"
+            for clients in levels for request in ("GET", "POST")))
         print(f"load average after: {load_average()}")
     finally:
-        if server is not None:
+        for server in servers.values():
             server.terminate()
             server.wait(timeout=10)
         with admin.connect() as connection:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime
+from functools import cache
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, insert, text
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -33,14 +40,30 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
+def _idle_since(_dbapi_connection: object, record: ConnectionPoolEntry) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
 def _sqlite_begin_immediate(conn: object) -> None:
     # SQLite's deferred transactions would let two writers read the same version and then
     # fail on upgrade with "database is locked"; taking the write lock at BEGIN serializes them.
     conn.exec_driver_sql("BEGIN IMMEDIATE")  # type: ignore[attr-defined]
 
 
+IDLE_PING_SECONDS = 30.0
+"""A pooled PostgreSQL connection idle longer than this is pinged when it is checked out (see ``Database``)."""
+
+
 class Database:
-    """An engine and its session factory for one database URL."""
+    """An engine and its session factory for one database URL.
+
+    PostgreSQL connections are not pinged at every checkout (``pool_pre_ping`` costs one round trip per
+    transaction, a sixth of a decision's): a connection is pinged only when it has been idle for
+    ``IDLE_PING_SECONDS``, long enough for a server restart, a failover or a firewall's idle cut to have
+    dropped it; a dead one is replaced before use. A connection dropped while in steady use fails its
+    transaction once (nothing is written), and SQLAlchemy then discards every connection of the pool
+    opened before the failure.
+    """
 
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 5) -> None:
         self.url = url
@@ -53,8 +76,22 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
         else:
-            self.engine = create_engine(url, echo=echo, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True)
+            self.engine = create_engine(url, echo=echo, pool_size=pool_size, max_overflow=2 * pool_size)
+            event.listen(self.engine, "checkin", _idle_since)
+            event.listen(self.engine, "checkout", self._ping_if_idle)
+        self.pings = 0
+        """How many idle connections were pinged at checkout."""
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _ping_if_idle(self, dbapi_connection: object, record: ConnectionPoolEntry, _proxy: object) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        self.pings += 1
+        try:
+            self.engine.dialect.do_ping(dbapi_connection)
+        except self.engine.dialect.loaded_dbapi.Error as error:  # the pool opens another connection instead
+            raise DisconnectionError("the pooled connection no longer answers") from error
 
     def __repr__(self) -> str:
         return f"Database({masked_url(self.url)!r})"
@@ -98,3 +135,46 @@ def alembic_config(url: str):  # noqa: ANN201 - alembic's Config, imported lazil
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
+
+
+Rows = Sequence[tuple[Table, list[dict[str, Any]]]]
+"""Rows to insert, table by table: each table's rows have the same keys (its columns)."""
+
+
+def insert_rows(connection: Connection, rows: Rows) -> None:
+    """Insert ``rows`` into their tables: on PostgreSQL in one round trip, whatever the tables (a data-modifying
+    CTE per table over ``json_populate_recordset``), elsewhere one ``executemany`` per table.
+
+    Values are what the columns take: text, numbers, booleans, ``None``, aware datetimes, dates, and the
+    objects or lists of JSON columns. The tables must not refer to one another's new rows.
+    """
+    batches = [(table, table_rows) for table, table_rows in rows if table_rows]
+    if connection.dialect.name != "postgresql":
+        for table, table_rows in batches:
+            connection.execute(insert(table), table_rows)
+        return
+    if batches:
+        statement = _insert_all(tuple((table.name, tuple(table_rows[0])) for table, table_rows in batches))
+        connection.execute(statement, {f"w{i}": json.dumps(table_rows, default=_json_value)
+                                       for i, (_, table_rows) in enumerate(batches)})
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where a UTC timestamp is required")
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot insert {type(value).__name__} through insert_rows")
+
+
+@cache
+def _insert_all(shapes: tuple[tuple[str, tuple[str, ...]], ...]):  # noqa: ANN202 - a TextClause
+    """The one statement that inserts rows of these tables and columns (``:w0``, ``:w1``... JSON arrays)."""
+    parts = []
+    for i, (table, columns) in enumerate(shapes):
+        names = ", ".join(f'"{column}"' for column in columns)
+        parts.append(f'w{i} AS (INSERT INTO "{table}" ({names}) SELECT {names} '
+                     f'FROM json_populate_recordset(NULL::"{table}", CAST(:w{i} AS json)))')
+    return text(f"WITH {', '.join(parts)} SELECT 1")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -79,11 +81,22 @@ def _use_link(request: Request, token: str, form: FormData) -> HTMLResponse:
         return refusal
     action = str(form.get("action") or "")
     link: VerifiedLink | None = None
+    now = portal.clock.now()
     try:
-        link = action_links.verify(portal.db, token, portal.clock.now(), action)
-        if link.purpose not in TEMPLATES:
-            raise action_links.ForgedLinkError(NOT_FOR_THIS_PAGE)
-        message = _decide(portal, link, action, form)
+        for attempt in range(2):  # a key used elsewhere at the same time ends the transaction: once more, replayed
+            try:
+                # one transaction: the link, the decision, the link's use and the engagement as it is now
+                with portal.db.engine.begin() as connection:
+                    link = action_links.verify(connection, token, now, action)
+                    if link.purpose not in TEMPLATES:
+                        raise action_links.ForgedLinkError(NOT_FOR_THIS_PAGE)
+                    message = _decide(portal, connection, link, action, form)
+                    action_links.mark_used(connection, link.id, action, now)
+                    context = approval_status(connection, link.engagement_id)
+                break
+            except IntegrityError:
+                if attempt:
+                    raise
     except InputError as error:
         if link is not None and link.purpose == "dialogue_report":
             return _show(request, portal, token, link, 422, errors=form_errors(error, REPORT_FORM_FIELDS),
@@ -91,18 +104,15 @@ def _use_link(request: Request, token: str, form: FormData) -> HTMLResponse:
         return portal.refuse(request, error, 422)
     except EngageError as error:
         return portal.refuse(request, error, status_of(error), language=link.language if link else None)
-    with portal.db.engine.begin() as connection:  # the link's use, and the engagement as it is now
-        action_links.mark_used(connection, link.id, action, portal.clock.now())
-        context = approval_status(connection, link.engagement_id)
     return portal.render(request, "done.html", language=link.language, message=message, link=link, engagement=context)
 
 
-def _decide(portal: Portal, link: VerifiedLink, action: str, form: FormData) -> Phrase:
+def _decide(portal: Portal, connection: Connection, link: VerifiedLink, action: str, form: FormData) -> Phrase:
     key = action_links.idempotency_key(link.token_hash, action)
     comment = str(form.get("comment") or "").strip() or None
     if link.purpose == "co_chair_decision":
         result = record_decision(
-            portal.db, link.engagement_id, link.email, action, comment, Channel.EMAIL_LINK, portal.clock,
+            connection, link.engagement_id, link.email, action, comment, Channel.EMAIL_LINK, portal.clock,
             idempotency_key=key, settings=portal.settings,
         )
         earlier = result.earlier  # the same decision through this person's other link (a reminder's): recorded
@@ -113,7 +123,7 @@ def _decide(portal: Portal, link: VerifiedLink, action: str, form: FormData) -> 
         return result.phrase
     data = _report_data(form) if action == "submit_report" else None
     outcome = apply_transition(
-        portal.db, link.engagement_id, action, {"role": link.role, "identity": link.email}, comment=comment,
+        connection, link.engagement_id, action, {"role": link.role, "identity": link.email}, comment=comment,
         data=data, channel=Channel.EMAIL_LINK, idempotency_key=key, clock=portal.clock, settings=portal.settings,
     )
     return Phrase.of(N_("%(email)s: \"%(step)s\" is recorded; engagement %(engagement_id)s is now %(state)s."),

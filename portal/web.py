@@ -78,7 +78,8 @@ def _day(value: date | str | None, language: str) -> str:
 def pages(language: str) -> Environment:
     """The portal's templates in ``language``: gettext (newstyle, trimmed) from the one catalog, Babel dates."""
     environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
-                              trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
+                              trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.i18n"],
+                              auto_reload=False)  # compiled once per process: no stat of the file per page
     environment.policies["ext.i18n.trimmed"] = True  # as babel.cfg extracts them
     catalog = translations(language)
     environment.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]

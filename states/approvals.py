@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, literal_column, select
+from sqlalchemy.exc import IntegrityError
 
 from models import ApprovalVote, CoChair, Engagement, Meeting, Organization, Participant, SubWorkingGroup
 from models.db import Database
@@ -25,7 +27,7 @@ from states.errors import AlreadyDecidedError, NotAllowedError, NotFoundError, U
 from states.guards import PARTNER_ROLES
 from states.inputs import Actor, InputError, check_id, parse
 from states.words import CHANNEL_WORDS, DECISION_WORDS, state_word
-from states.workflow import TransitionOutcome, apply_transition, check_identity
+from states.workflow import TransitionOutcome, apply_transition, check_identity, unique_violation
 from website.i18n import N_, N_plural, Phrase
 
 AWAITING = "awaiting_approval"
@@ -43,31 +45,31 @@ _NOT_AWAITING = N_("Engagement %(engagement_id)s no longer awaits the co-chairs'
                    "decision of %(email)s to %(decision)s was not needed and was not recorded.")
 
 # What ``approval_status`` reads, built once as Core statements on the tables (every portal page shows it):
-# the engagement with its SWG and meeting, its partners, and each co-chair of the SWG with their vote.
+# the engagement with its SWG, its meeting and each co-chair of the SWG with their vote (one row per co-chair),
+# and its partners.
 _ENGAGEMENTS, _SWGS, _MEETINGS = Engagement.__table__, SubWorkingGroup.__table__, Meeting.__table__
 _CHAIRS, _VOTES = CoChair.__table__, ApprovalVote.__table__
 _ORGANIZATIONS, _PARTICIPANTS = Organization.__table__, Participant.__table__
 STATUS_ENGAGEMENT = (
     select(
         _ENGAGEMENTS.c.id, _ENGAGEMENTS.c.title, _ENGAGEMENTS.c.state, _ENGAGEMENTS.c.version, _ENGAGEMENTS.c.swg_code,
-        _ENGAGEMENTS.c.details, _SWGS.c.code.label("swg_found"), _SWGS.c.title.label("swg_title"),
-        _SWGS.c.approval_policy, _SWGS.c.quorum, _MEETINGS.c.title.label("meeting_title"), _MEETINGS.c.starts_on,
+        _ENGAGEMENTS.c.details, _SWGS.c.title.label("swg_title"), _SWGS.c.approval_policy, _SWGS.c.quorum,
+        _MEETINGS.c.title.label("meeting_title"), _MEETINGS.c.starts_on, _CHAIRS.c.name, _CHAIRS.c.email,
+        _VOTES.c.decision, _VOTES.c.channel, _VOTES.c.comment,
     )
     .outerjoin(_SWGS, _SWGS.c.code == _ENGAGEMENTS.c.swg_code)
     .outerjoin(_MEETINGS, _MEETINGS.c.id == _ENGAGEMENTS.c.meeting_id)
+    .outerjoin(_CHAIRS, _CHAIRS.c.swg_code == _SWGS.c.code)
+    .outerjoin(_VOTES, (_VOTES.c.co_chair_id == _CHAIRS.c.id) & (_VOTES.c.engagement_id == _ENGAGEMENTS.c.id))
     .where(_ENGAGEMENTS.c.id == bindparam("engagement_id"))
+    .order_by(_CHAIRS.c.id)
 )
 STATUS_PARTNERS = (
     select(_ORGANIZATIONS.c.name)
     .join(_PARTICIPANTS, _PARTICIPANTS.c.organization_id == _ORGANIZATIONS.c.id)
-    .where(_PARTICIPANTS.c.engagement_id == bindparam("engagement_id"), _PARTICIPANTS.c.role.in_(PARTNER_ROLES))
+    .where(_PARTICIPANTS.c.engagement_id == bindparam("engagement_id"),
+           _PARTICIPANTS.c.role.in_([literal_column(f"'{role.value}'") for role in PARTNER_ROLES]))
     .order_by(_ORGANIZATIONS.c.name)
-)
-STATUS_VOTES = (
-    select(_CHAIRS.c.name, _CHAIRS.c.email, _VOTES.c.decision, _VOTES.c.channel, _VOTES.c.comment)
-    .outerjoin(_VOTES, (_VOTES.c.co_chair_id == _CHAIRS.c.id) & (_VOTES.c.engagement_id == bindparam("engagement_id")))
-    .where(_CHAIRS.c.swg_code == bindparam("swg_code"))
-    .order_by(_CHAIRS.c.id)
 )
 
 # After a refused vote: the engagement, and the person's seat on its SWG with their vote on it, if any.
@@ -200,14 +202,13 @@ def approval_status(db: Database | Connection, engagement_id: int) -> ApprovalSt
     check_id(engagement_id, "engagement_id")
     key = {"engagement_id": engagement_id}
     with within(db) as connection:
-        engagement = connection.execute(STATUS_ENGAGEMENT, key).first()
-        if engagement is None:
+        rows = connection.execute(STATUS_ENGAGEMENT, key).all()
+        if not rows:
             raise NotFoundError(Phrase.of(N_("no engagement with id %(engagement_id)s"), engagement_id=str(engagement_id)))
         partners = connection.scalars(STATUS_PARTNERS, key).all()
-        votes = [] if engagement.swg_found is None else [
-            CoChairVote(row.name, row.email, row.decision, row.channel, row.comment)
-            for row in connection.execute(STATUS_VOTES, key | {"swg_code": engagement.swg_found})
-        ]
+    engagement = rows[0]
+    votes = [CoChairVote(row.name, row.email, row.decision, row.channel, row.comment) for row in rows
+             if row.email is not None]
     return ApprovalStatus(
         engagement_id=engagement.id, title=engagement.title, state=engagement.state, version=engagement.version,
         swg_code=engagement.swg_code, swg_title=engagement.swg_title, policy=engagement.approval_policy,
@@ -218,21 +219,21 @@ def approval_status(db: Database | Connection, engagement_id: int) -> ApprovalSt
     )
 
 
-def _why_not_applied(db: Database, engagement_id: int, email: str, decision: Decision,
+def _why_not_applied(connection: Connection, engagement_id: int, email: str, decision: Decision,
                      refusal: Exception) -> DecisionResult:
-    """Read, after a refused vote, whether this co-chair had decided or the engagement moved on.
+    """Read, after a refused vote (in its transaction, under its row lock), whether this co-chair had decided
+    or the engagement moved on.
 
     Raises ``NotAllowedError`` when the engagement is not an invitation to present or the person
     co-chairs another SWG (``refusal`` is the cause).
     """
-    with db.engine.begin() as connection:
-        seat = connection.execute(REFUSED_SEAT, {"engagement_id": engagement_id, "email": email}).one()
-        if seat.kind != EngagementKind.SWG_PRESENTATION:
-            raise NotAllowedError(Phrase.of(
-                N_("engagement %(engagement_id)s is a %(kind)s; co-chairs do not decide it"),
-                engagement_id=str(engagement_id), kind=Phrase.of(state_word(seat.kind)))) from refusal
-        if seat.chair_id is None:
-            check_identity(connection, seat, Actor(role="co_chair", identity=email))
+    seat = connection.execute(REFUSED_SEAT, {"engagement_id": engagement_id, "email": email}).one()
+    if seat.kind != EngagementKind.SWG_PRESENTATION:
+        raise NotAllowedError(Phrase.of(
+            N_("engagement %(engagement_id)s is a %(kind)s; co-chairs do not decide it"),
+            engagement_id=str(engagement_id), kind=Phrase.of(state_word(seat.kind)))) from refusal
+    if seat.chair_id is None:
+        check_identity(connection, seat, Actor(role="co_chair", identity=email))
     if seat.decision is not None:
         return DecisionResult.said(
             DecisionStatus.ALREADY_DECIDED,
@@ -251,7 +252,7 @@ def _why_not_applied(db: Database, engagement_id: int, email: str, decision: Dec
 
 
 def record_decision(
-    db: Database,
+    db: Database | Connection,
     engagement_id: int,
     co_chair_email: str,
     decision: Decision | str,
@@ -284,13 +285,29 @@ def record_decision(
     decision = Decision(decision)
     actor = parse(Actor, {"role": "co_chair", "identity": co_chair_email})
     email = actor.identity
+    steps = {"comment": comment or None, "channel": Channel(channel), "flow_run_id": flow_run_id,
+             "idempotency_key": idempotency_key, "clock": clock, "settings": settings}
+    if isinstance(db, Connection):
+        return _record(db, engagement_id, actor, decision, steps)
     try:
-        outcome = apply_transition(
-            db, engagement_id, decision.value, actor, comment=comment or None, channel=Channel(channel),
-            flow_run_id=flow_run_id, idempotency_key=idempotency_key, clock=clock, settings=settings,
-        )
+        with db.engine.begin() as connection:
+            return _record(connection, engagement_id, actor, decision, steps)
+    except IntegrityError as error:
+        return _applied(unique_violation(db, engagement_id, idempotency_key, error), email, engagement_id)
+
+
+def _record(connection: Connection, engagement_id: int, actor: Actor, decision: Decision,
+            steps: dict[str, Any]) -> DecisionResult:
+    """The decision in the open transaction: applied, or why it was not."""
+    try:
+        outcome = apply_transition(connection, engagement_id, decision.value, actor, **steps)
     except (AlreadyDecidedError, UnknownTriggerError) as refusal:
-        return _why_not_applied(db, engagement_id, email, decision, refusal)
+        return _why_not_applied(connection, engagement_id, actor.identity, decision, refusal)
+    return _applied(outcome, actor.identity, engagement_id)
+
+
+def _applied(outcome: TransitionOutcome, email: str, engagement_id: int) -> DecisionResult:
+    """The answer to an applied (or replayed) decision."""
     said = {"email": email, "decision": Phrase.of(DECISION_WORDS[outcome.trigger]), "engagement_id": str(engagement_id)}
     if outcome.to_state != outcome.from_state:
         phrase = Phrase.of(_DECIDED_NOW, **said, state=Phrase.of(state_word(outcome.to_state)))

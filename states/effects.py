@@ -1,4 +1,4 @@
-"""Effects: writes a transition makes besides its state, inside the same transaction, before its guards."""
+"""Effects: writes a transition makes besides its state, inside the same transaction, decided before its guards."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 from sqlalchemy import bindparam, insert, select, update
 
 from models import ApprovalVote, DialogueReport
+from models.enums import Decision
 from states.context import TransitionContext
 from states.errors import AlreadyDecidedError
 
@@ -20,7 +21,8 @@ INSERT_REPORT = insert(REPORTS)
 
 
 def record_vote(ctx: TransitionContext, trigger: str) -> None:
-    """Store the co-chair's decision; a co-chair decides once (their vote, if any, was read with their seat)."""
+    """The co-chair's decision, written with the state change (``memo["vote"]``); a co-chair decides once
+    (their vote, if any, was read with their seat)."""
     seat = ctx.co_chair
     assert seat is not None, "the co-chair is identified before effects run"
     if seat.decision is not None:
@@ -28,10 +30,14 @@ def record_vote(ctx: TransitionContext, trigger: str) -> None:
             f"{seat.name} ({seat.email}) already decided to {seat.decision} "
             f"on {seat.decided_at:%Y-%m-%d %H:%M} UTC via {seat.channel}"
         )
-    ctx.connection.execute(INSERT_VOTE, {
+    ctx.memo["vote"] = {
         "engagement_id": ctx.engagement.id, "co_chair_id": seat.id, "decision": trigger, "comment": ctx.comment,
         "channel": ctx.memo["channel"], "decided_at": ctx.now,
-    })
+    }
+    if "approval_counts" in ctx.memo:  # the counts read with the engagement, before this vote
+        co_chairs, approvals, declines = ctx.memo["approval_counts"]
+        ctx.memo["approval_counts"] = (co_chairs, approvals + (trigger == Decision.APPROVE),
+                                       declines + (trigger == Decision.DECLINE))
 
 
 def store_dialogue_report(ctx: TransitionContext, _trigger: str) -> None:

@@ -76,7 +76,7 @@ def has_swg(ctx: TransitionContext) -> str | None:
     code = ctx.engagement.swg_code
     if code is None:
         return "no Sub-Working Group is set for this engagement"
-    if not ctx.connection.scalar(COUNT_CO_CHAIRS, {"swg_code": code}):
+    if not _counts(ctx)[0]:
         return f"SWG {code} has no co-chairs to decide"
     return None
 
@@ -108,15 +108,21 @@ def received_by_early_deadline(ctx: TransitionContext) -> str | None:
     return None
 
 
+def _counts(ctx: TransitionContext) -> tuple[int, int, int]:
+    """The SWG's co-chairs, the approvals and the declines of the engagement: as the transition read them with
+    the engagement (``memo["approval_counts"]``, with any vote it recorded since), else in one statement."""
+    if "approval_counts" not in ctx.memo:
+        ctx.memo["approval_counts"] = tuple(ctx.connection.execute(
+            COUNT_APPROVAL, {"swg_code": ctx.engagement.swg_code, "engagement_id": ctx.engagement.id}).one())
+    return ctx.memo["approval_counts"]
+
+
 def _outcome(ctx: TransitionContext) -> ApprovalOutcome:
     """The approval's outcome from the SWG's policy (read with the engagement), its co-chairs and the votes
-    (one statement, under the row lock)."""
+    (read under the row lock)."""
     if "approval" not in ctx.memo:
         engagement = ctx.engagement
-        co_chairs, approvals, declines = ctx.connection.execute(
-            COUNT_APPROVAL, {"swg_code": engagement.swg_code, "engagement_id": engagement.id}).one()
-        ctx.memo["approval"] = approval_outcome(engagement.approval_policy, engagement.quorum, co_chairs, approvals,
-                                                declines)
+        ctx.memo["approval"] = approval_outcome(engagement.approval_policy, engagement.quorum, *_counts(ctx))
     return ctx.memo["approval"]
 
 

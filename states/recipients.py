@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, select
 
 from models import (
     ActionLink, ApprovalVote, CoChair, Contact, Meeting, Organization, OutboxMessage, Participant, UndeliverableAddress,
 )
 from models.enums import DeliveryChannel, NotificationType, OutboxStatus, ParticipantRole, Role
+from models.db import Rows
 from settings import Settings
 from states.action_links import link_row
 from states.context import EngagementRow
@@ -44,7 +45,7 @@ ALL_CO_CHAIRS = (
 )
 UNDECIDED_CO_CHAIRS = ALL_CO_CHAIRS.where(
     _CHAIRS.c.id.not_in(select(_VOTES.c.co_chair_id).where(_VOTES.c.engagement_id == bindparam("engagement_id"))))
-INSERT_OUTBOX, INSERT_LINKS = insert(OutboxMessage.__table__), insert(ActionLink.__table__)
+OUTBOX, LINKS = OutboxMessage.__table__, ActionLink.__table__
 # What the mails say besides the engagement itself: where and until when its meeting is, which partners take
 # part, and the co-chairs' votes so far (with their comments).
 _MEETINGS, _PARTICIPANTS, _ORGANIZATIONS = Meeting.__table__, Participant.__table__, Organization.__table__
@@ -190,14 +191,15 @@ def _nobody(engagement: EngagementRow, notify: Notify, log_id: int, base: dict[s
 
 
 def enqueue(connection: Connection, lifecycle: Lifecycle, engagement: EngagementRow, notifies: tuple[Notify, ...], *,
-            log_id: int, state: str, extra: dict[str, Any], now: datetime, settings: Settings) -> int:
-    """Write one outbox row per notification and addressee; opted-out ones are kept as suppressed.
+            log_id: int, state: str, extra: dict[str, Any], now: datetime, settings: Settings) -> Rows:
+    """The outbox rows to write, one per notification and addressee; opted-out ones are kept as suppressed.
 
     A notification that reaches nobody is written as one ``suppressed`` row saying so.
     A mail that asks its recipient to act gets its signed action link written alongside.
+    Returns the rows table by table, for ``models.db.insert_rows`` with the transition's other rows.
     """
     if not notifies:
-        return 0
+        return []
     targets = {resolved_recipient(lifecycle, notify, state) for notify in notifies}
     base = _base_context(lifecycle, engagement, state) | _about(connection, engagement, bool(targets & BRIEFED)) | extra
     if Recipient.CO_CHAIRS in targets and "deadline" not in base and (day := _answer_by(lifecycle, engagement, state, now)):
@@ -253,8 +255,4 @@ def enqueue(connection: Connection, lifecycle: Lifecycle, engagement: Engagement
                 "next_attempt_at": now,
                 "created_at": now,
             })
-    if rows:
-        connection.execute(INSERT_OUTBOX, rows)
-    if links := [link for link in links if link is not None]:
-        connection.execute(INSERT_LINKS, links)
-    return len(rows)
+    return [(OUTBOX, rows), (LINKS, [link for link in links if link is not None])]

@@ -16,77 +16,124 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Connection, Insert, Row, Select, Update, bindparam, func, insert, literal_column, null, select, true, update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from models import (
     ApprovalVote, CoChair, Contact, Engagement, EngineEvent, Meeting, Organization, Participant, SubWorkingGroup,
 )
-from models.enums import Channel, Language, ParticipantRole, Role
+from models.enums import Channel, Decision, Language, ParticipantRole, Role
 from settings import Settings, get_settings
-from models.db import Database
-from states.applied_keys import LOG, applied_under
+from models.db import Database, insert_rows
+from states.applied_keys import FIND_KEY, LOG, applied_under
 from states.clock import SYSTEM_CLOCK, Clock
 from states.context import CoChairSeat, EngagementRow, TransitionContext
-from states.effects import EFFECTS
+from states.effects import EFFECTS, INSERT_VOTE
 from states.errors import ConflictError, EngageError, GuardFailedError, NotAllowedError, NotFoundError, UnknownTriggerError
 from states.guards import PARTNER_ROLES
 from states.inputs import Actor, EngagementInput, TransitionRequest, check_id, parse
 from states.lifecycles import get_lifecycle
 from states.machines import fire
-from states.recipients import enqueue
+from states.recipients import OUTBOX, enqueue
 from states.spec import Lifecycle, TransitionSpec
 from states.waits import WaitProgress, progress_after
 
 CREATED = "create"
 FOLLOW_UP_ACTOR = {"role": "system", "identity": "follow-up"}
 
-# Built once, as Core statements on the tables: reading (and locking) the engagement, the state change
-# guarded by the version the change was decided on (with or without new details), its audit row, the
-# idempotency key's earlier outcome and the engine events.
-# ``FOR UPDATE`` serializes writers of one engagement on PostgreSQL, so guards, effects and the update
-# all see one consistent state; SQLite renders no lock clause, its ``BEGIN IMMEDIATE`` already serializes.
-# The engagement is read with its SWG (approval policy; title for the notifications) and its meeting,
-# which are not locked: reference data that a transition reads but never writes.
+# Built once, as Core statements on the tables. A transition reads in at most two round trips:
+# ``LOCK_ENGAGEMENT`` (PostgreSQL only: ``FOR UPDATE`` serializes writers of one engagement, so guards, effects
+# and the update all see one consistent state; SQLite's ``BEGIN IMMEDIATE`` already serializes), then
+# ``READ_ENGAGEMENT`` (one statement per actor role): the engagement with its SWG (approval policy; title for
+# the notifications) and its meeting, the idempotency key's earlier outcome, the actor's seats as a co-chair
+# with their vote on the engagement, whether they are a contact of a partner taking part in the role they
+# claim, and the approval's counts (co-chairs, approvals, declines). It is a statement of its own, after the
+# lock: in READ COMMITTED a statement that waited for the lock would still read the other tables as they were
+# before that wait.
+# The state change is guarded by the version it was decided on, and on PostgreSQL it writes its audit row
+# in the same statement (``UPDATE ... RETURNING`` in a CTE feeding the ``INSERT``).
 ENGAGEMENTS, SWGS, MEETINGS = Engagement.__table__, SubWorkingGroup.__table__, Meeting.__table__
-LOCK_ENGAGEMENT = (
-    select(
-        ENGAGEMENTS, SWGS.c.title.label("swg_title"), SWGS.c.approval_policy, SWGS.c.quorum,
-        MEETINGS.c.title.label("meeting_title"), MEETINGS.c.starts_on.label("meeting_starts_on"),
-    )
-    .outerjoin(SWGS, SWGS.c.code == ENGAGEMENTS.c.swg_code)
-    .outerjoin(MEETINGS, MEETINGS.c.id == ENGAGEMENTS.c.meeting_id)
-    .where(ENGAGEMENTS.c.id == bindparam("id"))
-    .with_for_update(of=ENGAGEMENTS)
+CHAIRS, VOTES = CoChair.__table__, ApprovalVote.__table__
+PARTICIPANTS, CONTACTS = Participant.__table__, Contact.__table__
+LOCK_ENGAGEMENT = select(ENGAGEMENTS.c.id).where(ENGAGEMENTS.c.id == bindparam("id")).with_for_update()
+CO_CHAIR_SEATS = (
+    select(CHAIRS.c.id, CHAIRS.c.swg_code, CHAIRS.c.name, CHAIRS.c.email,
+           VOTES.c.decision, VOTES.c.decided_at, VOTES.c.channel)
+    .outerjoin(VOTES, (VOTES.c.co_chair_id == CHAIRS.c.id) & (VOTES.c.engagement_id == bindparam("id")))
+    .where(func.lower(CHAIRS.c.email) == bindparam("seat_email"))
 )
+IS_CONTACT = (
+    select(PARTICIPANTS.c.id)
+    .join(CONTACTS, CONTACTS.c.organization_id == PARTICIPANTS.c.organization_id)
+    .where(
+        PARTICIPANTS.c.engagement_id == bindparam("id"),
+        PARTICIPANTS.c.role.in_(bindparam("roles", expanding=True)),
+        func.lower(CONTACTS.c.email) == bindparam("contact_email"),
+    )
+    .limit(1)
+)
+_EARLIER = FIND_KEY.subquery("earlier")
+_SEATS = CO_CHAIR_SEATS.subquery("seat")
+_VOTES_ON = select(func.count()).select_from(VOTES).where(VOTES.c.engagement_id == ENGAGEMENTS.c.id)
+IDENTITY_ROLES = {Role.PARTNER: PARTNER_ROLES, Role.NATIONAL_AUTHORITY: (ParticipantRole.ORGANIZER,)}
+
+
+def _read_engagement(role: Role) -> Select:
+    """``READ_ENGAGEMENT`` for an actor of ``role``: with the seats of a co-chair, the contact of a partner or an
+    organizer (its roles written in the statement, so that nothing is expanded per call)."""
+    roles = IDENTITY_ROLES.get(role)
+    contact = select(PARTICIPANTS.c.id).join(CONTACTS, CONTACTS.c.organization_id == PARTICIPANTS.c.organization_id) \
+        .where(PARTICIPANTS.c.engagement_id == ENGAGEMENTS.c.id,
+               PARTICIPANTS.c.role.in_([literal_column(f"'{r.value}'") for r in roles or ()]),
+               func.lower(CONTACTS.c.email) == bindparam("email")).limit(1).scalar_subquery() if roles else null()
+    seats = [column.label(f"seat_{column.name}") for column in _SEATS.c] if role == Role.CO_CHAIR else []
+    statement = (
+        select(
+            ENGAGEMENTS, SWGS.c.title.label("swg_title"), SWGS.c.approval_policy, SWGS.c.quorum,
+            MEETINGS.c.title.label("meeting_title"), MEETINGS.c.starts_on.label("meeting_starts_on"),
+            *(column.label(f"earlier_{column.name}") for column in _EARLIER.c), *seats, contact.label("contact_of"),
+            select(func.count()).select_from(CHAIRS).where(CHAIRS.c.swg_code == ENGAGEMENTS.c.swg_code)
+            .scalar_subquery().label("co_chairs"),
+            _VOTES_ON.where(VOTES.c.decision == Decision.APPROVE).scalar_subquery().label("approvals"),
+            _VOTES_ON.where(VOTES.c.decision == Decision.DECLINE).scalar_subquery().label("declines"),
+        )
+        .outerjoin(SWGS, SWGS.c.code == ENGAGEMENTS.c.swg_code)
+        .outerjoin(MEETINGS, MEETINGS.c.id == ENGAGEMENTS.c.meeting_id)
+        .outerjoin(_EARLIER, true())
+        .where(ENGAGEMENTS.c.id == bindparam("id"))
+    )
+    return statement.outerjoin(_SEATS, true()) if seats else statement
+
+
+READ_ENGAGEMENT = {role: _read_engagement(role) for role in Role}
 _CHANGED = ("state", "version", "updated_at", "waiting_since", "reminders_sent", "escalated", "next_due_at")
 _GUARD = (ENGAGEMENTS.c.id == bindparam("match_id"), ENGAGEMENTS.c.version == bindparam("match_version"))
 UPDATE_STATE = update(ENGAGEMENTS).where(*_GUARD).values({name: bindparam(name) for name in _CHANGED})
 UPDATE_STATE_AND_DETAILS = update(ENGAGEMENTS).where(*_GUARD).values(
     {name: bindparam(name) for name in (*_CHANGED, "details")})
 INSERT_LOG = insert(LOG).returning(LOG.c.id)
-INSERT_EVENTS = insert(EngineEvent.__table__)
-# Who a person is for the engagement: each SWG seat they hold, with their vote on the engagement if they
-# cast one (so a co-chair's vote is read with their identity); or whether they are a contact of a partner
-# taking part in a given role.
-CHAIRS, VOTES = CoChair.__table__, ApprovalVote.__table__
-CO_CHAIR_SEATS = (
-    select(CHAIRS.c.id, CHAIRS.c.swg_code, CHAIRS.c.name, CHAIRS.c.email,
-           VOTES.c.decision, VOTES.c.decided_at, VOTES.c.channel)
-    .outerjoin(VOTES, (VOTES.c.co_chair_id == CHAIRS.c.id) & (VOTES.c.engagement_id == bindparam("engagement_id")))
-    .where(func.lower(CHAIRS.c.email) == bindparam("email"))
-)
-PARTICIPANTS, CONTACTS = Participant.__table__, Contact.__table__
-IS_CONTACT = (
-    select(PARTICIPANTS.c.id)
-    .join(CONTACTS, CONTACTS.c.organization_id == PARTICIPANTS.c.organization_id)
-    .where(
-        PARTICIPANTS.c.engagement_id == bindparam("engagement_id"),
-        PARTICIPANTS.c.role.in_(bindparam("roles", expanding=True)),
-        func.lower(CONTACTS.c.email) == bindparam("email"),
-    )
-    .limit(1)
-)
+_LOGGED = ("trigger", "from_state", "to_state", "version", "actor", "actor_role", "channel", "flow_run_id", "comment",
+           "data", "idempotency_key", "at")
+_VOTED = ("engagement_id", "co_chair_id", "decision", "comment", "channel", "decided_at")
+
+
+def _update_and_log(update_state: Update, vote: bool) -> Insert:
+    """``update_state`` and the audit row of the change (and the co-chair's vote) in one statement (PostgreSQL);
+    no audit row, and the statement's result is empty, when the guarded update matched nothing."""
+    updated = update_state.returning(ENGAGEMENTS.c.id).cte("updated")
+    statement = insert(LOG).add_cte(updated)
+    if vote:
+        statement = statement.add_cte(insert(VOTES).values(
+            {name: bindparam(f"vote_{name}", type_=VOTES.c[name].type) for name in _VOTED}).cte("vote"))
+    return statement.from_select(["engagement_id", *_LOGGED], select(
+        updated.c.id, *(bindparam(f"log_{name}", type_=LOG.c[name].type) for name in _LOGGED))).returning(LOG.c.id)
+
+
+UPDATE_AND_LOG = {(details, vote): _update_and_log(UPDATE_STATE_AND_DETAILS if details else UPDATE_STATE, vote)
+                  for details in (False, True) for vote in (False, True)}
+EVENTS = EngineEvent.__table__
 # What ``create_engagement`` reads and writes.
 SWG_EXISTS = select(SWGS.c.code).where(SWGS.c.code == bindparam("code"))
 MEETING_EXISTS = select(MEETINGS.c.id).where(MEETINGS.c.id == bindparam("id"))
@@ -97,7 +144,6 @@ CONTACT_BY_EMAIL = select(CONTACTS.c.id, CONTACTS.c.organization_id).where(
 PRIMARY_CONTACT = select(func.min(CONTACTS.c.id)).where(CONTACTS.c.organization_id == bindparam("organization_id"))
 INSERT_ENGAGEMENT = insert(ENGAGEMENTS).returning(ENGAGEMENTS.c.id)
 INSERT_PARTICIPANTS = insert(PARTICIPANTS)
-IDENTITY_ROLES = {Role.PARTNER: PARTNER_ROLES, Role.NATIONAL_AUTHORITY: (ParticipantRole.ORGANIZER,)}
 
 
 @dataclass(frozen=True)
@@ -152,8 +198,17 @@ def check_identity(connection: Connection, engagement: EngagementRow, actor: Act
     ``engagement`` needs ``id`` and ``swg_code``. Raises ``NotAllowedError`` naming what the person is
     (a co-chair of another SWG, not a contact).
     """
+    roles = IDENTITY_ROLES.get(actor.role, ())
+    seats = connection.execute(CO_CHAIR_SEATS, {"id": engagement.id, "seat_email": actor.identity}).all() \
+        if actor.role == Role.CO_CHAIR else []
+    member = connection.scalar(IS_CONTACT, {"id": engagement.id, "roles": roles, "contact_email": actor.identity}) \
+        if roles else None
+    return _identified(engagement, actor, seats, member is not None)
+
+
+def _identified(engagement: EngagementRow, actor: Actor, seats: list[Any], contact: bool) -> CoChairSeat | None:
+    """What ``check_identity`` decides from the person's seats as a co-chair and whether they are a contact."""
     if actor.role == Role.CO_CHAIR:
-        seats = connection.execute(CO_CHAIR_SEATS, {"engagement_id": engagement.id, "email": actor.identity}).all()
         mine = next((seat for seat in seats if seat.swg_code == engagement.swg_code), None)
         if mine is None:
             elsewhere = ", ".join(sorted(seat.swg_code for seat in seats))
@@ -161,14 +216,33 @@ def check_identity(connection: Connection, engagement: EngagementRow, actor: Act
             raise NotAllowedError(f"{actor.identity} is {detail} SWG {engagement.swg_code or '(none set)'}")
         return mine
     roles = IDENTITY_ROLES.get(actor.role)
-    if roles is not None:
-        member = connection.scalar(IS_CONTACT, {"engagement_id": engagement.id, "roles": roles, "email": actor.identity})
-        if member is None:
-            raise NotAllowedError(
-                f"{actor.identity} is not a contact of an organization taking part in engagement "
-                f"{engagement.id} as {' or '.join(roles)}"
-            )
+    if roles is not None and not contact:
+        raise NotAllowedError(
+            f"{actor.identity} is not a contact of an organization taking part in engagement "
+            f"{engagement.id} as {' or '.join(roles)}"
+        )
     return None
+
+
+@dataclass(frozen=True)
+class _Seat:
+    """A co-chair's seat and their vote on the engagement, as ``READ_ENGAGEMENT`` returns it (``CoChairSeat``)."""
+
+    id: int
+    swg_code: str
+    name: str
+    email: str
+    decision: str | None
+    decided_at: datetime | None
+    channel: str | None
+
+
+def _read(connection: Connection, engagement_id: int, request: TransitionRequest) -> list[Row[Any]]:
+    """``READ_ENGAGEMENT`` for this request: one row per seat of the actor as a co-chair (at least one)."""
+    return connection.execute(READ_ENGAGEMENT[request.actor.role], {
+        "id": engagement_id, "key": request.idempotency_key, "seat_email": request.actor.identity,
+        "email": request.actor.identity,
+    }).all()
 
 
 def _replay(connection: Connection, key: str) -> TransitionOutcome | None:
@@ -187,7 +261,7 @@ def replayed(db: Database, idempotency_key: str | None) -> TransitionOutcome | N
 
 
 def apply_transition(
-    db: Database,
+    db: Database | Connection,
     engagement_id: int,
     trigger: str,
     actor: Actor | dict[str, Any],
@@ -215,6 +289,10 @@ def apply_transition(
     (a rule refused, including ``AlreadyDecidedError`` for a co-chair's second vote) and
     ``ConflictError`` (``expected_version`` is not the current version).
     ``language`` is the language of the form the data came from (partner text without its own).
+
+    Given a ``Connection``, the transition is made in its open transaction (a portal request's), which the
+    caller commits; a unique violation (a key used on another engagement at the same time) then ends that
+    transaction with ``IntegrityError``, and ``unique_violation`` gives the answer in a new one.
     """
     check_id(engagement_id, "engagement_id")
     request = parse(TransitionRequest, {
@@ -223,24 +301,67 @@ def apply_transition(
     })
     settings = settings or get_settings()
     now = clock.now()
+    if isinstance(db, Connection):
+        return _apply(db, engagement_id, request, Channel(channel), now, settings, Language(language))
     try:
         with db.engine.begin() as connection:
             return _apply(connection, engagement_id, request, Channel(channel), now, settings, Language(language))
     except IntegrityError as error:
-        # Only a key already used on ANOTHER engagement gets here (one engagement's writers are serialized).
-        if earlier := replayed(db, request.idempotency_key):
-            return earlier
-        raise ConflictError(
-            f"engagement {engagement_id} was changed by someone else at the same time; nothing was written"
-        ) from error
+        return unique_violation(db, engagement_id, request.idempotency_key, error)
+
+
+def unique_violation(db: Database, engagement_id: int, idempotency_key: str | None,
+                     error: IntegrityError) -> TransitionOutcome:
+    """The answer to a transition whose transaction ended in ``error``: the outcome already applied under its
+    key, else ``ConflictError``. Only a key used on ANOTHER engagement at the same time gets here (one
+    engagement's writers are serialized)."""
+    if earlier := replayed(db, idempotency_key):
+        return earlier
+    raise ConflictError(
+        f"engagement {engagement_id} was changed by someone else at the same time; nothing was written"
+    ) from error
+
+
+@dataclass(frozen=True)
+class _Decided:
+    """A transition its guards allowed, not yet written."""
+
+    engagement: EngagementRow
+    lifecycle: Lifecycle
+    ctx: TransitionContext
+    request: TransitionRequest
+    new_state: str
 
 
 def _apply(connection: Connection, engagement_id: int, request: TransitionRequest, channel: Channel, now: datetime,
            settings: Settings, language: Language) -> TransitionOutcome:
-    engagement = connection.execute(LOCK_ENGAGEMENT, {"id": engagement_id}).first()
-    if engagement is None:
+    """The transition, and the step its new state is followed by, in the open transaction."""
+    decided = _decide(connection, engagement_id, request, channel, now, language)
+    return decided if isinstance(decided, TransitionOutcome) else _carry_out(connection, decided, channel, settings)
+
+
+def _carry_out(connection: Connection, decided: _Decided, channel: Channel, settings: Settings) -> TransitionOutcome:
+    ctx = decided.ctx
+    outcome = _commit(connection, decided.engagement, decided.lifecycle, ctx.fired, ctx, decided.request, channel,
+                      decided.new_state, settings)
+    return _follow_up(connection, decided.lifecycle, outcome, decided.request, channel, ctx.now, settings)
+
+
+def _decide(connection: Connection, engagement_id: int, request: TransitionRequest, channel: Channel, now: datetime,
+            language: Language, *, locked: bool = False) -> TransitionOutcome | _Decided:
+    """Read and judge the transition (writing nothing but what its effects write): the earlier outcome of its
+    idempotency key, or the transition allowed; ``locked`` when this transaction already holds the row lock."""
+    if not locked and connection.dialect.name == "postgresql" and \
+            connection.execute(LOCK_ENGAGEMENT, {"id": engagement_id}).first() is None:
         raise NotFoundError(f"no engagement with id {engagement_id}")
-    if request.idempotency_key and (earlier := _replay(connection, request.idempotency_key)):
+    rows = _read(connection, engagement_id, request)
+    if not rows:
+        raise NotFoundError(f"no engagement with id {engagement_id}")
+    engagement = rows[0]
+    if engagement.earlier_id is not None:
+        earlier = TransitionOutcome(engagement.earlier_engagement_id, engagement.earlier_trigger,
+                                    engagement.earlier_from_state, engagement.earlier_to_state,
+                                    engagement.earlier_version, engagement.earlier_id, 0, True)
         if (earlier.engagement_id, earlier.trigger) != (engagement_id, request.trigger):
             raise ConflictError(
                 f"idempotency key {request.idempotency_key!r} was already used to {earlier.trigger!r} engagement "
@@ -263,9 +384,14 @@ def _apply(connection: Connection, engagement_id: int, request: TransitionReques
             f"a {actor.role.value} may not {trigger!r} {_label(engagement.kind)}; "
             f"that is for: {', '.join(sorted(role.value for role in allowed))}"
         )
+    seats = [_Seat(row.seat_id, row.seat_swg_code, row.seat_name, row.seat_email, row.seat_decision,
+                   row.seat_decided_at, row.seat_channel) for row in rows if row.seat_id is not None] \
+        if actor.role == Role.CO_CHAIR else []
     ctx = TransitionContext(
         connection, engagement, lifecycle, actor, now, comment=request.comment,
-        co_chair=check_identity(connection, engagement, actor), memo={"channel": channel.value},
+        co_chair=_identified(engagement, actor, seats, engagement.contact_of is not None),
+        memo={"channel": channel.value, "approval_counts": (engagement.co_chairs, engagement.approvals,
+                                                            engagement.declines)},
     )
     schema = next((spec.data_model() for spec in candidates if spec.data_schema), None)
     if schema is not None and request.data is not None:
@@ -277,23 +403,29 @@ def _apply(connection: Connection, engagement_id: int, request: TransitionReques
     new_state = fire(engagement.kind, engagement.state, trigger, ctx)
     if new_state is None:
         raise GuardFailedError(f"cannot {trigger!r} engagement {engagement.id}: {'; '.join(ctx.refusals)}")
-    outcome = _commit(connection, engagement, lifecycle, ctx.fired, ctx, request, channel, new_state, settings)
-    return _follow_up(connection, lifecycle, outcome, request, channel, now, settings)
+    return _Decided(engagement, lifecycle, ctx, request, new_state)
 
 
 def _follow_up(connection: Connection, lifecycle: Lifecycle, outcome: TransitionOutcome, request: TransitionRequest,
                channel: Channel, now: datetime, settings: Settings) -> TransitionOutcome:
-    """Take the step the new state is followed by, in a savepoint: refused, it is undone alone."""
+    """Take the step the new state is followed by; refused, it is undone alone. A step whose effects may write
+    is taken in a savepoint; any other is refused before it writes anything, so it needs none."""
     then = lifecycle.state(outcome.to_state).then
     if then is None or outcome.to_state == outcome.from_state:
         return outcome
     step = parse(TransitionRequest, {"trigger": then, "actor": FOLLOW_UP_ACTOR, "flow_run_id": request.flow_run_id,
                                      "idempotency_key": follow_up_key(outcome.engagement_id, then)})
     try:
-        with connection.begin_nested():
-            done = _apply(connection, outcome.engagement_id, step, channel, now, settings, Language.EN)
+        if any(spec.effects for spec in lifecycle.transitions_from(outcome.to_state, then)):
+            with connection.begin_nested():
+                decided = _decide(connection, outcome.engagement_id, step, channel, now, Language.EN, locked=True)
+                done = decided if isinstance(decided, TransitionOutcome) else _carry_out(
+                    connection, decided, channel, settings)
+            return replace(outcome, follow_up=done)
+        decided = _decide(connection, outcome.engagement_id, step, channel, now, Language.EN, locked=True)
     except EngageError as error:
         return replace(outcome, follow_up_refused=str(error))
+    done = decided if isinstance(decided, TransitionOutcome) else _carry_out(connection, decided, channel, settings)
     return replace(outcome, follow_up=done)
 
 
@@ -314,36 +446,47 @@ def _commit(connection: Connection, engagement: EngagementRow, lifecycle: Lifecy
         "updated_at": now, "waiting_since": progress.waiting_since, "reminders_sent": progress.reminders_sent,
         "escalated": progress.escalated, "next_due_at": progress.next_due_at,
     }
-    if "details" in ctx.row_updates:
-        changed = connection.execute(UPDATE_STATE_AND_DETAILS, values | {"details": ctx.details}).rowcount
+    logged = {
+        "trigger": request.trigger, "from_state": from_state, "to_state": new_state, "version": version,
+        "actor": request.actor.identity, "actor_role": request.actor.role.value, "channel": channel.value,
+        "flow_run_id": request.flow_run_id, "comment": request.comment,
+        "data": ctx.data.model_dump(mode="json") if ctx.data is not None else None,
+        "idempotency_key": request.idempotency_key, "at": now,
+    }
+    with_details = "details" in ctx.row_updates
+    if with_details:
+        values["details"] = ctx.details
+    vote = ctx.memo.get("vote")
+    if connection.dialect.name == "postgresql":  # the change, its audit row and the vote in one round trip
+        log_id = connection.scalar(UPDATE_AND_LOG[with_details, vote is not None], values | {
+            f"log_{name}": value for name, value in logged.items()} | {
+            f"vote_{name}": value for name, value in (vote or {}).items()})
+    elif connection.execute(UPDATE_STATE_AND_DETAILS if with_details else UPDATE_STATE, values).rowcount == 1:
+        if vote is not None:
+            connection.execute(INSERT_VOTE, vote)
+        log_id = connection.execute(INSERT_LOG, {"engagement_id": engagement.id, **logged}).scalar_one()
     else:
-        changed = connection.execute(UPDATE_STATE, values).rowcount
-    if changed != 1:
+        log_id = None
+    if log_id is None:
         raise ConflictError(
             f"engagement {engagement.id} was changed by someone else while {request.trigger!r} was being applied; "
             "nothing was written"
         )
-    log_id = connection.execute(INSERT_LOG, {
-        "engagement_id": engagement.id, "trigger": request.trigger, "from_state": from_state, "to_state": new_state,
-        "version": version, "actor": request.actor.identity, "actor_role": request.actor.role.value,
-        "channel": channel.value, "flow_run_id": request.flow_run_id, "comment": request.comment,
-        "data": ctx.data.model_dump(mode="json") if ctx.data is not None else None,
-        "idempotency_key": request.idempotency_key, "at": now,
-    }).scalar_one()
     extra = {"trigger": request.trigger, "actor": request.actor.identity, "comment": request.comment,
              "reminder_number": progress.reminders_sent if request.trigger == "remind" else None}
     wait = lifecycle.state(new_state).wait
     if wait is not None and wait.expire_after is not None and progress.waiting_since is not None:
         extra["deadline"] = (progress.waiting_since + wait.expire_after).date().isoformat()
-    sent = enqueue(connection, lifecycle, engagement, spec.notify, log_id=log_id, state=new_state,
+    rows = enqueue(connection, lifecycle, engagement, spec.notify, log_id=log_id, state=new_state,
                    extra={k: v for k, v in extra.items() if v is not None}, now=now, settings=settings)
-    if spec.emits:
-        connection.execute(INSERT_EVENTS, [{
-            "name": name, "engagement_id": engagement.id, "transition_id": log_id, "created_at": now,
-            "payload": {"engagement_id": engagement.id, "kind": engagement.kind, "trigger": request.trigger,
-                        "from_state": from_state, "to_state": new_state, "actor": request.actor.identity,
-                        "channel": channel.value},
-        } for name in spec.emits])
+    events = [{
+        "name": name, "engagement_id": engagement.id, "transition_id": log_id, "created_at": now,
+        "payload": {"engagement_id": engagement.id, "kind": engagement.kind, "trigger": request.trigger,
+                    "from_state": from_state, "to_state": new_state, "actor": request.actor.identity,
+                    "channel": channel.value},
+    } for name in spec.emits]
+    insert_rows(connection, [*rows, (EVENTS, events)])  # the notifications, their links and the events at once
+    sent = sum(len(table_rows) for table, table_rows in rows if table is OUTBOX)
     return TransitionOutcome(engagement.id, request.trigger, from_state, new_state, version, log_id, sent)
 
 
