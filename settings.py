@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, description="Signs links and forms; default: data_dir/secret.key")
     link_lifetime_days: int = Field(default=30, ge=1, description="How long a mailed action link stays valid")
     staff_emails: ListSetting = Field(default_factory=list, description="Secretariat staff who may sign in to the board")
+    readonly_staff_emails: ListSetting = Field(
+        default_factory=list, description="Secretariat staff who may sign in to read the desk, and change nothing",
+    )
     session_hours: int = Field(default=8, ge=1, description="How long a portal sign-in lasts")
     prefect_ui_url: str | None = Field(default=None, description="Prefect UI base URL for links to flow runs")
     trusted_proxies: list[str] = Field(

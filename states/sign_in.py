@@ -29,8 +29,12 @@ from website.i18n import N_, Phrase
 PURPOSE = "sign_in"
 LIFETIME = timedelta(hours=1)
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
+OBSERVER = "observer"
+"""The session role of staff who may read the desk and change nothing (``readonly_staff_emails``)."""
+STAFF_ROLES = frozenset({Role.SECRETARIAT.value, OBSERVER})
 #: What a sign-in link opens, in the mail's words (msgids of the catalogs: the mail translates them).
-WHAT = {Role.CO_CHAIR: N_("the invitations awaiting your decision"), Role.SECRETARIAT: N_("the Secretariat's board")}
+WHAT = {Role.CO_CHAIR.value: N_("the invitations awaiting your decision"),
+        Role.SECRETARIAT.value: N_("the Secretariat's board"), OBSERVER: N_("the Secretariat's board")}
 
 
 class SignInRequest(Strict):
@@ -42,14 +46,17 @@ def address_of(email: str) -> str:
     return parse(SignInRequest, {"email": email}).email.lower()
 
 
-def role_of(db: Database, email: str, settings: Settings) -> tuple[Role, str] | None:
-    """(role, language) of a person who may sign in: Secretariat staff first, then co-chairs."""
+def role_of(db: Database, email: str, settings: Settings) -> tuple[str, str] | None:
+    """(session role, language) of a person who may sign in: Secretariat staff first (acting, then read-only),
+    then co-chairs."""
     address = email.strip().lower()
     if address in {settings.secretariat_email.lower(), *(e.lower() for e in settings.staff_emails)}:
-        return Role.SECRETARIAT, "en"
+        return Role.SECRETARIAT.value, "en"
+    if address in {e.lower() for e in settings.readonly_staff_emails}:
+        return OBSERVER, "en"
     with db.transaction() as session:
         chair = session.scalar(select(CoChair).where(func.lower(CoChair.email) == address).order_by(CoChair.id))
-        return (Role.CO_CHAIR, chair.language) if chair else None
+        return (Role.CO_CHAIR.value, chair.language) if chair else None
 
 
 def request_sign_in(db: Database, email: str, *, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> bool:
@@ -64,7 +71,7 @@ def request_sign_in(db: Database, email: str, *, settings: Settings, clock: Cloc
     token = action_links.link_token(settings.signing_key(), dedupe_key)
     with db.transaction() as session:
         session.execute(insert(ActionLink), [{
-            "token_hash": action_links.token_hash(token), "engagement_id": None, "email": address, "role": role.value,
+            "token_hash": action_links.token_hash(token), "engagement_id": None, "email": address, "role": role,
             "language": language, "actions": ["sign_in"], "purpose": PURPOSE, "expires_at": now + LIFETIME,
             "created_at": now,
         }])
