@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Row
 
 from states.inputs import Actor
 from states.spec import Lifecycle, TransitionSpec
+from website.i18n import Phrase
 
 
 EngagementRow = Row[Any]
@@ -35,7 +36,7 @@ class TransitionContext:
     comment: str | None = None
     data: BaseModel | None = None
     co_chair: CoChairSeat | None = None
-    refusals: list[str] = field(default_factory=list)
+    refusals: list[Phrase] = field(default_factory=list)
     row_updates: dict[str, Any] = field(default_factory=dict)
     fired: TransitionSpec | None = None
     memo: dict[str, Any] = field(default_factory=dict)

@@ -13,7 +13,7 @@ import html
 import json
 import re
 from datetime import date, datetime, timedelta, timezone
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 
@@ -33,7 +33,8 @@ from portal.app import create_app
 from settings import Settings
 from states import opt_outs
 from states.approvals import ApprovalStatus, CoChairVote
-from states.errors import InputError
+from states.clock import SimulatedClock
+from states.errors import EngageError, InputError
 from states.inputs import DETAILS_SCHEMAS, parse
 from states.intake import SubmissionForm
 from states.sweep import run_sweep
@@ -43,7 +44,11 @@ from states.sign_in import WHAT
 from website import PublishedItem, publish
 from website.i18n import LOCALE_DIR, Phrase, long_date, long_datetime, translations
 from tests.portal.portal_world import BASE_URL, PortalWorld, awaiting_approval, csrf_of
-from tests.world import MEXICO, clock_at, new_engagement, seeded
+from portal.web import say
+from tests.world import (
+    CANADA_CHAIR, FRANCE_CHAIR, META, MEXICO, REPORT, SECRETARIAT, SYSTEM, clock_at, new_engagement, seeded,
+)
+from tests.world import awaiting_approval as awaiting_approval_of
 from website.view import Section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -372,6 +377,10 @@ def _portal_pages(world: PortalWorld, language: str) -> dict[str, httpx.Response
     pages["report with errors"] = client.post(report, data={
         "csrf": csrf_of(pages["report"].text), "action": "submit_report", "held_on": "hier", "organizing_agency": "",
         "public_partners": "quatre", "private_partners": "-1"})
+    pages["report in the future"] = client.post(report, data={  # a rule of the lifecycle refuses (a guard)
+        "csrf": csrf_of(pages["report"].text), "action": "submit_report", "held_on": "2031-01-01",
+        "organizing_agency": "CONADIC", "public_partners": "4", "private_partners": "9"})
+    elsewhere = awaiting_approval(world, title="Alertes portuaires", swg_code="1.1")
     for email, path in (("swg22.france@cochairs.example", "/pending"), (world.settings.secretariat_email, "/board")):
         asked = client.post("/signin", data={"csrf": csrf_of(client.get("/signin").text), "email": email})
         pages[f"sign-in asked ({path})"] = asked
@@ -383,6 +392,7 @@ def _portal_pages(world: PortalWorld, language: str) -> dict[str, httpx.Response
             token = csrf_of(pages[path].text)
             pages["pending: not a decision"] = client.post(f"{path}/{pending}", data={"csrf": token, "action": "maybe"})
             pages["pending: decided"] = client.post(f"{path}/{pending}", data={"csrf": token, "action": "decline"})
+            pages["pending: another SWG"] = client.post(f"{path}/{elsewhere}", data={"csrf": token, "action": "approve"})
         pages[f"used sign-in link ({path})"] = client.post(link, data={"csrf": csrf_of(client.get("/signin").text)})
     world.clock.advance(timedelta(days=world.settings.link_lifetime_days + 1))
     pages["expired link"] = client.get(report)
@@ -404,11 +414,78 @@ def test_portal_pages_in_spanish_and_french_hold_no_english_sentence(portal_worl
     assert statuses["invitation"] == statuses["invitation accepted"] == statuses["pending: decided"] == 200
     assert statuses["pending: not a decision"] == 422 and "Prévention en ligne" in pages["/pending"].text
     assert statuses["too large"] == 413 and " 64 Ki" in pages["too large"].text
+    assert statuses["report in the future"] == 409 and "2031-01-01" in pages["report in the future"].text
+    assert statuses["pending: another SWG"] == 403 and "SGT 1.1" in pages["pending: another SWG"].text
     for name, page in pages.items():
         html_page = page.headers["content-type"].startswith("text/html")
         assert f'<html lang="{language}">' in page.text or not html_page, name
         visible = _visible(_ENGLISH_ELEMENT.sub(" ", page.text))
         assert [sentence for sentence in _english_sentences() if sentence in visible] == [], (name, visible)
+
+
+def _engine_refusals(db: Database) -> dict[str, EngageError]:
+    """One refusal of each kind the engine raises (its seams, against the real database)."""
+    seeded(db)
+    clock = clock_at(2024, 2, 1)
+    dialogue = new_engagement(db, "national_dialogue", clock)
+    for trigger in ("convene", "hold"):
+        apply_transition(db, dialogue, trigger, MEXICO, clock=clock)
+    presentation = awaiting_approval_of(db, clock, swg="2.2")
+    attempts: dict[str, Callable[[], object]] = {
+        "not a step": lambda: apply_transition(db, dialogue, "fly", SECRETARIAT, clock=clock),
+        "not from this state": lambda: apply_transition(db, dialogue, "publish", SECRETARIAT, clock=clock),
+        "not this role": lambda: apply_transition(db, dialogue, "submit_report", META, clock=clock),
+        "not a contact": lambda: apply_transition(db, dialogue, "submit_report", {
+            "role": "national_authority", "identity": "oncb@thailand-gov.example"}, clock=clock),
+        "guard": lambda: apply_transition(db, dialogue, "submit_report", MEXICO, clock=clock),
+        "takes no data": lambda: apply_transition(db, dialogue, "cancel", SECRETARIAT, comment="x",
+                                                  data={"x": 1}, clock=clock),
+        "stale version": lambda: apply_transition(db, dialogue, "cancel", SECRETARIAT, comment="x",
+                                                  expected_version=1, clock=clock),
+        "key used elsewhere": lambda: apply_transition(db, presentation, "approve", FRANCE_CHAIR, clock=clock,
+                                                       idempotency_key=_used_key(db, dialogue, clock)),
+        "co-chair of another SWG": lambda: apply_transition(db, presentation, "approve", CANADA_CHAIR, clock=clock),
+        "not a co-chair": lambda: apply_transition(db, presentation, "approve", {
+            "role": "co_chair", "identity": "someone@else.example"}, clock=clock),
+        "no such engagement": lambda: apply_transition(db, 9999, "hold", SECRETARIAT, clock=clock),
+        "no such SWG": lambda: new_engagement(db, "swg_presentation", clock, swg_code="1.3"),
+        "no such organization": lambda: new_engagement(db, "swg_presentation", clock, participants=[
+            {"organization": "Nowhere Ltd", "role": "presenter"}]),
+        "window closed": lambda: _late_recommendation(db),
+    }
+    refusals = {}
+    for name, attempt in attempts.items():
+        with pytest.raises(EngageError) as refused:
+            attempt()
+        refusals[name] = refused.value
+    return refusals
+
+
+def _used_key(db: Database, dialogue: int, clock: SimulatedClock) -> str:
+    apply_transition(db, dialogue, "submit_report", MEXICO, data=REPORT, clock=clock, idempotency_key="report-19")
+    return "report-19"
+
+
+def _late_recommendation(db: Database) -> None:
+    """A recommendation received after its window closed (the guard of its submission)."""
+    late = clock_at(2025, 6, 1)
+    engagement = new_engagement(db, "recommendation", late)
+    apply_transition(db, engagement, "submit", SYSTEM, clock=late)
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_the_engines_refusals_are_said_in_spanish_and_french(db: Database, language: str) -> None:
+    refusals = _engine_refusals(db)
+    for name, refusal in refusals.items():
+        assert refusal.phrase is not None, (name, str(refusal))  # a message, not an English sentence
+        said = _visible(str(say(refusal, language)))
+        assert said != str(refusal) and [s for s in _english_sentences() if s in said] == [], (name, said)
+    # The CLI and the logs keep the English sentence.
+    assert "'fly' is not a step of a national dialogue" in str(refusals["not a step"])
+    assert "is a co-chair of SWG 1.1, not of SWG 2.2" in str(refusals["co-chair of another SWG"])
+    assert "changed since you saw it (version 1, now 3, state 'held')" in str(refusals["stale version"])
+    first = {"es": "«fly» no es un paso de un diálogo nacional", "fr": "«\u00a0fly\u00a0» n'est pas une étape d'un dialogue"}
+    assert str(say(refusals["not a step"], language)).startswith(first[language])
 
 
 def test_the_portal_leak_check_sees_english_when_there_is_some(portal_world: PortalWorld) -> None:
