@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -54,6 +54,26 @@ def require_staff(request: Request) -> str | Response:
     if role != Role.SECRETARIAT:
         return portal.render(request, "desk_forbidden.html", 403, email=email, role=desk_labels.person(role))
     return email
+
+
+#: What a desk form's POST does once the staff member and the form's CSRF token are checked.
+StaffAction = Callable[..., Response]
+
+
+async def staff_post(request: Request, action: StaffAction, *args: Any) -> Response:
+    """A desk form's POST: the form read, then in a worker thread the staff check (sign-in redirect or 403),
+    the CSRF check (403), and ``action(request, staff, form, *args)``."""
+    form = await request.form()
+    return await run_in_threadpool(_as_staff, request, form, action, args)
+
+
+def _as_staff(request: Request, form: FormData, action: StaffAction, args: tuple[Any, ...]) -> Response:
+    staff = require_staff(request)
+    if isinstance(staff, Response):
+        return staff
+    if refusal := portal_of(request).csrf_refusal(request, form):
+        return refusal
+    return action(request, staff, form, *args)
 
 
 def desk_page(request: Request, template: str, staff: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -212,8 +232,7 @@ def engagement_page(request: Request, engagement_id: int) -> Response:
 @router.post("/desk/engagements/{engagement_id}/steps/{trigger}", response_class=HTMLResponse)
 async def take_step(request: Request, engagement_id: int, trigger: str) -> Response:
     """Fire one staff step, with its comment and data; a refusal is shown at the step's form."""
-    data = await request.form()
-    return await run_in_threadpool(_take_step, request, engagement_id, trigger, data)
+    return await staff_post(request, _take_step, engagement_id, trigger)
 
 
 def _version(form: FormData) -> int | None:
@@ -231,13 +250,8 @@ def _data_model(engagement_id: int, trigger: str, portal: Portal) -> Any:  # noq
         return specs[0].data_model() if specs else None
 
 
-def _take_step(request: Request, engagement_id: int, trigger: str, form: FormData) -> Response:
-    staff = require_staff(request)
-    if isinstance(staff, Response):
-        return staff
+def _take_step(request: Request, staff: str, form: FormData, engagement_id: int, trigger: str) -> Response:
     portal = portal_of(request)
-    if refusal := portal.csrf_refusal(request, form):
-        return refusal
     version = _version(form)
     try:
         model = _data_model(engagement_id, trigger, portal)
@@ -265,17 +279,11 @@ def _take_step(request: Request, engagement_id: int, trigger: str, form: FormDat
 @router.post("/desk/engagements/{engagement_id}/accept-claim", response_class=HTMLResponse)
 async def verify_claim(request: Request, engagement_id: int) -> Response:
     """Staff checked that a submission's sender answers for the organization they named: accept the claim."""
-    data = await request.form()
-    return await run_in_threadpool(_verify_claim, request, engagement_id, data)
+    return await staff_post(request, _verify_claim, engagement_id)
 
 
-def _verify_claim(request: Request, engagement_id: int, form: FormData) -> Response:
-    staff = require_staff(request)
-    if isinstance(staff, Response):
-        return staff
+def _verify_claim(request: Request, staff: str, form: FormData, engagement_id: int) -> Response:
     portal = portal_of(request)
-    if refusal := portal.csrf_refusal(request, form):
-        return refusal
     try:
         accept_claim(portal.db, engagement_id, staff, channel=Channel.WEBSITE, clock=portal.clock)
     except EngageError as error:
@@ -286,20 +294,14 @@ def _verify_claim(request: Request, engagement_id: int, form: FormData) -> Respo
 @router.post("/desk/outbox/{message_id}/retry", response_class=HTMLResponse)
 async def send_again(request: Request, message_id: int) -> Response:
     """Put a dead notification back in the outbox, to go with the next delivery."""
-    data = await request.form()
-    return await run_in_threadpool(_send_again, request, message_id, data)
+    return await staff_post(request, _send_again, message_id)
 
 
-def _send_again(request: Request, message_id: int, form: FormData) -> Response:
+def _send_again(request: Request, staff: str, form: FormData, message_id: int) -> Response:
     from notifications.dispatcher import requeue
     from notifications.errors import OutboxAlreadySent, OutboxMessageNotFound, OutboxOptedOut
 
-    staff = require_staff(request)
-    if isinstance(staff, Response):
-        return staff
     portal = portal_of(request)
-    if refusal := portal.csrf_refusal(request, form):
-        return refusal
     try:
         row = requeue(portal.db, message_id, portal.clock)
     except OutboxMessageNotFound as error:
@@ -314,17 +316,11 @@ def _send_again(request: Request, message_id: int, form: FormData) -> Response:
 @router.post("/desk/jobs/{job}", response_class=HTMLResponse)
 async def run_job(request: Request, job: str) -> Response:
     """Run the outbox delivery, the reminder sweep or the website's publication once, now."""
-    data = await request.form()
-    return await run_in_threadpool(_run_job, request, job, data)
+    return await staff_post(request, _run_job, job)
 
 
-def _run_job(request: Request, job: str, form: FormData) -> Response:
-    staff = require_staff(request)
-    if isinstance(staff, Response):
-        return staff
+def _run_job(request: Request, staff: str, form: FormData, job: str) -> Response:
     portal = portal_of(request)
-    if refusal := portal.csrf_refusal(request, form):
-        return refusal
     if job not in jobs.JOBS:
         return portal.refuse(request, f"there is no job {job!r}; jobs are: {', '.join(jobs.JOBS)}", 404)
     jobs.run_job(job, portal.db, portal.settings, portal.clock, by=staff)
@@ -378,8 +374,7 @@ def creation_form(request: Request, kind: str) -> Response:
 @router.post("/desk/new/{kind}", response_class=HTMLResponse)
 async def create(request: Request, kind: str) -> Response:
     """Create the engagement, and ask for its approval when asked to and its lifecycle has one."""
-    data = await request.form()
-    return await run_in_threadpool(_create, request, kind, data)
+    return await staff_post(request, _create, kind)
 
 
 def _participants(form: FormData) -> list[dict[str, str]]:
@@ -395,13 +390,8 @@ def _participants(form: FormData) -> list[dict[str, str]]:
     return chosen
 
 
-def _create(request: Request, kind: str, form: FormData) -> Response:
-    staff = require_staff(request)
-    if isinstance(staff, Response):
-        return staff
+def _create(request: Request, staff: str, form: FormData, kind: str) -> Response:
     portal = portal_of(request)
-    if refusal := portal.csrf_refusal(request, form):
-        return refusal
     if kind not in LIFECYCLES:
         return portal.refuse(request, f"there is no kind of engagement {kind!r}", 404)
     meeting = str(form.get("meeting_id") or "")

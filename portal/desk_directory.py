@@ -12,13 +12,12 @@ from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy import func, or_, select
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from models import Contact, Organization, Participant, SubmissionWindow
-from portal.desk import desk_page, require_staff
+from portal.desk import desk_page, require_staff, staff_post
 from portal.links import status_of
 from portal.model_forms import form_data, form_fields
 from portal.web import portal_of
@@ -66,17 +65,11 @@ def directory(request: Request) -> Response:
 @router.post("/desk/directory", response_class=HTMLResponse)
 async def add_organization(request: Request) -> Response:
     """Add an organization, or update the one of the same name."""
-    data = await request.form()
-    return await run_in_threadpool(_add_organization, request, data)
+    return await staff_post(request, _add_organization)
 
 
-def _add_organization(request: Request, form: FormData) -> Response:
-    staff = require_staff(request)
-    if isinstance(staff, Response):
-        return staff
+def _add_organization(request: Request, staff: str, form: FormData) -> Response:
     portal = portal_of(request)
-    if refusal := portal.csrf_refusal(request, form):
-        return refusal
     try:
         data = parse(OrganizationInput, form_data(OrganizationInput, form, "org."))
         with portal.db.transaction() as session:
@@ -89,17 +82,11 @@ def _add_organization(request: Request, form: FormData) -> Response:
 @router.post("/desk/directory/import", response_class=HTMLResponse)
 async def import_partners(request: Request) -> Response:
     """Import partners from pasted CSV: every row, or none with each refused line named."""
-    data = await request.form()
-    return await run_in_threadpool(_import, request, data)
+    return await staff_post(request, _import)
 
 
-def _import(request: Request, form: FormData) -> Response:
-    staff = require_staff(request)
-    if isinstance(staff, Response):
-        return staff
+def _import(request: Request, staff: str, form: FormData) -> Response:
     portal = portal_of(request)
-    if refusal := portal.csrf_refusal(request, form):
-        return refusal
     text = str(form.get("csv") or "")
     try:
         report = import_partners_csv(portal.db, text)
@@ -146,17 +133,11 @@ def organization_page(request: Request, organization_id: int) -> Response:
 @router.post("/desk/directory/{organization_id}/contacts", response_class=HTMLResponse)
 async def add_contact(request: Request, organization_id: int) -> Response:
     """Add a contact to the organization, or update the one with the same address."""
-    data = await request.form()
-    return await run_in_threadpool(_add_contact, request, organization_id, data)
+    return await staff_post(request, _add_contact, organization_id)
 
 
-def _add_contact(request: Request, organization_id: int, form: FormData) -> Response:
-    staff = require_staff(request)
-    if isinstance(staff, Response):
-        return staff
+def _add_contact(request: Request, staff: str, form: FormData, organization_id: int) -> Response:
     portal = portal_of(request)
-    if refusal := portal.csrf_refusal(request, form):
-        return refusal
     try:
         with portal.db.transaction() as session:
             organization = session.get(Organization, organization_id)
@@ -175,17 +156,11 @@ def _add_contact(request: Request, organization_id: int, form: FormData) -> Resp
 @router.post("/desk/directory/windows", response_class=HTMLResponse)
 async def set_window(request: Request) -> Response:
     """Open (or move) the submission window of one kind: the dates of a new year, for example."""
-    data = await request.form()
-    return await run_in_threadpool(_set_window, request, data)
+    return await staff_post(request, _set_window)
 
 
-def _set_window(request: Request, form: FormData) -> Response:
-    staff = require_staff(request)
-    if isinstance(staff, Response):
-        return staff
+def _set_window(request: Request, staff: str, form: FormData) -> Response:
     portal = portal_of(request)
-    if refusal := portal.csrf_refusal(request, form):
-        return refusal
     window = form_data(WindowInput, form, "window.")
     try:
         load_reference(portal.db, {"organizations": [], "working_groups": [], "sub_working_groups": [],

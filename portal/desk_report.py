@@ -13,13 +13,12 @@ from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from models import Engagement
-from portal.desk import desk_page, require_staff
+from portal.desk import desk_page, require_staff, staff_post
 from portal.web import portal_of
 from states import jobs
 from states.desk_queue import staff_steps
@@ -74,19 +73,13 @@ def report_page(request: Request) -> Response:
 @router.post("/desk/report", response_class=HTMLResponse)
 async def build(request: Request) -> Response:
     """Build the report in one language and format into the website, and republish the site."""
-    data = await request.form()
-    return await run_in_threadpool(_build, request, data)
+    return await staff_post(request, _build)
 
 
-def _build(request: Request, form: FormData) -> Response:
+def _build(request: Request, staff: str, form: FormData) -> Response:
     from report import report_path, write_report
 
-    staff = require_staff(request)
-    if isinstance(staff, Response):
-        return staff
     portal = portal_of(request)
-    if refusal := portal.csrf_refusal(request, form):
-        return refusal
     language, format, year = (str(form.get(name) or "") for name in ("language", "format", "year"))
     if language not in LANGUAGES or format not in FORMATS or (year and not (year.isdigit() and len(year) == 4)):
         return _report_page(request, staff, 422, error=f"choose a language ({', '.join(LANGUAGES)}), a format "
