@@ -24,6 +24,7 @@ from portal.web import portal_of
 from states.directory import WindowInput, import_partners_csv, load_reference, upsert_contact, upsert_organization
 from states.errors import EngageError, NotFoundError
 from states.inputs import ContactInput, OrganizationInput, parse
+from website.i18n import N_, Phrase
 
 router = APIRouter()
 LIMIT = 200
@@ -75,7 +76,7 @@ def _add_organization(request: Request, staff: str, form: FormData) -> Response:
         with portal.db.transaction() as session:
             organization_id = upsert_organization(session, data).id
     except EngageError as error:
-        return _directory(request, staff, status_of(error), error=str(error), posted=form)
+        return _directory(request, staff, status_of(error), error=error, posted=form)
     return RedirectResponse(f"/desk/directory/{organization_id}?done=saved", status_code=303)
 
 
@@ -91,7 +92,7 @@ def _import(request: Request, staff: str, form: FormData) -> Response:
     try:
         report = import_partners_csv(portal.db, text)
     except EngageError as error:
-        return _directory(request, staff, status_of(error), import_error=[str(error)], csv=text)
+        return _directory(request, staff, status_of(error), import_error=[error], csv=text)
     if report.errors:
         return _directory(request, staff, 422, import_error=report.errors, import_summary=report.summary, csv=text)
     return _directory(request, staff, import_summary=report.summary)
@@ -103,7 +104,7 @@ def _organization_page(request: Request, staff: str, organization_id: int, statu
     with portal.db.transaction() as session:
         organization = session.get(Organization, organization_id)
         if organization is None:
-            raise NotFoundError(f"there is no organization with id {organization_id}")
+            raise NotFoundError(Phrase.of(N_("There is no organization with number %(id)s."), id=organization_id))
         contacts = session.scalars(select(Contact).where(Contact.organization_id == organization_id)
                                    .order_by(Contact.name)).all()
         engagements = session.scalar(select(func.count(func.distinct(Participant.engagement_id)))
@@ -127,7 +128,7 @@ def organization_page(request: Request, organization_id: int) -> Response:
     try:
         return _organization_page(request, staff, organization_id)
     except EngageError as error:
-        return portal_of(request).refuse(request, str(error), status_of(error))
+        return portal_of(request).refuse(request, error, status_of(error))
 
 
 @router.post("/desk/directory/{organization_id}/contacts", response_class=HTMLResponse)
@@ -142,14 +143,14 @@ def _add_contact(request: Request, staff: str, form: FormData, organization_id: 
         with portal.db.transaction() as session:
             organization = session.get(Organization, organization_id)
             if organization is None:
-                raise NotFoundError(f"there is no organization with id {organization_id}")
+                raise NotFoundError(Phrase.of(N_("There is no organization with number %(id)s."), id=organization_id))
             data = parse(ContactInput, form_data(ContactInput, form, "contact.") | {"organization": organization.name})
             upsert_contact(session, data)
     except EngageError as error:
         try:
-            return _organization_page(request, staff, organization_id, status_of(error), error=str(error), posted=form)
+            return _organization_page(request, staff, organization_id, status_of(error), error=error, posted=form)
         except EngageError:
-            return portal.refuse(request, str(error), status_of(error))
+            return portal.refuse(request, error, status_of(error))
     return RedirectResponse(f"/desk/directory/{organization_id}?done=contact", status_code=303)
 
 

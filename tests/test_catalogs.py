@@ -393,6 +393,9 @@ def _portal_pages(world: PortalWorld, language: str) -> dict[str, httpx.Response
             pages["pending: not a decision"] = client.post(f"{path}/{pending}", data={"csrf": token, "action": "maybe"})
             pages["pending: decided"] = client.post(f"{path}/{pending}", data={"csrf": token, "action": "decline"})
             pages["pending: another SWG"] = client.post(f"{path}/{elsewhere}", data={"csrf": token, "action": "approve"})
+            pages["desk: not staff"] = client.get("/desk")
+        else:
+            pages.update(_desk_pages(world, dialogue))
         pages[f"used sign-in link ({path})"] = client.post(link, data={"csrf": csrf_of(client.get("/signin").text)})
     world.clock.advance(timedelta(days=world.settings.link_lifetime_days + 1))
     pages["expired link"] = client.get(report)
@@ -401,6 +404,28 @@ def _portal_pages(world: PortalWorld, language: str) -> dict[str, httpx.Response
                                                                   "email": "x@y.example"})
     world.clock.set(datetime(2024, 12, 1, tzinfo=timezone.utc))
     pages["closed window"] = client.get("/submit/recommendation")
+    return pages
+
+
+def _desk_pages(world: PortalWorld, dialogue: int) -> dict[str, httpx.Response]:
+    """The Secretariat's desk, every page and each kind of refusal, for the signed-in staff member."""
+    client, pages = world.client, {}
+    for path in ("/desk", "/desk/engagements", "/desk/engagements?overdue=1", f"/desk/engagements/{dialogue}",
+                 "/desk/new", "/desk/new/national_dialogue", "/desk/new/website_submission", "/desk/directory",
+                 "/desk/directory/1", "/desk/report"):
+        pages[path] = client.get(path)
+    token = csrf_of(pages["/desk"].text)
+    pages["desk: step refused"] = client.post(f"/desk/engagements/{dialogue}/steps/publish",
+                                              data={"csrf": token, "comment": ""})
+    pages["desk: creation refused"] = client.post("/desk/new/swg_presentation", data={
+        "csrf": token, "title": "Alertes", "swg_code": "1.3", "organization_0": "Meta", "role_0": "presenter",
+        "details.topic": "Alertes portuaires"})
+    pages["desk: organization refused"] = client.post("/desk/directory", data={
+        "csrf": token, "org.name": "Banque du Nord", "org.type": "partner"})
+    pages["desk: no such job"] = client.post("/desk/jobs/nothing", data={"csrf": token})
+    pages["desk: no such engagement"] = client.get("/desk/engagements/9999")
+    pages["desk: report refused"] = client.post("/desk/report", data={"csrf": token, "language": "xx"})
+    pages["desk: job run"] = client.post("/desk/jobs/dispatch", data={"csrf": token})
     return pages
 
 
@@ -416,6 +441,9 @@ def test_portal_pages_in_spanish_and_french_hold_no_english_sentence(portal_worl
     assert statuses["too large"] == 413 and " 64 Ki" in pages["too large"].text
     assert statuses["report in the future"] == 409 and "2031-01-01" in pages["report in the future"].text
     assert statuses["pending: another SWG"] == 403 and "SGT 1.1" in pages["pending: another SWG"].text
+    assert statuses["desk: not staff"] == 403 and statuses["/desk"] == 200 and statuses["desk: step refused"] == 409
+    assert statuses["desk: creation refused"] == 404 and statuses["desk: organization refused"] == 422
+    assert statuses["desk: no such job"] == statuses["desk: no such engagement"] == 404
     for name, page in pages.items():
         html_page = page.headers["content-type"].startswith("text/html")
         assert f'<html lang="{language}">' in page.text or not html_page, name
