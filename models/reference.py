@@ -64,6 +64,10 @@ class SubWorkingGroup(Base):
     code: Mapped[str] = mapped_column(String(8), primary_key=True)
     working_group_code: Mapped[str] = mapped_column(ForeignKey("working_groups.code"))
     title: Mapped[str] = mapped_column(String(300))
+    title_es: Mapped[str | None] = mapped_column(String(300))
+    """The title in Spanish (the English ``title`` where there is none)."""
+    title_fr: Mapped[str | None] = mapped_column(String(300))
+    """The title in French (the English ``title`` where there is none)."""
     approval_policy: Mapped[str] = mapped_column(String(8), default="any")
     quorum: Mapped[int | None] = mapped_column(Integer)
 

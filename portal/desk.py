@@ -121,7 +121,8 @@ def _filters(params: Mapping[str, str]) -> Filters:
 def _choices(portal: Portal) -> dict[str, Any]:
     """What the list's filters offer, in the lifecycles' order."""
     with portal.db.transaction() as session:
-        swgs = session.execute(select(SubWorkingGroup.code, SubWorkingGroup.title).order_by(SubWorkingGroup.code)).all()
+        swgs = session.execute(select(SubWorkingGroup.code, SubWorkingGroup.title, SubWorkingGroup.title_es,
+                                      SubWorkingGroup.title_fr).order_by(SubWorkingGroup.code)).all()
     states = list(dict.fromkeys(s.name for lifecycle in LIFECYCLES.values() for s in lifecycle.states))
     return {"kinds": list(LIFECYCLES), "states": states, "swgs": swgs, "industries": [i.value for i in Industry],
             "roles": [r.value for r in Role if r != Role.SYSTEM], "sorts": SORT_LABELS}
@@ -353,7 +354,8 @@ def _creation_form(request: Request, staff: str, kind: str, status_code: int = 2
     lifecycle = get_lifecycle(kind)
     guards = {guard for spec in lifecycle.transitions for guard in spec.guards}
     with portal.db.transaction() as session:
-        swgs = session.execute(select(SubWorkingGroup.code, SubWorkingGroup.title).order_by(SubWorkingGroup.code)).all()
+        swgs = session.execute(select(SubWorkingGroup.code, SubWorkingGroup.title, SubWorkingGroup.title_es,
+                                      SubWorkingGroup.title_fr).order_by(SubWorkingGroup.code)).all()
         meetings = session.execute(select(Meeting.id, Meeting.title, Meeting.starts_on).order_by(Meeting.starts_on)).all()
         organizations = session.execute(select(Organization.name, Organization.type).order_by(Organization.name)).all()
         contacts = session.execute(select(Contact.email, Contact.name, Organization.name.label("organization"))

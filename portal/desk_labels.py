@@ -108,6 +108,10 @@ class Labels:
         """The attribute marking an element whose text is English data (a meeting's title) on another page."""
         return Markup("") if self.lang == "en" else Markup(' lang="en"')
 
+    def swg_title(self, swg: object) -> str:
+        """An SWG's title in the page's language (its English title where the reference data has no other)."""
+        return getattr(swg, f"title_{self.lang}", None) or getattr(swg, "title")
+
     def kind(self, value: str) -> str:
         return self._in(KINDS, value)
 

@@ -16,7 +16,7 @@ from website.i18n import Phrase
 
 EngagementRow = Row[Any]
 """A read-only row of the ``engagements`` table, read by the change (attribute access, like the ORM class),
-with its SWG's ``swg_title``, ``approval_policy`` and ``quorum`` and its meeting's ``meeting_title`` and
+with its SWG's ``swg_title`` (``swg_title_es``, ``swg_title_fr``), ``approval_policy`` and ``quorum`` and its meeting's ``meeting_title`` and
 ``meeting_starts_on`` (``None`` without one)."""
 
 CoChairSeat = Row[Any]

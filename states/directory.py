@@ -55,6 +55,8 @@ class CoChairInput(Strict):
 class SwgInput(Strict):
     code: SwgCode
     title: Title
+    title_es: Title | None = None
+    title_fr: Title | None = None
     approval_policy: ApprovalPolicy = ApprovalPolicy.ANY
     quorum: Id | None = None
     co_chairs: list[CoChairInput] = Field(default_factory=list, max_length=50)
@@ -150,7 +152,7 @@ def load_reference(db: Database, data: dict[str, Any]) -> dict[str, int]:
         for swg in reference.sub_working_groups:
             session.merge(SubWorkingGroup(
                 code=swg.code, working_group_code=swg.code.split(".")[0], title=swg.title,
-                approval_policy=swg.approval_policy, quorum=swg.quorum,
+                title_es=swg.title_es, title_fr=swg.title_fr, approval_policy=swg.approval_policy, quorum=swg.quorum,
             ))
             session.flush()
             for chair in swg.co_chairs:

@@ -53,7 +53,8 @@ FOLLOW_UP_ACTOR = {"role": "system", "identity": "follow-up"}
 ENGAGEMENTS, SWGS, MEETINGS = Engagement.__table__, SubWorkingGroup.__table__, Meeting.__table__
 LOCK_ENGAGEMENT = (
     select(
-        ENGAGEMENTS, SWGS.c.title.label("swg_title"), SWGS.c.approval_policy, SWGS.c.quorum,
+        ENGAGEMENTS, SWGS.c.title.label("swg_title"), SWGS.c.title_es.label("swg_title_es"),
+        SWGS.c.title_fr.label("swg_title_fr"), SWGS.c.approval_policy, SWGS.c.quorum,
         MEETINGS.c.title.label("meeting_title"), MEETINGS.c.starts_on.label("meeting_starts_on"),
     )
     .outerjoin(SWGS, SWGS.c.code == ENGAGEMENTS.c.swg_code)

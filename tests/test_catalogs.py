@@ -26,6 +26,9 @@ from babel.messages.pofile import read_po
 
 from fastapi.testclient import TestClient
 
+from sqlalchemy import select
+
+from models import OutboxMessage
 from models.db import Database
 from models.enums import EngagementKind, NotificationType, Role
 from notifications.templates import render_message
@@ -564,3 +567,36 @@ def test_a_quorum_policy_takes_the_plural_of_its_count(votes: int, quorum: int, 
                             swg_title=None, policy="quorum", quorum=quorum, meeting=None, topic=None,
                             votes=[CoChairVote(f"C{n}", f"c{n}@x.example", None, None) for n in range(votes)])
     assert status.policy_text == english and status.policy_phrase.html("fr") == french
+
+
+# --- Reference data in each language: the SWG titles.
+
+FRENCH_SWG = "Partage d'informations, collaboration interinstitutionnelle et élaboration des politiques"
+SPANISH_SWG = "Intercambio de información, colaboración interinstitucional y formulación de políticas"
+
+
+def test_swg_titles_reach_mails_and_pages_in_the_readers_language(portal_world: PortalWorld) -> None:
+    world = portal_world
+    engagement = awaiting_approval(world)  # SWG 2.2: a French-speaking and an English-speaking co-chair
+    with world.db.transaction() as session:
+        asked = {row.recipient_address: row.context["swg_title"] for row in session.scalars(
+            select(OutboxMessage).where(OutboxMessage.engagement_id == engagement,
+                                        OutboxMessage.notification_type == "approval_request"))}
+    assert asked == {"swg22.france@cochairs.example": FRENCH_SWG,
+                     "swg22.unodc@cochairs.example": "Information sharing, interagency collaboration and policy formulation"}
+    french = _visible(render_message("approval_request", "fr", _BASE | {"swg_title": FRENCH_SWG}).text)
+    assert f"2.2 ({FRENCH_SWG})" in french
+    page = world.client.get(world.link_of("swg22.france@cochairs.example"))
+    assert f"2.2 {FRENCH_SWG}" in html.unescape(page.text) and 'lang="en">Information sharing' not in page.text
+    assert SPANISH_SWG in html.unescape(world.client.get(world.link_of("swg22.france@cochairs.example") + "?lang=es").text)
+
+
+@pytest.mark.parametrize(("language", "title"), [("en", "2.2 Information sharing"), ("es", "2.2 Intercambio de"),
+                                                 ("fr", "2.2 Partage d'informations")])
+def test_a_published_presentation_names_its_swg_in_the_pages_language(tmp_path: Path, language: str, title: str) -> None:
+    item = _one_item_of_each_kind()[1]
+    facts = item.facts | {"Sub-Working Group": {"en": "2.2 Information sharing", "es": f"2.2 {SPANISH_SWG}",
+                                               "fr": f"2.2 {FRENCH_SWG}"}}
+    publish(tmp_path, [item.model_copy(update={"facts": facts})])
+    folder = tmp_path / ("" if language == "en" else language)
+    assert title in html.unescape((folder / "swg_presentation/20.html").read_text("utf-8"))
