@@ -48,6 +48,9 @@ from website import PublishedItem, publish
 from website.i18n import LOCALE_DIR, Phrase, long_date, long_datetime, translations
 from tests.portal.portal_world import BASE_URL, PortalWorld, awaiting_approval, csrf_of
 from portal.web import say
+from report.figures import year_figures
+from report.render import charts, render_html
+from tests.report_year import build_year
 from tests.world import (
     CANADA_CHAIR, FRANCE_CHAIR, META, MEXICO, REPORT, SECRETARIAT, SYSTEM, clock_at, new_engagement, seeded,
 )
@@ -600,3 +603,59 @@ def test_a_published_presentation_names_its_swg_in_the_pages_language(tmp_path: 
     publish(tmp_path, [item.model_copy(update={"facts": facts})])
     folder = tmp_path / ("" if language == "en" else language)
     assert title in html.unescape((folder / "swg_presentation/20.html").read_text("utf-8"))
+
+
+# --- The report, and the counts of the site and the report, in each language.
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_the_report_in_spanish_and_french_holds_no_english_sentence(sqlite_db: Database, language: str) -> None:
+    build_year(sqlite_db)
+    figures = year_figures(sqlite_db, 2024)
+    page = render_html(figures, language, generated_on=date(2025, 1, 20))
+    visible = _visible(_ENGLISH_ELEMENT.sub(" ", page))
+    assert len(visible) > 2000 and [s for s in _english_sentences() if s in visible] == []
+    # The chart and its table name each Sub-Working Group alike.
+    chart = charts(figures, language)["swg"]
+    for row in figures.swg_presentations:
+        name = translations(language).gettext("SWG %(swg)s") % {"swg": row.swg}
+        assert name.startswith("SGT ") and name in chart.svg and f"<td>{name}</td>" in page
+        assert f"{name}: " in chart.alternative.replace("\u00a0:", ":")
+
+
+#: Each count's words for 0, 1 and 2, by language (French counts 0 as singular).
+PLURALS = [
+    (("%(num)s dialogue", "%(num)s dialogues"), {"es": ("0 diálogos", "1 diálogo", "2 diálogos"),
+                                                 "fr": ("0 dialogue", "1 dialogue", "2 dialogues")}),
+    (("%(num)s partner", "%(num)s partners"), {"es": ("0 socios", "1 socio", "2 socios"),
+                                               "fr": ("0 partenaire", "1 partenaire", "2 partenaires")}),
+    (("%(num)s result for “%(query)s”", "%(num)s results for “%(query)s”"),
+     {"es": ("0 resultados para «x»", "1 resultado para «x»", "2 resultados para «x»"),
+      "fr": ("0 résultat pour «\u00a0x\u00a0»", "1 résultat pour «\u00a0x\u00a0»", "2 résultats pour «\u00a0x\u00a0»")}),
+    (("%(num)s proposed", "%(num)s proposed"), {"es": ("0 propuestas", "1 propuesta", "2 propuestas"),
+                                                "fr": ("0 proposée", "1 proposée", "2 proposées")}),
+    (("%(num)s submission arrived after its window had closed and was refused.",
+      "%(num)s submissions arrived after their window had closed and were refused."),
+     {"es": ("0 envíos llegaron", "1 envío llegó", "2 envíos llegaron"),
+      "fr": ("0 soumission est arrivée", "1 soumission est arrivée", "2 soumissions sont arrivées")}),
+]
+
+
+@pytest.mark.parametrize(("message", "expected"), PLURALS)
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_site_and_report_counts_take_their_plural_for_0_1_2(message: tuple[str, str], expected: dict[str, tuple[str, ...]],
+                                                             language: str) -> None:
+    for count, words in enumerate(expected[language]):
+        text = translations(language).ngettext(*message, count) % {"num": count, "query": "x"}
+        assert text.startswith(words), text
+
+
+@pytest.mark.parametrize(("language", "one", "other"), [
+    ("en", "{count} result for “{query}”", "{count} results for “{query}”"),
+    ("es", "{count} resultado para «{query}»", "{count} resultados para «{query}»"),
+    ("fr", "{count} résultat pour «\u00a0{query}\u00a0»", "{count} résultats pour «\u00a0{query}\u00a0»"),
+])
+def test_the_sites_search_says_its_count_in_the_pages_language(tmp_path: Path, language: str, one: str, other: str) -> None:
+    publish(tmp_path, _one_item_of_each_kind())
+    search = html.unescape((tmp_path / ("" if language == "en" else language) / "search.html").read_text("utf-8"))
+    assert f'data-one="{one}"' in search and f'data-other="{other}"' in search
+    assert not [path for path in (ROOT / "website/templates").glob("*.html") if "(s)" in path.read_text("utf-8")]
