@@ -114,3 +114,12 @@ class SubmissionWindow(Base):
     opens_on: Mapped[date] = mapped_column(Date)
     closes_on: Mapped[date] = mapped_column(Date)
     early_deadline: Mapped[date | None] = mapped_column(Date)
+
+
+class SecretariatSignature(Base):
+    """How the Secretariat signs its mails in one language (else ``settings.secretariat_name``)."""
+
+    __tablename__ = "secretariat_signatures"
+
+    language: Mapped[str] = mapped_column(String(2), primary_key=True)
+    signature: Mapped[str] = mapped_column(String(200))

@@ -27,7 +27,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import CoChair, Contact, Meeting, Organization, SubmissionWindow, SubWorkingGroup, WorkingGroup
+from models import (
+    CoChair, Contact, Meeting, Organization, SecretariatSignature, SubmissionWindow, SubWorkingGroup, WorkingGroup,
+)
 from models.db import Database
 from models.enums import ApprovalPolicy, EngagementKind, Language
 from states.errors import ConflictError, EngageError, NotFoundError
@@ -93,6 +95,8 @@ class ReferenceData(Strict):
     working_groups: list[WorkingGroupInput]
     sub_working_groups: list[SwgInput]
     windows: list[WindowInput]
+    secretariat_signatures: dict[Language, SingleLine] = Field(default_factory=dict)
+    """How the Secretariat signs its mails, by language."""
 
 
 def _organization(session: Session, name: str) -> Organization:
@@ -165,6 +169,8 @@ def load_reference(db: Database, data: dict[str, Any]) -> dict[str, int]:
                 chairs += 1
         for window in reference.windows:
             session.merge(SubmissionWindow(**window.model_dump()))
+        for language, signature in reference.secretariat_signatures.items():
+            session.merge(SecretariatSignature(language=language.value, signature=signature))
     return {
         "organizations": len(reference.organizations), "working_groups": len(reference.working_groups),
         "sub_working_groups": len(reference.sub_working_groups), "co_chairs": chairs, "windows": len(reference.windows),

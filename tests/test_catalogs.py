@@ -9,8 +9,10 @@ dates per language.
 
 from __future__ import annotations
 
+import email.message
 import html
 import json
+import mailbox
 import re
 from datetime import date, datetime, timedelta, timezone
 from collections.abc import Callable, Iterator
@@ -47,7 +49,9 @@ from states.sign_in import WHAT
 from website import PublishedItem, publish
 from website.i18n import LOCALE_DIR, Phrase, long_date, long_datetime, translations
 from tests.portal.portal_world import BASE_URL, PortalWorld, awaiting_approval, csrf_of
+from notifications.dispatcher import dispatch_pending
 from portal.web import say
+from states.directory import load_reference
 from report.figures import year_figures
 from report.render import charts, render_html
 from tests.report_year import build_year
@@ -659,3 +663,22 @@ def test_the_sites_search_says_its_count_in_the_pages_language(tmp_path: Path, l
     search = html.unescape((tmp_path / ("" if language == "en" else language) / "search.html").read_text("utf-8"))
     assert f'data-one="{one}"' in search and f'data-other="{other}"' in search
     assert not [path for path in (ROOT / "website/templates").glob("*.html") if "(s)" in path.read_text("utf-8")]
+
+
+def test_the_secretariat_signs_in_the_recipients_language(db: Database, sink: int, maildir: Path) -> None:
+    seeded(db)
+    load_reference(db, {"organizations": [], "working_groups": [], "sub_working_groups": [], "windows": [],
+                        "secretariat_signatures": {"fr": "Le Secrétariat de la Coalition mondiale"}})
+    clock = clock_at(2024, 2, 1)
+    awaiting_approval_of(db, clock, swg="2.2")  # a French-speaking and an English-speaking co-chair
+    delivery = dispatch_pending(db, clock=clock, settings=Settings(smtp_port=sink, smtp_timeout_seconds=5))
+    assert delivery.dead == 0 and delivery.sent == delivery.claimed == 2, delivery
+    bodies = {message["To"].split("<")[-1].rstrip(">"): _visible(_mail_text(message))
+              for message in mailbox.Maildir(maildir, create=False)}
+    assert "Le Secrétariat de la Coalition mondiale" in bodies["swg22.france@cochairs.example"]
+    assert "Global Coalition Secretariat" in bodies["swg22.unodc@cochairs.example"]  # English: settings' name
+
+
+def _mail_text(message: email.message.Message) -> str:
+    part = next(part for part in message.walk() if part.get_content_type() == "text/plain")
+    return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
