@@ -622,7 +622,8 @@ def test_the_report_in_spanish_and_french_holds_no_english_sentence(sqlite_db: D
     chart = charts(figures, language)["swg"]
     for row in figures.swg_presentations:
         name = translations(language).gettext("SWG %(swg)s") % {"swg": row.swg}
-        assert name.startswith("SGT ") and name in chart.svg and f"<td>{name}</td>" in page
+        assert name.startswith("SGT ") and name in chart.svg and f"<td>{name}<br><small>{row.titles[language]}</small></td>" in html.unescape(page)
+        assert row.titles[language] != row.titles["en"]  # the SWG's title in the report's language
         assert f"{name}: " in chart.alternative.replace("\u00a0:", ":")
 
 
