@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from models.outbox import OutboxMessage
     from models.outbox_channel import OutboxChannel
     from models.portal import ActionLink, AddressOptOut, PendingSubmission
-    from models.reference import CoChair, Contact, Meeting, Organization, SubmissionWindow, SubWorkingGroup, WorkingGroup
+    from models.reference import (
+        CoChair, Contact, Meeting, Organization, SecretariatSignature, SubmissionWindow, SubWorkingGroup, WorkingGroup,
+    )
     from models.security import PortalSession, RateLimitCounter
 
 _MODULES = {
@@ -31,8 +33,8 @@ _MODULES = {
     "models.outbox": ("OutboxMessage",),
     "models.outbox_channel": ("OutboxChannel",),
     "models.portal": ("ActionLink", "AddressOptOut", "PendingSubmission"),
-    "models.reference": ("CoChair", "Contact", "Meeting", "Organization", "SubmissionWindow", "SubWorkingGroup",
-                         "WorkingGroup"),
+    "models.reference": ("CoChair", "Contact", "Meeting", "Organization", "SecretariatSignature", "SubmissionWindow",
+                         "SubWorkingGroup", "WorkingGroup"),
     "models.security": ("PortalSession", "RateLimitCounter"),
 }
 

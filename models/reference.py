@@ -64,6 +64,10 @@ class SubWorkingGroup(Base):
     code: Mapped[str] = mapped_column(String(8), primary_key=True)
     working_group_code: Mapped[str] = mapped_column(ForeignKey("working_groups.code"))
     title: Mapped[str] = mapped_column(String(300))
+    title_es: Mapped[str | None] = mapped_column(String(300))
+    """The title in Spanish (the English ``title`` where there is none)."""
+    title_fr: Mapped[str | None] = mapped_column(String(300))
+    """The title in French (the English ``title`` where there is none)."""
     approval_policy: Mapped[str] = mapped_column(String(8), default="any")
     quorum: Mapped[int | None] = mapped_column(Integer)
 
@@ -117,3 +121,12 @@ class SubmissionWindow(Base):
     opens_on: Mapped[date] = mapped_column(Date)
     closes_on: Mapped[date] = mapped_column(Date)
     early_deadline: Mapped[date | None] = mapped_column(Date)
+
+
+class SecretariatSignature(Base):
+    """How the Secretariat signs its mails in one language (else ``settings.secretariat_name``)."""
+
+    __tablename__ = "secretariat_signatures"
+
+    language: Mapped[str] = mapped_column(String(2), primary_key=True)
+    signature: Mapped[str] = mapped_column(String(200))

@@ -58,7 +58,7 @@ from models.db import Database
 from models.enums import DeliveryChannel, OutboxStatus
 from models.outbox import CLAIMABLE, OutboxMessage
 from models.outbox_channel import OutboxChannel
-from models.reference import Contact
+from models.reference import Contact, SecretariatSignature
 from notifications.action_urls import action_url
 from notifications.chat_channel import ChatChannel
 from notifications.email_channel import WRITTEN, ContentNext, EmailChannel, describe_error
@@ -165,6 +165,7 @@ class _Job:
     outcome: _Outcome = _Outcome.NOT_TRIED
     error: str = ""
     dead: bool = False
+    signature: str | None = None  # the Secretariat's signature in the row's language, from the reference data
 
     @property
     def attempt(self) -> int:
@@ -293,6 +294,9 @@ _KILL = (
 )
 
 
+_SIGNATURES = select(SecretariatSignature.language, SecretariatSignature.signature)
+
+
 def _claim(
     connection: Connection,
     clock: Clock,
@@ -316,6 +320,7 @@ def _claim(
         channels = {row.channel: _ChannelState(row.paused_until, row.failures, row.outage_since)
                     for row in connection.execute(_CHANNEL_STATES)}
         paused = [name for name, state in channels.items() if state.paused_until and state.paused_until > now]
+        signatures = dict(connection.execute(_SIGNATURES).all())
         query = _CLAIMABLE.order_by(OUTBOX.c.next_attempt_at, OUTBOX.c.id).limit(size).with_for_update(skip_locked=True)
         if paused:
             query = query.where(OUTBOX.c.channel.not_in(paused))
@@ -331,7 +336,7 @@ def _claim(
                     report.dead += 1
                     report.failures.append(_failure(row, reason, dead=True))
                     continue
-            jobs.append(_Job(row, alone=row.status == OutboxStatus.SENDING))
+            jobs.append(_Job(row, alone=row.status == OutboxStatus.SENDING, signature=signatures.get(row.language)))
         if jobs:
             connection.execute(_LEASE, {"ids": [job.row.id for job in jobs], "expiry": expiry})
         if dead:
@@ -441,7 +446,7 @@ class _EmailPool:
                 if outage or lease_lost or self.clock.now() >= expiry:
                     continue  # stays NOT_TRIED
                 try:
-                    message = _email(job.row, self.settings, self.clock)
+                    message = _email(job.row, self.settings, self.clock, job.signature)
                 except Exception as error:  # noqa: BLE001 - every failure is recorded on the row
                     _fail(job, error)
                     answered.append(job)
@@ -490,8 +495,8 @@ def _fail(job: _Job, error: Exception) -> None:
     job.error = describe_error(error)
 
 
-def _rendered(row: Any, settings: Settings, now: datetime) -> RenderedMessage:  # noqa: ANN401 - a Core row
-    context = {"secretariat_name": settings.secretariat_name, **row.context, "recipient_name": row.recipient_name,
+def _rendered(row: Any, settings: Settings, now: datetime, signature: str | None = None) -> RenderedMessage:  # noqa: ANN401
+    context = {"secretariat_name": signature or settings.secretariat_name, **row.context, "recipient_name": row.recipient_name,
                "action_url": action_url(row.context, row.dedupe_key, settings),
                "unsubscribe_url": unsubscribe_url(row, settings, now)}
     try:
@@ -500,10 +505,10 @@ def _rendered(row: Any, settings: Settings, now: datetime) -> RenderedMessage:  
         raise PermanentDeliveryError(f"cannot render the message: {error}") from error
 
 
-def _email(row: Any, settings: Settings, clock: Clock) -> OutgoingEmail:  # noqa: ANN401 - a Core row
+def _email(row: Any, settings: Settings, clock: Clock, signature: str | None = None) -> OutgoingEmail:  # noqa: ANN401
     """The e-mail of an outbox row, rendered; :class:`PermanentDeliveryError` if it cannot make one."""
     return build_email(
-        rendered=_rendered(row, settings, clock.now()),
+        rendered=_rendered(row, settings, clock.now(), signature),
         recipient_name=row.recipient_name,
         recipient_address=row.recipient_address,
         dedupe_key=row.dedupe_key,
@@ -534,7 +539,7 @@ def _post_chat(connection: Connection, job: _Job, chat: ChatChannel, clock: Cloc
     try:
         if job.row.channel != DeliveryChannel.CHAT:
             raise PermanentDeliveryError(f"unknown channel {job.row.channel!r}")
-        chat.send(_rendered(job.row, settings, clock.now()), job.row.recipient_address)
+        chat.send(_rendered(job.row, settings, clock.now(), job.signature), job.row.recipient_address)
     except Exception as error:  # noqa: BLE001 - every failure is recorded on the row
         _fail(job, error)
     else:

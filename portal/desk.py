@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,10 +25,12 @@ from models import (
     SubWorkingGroup, TransitionLog,
 )
 from models.enums import Channel, EngagementKind, Industry, ParticipantRole, Role
-from portal import desk_labels
+from portal.desk_labels import Labels
+from portal.i18n import pick_language
 from portal.links import status_of
 from portal.model_forms import form_data, form_fields
 from portal.web import Portal, portal_of
+from website.i18n import N_, Phrase
 from states import jobs
 from states.approvals import approval_status
 from states.desk_queue import SORT_LABELS, Filters, find_engagements, queue, staff_steps, waits_on
@@ -42,6 +44,7 @@ from states.workflow import apply_transition, create_engagement
 router = APIRouter()
 PARTICIPANT_ROWS = 3
 PUBLISHED = "published"
+NO_KIND = N_("There is no kind of engagement \"%(kind)s\".")
 
 
 def require_staff(request: Request) -> str | Response:
@@ -52,13 +55,34 @@ def require_staff(request: Request) -> str | Response:
         return RedirectResponse("/signin", status_code=303)
     email, role = who
     if role != Role.SECRETARIAT:
-        return portal.render(request, "desk_forbidden.html", 403, email=email, role=desk_labels.person(role))
+        return portal.render(request, "desk_forbidden.html", 403, email=email, role=role,
+                             L=Labels(pick_language(request)))
     return email
+
+
+#: What a desk form's POST does once the staff member and the form's CSRF token are checked.
+StaffAction = Callable[..., Response]
+
+
+async def staff_post(request: Request, action: StaffAction, *args: Any) -> Response:
+    """A desk form's POST: the form read, then in a worker thread the staff check (sign-in redirect or 403),
+    the CSRF check (403), and ``action(request, staff, form, *args)``."""
+    form = await request.form()
+    return await run_in_threadpool(_as_staff, request, form, action, args)
+
+
+def _as_staff(request: Request, form: FormData, action: StaffAction, args: tuple[Any, ...]) -> Response:
+    staff = require_staff(request)
+    if isinstance(staff, Response):
+        return staff
+    if refusal := portal_of(request).csrf_refusal(request, form):
+        return refusal
+    return action(request, staff, form, *args)
 
 
 def desk_page(request: Request, template: str, staff: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     portal = portal_of(request)
-    return portal.render(request, template, status_code, email=staff, L=desk_labels,
+    return portal.render(request, template, status_code, email=staff, L=Labels(pick_language(request)),
                          prefect_ui=(portal.settings.prefect_ui_url or "").rstrip("/"), **context)
 
 
@@ -97,7 +121,8 @@ def _filters(params: Mapping[str, str]) -> Filters:
 def _choices(portal: Portal) -> dict[str, Any]:
     """What the list's filters offer, in the lifecycles' order."""
     with portal.db.transaction() as session:
-        swgs = session.execute(select(SubWorkingGroup.code, SubWorkingGroup.title).order_by(SubWorkingGroup.code)).all()
+        swgs = session.execute(select(SubWorkingGroup.code, SubWorkingGroup.title, SubWorkingGroup.title_es,
+                                      SubWorkingGroup.title_fr).order_by(SubWorkingGroup.code)).all()
     states = list(dict.fromkeys(s.name for lifecycle in LIFECYCLES.values() for s in lifecycle.states))
     return {"kinds": list(LIFECYCLES), "states": states, "swgs": swgs, "industries": [i.value for i in Industry],
             "roles": [r.value for r in Role if r != Role.SYSTEM], "sorts": SORT_LABELS}
@@ -116,8 +141,8 @@ def engagements(request: Request) -> Response:
                      **_choices(portal))
 
 
-CSV_COLUMNS = ("id", "title", "kind", "state", "waits on", "overdue", "partners", "SWG", "country", "created",
-               "last change", "next deadline")
+CSV_COLUMNS = (N_("id"), N_("title"), N_("kind"), N_("state"), N_("waits on"), N_("overdue"), N_("partners"),
+               N_("SWG"), N_("country"), N_("created"), N_("last change"), N_("next deadline"))
 
 
 def _cell(value: object) -> str:
@@ -136,13 +161,14 @@ def engagements_csv(request: Request) -> Response:
     found = find_engagements(portal.db, _filters(request.query_params), portal.clock.now(), page_size=None)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    labels = Labels(pick_language(request))
+    writer.writerow([labels._(column) for column in CSV_COLUMNS])
     for row in found.rows:
         writer.writerow([_cell(value) for value in (
-            row.id, row.title, desk_labels.kind(row.kind), desk_labels.state(row.state),
-            desk_labels.role(row.waits_on) if row.waits_on else "", "yes" if row.overdue else "",
-            "; ".join(row.partners), row.swg_code, row.country, desk_labels.moment(row.created_at),
-            desk_labels.moment(row.updated_at), desk_labels.moment(row.next_due_at))])
+            row.id, row.title, labels.kind(row.kind), labels.state(row.state),
+            labels.role(row.waits_on) if row.waits_on else "", labels._(N_("yes")) if row.overdue else "",
+            "; ".join(row.partners), row.swg_code, row.country, labels.moment(row.created_at),
+            labels.moment(row.updated_at), labels.moment(row.next_due_at))])
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="engagements.csv"'})
 
@@ -152,7 +178,7 @@ def _steps(lifecycle: Lifecycle, state: str) -> list[dict[str, Any]]:
     shown = []
     for spec in staff_steps(lifecycle, state):
         model = next((t.data_model() for t in lifecycle.transitions_from(state, spec.trigger) if t.data_schema), None)
-        shown.append({"trigger": spec.trigger, "label": desk_labels.step(spec.trigger), "description": spec.description,
+        shown.append({"trigger": spec.trigger, "description": spec.description,
                       "comment_required": "comment_given" in spec.guards,
                       "fields": form_fields(model, "data.") if model else []})
     return shown
@@ -165,7 +191,7 @@ def _engagement_page(request: Request, staff: str, engagement_id: int, status_co
     with portal.db.transaction() as session:
         engagement = session.get(Engagement, engagement_id)
         if engagement is None:
-            raise NotFoundError(f"there is no engagement with id {engagement_id}")
+            raise NotFoundError(Phrase.of(N_("no engagement with id %(engagement_id)s"), engagement_id=engagement_id))
         lifecycle = get_lifecycle(engagement.kind)
         swg = session.get(SubWorkingGroup, engagement.swg_code) if engagement.swg_code else None
         meeting = session.get(Meeting, engagement.meeting_id) if engagement.meeting_id else None
@@ -183,7 +209,7 @@ def _engagement_page(request: Request, staff: str, engagement_id: int, status_co
                 select(ApprovalVote).where(ApprovalVote.engagement_id == engagement_id))}
             chairs = session.scalars(select(CoChair).where(CoChair.swg_code == swg.code).order_by(CoChair.id)).all()
             approval = {"swg": swg, "votes": [(chair, votes.get(chair.id)) for chair in chairs],
-                        "policy": approval_status(session.connection(), engagement_id).policy_text}
+                        "policy": approval_status(session.connection(), engagement_id).policy_phrase}
         history = session.scalars(select(TransitionLog).where(TransitionLog.engagement_id == engagement_id)
                                   .order_by(TransitionLog.id)).all()
         mail = session.scalars(select(OutboxMessage).where(OutboxMessage.engagement_id == engagement_id)
@@ -206,14 +232,13 @@ def engagement_page(request: Request, engagement_id: int) -> Response:
     try:
         return _engagement_page(request, staff, engagement_id)
     except EngageError as error:
-        return portal_of(request).refuse(request, str(error), status_of(error))
+        return portal_of(request).refuse(request, error, status_of(error))
 
 
 @router.post("/desk/engagements/{engagement_id}/steps/{trigger}", response_class=HTMLResponse)
 async def take_step(request: Request, engagement_id: int, trigger: str) -> Response:
     """Fire one staff step, with its comment and data; a refusal is shown at the step's form."""
-    data = await request.form()
-    return await run_in_threadpool(_take_step, request, engagement_id, trigger, data)
+    return await staff_post(request, _take_step, engagement_id, trigger)
 
 
 def _version(form: FormData) -> int | None:
@@ -225,19 +250,14 @@ def _data_model(engagement_id: int, trigger: str, portal: Portal) -> Any:  # noq
     with portal.db.transaction() as session:
         engagement = session.get(Engagement, engagement_id)
         if engagement is None:
-            raise NotFoundError(f"there is no engagement with id {engagement_id}")
+            raise NotFoundError(Phrase.of(N_("no engagement with id %(engagement_id)s"), engagement_id=engagement_id))
         lifecycle = get_lifecycle(engagement.kind)
         specs = [t for t in lifecycle.transitions if t.trigger == trigger and t.data_schema]
         return specs[0].data_model() if specs else None
 
 
-def _take_step(request: Request, engagement_id: int, trigger: str, form: FormData) -> Response:
-    staff = require_staff(request)
-    if isinstance(staff, Response):
-        return staff
+def _take_step(request: Request, staff: str, form: FormData, engagement_id: int, trigger: str) -> Response:
     portal = portal_of(request)
-    if refusal := portal.csrf_refusal(request, form):
-        return refusal
     version = _version(form)
     try:
         model = _data_model(engagement_id, trigger, portal)
@@ -249,10 +269,10 @@ def _take_step(request: Request, engagement_id: int, trigger: str, form: FormDat
         )
     except EngageError as error:
         try:
-            return _engagement_page(request, staff, engagement_id, status_of(error), step_error=str(error),
+            return _engagement_page(request, staff, engagement_id, status_of(error), step_error=error,
                                     failed=trigger, posted=form)
         except EngageError:
-            return portal.refuse(request, str(error), status_of(error))
+            return portal.refuse(request, error, status_of(error))
     if (outcome.from_state == PUBLISHED) != (outcome.to_state == PUBLISHED) and not outcome.replayed:
         jobs.run_job("publish", portal.db, portal.settings, portal.clock, by=staff)
     if form.get("back") == "desk":
@@ -265,47 +285,35 @@ def _take_step(request: Request, engagement_id: int, trigger: str, form: FormDat
 @router.post("/desk/engagements/{engagement_id}/accept-claim", response_class=HTMLResponse)
 async def verify_claim(request: Request, engagement_id: int) -> Response:
     """Staff checked that a submission's sender answers for the organization they named: accept the claim."""
-    data = await request.form()
-    return await run_in_threadpool(_verify_claim, request, engagement_id, data)
+    return await staff_post(request, _verify_claim, engagement_id)
 
 
-def _verify_claim(request: Request, engagement_id: int, form: FormData) -> Response:
-    staff = require_staff(request)
-    if isinstance(staff, Response):
-        return staff
+def _verify_claim(request: Request, staff: str, form: FormData, engagement_id: int) -> Response:
     portal = portal_of(request)
-    if refusal := portal.csrf_refusal(request, form):
-        return refusal
     try:
         accept_claim(portal.db, engagement_id, staff, channel=Channel.WEBSITE, clock=portal.clock)
     except EngageError as error:
-        return portal.refuse(request, str(error), status_of(error))
+        return portal.refuse(request, error, status_of(error))
     return RedirectResponse(f"/desk/engagements/{engagement_id}?done=accept_claim", status_code=303)
 
 
 @router.post("/desk/outbox/{message_id}/retry", response_class=HTMLResponse)
 async def send_again(request: Request, message_id: int) -> Response:
     """Put a dead notification back in the outbox, to go with the next delivery."""
-    data = await request.form()
-    return await run_in_threadpool(_send_again, request, message_id, data)
+    return await staff_post(request, _send_again, message_id)
 
 
-def _send_again(request: Request, message_id: int, form: FormData) -> Response:
+def _send_again(request: Request, staff: str, form: FormData, message_id: int) -> Response:
     from notifications.dispatcher import requeue
     from notifications.errors import OutboxAlreadySent, OutboxMessageNotFound, OutboxOptedOut
 
-    staff = require_staff(request)
-    if isinstance(staff, Response):
-        return staff
     portal = portal_of(request)
-    if refusal := portal.csrf_refusal(request, form):
-        return refusal
     try:
         row = requeue(portal.db, message_id, portal.clock)
     except OutboxMessageNotFound as error:
-        return portal.refuse(request, str(error), 404)
+        return portal.refuse(request, error, 404)
     except (OutboxAlreadySent, OutboxOptedOut, EngageError) as error:
-        return portal.refuse(request, str(error), 409)
+        return portal.refuse(request, error, 409)
     if row.engagement_id and form.get("back") != "desk":
         return RedirectResponse(f"/desk/engagements/{row.engagement_id}?done=send_again", status_code=303)
     return RedirectResponse("/desk?ran=requeued", status_code=303)
@@ -314,19 +322,14 @@ def _send_again(request: Request, message_id: int, form: FormData) -> Response:
 @router.post("/desk/jobs/{job}", response_class=HTMLResponse)
 async def run_job(request: Request, job: str) -> Response:
     """Run the outbox delivery, the reminder sweep or the website's publication once, now."""
-    data = await request.form()
-    return await run_in_threadpool(_run_job, request, job, data)
+    return await staff_post(request, _run_job, job)
 
 
-def _run_job(request: Request, job: str, form: FormData) -> Response:
-    staff = require_staff(request)
-    if isinstance(staff, Response):
-        return staff
+def _run_job(request: Request, staff: str, form: FormData, job: str) -> Response:
     portal = portal_of(request)
-    if refusal := portal.csrf_refusal(request, form):
-        return refusal
     if job not in jobs.JOBS:
-        return portal.refuse(request, f"there is no job {job!r}; jobs are: {', '.join(jobs.JOBS)}", 404)
+        return portal.refuse(request, Phrase.of(N_("There is no job \"%(job)s\"; jobs are: %(jobs)s."), job=job,
+                                                 jobs=", ".join(jobs.JOBS)), 404)
     jobs.run_job(job, portal.db, portal.settings, portal.clock, by=staff)
     return RedirectResponse(f"/desk?ran={job}", status_code=303)
 
@@ -351,7 +354,8 @@ def _creation_form(request: Request, staff: str, kind: str, status_code: int = 2
     lifecycle = get_lifecycle(kind)
     guards = {guard for spec in lifecycle.transitions for guard in spec.guards}
     with portal.db.transaction() as session:
-        swgs = session.execute(select(SubWorkingGroup.code, SubWorkingGroup.title).order_by(SubWorkingGroup.code)).all()
+        swgs = session.execute(select(SubWorkingGroup.code, SubWorkingGroup.title, SubWorkingGroup.title_es,
+                                      SubWorkingGroup.title_fr).order_by(SubWorkingGroup.code)).all()
         meetings = session.execute(select(Meeting.id, Meeting.title, Meeting.starts_on).order_by(Meeting.starts_on)).all()
         organizations = session.execute(select(Organization.name, Organization.type).order_by(Organization.name)).all()
         contacts = session.execute(select(Contact.email, Contact.name, Organization.name.label("organization"))
@@ -371,15 +375,14 @@ def creation_form(request: Request, kind: str) -> Response:
     if isinstance(staff, Response):
         return staff
     if kind not in LIFECYCLES:
-        return portal_of(request).refuse(request, f"there is no kind of engagement {kind!r}", 404)
+        return portal_of(request).refuse(request, Phrase.of(NO_KIND, kind=kind), 404)
     return _creation_form(request, staff, kind)
 
 
 @router.post("/desk/new/{kind}", response_class=HTMLResponse)
 async def create(request: Request, kind: str) -> Response:
     """Create the engagement, and ask for its approval when asked to and its lifecycle has one."""
-    data = await request.form()
-    return await run_in_threadpool(_create, request, kind, data)
+    return await staff_post(request, _create, kind)
 
 
 def _participants(form: FormData) -> list[dict[str, str]]:
@@ -395,15 +398,10 @@ def _participants(form: FormData) -> list[dict[str, str]]:
     return chosen
 
 
-def _create(request: Request, kind: str, form: FormData) -> Response:
-    staff = require_staff(request)
-    if isinstance(staff, Response):
-        return staff
+def _create(request: Request, staff: str, form: FormData, kind: str) -> Response:
     portal = portal_of(request)
-    if refusal := portal.csrf_refusal(request, form):
-        return refusal
     if kind not in LIFECYCLES:
-        return portal.refuse(request, f"there is no kind of engagement {kind!r}", 404)
+        return portal.refuse(request, Phrase.of(NO_KIND, kind=kind), 404)
     meeting = str(form.get("meeting_id") or "")
     spec: dict[str, Any] = {
         "kind": kind, "title": str(form.get("title") or ""), "swg_code": str(form.get("swg_code") or "") or None,
@@ -414,7 +412,7 @@ def _create(request: Request, kind: str, form: FormData) -> Response:
     try:
         engagement_id = create_engagement(portal.db, spec, _actor(staff), channel=Channel.WEBSITE, clock=portal.clock)
     except EngageError as error:
-        return _creation_form(request, staff, kind, status_of(error), error=str(error), posted=form)
+        return _creation_form(request, staff, kind, status_of(error), error=error, posted=form)
     step = approval_step(get_lifecycle(kind))
     if step is not None and form.get("start_approval") == "yes":
         try:
@@ -422,7 +420,7 @@ def _create(request: Request, kind: str, form: FormData) -> Response:
                              idempotency_key=f"desk:{engagement_id}:v1:{step.trigger}", expected_version=1,
                              clock=portal.clock, settings=portal.settings)
         except EngageError as error:
-            return _engagement_page(request, staff, engagement_id, status_of(error), step_error=str(error),
+            return _engagement_page(request, staff, engagement_id, status_of(error), step_error=error,
                                     failed=step.trigger, posted={}, created=True)
     return RedirectResponse(f"/desk/engagements/{engagement_id}?done=create", status_code=303)
 

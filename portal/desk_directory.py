@@ -12,19 +12,19 @@ from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy import func, or_, select
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from models import Contact, Organization, Participant, SubmissionWindow
-from portal.desk import desk_page, require_staff
+from portal.desk import desk_page, require_staff, staff_post
 from portal.links import status_of
 from portal.model_forms import form_data, form_fields
 from portal.web import portal_of
 from states.directory import WindowInput, import_partners_csv, load_reference, upsert_contact, upsert_organization
 from states.errors import EngageError, NotFoundError
 from states.inputs import ContactInput, OrganizationInput, parse
+from website.i18n import N_, Phrase
 
 router = APIRouter()
 LIMIT = 200
@@ -66,45 +66,33 @@ def directory(request: Request) -> Response:
 @router.post("/desk/directory", response_class=HTMLResponse)
 async def add_organization(request: Request) -> Response:
     """Add an organization, or update the one of the same name."""
-    data = await request.form()
-    return await run_in_threadpool(_add_organization, request, data)
+    return await staff_post(request, _add_organization)
 
 
-def _add_organization(request: Request, form: FormData) -> Response:
-    staff = require_staff(request)
-    if isinstance(staff, Response):
-        return staff
+def _add_organization(request: Request, staff: str, form: FormData) -> Response:
     portal = portal_of(request)
-    if refusal := portal.csrf_refusal(request, form):
-        return refusal
     try:
         data = parse(OrganizationInput, form_data(OrganizationInput, form, "org."))
         with portal.db.transaction() as session:
             organization_id = upsert_organization(session, data).id
     except EngageError as error:
-        return _directory(request, staff, status_of(error), error=str(error), posted=form)
+        return _directory(request, staff, status_of(error), error=error, posted=form)
     return RedirectResponse(f"/desk/directory/{organization_id}?done=saved", status_code=303)
 
 
 @router.post("/desk/directory/import", response_class=HTMLResponse)
 async def import_partners(request: Request) -> Response:
     """Import partners from pasted CSV: every row, or none with each refused line named."""
-    data = await request.form()
-    return await run_in_threadpool(_import, request, data)
+    return await staff_post(request, _import)
 
 
-def _import(request: Request, form: FormData) -> Response:
-    staff = require_staff(request)
-    if isinstance(staff, Response):
-        return staff
+def _import(request: Request, staff: str, form: FormData) -> Response:
     portal = portal_of(request)
-    if refusal := portal.csrf_refusal(request, form):
-        return refusal
     text = str(form.get("csv") or "")
     try:
         report = import_partners_csv(portal.db, text)
     except EngageError as error:
-        return _directory(request, staff, status_of(error), import_error=[str(error)], csv=text)
+        return _directory(request, staff, status_of(error), import_error=[error], csv=text)
     if report.errors:
         return _directory(request, staff, 422, import_error=report.errors, import_summary=report.summary, csv=text)
     return _directory(request, staff, import_summary=report.summary)
@@ -116,7 +104,7 @@ def _organization_page(request: Request, staff: str, organization_id: int, statu
     with portal.db.transaction() as session:
         organization = session.get(Organization, organization_id)
         if organization is None:
-            raise NotFoundError(f"there is no organization with id {organization_id}")
+            raise NotFoundError(Phrase.of(N_("There is no organization with number %(id)s."), id=organization_id))
         contacts = session.scalars(select(Contact).where(Contact.organization_id == organization_id)
                                    .order_by(Contact.name)).all()
         engagements = session.scalar(select(func.count(func.distinct(Participant.engagement_id)))
@@ -140,52 +128,40 @@ def organization_page(request: Request, organization_id: int) -> Response:
     try:
         return _organization_page(request, staff, organization_id)
     except EngageError as error:
-        return portal_of(request).refuse(request, str(error), status_of(error))
+        return portal_of(request).refuse(request, error, status_of(error))
 
 
 @router.post("/desk/directory/{organization_id}/contacts", response_class=HTMLResponse)
 async def add_contact(request: Request, organization_id: int) -> Response:
     """Add a contact to the organization, or update the one with the same address."""
-    data = await request.form()
-    return await run_in_threadpool(_add_contact, request, organization_id, data)
+    return await staff_post(request, _add_contact, organization_id)
 
 
-def _add_contact(request: Request, organization_id: int, form: FormData) -> Response:
-    staff = require_staff(request)
-    if isinstance(staff, Response):
-        return staff
+def _add_contact(request: Request, staff: str, form: FormData, organization_id: int) -> Response:
     portal = portal_of(request)
-    if refusal := portal.csrf_refusal(request, form):
-        return refusal
     try:
         with portal.db.transaction() as session:
             organization = session.get(Organization, organization_id)
             if organization is None:
-                raise NotFoundError(f"there is no organization with id {organization_id}")
+                raise NotFoundError(Phrase.of(N_("There is no organization with number %(id)s."), id=organization_id))
             data = parse(ContactInput, form_data(ContactInput, form, "contact.") | {"organization": organization.name})
             upsert_contact(session, data)
     except EngageError as error:
         try:
-            return _organization_page(request, staff, organization_id, status_of(error), error=str(error), posted=form)
+            return _organization_page(request, staff, organization_id, status_of(error), error=error, posted=form)
         except EngageError:
-            return portal.refuse(request, str(error), status_of(error))
+            return portal.refuse(request, error, status_of(error))
     return RedirectResponse(f"/desk/directory/{organization_id}?done=contact", status_code=303)
 
 
 @router.post("/desk/directory/windows", response_class=HTMLResponse)
 async def set_window(request: Request) -> Response:
     """Open (or move) the submission window of one kind: the dates of a new year, for example."""
-    data = await request.form()
-    return await run_in_threadpool(_set_window, request, data)
+    return await staff_post(request, _set_window)
 
 
-def _set_window(request: Request, form: FormData) -> Response:
-    staff = require_staff(request)
-    if isinstance(staff, Response):
-        return staff
+def _set_window(request: Request, staff: str, form: FormData) -> Response:
     portal = portal_of(request)
-    if refusal := portal.csrf_refusal(request, form):
-        return refusal
     window = form_data(WindowInput, form, "window.")
     try:
         load_reference(portal.db, {"organizations": [], "working_groups": [], "sub_working_groups": [],

@@ -13,14 +13,14 @@ from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from models import Engagement
-from portal.desk import desk_page, require_staff
+from portal.desk import desk_page, require_staff, staff_post
 from portal.web import portal_of
+from website.i18n import N_, Phrase
 from states import jobs
 from states.desk_queue import staff_steps
 from states.errors import EngageError
@@ -74,29 +74,25 @@ def report_page(request: Request) -> Response:
 @router.post("/desk/report", response_class=HTMLResponse)
 async def build(request: Request) -> Response:
     """Build the report in one language and format into the website, and republish the site."""
-    data = await request.form()
-    return await run_in_threadpool(_build, request, data)
+    return await staff_post(request, _build)
 
 
-def _build(request: Request, form: FormData) -> Response:
+def _build(request: Request, staff: str, form: FormData) -> Response:
     from report import report_path, write_report
 
-    staff = require_staff(request)
-    if isinstance(staff, Response):
-        return staff
     portal = portal_of(request)
-    if refusal := portal.csrf_refusal(request, form):
-        return refusal
     language, format, year = (str(form.get(name) or "") for name in ("language", "format", "year"))
     if language not in LANGUAGES or format not in FORMATS or (year and not (year.isdigit() and len(year) == 4)):
-        return _report_page(request, staff, 422, error=f"choose a language ({', '.join(LANGUAGES)}), a format "
-                                                        f"({', '.join(FORMATS)}) and, if you wish, a four-digit year")
+        return _report_page(request, staff, 422, error=Phrase.of(
+            N_("Choose a language (%(languages)s), a format (%(formats)s) and, if you wish, a four-digit year."),
+            languages=", ".join(LANGUAGES), formats=", ".join(FORMATS)))
     target = report_path(portal.settings.site_dir, language, format)
     try:
         write_report(portal.db, target, language=language, format=format, year=int(year) if year else None,  # type: ignore[arg-type]
                      today=portal.clock.now().date(), in_site=True)
     except (OSError, ValueError, EngageError) as error:
-        return _report_page(request, staff, 422, error=f"the report could not be built: {error}")
+        return _report_page(request, staff, 422, error=Phrase.of(N_("The report could not be built: %(why)s"),
+                                                                 why=getattr(error, "phrase", None) or str(error)))
     jobs.run_job("publish", portal.db, portal.settings, portal.clock, by=staff)
     return RedirectResponse(f"/desk/report?built={target.name}", status_code=303)
 
@@ -113,6 +109,7 @@ def download(request: Request, name: str) -> Response:
     match = REPORT_FILE.fullmatch(name)
     path = report_path(portal.settings.site_dir, match[1], match[2]) if match else None  # type: ignore[arg-type]
     if path is None or not path.is_file():
-        return portal.refuse(request, f"there is no built report named {name!r}; build it first", 404)
+        return portal.refuse(request, Phrase.of(N_("There is no built report named \"%(name)s\"; build it first."),
+                                                name=name), 404)
     media = "application/pdf" if path.suffix == ".pdf" else "text/html; charset=utf-8"
     return FileResponse(path, media_type=media, filename=path.name)

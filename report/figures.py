@@ -16,7 +16,9 @@ from datetime import date, datetime, timezone
 from sqlalchemy import and_, case, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
-from models import DialogueReport, Engagement, Meeting, Organization, Participant, SubmissionWindow, TransitionLog
+from models import (
+    DialogueReport, Engagement, Meeting, Organization, Participant, SubmissionWindow, SubWorkingGroup, TransitionLog,
+)
 from models.db import Database
 from models.enums import EngagementKind, ParticipantRole
 from website.render import FUTURE_INDUSTRIES, PRIORITY_INDUSTRIES
@@ -56,6 +58,8 @@ class SwgCounts:
     approved: int
     declined: int
     presented: int
+    titles: dict[str, str] = field(default_factory=dict)
+    """The SWG's title by language (``en``, and ``es``, ``fr`` where the reference data has them)."""
 
 
 @dataclass(frozen=True)
@@ -306,7 +310,10 @@ def swg_presentations(session: Session, year: int) -> list[SwgCounts]:
         .where(Engagement.kind == EngagementKind.SWG_PRESENTATION, _in_year(Engagement.created_at, year))
         .group_by(Engagement.swg_code).order_by(Engagement.swg_code)
     )
-    return [SwgCounts(code or "", int(proposed), int(approved or 0), int(declined or 0), int(presented or 0))
+    titles = {swg.code: {"en": swg.title, "es": swg.title_es or swg.title, "fr": swg.title_fr or swg.title}
+              for swg in session.scalars(select(SubWorkingGroup))}
+    return [SwgCounts(code or "", int(proposed), int(approved or 0), int(declined or 0), int(presented or 0),
+                      titles.get(code or "", {}))
             for code, proposed, approved, declined, presented in rows]
 
 

@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from report.charts import BLUE, GREEN, GREY, ORANGE, Chart, bar_chart
 from report.figures import TIMELINE_DETAIL_LIMIT, YearFigures
 from report.texts import StaffTexts
-from website.i18n import BABEL_LOCALES, LANGUAGES, N_, country_name, long_date, translations
+from website.i18n import BABEL_LOCALES, LANGUAGES, N_, N_plural, country_name, long_date, translations
 from website.render import FUTURE_INDUSTRIES, INDUSTRY_LABELS, KIND_TITLES, PRIORITY_INDUSTRIES, prefix
 
 Format = Literal["html", "pdf"]
@@ -46,7 +46,7 @@ def _environment(language: str) -> Environment:
 
 def charts(figures: YearFigures, language: str) -> dict[str, Chart]:
     """The report's charts, labelled in ``language``."""
-    _ = translations(language).gettext
+    _, ngettext = translations(language).gettext, translations(language).ngettext
     result: dict[str, Chart] = {}
     if figures.dialogues_by_country:
         names = [country_name(code, language) if code else _("Unspecified") for code, _n in figures.dialogues_by_country]
@@ -68,13 +68,20 @@ def charts(figures: YearFigures, language: str) -> dict[str, Chart]:
                 "list": "; ".join(f"{name} {count}" for name, (_i, count) in zip(names, rows))})
     if figures.swg_presentations:
         rows = figures.swg_presentations
-        labels = [f"SWG {row.swg}" for row in rows]
+        labels = [_("SWG %(swg)s") % {"swg": row.swg} for row in rows]
+
+        def counted(message: tuple[str, str], count: int) -> str:
+            return ngettext(*message, count) % {"num": count}
+
         result["swg"] = bar_chart(labels, [
             (_("Proposed"), [r.proposed for r in rows], GREY), (_("Approved"), [r.approved for r in rows], BLUE),
             (_("Declined"), [r.declined for r in rows], ORANGE), (_("Presented"), [r.presented for r in rows], GREEN),
         ], horizontal=False, alternative=_("Bar chart of invitations to present by Sub-Working Group: %(list)s.") % {
-            "list": "; ".join(_("SWG %(swg)s: %(p)s proposed, %(a)s approved, %(d)s declined, %(x)s presented") % {
-                "swg": r.swg, "p": r.proposed, "a": r.approved, "d": r.declined, "x": r.presented} for r in rows)})
+            "list": "; ".join(_("SWG %(swg)s: %(p)s, %(a)s, %(d)s, %(x)s") % {
+                "swg": r.swg, "p": counted(N_plural("%(num)s proposed", "%(num)s proposed"), r.proposed),
+                "a": counted(N_plural("%(num)s approved", "%(num)s approved"), r.approved),
+                "d": counted(N_plural("%(num)s declined", "%(num)s declined"), r.declined),
+                "x": counted(N_plural("%(num)s presented", "%(num)s presented"), r.presented)} for r in rows)})
     if figures.recommendations_by_topic:
         rows = figures.recommendations_by_topic
         names = [_(TOPIC_LABELS.get(topic, topic)) for topic, _b, _a in rows]

@@ -53,9 +53,9 @@ _ORGANIZATIONS, _PARTICIPANTS = Organization.__table__, Participant.__table__
 STATUS_ENGAGEMENT = (
     select(
         _ENGAGEMENTS.c.id, _ENGAGEMENTS.c.title, _ENGAGEMENTS.c.state, _ENGAGEMENTS.c.version, _ENGAGEMENTS.c.swg_code,
-        _ENGAGEMENTS.c.details, _SWGS.c.title.label("swg_title"), _SWGS.c.approval_policy, _SWGS.c.quorum,
-        _MEETINGS.c.title.label("meeting_title"), _MEETINGS.c.starts_on, _CHAIRS.c.name, _CHAIRS.c.email,
-        _VOTES.c.decision, _VOTES.c.channel, _VOTES.c.comment,
+        _ENGAGEMENTS.c.details, _SWGS.c.title.label("swg_title"), _SWGS.c.title_es, _SWGS.c.title_fr,
+        _SWGS.c.approval_policy, _SWGS.c.quorum, _MEETINGS.c.title.label("meeting_title"), _MEETINGS.c.starts_on,
+        _CHAIRS.c.name, _CHAIRS.c.email, _VOTES.c.decision, _VOTES.c.channel, _VOTES.c.comment,
     )
     .outerjoin(_SWGS, _SWGS.c.code == _ENGAGEMENTS.c.swg_code)
     .outerjoin(_MEETINGS, _MEETINGS.c.id == _ENGAGEMENTS.c.meeting_id)
@@ -145,6 +145,8 @@ class ApprovalStatus:
     meeting_title: str | None = None
     meeting_on: date | None = None
     """The meeting's title and first day, for a page to write the day in its language."""
+    swg_titles: dict[str, str] = field(default_factory=dict)
+    """The SWG's title in Spanish and French, where the reference data has them."""
 
     @property
     def awaiting(self) -> bool:
@@ -215,6 +217,7 @@ def approval_status(db: Database | Connection, engagement_id: int) -> ApprovalSt
         quorum=engagement.quorum,
         meeting=f"{engagement.meeting_title} ({engagement.starts_on.isoformat()})" if engagement.starts_on else None,
         meeting_title=engagement.meeting_title, meeting_on=engagement.starts_on,
+        swg_titles={lang: title for lang, title in (("es", engagement.title_es), ("fr", engagement.title_fr)) if title},
         topic=(engagement.details or {}).get("topic"), partners=list(partners), votes=votes,
     )
 

@@ -11,11 +11,12 @@ from sqlalchemy import Connection, Row
 
 from states.inputs import Actor
 from states.spec import Lifecycle, TransitionSpec
+from website.i18n import Phrase
 
 
 EngagementRow = Row[Any]
 """A read-only row of the ``engagements`` table, read by the change (attribute access, like the ORM class),
-with its SWG's ``swg_title``, ``approval_policy`` and ``quorum`` and its meeting's ``meeting_title`` and
+with its SWG's ``swg_title`` (``swg_title_es``, ``swg_title_fr``), ``approval_policy`` and ``quorum`` and its meeting's ``meeting_title`` and
 ``meeting_starts_on`` (``None`` without one)."""
 
 CoChairSeat = Row[Any]
@@ -35,7 +36,7 @@ class TransitionContext:
     comment: str | None = None
     data: BaseModel | None = None
     co_chair: CoChairSeat | None = None
-    refusals: list[str] = field(default_factory=list)
+    refusals: list[Phrase] = field(default_factory=list)
     row_updates: dict[str, Any] = field(default_factory=dict)
     fired: TransitionSpec | None = None
     memo: dict[str, Any] = field(default_factory=dict)

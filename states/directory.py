@@ -27,7 +27,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import CoChair, Contact, Meeting, Organization, SubmissionWindow, SubWorkingGroup, WorkingGroup
+from models import (
+    CoChair, Contact, Meeting, Organization, SecretariatSignature, SubmissionWindow, SubWorkingGroup, WorkingGroup,
+)
 from models.db import Database
 from models.enums import ApprovalPolicy, EngagementKind, Language
 from states.errors import ConflictError, EngageError, NotFoundError
@@ -55,6 +57,8 @@ class CoChairInput(Strict):
 class SwgInput(Strict):
     code: SwgCode
     title: Title
+    title_es: Title | None = None
+    title_fr: Title | None = None
     approval_policy: ApprovalPolicy = ApprovalPolicy.ANY
     quorum: Id | None = None
     co_chairs: list[CoChairInput] = Field(default_factory=list, max_length=50)
@@ -91,6 +95,8 @@ class ReferenceData(Strict):
     working_groups: list[WorkingGroupInput]
     sub_working_groups: list[SwgInput]
     windows: list[WindowInput]
+    secretariat_signatures: dict[Language, SingleLine] = Field(default_factory=dict)
+    """How the Secretariat signs its mails, by language."""
 
 
 def _organization(session: Session, name: str) -> Organization:
@@ -151,7 +157,7 @@ def load_reference(db: Database, data: dict[str, Any]) -> dict[str, int]:
         for swg in reference.sub_working_groups:
             session.merge(SubWorkingGroup(
                 code=swg.code, working_group_code=swg.code.split(".")[0], title=swg.title,
-                approval_policy=swg.approval_policy, quorum=swg.quorum,
+                title_es=swg.title_es, title_fr=swg.title_fr, approval_policy=swg.approval_policy, quorum=swg.quorum,
             ))
             session.flush()
             for chair in swg.co_chairs:
@@ -164,6 +170,8 @@ def load_reference(db: Database, data: dict[str, Any]) -> dict[str, int]:
                 chairs += 1
         for window in reference.windows:
             session.merge(SubmissionWindow(**window.model_dump()))
+        for language, signature in reference.secretariat_signatures.items():
+            session.merge(SecretariatSignature(language=language.value, signature=signature))
     return {
         "organizations": len(reference.organizations), "working_groups": len(reference.working_groups),
         "sub_working_groups": len(reference.sub_working_groups), "co_chairs": chairs, "windows": len(reference.windows),

@@ -40,7 +40,8 @@ _TOO_SMALL = N_("Please enter a number of at least %(num)s.")
 _TOO_LARGE = N_("Please enter a number of at most %(num)s.")
 _EMAIL = N_("Please enter a valid e-mail address (name@example.org).")
 _CONTROL = N_("Please remove the invisible control characters from this text.")
-_OTHER = N_("This value cannot be accepted; please check it.")
+#: What a field is told when pydantic's reason has no message of its own (a model validator's rule).
+OTHER = N_("This value cannot be accepted; please check it.")
 
 
 def field_problem(error: dict[str, Any], where: str = "") -> FieldProblem:
@@ -62,7 +63,7 @@ def field_problem(error: dict[str, Any], where: str = "") -> FieldProblem:
     elif kind == "value_error" and ("control or format" in error["msg"] or "control, format" in error["msg"]):
         phrase = Phrase.of(_CONTROL)
     else:
-        phrase = Phrase.of(_BY_TYPE.get(kind, _OTHER))
+        phrase = Phrase.of(_BY_TYPE.get(kind, OTHER))
     return FieldProblem(field, phrase)
 
 

@@ -1,4 +1,7 @@
-"""Guards: rules a transition must pass. Each returns ``None`` to allow, or a refusal a person understands."""
+"""Guards: rules a transition must pass. Each returns ``None`` to allow, or a refusal a person understands.
+
+A refusal is a ``Phrase`` (a catalog message and its parameters): each door says it in its reader's language.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +14,10 @@ from models import ApprovalVote, CoChair, Contact, Participant, SubmissionWindow
 from models.enums import Decision, ParticipantRole
 from states.approval import ApprovalOutcome, approval_outcome
 from states.context import TransitionContext
+from states.words import state_word
+from website.i18n import N_, Phrase
 
-Guard = Callable[[TransitionContext], str | None]
+Guard = Callable[[TransitionContext], Phrase | None]
 
 PARTNER_ROLES = (ParticipantRole.PARTNER, ParticipantRole.PRESENTER, ParticipantRole.INVITEE)
 
@@ -37,74 +42,78 @@ COUNT_APPROVAL = select(
 )
 
 
-def _day(value: date) -> str:
-    return f"{value.day} {value:%B %Y}"
-
-
 def window_open(ctx: TransitionContext) -> str | None:
     """The engagement kind's submission window is open today."""
     kind = ctx.engagement.kind
     window = ctx.connection.execute(WINDOW, {"kind": kind}).first()
-    label = ctx.lifecycle.title.split(" (")[0].lower()
+    label = Phrase.of(state_word(kind))
     if window is None:
-        return f"no submission window is configured for {label}; the Secretariat must set one first"
+        return Phrase.of(N_("no submission window is configured for %(kind)s; the Secretariat must set one first"),
+                         kind=label)
     today = ctx.now.date()
     if today < window.opens_on:
-        return f"the window for {label} opens on {_day(window.opens_on)}; it does not accept submissions yet"
+        return Phrase.of(N_("the window for %(kind)s opens on %(day)s; it does not accept submissions yet"),
+                         kind=label, day=window.opens_on)
     if today > window.closes_on:
-        return f"the window for {label} closed on {_day(window.closes_on)}; it no longer accepts submissions"
+        return Phrase.of(N_("the window for %(kind)s closed on %(day)s; it no longer accepts submissions"),
+                         kind=label, day=window.closes_on)
     return None
 
 
 def report_complete(ctx: TransitionContext) -> str | None:
     """A dialogue report with date, organizing agency and partner counts comes with the trigger."""
     if ctx.data is None:
-        return "a report is required: held_on, organizing_agency, public_partners and private_partners"
+        return Phrase.of(N_("a report is required: held_on, organizing_agency, public_partners and private_partners"))
     held_on = getattr(ctx.data, "held_on")
     if held_on > ctx.now.date():
-        return f"held_on {held_on} is in the future; report a dialogue once it has been held"
+        return Phrase.of(N_("held_on %(day)s is in the future; report a dialogue once it has been held"),
+                         day=held_on.isoformat())
     return None
 
 
 def comment_given(ctx: TransitionContext) -> str | None:
     """A reason is given as a comment."""
-    return None if ctx.comment and ctx.comment.strip() else "a reason is required: give it as a comment"
+    return None if ctx.comment and ctx.comment.strip() else Phrase.of(N_("a reason is required: give it as a comment"))
 
 
 def has_swg(ctx: TransitionContext) -> str | None:
     """The engagement names an SWG that has co-chairs."""
     code = ctx.engagement.swg_code
     if code is None:
-        return "no Sub-Working Group is set for this engagement"
+        return Phrase.of(N_("no Sub-Working Group is set for this engagement"))
     if not _counts(ctx)[0]:
-        return f"SWG {code} has no co-chairs to decide"
+        return Phrase.of(N_("SWG %(swg)s has no co-chairs to decide"), swg=code)
     return None
 
 
 def has_meeting(ctx: TransitionContext) -> str | None:
     """The engagement names its meeting."""
-    return None if ctx.engagement.meeting_id else "no meeting is set for this engagement"
+    return None if ctx.engagement.meeting_id else Phrase.of(N_("no meeting is set for this engagement"))
 
 
 def has_partner_contact(ctx: TransitionContext) -> str | None:
     """At least one partner of the engagement has a contact to notify."""
     found = ctx.connection.scalar(COUNT_PARTNER_CONTACTS, {"engagement_id": ctx.engagement.id})
-    return None if found else "no partner with a contact takes part in this engagement"
+    return None if found else Phrase.of(N_("no partner with a contact takes part in this engagement"))
 
 
 def outcome_given(ctx: TransitionContext) -> str | None:
     """An outcome comes with the trigger."""
-    return None if ctx.data is not None else "an outcome is required"
+    return None if ctx.data is not None else Phrase.of(N_("an outcome is required"))
 
 
 def received_by_early_deadline(ctx: TransitionContext) -> str | None:
     """The submission arrived by its window's early deadline."""
     window = ctx.connection.execute(WINDOW, {"kind": ctx.engagement.kind}).first()
     if window is None or window.early_deadline is None:
-        return "no early deadline is configured for this kind"
+        return Phrase.of(N_("no early deadline is configured for this kind"))
     submitted = ctx.details.get("submitted_on")
-    if submitted is None or date.fromisoformat(submitted) > window.early_deadline:
-        return f"received on {submitted}, after the early deadline of {_day(window.early_deadline)}"
+    if submitted is None:
+        return Phrase.of(N_("no day of receipt is recorded, so the early deadline of %(deadline)s cannot be met"),
+                         deadline=window.early_deadline)
+    if date.fromisoformat(submitted) > window.early_deadline:
+        return Phrase.of(N_("received on %(day)s, after the early deadline of %(deadline)s"),
+                         day=date.fromisoformat(submitted), deadline=window.early_deadline)
     return None
 
 
@@ -128,17 +137,17 @@ def _outcome(ctx: TransitionContext) -> ApprovalOutcome:
 
 def approval_granted(ctx: TransitionContext) -> str | None:
     """The SWG's approval policy is satisfied."""
-    return None if _outcome(ctx) is ApprovalOutcome.APPROVED else "the approval policy is not yet satisfied"
+    return None if _outcome(ctx) is ApprovalOutcome.APPROVED else Phrase.of(N_("the approval policy is not yet satisfied"))
 
 
 def approval_refused(ctx: TransitionContext) -> str | None:
     """The SWG's approval policy can no longer be satisfied."""
-    return None if _outcome(ctx) is ApprovalOutcome.DECLINED else "approval can still be reached"
+    return None if _outcome(ctx) is ApprovalOutcome.DECLINED else Phrase.of(N_("approval can still be reached"))
 
 
 def approval_pending(ctx: TransitionContext) -> str | None:
     """Co-chairs are still to decide."""
-    return None if _outcome(ctx) is ApprovalOutcome.PENDING else "the co-chairs' decision is complete"
+    return None if _outcome(ctx) is ApprovalOutcome.PENDING else Phrase.of(N_("the co-chairs' decision is complete"))
 
 
 GUARDS: dict[str, Guard] = {

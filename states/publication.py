@@ -119,7 +119,8 @@ def _item(engagement: Engagement, partners: list[str], organizers: list[str], re
     if engagement.country:
         facts[N_("Country")] = engagement.country
     if swg is not None:
-        facts[N_("Sub-Working Group")] = f"{swg.code} {swg.title}"
+        facts[N_("Sub-Working Group")] = {"en": f"{swg.code} {swg.title}", "es": f"{swg.code} {swg.title_es or swg.title}",
+                                          "fr": f"{swg.code} {swg.title_fr or swg.title}"}
     if meeting is not None:
         facts[N_("Meeting")] = meeting.title
         facts[N_("Date")] = (meeting.starts_on, meeting.ends_on) if meeting.ends_on else meeting.starts_on

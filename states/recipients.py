@@ -172,6 +172,12 @@ def _base_context(lifecycle: Lifecycle, engagement: EngagementRow, state: str) -
     return context
 
 
+def _swg_title(engagement: EngagementRow, language: str) -> dict[str, str]:
+    """The SWG's title in the recipient's language, where the reference data has it."""
+    title = getattr(engagement, f"swg_title_{language}", None) if engagement.swg_code else None
+    return {"swg_title": title} if title else {}
+
+
 def _address_key(person: Addressee) -> str:
     """The address in a dedupe key; a digest for chat, whose apprise URL holds a secret and may be long."""
     if person.channel is DeliveryChannel.CHAT:
@@ -243,7 +249,8 @@ def enqueue(connection: Connection, lifecycle: Lifecycle, engagement: Engagement
                 "recipient_address": person.address,
                 "language": person.language,
                 "mandatory": notify.mandatory,
-                "context": base | {"recipient_name": person.name, "audience": recipient.value} | link_context,
+                "context": base | {"recipient_name": person.name, "audience": recipient.value} | link_context
+                | _swg_title(engagement, person.language),
                 "status": OutboxStatus.SUPPRESSED if suppressed else OutboxStatus.PENDING,
                 "status_reason": (
                     f"address undeliverable: {undeliverable}" if undeliverable is not None

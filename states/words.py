@@ -7,9 +7,9 @@ spaces (a new state, until it is added).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from website.i18n import N_
+from website.i18n import N_, Phrase
 
 WORDS: dict[str, str] = {
     # states of the lifecycles (states/lifecycles/)
@@ -45,6 +45,8 @@ WORDS: dict[str, str] = {
     # who a step waits on
     "co_chair": N_("co-chair"), "partner": N_("partner"), "secretariat": N_("Secretariat"),
     "national_authority": N_("national authority"), "system": N_("system"),
+    # roles of a participant (besides partner)
+    "presenter": N_("presenter"), "invitee": N_("invitee"), "organizer": N_("organizer"), "host": N_("host"),
     # notice types a person can unsubscribe from
     "invitation": N_("invitations"), "approval_request": N_("approval requests"), "reminder": N_("reminders"),
     "escalation": N_("escalations"), "decision": N_("decisions"), "publication_notice": N_("publication notices"),
@@ -67,6 +69,17 @@ WORDS: dict[str, str] = {
 }
 
 
+A_KIND: dict[str, str] = {
+    "national_dialogue": N_("a national dialogue"),
+    "swg_presentation": N_("an invitation to present at a Sub-Working Group"),
+    "alliance_meeting": N_("a Prevent Alliance meeting"),
+    "toolkit_launch": N_("a public-private partnership toolkit launch"),
+    "website_submission": N_("a website exchange of experiences"),
+    "recommendation": N_("a recommendation from a public-private partner"),
+    "achievement": N_("a private-sector achievement"), "private_sector_forum": N_("a private-sector forum"),
+}
+"""A kind of engagement with its article, inside a sentence ("a partner may not ... a national dialogue")."""
+
 DECISION_WORDS = {"approve": N_("approve"), "decline": N_("decline")}
 """A co-chair's decision inside a sentence ("decided to approve")."""
 CHANNEL_WORDS = {code: WORDS[code] for code in ("cli", "flow", "prefect_ui", "email_link", "mailbox", "website", "import")}
@@ -81,3 +94,14 @@ def word(code: object, gettext: Callable[[str], str]) -> str:
     """The name of ``code`` through ``gettext``; the code with spaces when it has no name here."""
     text = str(code or "")
     return gettext(WORDS[text]) if text in WORDS else text.replace("_", " ")
+
+
+def a_kind(code: str) -> Phrase:
+    """The kind ``code`` with its article, as a phrase."""
+    return Phrase.of(A_KIND.get(code) or code.replace("_", " "))
+
+
+def series(items: Sequence[Phrase | str], joiner: str = N_("%(first)s, %(rest)s")) -> Phrase | str:
+    """``items`` (at least one) joined in the reader's language: by commas, or by ``joiner`` ("; ", " or ")."""
+    first, *rest = items
+    return Phrase.of(joiner, first=first, rest=series(rest, joiner)) if rest else first

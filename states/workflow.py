@@ -39,6 +39,8 @@ from states.machines import fire
 from states.recipients import OUTBOX, enqueue
 from states.spec import Lifecycle, TransitionSpec
 from states.waits import WaitProgress, progress_after
+from states.words import a_kind, series, state_word
+from website.i18n import N_, Phrase
 
 CREATED = "create"
 FOLLOW_UP_ACTOR = {"role": "system", "identity": "follow-up"}
@@ -91,7 +93,8 @@ def _read_engagement(role: Role) -> Select:
     seats = [column.label(f"seat_{column.name}") for column in _SEATS.c] if role == Role.CO_CHAIR else []
     statement = (
         select(
-            ENGAGEMENTS, SWGS.c.title.label("swg_title"), SWGS.c.approval_policy, SWGS.c.quorum,
+            ENGAGEMENTS, SWGS.c.title.label("swg_title"), SWGS.c.title_es.label("swg_title_es"),
+            SWGS.c.title_fr.label("swg_title_fr"), SWGS.c.approval_policy, SWGS.c.quorum,
             MEETINGS.c.title.label("meeting_title"), MEETINGS.c.starts_on.label("meeting_starts_on"),
             *(column.label(f"earlier_{column.name}") for column in _EARLIER.c), *seats, contact.label("contact_of"),
             select(func.count()).select_from(CHAIRS).where(CHAIRS.c.swg_code == ENGAGEMENTS.c.swg_code)
@@ -174,22 +177,17 @@ def follow_up_key(engagement_id: int, trigger: str) -> str:
     return f"follow-up:{engagement_id}:{trigger}"
 
 
-def _label(kind: str) -> str:
-    """'a national dialogue', 'an invitation to present ...': the kind's title with its article."""
-    title = get_lifecycle(kind).title.split(" (")[0].lower()
-    return f"{'an' if title[0] in 'aeiou' else 'a'} {title}"
-
-
 def _refuse_unknown(lifecycle: Lifecycle, engagement: EngagementRow, trigger: str) -> UnknownTriggerError:
     possible = [t for t in dict.fromkeys(t.trigger for t in lifecycle.transitions_from(engagement.state))]
-    now_possible = f"possible now: {', '.join(possible)}" if possible else "it is final: nothing more can happen"
+    now_possible = (Phrase.of(N_("possible now: %(steps)s"), steps=", ".join(possible)) if possible
+                    else Phrase.of(N_("it is final: nothing more can happen")))
     if trigger not in lifecycle.triggers:
-        return UnknownTriggerError(
-            f"{trigger!r} is not a step of {_label(engagement.kind)}; its steps are: {', '.join(lifecycle.triggers)}"
-        )
-    return UnknownTriggerError(
-        f"engagement {engagement.id} is {engagement.state!r}: cannot {trigger!r} from there ({now_possible})"
-    )
+        return UnknownTriggerError(Phrase.of(N_("'%(step)s' is not a step of %(kind)s; its steps are: %(steps)s"),
+                                             step=trigger, kind=a_kind(engagement.kind),
+                                             steps=", ".join(lifecycle.triggers)))
+    return UnknownTriggerError(Phrase.of(N_("engagement %(id)s is '%(state)s': cannot '%(step)s' from there (%(possible)s)"),
+                                         id=engagement.id, state=Phrase.of(state_word(engagement.state)), step=trigger,
+                                         possible=now_possible))
 
 
 def check_identity(connection: Connection, engagement: EngagementRow, actor: Actor) -> CoChairSeat | None:
@@ -212,15 +210,18 @@ def _identified(engagement: EngagementRow, actor: Actor, seats: list[Any], conta
         mine = next((seat for seat in seats if seat.swg_code == engagement.swg_code), None)
         if mine is None:
             elsewhere = ", ".join(sorted(seat.swg_code for seat in seats))
-            detail = f"a co-chair of SWG {elsewhere}, not of" if elsewhere else "not a co-chair of"
-            raise NotAllowedError(f"{actor.identity} is {detail} SWG {engagement.swg_code or '(none set)'}")
+            swg = engagement.swg_code or Phrase.of(N_("(none set)"))
+            raise NotAllowedError(
+                Phrase.of(N_("%(email)s is a co-chair of SWG %(elsewhere)s, not of SWG %(swg)s"), email=actor.identity,
+                          elsewhere=elsewhere, swg=swg) if elsewhere
+                else Phrase.of(N_("%(email)s is not a co-chair of SWG %(swg)s"), email=actor.identity, swg=swg))
         return mine
     roles = IDENTITY_ROLES.get(actor.role)
     if roles is not None and not contact:
-        raise NotAllowedError(
-            f"{actor.identity} is not a contact of an organization taking part in engagement "
-            f"{engagement.id} as {' or '.join(roles)}"
-        )
+        raise NotAllowedError(Phrase.of(
+            N_("%(email)s is not a contact of an organization taking part in engagement %(id)s as %(roles)s"),
+            email=actor.identity, id=engagement.id,
+            roles=series([Phrase.of(state_word(role)) for role in roles], N_("%(first)s or %(rest)s"))))
     return None
 
 
@@ -317,9 +318,9 @@ def unique_violation(db: Database, engagement_id: int, idempotency_key: str | No
     engagement's writers are serialized)."""
     if earlier := replayed(db, idempotency_key):
         return earlier
-    raise ConflictError(
-        f"engagement {engagement_id} was changed by someone else at the same time; nothing was written"
-    ) from error
+    raise ConflictError(Phrase.of(
+        N_("engagement %(id)s was changed by someone else at the same time; nothing was written"), id=engagement_id,
+    )) from error
 
 
 @dataclass(frozen=True)
@@ -353,26 +354,28 @@ def _decide(connection: Connection, engagement_id: int, request: TransitionReque
     idempotency key, or the transition allowed; ``locked`` when this transaction already holds the row lock."""
     if not locked and connection.dialect.name == "postgresql" and \
             connection.execute(LOCK_ENGAGEMENT, {"id": engagement_id}).first() is None:
-        raise NotFoundError(f"no engagement with id {engagement_id}")
+        raise NotFoundError(Phrase.of(N_("no engagement with id %(engagement_id)s"), engagement_id=engagement_id))
     rows = _read(connection, engagement_id, request)
     if not rows:
-        raise NotFoundError(f"no engagement with id {engagement_id}")
+        raise NotFoundError(Phrase.of(N_("no engagement with id %(engagement_id)s"), engagement_id=engagement_id))
     engagement = rows[0]
     if engagement.earlier_id is not None:
         earlier = TransitionOutcome(engagement.earlier_engagement_id, engagement.earlier_trigger,
                                     engagement.earlier_from_state, engagement.earlier_to_state,
                                     engagement.earlier_version, engagement.earlier_id, 0, True)
         if (earlier.engagement_id, earlier.trigger) != (engagement_id, request.trigger):
-            raise ConflictError(
-                f"idempotency key {request.idempotency_key!r} was already used to {earlier.trigger!r} engagement "
-                f"{earlier.engagement_id}; nothing was written"
-            )
+            raise ConflictError(Phrase.of(
+                N_("idempotency key '%(key)s' was already used to '%(step)s' engagement %(id)s; nothing was written"),
+                key=request.idempotency_key, step=earlier.trigger, id=earlier.engagement_id,
+            ))
         return earlier
     if request.expected_version is not None and engagement.version != request.expected_version:
-        raise ConflictError(
-            f"engagement {engagement_id} changed since you saw it (version {request.expected_version}, now "
-            f"{engagement.version}, state {engagement.state!r}); nothing was written"
-        )
+        raise ConflictError(Phrase.of(
+            N_("engagement %(id)s changed since you saw it (version %(seen)s, now %(version)s, state '%(state)s'); "
+               "nothing was written"),
+            id=engagement_id, seen=request.expected_version, version=engagement.version,
+            state=Phrase.of(state_word(engagement.state)),
+        ))
     lifecycle = get_lifecycle(engagement.kind)
     trigger, actor = request.trigger, request.actor
     candidates = lifecycle.transitions_from(engagement.state, trigger)
@@ -380,10 +383,11 @@ def _decide(connection: Connection, engagement_id: int, request: TransitionReque
         raise _refuse_unknown(lifecycle, engagement, trigger)
     allowed = set().union(*(spec.roles for spec in candidates))
     if actor.role not in allowed:
-        raise NotAllowedError(
-            f"a {actor.role.value} may not {trigger!r} {_label(engagement.kind)}; "
-            f"that is for: {', '.join(sorted(role.value for role in allowed))}"
-        )
+        raise NotAllowedError(Phrase.of(
+            N_("a %(role)s may not '%(step)s' %(kind)s; that is for: %(roles)s"), role=Phrase.of(state_word(actor.role.value)),
+            step=trigger, kind=a_kind(engagement.kind),
+            roles=series([Phrase.of(state_word(role)) for role in sorted(role.value for role in allowed)]),
+        ))
     seats = [_Seat(row.seat_id, row.seat_swg_code, row.seat_name, row.seat_email, row.seat_decision,
                    row.seat_decided_at, row.seat_channel) for row in rows if row.seat_id is not None] \
         if actor.role == Role.CO_CHAIR else []
@@ -397,12 +401,14 @@ def _decide(connection: Connection, engagement_id: int, request: TransitionReque
     if schema is not None and request.data is not None:
         ctx.data = parse(schema, request.data, "data.", language=language)
     elif request.data:
-        raise GuardFailedError(f"{trigger!r} takes no data; got fields {', '.join(sorted(request.data))}")
+        raise GuardFailedError(Phrase.of(N_("'%(step)s' takes no data; got fields %(fields)s"), step=trigger,
+                                         fields=", ".join(sorted(request.data))))
     for effect in dict.fromkeys(name for spec in candidates for name in spec.effects):
         EFFECTS[effect](ctx, trigger)
     new_state = fire(engagement.kind, engagement.state, trigger, ctx)
     if new_state is None:
-        raise GuardFailedError(f"cannot {trigger!r} engagement {engagement.id}: {'; '.join(ctx.refusals)}")
+        raise GuardFailedError(Phrase.of(N_("cannot '%(step)s' engagement %(id)s: %(reasons)s"), step=trigger,
+                                         id=engagement.id, reasons=series(ctx.refusals, N_("%(first)s; %(rest)s"))))
     return _Decided(engagement, lifecycle, ctx, request, new_state)
 
 
@@ -468,10 +474,10 @@ def _commit(connection: Connection, engagement: EngagementRow, lifecycle: Lifecy
     else:
         log_id = None
     if log_id is None:
-        raise ConflictError(
-            f"engagement {engagement.id} was changed by someone else while {request.trigger!r} was being applied; "
-            "nothing was written"
-        )
+        raise ConflictError(Phrase.of(
+            N_("engagement %(id)s was changed by someone else while '%(step)s' was being applied; nothing was written"),
+            id=engagement.id, step=request.trigger,
+        ))
     extra = {"trigger": request.trigger, "actor": request.actor.identity, "comment": request.comment,
              "reminder_number": progress.reminders_sent if request.trigger == "remind" else None}
     wait = lifecycle.state(new_state).wait
@@ -503,26 +509,31 @@ def create_engagement(db: Database, engagement: EngagementInput | dict[str, Any]
         EngagementInput, engagement, language=Language(language))
     who = actor if isinstance(actor, Actor) else parse(Actor, actor)
     if who.role not in (Role.SECRETARIAT, Role.NATIONAL_AUTHORITY, Role.PARTNER, Role.SYSTEM):
-        raise NotAllowedError(f"a {who.role.value} may not create engagements")
+        raise NotAllowedError(Phrase.of(N_("a %(role)s may not create engagements"),
+                                        role=Phrase.of(state_word(who.role.value))))
     if who.role != Role.SECRETARIAT and any(person.all_contacts for person in spec.participants):
-        raise NotAllowedError("participants: only the Secretariat may address every contact of an organization")
+        raise NotAllowedError(Phrase.of(
+            N_("participants: only the Secretariat may address every contact of an organization")))
     lifecycle = get_lifecycle(spec.kind)
     now = clock.now()
     with db.engine.begin() as connection:
         if spec.swg_code and connection.scalar(SWG_EXISTS, {"code": spec.swg_code}) is None:
-            raise NotFoundError(f"swg_code: there is no SWG {spec.swg_code}")
+            raise NotFoundError(Phrase.of(N_("swg_code: there is no SWG %(swg)s"), swg=spec.swg_code))
         if spec.meeting_id and connection.scalar(MEETING_EXISTS, {"id": spec.meeting_id}) is None:
-            raise NotFoundError(f"meeting_id: there is no meeting with id {spec.meeting_id}")
+            raise NotFoundError(Phrase.of(N_("meeting_id: there is no meeting with id %(id)s"),
+                                        id=spec.meeting_id))
         participants = []
         for person in spec.participants:
             organization_id = connection.scalar(ORGANIZATION_NAMED, {"name": person.organization})
             if organization_id is None:
-                raise NotFoundError(f"participants: no organization named {person.organization!r}")
+                raise NotFoundError(Phrase.of(N_("participants: no organization named '%(name)s'"),
+                                            name=person.organization))
             contact_id = None  # the designated contact: the one named, else the organization's primary contact
             if person.contact_email:
                 contact = connection.execute(CONTACT_BY_EMAIL, {"email": person.contact_email.lower()}).first()
                 if contact is None or contact.organization_id != organization_id:
-                    raise NotFoundError(f"participants: {person.contact_email} is not a contact of {person.organization}")
+                    raise NotFoundError(Phrase.of(N_("participants: %(email)s is not a contact of %(name)s"),
+                                                email=person.contact_email, name=person.organization))
                 contact_id = contact.id
             elif not person.all_contacts:
                 contact_id = connection.scalar(PRIMARY_CONTACT, {"organization_id": organization_id})

@@ -9,11 +9,13 @@ dates per language.
 
 from __future__ import annotations
 
+import email.message
 import html
 import json
+import mailbox
 import re
 from datetime import date, datetime, timedelta, timezone
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 
@@ -26,6 +28,9 @@ from babel.messages.pofile import read_po
 
 from fastapi.testclient import TestClient
 
+from sqlalchemy import select
+
+from models import OutboxMessage
 from models.db import Database
 from models.enums import EngagementKind, NotificationType, Role
 from notifications.templates import render_message
@@ -33,7 +38,8 @@ from portal.app import create_app
 from settings import Settings
 from states import opt_outs
 from states.approvals import ApprovalStatus, CoChairVote
-from states.errors import InputError
+from states.clock import SimulatedClock
+from states.errors import EngageError, InputError
 from states.inputs import DETAILS_SCHEMAS, parse
 from states.intake import SubmissionForm
 from states.sweep import run_sweep
@@ -43,7 +49,16 @@ from states.sign_in import WHAT
 from website import PublishedItem, publish
 from website.i18n import LOCALE_DIR, Phrase, long_date, long_datetime, translations
 from tests.portal.portal_world import BASE_URL, PortalWorld, awaiting_approval, csrf_of
-from tests.world import MEXICO, clock_at, new_engagement, seeded
+from notifications.dispatcher import dispatch_pending
+from portal.web import say
+from states.directory import load_reference
+from report.figures import year_figures
+from report.render import charts, render_html
+from tests.report_year import build_year
+from tests.world import (
+    CANADA_CHAIR, FRANCE_CHAIR, META, MEXICO, REPORT, SECRETARIAT, SYSTEM, clock_at, new_engagement, seeded,
+)
+from tests.world import awaiting_approval as awaiting_approval_of
 from website.view import Section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -372,6 +387,10 @@ def _portal_pages(world: PortalWorld, language: str) -> dict[str, httpx.Response
     pages["report with errors"] = client.post(report, data={
         "csrf": csrf_of(pages["report"].text), "action": "submit_report", "held_on": "hier", "organizing_agency": "",
         "public_partners": "quatre", "private_partners": "-1"})
+    pages["report in the future"] = client.post(report, data={  # a rule of the lifecycle refuses (a guard)
+        "csrf": csrf_of(pages["report"].text), "action": "submit_report", "held_on": "2031-01-01",
+        "organizing_agency": "CONADIC", "public_partners": "4", "private_partners": "9"})
+    elsewhere = awaiting_approval(world, title="Alertes portuaires", swg_code="1.1")
     for email, path in (("swg22.france@cochairs.example", "/pending"), (world.settings.secretariat_email, "/board")):
         asked = client.post("/signin", data={"csrf": csrf_of(client.get("/signin").text), "email": email})
         pages[f"sign-in asked ({path})"] = asked
@@ -383,6 +402,10 @@ def _portal_pages(world: PortalWorld, language: str) -> dict[str, httpx.Response
             token = csrf_of(pages[path].text)
             pages["pending: not a decision"] = client.post(f"{path}/{pending}", data={"csrf": token, "action": "maybe"})
             pages["pending: decided"] = client.post(f"{path}/{pending}", data={"csrf": token, "action": "decline"})
+            pages["pending: another SWG"] = client.post(f"{path}/{elsewhere}", data={"csrf": token, "action": "approve"})
+            pages["desk: not staff"] = client.get("/desk")
+        else:
+            pages.update(_desk_pages(world, dialogue))
         pages[f"used sign-in link ({path})"] = client.post(link, data={"csrf": csrf_of(client.get("/signin").text)})
     world.clock.advance(timedelta(days=world.settings.link_lifetime_days + 1))
     pages["expired link"] = client.get(report)
@@ -391,6 +414,28 @@ def _portal_pages(world: PortalWorld, language: str) -> dict[str, httpx.Response
                                                                   "email": "x@y.example"})
     world.clock.set(datetime(2024, 12, 1, tzinfo=timezone.utc))
     pages["closed window"] = client.get("/submit/recommendation")
+    return pages
+
+
+def _desk_pages(world: PortalWorld, dialogue: int) -> dict[str, httpx.Response]:
+    """The Secretariat's desk, every page and each kind of refusal, for the signed-in staff member."""
+    client, pages = world.client, {}
+    for path in ("/desk", "/desk/engagements", "/desk/engagements?overdue=1", f"/desk/engagements/{dialogue}",
+                 "/desk/new", "/desk/new/national_dialogue", "/desk/new/website_submission", "/desk/directory",
+                 "/desk/directory/1", "/desk/report"):
+        pages[path] = client.get(path)
+    token = csrf_of(pages["/desk"].text)
+    pages["desk: step refused"] = client.post(f"/desk/engagements/{dialogue}/steps/publish",
+                                              data={"csrf": token, "comment": ""})
+    pages["desk: creation refused"] = client.post("/desk/new/swg_presentation", data={
+        "csrf": token, "title": "Alertes", "swg_code": "1.3", "organization_0": "Meta", "role_0": "presenter",
+        "details.topic": "Alertes portuaires"})
+    pages["desk: organization refused"] = client.post("/desk/directory", data={
+        "csrf": token, "org.name": "Banque du Nord", "org.type": "partner"})
+    pages["desk: no such job"] = client.post("/desk/jobs/nothing", data={"csrf": token})
+    pages["desk: no such engagement"] = client.get("/desk/engagements/9999")
+    pages["desk: report refused"] = client.post("/desk/report", data={"csrf": token, "language": "xx"})
+    pages["desk: job run"] = client.post("/desk/jobs/dispatch", data={"csrf": token})
     return pages
 
 
@@ -404,11 +449,81 @@ def test_portal_pages_in_spanish_and_french_hold_no_english_sentence(portal_worl
     assert statuses["invitation"] == statuses["invitation accepted"] == statuses["pending: decided"] == 200
     assert statuses["pending: not a decision"] == 422 and "Prévention en ligne" in pages["/pending"].text
     assert statuses["too large"] == 413 and " 64 Ki" in pages["too large"].text
+    assert statuses["report in the future"] == 409 and "2031-01-01" in pages["report in the future"].text
+    assert statuses["pending: another SWG"] == 403 and "SGT 1.1" in pages["pending: another SWG"].text
+    assert statuses["desk: not staff"] == 403 and statuses["/desk"] == 200 and statuses["desk: step refused"] == 409
+    assert statuses["desk: creation refused"] == 404 and statuses["desk: organization refused"] == 422
+    assert statuses["desk: no such job"] == statuses["desk: no such engagement"] == 404
     for name, page in pages.items():
         html_page = page.headers["content-type"].startswith("text/html")
         assert f'<html lang="{language}">' in page.text or not html_page, name
         visible = _visible(_ENGLISH_ELEMENT.sub(" ", page.text))
         assert [sentence for sentence in _english_sentences() if sentence in visible] == [], (name, visible)
+
+
+def _engine_refusals(db: Database) -> dict[str, EngageError]:
+    """One refusal of each kind the engine raises (its seams, against the real database)."""
+    seeded(db)
+    clock = clock_at(2024, 2, 1)
+    dialogue = new_engagement(db, "national_dialogue", clock)
+    for trigger in ("convene", "hold"):
+        apply_transition(db, dialogue, trigger, MEXICO, clock=clock)
+    presentation = awaiting_approval_of(db, clock, swg="2.2")
+    attempts: dict[str, Callable[[], object]] = {
+        "not a step": lambda: apply_transition(db, dialogue, "fly", SECRETARIAT, clock=clock),
+        "not from this state": lambda: apply_transition(db, dialogue, "publish", SECRETARIAT, clock=clock),
+        "not this role": lambda: apply_transition(db, dialogue, "submit_report", META, clock=clock),
+        "not a contact": lambda: apply_transition(db, dialogue, "submit_report", {
+            "role": "national_authority", "identity": "oncb@thailand-gov.example"}, clock=clock),
+        "guard": lambda: apply_transition(db, dialogue, "submit_report", MEXICO, clock=clock),
+        "takes no data": lambda: apply_transition(db, dialogue, "cancel", SECRETARIAT, comment="x",
+                                                  data={"x": 1}, clock=clock),
+        "stale version": lambda: apply_transition(db, dialogue, "cancel", SECRETARIAT, comment="x",
+                                                  expected_version=1, clock=clock),
+        "key used elsewhere": lambda: apply_transition(db, presentation, "approve", FRANCE_CHAIR, clock=clock,
+                                                       idempotency_key=_used_key(db, dialogue, clock)),
+        "co-chair of another SWG": lambda: apply_transition(db, presentation, "approve", CANADA_CHAIR, clock=clock),
+        "not a co-chair": lambda: apply_transition(db, presentation, "approve", {
+            "role": "co_chair", "identity": "someone@else.example"}, clock=clock),
+        "no such engagement": lambda: apply_transition(db, 9999, "hold", SECRETARIAT, clock=clock),
+        "no such SWG": lambda: new_engagement(db, "swg_presentation", clock, swg_code="1.3"),
+        "no such organization": lambda: new_engagement(db, "swg_presentation", clock, participants=[
+            {"organization": "Nowhere Ltd", "role": "presenter"}]),
+        "window closed": lambda: _late_recommendation(db),
+    }
+    refusals = {}
+    for name, attempt in attempts.items():
+        with pytest.raises(EngageError) as refused:
+            attempt()
+        refusals[name] = refused.value
+    return refusals
+
+
+def _used_key(db: Database, dialogue: int, clock: SimulatedClock) -> str:
+    apply_transition(db, dialogue, "submit_report", MEXICO, data=REPORT, clock=clock, idempotency_key="report-19")
+    return "report-19"
+
+
+def _late_recommendation(db: Database) -> None:
+    """A recommendation received after its window closed (the guard of its submission)."""
+    late = clock_at(2025, 6, 1)
+    engagement = new_engagement(db, "recommendation", late)
+    apply_transition(db, engagement, "submit", SYSTEM, clock=late)
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_the_engines_refusals_are_said_in_spanish_and_french(db: Database, language: str) -> None:
+    refusals = _engine_refusals(db)
+    for name, refusal in refusals.items():
+        assert refusal.phrase is not None, (name, str(refusal))  # a message, not an English sentence
+        said = _visible(str(say(refusal, language)))
+        assert said != str(refusal) and [s for s in _english_sentences() if s in said] == [], (name, said)
+    # The CLI and the logs keep the English sentence.
+    assert "'fly' is not a step of a national dialogue" in str(refusals["not a step"])
+    assert "is a co-chair of SWG 1.1, not of SWG 2.2" in str(refusals["co-chair of another SWG"])
+    assert "changed since you saw it (version 1, now 3, state 'held')" in str(refusals["stale version"])
+    first = {"es": "«fly» no es un paso de un diálogo nacional", "fr": "«\u00a0fly\u00a0» n'est pas une étape d'un dialogue"}
+    assert str(say(refusals["not a step"], language)).startswith(first[language])
 
 
 def test_the_portal_leak_check_sees_english_when_there_is_some(portal_world: PortalWorld) -> None:
@@ -459,3 +574,112 @@ def test_a_quorum_policy_takes_the_plural_of_its_count(votes: int, quorum: int, 
                             swg_title=None, policy="quorum", quorum=quorum, meeting=None, topic=None,
                             votes=[CoChairVote(f"C{n}", f"c{n}@x.example", None, None) for n in range(votes)])
     assert status.policy_text == english and status.policy_phrase.html("fr") == french
+
+
+# --- Reference data in each language: the SWG titles.
+
+FRENCH_SWG = "Partage d'informations, collaboration interinstitutionnelle et élaboration des politiques"
+SPANISH_SWG = "Intercambio de información, colaboración interinstitucional y formulación de políticas"
+
+
+def test_swg_titles_reach_mails_and_pages_in_the_readers_language(portal_world: PortalWorld) -> None:
+    world = portal_world
+    engagement = awaiting_approval(world)  # SWG 2.2: a French-speaking and an English-speaking co-chair
+    with world.db.transaction() as session:
+        asked = {row.recipient_address: row.context["swg_title"] for row in session.scalars(
+            select(OutboxMessage).where(OutboxMessage.engagement_id == engagement,
+                                        OutboxMessage.notification_type == "approval_request"))}
+    assert asked == {"swg22.france@cochairs.example": FRENCH_SWG,
+                     "swg22.unodc@cochairs.example": "Information sharing, interagency collaboration and policy formulation"}
+    french = _visible(render_message("approval_request", "fr", _BASE | {"swg_title": FRENCH_SWG}).text)
+    assert f"2.2 ({FRENCH_SWG})" in french
+    page = world.client.get(world.link_of("swg22.france@cochairs.example"))
+    assert f"2.2 {FRENCH_SWG}" in html.unescape(page.text) and 'lang="en">Information sharing' not in page.text
+    assert SPANISH_SWG in html.unescape(world.client.get(world.link_of("swg22.france@cochairs.example") + "?lang=es").text)
+
+
+@pytest.mark.parametrize(("language", "title"), [("en", "2.2 Information sharing"), ("es", "2.2 Intercambio de"),
+                                                 ("fr", "2.2 Partage d'informations")])
+def test_a_published_presentation_names_its_swg_in_the_pages_language(tmp_path: Path, language: str, title: str) -> None:
+    item = _one_item_of_each_kind()[1]
+    facts = item.facts | {"Sub-Working Group": {"en": "2.2 Information sharing", "es": f"2.2 {SPANISH_SWG}",
+                                               "fr": f"2.2 {FRENCH_SWG}"}}
+    publish(tmp_path, [item.model_copy(update={"facts": facts})])
+    folder = tmp_path / ("" if language == "en" else language)
+    assert title in html.unescape((folder / "swg_presentation/20.html").read_text("utf-8"))
+
+
+# --- The report, and the counts of the site and the report, in each language.
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_the_report_in_spanish_and_french_holds_no_english_sentence(sqlite_db: Database, language: str) -> None:
+    build_year(sqlite_db)
+    figures = year_figures(sqlite_db, 2024)
+    page = render_html(figures, language, generated_on=date(2025, 1, 20))
+    visible = _visible(_ENGLISH_ELEMENT.sub(" ", page))
+    assert len(visible) > 2000 and [s for s in _english_sentences() if s in visible] == []
+    # The chart and its table name each Sub-Working Group alike.
+    chart = charts(figures, language)["swg"]
+    for row in figures.swg_presentations:
+        name = translations(language).gettext("SWG %(swg)s") % {"swg": row.swg}
+        assert name.startswith("SGT ") and name in chart.svg and f"<td>{name}<br><small>{row.titles[language]}</small></td>" in html.unescape(page)
+        assert row.titles[language] != row.titles["en"]  # the SWG's title in the report's language
+        assert f"{name}: " in chart.alternative.replace("\u00a0:", ":")
+
+
+#: Each count's words for 0, 1 and 2, by language (French counts 0 as singular).
+PLURALS = [
+    (("%(num)s dialogue", "%(num)s dialogues"), {"es": ("0 diálogos", "1 diálogo", "2 diálogos"),
+                                                 "fr": ("0 dialogue", "1 dialogue", "2 dialogues")}),
+    (("%(num)s partner", "%(num)s partners"), {"es": ("0 socios", "1 socio", "2 socios"),
+                                               "fr": ("0 partenaire", "1 partenaire", "2 partenaires")}),
+    (("%(num)s result for “%(query)s”", "%(num)s results for “%(query)s”"),
+     {"es": ("0 resultados para «x»", "1 resultado para «x»", "2 resultados para «x»"),
+      "fr": ("0 résultat pour «\u00a0x\u00a0»", "1 résultat pour «\u00a0x\u00a0»", "2 résultats pour «\u00a0x\u00a0»")}),
+    (("%(num)s proposed", "%(num)s proposed"), {"es": ("0 propuestas", "1 propuesta", "2 propuestas"),
+                                                "fr": ("0 proposée", "1 proposée", "2 proposées")}),
+    (("%(num)s submission arrived after its window had closed and was refused.",
+      "%(num)s submissions arrived after their window had closed and were refused."),
+     {"es": ("0 envíos llegaron", "1 envío llegó", "2 envíos llegaron"),
+      "fr": ("0 soumission est arrivée", "1 soumission est arrivée", "2 soumissions sont arrivées")}),
+]
+
+
+@pytest.mark.parametrize(("message", "expected"), PLURALS)
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_site_and_report_counts_take_their_plural_for_0_1_2(message: tuple[str, str], expected: dict[str, tuple[str, ...]],
+                                                             language: str) -> None:
+    for count, words in enumerate(expected[language]):
+        text = translations(language).ngettext(*message, count) % {"num": count, "query": "x"}
+        assert text.startswith(words), text
+
+
+@pytest.mark.parametrize(("language", "one", "other"), [
+    ("en", "{count} result for “{query}”", "{count} results for “{query}”"),
+    ("es", "{count} resultado para «{query}»", "{count} resultados para «{query}»"),
+    ("fr", "{count} résultat pour «\u00a0{query}\u00a0»", "{count} résultats pour «\u00a0{query}\u00a0»"),
+])
+def test_the_sites_search_says_its_count_in_the_pages_language(tmp_path: Path, language: str, one: str, other: str) -> None:
+    publish(tmp_path, _one_item_of_each_kind())
+    search = html.unescape((tmp_path / ("" if language == "en" else language) / "search.html").read_text("utf-8"))
+    assert f'data-one="{one}"' in search and f'data-other="{other}"' in search
+    assert not [path for path in (ROOT / "website/templates").glob("*.html") if "(s)" in path.read_text("utf-8")]
+
+
+def test_the_secretariat_signs_in_the_recipients_language(db: Database, sink: int, maildir: Path) -> None:
+    seeded(db)
+    load_reference(db, {"organizations": [], "working_groups": [], "sub_working_groups": [], "windows": [],
+                        "secretariat_signatures": {"fr": "Le Secrétariat de la Coalition mondiale"}})
+    clock = clock_at(2024, 2, 1)
+    awaiting_approval_of(db, clock, swg="2.2")  # a French-speaking and an English-speaking co-chair
+    delivery = dispatch_pending(db, clock=clock, settings=Settings(smtp_port=sink, smtp_timeout_seconds=5))
+    assert delivery.dead == 0 and delivery.sent == delivery.claimed == 2, delivery
+    bodies = {message["To"].split("<")[-1].rstrip(">"): _visible(_mail_text(message))
+              for message in mailbox.Maildir(maildir, create=False)}
+    assert "Le Secrétariat de la Coalition mondiale" in bodies["swg22.france@cochairs.example"]
+    assert "Global Coalition Secretariat" in bodies["swg22.unodc@cochairs.example"]  # English: settings' name
+
+
+def _mail_text(message: email.message.Message) -> str:
+    part = next(part for part in message.walk() if part.get_content_type() == "text/plain")
+    return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")

@@ -221,7 +221,7 @@ def test_the_pdf_holds_the_figures_on_a4_pages(sqlite_db, tmp_path: Path, caplog
     for expected in ("Private-sector engagement in 2024: final report", "Contents",
                      "In the 2 of 3 national dialogues that reported, national authorities convened 9 public and 19 private partners.",
                      "5 partners came from the six priority industries, 0 from the future areas of opportunity and 0 from other industries.",
-                     "1 submissions arrived after their window had closed and were refused.",
+                     "1 submission arrived after its window had closed and was refused.",
                      '<script>alert("report")</script><img src=x onerror=alert(2)>Precursor alerts',
                      "Química Andina S.A."):
         assert expected in " ".join(text.split()) or expected in text, expected

@@ -123,12 +123,13 @@ def test_search_heading_shows_the_query_as_typed_in_every_language(site: Path, b
 
     query = "precursor $& $` $' $$ {count} {query}"  # String.replace patterns and the heading's own placeholders
     page = browser.new_page()
-    for language, heading in (("", "result(s) for “{}”"), ("es/", "resultado(s) para «{}»"),
-                              ("fr/", "résultat(s) pour «\u00a0{}\u00a0»")):
+    for language, one, other in (("", "result for “{}”", "results for “{}”"),
+                                 ("es/", "resultado para «{}»", "resultados para «{}»"),
+                                 ("fr/", "résultat pour «\u00a0{}\u00a0»", "résultats pour «\u00a0{}\u00a0»")):
         page.goto((site / f"{language}search.html").as_uri() + "?q=" + quote(query, safe=""))
         page.wait_for_selector("#search-results ol.items li")
         shown = page.inner_text("#search-results > p")
         count = len(page.locator("#search-results ol.items li").all())
-        assert shown == f"{count} " + heading.format(query), (language, shown)
+        assert shown == f"{count} " + (one if count == 1 else other).format(query), (language, shown)
         assert page.input_value("#site-search") == query
     page.close()

@@ -154,6 +154,8 @@ def _environment(language: str) -> Environment:
     gettext = translations(language).gettext
 
     def fact_value(name: str, value: FactValue) -> str:
+        if isinstance(value, dict):
+            return value.get(language) or value["en"]
         if isinstance(value, date):
             return long_date(value, language)
         if isinstance(value, tuple):

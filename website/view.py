@@ -40,9 +40,10 @@ _URL_SCHEMES = {"http", "https", "mailto"}
 _ABSOLUTE_ALLOWED_URL = re.compile(r"^\s*(https?|mailto):", re.IGNORECASE)
 _LANGUAGE_TAG = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 
-#: A fact's value: text shown as written (partner and staff text is never read as a date), or a typed day
-#: or span of days, shown as a long date in the page's language.
-FactValue = str | date | tuple[date, date]
+#: A fact's value: text shown as written (partner and staff text is never read as a date), a typed day
+#: or span of days, shown as a long date in the page's language, or reference data written in each
+#: language (``{"en": ..., "es": ..., "fr": ...}``: the page's, else the English).
+FactValue = str | date | tuple[date, date] | dict[str, str]
 
 
 class Section(BaseModel):

@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 
 from models import Engagement, OutboxMessage, SubmissionWindow, TransitionLog
 from models.enums import Role
+from portal.desk_labels import Labels
 from portal.desk import _steps
 from portal.model_forms import form_fields
 from portal.web import pages
@@ -156,7 +157,7 @@ def test_every_staff_step_has_a_form_and_every_input_model_its_fields(world: Por
             shown = _steps(lifecycle, state.name)
             assert {s["trigger"] for s in shown} == expected, (kind, state.name)
             for item in shown:
-                html = template.render(step=item, engagement=Engagement(id=1, version=1), csrf="x")
+                html = template.render(step=item, engagement=Engagement(id=1, version=1), csrf="x", L=Labels("en"))
                 assert f'action="/desk/engagements/1/steps/{item["trigger"]}"' in html and "<button" in html
                 model = next((t.data_model() for t in lifecycle.transitions_from(state.name, item["trigger"])
                               if t.data_schema), None)
@@ -301,14 +302,14 @@ def test_the_queue_lists_everything_that_waits_on_the_secretariat(world: PortalW
     # As in the demo: new submissions, an approved presentation not invited, an accepted one not recorded,
     # an accepted achievement to select; and what waits on others, which the queue must leave out.
     waiting_on_us = {
-        _walk_to(world, "achievement", ["submit"], title="Achievement sent in"): "Start review",
+        _walk_to(world, "achievement", ["submit"], title="Achievement sent in"): "Start the review",
         _walk_to(world, "website_submission", ["submit", "start_screening"], title="Video in screening"): "Approve",
         _walk_to(world, "swg_presentation", ["request_approval", "approve", "accept_invitation"],
-                 title="Accepted, to record"): "Record presentation",
+                 title="Accepted, to record"): "Record the presentation",
         _walk_to(world, "achievement", ["submit", "start_review", "accept"], title="Accepted achievement"):
-            "Include in final report",
+            "Include in the final report",
         _walk_to(world, "alliance_meeting", ["schedule", "send_invitations", "hold"], title="Held workshop"):
-            "Record outcome",
+            "Record the outcome",
     }
     not_ours = [
         _walk_to(world, "achievement", [], title="Draft with its partner"),
@@ -343,7 +344,7 @@ def test_the_queue_lists_everything_that_waits_on_the_secretariat(world: PortalW
     mail = page.split('id="mail"')[1].split('id="windows"')[0]
     assert "The email server cannot be reached since" in mail and "then go out by themselves" in mail
     assert "550 mailbox unavailable" in mail and f'action="/desk/outbox/{dead}/retry"' in mail
-    assert "Achievement: closes on 2024-02-15" in page.split('id="windows"')[1]
+    assert "Achievement: closes on 15 February 2024" in page.split('id="windows"')[1]
     recent = page.split('id="recent"')[1]
     assert recent.index("Dialogue held, report awaited") < recent.index("Draft with its partner")  # newest first
     assert "Hold → Held" in recent and "Secretariat staff" in recent
@@ -447,7 +448,7 @@ def test_directory_search_add_and_import(world: PortalWorld) -> None:
     assert bad.status_code == 422 and "email" in bad.text
     good = world.client.post(contacts, data={"csrf": token, "contact.name": "Rosa Díaz", "contact.email": "rdiaz@labsur.example",
                                              "contact.language": "es", "contact.opt_outs": "reminder\nchat"})
-    assert good.status_code == 200 and "Rosa Díaz" in good.text and "everything but reminder, chat" in good.text
+    assert good.status_code == 200 and "Rosa Díaz" in good.text and "everything but reminders, chat" in good.text
     taken = world.client.post(contacts, data={"csrf": token, "contact.name": "Someone",
                                               "contact.email": "policy@meta.example"})
     assert taken.status_code == 409 and "already a contact of another organization" in taken.text

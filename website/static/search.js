@@ -23,7 +23,7 @@
     // "$&", "$`" or "$'" in it as patterns) and never searched for placeholders itself.
     var values = { count: String(results.length), query: query };
     heading.textContent = results.length
-      ? box.getAttribute("data-count").replace(/\{(count|query)\}/g, function (_, name) { return values[name]; })
+      ? box.getAttribute(results.length === 1 ? "data-one" : "data-other").replace(/\{(count|query)\}/g, function (_, name) { return values[name]; })
       : box.getAttribute("data-none");
     box.appendChild(heading);
     var list = document.createElement("ol");
