@@ -1,143 +1,258 @@
-"""Benchmark of waiting approvals on a real Prefect server (PostgreSQL) with one process worker.
+"""Benchmark: from a co-chair's decision to the invitation at the mail server, per door, under ``engage up``.
 
-Starts ``prefect server`` on a scratch PostgreSQL database, deploys ``prefect.yaml``, starts one
-worker polling every 2 s, then:
+Starts ``engage up`` (a Prefect server, every deployment of prefect.yaml served with its triggers, the
+portal and the watch) over a scratch data folder, with a local SMTP sink that stamps each message's
+arrival. N engagements per door wait for SWG 1.1's co-chairs (any one decides); one at a time, a co-chair
+approves each through one door and the benchmark waits for the partner's invitation at the sink:
 
-1. starts N approval runs (default 200) and waits until all are suspended; prints the flow
-   processes still alive, their memory, the worker's memory and the connections to the engine's
-   database while they all wait (the goal: no process, no connection per waiting approval);
-2. decides K of them through the form's API (``resume_flow_run`` with input) and prints the time
-   from the submission to the follow-up's committed ``invitation_sent`` state.
+- link: the signed link of the co-chair's request mail (``POST /a/<token>``);
+- CLI: ``engage approve ID --as EMAIL`` (a new process, as typed);
+- portal form: signed in on the portal, ``POST /pending/<id>`` (the pending-decisions page);
+- Prefect form: the suspended approval run resumed with input (``resume_flow_run``), as the UI does.
 
-Not a test. Prints figures.
+For each door it prints p50/p95/max of two intervals: from the submission (the request sent, the command
+started) to the invitation's arrival, and from the decision's commit (its audit row) to the arrival.
+Not a test; the machine's load average is printed at the start and the end.
 
-    .venv/bin/python benchmarks/approvals.py                          # 200 approvals, 5 decisions
-    .venv/bin/python benchmarks/approvals.py --approvals 40 --decisions 3 --worker-limit 4
+    .venv/bin/python benchmarks/approvals.py                   # 20 approvals per door
+    .venv/bin/python benchmarks/approvals.py --approvals 20 --prefect-form 5 --watch-seconds 1
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
+import uuid
+from collections.abc import Callable
+from datetime import timezone
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+import httpx  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
-from models import Engagement  # noqa: E402
+from models import OutboxMessage, TransitionLog  # noqa: E402
 from models.db import Database  # noqa: E402
-from scratch_postgres import scratch_postgres  # noqa: E402
+from notifications.action_urls import action_url  # noqa: E402
+from notifications.mail_sink import MaildirHandler, running_smtp_server  # noqa: E402
+from settings import Settings  # noqa: E402
 from states.directory import load_sample  # noqa: E402
-from states.workflow import create_engagement  # noqa: E402
-from tests.prefect_stack import PrefectStack, prefect_stack, processes_with, wait_until  # noqa: E402
+from states.workflow import apply_transition, create_engagement  # noqa: E402
+from tests.prefect_stack import free_port, processes_with, wait_until  # noqa: E402
 
+CHAIR = "swg11.incb@cochairs.example"
+PARTNER = "policy@meta.example"
 STAFF = {"role": "secretariat", "identity": "bench@state.example"}
+ENGAGE = str(Path(sys.executable).with_name("engage"))
+DOORS = ("link", "CLI", "portal form", "Prefect form")
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+class StampingSink(MaildirHandler):
+    """The Maildir sink, also noting when each message arrived, by recipient and subject."""
+
+    def __init__(self, maildir: Path) -> None:
+        super().__init__(maildir)
+        self.arrivals: list[tuple[float, list[str], str]] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        answer = await super().handle_DATA(server, session, envelope)
+        subject = re.search(rb"^Subject: (.*)$", envelope.original_content or b"", re.MULTILINE)
+        with self.lock:
+            self.arrivals.append((time.time(), list(envelope.rcpt_tos), subject.group(1).decode() if subject else ""))
+        return answer
+
+    def invitations(self) -> list[float]:
+        with self.lock:
+            return [at for at, to, subject in self.arrivals if PARTNER in to and subject.startswith("Invitation")]
+
+    def last_to(self, address: str) -> float | None:
+        with self.lock:
+            found = [at for at, to, _ in self.arrivals if address in to]
+        return found[-1] if found else None
+
+
+def seed(db: Database, settings: Settings, count: int) -> list[int]:
+    db.migrate()
+    load_sample(db)
+    ids = []
+    for n in range(count):
+        engagement = create_engagement(db, {
+            "kind": "swg_presentation", "title": f"Benchmark presentation {n}", "swg_code": "1.1",
+            "details": {"topic": "Benchmark"}, "participants": [{"organization": "Meta", "role": "presenter"}],
+        }, STAFF)
+        apply_transition(db, engagement, "request_approval", STAFF, settings=settings)
+        ids.append(engagement)
+    return ids
+
+
+def decided_at(db: Database, engagement: int) -> float:
+    """When the decision committed: its audit row's time."""
+    with db.transaction() as session:
+        at = session.scalar(select(TransitionLog.at).where(
+            TransitionLog.engagement_id == engagement, TransitionLog.trigger == "approve"))
+    return at.replace(tzinfo=at.tzinfo or timezone.utc).timestamp()
+
+
+def percentiles(values: list[float]) -> str:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return f"p50 {statistics.median(ordered):.2f} s, p95 {p95:.2f} s, max {ordered[-1]:.2f} s"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--approvals", type=int, default=200)
-    parser.add_argument("--decisions", type=int, default=5)
-    parser.add_argument("--worker-limit", type=int, default=4, help="flow runs the worker starts at once")
+    parser.add_argument("--approvals", type=int, default=20, help="decisions per door")
+    parser.add_argument("--prefect-form", type=int, help="decisions through the Prefect form (default: --approvals); "
+                        "each resumed run is a new flow process")
+    parser.add_argument("--watch-seconds", type=float, default=3.0, help="engage up's watch period")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="engage-bench-"))
-    with scratch_postgres(args.postgres) as engine_url:
-        db = Database(engine_url)
-        db.migrate()
-        load_sample(db)
-        ids = [create_engagement(db, {
-            "kind": "swg_presentation", "title": f"Benchmark presentation {n}", "swg_code": "1.1",
-            "details": {"topic": "Benchmark"}, "participants": [{"organization": "Meta", "role": "presenter"}],
-        }, STAFF) for n in range(args.approvals)]
+    data = home / "data"
+    data.mkdir()
+    secret = uuid.uuid4().hex * 2
+    portal, api = free_port(), free_port()
+    settings = Settings(data_dir=data, secret_key=secret, public_base_url=f"http://127.0.0.1:{portal}")
+    db = Database(settings.resolved_database_url)
+    counts = {door: args.approvals for door in DOORS} | {"Prefect form": args.prefect_form or args.approvals}
+    ids = iter(seed(db, settings, sum(counts.values())))
+    by_door = {door: [next(ids) for _ in range(count)] for door, count in counts.items()}
+    sink = StampingSink(home / "Maildir")
+    marker = uuid.uuid4().hex
+    print(f"load average at the start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    with running_smtp_server(sink) as smtp_port:
+        environment = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ENGAGE_"))},
+            "ENGAGE_SMTP_HOST": "127.0.0.1", "ENGAGE_SMTP_PORT": str(smtp_port), "ENGAGE_SECRET_KEY": secret,
+            "ENGAGE_PUBLIC_BASE_URL": settings.public_base_url, "ENGAGE_PREFECT_FORM_TRUSTED": CHAIR,
+            "ENGAGE_UP_BENCH": marker, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "WARNING",
+        }
+        up = subprocess.Popen([ENGAGE, "up", "--data-dir", str(data), "--port", str(portal), "--prefect-port", str(api),
+                               "--watch-seconds", str(args.watch_seconds)], cwd=home, env=environment,
+                              stdout=open(home / "up.log", "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
+                              start_new_session=True)
         try:
-            with prefect_stack(args.postgres, home, {
-                "ENGAGE_DATABASE_URL": engine_url, "ENGAGE_DATA_DIR": str(home / "data"),
-                "ENGAGE_SMTP_PORT": "9", "ENGAGE_SMTP_TIMEOUT_SECONDS": "1", "ENGAGE_PREFECT_FORM_TRUSTED": '["*"]',
-            }) as stack:
-                measure(stack, db, ids, engine_url, args)
+            wait_until("engage up's portal", lambda: _answers(f"http://127.0.0.1:{portal}/"), timeout=300)
+            wait_until("engage up's Prefect API", lambda: _answers(f"http://127.0.0.1:{api}/api/health"), timeout=300)
+            os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{api}/api"
+            results = run_doors(db, settings, sink, by_door, environment, f"http://127.0.0.1:{portal}")
         finally:
-            db.dispose()
+            up.send_signal(signal.SIGINT)
+            try:
+                up.wait(90)
+            except subprocess.TimeoutExpired:
+                os.killpg(up.pid, signal.SIGKILL)
+            for pid in processes_with(f"ENGAGE_UP_BENCH={marker}".encode()):
+                os.kill(pid, signal.SIGKILL)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}; watch every {args.watch_seconds:g} s; "
+          f"approvals one at a time: {counts}")
+    print("| door | submission -> invitation at the sink | decision committed -> invitation at the sink |")
+    print("|---|---|---|")
+    for door, (from_submission, from_commit) in results.items():
+        print(f"| {door} | {percentiles(from_submission)} | {percentiles(from_commit)} |")
+    db.dispose()
 
 
-def measure(stack: PrefectStack, db: Database, ids: list[int], engine_url: str, args: argparse.Namespace) -> None:
-    """Start the approvals, wait for them all to suspend, print what they hold, then time some decisions."""
-    worker = stack.start_worker("--limit", str(args.worker_limit))
-    os.environ["PREFECT_API_URL"] = stack.env["PREFECT_API_URL"]
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _csrf(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+    assert found, (page.status_code, page.text[-2000:])
+    return found.group(1)
+
+
+def run_doors(db: Database, settings: Settings, sink: StampingSink, by_door: dict[str, list[int]],
+              environment: dict[str, str], base: str) -> dict[str, tuple[list[float], list[float]]]:
+    """Decide every engagement through its door, one at a time; per door, the two latencies of each."""
     from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
     from prefect.flow_runs import resume_flow_run
 
-    engine_name = make_url(engine_url).database
-    admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-    try:
-        with get_client(sync_client=True) as client:
-            started = time.monotonic()
-            runs = {engagement: run_deployment("co-chair-approval/co-chair-approval", timeout=0,
-                                               parameters={"engagement_id": engagement}).id for engagement in ids}
+    http, signed_in = httpx.Client(base_url=base, timeout=60), httpx.Client(base_url=base, timeout=60)
+    csrf = _csrf(http.get("/signin"))
+    with db.transaction() as session:
+        requests = {row.engagement_id: row for row in session.scalars(select(OutboxMessage).where(
+            OutboxMessage.recipient_address == CHAIR)) if row.context.get("link_purpose") == "co_chair_decision"}
+        session.expunge_all()
 
-            def all_suspended() -> bool:
-                return all(client.read_flow_run(run).state.is_paused() for run in runs.values())
+    def by_link(engagement: int) -> None:
+        row = requests[engagement]
+        path = "/" + action_url(row.context, row.dedupe_key, settings).split("/", 3)[3]
+        answer = http.post(path, data={"csrf": csrf, "action": "approve"})
+        assert answer.status_code == 200, (answer.status_code, answer.text[-2000:])
 
-            last = time.monotonic()
-            wait_until(f"{len(runs)} approvals to suspend", all_suspended, 60 * 60)
-            seconds, suspend_all = time.monotonic() - last, time.monotonic() - started
-            time.sleep(5)
-            approval_pids = [pid for run in runs.values()
-                             for pid in processes_with(f"PREFECT__FLOW_RUN_ID={run}".encode())]
-            others = [pid for pid in processes_with(stack.marker)
-                      if pid != worker.pid and pid not in approval_pids]
-            with admin.connect() as connection:
-                connections = connection.execute(
-                    text("select count(*) from pg_stat_activity where datname = :name"), {"name": engine_name}
-                ).scalar_one()
-            db.dispose()
-            print(f"{len(runs)} approvals suspended after {suspend_all:.1f} s (last wait {seconds:.1f} s), "
-                  f"worker limit {args.worker_limit}, polling every 2 s")
-            print(f"while all wait: approval flow processes alive {len(approval_pids)} "
-                  f"({sum(rss_mib(p) for p in approval_pids):.0f} MiB); worker RSS {rss_mib(worker.pid):.0f} MiB; "
-                  f"other flow processes (scheduled relay/dispatch runs) {len(others)} "
-                  f"({sum(rss_mib(p) for p in others):.0f} MiB); connections to the engine database from any "
-                  f"process {connections} (the benchmark's own pool closed)")
-            latencies = []
-            for engagement in ids[: args.decisions]:
-                submitted = time.monotonic()
-                resume_flow_run(runs[engagement], run_input={"co_chair_email": "swg11.incb@cochairs.example",
-                                                             "decision": "approve"})
+    def by_cli(engagement: int) -> None:
+        done = subprocess.run([ENGAGE, "approve", str(engagement), "--as", CHAIR], cwd=ROOT,
+                              env={**environment, "ENGAGE_DATA_DIR": str(settings.data_dir)},
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
 
-                def invited(engagement: int = engagement) -> bool:
-                    with db.transaction() as session:
-                        return session.scalar(select(Engagement.state).where(Engagement.id == engagement)) == \
-                            "invitation_sent"
+    # The portal form: sign in once, with the link the portal mails.
+    asked, form = time.time(), _csrf(signed_in.get("/signin"))
+    signed_in.post("/signin", data={"csrf": form, "email": CHAIR})
+    wait_until("the sign-in mail", lambda: (sink.last_to(CHAIR) or 0) > asked, timeout=120, every=0.1)
+    with db.transaction() as session:
+        row = session.scalars(select(OutboxMessage).where(OutboxMessage.recipient_address == CHAIR,
+                                                          OutboxMessage.notification_type == "sign_in")
+                              .order_by(OutboxMessage.id.desc())).first()
+        signin = "/" + action_url(row.context, row.dedupe_key, settings).split("/", 3)[3]
+    signed_in.post(signin, data={"csrf": _csrf(signed_in.get(signin))})
+    form = _csrf(signed_in.get("/pending"))
 
-                wait_until("the invitation", invited, 600)
-                latencies.append(time.monotonic() - submitted)
-            if latencies:
-                print(f"decision (form) -> follow-up committed invitation_sent: median {statistics.median(latencies):.1f} s, "
-                      f"max {max(latencies):.1f} s over {len(latencies)} decisions")
-            with db.transaction() as session:
-                counted = session.scalar(select(func.count()).select_from(Engagement)
-                                         .where(Engagement.state == "invitation_sent"))
-            print(f"engagements invited: {counted}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    finally:
-        admin.dispose()
+    def by_portal(engagement: int) -> None:
+        answer = signed_in.post(f"/pending/{engagement}", data={"csrf": form, "action": "approve"})
+        assert answer.status_code == 200, (answer.status_code, answer.text[-2000:])
+
+    # The Prefect form: every approval run started and suspended first.
+    with get_client(sync_client=True) as client:
+        runs = {engagement: run_deployment("co-chair-approval/co-chair-approval", timeout=0,
+                                           parameters={"engagement_id": engagement}).id
+                for engagement in by_door["Prefect form"]}
+        wait_until(f"{len(runs)} approval runs to suspend",
+                   lambda: all(client.read_flow_run(run).state.is_paused() for run in runs.values()), timeout=1800)
+        time.sleep(3)  # each run saves its form just after suspending
+
+        def by_prefect(engagement: int) -> None:
+            resume_flow_run(runs[engagement], run_input={"co_chair_email": CHAIR, "decision": "approve"})
+
+        doors: dict[str, Callable[[int], Any]] = {"link": by_link, "CLI": by_cli, "portal form": by_portal,
+                                                  "Prefect form": by_prefect}
+        results = {}
+        for door, decide in doors.items():
+            from_submission, from_commit = [], []
+            for engagement in by_door[door]:
+                before = len(sink.invitations())
+                submitted = time.time()
+                decide(engagement)
+                deadline = time.monotonic() + 600
+                while len(sink.invitations()) <= before:
+                    assert time.monotonic() < deadline, f"no invitation for engagement {engagement} ({door})"
+                    time.sleep(0.02)
+                arrived = sink.invitations()[-1]
+                from_submission.append(arrived - submitted)
+                from_commit.append(arrived - decided_at(db, engagement))
+            results[door] = (from_submission, from_commit)
+            print(f"{door}: {percentiles(from_submission)} (from the commit: {percentiles(from_commit)})", flush=True)
+    return results
 
 
 if __name__ == "__main__":

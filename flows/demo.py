@@ -508,7 +508,7 @@ class _Replay:
         """The Secretariat quotes what it kept for the report, then the final-report flow writes it into the site."""
         from sqlalchemy import select
 
-        from flows.report import report_flow
+        from flows.final_report import report_flow
         from models import TransitionLog
 
         with self.db.transaction() as session:

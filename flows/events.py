@@ -5,8 +5,9 @@ relay that crashes between publishing and marking the row publishes the same eve
 Prefect's triggers, which skip event ids they have seen, start the follow-up once. The relay runs
 after decisions made in flows, at the start of the dispatch flow and on its own schedule (the
 ``engine-relay`` deployment), which also closes approval runs decided elsewhere or whose wait
-timed out, starts again approval runs whose process was killed while they ran, and takes follow-ups
-left undone (``flows/recovery.py``).
+timed out, starts again approval runs whose process was killed while they ran, takes follow-ups
+left undone (``flows/recovery.py``) and delivers the outbox: mail queued by a decision whose follow-up
+run was killed, or held by a run killed mid-delivery (once its lease expires), leaves on the next relay.
 """
 
 from __future__ import annotations
@@ -64,18 +65,20 @@ def relay_engine_events(limit: int = 500) -> list[dict[str, Any]]:
 
 @flow(name="engine-relay", flow_run_name=job_run_name("relay"), log_prints=False)
 def relay_flow(limit: int = 500, stalled_after_seconds: float = 600) -> dict[str, Any]:
-    """Publish unsent engine events, close timed-out approval runs, restart approval runs whose process was lost."""
+    """Publish engine events, close decided and timed-out approval runs, restart lost ones, finish follow-ups, deliver."""
+    from flows.dispatch import deliver_outbox
     from flows.labels import name_unnamed_runs
     from flows.recovery import close_runs_of_decided, take_unfinished_follow_ups
 
     published = relay_engine_events(limit)
     decided = close_runs_of_decided(published)
     follow_ups = take_unfinished_follow_ups()
+    delivered = deliver_outbox()
     renamed = name_unnamed_runs()
     closed = close_timed_out_approvals()
     restarted = reschedule_stalled_approvals(stalled_after_seconds)
     get_run_logger().info("%s engine event(s) published, %s decided and %s timed-out approval run(s) closed, "
-                          "%s restarted, %s follow-up(s) left undone taken", len(published), len(decided),
-                          len(closed), len(restarted), len(follow_ups["taken"]))
+                          "%s restarted, %s follow-up(s) left undone taken, %s message(s) sent", len(published),
+                          len(decided), len(closed), len(restarted), len(follow_ups["taken"]), delivered.get("sent", 0))
     return {"published": published, "decided": decided, "timed_out": closed, "restarted": restarted,
-            "follow_ups": follow_ups, "renamed": renamed}
+            "follow_ups": follow_ups, "delivered": delivered, "renamed": renamed}

@@ -1,4 +1,7 @@
-"""Produce the final report in every language (HTML and PDF) into the site, then republish the site to link it."""
+"""Produce the final report in every language (HTML and PDF) into the site, then republish the site to link it.
+
+Named ``final_report`` (not ``report``): a worker loads this file as a script, with ``flows/`` first on
+its path, where a module ``report`` would hide the ``report`` package it imports."""
 
 from __future__ import annotations
 
