@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=5, ge=1, description="Attempts charged to a row before it is dead")
     outbox_backoff_seconds: float = Field(default=30.0, ge=0, description="First retry delay of a refused row")
     outbox_pool_size: int = Field(default=4, ge=1, le=64, description="SMTP connections a dispatcher sends over")
+    outbox_lease_seconds: float = Field(
+        default=120.0, ge=1, description="How long claimed rows stay a dispatcher's (at least 3 SMTP timeouts) "
+        "before another may deliver them, should it stop",
+    )
     outbox_pause_seconds: float = Field(default=15.0, ge=0, description="First pause of a channel found unreachable")
     outbox_pause_max_seconds: float = Field(default=300.0, ge=0, description="Longest pause of an unreachable channel")
     outbox_outage_escalation_seconds: float = Field(

@@ -191,7 +191,8 @@ def dispatch_pending(
     several processes at once.
     """
     settings = _holding_signing_key(settings or get_settings())
-    lease = timedelta(seconds=lease_seconds if lease_seconds is not None else max(120.0, 3 * settings.smtp_timeout_seconds))
+    lease = timedelta(seconds=lease_seconds if lease_seconds is not None
+                      else max(settings.outbox_lease_seconds, 3 * settings.smtp_timeout_seconds))
     report = DispatchReport()
     chat = ChatChannel(settings.smtp_timeout_seconds)
     secrets = _secrets(settings)

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from models import Engagement
 from models.outbox import OutboxMessage
 from notifications.mail_sink import MaildirHandler, running_smtp_server
-from notifications.mime import message_id_for
+from states.reply_address import message_id_for
 from states.approvals import record_decision
 from states.clock import SimulatedClock
 from states.follow_ups import unfinished
@@ -37,6 +37,7 @@ from tests.prefect_stack import prefect_stack, wait_until
 from tests.world import awaiting_approval, seeded
 
 KILLS = int(os.environ.get("ENGAGE_FOLLOW_UP_KILLS", "10"))
+LEASE = 15.0  # seconds a killed run's claimed rows stay its own (ENGAGE_OUTBOX_LEASE_SECONDS)
 CO_CHAIR = "swg11.incb@cochairs.example"  # SWG 1.1: any one co-chair decides
 QUIET = ("engine-relay", "dispatch-notifications", "reminder-sweep", "publish-website", "mail-intake")
 
@@ -122,7 +123,9 @@ def test_killed_follow_ups_send_one_invitation_each_time(postgres_db, tmp_path):
     settings = Settings(data_dir=tmp_path / "data", database_url=postgres_db.url)
     with running_smtp_server(sink) as smtp_port, prefect_stack(postgres_db.url, tmp_path, {
         "ENGAGE_DATABASE_URL": postgres_db.url, "ENGAGE_DATA_DIR": str(tmp_path / "data"),
+        "ENGAGE_SECRET_KEY": settings.signing_key().decode(),
         "ENGAGE_SMTP_HOST": "127.0.0.1", "ENGAGE_SMTP_PORT": str(smtp_port),
+        "ENGAGE_SMTP_TIMEOUT_SECONDS": str(LEASE / 3), "ENGAGE_OUTBOX_LEASE_SECONDS": str(LEASE),
     }) as stack, temporary_settings({PREFECT_API_URL: stack.env["PREFECT_API_URL"]}), \
             get_client(sync_client=True) as client, use_runtime(Runtime(settings, postgres_db, clock)):
         # Only what the test starts runs: no scheduled relay or dispatch, no alert runs for the crashes.
@@ -190,8 +193,8 @@ def test_killed_follow_ups_send_one_invitation_each_time(postgres_db, tmp_path):
             states = set(connection.scalars(select(Engagement.state).where(Engagement.id.in_(everyone))))
         assert states == {"invitation_sent"}
 
-        # The relay delivers what was left: queued rows at once, held rows once their lease (120 s) expires.
-        time.sleep(max(0.0, (last_kill + timedelta(seconds=121) - datetime.now(timezone.utc)).total_seconds()))
+        # The relay delivers what was left: queued rows at once, held rows once their lease expires.
+        time.sleep(max(0.0, (last_kill + timedelta(seconds=LEASE + 1) - datetime.now(timezone.utc)).total_seconds()))
         run_deployment("engine-relay/engine-relay", timeout=0)
         wait_until("every invitation sent", lambda: all(
             rows and rows[0].status == "sent" for rows in _invitation_rows(postgres_db, everyone).values()),
@@ -200,7 +203,8 @@ def test_killed_follow_ups_send_one_invitation_each_time(postgres_db, tmp_path):
     invitations = _invitation_rows(postgres_db, everyone)
     assert all(len(rows) == 1 for rows in invitations.values()), invitations
     delivered = [message["Message-ID"] for message in mailbox.Maildir(tmp_path / "Maildir", create=False)]
-    copies = {engagement: delivered.count(message_id_for(rows[0].dedupe_key)) for engagement, rows in invitations.items()}
+    copies = {engagement: delivered.count(message_id_for(settings.signing_key(), rows[0].dedupe_key))
+              for engagement, rows in invitations.items()}
     assert copies == {engagement: 1 for engagement in everyone}, copies
     attempts = {engagement: rows[0].attempts for engagement, rows in invitations.items()}
     print(f"{len(killed)} follow-up runs killed; attempts charged per invitation: "
