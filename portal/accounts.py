@@ -20,7 +20,7 @@ from states.errors import EngageError
 from website.i18n import N_, Phrase
 
 router = APIRouter()
-HOME = {Role.CO_CHAIR.value: "/pending", Role.SECRETARIAT.value: "/desk"}
+HOME = {Role.CO_CHAIR.value: "/pending", Role.SECRETARIAT.value: "/desk", sign_in.OBSERVER: "/desk"}
 
 
 @router.get("/signin", response_class=HTMLResponse)

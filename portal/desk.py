@@ -32,6 +32,7 @@ from portal.model_forms import form_data, form_fields
 from portal.web import Portal, portal_of
 from website.i18n import N_, Phrase
 from states import jobs
+from states.sign_in import OBSERVER, STAFF_ROLES
 from states.approvals import approval_status
 from states.desk_queue import SORT_LABELS, Filters, find_engagements, queue, staff_steps, waits_on
 from states.errors import EngageError, NotFoundError
@@ -47,16 +48,21 @@ PUBLISHED = "published"
 NO_KIND = N_("There is no kind of engagement \"%(kind)s\".")
 
 
-def require_staff(request: Request) -> str | Response:
-    """The signed-in staff member's e-mail; else the sign-in redirect (anonymous) or a 403 page saying why."""
+def require_staff(request: Request, *, acting: bool = False) -> str | Response:
+    """The signed-in staff member's e-mail; else the sign-in redirect (anonymous) or a 403 page saying why.
+
+    Read-only staff (``OBSERVER``) may read every desk page, not ``acting`` ones (a change, or a page that
+    is only a form for one); the pages they read show no form (``read_only`` in their context).
+    """
     portal = portal_of(request)
     who = portal.sessions.current(request)
     if who is None:
         return RedirectResponse("/signin", status_code=303)
     email, role = who
-    if role != Role.SECRETARIAT:
+    if role not in STAFF_ROLES or (acting and role == OBSERVER):
         return portal.render(request, "desk_forbidden.html", 403, email=email, role=role,
                              L=Labels(pick_language(request)))
+    request.state.read_only = role == OBSERVER
     return email
 
 
@@ -72,7 +78,7 @@ async def staff_post(request: Request, action: StaffAction, *args: Any) -> Respo
 
 
 def _as_staff(request: Request, form: FormData, action: StaffAction, args: tuple[Any, ...]) -> Response:
-    staff = require_staff(request)
+    staff = require_staff(request, acting=True)
     if isinstance(staff, Response):
         return staff
     if refusal := portal_of(request).csrf_refusal(request, form):
@@ -83,7 +89,8 @@ def _as_staff(request: Request, form: FormData, action: StaffAction, args: tuple
 def desk_page(request: Request, template: str, staff: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     portal = portal_of(request)
     return portal.render(request, template, status_code, email=staff, L=Labels(pick_language(request)),
-                         prefect_ui=(portal.settings.prefect_ui_url or "").rstrip("/"), **context)
+                         prefect_ui=(portal.settings.prefect_ui_url or "").rstrip("/"),
+                         read_only=getattr(request.state, "read_only", False), **context)
 
 
 def _actor(staff: str) -> dict[str, str]:
@@ -343,7 +350,7 @@ def approval_step(lifecycle: Lifecycle) -> TransitionSpec | None:
 @router.get("/desk/new", response_class=HTMLResponse)
 def choose_kind(request: Request) -> Response:
     """Which kind of engagement to create."""
-    staff = require_staff(request)
+    staff = require_staff(request, acting=True)
     if isinstance(staff, Response):
         return staff
     return desk_page(request, "desk_new.html", staff, lifecycles=LIFECYCLES)
@@ -371,7 +378,7 @@ def _creation_form(request: Request, staff: str, kind: str, status_code: int = 2
 @router.get("/desk/new/{kind}", response_class=HTMLResponse)
 def creation_form(request: Request, kind: str) -> Response:
     """The form for a new engagement of ``kind``, built from its details' input model."""
-    staff = require_staff(request)
+    staff = require_staff(request, acting=True)
     if isinstance(staff, Response):
         return staff
     if kind not in LIFECYCLES:

@@ -11,7 +11,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 
-from models.enums import RecommendationTopic, Role
+from models.enums import RecommendationTopic
 from states import uploads
 from portal.i18n import pick_language
 from portal.links import status_of
@@ -19,6 +19,7 @@ from portal.web import TOO_MANY, Portal, client_key, form_errors, portal_of
 from states import action_links, intake
 from states.errors import EngageError
 from states.form_messages import FieldProblem
+from states.sign_in import STAFF_ROLES
 from states.inputs import InputError
 from website.i18n import N_, Phrase
 
@@ -152,7 +153,7 @@ def download(request: Request, name: str) -> Response:
         return portal.refuse(request, Phrase.of(NO_FILE), 404, heading=NO_FILE)
     audience = intake.file_audience(portal.db, name)
     path = uploads.located(name, portal.settings.upload_dir)
-    allowed = audience == "public" or (audience == "staff" and portal.signed_in_as(request, Role.SECRETARIAT))
+    allowed = audience == "public" or (audience == "staff" and portal.signed_in_as(request, *STAFF_ROLES))
     if path is None or not allowed:
         return portal.refuse(request, Phrase.of(NO_FILE), 404, heading=NO_FILE)
     return FileResponse(path, media_type=uploads.KINDS[name.rsplit(".", 1)[1]], filename=name,

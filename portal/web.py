@@ -142,10 +142,10 @@ class Portal:
             return None
         return self.refuse(request, CSRF_FAILED, 403, heading=N_("The form could not be sent"))
 
-    def signed_in_as(self, request: Request, role: str) -> str | None:
-        """The e-mail of the person signed in with ``role``, or ``None``."""
+    def signed_in_as(self, request: Request, *roles: str) -> str | None:
+        """The e-mail of the person signed in with one of ``roles``, or ``None``."""
         who = self.sessions.current(request)
-        return who[0] if who is not None and who[1] == role else None
+        return who[0] if who is not None and who[1] in roles else None
 
 
 def portal_of(request: Request) -> Portal:

@@ -120,6 +120,31 @@ def test_anonymous_is_sent_to_sign_in_and_a_co_chair_is_told_why(world: PortalWo
     assert counts(world) == before
 
 
+def test_read_only_staff_read_every_desk_page_and_change_nothing(world: PortalWorld) -> None:
+    reader = "auditor@coalition.example"
+    portal = world.client.app.state.portal
+    portal.settings = portal.settings.model_copy(update={"readonly_staff_emails": [reader]})
+    engagement = new_engagement(world.db, "achievement", world.clock)
+    sign_in(world, reader)
+    for path in ("/desk", "/desk/engagements", "/desk/engagements.csv", f"/desk/engagements/{engagement}",
+                 "/desk/directory", "/desk/directory/1", "/desk/report"):
+        page = world.client.get(path)
+        assert page.status_code == 200, path
+        assert '<form method="post"' not in page.text.replace('<form method="post" action="/signout"', ""), path
+    assert 'href="/desk/new"' not in world.client.get("/desk").text
+    for path in ("/desk/new", "/desk/new/achievement"):  # pages that are only a form
+        refused = world.client.get(path)
+        assert refused.status_code == 403 and "read-only access" in refused.text, path
+    before = counts(world)
+    token = csrf_of(world.client.get("/desk").text)
+    for path in DESK_POSTS:
+        refused = world.client.post(path.replace("/1/", f"/{engagement}/"), data={"csrf": token, "version": "1"})
+        assert refused.status_code == 403 and "change nothing" in refused.text, path
+    assert counts(world) == before and _state(world, engagement) == "draft"
+    french = world.client.get("/desk/new?lang=fr")
+    assert french.status_code == 403 and "lecture seule" in french.text
+
+
 def test_every_desk_page_has_a_plain_title(world: PortalWorld) -> None:
     staff(world)
     for path, title in (("/desk", "Work queue"), ("/desk/directory", "Directory"), ("/desk/engagements", None),
