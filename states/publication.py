@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -26,6 +27,8 @@ from website.render import DEFAULT_PORTAL_URL, DEFAULT_SITE_URL, INDEX_PAGE_SIZE
 from website.view import FactValue, Section
 
 PUBLISHED = "published"
+#: Engagements read from the database at a time when publishing.
+PAGE = 500
 SUBMITTED_KINDS = ("recommendation", "achievement", "website_submission")
 TOPIC_LABELS = {
     "advocacy_campaigns": N_("Advocacy campaigns"),
@@ -62,10 +65,29 @@ def collect_published(source: Session | Database) -> tuple[list[PublishedItem], 
     if isinstance(source, Database):
         with source.transaction() as session:
             return collect_published(session)
-    session = source
-    engagements = session.scalars(select(Engagement).where(Engagement.state == PUBLISHED).order_by(Engagement.id)).all()
-    if not engagements:
-        return [], []
+    skipped: list[SkippedItem] = []
+    return list(stream_published(source, skipped)), skipped
+
+
+def stream_published(session: Session, skipped: list[SkippedItem], *, page: int = PAGE) -> Iterator[PublishedItem]:
+    """Every published engagement as an item, by engagement id, read ``page`` engagements at a time (so
+    that memory does not grow with the site); those that cannot be made into one go to ``skipped``, with why."""
+    swgs = {s.code: s for s in session.scalars(select(SubWorkingGroup))}
+    after = 0
+    while True:
+        engagements = session.scalars(
+            select(Engagement).where(Engagement.state == PUBLISHED, Engagement.id > after)
+            .order_by(Engagement.id).limit(page)
+        ).all()
+        if not engagements:
+            return
+        after = engagements[-1].id
+        yield from _items(session, engagements, swgs, skipped)
+
+
+def _items(session: Session, engagements: Sequence[Engagement], swgs: dict[str, SubWorkingGroup],
+           skipped: list[SkippedItem]) -> Iterator[PublishedItem]:
+    """``engagements`` as items, with their partners, reports, meetings and milestones (one query each)."""
     ids = [engagement.id for engagement in engagements]
     partners: dict[int, list[str]] = defaultdict(list)
     organizers: dict[int, list[str]] = defaultdict(list)
@@ -79,8 +101,8 @@ def collect_published(source: Session | Database) -> tuple[list[PublishedItem], 
         if name not in target[engagement_id]:
             target[engagement_id].append(name)
     reports = {r.engagement_id: r for r in session.scalars(select(DialogueReport).where(DialogueReport.engagement_id.in_(ids)))}
-    meetings = {m.id: m for m in session.scalars(select(Meeting).where(Meeting.id.in_({e.meeting_id for e in engagements if e.meeting_id})))}
-    swgs = {s.code: s for s in session.scalars(select(SubWorkingGroup))}
+    meeting_ids = {e.meeting_id for e in engagements if e.meeting_id}
+    meetings = {m.id: m for m in session.scalars(select(Meeting).where(Meeting.id.in_(meeting_ids)))} if meeting_ids else {}
     milestones: dict[int, set[str]] = defaultdict(set)
     for engagement_id, trigger in session.execute(
         select(TransitionLog.engagement_id, TransitionLog.trigger).where(
@@ -89,16 +111,15 @@ def collect_published(source: Session | Database) -> tuple[list[PublishedItem], 
         )
     ):
         milestones[engagement_id].add(trigger)
-    items: list[PublishedItem] = []
-    skipped: list[SkippedItem] = []
     for engagement in engagements:
         try:
-            items.append(_item(engagement, partners[engagement.id], organizers[engagement.id],
-                               reports.get(engagement.id), meetings.get(engagement.meeting_id),
-                               swgs.get(engagement.swg_code), milestones[engagement.id]))
+            item = _item(engagement, partners[engagement.id], organizers[engagement.id],
+                         reports.get(engagement.id), meetings.get(engagement.meeting_id),
+                         swgs.get(engagement.swg_code), milestones[engagement.id])
         except Exception as error:  # noqa: BLE001 - one engagement's bad data must not stop the others' pages
             skipped.append(SkippedItem(engagement.id, failure_reason(error)))
-    return items, skipped
+            continue
+        yield item
 
 
 def _published_at(engagement: Engagement) -> datetime:
@@ -219,8 +240,8 @@ def publish_site(db: Database, site_dir: Path, *, portal: str = DEFAULT_PORTAL_U
     published engagement that cannot be rendered is left off and reported in the result's ``skipped``;
     every other page is published.
     """
+    skipped: list[SkippedItem] = []
     with db.transaction() as session:
-        items, skipped = collect_published(session)
         context = site_context(session, portal_url=portal, today=today, site_url=site_url)
-    report = publish(site_dir, items, context, page_size=page_size)
+        report = publish(site_dir, stream_published(session, skipped), context, page_size=page_size)
     return replace(report, skipped=sorted([*skipped, *report.skipped]))
