@@ -13,7 +13,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -28,7 +28,10 @@ from website.view import FactValue, Section
 
 PUBLISHED = "published"
 #: Engagements read from the database at a time when publishing.
-PAGE = 500
+PAGE = 1000
+#: What an item is made of, of its engagement's row (read as plain rows: no ORM objects to build).
+_COLUMNS = (Engagement.id, Engagement.kind, Engagement.title, Engagement.details, Engagement.country,
+            Engagement.swg_code, Engagement.meeting_id, Engagement.updated_at)
 SUBMITTED_KINDS = ("recommendation", "achievement", "website_submission")
 TOPIC_LABELS = {
     "advocacy_campaigns": N_("Advocacy campaigns"),
@@ -75,38 +78,42 @@ def stream_published(session: Session, skipped: list[SkippedItem], *, page: int 
     swgs = {s.code: s for s in session.scalars(select(SubWorkingGroup))}
     after = 0
     while True:
-        engagements = session.scalars(
-            select(Engagement).where(Engagement.state == PUBLISHED, Engagement.id > after)
-            .order_by(Engagement.id).limit(page)
+        engagements = session.execute(
+            select(*_COLUMNS).where(Engagement.state == PUBLISHED, Engagement.id > after).order_by(Engagement.id).limit(page)
         ).all()
         if not engagements:
             return
+        yield from _items(session, engagements, after, swgs, skipped)
         after = engagements[-1].id
-        yield from _items(session, engagements, swgs, skipped)
 
 
-def _items(session: Session, engagements: Sequence[Engagement], swgs: dict[str, SubWorkingGroup],
+def _items(session: Session, engagements: Sequence[Row[Any]], after: int, swgs: dict[str, SubWorkingGroup],
            skipped: list[SkippedItem]) -> Iterator[PublishedItem]:
-    """``engagements`` as items, with their partners, reports, meetings and milestones (one query each)."""
-    ids = [engagement.id for engagement in engagements]
+    """``engagements`` (ids above ``after``, ascending) as items, with their partners, reports, meetings and
+    milestones: one query each, over the range of their ids (no list of ids to send)."""
+    ids = {engagement.id for engagement in engagements}
+    last = engagements[-1].id
     partners: dict[int, list[str]] = defaultdict(list)
     organizers: dict[int, list[str]] = defaultdict(list)
     for engagement_id, role, name in session.execute(
         select(Participant.engagement_id, Participant.role, Organization.name)
         .join(Organization, Organization.id == Participant.organization_id)
-        .where(Participant.engagement_id.in_(ids))
+        .where(Participant.engagement_id > after, Participant.engagement_id <= last)
         .order_by(Participant.id)
     ):
+        if engagement_id not in ids:
+            continue
         target = organizers if role in (ParticipantRole.ORGANIZER, ParticipantRole.HOST) else partners
         if name not in target[engagement_id]:
             target[engagement_id].append(name)
-    reports = {r.engagement_id: r for r in session.scalars(select(DialogueReport).where(DialogueReport.engagement_id.in_(ids)))}
+    reports = {r.engagement_id: r for r in session.scalars(
+        select(DialogueReport).where(DialogueReport.engagement_id > after, DialogueReport.engagement_id <= last))}
     meeting_ids = {e.meeting_id for e in engagements if e.meeting_id}
     meetings = {m.id: m for m in session.scalars(select(Meeting).where(Meeting.id.in_(meeting_ids)))} if meeting_ids else {}
     milestones: dict[int, set[str]] = defaultdict(set)
     for engagement_id, trigger in session.execute(
         select(TransitionLog.engagement_id, TransitionLog.trigger).where(
-            TransitionLog.engagement_id.in_(ids),
+            TransitionLog.engagement_id > after, TransitionLog.engagement_id <= last,
             TransitionLog.trigger.in_(("include_in_deliverable", "include_in_final_report")),
         )
     ):
@@ -122,13 +129,13 @@ def _items(session: Session, engagements: Sequence[Engagement], swgs: dict[str, 
         yield item
 
 
-def _published_at(engagement: Engagement) -> datetime:
+def _published_at(engagement: Row[Any]) -> datetime:
     stamp = (engagement.details or {}).get("published_at")
     moment = datetime.fromisoformat(stamp) if stamp else engagement.updated_at
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _item(engagement: Engagement, partners: list[str], organizers: list[str], report: DialogueReport | None,
+def _item(engagement: Row[Any], partners: list[str], organizers: list[str], report: DialogueReport | None,
           meeting: Meeting | None, swg: SubWorkingGroup | None, milestones: set[str]) -> PublishedItem:
     details: dict[str, Any] = dict(engagement.details or {})
     facts: dict[str, FactValue] = {}

@@ -152,6 +152,7 @@ def _environment(language: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # the templates do not change while the process runs: no stat per page
         extensions=["jinja2.ext.i18n"],
     )
     environment.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
@@ -188,9 +189,9 @@ _TEMPLATES_DIGEST = hashlib.sha256(b"".join(
 )).hexdigest()
 
 
-def _newest_first(view: ItemView) -> tuple[float, int]:
-    """The lists' order: newest first; ties by engagement id ascending."""
-    return (-view.item.published_at.timestamp(), view.item.engagement_id)
+def _age(view: ItemView) -> tuple[datetime, int]:
+    """The lists' order, reversed: the greater, the newer; ties by engagement id, the lower first."""
+    return (view.item.published_at, -view.item.engagement_id)
 
 
 @dataclass(frozen=True)
@@ -311,14 +312,14 @@ class _Site:
     by_kind: dict[str, list[ItemView]] = field(init=False, default_factory=dict)
     countries: dict[str, dict[str, list]] = field(init=False, default_factory=dict)
     industries: dict[str, dict[str, list]] = field(init=False, default_factory=dict)
-    #: The report links every page shows, as one string for the fingerprints.
-    reports_key: str = field(init=False)
+    #: The digest of what every page is made of: templates, catalogs, the site's address, the report links.
+    shared: hashlib._Hash = field(init=False)
 
     def fingerprint(self, language: str, path: str, *parts: str) -> str:
-        """What a page is made of: the templates and catalogs, its language and path, the report links and ``parts``."""
-        digest = hashlib.sha256(_TEMPLATES_DIGEST.encode())
-        for part in (language, path, self.base_url, self.reports_key, *parts):
-            digest.update(b"\0" + part.encode())
+        """What a page is made of: the templates and catalogs, the site's address, the report links, its
+        language and path, and ``parts``."""
+        digest = self.shared.copy()
+        digest.update("\0".join((language, path, *parts)).encode())
         return digest.hexdigest()
 
     @property
@@ -331,31 +332,33 @@ class _Site:
         return _Paged(folder, first, stem, views, self.page_size)
 
     def __post_init__(self) -> None:
-        self.reports_key = json.dumps(self.reports, sort_keys=True)
+        shared = (_TEMPLATES_DIGEST, self.base_url, json.dumps(self.reports, sort_keys=True))
+        self.shared = hashlib.sha256("\0".join(shared).encode())
 
     def list_items(self, views: list[ItemView]) -> None:
         """Sort ``views`` into the lists: by kind, and by country and industry with the partners of each."""
-        self.views = sorted(views, key=_newest_first)
+        self.views = sorted(views, key=_age, reverse=True)
         self.by_kind = {kind: [view for view in self.views if view.item.kind == kind] for kind in KINDS}
         self.countries = defaultdict(lambda: {"dialogues": [], "partners": [], "items": []})
         self.industries = defaultdict(lambda: {"partners": [], "items": []})
-        listed: set[tuple[str, str, object]] = set()  # (table, key, partner name or engagement id)
+        named: set[tuple[str, str, str]] = set()  # (table, key, partner name): each partner listed once
         for view in self.views:
+            placed: set[tuple[str, str]] = set()  # (table, key): each item listed once
             if view.item.country:
                 country = self.countries[view.item.country]
                 (country["dialogues"] if view.item.kind == "national_dialogue" else country["items"]).append(view)
-                listed.add(("country", view.item.country, view.item.engagement_id))
+                placed.add(("country", view.item.country))
             for profile in view.profiles:
                 for name, key, table in (("country", profile.country, self.countries),
                                          ("industry", profile.industry, self.industries)):
                     if not key:
                         continue
                     entry = table[key]
-                    if (name, key, profile.name) not in listed:
-                        listed.add((name, key, profile.name))
+                    if (name, key, profile.name) not in named:
+                        named.add((name, key, profile.name))
                         entry["partners"].append(profile)
-                    if (name, key, view.item.engagement_id) not in listed:
-                        listed.add((name, key, view.item.engagement_id))
+                    if (name, key) not in placed:
+                        placed.add((name, key))
                         entry["items"].append(view)
         for table in (self.countries, self.industries):
             for entry in table.values():
@@ -502,14 +505,22 @@ def _report_files(site_dir: Path) -> dict[str, list[str]]:
 def _write_if_changed(path: Path, content: bytes) -> bool:
     """Atomically replace `path` with `content` unless it already holds exactly these bytes.
 
+    A new file is written in place (no page links to it before `publish` writes the pages that do).
     Not synced to disk here: `publish` syncs once, before its manifest names the files.
     """
     try:
         if path.read_bytes() == content:
             return False
     except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            new = open(path, "xb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            new = open(path, "xb")  # noqa: SIM115
+        with new:
+            new.write(content)
+        os.chmod(path, 0o644)
+        return True
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as handle:
@@ -534,6 +545,15 @@ def _sync(paths: list[Path]) -> None:
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
+
+
+def _present_files(site_dir: Path) -> set[str]:
+    """The files now in ``site_dir``, by path relative to it (one directory listing per folder, no stat per file)."""
+    found: set[str] = set()
+    for folder, _, names in os.walk(site_dir):
+        relative = Path(folder).relative_to(site_dir).as_posix()
+        found.update(names if relative == "." else (f"{relative}/{name}" for name in names))
+    return found
 
 
 def _previous_files(site_dir: Path) -> dict[str, str]:
@@ -585,7 +605,9 @@ def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext
     assets |= _minisearch_assets()
     previous = _previous_files(site_dir)
     # A cached page counts only if its file is still there.
-    previous = {path: fingerprint for path, fingerprint in previous.items() if not fingerprint or (site_dir / path).is_file()}
+    present = _present_files(site_dir)
+    previous = {path: fingerprint for path, fingerprint in previous.items() if not fingerprint or path in present}
+    del present
     output = _Output(site_dir, previous)
     site = _Site(context, _report_files(site_dir), page_size, output)
     site_dir.mkdir(parents=True, exist_ok=True)
@@ -595,7 +617,7 @@ def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext
     profiles = {profile.name: profile for profile in context.partners}
     indexes = {language: _SearchIndex(language, site_dir / prefix(language) / "search-index.js") for language in LANGUAGES}
     listed: list[ItemView] = []
-    latest: list[tuple[tuple[float, int], ItemView]] = []  # a heap of the FEED_LATEST newest items, oldest on top
+    latest: list[tuple[tuple[datetime, int], ItemView]] = []  # a heap of the FEED_LATEST newest items, oldest on top
     seen: set[int] = set()
     skipped: list[SkippedItem] = []
     # Items first, then lists and feeds: no list links to a missing page.
@@ -615,26 +637,27 @@ def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext
             if not output.kept(path, fingerprint):
                 output.write(path, content or b"")
         listed.append(_listed(view))
-        order = (item.published_at.timestamp(), -item.engagement_id)
-        (heapq.heappush if len(latest) < FEED_LATEST else heapq.heappushpop)(latest, (order, view))
+        (heapq.heappush if len(latest) < FEED_LATEST else heapq.heappushpop)(latest, (_age(view), view))
     del seen
 
     site.list_items(listed)
     del listed
     newest = [view for _, view in sorted(latest, key=lambda entry: entry[0], reverse=True)]
-    for language in LANGUAGES:
-        site.lists(language, newest)
+    for language in LANGUAGES:  # each search index before the search page that loads it
         output.write(prefix(language) + "search-index.js", indexes.pop(language).content(site.views))
+        site.lists(language, newest)
     pages = sorted(name for name in output.made if name.endswith(".html"))
-    output.write("sitemap.xml", sitemap(pages, [name for names in site.reports.values() for name in names
-                                                if name.endswith(".html")], base=site.base_url))
+    pages += [name for names in site.reports.values() for name in names if name.endswith(".html")]
+    if not output.kept("sitemap.xml", site.fingerprint("", "sitemap.xml", *pages)):
+        output.write("sitemap.xml", sitemap(pages, [], base=site.base_url))
 
     removed = sorted(previous.keys() - output.made.keys())
     for relative in removed:
         (site_dir / relative).unlink(missing_ok=True)
     _sync([site_dir / name for name in output.written])  # on disk before the manifest says what they are made of
-    manifest = {path: output.made[path] for path in sorted(output.made)}
-    _write_if_changed(site_dir / MANIFEST, (json.dumps(manifest, indent=0) + "\n").encode("utf-8"))
+    if output.made != previous or not (site_dir / MANIFEST).is_file():
+        manifest = {path: output.made[path] for path in sorted(output.made)}
+        _write_if_changed(site_dir / MANIFEST, (json.dumps(manifest, indent=0) + "\n").encode("utf-8"))
 
     return SiteReport(
         pages_written=sorted(output.written),
