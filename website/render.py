@@ -448,34 +448,55 @@ class _Site:
 
 
 class _SearchIndex:
-    """The search index of one language, one document a line: documents of unchanged items are taken from
-    the previous index rather than made again from the item's text."""
+    """The search index of one language, one document a line, made as the items come without holding
+    their documents: each is written to a scratch file, or, for an item whose page did not change, taken
+    from the previous index at the end."""
 
-    _START = "window.ENGAGE_SEARCH_INDEX = [\n"
+    _START = b"window.ENGAGE_SEARCH_INDEX = [\n"
 
     def __init__(self, language: str, previous: Path) -> None:
         self.language = language
-        self.previous: dict[int, str] = {}
-        try:
-            lines = previous.read_text("ascii").splitlines()
-        except (FileNotFoundError, UnicodeDecodeError):
-            lines = []
-        for line in lines:
-            if line.startswith('{"id":'):
-                self.previous[int(line[6:line.index(",")])] = line.rstrip(",")
-        self.documents: dict[int, str] = {}
+        self.previous = previous
+        #: The items the previous index holds a document for.
+        self.indexed = set(_documents(previous, ids_only=True))
+        self.scratch = tempfile.TemporaryFile()  # noqa: SIM115 - closed by `content`
+        #: Where each item's document is in the scratch file (None: in the previous index).
+        self.places: dict[int, tuple[int, int] | None] = {}
 
     def add(self, view: ItemView, current: bool) -> None:
         """Index ``view``; ``current``: its page did not change, so its previous document (if any) still holds."""
         engagement_id = view.item.engagement_id
-        kept = self.previous.pop(engagement_id, None) if current else None
-        self.documents[engagement_id] = kept or _search_document(view, self.language)
+        if current and engagement_id in self.indexed:
+            self.places[engagement_id] = None
+            return
+        document = _search_document(view, self.language).encode("ascii")
+        self.places[engagement_id] = (self.scratch.tell(), len(document))
+        self.scratch.write(document)
 
     def content(self, order: list[ItemView]) -> bytes:
         """The index's script, its documents in the order of ``order``."""
-        lines = ",\n".join(self.documents[view.item.engagement_id] for view in order)
+        kept = _documents(self.previous) if None in self.places.values() else {}
+        lines = []
+        for view in order:
+            place = self.places[view.item.engagement_id]
+            if place is None:
+                lines.append(kept[view.item.engagement_id])
+            else:
+                self.scratch.seek(place[0])
+                lines.append(self.scratch.read(place[1]))
+        self.scratch.close()
         # A script, not a .json file, so that the search also works on pages opened from disk (file://).
-        return f"{self._START}{lines}{chr(10) if lines else ''}];\n".encode("ascii")
+        return self._START + b",\n".join(lines) + (b"\n" if lines else b"") + b"];\n"
+
+
+def _documents(index: Path, *, ids_only: bool = False) -> dict[int, bytes]:
+    """The documents of a search index written by `_SearchIndex`, by engagement id (``ids_only``: without them)."""
+    try:
+        lines = index.read_bytes().splitlines()
+    except FileNotFoundError:
+        return {}
+    return {int(line[6:line.index(b",")]): b"" if ids_only else line.rstrip(b",")
+            for line in lines if line.startswith(b'{"id":')}
 
 
 def _search_document(view: ItemView, language: str) -> str:
