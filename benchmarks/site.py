@@ -1,13 +1,17 @@
 """Benchmark of the website and the final report. Prints figures; not a test.
 
-1. Full regeneration of the site for N published items (default 10,000) in three languages, into
-   an empty folder; then republishing the same items (nothing to write); then publishing one new item.
+1. The site published from a database of N published engagements (default 10,000; SQLite, or a
+   scratch PostgreSQL database with ``--postgres URL``) in three languages: in full into an empty
+   folder; then again, nothing changed; then after one new engagement is published, twice. With
+   several sizes, each runs in its own process, so that each peak memory is its own.
 2. The final report (figures by SQL, charts, HTML; PDF) for a database of N engagements written
    straight into SQLite with their audit rows, and, with ``--demo-db``, for the demo's database.
 
     .venv/bin/python benchmarks/site.py                         # 10,000 items / engagements
     .venv/bin/python benchmarks/site.py --items 2000 --demo-db engage-data/engage.db
     .venv/bin/python benchmarks/site.py --items 1000 --site-only   # the website only
+    .venv/bin/python benchmarks/site.py --site-only --items 1000 10000 \
+        --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 Each figure is given as wall time and as the CPU time of this process (robust to a loaded machine),
 beside the disk's limit measured in the same run: writing the same bytes with plain open().write().
@@ -19,8 +23,12 @@ import argparse
 import os
 import random
 import resource
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -31,27 +39,65 @@ from models.db import Database
 from report.figures import year_figures
 from report.render import render_html, render_pdf
 from states.directory import load_sample
-from website import PartnerProfile, PublishedItem, SiteContext, publish
+from states.publication import publish_site
 from website.render import PRIORITY_INDUSTRIES
+
+from scratch_postgres import scratch_postgres  # benchmarks/, the script's folder
 from website.view import KINDS
 
 START = datetime(2024, 1, 1, 9, tzinfo=timezone.utc)
 COUNTRIES = ("MX", "FR", "TH", "NG", "GB", "CA", "US", "BR", "IN", "KE", "DE", "JP")
 
 
-def _items(count: int, partners: list[PartnerProfile]) -> list[PublishedItem]:
+def _engagement(number: int, organizations: list[int], chooser: random.Random) -> tuple[dict, dict | None, list[dict]]:
+    """Engagement ``number`` of every kind in turn, published, with the texts the site shows: its row, its
+    dialogue report (national dialogues) and its two partners."""
+    kind = KINDS[number % len(KINDS)]
+    at = START + timedelta(minutes=number * 37)
+    text = "Details of the engagement and of what was agreed. " * 6
+    details: dict = {
+        "national_dialogue": {},
+        "swg_presentation": {"topic": "Information sharing on precursor chemicals"},
+        "alliance_meeting": {"purpose": f"Purpose of meeting {number}.", "outcome": {"summary": text, "commitments": ["Share alerts."]}},
+        "private_sector_forum": {"focus": "banking_forum", "purpose": "Forum.", "outcome": {"summary": text}},
+        "toolkit_launch": {"url": "https://www.unodc.org/toolkit"},
+        "website_submission": {"media": "video", "summary": text, "url": "https://example.org/video"},
+        "recommendation": {"topic": "information_sharing", "text": text, "submitted_on": at.date().isoformat()},
+        "achievement": {"summary": text, "submitted_on": at.date().isoformat()},
+    }[kind]
+    row = {"kind": kind, "title": f"Engagement {number}: partners at work", "state": "published", "version": 3,
+           "swg_code": "2.2" if kind == "swg_presentation" else None,
+           "country": COUNTRIES[number % len(COUNTRIES)] if kind == "national_dialogue" else None,
+           "details": details, "created_at": at, "updated_at": at}
+    report = ({"held_on": at.date(), "organizing_agency": "Ministry of Health", "public_partners": 4, "private_partners": 9,
+               "narrative": text, "areas_of_discussion": ["Precursors", "Online sales"], "submitted_at": at}
+              if kind == "national_dialogue" else None)
+    partners = [{"organization_id": org, "role": "partner"} for org in chooser.sample(organizations, 2)]
+    return row, report, partners
+
+
+def _insert(db: Database, rows: list[tuple[dict, dict | None, list[dict]]]) -> None:
+    with db.transaction() as session:
+        ids = list(session.scalars(insert(Engagement).returning(Engagement.id, sort_by_parameter_order=True), [row for row, _, _ in rows]))
+        reports = [{**report, "engagement_id": engagement_id} for engagement_id, (_, report, _) in zip(ids, rows) if report]
+        if reports:
+            session.execute(insert(DialogueReport), reports)
+        session.execute(insert(Participant), [{**partner, "engagement_id": engagement_id}
+                                              for engagement_id, (_, _, partners) in zip(ids, rows) for partner in partners])
+
+
+def _populate_site(db: Database, count: int) -> list[int]:
+    """The reference data, 300 partners of 12 countries and six industries, and ``count`` published engagements."""
+    load_sample(db)
+    with db.transaction() as session:
+        organizations = list(session.scalars(
+            insert(Organization).returning(Organization.id),
+            [{"name": f"Partner {n}", "type": "partner", "industry": PRIORITY_INDUSTRIES[n % len(PRIORITY_INDUSTRIES)],
+              "country": COUNTRIES[n % len(COUNTRIES)]} for n in range(300)]))
     chooser = random.Random(7)
-    return [
-        PublishedItem(
-            engagement_id=number, kind=KINDS[number % len(KINDS)], title=f"Engagement {number}: partners at work",
-            published_at=START + timedelta(minutes=number * 37), country=chooser.choice(COUNTRIES),
-            summary=f"<p>Summary of engagement {number} with <strong>partners</strong>.</p>",
-            body="<p>" + "Details of the engagement and of what was agreed. " * 6 + "</p>",
-            partners=[partner.name for partner in chooser.sample(partners, 2)],
-            facts={"Organizing agency": "Ministry", "Held on": "2024-03-01"},
-        )
-        for number in range(1, count + 1)
-    ]
+    for first in range(1, count + 1, 1000):
+        _insert(db, [_engagement(number, organizations, chooser) for number in range(first, min(count, first + 999) + 1)])
+    return organizations
 
 
 class _Timer:
@@ -68,48 +114,64 @@ class _Timer:
         return f"{self.wall:6.1f} s wall, {self.cpu:6.1f} s CPU"
 
 
-def bench_site(count: int) -> None:
-    partners = [PartnerProfile(name=f"Partner {n}", country=COUNTRIES[n % len(COUNTRIES)],
-                               industry=PRIORITY_INDUSTRIES[n % len(PRIORITY_INDUSTRIES)]) for n in range(300)]
-    context = SiteContext(partners=partners)
-    items = _items(count, partners)
+def _peak() -> float:
+    """This process's peak resident memory so far, in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_site(count: int, url: str) -> None:
+    """Publish ``count`` engagements read from the database at ``url``: in full, again unchanged, then one new item twice."""
+    db = Database(url)
+    db.migrate()
+    organizations = _populate_site(db, count)
+    baseline = _peak()
     with tempfile.TemporaryDirectory() as folder:
         site = Path(folder) / "site"
+        print(f"site, {count:,} published items x 3 languages, {db.engine.dialect.name} "
+              f"(load average {os.getloadavg()[0]:.1f}):")
         with _Timer() as full:
-            first = publish(site, items, context)
-        contents = {path.relative_to(site): path.read_bytes() for path in site.rglob("*") if path.is_file()}
-        size = sum(len(content) for content in contents.values())
-        disk = _plain_write(Path(folder) / "plain", contents)
-        print(f"site, {count:,} published items x 3 languages (load average {os.getloadavg()[0]:.1f}):")
-        print(f"  full regeneration into an empty folder: {full}  ({len(first.pages_written):,} files, {size / 2**20:.0f} MiB)")
-        print(f"  the disk's limit, the same bytes by open().write(): {disk}  (regeneration: {full.wall / disk.wall:.1f}x)")
+            first = publish_site(db, site, today=date(2025, 1, 20))
+        after_full = _peak()
+        size, disk = _plain_write(site, Path(folder) / "plain", first.pages_written)
+        print(f"  full regeneration into an empty folder: {full}  ({len(first.pages_written):,} files, {size / 2**20:.0f} MiB; "
+              f"the same bytes by open().write(): {disk.wall:.1f} s wall, {full.wall / disk.wall:.1f}x)  "
+              f"load {os.getloadavg()[0]:.1f}")
         with _Timer() as unchanged:
-            same = publish(site, items, context)
-        print(f"  republishing, nothing changed:           {unchanged}  ({len(same.pages_written)} files written)")
+            same = publish_site(db, site, today=date(2025, 1, 20))
+        print(f"  republishing, nothing changed:           {unchanged}  ({len(same.pages_written)} files written)  "
+              f"load {os.getloadavg()[0]:.1f}")
+        chooser = random.Random(11)
         for number in (1, 2):
-            new = items[0].model_copy(update={"engagement_id": count + number,
-                                              "published_at": START + timedelta(days=400 + number)})
-            items = [*items, new]
+            row, report, partners = _engagement(count + number, organizations, chooser)
+            _insert(db, [({**row, "created_at": START + timedelta(days=800 + number),
+                           "updated_at": START + timedelta(days=800 + number)}, report, partners)])
             with _Timer() as incremental:
-                one = publish(site, items, context)
-            written = {Path(name): (site / name).read_bytes() for name in one.pages_written}
-            limit = _plain_write(Path(folder) / f"plain-{number}", written)
+                one = publish_site(db, site, today=date(2025, 1, 20))
+            _, limit = _plain_write(site, Path(folder) / f"plain-{number}", one.pages_written)
             print(f"  publishing one new item:                 {incremental}  ({len(one.pages_written)} files written: "
                   f"{', '.join(name for name in one.pages_written if not name.startswith(('es/', 'fr/')))} and es/, fr/; "
-                  f"the same bytes by open().write(): {limit.wall:.3f} s)")
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"  peak memory of this process so far: {peak:.0f} MiB")
+                  f"the same bytes by open().write(): {limit.wall:.3f} s)  load {os.getloadavg()[0]:.1f}")
+        print(f"  peak memory: {baseline:.0f} MiB before publishing (imports, the data written), "
+              f"{after_full:.0f} MiB after the full regeneration, {_peak():.0f} MiB at the end")
+    db.dispose()
 
 
-def _plain_write(folder: Path, contents: dict[Path, bytes]) -> _Timer:
-    """Write ``contents`` under ``folder`` with plain open().write(): what the disk allows, for comparison."""
-    with _Timer() as timer:
-        for relative, content in contents.items():
-            target = folder / relative
+def _plain_write(site: Path, folder: Path, names: list[str]) -> tuple[int, _Timer]:
+    """Write the files ``names`` of ``site`` again under ``folder`` with plain open().write(), one at a time:
+    what the disk allows, for comparison (only the writing is timed). Returns their size and the time."""
+    size, total = 0, _Timer()
+    total.wall = total.cpu = 0.0
+    for name in names:
+        content = (site / name).read_bytes()
+        size += len(content)
+        target = folder / name
+        with _Timer() as timer:
             target.parent.mkdir(parents=True, exist_ok=True)
             with open(target, "wb") as file:
                 file.write(content)
-    return timer
+        total.wall += timer.wall
+        total.cpu += timer.cpu
+    return size, total
 
 
 def _populate(db: Database, count: int) -> None:
@@ -171,22 +233,43 @@ def bench_report(db: Database, label: str, year: int) -> None:
           f"{len(figures.timeline):,} timeline rows)")
 
 
+@contextmanager
+def _site_database(postgres: str | None) -> Iterator[str]:
+    """A scratch database: on the PostgreSQL server at ``postgres``, else an SQLite file."""
+    if postgres:
+        with scratch_postgres(postgres, "engage_bench_site") as url:
+            yield url
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        yield f"sqlite:///{Path(folder) / 'site.db'}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--items", type=int, default=10_000, help="published items / engagements (default 10,000)")
+    parser.add_argument("--items", type=int, nargs="+", default=[10_000],
+                        help="published items / engagements; several sizes: each in its own process (default 10,000)")
+    parser.add_argument("--postgres", metavar="URL", help="publish from a scratch database on this PostgreSQL server "
+                        "(created and dropped by the run); default: an SQLite file")
     parser.add_argument("--demo-db", type=Path, help="the demo's SQLite database (engage-data/engage.db)")
     parser.add_argument("--site-only", action="store_true", help="the website only, not the final report")
     arguments = parser.parse_args()
+    if len(arguments.items) > 1:  # one process per size: each peak memory is its own
+        for count in arguments.items:
+            rest = [option for option in sys.argv[1:] if option not in ("--items", *map(str, arguments.items))]
+            subprocess.run([sys.executable, __file__, "--items", str(count), *rest], check=True)
+        return
+    count = arguments.items[0]
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
-    bench_site(arguments.items)
+    with _site_database(arguments.postgres) as url:
+        bench_site(count, url)
     if arguments.site_only:
         print(f"load average {os.getloadavg()[0]:.1f} at the end")
         return
     with tempfile.TemporaryDirectory() as folder:
         db = Database(f"sqlite:///{Path(folder) / 'bench.db'}")
         db.migrate()
-        _populate(db, arguments.items)
-        bench_report(db, f"{arguments.items:,} engagements", 2024)
+        _populate(db, count)
+        bench_report(db, f"{count:,} engagements", 2024)
         db.dispose()
     if arguments.demo_db:
         demo = Database(f"sqlite:///{arguments.demo_db.resolve()}")

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -26,6 +27,11 @@ from website.render import DEFAULT_PORTAL_URL, DEFAULT_SITE_URL, INDEX_PAGE_SIZE
 from website.view import FactValue, Section
 
 PUBLISHED = "published"
+#: Engagements read from the database at a time when publishing.
+PAGE = 1000
+#: What an item is made of, of its engagement's row (read as plain rows: no ORM objects to build).
+_COLUMNS = (Engagement.id, Engagement.kind, Engagement.title, Engagement.details, Engagement.country,
+            Engagement.swg_code, Engagement.meeting_id, Engagement.updated_at)
 SUBMITTED_KINDS = ("recommendation", "achievement", "website_submission")
 TOPIC_LABELS = {
     "advocacy_campaigns": N_("Advocacy campaigns"),
@@ -62,52 +68,74 @@ def collect_published(source: Session | Database) -> tuple[list[PublishedItem], 
     if isinstance(source, Database):
         with source.transaction() as session:
             return collect_published(session)
-    session = source
-    engagements = session.scalars(select(Engagement).where(Engagement.state == PUBLISHED).order_by(Engagement.id)).all()
-    if not engagements:
-        return [], []
-    ids = [engagement.id for engagement in engagements]
+    skipped: list[SkippedItem] = []
+    return list(stream_published(source, skipped)), skipped
+
+
+def stream_published(session: Session, skipped: list[SkippedItem], *, page: int = PAGE) -> Iterator[PublishedItem]:
+    """Every published engagement as an item, by engagement id, read ``page`` engagements at a time (so
+    that memory does not grow with the site); those that cannot be made into one go to ``skipped``, with why."""
+    swgs = {s.code: s for s in session.scalars(select(SubWorkingGroup))}
+    after = 0
+    while True:
+        engagements = session.execute(
+            select(*_COLUMNS).where(Engagement.state == PUBLISHED, Engagement.id > after).order_by(Engagement.id).limit(page)
+        ).all()
+        if not engagements:
+            return
+        yield from _items(session, engagements, after, swgs, skipped)
+        after = engagements[-1].id
+
+
+def _items(session: Session, engagements: Sequence[Row[Any]], after: int, swgs: dict[str, SubWorkingGroup],
+           skipped: list[SkippedItem]) -> Iterator[PublishedItem]:
+    """``engagements`` (ids above ``after``, ascending) as items, with their partners, reports, meetings and
+    milestones: one query each, over the range of their ids (no list of ids to send)."""
+    ids = {engagement.id for engagement in engagements}
+    last = engagements[-1].id
     partners: dict[int, list[str]] = defaultdict(list)
     organizers: dict[int, list[str]] = defaultdict(list)
     for engagement_id, role, name in session.execute(
         select(Participant.engagement_id, Participant.role, Organization.name)
         .join(Organization, Organization.id == Participant.organization_id)
-        .where(Participant.engagement_id.in_(ids))
+        .where(Participant.engagement_id > after, Participant.engagement_id <= last)
         .order_by(Participant.id)
     ):
+        if engagement_id not in ids:
+            continue
         target = organizers if role in (ParticipantRole.ORGANIZER, ParticipantRole.HOST) else partners
         if name not in target[engagement_id]:
             target[engagement_id].append(name)
-    reports = {r.engagement_id: r for r in session.scalars(select(DialogueReport).where(DialogueReport.engagement_id.in_(ids)))}
-    meetings = {m.id: m for m in session.scalars(select(Meeting).where(Meeting.id.in_({e.meeting_id for e in engagements if e.meeting_id})))}
-    swgs = {s.code: s for s in session.scalars(select(SubWorkingGroup))}
+    reports = {r.engagement_id: r for r in session.scalars(
+        select(DialogueReport).where(DialogueReport.engagement_id > after, DialogueReport.engagement_id <= last))}
+    meeting_ids = {e.meeting_id for e in engagements if e.meeting_id}
+    meetings = {m.id: m for m in session.scalars(select(Meeting).where(Meeting.id.in_(meeting_ids)))} if meeting_ids else {}
     milestones: dict[int, set[str]] = defaultdict(set)
     for engagement_id, trigger in session.execute(
         select(TransitionLog.engagement_id, TransitionLog.trigger).where(
-            TransitionLog.engagement_id.in_(ids),
+            TransitionLog.engagement_id > after, TransitionLog.engagement_id <= last,
             TransitionLog.trigger.in_(("include_in_deliverable", "include_in_final_report")),
         )
     ):
         milestones[engagement_id].add(trigger)
-    items: list[PublishedItem] = []
-    skipped: list[SkippedItem] = []
     for engagement in engagements:
         try:
-            items.append(_item(engagement, partners[engagement.id], organizers[engagement.id],
-                               reports.get(engagement.id), meetings.get(engagement.meeting_id),
-                               swgs.get(engagement.swg_code), milestones[engagement.id]))
+            item = _item(engagement, partners[engagement.id], organizers[engagement.id],
+                         reports.get(engagement.id), meetings.get(engagement.meeting_id),
+                         swgs.get(engagement.swg_code), milestones[engagement.id])
         except Exception as error:  # noqa: BLE001 - one engagement's bad data must not stop the others' pages
             skipped.append(SkippedItem(engagement.id, failure_reason(error)))
-    return items, skipped
+            continue
+        yield item
 
 
-def _published_at(engagement: Engagement) -> datetime:
+def _published_at(engagement: Row[Any]) -> datetime:
     stamp = (engagement.details or {}).get("published_at")
     moment = datetime.fromisoformat(stamp) if stamp else engagement.updated_at
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _item(engagement: Engagement, partners: list[str], organizers: list[str], report: DialogueReport | None,
+def _item(engagement: Row[Any], partners: list[str], organizers: list[str], report: DialogueReport | None,
           meeting: Meeting | None, swg: SubWorkingGroup | None, milestones: set[str]) -> PublishedItem:
     details: dict[str, Any] = dict(engagement.details or {})
     facts: dict[str, FactValue] = {}
@@ -220,8 +248,8 @@ def publish_site(db: Database, site_dir: Path, *, portal: str = DEFAULT_PORTAL_U
     published engagement that cannot be rendered is left off and reported in the result's ``skipped``;
     every other page is published.
     """
+    skipped: list[SkippedItem] = []
     with db.transaction() as session:
-        items, skipped = collect_published(session)
         context = site_context(session, portal_url=portal, today=today, site_url=site_url)
-    report = publish(site_dir, items, context, page_size=page_size)
+        report = publish(site_dir, stream_published(session, skipped), context, page_size=page_size)
     return replace(report, skipped=sorted([*skipped, *report.skipped]))

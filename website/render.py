@@ -8,7 +8,9 @@ every page is rendered from the same templates through the message catalogs of `
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import heapq
 import json
 import os
 import tempfile
@@ -63,6 +65,8 @@ FEED_LATEST = 50
 #: Items per page of a list (by kind, country, industry); the first page holds up to twice as many.
 INDEX_PAGE_SIZE = 50
 MANIFEST = ".engage-site.json"
+#: Up to this many files written, `publish` flushes each to disk; above, it flushes the file systems at once.
+SYNC_ONE_BY_ONE = 200
 REPORT_FOLDER = "report"
 
 _STATIC = Path(__file__).with_name("static")
@@ -148,6 +152,7 @@ def _environment(language: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # the templates do not change while the process runs: no stat per page
         extensions=["jinja2.ext.i18n"],
     )
     environment.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
@@ -186,9 +191,9 @@ _TEMPLATES_DIGEST = hashlib.sha256(b"".join(
 )).hexdigest()
 
 
-def _sorted(items: Iterable[PublishedItem]) -> list[PublishedItem]:
-    """Newest first; ties by engagement id ascending."""
-    return sorted(items, key=lambda item: (-item.published_at.timestamp(), item.engagement_id))
+def _age(view: ItemView) -> tuple[datetime, int]:
+    """The lists' order, reversed: the greater, the newer; ties by engagement id, the lower first."""
+    return (view.item.published_at, -view.item.engagement_id)
 
 
 @dataclass(frozen=True)
@@ -268,28 +273,55 @@ class _Section:
         return (self.title, repr(self.pager), *(view.digest for view in self.views))
 
 
+class _Output:
+    """The files of one publication, written as they are made: what was written, kept, and each page's fingerprint.
+
+    A page whose fingerprint is the one the previous publication recorded is neither rendered nor read again.
+    """
+
+    def __init__(self, site_dir: Path, previous: dict[str, str]) -> None:
+        self.site_dir = site_dir
+        self.previous = previous
+        #: Every file of this publication, with its page's fingerprint ('' for files compared by their bytes).
+        self.made: dict[str, str] = {}
+        self.written: list[str] = []
+        self.unchanged: list[str] = []
+
+    def kept(self, path: str, fingerprint: str) -> bool:
+        """Record ``path``'s fingerprint; True (and the page counted unchanged) if the page on disk is made of it."""
+        self.made[path] = fingerprint
+        if self.previous.get(path) == fingerprint:
+            self.unchanged.append(path)
+            return True
+        return False
+
+    def write(self, path: str, content: bytes) -> None:
+        """Make ``path`` hold ``content`` (rewritten only if its bytes change)."""
+        self.made.setdefault(path, "")
+        (self.written if _write_if_changed(self.site_dir / path, content) else self.unchanged).append(path)
+
+
 @dataclass
 class _Site:
-    """Everything the pages of one language are made from."""
+    """Everything the list pages of every language are made from: the items (newest first) without their bodies."""
 
-    views: list[ItemView]
     context: SiteContext
     reports: dict[str, list[str]]
     page_size: int
-    by_kind: dict[str, list[ItemView]] = field(init=False)
-    fingerprints: dict[str, str] = field(init=False)
-    #: Items whose pages could not be rendered, with why (see `pages`).
-    failed: dict[int, str] = field(init=False)
-    #: The report links every page shows, as one string for the fingerprints.
-    reports_key: str = field(init=False)
-    countries: dict[str, dict[str, list]] = field(init=False)
-    industries: dict[str, dict[str, list]] = field(init=False)
+    output: _Output
+    #: The items the lists show, newest first (see `list_items`).
+    views: list[ItemView] = field(init=False, default_factory=list)
+    by_kind: dict[str, list[ItemView]] = field(init=False, default_factory=dict)
+    countries: dict[str, dict[str, list]] = field(init=False, default_factory=dict)
+    industries: dict[str, dict[str, list]] = field(init=False, default_factory=dict)
+    #: The digest of what every page is made of: templates, catalogs, the site's address, the report links.
+    shared: hashlib._Hash = field(init=False)
 
     def fingerprint(self, language: str, path: str, *parts: str) -> str:
-        """What a page is made of: the templates and catalogs, its language and path, the report links and ``parts``."""
-        digest = hashlib.sha256(_TEMPLATES_DIGEST.encode())
-        for part in (language, path, self.base_url, self.reports_key, *parts):
-            digest.update(b"\0" + part.encode())
+        """What a page is made of: the templates and catalogs, the site's address, the report links, its
+        language and path, and ``parts``."""
+        digest = self.shared.copy()
+        digest.update("\0".join((language, path, *parts)).encode())
         return digest.hexdigest()
 
     @property
@@ -302,62 +334,77 @@ class _Site:
         return _Paged(folder, first, stem, views, self.page_size)
 
     def __post_init__(self) -> None:
-        self.fingerprints = {}
-        self.failed = {}
-        self.reports_key = json.dumps(self.reports, sort_keys=True)
+        shared = (_TEMPLATES_DIGEST, self.base_url, json.dumps(self.reports, sort_keys=True))
+        self.shared = hashlib.sha256("\0".join(shared).encode())
+
+    def list_items(self, views: list[ItemView]) -> None:
+        """Sort ``views`` into the lists: by kind, and by country and industry with the partners of each."""
+        self.views = sorted(views, key=_age, reverse=True)
         self.by_kind = {kind: [view for view in self.views if view.item.kind == kind] for kind in KINDS}
         self.countries = defaultdict(lambda: {"dialogues": [], "partners": [], "items": []})
         self.industries = defaultdict(lambda: {"partners": [], "items": []})
-        listed: set[tuple[str, str, object]] = set()  # (table, key, partner name or engagement id)
+        named: set[tuple[str, str, str]] = set()  # (table, key, partner name): each partner listed once
         for view in self.views:
+            placed: set[tuple[str, str]] = set()  # (table, key): each item listed once
             if view.item.country:
                 country = self.countries[view.item.country]
                 (country["dialogues"] if view.item.kind == "national_dialogue" else country["items"]).append(view)
-                listed.add(("country", view.item.country, view.item.engagement_id))
+                placed.add(("country", view.item.country))
             for profile in view.profiles:
                 for name, key, table in (("country", profile.country, self.countries),
                                          ("industry", profile.industry, self.industries)):
                     if not key:
                         continue
                     entry = table[key]
-                    if (name, key, profile.name) not in listed:
-                        listed.add((name, key, profile.name))
+                    if (name, key, profile.name) not in named:
+                        named.add((name, key, profile.name))
                         entry["partners"].append(profile)
-                    if (name, key, view.item.engagement_id) not in listed:
-                        listed.add((name, key, view.item.engagement_id))
+                    if (name, key) not in placed:
+                        placed.add((name, key))
                         entry["items"].append(view)
         for table in (self.countries, self.industries):
             for entry in table.values():
                 entry["partners"].sort(key=lambda profile: profile.name.casefold())
 
-    def pages(self, language: str, previous: dict[str, str]) -> dict[str, bytes | None]:
-        """Every HTML page and feed of ``language``, by path relative to the site folder.
+    def render(self, language: str, path: str, template: str, **context: object) -> bytes:
+        """``template`` rendered as the page ``path`` of ``language``."""
+        depth = path.count("/") + (1 if language != "en" else 0)
+        return _ENVIRONMENTS[language].get_template(template).render(
+            here=path, root="../" * depth, home="../" * depth + prefix(language), reports=self.reports,
+            site_url=self.base_url, **context
+        ).encode("utf-8")
 
-        An item or list page whose fingerprint is the one in ``previous`` is not rendered again (None).
-        Item pages come first: if one cannot be rendered, its item goes into ``failed`` and only the
-        item pages are returned (`publish` then renders the site again without that item).
+    def page(self, language: str, path: str, template: str, made_of: tuple[str, ...] | None = None,
+             **context: object) -> None:
+        """Write ``template`` as ``path``, unless the page is already made of the same ``made_of`` (fingerprint)."""
+        full = prefix(language) + path
+        if made_of is not None and self.output.kept(full, self.fingerprint(language, path, *made_of)):
+            return
+        self.output.write(full, self.render(language, path, template, **context))
+
+    def item_pages(self, view: ItemView) -> dict[str, tuple[str, bytes | None]]:
+        """The item's page in every language, by path: (fingerprint, bytes, or None when the page on disk is current).
+
+        Raises whatever rendering the item raises: nothing of it is written then.
         """
-        environment = _ENVIRONMENTS[language]
-        gettext = translations(language).gettext
-        files: dict[str, bytes | None] = {}
+        pages: dict[str, tuple[str, bytes | None]] = {}
+        for language in LANGUAGES:
+            fingerprint = self.fingerprint(language, view.item.path, view.digest)
+            full = prefix(language) + view.item.path
+            current = self.output.previous.get(full) == fingerprint
+            pages[full] = (fingerprint, None if current else self.render(language, view.item.path, "item.html", view=view))
+        return pages
 
-        def page(path: str, template: str, made_of: tuple[str, ...] | None = None, **context: object) -> None:
-            """Render ``template`` into ``path``, unless the page is already made of the same ``made_of`` (fingerprint)."""
-            if made_of is not None:
-                fingerprint = self.fingerprint(language, path, *made_of)
-                self.fingerprints[prefix(language) + path] = fingerprint
-                if previous.get(prefix(language) + path) == fingerprint:
-                    files[prefix(language) + path] = None
-                    return
-            depth = path.count("/") + (1 if language != "en" else 0)
-            html = environment.get_template(template).render(
-                here=path, root="../" * depth, home="../" * depth + prefix(language), reports=self.reports,
-                site_url=self.base_url, **context
-            )
-            files[prefix(language) + path] = html.encode("utf-8")
+    def lists(self, language: str, latest: list[ItemView]) -> None:
+        """Every list page of ``language`` (by kind, country, industry), its home, search page and feeds.
+
+        ``latest``: the newest items, whole (the feeds show their content).
+        """
+        gettext = translations(language).gettext
+        page = functools.partial(self.page, language)
 
         def first_page(paged: _Paged, title: str) -> _Section:
-            """The first page of ``paged`` as its section; renders its archive pages."""
+            """The first page of ``paged`` as its section; writes its archive pages."""
             for number in range(1, paged.archived + 1):
                 path, section = paged.folder + paged.name(number), _Section(title, paged.views_on(number), paged.pager(number))
                 page(path, "archive.html", section.parts(), number=number, section=section)
@@ -366,13 +413,6 @@ class _Site:
         def partners(entry: dict[str, list]) -> tuple[str, ...]:
             return tuple(profile.model_dump_json() for profile in entry["partners"])
 
-        for view in self.views:
-            try:
-                page(view.item.path, "item.html", (view.digest,), view=view)
-            except Exception as error:  # noqa: BLE001 - one item that cannot be rendered must not stop the site
-                self.failed[view.item.engagement_id] = failure_reason(error)
-        if self.failed:
-            return files
         for kind in KINDS:
             listed = first_page(self.paged(f"{kind}/", "index.html", "page-", self.by_kind[kind]), gettext(KIND_TITLES[kind]))
             page(f"{kind}/index.html", "kind_index.html", listed.parts(), section=listed)
@@ -400,34 +440,78 @@ class _Site:
         page("index.html", "home.html", views=self.views[:HOME_LATEST], counts={k: len(v) for k, v in self.by_kind.items()},
              windows=windows, forms=SUBMISSION_FORMS, portal=self.context.portal_url.rstrip("/"), today=self.context.today)
         page("search.html", "search.html")
-        files[prefix(language) + "search-index.js"] = _search_index(self.views, language)
-        files[prefix(language) + "feed.json"] = json_feed(
-            self.views[:FEED_LATEST], title=translations(language).gettext(SITE_TITLE), language=language,
-            base=self.base_url + prefix(language),
-            kind_titles={kind: translations(language).gettext(title) for kind, title in KIND_TITLES.items()},
-        )
-        files[prefix(language) + "atom.xml"] = atom_feed(
-            self.views[:FEED_LATEST], title=translations(language).gettext(SITE_TITLE), language=language,
-            base=self.base_url + prefix(language),
-        )
-        return files
+        title = gettext(SITE_TITLE)
+        self.output.write(prefix(language) + "feed.json", json_feed(
+            latest, title=title, language=language, base=self.base_url + prefix(language),
+            kind_titles={kind: gettext(kind_title) for kind, kind_title in KIND_TITLES.items()},
+        ))
+        self.output.write(prefix(language) + "atom.xml", atom_feed(
+            latest, title=title, language=language, base=self.base_url + prefix(language)))
 
 
-def _search_index(views: list[ItemView], language: str) -> bytes:
+class _SearchIndex:
+    """The search index of one language, one document a line, made as the items come without holding
+    their documents: each is written to a scratch file, or, for an item whose page did not change, taken
+    from the previous index at the end."""
+
+    _START = b"window.ENGAGE_SEARCH_INDEX = [\n"
+
+    def __init__(self, language: str, previous: Path) -> None:
+        self.language = language
+        self.previous = previous
+        #: The items the previous index holds a document for.
+        self.indexed = set(_documents(previous, ids_only=True))
+        self.scratch = tempfile.TemporaryFile()  # noqa: SIM115 - closed by `content`
+        #: Where each item's document is in the scratch file (None: in the previous index).
+        self.places: dict[int, tuple[int, int] | None] = {}
+
+    def add(self, view: ItemView, current: bool) -> None:
+        """Index ``view``; ``current``: its page did not change, so its previous document (if any) still holds."""
+        engagement_id = view.item.engagement_id
+        if current and engagement_id in self.indexed:
+            self.places[engagement_id] = None
+            return
+        document = _search_document(view, self.language).encode("ascii")
+        self.places[engagement_id] = (self.scratch.tell(), len(document))
+        self.scratch.write(document)
+
+    def content(self, order: list[ItemView]) -> bytes:
+        """The index's script, its documents in the order of ``order``."""
+        kept = _documents(self.previous) if None in self.places.values() else {}
+        lines = []
+        for view in order:
+            place = self.places[view.item.engagement_id]
+            if place is None:
+                lines.append(kept[view.item.engagement_id])
+            else:
+                self.scratch.seek(place[0])
+                lines.append(self.scratch.read(place[1]))
+        self.scratch.close()
+        # A script, not a .json file, so that the search also works on pages opened from disk (file://).
+        return self._START + b",\n".join(lines) + (b"\n" if lines else b"") + b"];\n"
+
+
+def _documents(index: Path, *, ids_only: bool = False) -> dict[int, bytes]:
+    """The documents of a search index written by `_SearchIndex`, by engagement id (``ids_only``: without them)."""
+    try:
+        lines = index.read_bytes().splitlines()
+    except FileNotFoundError:
+        return {}
+    return {int(line[6:line.index(b",")]): b"" if ids_only else line.rstrip(b",")
+            for line in lines if line.startswith(b'{"id":')}
+
+
+def _search_document(view: ItemView, language: str) -> str:
+    """One item's search document, as one line of JSON with no markup, even inside strings."""
     gettext = translations(language).gettext
-    documents = [
-        {
-            "id": view.item.engagement_id, "url": view.item.path, "title": view.item.title,
-            "kind": gettext(KIND_TITLES[view.item.kind]), "partners": " ".join(view.item.partners),
-            "country": country_name(view.item.country, language) if view.item.country else "",
-            "text": view.search_text(language),
-        }
-        for view in views
-    ]
-    # A script, not a .json file, so that the search also works on pages opened from disk (file://).
-    payload = json.dumps(documents, ensure_ascii=True, separators=(",", ":"))
-    payload = payload.replace("<", "\\u003c").replace(">", "\\u003e")  # no markup, even inside strings
-    return f"window.ENGAGE_SEARCH_INDEX = {payload};\n".encode("ascii")
+    document = {
+        "id": view.item.engagement_id, "url": view.item.path, "title": view.item.title,
+        "kind": gettext(KIND_TITLES[view.item.kind]), "partners": " ".join(view.item.partners),
+        "country": country_name(view.item.country, language) if view.item.country else "",
+        "text": view.search_text(language),
+    }
+    line = json.dumps(document, ensure_ascii=True, separators=(",", ":"))
+    return line.replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 def _report_files(site_dir: Path) -> dict[str, list[str]]:
@@ -442,19 +526,28 @@ def _report_files(site_dir: Path) -> dict[str, list[str]]:
 
 
 def _write_if_changed(path: Path, content: bytes) -> bool:
-    """Atomically replace `path` with `content` unless it already holds exactly these bytes."""
+    """Atomically replace `path` with `content` unless it already holds exactly these bytes.
+
+    A new file is written in place (no page links to it before `publish` writes the pages that do).
+    Not synced to disk here: `publish` syncs once, before its manifest names the files.
+    """
     try:
         if path.read_bytes() == content:
             return False
     except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            new = open(path, "xb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            new = open(path, "xb")  # noqa: SIM115
+        with new:
+            new.write(content)
+        os.chmod(path, 0o644)
+        return True
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.chmod(temporary, 0o644)  # mkstemp makes 0600; a web server must be able to read the page
         os.replace(temporary, path)
     except BaseException:
@@ -463,8 +556,31 @@ def _write_if_changed(path: Path, content: bytes) -> bool:
     return True
 
 
+def _sync(paths: list[Path]) -> None:
+    """Flush ``paths`` to disk: one by one when they are few, else every file system at once (cheaper than
+    thousands of journal commits)."""
+    if len(paths) > SYNC_ONE_BY_ONE:
+        os.sync()
+        return
+    for path in paths:
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def _present_files(site_dir: Path) -> set[str]:
+    """The files now in ``site_dir``, by path relative to it (one directory listing per folder, no stat per file)."""
+    found: set[str] = set()
+    for folder, _, names in os.walk(site_dir):
+        relative = Path(folder).relative_to(site_dir).as_posix()
+        found.update(names if relative == "." else (f"{relative}/{name}" for name in names))
+    return found
+
+
 def _previous_files(site_dir: Path) -> dict[str, str]:
-    """The files the last `publish` wrote (the only files we ever delete), with the item pages' fingerprints."""
+    """The files the last `publish` wrote (the only files we ever delete), with the pages' fingerprints."""
     try:
         manifest = json.loads((site_dir / MANIFEST).read_text("utf-8"))
     except (FileNotFoundError, ValueError):
@@ -481,72 +597,103 @@ def _minisearch_assets() -> dict[str, bytes]:
                                 "run `make assets`") from None
 
 
+def _listed(view: ItemView) -> ItemView:
+    """``view`` as the lists show it: without the body, sections, facts and links, which only its own page shows."""
+    item = view.item.model_copy(update={"body": "", "sections": [], "facts": {}, "links": []})
+    return ItemView(item, view.profiles, view.digest)
+
+
 def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext | None = None, *,
             page_size: int = INDEX_PAGE_SIZE) -> SiteReport:
     """Make the site hold exactly `items`, in every language.
 
-    Writes or refreshes each item's pages, the per-kind, per-country and per-industry pages (their
-    lists on pages of ``page_size`` items, see `_Paged`), the home pages, search indexes, feeds and
-    the sitemap, then removes the files of the previous publication that are no longer produced
-    (withdrawn items, fewer pages). Idempotent: a file whose bytes would not change is not
-    rewritten, and item and archive pages whose inputs did not change are not even rendered. An item
-    that cannot be rendered is left off every page and reported in ``SiteReport.skipped``. Raises
-    ValueError, before touching the folder, if two items share an engagement id or ``page_size`` is
-    not positive; FileNotFoundError, before touching it too, if MiniSearch is not installed.
+    Writes or refreshes each item's pages as the items come (``items`` may be a stream read from the
+    database page by page: only what the lists show of each item is kept), then the per-kind,
+    per-country and per-industry pages (their lists on pages of ``page_size`` items, see `_Paged`),
+    the home pages, search indexes, feeds and the sitemap, then removes the files of the previous
+    publication that are no longer produced (withdrawn items, fewer pages). Idempotent: a file whose
+    bytes would not change is not rewritten, and item and archive pages whose inputs did not change
+    are not even rendered. An item that cannot be rendered is left off every page and reported in
+    ``SiteReport.skipped``. Raises ValueError if two items share an engagement id (before touching the
+    folder when ``items`` is a list) or, before touching it, if ``page_size`` is not positive;
+    FileNotFoundError, before touching it too, if MiniSearch is not installed.
     """
     if page_size < 1:
         raise ValueError(f"page_size must be at least 1, not {page_size}")
+    if isinstance(items, list):
+        _refuse_duplicates(Counter(item.engagement_id for item in items))
     site_dir = Path(site_dir)
     context = context or SiteContext()
-    ordered = _sorted(items)
-    counts = Counter(item.engagement_id for item in ordered)
+    assets: dict[str, bytes] = {f"assets/{path.name}": path.read_bytes() for path in sorted(_STATIC.iterdir())}
+    assets |= _minisearch_assets()
+    previous = _previous_files(site_dir)
+    # A cached page counts only if its file is still there.
+    present = _present_files(site_dir)
+    previous = {path: fingerprint for path, fingerprint in previous.items() if not fingerprint or path in present}
+    del present
+    output = _Output(site_dir, previous)
+    site = _Site(context, _report_files(site_dir), page_size, output)
+    site_dir.mkdir(parents=True, exist_ok=True)
+    for name, content in assets.items():
+        output.write(name, content)
+
+    profiles = {profile.name: profile for profile in context.partners}
+    indexes = {language: _SearchIndex(language, site_dir / prefix(language) / "search-index.js") for language in LANGUAGES}
+    listed: list[ItemView] = []
+    latest: list[tuple[tuple[datetime, int], ItemView]] = []  # a heap of the FEED_LATEST newest items, oldest on top
+    seen: set[int] = set()
+    skipped: list[SkippedItem] = []
+    # Items first, then lists and feeds: no list links to a missing page.
+    for item in items:
+        if item.engagement_id in seen:
+            _refuse_duplicates(Counter([item.engagement_id, item.engagement_id]))
+        seen.add(item.engagement_id)
+        view = ItemView.of(item, profiles)
+        try:
+            pages = site.item_pages(view)
+            for index in indexes.values():
+                index.add(view, current=all(content is None for _, content in pages.values()))
+        except Exception as error:  # noqa: BLE001 - one item that cannot be rendered must not stop the site
+            skipped.append(SkippedItem(item.engagement_id, failure_reason(error)))
+            continue
+        for path, (fingerprint, content) in pages.items():
+            if not output.kept(path, fingerprint):
+                output.write(path, content or b"")
+        listed.append(_listed(view))
+        (heapq.heappush if len(latest) < FEED_LATEST else heapq.heappushpop)(latest, (_age(view), view))
+    del seen
+
+    site.list_items(listed)
+    del listed
+    newest = [view for _, view in sorted(latest, key=lambda entry: entry[0], reverse=True)]
+    for language in LANGUAGES:  # each search index before the search page that loads it
+        output.write(prefix(language) + "search-index.js", indexes.pop(language).content(site.views))
+        site.lists(language, newest)
+    pages = sorted(name for name in output.made if name.endswith(".html"))
+    pages += [name for names in site.reports.values() for name in names if name.endswith(".html")]
+    if not output.kept("sitemap.xml", site.fingerprint("", "sitemap.xml", *pages)):
+        output.write("sitemap.xml", sitemap(pages, [], base=site.base_url))
+
+    removed = sorted(previous.keys() - output.made.keys())
+    for relative in removed:
+        (site_dir / relative).unlink(missing_ok=True)
+    _sync([site_dir / name for name in output.written])  # on disk before the manifest says what they are made of
+    if output.made != previous or not (site_dir / MANIFEST).is_file():
+        manifest = {path: output.made[path] for path in sorted(output.made)}
+        _write_if_changed(site_dir / MANIFEST, (json.dumps(manifest, indent=0) + "\n").encode("utf-8"))
+
+    return SiteReport(
+        pages_written=sorted(output.written),
+        pages_unchanged=sorted(output.unchanged),
+        pages_removed=removed,
+        index_path=site_dir / "index.html",
+        items=len(site.views),
+        skipped=sorted(skipped),
+    )
+
+
+def _refuse_duplicates(counts: Counter[int]) -> None:
+    """ValueError naming the engagement ids counted more than once."""
     duplicates = sorted(engagement_id for engagement_id, count in counts.items() if count > 1)
     if duplicates:
         raise ValueError(f"engagement ids given more than once: {duplicates}")
-
-    profiles = {profile.name: profile for profile in context.partners}
-    views = [ItemView.of(item, profiles) for item in ordered]
-    skipped: list[SkippedItem] = []
-    previous = _previous_files(site_dir)
-    # A cached page counts only if its file is still there.
-    previous = {path: fingerprint for path, fingerprint in previous.items() if not fingerprint or (site_dir / path).is_file()}
-    reports = _report_files(site_dir)
-    assets: dict[str, bytes | None] = {f"assets/{path.name}": path.read_bytes() for path in sorted(_STATIC.iterdir())}
-    assets |= _minisearch_assets()
-    while True:  # an item page that fails: that item is left out and the site rendered again (no list names it)
-        site = _Site(views, context, reports, page_size)
-        files = dict(assets)
-        for language in LANGUAGES:
-            files |= site.pages(language, previous)
-            if site.failed:
-                break
-        if not site.failed:
-            break
-        skipped += [SkippedItem(engagement_id, reason) for engagement_id, reason in site.failed.items()]
-        views = [view for view in views if view.item.engagement_id not in site.failed]
-    pages = sorted(name for name in files if name.endswith(".html"))
-    files["sitemap.xml"] = sitemap(pages, [name for names in site.reports.values() for name in names if name.endswith(".html")],
-                                   base=site.base_url)
-
-    site_dir.mkdir(parents=True, exist_ok=True)
-    written: list[str] = []
-    unchanged: list[str] = []
-    # Items first (they come first in `files`), then indexes and feeds: no index links to a missing page.
-    for relative, content in files.items():
-        changed = content is not None and _write_if_changed(site_dir / relative, content)
-        (written if changed else unchanged).append(relative)
-
-    removed = sorted(previous.keys() - files.keys())
-    for relative in removed:
-        (site_dir / relative).unlink(missing_ok=True)
-    manifest = {path: site.fingerprints.get(path, "") for path in sorted(files)}
-    _write_if_changed(site_dir / MANIFEST, (json.dumps(manifest, indent=0) + "\n").encode("utf-8"))
-
-    return SiteReport(
-        pages_written=sorted(written),
-        pages_unchanged=sorted(unchanged),
-        pages_removed=removed,
-        index_path=site_dir / "index.html",
-        items=len(views),
-        skipped=sorted(skipped),
-    )

@@ -11,7 +11,7 @@ import html as html_lib
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Annotated, Literal, get_args
 
 import nh3
@@ -171,9 +171,15 @@ class ItemView:
 
     @classmethod
     def of(cls, item: PublishedItem, profiles: dict[str, PartnerProfile]) -> ItemView:
-        shown = tuple(profiles.get(name, PartnerProfile(name=name)) for name in item.partners)
-        digest = hashlib.sha256("\0".join((item.model_dump_json(), *(p.model_dump_json() for p in shown))).encode())
+        shown = tuple(profiles.get(name) or PartnerProfile(name=name) for name in item.partners)
+        digest = hashlib.sha256("\0".join((item.model_dump_json(), *map(_profile_json, shown))).encode())
         return cls(item, shown, digest.hexdigest())
+
+
+@lru_cache(maxsize=4096)
+def _profile_json(profile: PartnerProfile) -> str:
+    """A profile as JSON, made once per profile however many items name it."""
+    return profile.model_dump_json()
 
 
 def _safe(partner_text: str) -> Markup:
