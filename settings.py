@@ -128,7 +128,8 @@ class Settings(BaseSettings):
         default=None, description="The mailbox's address; when set, mails that ask an answer carry Reply-To: its +token form",
     )
 
-    _lists = field_validator("chat_urls", "prefect_form_trusted", "staff_emails", mode="before")(_listed)
+    _lists = field_validator("chat_urls", "prefect_form_trusted", "staff_emails", "readonly_staff_emails",
+                             mode="before")(_listed)
 
     @field_validator("database_url")
     @classmethod
@@ -154,7 +155,7 @@ class Settings(BaseSettings):
             raise ValueError(f"item(s) {', '.join(bad)} not an apprise URL (scheme://...)")
         return value
 
-    @field_validator("staff_emails", "prefect_form_trusted")
+    @field_validator("staff_emails", "readonly_staff_emails", "prefect_form_trusted")
     @classmethod
     def _addresses(cls, value: list[str]) -> list[str]:
         bad = [str(number) for number, address in enumerate(value, 1) if "@" not in address and address != "*"]
