@@ -462,6 +462,11 @@ def report(format: str, lang: str, out: Path | None, year: int | None) -> None:
     console.print(f"final report {written.year} ({lang}, {format}): {written.path}")
 
 
+def _interrupt(*_: object) -> None:
+    """SIGTERM handled as Ctrl-C: a long-running command stops between two rounds of work."""
+    raise KeyboardInterrupt
+
+
 def _run_job(job: str) -> None:
     """Run one of the scheduled jobs once, now, as the flow would (without Prefect), and print what it did."""
     from settings import get_settings
@@ -473,9 +478,34 @@ def _run_job(job: str) -> None:
 
 
 @app.command()
-def dispatch() -> None:
-    """Send the waiting mail once, now (what the dispatch flow does on its schedule)."""
-    _run_job("dispatch")
+@click.option("--follow", is_flag=True,
+              help="Keep delivering until stopped: woken by each commit that queues mail on PostgreSQL, else polling")
+@click.option("--every", type=click.FloatRange(0.5, 3600), default=30.0, show_default=True,
+              help="With --follow: the longest wait between two rounds (the only wake-up on SQLite)")
+def dispatch(follow: bool, every: float) -> None:
+    """Send the waiting mail once, now (what the dispatch flow does on its schedule); --follow keeps at it."""
+    if not follow:
+        _run_job("dispatch")
+        return
+    import signal
+
+    from notifications.dispatcher import dispatch_pending
+    from notifications.wakeup import WorkSignal
+    from settings import get_settings
+    from states.jobs import delivery_summary
+
+    database, settings = open_db(), get_settings()
+    signal.signal(signal.SIGTERM, _interrupt)
+    console.print(f"delivering as mail is queued (at least every {every:g} s); Ctrl-C stops", highlight=False)
+    try:
+        with WorkSignal(database) as work:
+            while True:
+                report = dispatch_pending(database, settings=settings)
+                if report.sent or report.retrying or report.dead or report.outages:
+                    console.print(shown(delivery_summary(report)), highlight=False)
+                work.wait(every)
+    except KeyboardInterrupt:
+        console.print("stopped", highlight=False)
 
 
 @app.command()

@@ -6,6 +6,8 @@
 #                                       sample_data/reference.json), work pool, deployments
 #   deploy/engage.sh worker [OPTIONS]   a process worker: runs the flows (prefect worker start OPTIONS)
 #   deploy/engage.sh portal [OPTIONS]   the portal (engage serve OPTIONS), behind an https reverse proxy
+#   deploy/engage.sh dispatcher [OPTIONS]  delivers mail as soon as a commit queues it
+#                                       (engage dispatch --follow OPTIONS; woken by PostgreSQL NOTIFY)
 #
 # Settings: ENGAGE_ENV_FILE (default /etc/engage/engage.env, from deploy/engage.env.example) and
 # PREFECT_ENV_FILE (default /etc/engage/prefect.env, from deploy/prefect.env.example). Every role but
@@ -34,7 +36,10 @@ case "$role" in
   portal)
     engage check-config
     exec engage serve "$@" ;;
+  dispatcher)
+    engage check-config
+    exec engage dispatch --follow "$@" ;;
   *)
-    echo "usage: deploy/engage.sh server|setup|worker|portal [OPTIONS]" >&2
+    echo "usage: deploy/engage.sh server|setup|worker|portal|dispatcher [OPTIONS]" >&2
     exit 2 ;;
 esac

@@ -31,7 +31,7 @@ from prefect.input.actions import read_flow_run_input
 from prefect.states import Cancelled, Completed, State, Suspended
 
 from flows.approval_runs import DEFAULT_TIMEOUT, FLOW_NAME, approval_deadline, outcome_markdown
-from flows.dispatch import deliver_outbox
+from flows.delivery import deliver_outbox
 from flows.events import relay_engine_events
 from flows.labels import label_current_run, run_name_from_parameters
 from flows.runtime import current_runtime, flow_run_id

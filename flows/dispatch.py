@@ -5,24 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow
 from prefect.artifacts import acreate_table_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
 
+from flows.delivery import deliver_outbox
 from flows.events import relay_engine_events
 from flows.labels import job_run_name
 from flows.runtime import current_runtime
-
-
-@task(name="deliver-outbox", cache_policy=NO_CACHE)
-def deliver_outbox(now: datetime | None = None) -> dict[str, Any]:
-    """Drain every due outbox row through the notifications dispatcher (one batch task)."""
-    from notifications.dispatcher import dispatch_pending
-
-    runtime = current_runtime(now)
-    report = dispatch_pending(runtime.db, clock=runtime.clock, settings=runtime.settings)
-    return report.model_dump()
 
 
 def delivery_table(report: dict[str, Any]) -> list[dict[str, Any]]:

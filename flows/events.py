@@ -66,7 +66,7 @@ def relay_engine_events(limit: int = 500) -> list[dict[str, Any]]:
 @flow(name="engine-relay", flow_run_name=job_run_name("relay"), log_prints=False)
 def relay_flow(limit: int = 500, stalled_after_seconds: float = 600) -> dict[str, Any]:
     """Publish engine events, close decided and timed-out approval runs, restart lost ones, finish follow-ups, deliver."""
-    from flows.dispatch import deliver_outbox
+    from flows.delivery import deliver_outbox
     from flows.labels import name_unnamed_runs
     from flows.recovery import close_runs_of_decided, take_unfinished_follow_ups
 

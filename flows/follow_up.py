@@ -19,7 +19,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.approval_runs import close_decided_approvals
-from flows.dispatch import deliver_outbox
+from flows.delivery import deliver_outbox
 from flows.labels import label_current_run, run_name_from_parameters
 from flows.runtime import current_runtime, flow_run_id
 from models.enums import Channel

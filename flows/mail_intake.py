@@ -7,7 +7,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from flows.dispatch import deliver_outbox
+from flows.delivery import deliver_outbox
 from flows.labels import job_run_name
 from flows.runtime import current_runtime
 from notifications.mailbox import read_mailbox

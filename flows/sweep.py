@@ -10,7 +10,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.dispatch import deliver_outbox
+from flows.delivery import deliver_outbox
 from flows.labels import job_run_name
 from flows.runtime import current_runtime, flow_run_id
 from states.sweep import SweepReport, run_sweep

@@ -2,10 +2,11 @@
 
 ``served_deployments`` reads ``prefect.yaml`` (one source for the many-machine set-up and this one)
 and builds each deployment with its schedules and triggers for Prefect's runner (``serve``), which
-starts each flow run as a child process. ``watch`` runs beside it in a thread, every few seconds:
-it publishes engine events, closes approval runs decided elsewhere, takes follow-ups left undone,
-delivers the outbox and names runs after their engagement or job, so a decision's invitation leaves within seconds from every door without
-a flow process per step.
+starts each flow run as a child process. ``watch`` runs beside it in a thread, as soon as a commit
+queues work on PostgreSQL (``notifications.wakeup``) and every few seconds anyway: it publishes engine
+events, closes approval runs decided elsewhere, takes follow-ups left undone, delivers the outbox and
+names runs after their engagement or job, so a decision's invitation leaves within seconds from every
+door without a flow process per step.
 """
 
 from __future__ import annotations
@@ -77,16 +78,28 @@ def watch_once() -> dict[str, Any]:
 
 
 def watch(stop: threading.Event, every: float, log: Any) -> None:
-    """Run ``watch_once`` every ``every`` seconds until ``stop`` is set; a failed round is logged, not fatal."""
-    while not stop.wait(every):
-        try:
-            done = watch_once()
-        except Exception as error:  # noqa: BLE001 - the next round tries again; the scheduled relay backs it up
-            log(f"watch: {type(error).__name__}: {error}")
-            continue
-        if done["published"] or done["closed"] or done["follow_ups"]["taken"] or done["sent"]:
-            log(f"watch: {done['published']} event(s) published, {len(done['closed'])} approval run(s) closed, "
-                f"{len(done['follow_ups']['taken'])} follow-up(s) taken, {done['sent']} message(s) sent")
+    """Run ``watch_once`` whenever work is committed (PostgreSQL) and at least every ``every`` seconds, until
+    ``stop`` is set; a failed round is logged, not fatal."""
+    from flows.runtime import current_runtime
+    from notifications.wakeup import WorkSignal
+
+    with WorkSignal(current_runtime().db) as work:
+        while not stop.is_set():
+            work.wait(every, stop)
+            if not stop.is_set():
+                _watch_round(log)
+
+
+def _watch_round(log: Any) -> None:
+    """One round of the watch, its failure logged (the next round tries again; the scheduled relay backs it up)."""
+    try:
+        done = watch_once()
+    except Exception as error:  # noqa: BLE001 - the next round tries again; the scheduled relay backs it up
+        log(f"watch: {type(error).__name__}: {error}")
+        return
+    if done["published"] or done["closed"] or done["follow_ups"]["taken"] or done["sent"]:
+        log(f"watch: {done['published']} event(s) published, {len(done['closed'])} approval run(s) closed, "
+            f"{len(done['follow_ups']['taken'])} follow-up(s) taken, {done['sent']} message(s) sent")
 
 
 def serve_all(watch_every: float, log: Any) -> None:

@@ -13,10 +13,14 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from models.db import Database
 from settings import Settings
 from states.clock import SYSTEM_CLOCK, Clock
+
+if TYPE_CHECKING:
+    from notifications.dispatcher import DispatchReport
 
 JOBS = {"dispatch": "Send the waiting mail", "sweep": "Send due reminders and expire what is overdue",
         "publish": "Republish the website"}
@@ -37,7 +41,11 @@ def dispatch(db: Database, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> s
     """Deliver every due outbox row (what the dispatch flow's task does); a one-line summary."""
     from notifications.dispatcher import dispatch_pending
 
-    report = dispatch_pending(db, clock=clock, settings=settings)
+    return delivery_summary(dispatch_pending(db, clock=clock, settings=settings))
+
+
+def delivery_summary(report: DispatchReport) -> str:
+    """What one delivery round did, in one line."""
     summary = f"{report.sent} sent, {report.retrying} to retry, {report.dead} failed for good"
     if report.outages:
         summary += "; unreachable: " + ", ".join(sorted({outage.channel for outage in report.outages}))

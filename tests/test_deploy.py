@@ -10,6 +10,7 @@ setting makes the setup and the worker refuse before they touch anything, naming
 from __future__ import annotations
 
 import json
+import mailbox
 import os
 import re
 import signal
@@ -33,7 +34,7 @@ from tests.world import awaiting_approval
 
 PROJECT = Path(__file__).resolve().parents[1]
 SCRIPT = PROJECT / "deploy" / "engage.sh"
-ROLES = ["server", "setup", "worker", "portal"]
+ROLES = ["server", "setup", "worker", "portal", "dispatcher"]
 
 pytestmark = [pytest.mark.postgres, pytest.mark.prefect, pytest.mark.timeout(1200)]
 
@@ -148,7 +149,7 @@ def test_the_production_block_serves_runs_alerts_and_refuses_bad_settings(databa
         env = {**base, "ENGAGE_ENV_FILE": str(good), "PREFECT_ENV_FILE": str(prefect_env)}
         try:
             # A broken setting: the setup and the worker refuse, naming it; the engine's database is untouched.
-            for role in ("setup", "worker"):
+            for role in ("setup", "worker", "dispatcher"):
                 done = _run(commands[role], refused_env, timeout=120)
                 assert done.returncode != 0, (role, done.stdout, done.stderr)
                 assert "ENGAGE_SMTP_PORT" in done.stdout + done.stderr, (role, done.stdout, done.stderr)
@@ -164,15 +165,18 @@ def test_the_production_block_serves_runs_alerts_and_refuses_bad_settings(databa
             done = _run(commands["setup"], env)
             assert done.returncode == 0, done.stdout + done.stderr
             assert "7 sub working groups" in done.stdout, done.stdout
-            # 3. A worker, 4. the portal.
+            # 3. A worker, 4. the portal, 5. the dispatcher.
             processes.append(_start(commands["worker"], env, tmp_path / "worker.log"))
             processes.append(_start(commands["portal"], env, tmp_path / "portal.log"))
+            processes.append(_start(commands["dispatcher"], env, tmp_path / "dispatcher.log"))
             wait_until("the portal", lambda: _answers(f"http://127.0.0.1:{portal_port}/"), timeout=120)
 
             db = Database(engine_url)
             imported = _run(".venv/bin/engage import-partners sample_data/partners.csv", {**env, **settings})
             assert imported.returncode == 0, imported.stdout + imported.stderr
             engagement = awaiting_approval(db, SimulatedClock(datetime.now(timezone.utc)), swg="1.1", partner="Meta")
+            wait_until("the approval requests, sent by the dispatcher as they were queued",  # no schedule is due
+                       lambda: maildir.exists() and len(mailbox.Maildir(maildir, create=False)) >= 1, timeout=60)
             with temporary_settings({PREFECT_API_URL: f"http://127.0.0.1:{api_port}/api"}), \
                     get_client(sync_client=True) as client:
                 deployments = {d.name: d for d in client.read_deployments()}
