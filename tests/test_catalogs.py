@@ -426,6 +426,10 @@ def _desk_pages(world: PortalWorld, dialogue: int) -> dict[str, httpx.Response]:
                  "/desk/new", "/desk/new/national_dialogue", "/desk/new/website_submission", "/desk/directory",
                  "/desk/directory/1", "/desk/report"):
         pages[path] = client.get(path)
+    for kind in EngagementKind:  # each lifecycle's title, state description and steps
+        engagement = new_engagement(world.db, kind.value, world.clock)
+        pages[f"desk: a {kind.value}"] = client.get(f"/desk/engagements/{engagement}")
+        pages[f"desk: new {kind.value}"] = client.get(f"/desk/new/{kind.value}")
     token = csrf_of(pages["/desk"].text)
     pages["desk: step refused"] = client.post(f"/desk/engagements/{dialogue}/steps/publish",
                                               data={"csrf": token, "comment": ""})
@@ -465,6 +469,7 @@ def test_portal_pages_in_spanish_and_french_hold_no_english_sentence(portal_worl
     assert statuses["desk: no such job"] == statuses["desk: no such engagement"] == 404
     assert statuses["desk: import refused"] == statuses["desk: import header refused"] == 422
     assert "ann@acme.example" in pages["desk: import refused"].text
+    assert {statuses[f"desk: a {kind.value}"] for kind in EngagementKind} == {200}
     for name, page in pages.items():
         html_page = page.headers["content-type"].startswith("text/html")
         assert f'<html lang="{language}">' in page.text or not html_page, name
