@@ -40,7 +40,7 @@ from states.inputs import (
     parse,
 )
 from pydantic import Field, ValidationError, model_validator
-from website.i18n import N_, Phrase
+from website.i18n import N_, N_plural, Phrase
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 
@@ -224,8 +224,9 @@ class Tally:
     def __add__(self, other: Tally) -> Tally:
         return Tally(self.new + other.new, self.updated + other.updated, self.unchanged + other.unchanged)
 
-    def __str__(self) -> str:
-        return f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged"
+    def phrase(self, message: str) -> Phrase:
+        """``message`` (the organizations' or contacts' counts) with this tally's counts."""
+        return Phrase.of(message, new=self.new, updated=self.updated, unchanged=self.unchanged)
 
 
 class LineProblem(str):
@@ -262,11 +263,22 @@ class ImportReport:
     errors: list[LineProblem] = field(default_factory=list)
 
     @property
-    def summary(self) -> str:
-        """One line a person reads: what was imported, or how many rows were refused."""
+    def phrase(self) -> Phrase:
+        """What a person reads: what was imported, or how many rows were refused."""
+        rows = Phrase.of(N_plural("%(num)s row", "%(num)s rows"), self.rows, num=self.rows)
         if self.errors:
-            return f"{len(self.errors)} problem(s) in {self.rows} row(s); nothing was imported"
-        return f"imported {self.rows} row(s): organizations {self.organizations}; contacts {self.contacts}"
+            return Phrase.of(N_("%(problems)s in %(rows)s; nothing was imported"), rows=rows, problems=Phrase.of(
+                N_plural("%(num)s problem", "%(num)s problems"), len(self.errors), num=len(self.errors)))
+        return Phrase.of(
+            N_("Imported %(rows)s: %(organizations)s; %(contacts)s"), rows=rows,
+            organizations=self.organizations.phrase(
+                N_("organizations %(new)s new, %(updated)s updated, %(unchanged)s unchanged")),
+            contacts=self.contacts.phrase(N_("contacts %(new)s new, %(updated)s updated, %(unchanged)s unchanged")))
+
+    @property
+    def summary(self) -> str:
+        """The summary in English (the CLI's words)."""
+        return english(self.phrase)
 
 
 def _csv_records(text: str, report: ImportReport) -> Iterator[tuple[int, list[str]]]:

@@ -52,7 +52,7 @@ from tests.portal.portal_world import BASE_URL, PortalWorld, awaiting_approval, 
 from notifications.dispatcher import dispatch_pending
 from portal.web import say
 from states import intake
-from states.directory import load_reference, upsert_contact
+from states.directory import ImportReport, LineProblem, load_reference, upsert_contact
 from states.inputs import ContactInput
 from report.figures import year_figures
 from report.render import charts, render_html
@@ -448,7 +448,10 @@ def _desk_pages(world: PortalWorld, dialogue: int) -> dict[str, httpx.Response]:
     pages["desk: no such job"] = client.post("/desk/jobs/nothing", data={"csrf": token})
     pages["desk: no such engagement"] = client.get("/desk/engagements/9999")
     pages["desk: report refused"] = client.post("/desk/report", data={"csrf": token, "language": "xx"})
-    pages["desk: job run"] = client.post("/desk/jobs/dispatch", data={"csrf": token})
+    pages["desk: imported"] = client.post("/desk/directory/import", data={"csrf": token, "csv": (
+        "name,industry,country,contact_name,contact_email\nFarmacia Norte,pharmaceuticals,MX,Rosa,rosa@farmacia.example\n")})
+    for job in ("dispatch", "sweep", "publish"):  # each job's summary, then the table of last runs
+        pages[f"desk: {job} run"] = client.post(f"/desk/jobs/{job}", data={"csrf": token})
     return pages
 
 
@@ -470,6 +473,7 @@ def test_portal_pages_in_spanish_and_french_hold_no_english_sentence(portal_worl
     assert statuses["desk: import refused"] == statuses["desk: import header refused"] == 422
     assert "ann@acme.example" in pages["desk: import refused"].text
     assert {statuses[f"desk: a {kind.value}"] for kind in EngagementKind} == {200}
+    assert statuses["desk: imported"] == 200 and "Farmacia Norte" not in pages["desk: imported"].text.split("<form")[0]
     for name, page in pages.items():
         html_page = page.headers["content-type"].startswith("text/html")
         assert f'<html lang="{language}">' in page.text or not html_page, name
@@ -573,6 +577,17 @@ def test_the_engines_refusals_are_said_in_spanish_and_french(db: Database, langu
     assert "changed since you saw it (version 1, now 3, state 'held')" in str(refusals["stale version"])
     first = {"es": "«fly» no es un paso de un diálogo nacional", "fr": "«\u00a0fly\u00a0» n'est pas une étape d'un dialogue"}
     assert str(say(refusals["not a step"], language)).startswith(first[language])
+
+
+@pytest.mark.parametrize(("language", "rows", "expected"), [
+    ("en", 1, "1 problem in 1 row; nothing was imported"), ("en", 2, "2 problems in 2 rows; nothing was imported"),
+    ("es", 1, "1 problema en 1 fila; no se importó nada"), ("es", 2, "2 problemas en 2 filas; no se importó nada"),
+    ("fr", 1, "1 problème dans 1 ligne\u00a0; rien n'a été importé"),
+    ("fr", 2, "2 problèmes dans 2 lignes\u00a0; rien n'a été importé"),
+])
+def test_an_import_summary_takes_the_plural_of_its_counts(language: str, rows: int, expected: str) -> None:
+    report = ImportReport(rows=rows, errors=[LineProblem(Phrase.of("x"))] * rows)
+    assert html.unescape(str(report.phrase.html(language))) == expected
 
 
 def test_the_portal_leak_check_sees_english_when_there_is_some(portal_world: PortalWorld) -> None:
