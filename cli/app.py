@@ -502,7 +502,7 @@ def dispatch(follow: bool, every: float) -> None:
             while True:
                 report = dispatch_pending(database, settings=settings)
                 if report.sent or report.retrying or report.dead or report.outages:
-                    console.print(shown(delivery_summary(report)), highlight=False)
+                    console.print(shown(delivery_summary(report)[0]), highlight=False)
                 work.wait(every)
     except KeyboardInterrupt:
         console.print("stopped", highlight=False)

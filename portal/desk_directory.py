@@ -94,8 +94,8 @@ def _import(request: Request, staff: str, form: FormData) -> Response:
     except EngageError as error:
         return _directory(request, staff, status_of(error), import_error=[error], csv=text)
     if report.errors:
-        return _directory(request, staff, 422, import_error=report.errors, import_summary=report.summary, csv=text)
-    return _directory(request, staff, import_summary=report.summary)
+        return _directory(request, staff, 422, import_error=report.errors, import_summary=report.phrase, csv=text)
+    return _directory(request, staff, import_summary=report.phrase)
 
 
 def _organization_page(request: Request, staff: str, organization_id: int, status_code: int = 200,

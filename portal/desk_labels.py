@@ -78,7 +78,7 @@ class Labels:
         return text[:1].upper() + text[1:]
 
     def english(self, text: str) -> Markup | str:
-        """Text the engine keeps only in English (a lifecycle's descriptions), tagged as such on other pages."""
+        """Text the engine keeps only in English (a delivery error), tagged as such on other pages."""
         return text if self.lang == "en" or not text else Markup('<span lang="en">%s</span>') % text
 
     def field(self, label: str) -> str:
@@ -160,7 +160,7 @@ class Labels:
 
     def state_description(self, kind_value: str, value: str) -> Markup | str:
         try:
-            return self.english(get_lifecycle(kind_value).state(value).description)
+            return self._(get_lifecycle(kind_value).state(value).description)
         except Exception:  # noqa: BLE001 - a stored state no lifecycle declares any more
             return ""
 

@@ -32,12 +32,15 @@ from models import (
 )
 from models.db import Database
 from models.enums import ApprovalPolicy, EngagementKind, Language
-from states.errors import ConflictError, EngageError, NotFoundError
+from states.errors import ConflictError, EngageError, NotFoundError, english
+from states.form_messages import OTHER, field_problem
+from states.words import series
 from states.inputs import (
     ContactInput, Email, Id, MeetingInput, OrganizationInput, PartnerRow, SingleLine, Strict, SwgCode, Title, describe,
     parse,
 )
 from pydantic import Field, ValidationError, model_validator
+from website.i18n import N_, N_plural, Phrase
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 
@@ -102,7 +105,7 @@ class ReferenceData(Strict):
 def _organization(session: Session, name: str) -> Organization:
     found = session.scalar(select(Organization).where(Organization.name == name))
     if found is None:
-        raise NotFoundError(f"no organization named {name!r}")
+        raise NotFoundError(Phrase.of(N_("no organization named %(name)s"), name=repr(name)))
     return found
 
 
@@ -125,7 +128,7 @@ def upsert_contact(session: Session, data: ContactInput) -> Contact:
         found = Contact(email=data.email.lower(), organization_id=organization.id)
         session.add(found)
     elif found.organization_id != organization.id:
-        raise EngageError(f"{data.email} is already a contact of another organization")
+        raise EngageError(Phrase.of(N_("%(email)s is already a contact of another organization"), email=data.email))
     found.name, found.language = data.name, data.language
     found.opt_outs = [str(choice) for choice in data.opt_outs]
     session.flush()
@@ -221,8 +224,33 @@ class Tally:
     def __add__(self, other: Tally) -> Tally:
         return Tally(self.new + other.new, self.updated + other.updated, self.unchanged + other.unchanged)
 
-    def __str__(self) -> str:
-        return f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged"
+    def phrase(self, message: str) -> Phrase:
+        """``message`` (the organizations' or contacts' counts) with this tally's counts."""
+        return Phrase.of(message, new=self.new, updated=self.updated, unchanged=self.unchanged)
+
+
+class LineProblem(str):
+    """A refused line of an import: its English text (the CLI's), with the ``phrase`` a page says in its reader's language."""
+
+    phrase: Phrase
+
+    def __new__(cls, phrase: Phrase, text: str | None = None) -> LineProblem:
+        problem = super().__new__(cls, english(phrase) if text is None else text)
+        problem.phrase = phrase
+        return problem
+
+
+def _row_problem(number: int, error: ValidationError) -> LineProblem:
+    """A row pydantic refused: each field's problem from the catalog (pydantic's English where it has none)."""
+    fields = []
+    for item in error.errors():
+        problem = field_problem(item)
+        fields.append(Phrase.of(N_("%(field)s: %(problem)s"), field=problem.field,
+                                problem=item["msg"].removeprefix("Value error, ") if problem.phrase.msgid == OTHER
+                                else problem.phrase))
+    return LineProblem(Phrase.of(N_("line %(line)s: %(problems)s"), line=number,
+                                 problems=series(fields, N_("%(first)s; %(rest)s"))),
+                       describe(error, f"line {number}: "))
 
 
 @dataclass
@@ -232,14 +260,25 @@ class ImportReport:
     rows: int = 0
     organizations: Tally = field(default_factory=Tally)
     contacts: Tally = field(default_factory=Tally)
-    errors: list[str] = field(default_factory=list)
+    errors: list[LineProblem] = field(default_factory=list)
+
+    @property
+    def phrase(self) -> Phrase:
+        """What a person reads: what was imported, or how many rows were refused."""
+        rows = Phrase.of(N_plural("%(num)s row", "%(num)s rows"), self.rows, num=self.rows)
+        if self.errors:
+            return Phrase.of(N_("%(problems)s in %(rows)s; nothing was imported"), rows=rows, problems=Phrase.of(
+                N_plural("%(num)s problem", "%(num)s problems"), len(self.errors), num=len(self.errors)))
+        return Phrase.of(
+            N_("Imported %(rows)s: %(organizations)s; %(contacts)s"), rows=rows,
+            organizations=self.organizations.phrase(
+                N_("organizations %(new)s new, %(updated)s updated, %(unchanged)s unchanged")),
+            contacts=self.contacts.phrase(N_("contacts %(new)s new, %(updated)s updated, %(unchanged)s unchanged")))
 
     @property
     def summary(self) -> str:
-        """One line a person reads: what was imported, or how many rows were refused."""
-        if self.errors:
-            return f"{len(self.errors)} problem(s) in {self.rows} row(s); nothing was imported"
-        return f"imported {self.rows} row(s): organizations {self.organizations}; contacts {self.contacts}"
+        """The summary in English (the CLI's words)."""
+        return english(self.phrase)
 
 
 def _csv_records(text: str, report: ImportReport) -> Iterator[tuple[int, list[str]]]:
@@ -252,27 +291,30 @@ def _csv_records(text: str, report: ImportReport) -> Iterator[tuple[int, list[st
         except StopIteration:
             return
         except csv.Error as error:
-            problem = (f"a value is longer than the limit of {csv.field_size_limit():,} characters"
-                       if "field limit" in str(error) else f"not valid CSV ({error})")
-            report.errors.append(f"line {reader.line_num}: {problem}; the rest of the file was not read")
+            report.errors.append(LineProblem(
+                Phrase.of(N_("line %(line)s: a value is longer than the limit of %(limit)s characters; "
+                             "the rest of the file was not read"), line=reader.line_num,
+                          limit=f"{csv.field_size_limit():,}") if "field limit" in str(error)
+                else Phrase.of(N_("line %(line)s: not valid CSV (%(error)s); the rest of the file was not read"),
+                               line=reader.line_num, error=str(error))))
             return
         if values:
             yield line, values
         line = reader.line_num + 1
 
 
-def _check_header(header: list[str]) -> str | None:
+def _check_header(header: list[str]) -> LineProblem | None:
     """What is wrong with a partner CSV's header line, if anything."""
     duplicates = sorted({name for name in header if header.count(name) > 1})
     missing = {"name", "industry", "country"} - set(header)
     unknown = set(header) - set(PartnerRow.model_fields)
     if duplicates:
-        return f"line 1: duplicate column(s): {', '.join(duplicates)}"
+        return LineProblem(Phrase.of(N_("line 1: duplicate column(s): %(columns)s"), columns=", ".join(duplicates)))
     if missing:
-        return f"line 1: missing column(s): {', '.join(sorted(missing))}"
+        return LineProblem(Phrase.of(N_("line 1: missing column(s): %(columns)s"), columns=", ".join(sorted(missing))))
     if unknown:
-        return (f"line 1: unknown column(s): {', '.join(sorted(unknown))}; "
-                f"the columns are: {', '.join(PartnerRow.model_fields)}")
+        return LineProblem(Phrase.of(N_("line 1: unknown column(s): %(columns)s; the columns are: %(all)s"),
+                                     columns=", ".join(sorted(unknown)), all=", ".join(PartnerRow.model_fields)))
     return None
 
 
@@ -281,7 +323,8 @@ def _validate_rows(text: str, report: ImportReport) -> list[tuple[int, PartnerRo
     records = _csv_records(text, report)
     first = next(records, None)
     if first is None:
-        report.errors.append("line 1: the file is empty; expected the columns name,industry,country,...")
+        report.errors.append(LineProblem(Phrase.of(N_("line 1: the file is empty; expected the columns %(columns)s"),
+                                                   columns="name,industry,country,...")))
         return []
     header = first[1]
     if problem := _check_header(header):
@@ -292,17 +335,21 @@ def _validate_rows(text: str, report: ImportReport) -> list[tuple[int, PartnerRo
     for number, values in records:
         report.rows += 1
         if len(values) > len(header):
-            report.errors.append(f"line {number}: more values than columns ({len(values)} for {len(header)})")
+            report.errors.append(LineProblem(Phrase.of(
+                N_("line %(line)s: more values than columns (%(values)s for %(columns)s)"),
+                line=number, values=len(values), columns=len(header))))
             continue
         try:
             row = PartnerRow.model_validate({key: value for key, value in zip(header, values) if value})
         except ValidationError as error:
-            report.errors.append(describe(error, f"line {number}: "))
+            report.errors.append(_row_problem(number, error))
             continue
         if row.contact_email:
             email = row.contact_email.lower()
             if email in seen:
-                report.errors.append(f"line {number}: contact_email: {row.contact_email} already on line {seen[email]}")
+                report.errors.append(LineProblem(Phrase.of(
+                    N_("line %(line)s: contact_email: %(email)s already on line %(first)s"),
+                    line=number, email=row.contact_email, first=seen[email])))
                 continue
             seen[email] = number
         rows.append((number, row))
@@ -349,7 +396,7 @@ def _known_address(staged: Table) -> ColumnElement[bool]:
     return func.lower(_CONTACTS.c.email) == func.lower(staged.c.email)
 
 
-def _foreign_contacts(connection: Connection, rows: dict[int, PartnerRow]) -> list[str]:
+def _foreign_contacts(connection: Connection, rows: dict[int, PartnerRow]) -> list[LineProblem]:
     """Rows whose contact e-mail already belongs to another organization."""
     staged = _STAGED_CONTACTS
     found = connection.execute(
@@ -359,7 +406,8 @@ def _foreign_contacts(connection: Connection, rows: dict[int, PartnerRow]) -> li
         .where(_ORGANIZATIONS.c.name != staged.c.organization)
         .order_by(staged.c.line)
     )
-    return [f"line {line}: contact_email: {rows[line].contact_email} is already a contact of {organization}"
+    return [LineProblem(Phrase.of(N_("line %(line)s: contact_email: %(email)s is already a contact of %(organization)s"),
+                                  line=line, email=str(rows[line].contact_email), organization=organization))
             for line, organization in found]
 
 
@@ -411,10 +459,9 @@ def _write_contacts(connection: Connection, first: int, last: int, staged_count:
 
 
 def _conflict(first: int, last: int) -> ConflictError:
-    return ConflictError(
-        f"lines {first}-{last}: another writer added the same organizations or contacts during "
-        f"the import; the rows before line {first} were imported, import the file again"
-    )
+    return ConflictError(Phrase.of(
+        N_("lines %(first)s-%(last)s: another writer added the same organizations or contacts during the import; "
+           "the rows before line %(first)s were imported, import the file again"), first=first, last=last))
 
 
 def import_partners_csv(db: Database, text: str) -> ImportReport:

@@ -287,7 +287,7 @@ def confirm(db: Database, pending_id: int, *, settings: Settings, clock: Clock =
     with db.transaction() as session:
         pending = session.get(PendingSubmission, pending_id)
         if pending is None:
-            raise NotFoundError(f"no pending submission {pending_id}")
+            raise NotFoundError(Phrase.of(N_("no pending submission %(id)s"), id=pending_id))
         claimed = session.execute(
             update(PendingSubmission).where(PendingSubmission.id == pending_id, PendingSubmission.confirmed_at.is_(None))
             .values(confirmed_at=now)
@@ -352,12 +352,13 @@ def accept_claim(db: Database, engagement_id: int, staff: str, *, channel: Chann
             PendingSubmission.claim.in_((UNVERIFIED, ACCEPTED))).with_for_update())
         engagement = session.get(Engagement, engagement_id)
         if pending is None or engagement is None:
-            raise NotFoundError(f"engagement {engagement_id} carries no identity claim to accept")
+            raise NotFoundError(Phrase.of(N_("engagement %(id)s carries no identity claim to accept"), id=engagement_id))
         if pending.claim == ACCEPTED:
-            raise NotAllowedError(f"the claim of {pending.email} on engagement {engagement_id} was already accepted")
+            raise NotAllowedError(Phrase.of(N_("the claim of %(email)s on engagement %(id)s was already accepted"),
+                                           email=pending.email, id=engagement_id))
         organization = session.scalar(select(Organization).where(Organization.name == pending.organization))
         if organization is None:
-            raise NotFoundError(f"no organization named {pending.organization!r}")
+            raise NotFoundError(Phrase.of(N_("no organization named %(name)s"), name=repr(pending.organization)))
         contact = session.scalar(select(Contact).where(func.lower(Contact.email) == pending.email))
         if contact is None:
             contact = Contact(organization_id=organization.id, name=pending.organization, email=pending.email,
@@ -365,7 +366,8 @@ def accept_claim(db: Database, engagement_id: int, staff: str, *, channel: Chann
             session.add(contact)
             session.flush()
         elif contact.organization_id != organization.id:
-            raise NotAllowedError(f"{pending.email} is a contact of another organization; correct the directory first")
+            raise NotAllowedError(Phrase.of(N_("%(email)s is a contact of another organization; correct the directory first"),
+                                           email=pending.email))
         session.add(Participant(engagement_id=engagement_id, organization_id=organization.id, contact_id=contact.id,
                                 role=ParticipantRole.PARTNER, all_contacts=False))
         pending.claim = ACCEPTED

@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING
 from models.db import Database
 from settings import Settings
 from states.clock import SYSTEM_CLOCK, Clock
+from states.errors import english
+from states.words import series
+from website.i18n import N_, N_plural, Phrase
 
 if TYPE_CHECKING:
     from notifications.dispatcher import DispatchReport
@@ -29,53 +32,84 @@ RUNS_FILE = "job-runs.json"
 
 @dataclass(frozen=True)
 class JobRun:
-    """When a job last ran from the CLI or the desk, who asked, and what it did."""
+    """When a job last ran from the CLI or the desk, who asked, and what it did: ``summary`` in English (the
+    CLI's words), ``phrase`` for a page in its reader's language."""
 
     job: str
     at: datetime
     by: str
     summary: str
+    phrase: Phrase
 
 
-def dispatch(db: Database, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> str:
-    """Deliver every due outbox row (what the dispatch flow's task does); a one-line summary."""
+def _counts(first: tuple[tuple[str, str], int], *rest: tuple[tuple[str, str], int]) -> Phrase:
+    """Counts (two or more), each by its own plural message, joined by commas."""
+    said = [Phrase.of(message, count, num=count) for message, count in (first, *rest)]
+    return Phrase.of(N_("%(first)s, %(rest)s"), first=said[0], rest=series(said[1:]))
+
+
+def dispatch(db: Database, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> tuple[str, Phrase]:
+    """Deliver every due outbox row (what the dispatch flow's task does); a one-line summary and its phrase."""
     from notifications.dispatcher import dispatch_pending
 
     return delivery_summary(dispatch_pending(db, clock=clock, settings=settings))
 
 
-def delivery_summary(report: DispatchReport) -> str:
-    """What one delivery round did, in one line."""
-    summary = f"{report.sent} sent, {report.retrying} to retry, {report.dead} failed for good"
+def delivery_summary(report: DispatchReport) -> tuple[str, Phrase]:
+    """What one delivery round did, in one line of English and as a phrase."""
+    phrase = _counts((N_plural("%(num)s sent", "%(num)s sent"), report.sent),
+                     (N_plural("%(num)s to retry", "%(num)s to retry"), report.retrying),
+                     (N_plural("%(num)s failed for good", "%(num)s failed for good"), report.dead))
     if report.outages:
-        summary += "; unreachable: " + ", ".join(sorted({outage.channel for outage in report.outages}))
-    return summary
+        phrase = Phrase.of(N_("%(counts)s; unreachable: %(channels)s"), counts=phrase,
+                           channels=", ".join(sorted({outage.channel for outage in report.outages})))
+    return english(phrase), phrase
 
 
-def sweep(db: Database, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> str:
+def sweep(db: Database, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> tuple[str, Phrase]:
     """Remind, escalate and expire what is due, then deliver what that queued (as the sweep flow does)."""
     from states.sweep import run_sweep
 
     report = run_sweep(db, clock, settings=settings)
+    purged = report.purged
+    phrase = Phrase.of(N_("%(done)s; removed: %(removed)s"), done=_counts(
+        (N_plural("%(num)s reminded", "%(num)s reminded"), len(report.reminded)),
+        (N_plural("%(num)s escalated", "%(num)s escalated"), len(report.escalated)),
+        (N_plural("%(num)s expired", "%(num)s expired"), len(report.expired)),
+        (N_plural("%(num)s skipped", "%(num)s skipped"), len(report.skipped)),
+        (N_plural("%(num)s window-closing notice", "%(num)s window-closing notices"), report.window_notices),
+        (N_plural("%(num)s follow-up taken", "%(num)s follow-ups taken"), len(report.followed_up.done)),
+        (N_plural("%(num)s notification queued", "%(num)s notifications queued"), report.notifications),
+    ), removed=_counts(
+        (N_plural("%(num)s expired session", "%(num)s expired sessions"), purged.sessions),
+        (N_plural("%(num)s rate-limit counter", "%(num)s rate-limit counters"), purged.rate_limits),
+        (N_plural("%(num)s unconfirmed submission", "%(num)s unconfirmed submissions"), purged.submissions),
+        (N_plural("%(num)s quarantined file", "%(num)s quarantined files"), purged.uploads),
+    ))
     summary = report.summary()
     if report.notifications:
-        summary += f"; delivery: {dispatch(db, settings, clock)}"
-    return summary
+        delivery, delivered = dispatch(db, settings, clock)
+        summary += f"; delivery: {delivery}"
+        phrase = Phrase.of(N_("%(sweep)s; delivery: %(delivery)s"), sweep=phrase, delivery=delivered)
+    return summary, phrase
 
 
-def publish(db: Database, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> str:
+def publish(db: Database, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> tuple[str, Phrase]:
     """Make the website hold exactly what is published now (what the publication flow's task does)."""
     from states.publication import portal_url, publish_site
 
     report = publish_site(db, settings.site_dir, portal=portal_url(settings), today=clock.now().date())
-    return (f"{report.items} published item(s); {len(report.pages_written)} file(s) written, "
-            f"{len(report.pages_removed)} removed")
+    phrase = Phrase.of(N_("%(items)s; %(files)s"), items=Phrase.of(
+        N_plural("%(num)s published item", "%(num)s published items"), report.items, num=report.items),
+        files=_counts((N_plural("%(num)s file written", "%(num)s files written"), len(report.pages_written)),
+                      (N_plural("%(num)s removed", "%(num)s removed"), len(report.pages_removed))))
+    return english(phrase), phrase
 
 
 def run_job(job: str, db: Database, settings: Settings, clock: Clock = SYSTEM_CLOCK, *, by: str) -> JobRun:
     """Run ``job`` once and note it; ``KeyError`` for an unknown job."""
-    summary = {"dispatch": dispatch, "sweep": sweep, "publish": publish}[job](db, settings, clock)
-    run = JobRun(job, clock.now(), by, summary)
+    summary, phrase = {"dispatch": dispatch, "sweep": sweep, "publish": publish}[job](db, settings, clock)
+    run = JobRun(job, clock.now(), by, summary, phrase)
     _note(settings.data_dir / RUNS_FILE, run)
     return run
 
@@ -87,8 +121,7 @@ def last_runs(settings: Settings) -> dict[str, JobRun]:
 
 def _note(path: Path, run: JobRun) -> None:
     """Replace ``path`` atomically with the runs noted so far and this one."""
-    noted = {job: {"at": r.at.isoformat(), "by": r.by, "summary": r.summary} for job, r in last_runs_at(path).items()}
-    noted[run.job] = {"at": run.at.isoformat(), "by": run.by, "summary": run.summary}
+    noted = {job: _noted(r) for job, r in last_runs_at(path).items()} | {run.job: _noted(run)}
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".job-runs-")
     with os.fdopen(handle, "w", encoding="utf-8") as file:
@@ -96,11 +129,16 @@ def _note(path: Path, run: JobRun) -> None:
     os.replace(temporary, path)
 
 
+def _noted(run: JobRun) -> dict[str, object]:
+    return {"at": run.at.isoformat(), "by": run.by, "summary": run.summary, "phrase": run.phrase.model_dump(mode="json")}
+
+
 def last_runs_at(path: Path) -> dict[str, JobRun]:
     """The runs noted in ``path``."""
     try:
         noted = json.loads(path.read_text(encoding="utf-8"))
-        return {job: JobRun(job, datetime.fromisoformat(run["at"]), run["by"], run["summary"])
+        return {job: JobRun(job, datetime.fromisoformat(run["at"]), run["by"], run["summary"],
+                            Phrase.model_validate(run["phrase"]))
                 for job, run in noted.items() if job in JOBS}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # pydantic's ValidationError is a ValueError
         return {}

@@ -15,6 +15,12 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
 
+def N_(message: str) -> str:
+    """Mark a lifecycle's title or description for the catalogs (as ``website.i18n.N_``, which `engage show` must
+    not import); the desk says it in its reader's language, the CLI and ``docs/lifecycles.md`` in English."""
+    return message
+
+
 class Recipient(StrEnum):
     """Whom a notification goes to, resolved against the engagement when the transition commits."""
 
@@ -136,11 +142,11 @@ def with_wait_steps(states: tuple[StateSpec, ...], transitions: tuple[Transition
     system = frozenset({Role.SYSTEM})
     return transitions + (
         TransitionSpec(
-            "remind", waiting, None, system, "Remind whoever the engagement waits on",
+            "remind", waiting, None, system, N_("Remind whoever the engagement waits on"),
             effects=("count_reminder",), notify=(Notify(NotificationType.REMINDER, Recipient.WAITED_ON),),
         ),
         TransitionSpec(
-            "escalate", waiting, None, system, "Tell the secretariat that reminders went unanswered",
+            "escalate", waiting, None, system, N_("Tell the secretariat that reminders went unanswered"),
             effects=("mark_escalated",), notify=(Notify(NotificationType.ESCALATION, Recipient.SECRETARIAT),),
         ),
     )

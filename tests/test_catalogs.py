@@ -30,7 +30,7 @@ from fastapi.testclient import TestClient
 
 from sqlalchemy import select
 
-from models import OutboxMessage
+from models import OutboxMessage, PendingSubmission
 from models.db import Database
 from models.enums import EngagementKind, NotificationType, Role
 from notifications.templates import render_message
@@ -51,7 +51,9 @@ from website.i18n import LOCALE_DIR, Phrase, long_date, long_datetime, translati
 from tests.portal.portal_world import BASE_URL, PortalWorld, awaiting_approval, csrf_of
 from notifications.dispatcher import dispatch_pending
 from portal.web import say
-from states.directory import load_reference
+from states import intake
+from states.directory import ImportReport, LineProblem, load_reference, upsert_contact
+from states.inputs import ContactInput
 from report.figures import year_figures
 from report.render import charts, render_html
 from tests.report_year import build_year
@@ -424,6 +426,10 @@ def _desk_pages(world: PortalWorld, dialogue: int) -> dict[str, httpx.Response]:
                  "/desk/new", "/desk/new/national_dialogue", "/desk/new/website_submission", "/desk/directory",
                  "/desk/directory/1", "/desk/report"):
         pages[path] = client.get(path)
+    for kind in EngagementKind:  # each lifecycle's title, state description and steps
+        engagement = new_engagement(world.db, kind.value, world.clock)
+        pages[f"desk: a {kind.value}"] = client.get(f"/desk/engagements/{engagement}")
+        pages[f"desk: new {kind.value}"] = client.get(f"/desk/new/{kind.value}")
     token = csrf_of(pages["/desk"].text)
     pages["desk: step refused"] = client.post(f"/desk/engagements/{dialogue}/steps/publish",
                                               data={"csrf": token, "comment": ""})
@@ -432,10 +438,20 @@ def _desk_pages(world: PortalWorld, dialogue: int) -> dict[str, httpx.Response]:
         "details.topic": "Alertes portuaires"})
     pages["desk: organization refused"] = client.post("/desk/directory", data={
         "csrf": token, "org.name": "Banque du Nord", "org.type": "partner"})
+    pages["desk: import refused"] = client.post("/desk/directory/import", data={"csrf": token, "csv": (
+        "name,industry,country,contact_name,contact_email\n"
+        "Acme,plastics,DE\nAcme,chemical,DE,Ann,ann@acme.example\nBeta,chemical,NL,Ann,ann@acme.example\n"
+        "Gamma,chemical,FR,Eve,policy@meta.example\nDelta,chemical,NL,a,b,c,d\n")})
+    pages["desk: import header refused"] = client.post("/desk/directory/import", data={
+        "csrf": token, "csv": "name,name,colour\n"})
+    pages["desk: empty import"] = client.post("/desk/directory/import", data={"csrf": token, "csv": ""})
     pages["desk: no such job"] = client.post("/desk/jobs/nothing", data={"csrf": token})
     pages["desk: no such engagement"] = client.get("/desk/engagements/9999")
     pages["desk: report refused"] = client.post("/desk/report", data={"csrf": token, "language": "xx"})
-    pages["desk: job run"] = client.post("/desk/jobs/dispatch", data={"csrf": token})
+    pages["desk: imported"] = client.post("/desk/directory/import", data={"csrf": token, "csv": (
+        "name,industry,country,contact_name,contact_email\nFarmacia Norte,pharmaceuticals,MX,Rosa,rosa@farmacia.example\n")})
+    for job in ("dispatch", "sweep", "publish"):  # each job's summary, then the table of last runs
+        pages[f"desk: {job} run"] = client.post(f"/desk/jobs/{job}", data={"csrf": token})
     return pages
 
 
@@ -454,6 +470,10 @@ def test_portal_pages_in_spanish_and_french_hold_no_english_sentence(portal_worl
     assert statuses["desk: not staff"] == 403 and statuses["/desk"] == 200 and statuses["desk: step refused"] == 409
     assert statuses["desk: creation refused"] == 404 and statuses["desk: organization refused"] == 422
     assert statuses["desk: no such job"] == statuses["desk: no such engagement"] == 404
+    assert statuses["desk: import refused"] == statuses["desk: import header refused"] == 422
+    assert "ann@acme.example" in pages["desk: import refused"].text
+    assert {statuses[f"desk: a {kind.value}"] for kind in EngagementKind} == {200}
+    assert statuses["desk: imported"] == 200 and "Farmacia Norte" not in pages["desk: imported"].text.split("<form")[0]
     for name, page in pages.items():
         html_page = page.headers["content-type"].startswith("text/html")
         assert f'<html lang="{language}">' in page.text or not html_page, name
@@ -465,6 +485,7 @@ def _engine_refusals(db: Database) -> dict[str, EngageError]:
     """One refusal of each kind the engine raises (its seams, against the real database)."""
     seeded(db)
     clock = clock_at(2024, 2, 1)
+    settings = Settings(database_url=db.url, secret_key="test-key-" + "x" * 40)
     dialogue = new_engagement(db, "national_dialogue", clock)
     for trigger in ("convene", "hold"):
         apply_transition(db, dialogue, trigger, MEXICO, clock=clock)
@@ -490,13 +511,45 @@ def _engine_refusals(db: Database) -> dict[str, EngageError]:
         "no such organization": lambda: new_engagement(db, "swg_presentation", clock, participants=[
             {"organization": "Nowhere Ltd", "role": "presenter"}]),
         "window closed": lambda: _late_recommendation(db),
+        "no claim to accept": lambda: intake.accept_claim(db, dialogue, "staff@coalition.example", clock=clock),
+        "no pending submission": lambda: intake.confirm(db, 9999, settings=settings, clock=clock),
+        "contact of another organization": lambda: _move_contact(db),
+        "no organization of that name": lambda: _contact_of(db, "Nowhere Ltd", "someone@nowhere.example"),
     }
+    claimed = _claim(db, settings, clock, "eve@snap-lookalike.example", "Snap Inc.")
+    _contact_of(db, "Meta", "eve@snap-lookalike.example")  # the directory names the claimant elsewhere meanwhile
+    attempts["claimant of another organization"] = lambda: intake.accept_claim(db, claimed, "staff@coalition.example",
+                                                                               clock=clock)
+    accepted = _claim(db, settings, clock, "mallory@snap-lookalike.example", "Snap Inc.")
+    intake.accept_claim(db, accepted, "staff@coalition.example", clock=clock)
+    attempts["claim already accepted"] = lambda: intake.accept_claim(db, accepted, "staff@coalition.example",
+                                                                     clock=clock)
     refusals = {}
     for name, attempt in attempts.items():
         with pytest.raises(EngageError) as refused:
             attempt()
         refusals[name] = refused.value
     return refusals
+
+
+def _claim(db: Database, settings: Settings, clock: SimulatedClock, email: str, organization: str) -> int:
+    """A website recommendation sent by ``email`` for ``organization``, confirmed: its engagement carries a claim."""
+    intake.receive(db, "recommendation", {"organization": organization, "title": "Alertas", "email": email},
+                   {"topic": "information_sharing", "text": "Alertas"}, language="es", settings=settings, clock=clock)
+    with db.transaction() as session:
+        pending = session.scalars(select(PendingSubmission.id).where(PendingSubmission.email == email)
+                                  .order_by(PendingSubmission.id.desc())).first()
+    return intake.confirm(db, pending, settings=settings, clock=clock).engagement_id
+
+
+def _contact_of(db: Database, organization: str, email: str) -> None:
+    with db.transaction() as session:
+        upsert_contact(session, ContactInput(organization=organization, name="Ann", email=email))
+
+
+def _move_contact(db: Database) -> None:
+    """Meta's contact named again as a contact of another organization."""
+    _contact_of(db, "Snap Inc.", "policy@meta.example")
 
 
 def _used_key(db: Database, dialogue: int, clock: SimulatedClock) -> str:
@@ -524,6 +577,17 @@ def test_the_engines_refusals_are_said_in_spanish_and_french(db: Database, langu
     assert "changed since you saw it (version 1, now 3, state 'held')" in str(refusals["stale version"])
     first = {"es": "«fly» no es un paso de un diálogo nacional", "fr": "«\u00a0fly\u00a0» n'est pas une étape d'un dialogue"}
     assert str(say(refusals["not a step"], language)).startswith(first[language])
+
+
+@pytest.mark.parametrize(("language", "rows", "expected"), [
+    ("en", 1, "1 problem in 1 row; nothing was imported"), ("en", 2, "2 problems in 2 rows; nothing was imported"),
+    ("es", 1, "1 problema en 1 fila; no se importó nada"), ("es", 2, "2 problemas en 2 filas; no se importó nada"),
+    ("fr", 1, "1 problème dans 1 ligne\u00a0; rien n'a été importé"),
+    ("fr", 2, "2 problèmes dans 2 lignes\u00a0; rien n'a été importé"),
+])
+def test_an_import_summary_takes_the_plural_of_its_counts(language: str, rows: int, expected: str) -> None:
+    report = ImportReport(rows=rows, errors=[LineProblem(Phrase.of("x"))] * rows)
+    assert html.unescape(str(report.phrase.html(language))) == expected
 
 
 def test_the_portal_leak_check_sees_english_when_there_is_some(portal_world: PortalWorld) -> None:

@@ -95,7 +95,7 @@ def test_partner_csv_is_written_in_batches_and_keeps_opt_outs(world: Database, m
         "Acme,chemical,AT,Süd,Carla,carla@acme.example,fr\n"
     ))
     assert report.errors == [] and (report.rows, report.organizations, report.contacts) == (5, Tally(3, 1), Tally(3, 1))
-    assert report.summary == ("imported 5 row(s): organizations 3 new, 1 updated, 0 unchanged; "
+    assert report.summary == ("Imported 5 rows: organizations 3 new, 1 updated, 0 unchanged; "
                               "contacts 3 new, 1 updated, 0 unchanged")
     with world.sessions() as session:
         acme = session.scalar(select(Organization).where(Organization.name == "Acme"))

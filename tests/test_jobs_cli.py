@@ -38,7 +38,7 @@ def test_publish_sweep_and_dispatch_run_once_and_are_noted(configured: Database,
         apply_transition(configured, launch, trigger, SECRETARIAT, clock=clock)
     published = runner.invoke(app, ["publish"])
     assert published.exit_code == 0, published.output
-    assert "1 published item(s)" in published.output
+    assert "1 published item; " in published.output
     site = get_settings().site_dir
     assert "PPP toolkit launch" in "".join(page.read_text() for page in site.rglob("*.html"))
 

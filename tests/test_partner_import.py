@@ -64,7 +64,7 @@ def test_the_summary_counts_new_updated_and_unchanged(world: Database) -> None:
     assert report.errors == [] and report.rows == 5
     # Meta is known: its industry and country are the file's, its contact's name is not
     assert (report.organizations, report.contacts) == (Tally(new=3, unchanged=1), Tally(new=3, updated=1))
-    assert report.summary == ("imported 5 row(s): organizations 3 new, 0 updated, 1 unchanged; "
+    assert report.summary == ("Imported 5 rows: organizations 3 new, 0 updated, 1 unchanged; "
                               "contacts 3 new, 1 updated, 0 unchanged")
     with world.sessions() as session:
         assert session.scalar(select(Contact.name).where(Contact.email == "policy@meta.example")) == "Meta Policy"
@@ -149,7 +149,7 @@ def test_refused_rows_are_named_by_line_and_nothing_is_written(world: Database, 
         "line 3: contact_email: Policy@meta.example is already a contact of Meta",
         "line 5: contact_email: mfernandez@quimica-andina.example is already a contact of Química Andina S.A.",
     ]
-    assert report.summary == "2 problem(s) in 4 row(s); nothing was imported"
+    assert report.summary == "2 problems in 4 rows; nothing was imported"
     assert (report.organizations, report.contacts) == (Tally(), Tally())
     assert snapshot(world) == before
 

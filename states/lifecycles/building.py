@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from models.enums import EngagementKind, NotificationType, Role
-from states.spec import Lifecycle, Notify, Recipient, StateSpec, TransitionSpec, with_wait_steps
+from states.spec import N_, Lifecycle, Notify, Recipient, StateSpec, TransitionSpec, with_wait_steps
 
 SECRETARIAT = frozenset({Role.SECRETARIAT})
 STAFF_OR_SYSTEM = frozenset({Role.SECRETARIAT, Role.SYSTEM})
@@ -30,17 +30,17 @@ def lifecycle(kind: EngagementKind, title: str, states: list[StateSpec], transit
     return Lifecycle(kind, title, frozen_states, with_wait_steps(frozen_states, tuple(transitions)))
 
 
-PUBLISHED = StateSpec("published", "On the Coalition website")
-UNPUBLISHED = StateSpec("unpublished", "Taken off the website", final=True)
+PUBLISHED = StateSpec("published", N_("On the Coalition website"))
+UNPUBLISHED = StateSpec("unpublished", N_("Taken off the website"), final=True)
 
 
 def publication_steps(publishable_from: tuple[str, ...]) -> list[TransitionSpec]:
     """Publish to the website (the partners are told), and take a page down again."""
     return [
         TransitionSpec(
-            "publish", publishable_from, "published", STAFF_OR_SYSTEM, "Publish on the Coalition website",
+            "publish", publishable_from, "published", STAFF_OR_SYSTEM, N_("Publish on the Coalition website"),
             effects=("stamp_published",),
             notify=(notify(NotificationType.PUBLICATION_NOTICE, Recipient.PARTNERS, mandatory=True),),
         ),
-        TransitionSpec("unpublish", ("published",), "unpublished", SECRETARIAT, "Take the page off the website"),
+        TransitionSpec("unpublish", ("published",), "unpublished", SECRETARIAT, N_("Take the page off the website")),
     ]

@@ -2,30 +2,30 @@
 
 from models.enums import EngagementKind
 from states.lifecycles.building import PUBLISHED, SECRETARIAT, UNPUBLISHED, lifecycle, publication_steps
-from states.spec import StateSpec, TransitionSpec
+from states.spec import N_, StateSpec, TransitionSpec
 
 TOOLKIT_LAUNCH = lifecycle(
     EngagementKind.TOOLKIT_LAUNCH,
-    "Public-private partnership toolkit launch",
+    N_("Public-private partnership toolkit launch"),
     [
-        StateSpec("drafted", "UNODC drafts the toolkit", initial=True),
-        StateSpec("presentation_scheduled", "Its presentation is on an SWG session's agenda"),
-        StateSpec("presented", "UNODC presented it to the SWG"),
-        StateSpec("launched", "Officially launched"),
+        StateSpec("drafted", N_("UNODC drafts the toolkit"), initial=True),
+        StateSpec("presentation_scheduled", N_("Its presentation is on an SWG session's agenda")),
+        StateSpec("presented", N_("UNODC presented it to the SWG")),
+        StateSpec("launched", N_("Officially launched")),
         PUBLISHED,
         UNPUBLISHED,
-        StateSpec("cancelled", "Dropped before its presentation", final=True),
+        StateSpec("cancelled", N_("Dropped before its presentation"), final=True),
     ],
     [
         TransitionSpec(
             "schedule_presentation", ("drafted",), "presentation_scheduled", SECRETARIAT,
-            "Put it on an SWG session's agenda", guards=("has_meeting",),
+            N_("Put it on an SWG session's agenda"), guards=("has_meeting",),
         ),
-        TransitionSpec("present", ("presentation_scheduled",), "presented", SECRETARIAT, "Presented at the session"),
-        TransitionSpec("launch", ("presented",), "launched", SECRETARIAT, "Official launch"),
+        TransitionSpec("present", ("presentation_scheduled",), "presented", SECRETARIAT, N_("Presented at the session")),
+        TransitionSpec("launch", ("presented",), "launched", SECRETARIAT, N_("Official launch")),
         *publication_steps(("launched",)),
         TransitionSpec(
-            "cancel", ("drafted", "presentation_scheduled"), "cancelled", SECRETARIAT, "Drop the launch",
+            "cancel", ("drafted", "presentation_scheduled"), "cancelled", SECRETARIAT, N_("Drop the launch"),
             guards=("comment_given",),
         ),
     ],

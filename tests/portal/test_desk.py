@@ -438,7 +438,7 @@ def test_jobs_run_now_and_the_desk_says_what_they_did(world: PortalWorld) -> Non
     me = staff(world)
     token = csrf_of(world.client.get("/desk").text)
     answer = world.client.post("/desk/jobs/publish", data={"csrf": token})
-    assert answer.status_code == 200 and "1 published item(s)" in answer.text and me in answer.text
+    assert answer.status_code == 200 and "1 published item; " in answer.text and me in answer.text
     assert "PPP toolkit launch" in _site_text(world)
     assert world.client.post("/desk/jobs/nothing", data={"csrf": token}).status_code == 404
 
@@ -484,7 +484,7 @@ def test_directory_search_add_and_import(world: PortalWorld) -> None:
     assert answer.status_code == 422 and "line 3" in answer.text and "industry" in answer.text
     assert _organization_named(world, "Farmacia Norte") is None and counts(world) == before
     done = world.client.post("/desk/directory/import", data={"csrf": token, "csv": broken.replace("spaceflight", "chemical")})
-    assert done.status_code == 200 and "Imported 2 row(s)" in done.text
+    assert done.status_code == 200 and "Imported 2 rows" in done.text
     assert _organization_named(world, "Bad Row").industry == "chemical"
 
 
