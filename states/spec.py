@@ -10,15 +10,10 @@ from typing import TYPE_CHECKING
 
 from models.enums import EngagementKind, NotificationType, Role
 from states.errors import DefinitionError
+from states.markers import N_
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
-
-
-def N_(message: str) -> str:
-    """Mark a lifecycle's title or description for the catalogs (as ``website.i18n.N_``, which `engage show` must
-    not import); the desk says it in its reader's language, the CLI and ``docs/lifecycles.md`` in English."""
-    return message
 
 
 class Recipient(StrEnum):

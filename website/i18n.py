@@ -21,21 +21,13 @@ from babel.messages.pofile import read_po
 from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict
 
+from states.markers import N_, N_plural  # noqa: F401 - the markers, for every module that imports them from here
+
 LANGUAGES: tuple[str, ...] = ("en", "es", "fr")
 LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français"}
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 #: Babel locales for dates: the Coalition writes "12 February 2024" in English.
 BABEL_LOCALES = {"en": "en_GB"}
-
-
-def N_(message: str) -> str:
-    """Mark ``message`` for extraction into the catalogs; it is translated later, where it is shown."""
-    return message
-
-
-def N_plural(singular: str, plural: str) -> tuple[str, str]:
-    """Mark a message and its plural for extraction (``make catalogs`` passes ``-k N_plural:1,2``)."""
-    return singular, plural
 
 
 class Phrase(BaseModel):
