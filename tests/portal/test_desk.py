@@ -132,6 +132,7 @@ def test_read_only_staff_read_every_desk_page_and_change_nothing(world: PortalWo
         assert page.status_code == 200, path
         assert '<form method="post"' not in page.text.replace('<form method="post" action="/signout"', ""), path
     assert 'href="/desk/new"' not in world.client.get("/desk").text
+    assert "steps staff may take are not shown" in world.client.get(f"/desk/engagements/{engagement}").text
     for path in ("/desk/new", "/desk/new/achievement"):  # pages that are only a form
         refused = world.client.get(path)
         assert refused.status_code == 403 and "read-only access" in refused.text, path
