@@ -100,9 +100,12 @@ def _start_ephemeral_api(prefect_home: Path) -> Callable[[], None]:
 
     A fresh home costs the API its migrations (some 100 Alembic revisions, 7 to 15 s): the first replay keeps
     the migrated home in the user's cache and later replays start from a copy. A configured API or database
-    (``PREFECT_API_URL``, ``PREFECT_API_DATABASE_CONNECTION_URL``) is left to Prefect.
+    (``PREFECT_API_URL``, ``PREFECT_API_DATABASE_CONNECTION_URL``, in the environment or a profile) is left to Prefect.
     """
-    if os.environ.get("PREFECT_API_URL") or os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL"):
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    if settings.api.url or not settings.server.ephemeral.enabled or "connection_url" in settings.server.database.model_fields_set:
         return lambda: None
     from prefect.server.api.server import SubprocessASGIServer
 
