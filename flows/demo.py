@@ -13,10 +13,13 @@ import imaplib
 import mailbox
 import os
 import shutil
+import sqlite3
 import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -80,12 +83,68 @@ def _plain_http_api(prefect_home: Path) -> dict[str, str]:
     return {"PREFECT_API_SSL_CERT_FILE": str(single)}
 
 
+#: What Prefect's ephemeral API keeps in its home once migrated: its database and the memo of registered blocks.
+PREFECT_TEMPLATE_FILES = ("memo_store.toml", "prefect.db")
+
+
+def _prefect_template() -> Path:
+    """Where a freshly migrated ephemeral-API home is kept for this Prefect version (the user's cache)."""
+    from importlib.metadata import version
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "coalition-engage" / f"prefect-{version('prefect')}"
+
+
+def _start_ephemeral_api(prefect_home: Path) -> Callable[[], None]:
+    """Start Prefect's ephemeral API in the background; return the wait for it to answer.
+
+    A fresh home costs the API its migrations (some 100 Alembic revisions, 7 to 15 s): the first replay keeps
+    the migrated home in the user's cache and later replays start from a copy. A configured API or database
+    (``PREFECT_API_URL``, ``PREFECT_API_DATABASE_CONNECTION_URL``, in the environment or a profile) is left to Prefect.
+    """
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    if settings.api.url or not settings.server.ephemeral.enabled or "connection_url" in settings.server.database.model_fields_set:
+        return lambda: None
+    from prefect.server.api.server import SubprocessASGIServer
+
+    template = _prefect_template()
+    fresh = not (prefect_home / "prefect.db").exists()
+    seeded = fresh and (template / "prefect.db").exists()
+    if seeded:
+        prefect_home.mkdir(parents=True, exist_ok=True)
+        for name in PREFECT_TEMPLATE_FILES:
+            shutil.copyfile(template / name, prefect_home / name)
+    server = SubprocessASGIServer()  # the one Prefect's clients use (one per process)
+    starting = threading.Thread(target=server.start, name="prefect-ephemeral-api", daemon=True)
+    starting.start()
+
+    def wait() -> None:
+        starting.join()
+        if server.running and fresh and not seeded and not (template / "prefect.db").exists():
+            _keep_prefect_template(prefect_home, template)
+
+    return wait
+
+
+def _keep_prefect_template(prefect_home: Path, template: Path) -> None:
+    """Copy the just-migrated home (no flow run in it yet) to ``template``; the database last, as a whole."""
+    template.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(prefect_home / "memo_store.toml", template / "memo_store.toml")
+    partial = template / "prefect.db.partial"
+    with closing(sqlite3.connect(prefect_home / "prefect.db")) as source, closing(sqlite3.connect(partial)) as target:
+        source.backup(target)
+    partial.replace(template / "prefect.db")
+
+
 def run_demo(data_dir: Path = Path("engage-data"), *, console: Any = None) -> DemoSummary:
     """Replay 2024 into ``data_dir`` and return what happened (and print it, with rich progress)."""
     started = time.perf_counter()
     data_dir = Path(data_dir).resolve()
     _prepare(data_dir)
     configure_prefect(home=data_dir / "prefect", PREFECT_LOGGING_LEVEL="WARNING", **_plain_http_api(data_dir / "prefect"))
+    api_ready = _start_ephemeral_api(Path(os.environ["PREFECT_HOME"]))
 
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -99,7 +158,7 @@ def run_demo(data_dir: Path = Path("engage-data"), *, console: Any = None) -> De
         with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                       TimeElapsedColumn(), console=console, transient=False) as progress:
             bar = progress.add_task("starting Prefect (ephemeral API) and loading reference data", total=len(replay.steps) + 1)
-            replay.start()
+            replay.start(api_ready)
             progress.advance(bar)
             for when, title, action in replay.steps:
                 progress.update(bar, description=f"{when:%d %b %Y}: {title}")
@@ -160,7 +219,7 @@ class _Replay:
         ]
 
     # --- plumbing -----------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, api_ready: Callable[[], None]) -> None:
         from flows.runtime import Runtime, use_runtime
         from states.directory import load_sample
 
@@ -168,7 +227,8 @@ class _Replay:
         load_sample(self.db)
         self._runtime_cm = use_runtime(Runtime(self.settings, self.db, self.clock))
         self._runtime_cm.__enter__()
-        self.flow("dispatch")  # starts the ephemeral Prefect API
+        api_ready()
+        self.flow("dispatch")
         from portal.server import running_portal
         from portal.visitor import Visitor
 
