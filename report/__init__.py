@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -63,35 +60,19 @@ def publish_reports(db: Database, site_dir: Path, *, year: int | None = None, to
     """Write the report in every language and format into the site's ``report/`` folder.
 
     The figures are computed once, and each language's page rendered once for all its formats.
-    The PDFs are laid out in parallel processes (WeasyPrint is pure Python: one core each).
     ``texts``: the folder of the foreword and executive summary staff wrote (report/texts.py).
     """
     year = year or latest_year(db)
     figures = year_figures(db, year)
-    pages = {language: render_html(figures, language, site_home=site_home_from_report(language),
-                                   generated_on=today or date.today(), texts=staff_texts(texts, language))
-             for language in LANGUAGES}
-    written = [WrittenReport(report_path(site_dir, language, format), language, format, year)
-               for language in LANGUAGES for format in formats]
-    pdfs = [report for report in written if report.format == "pdf"]
-    with _pdf_processes(len(pdfs)) as pool:
-        laid_out = [pool.submit(render_pdf, pages[report.language]) for report in pdfs] if pool else []
-        for report in written:
-            if report.format == "html" or not pool:
-                _write(report.path, pages[report.language], report.format)
-        for report, pdf in zip(pdfs, laid_out):
-            report.path.parent.mkdir(parents=True, exist_ok=True)
-            report.path.write_bytes(pdf.result())
+    written = []
+    for language in LANGUAGES:
+        html = render_html(figures, language, site_home=site_home_from_report(language), generated_on=today or date.today(),
+                           texts=staff_texts(texts, language))
+        for format in formats:
+            path = report_path(site_dir, language, format)
+            _write(path, html, format)
+            written.append(WrittenReport(path, language, format, year))
     return written
-
-
-def _pdf_processes(count: int) -> ProcessPoolExecutor | nullcontext[None]:
-    """Processes forked to lay out ``count`` PDFs at once (none for one PDF, or where processes cannot fork)."""
-    if count < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return nullcontext()
-    import weasyprint  # noqa: F401 - imported once, before the fork, for every process
-
-    return ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("fork"))
 
 
 __all__ = ["WrittenReport", "YearFigures", "latest_year", "publish_reports", "report_path", "texts_folder", "write_report",
