@@ -50,6 +50,15 @@ def processes_with(marker: bytes) -> list[int]:
     return found
 
 
+def answers(url: str) -> bool:
+    """Whether ``url`` answers 200 within 2 s."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
 def wait_until(what: str, check: Callable[[], Any], timeout: float = 180, every: float = 0.5) -> Any:
     """Poll ``check`` until it returns something true (printing how long it took); fail after ``timeout``."""
     start = time.monotonic()

@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 from benchmarks.scratch_postgres import scratch_postgres
 from models.db import Database
 from states.clock import SimulatedClock
-from tests.prefect_stack import free_port, wait_until
+from tests.prefect_stack import answers, free_port, wait_until
 from tests.world import awaiting_approval
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -91,14 +91,6 @@ def _json(url: str) -> dict | None:
         return None
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def databases() -> Iterator[tuple[str, str]]:
     """Two empty scratch PostgreSQL databases: the engine's and Prefect's."""
@@ -158,7 +150,7 @@ def test_the_production_block_serves_runs_alerts_and_refuses_bad_settings(databa
 
             # 1. The server, its UI pointed at the public API address.
             processes.append(_start(commands["server"], env, tmp_path / "server.log"))
-            wait_until("the Prefect server", lambda: _answers(f"http://127.0.0.1:{api_port}/api/health"), timeout=180)
+            wait_until("the Prefect server", lambda: answers(f"http://127.0.0.1:{api_port}/api/health"), timeout=180)
             ui = _json(f"http://127.0.0.1:{api_port}/ui-settings")
             assert ui is not None and ui["api_url"] == public_api, ui
             # 2. The setup: schema, reference data, pool, deployments.
@@ -169,7 +161,7 @@ def test_the_production_block_serves_runs_alerts_and_refuses_bad_settings(databa
             processes.append(_start(commands["worker"], env, tmp_path / "worker.log"))
             processes.append(_start(commands["portal"], env, tmp_path / "portal.log"))
             processes.append(_start(commands["dispatcher"], env, tmp_path / "dispatcher.log"))
-            wait_until("the portal", lambda: _answers(f"http://127.0.0.1:{portal_port}/"), timeout=120)
+            wait_until("the portal", lambda: answers(f"http://127.0.0.1:{portal_port}/"), timeout=120)
 
             db = Database(engine_url)
             imported = _run(".venv/bin/engage import-partners sample_data/partners.csv", {**env, **settings})

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 
 from models.db import Database
 from states.approvals import record_decision
-from tests.prefect_stack import free_port, processes_with, wait_until
+from tests.prefect_stack import answers, free_port, processes_with, wait_until
 from tests.world import awaiting_approval, clock_at, seeded
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,14 +24,6 @@ ENGAGE = str(Path(sys.executable).with_name("engage"))
 
 JOBS = {"relay", "sweep", "dispatch", "publish", "report", "alert", "approval", "follow", "mailbox"}
 pytestmark = [pytest.mark.prefect, pytest.mark.timeout(600)]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def _invitations(maildir: Path) -> list[str]:
@@ -68,8 +59,8 @@ def test_engage_up_serves_everything_invites_within_seconds_and_stops_on_sigint(
                                "--watch-seconds", "1"], cwd=tmp_path, env=environment, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
         try:
-            wait_until("the Prefect API", lambda: _answers(f"http://127.0.0.1:{api}/api/health"), timeout=240)
-            wait_until("the portal", lambda: _answers(f"http://127.0.0.1:{portal}/"), timeout=120)
+            wait_until("the Prefect API", lambda: answers(f"http://127.0.0.1:{api}/api/health"), timeout=240)
+            wait_until("the portal", lambda: answers(f"http://127.0.0.1:{portal}/"), timeout=120)
             with temporary_settings({PREFECT_API_URL: f"http://127.0.0.1:{api}/api"}), \
                     get_client(sync_client=True) as client:
                 deployments = wait_until("the deployments", lambda: len(found := client.read_deployments()) == 9
