@@ -29,6 +29,7 @@ def test_the_demo_ends_with_the_report_of_its_2024(prefect_api: None, tmp_path: 
     done = subprocess.run([sys.executable, "-m", "flows.demo", str(tmp_path / "data")], cwd=ROOT, env=environment,
                           capture_output=True, text=True, timeout=1100)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "Warning" not in done.stdout + done.stderr, "a newcomer's replay prints no warnings"
     site = tmp_path / "data" / "site"
     for language in ("en", "es", "fr"):
         for suffix in ("html", "pdf"):

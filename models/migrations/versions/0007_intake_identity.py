@@ -16,18 +16,18 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('participants') as batch:
-        batch.add_column(sa.Column('all_contacts', sa.Boolean(), server_default=sa.false(), nullable=False))
+    # Plain ADD COLUMN and CREATE INDEX (SQLite has both): batch mode would reflect the tables, and SQLAlchemy
+    # warns on every fresh database that it cannot reflect the contacts' expression index.
+    op.add_column('participants', sa.Column('all_contacts', sa.Boolean(), server_default=sa.false(), nullable=False))
     # Participants added before designation reached every contact of their organization: from now on
     # they reach its primary contact (the first one on file), as new participants do.
     op.execute(
         "UPDATE participants SET contact_id = (SELECT MIN(contacts.id) FROM contacts "
         "WHERE contacts.organization_id = participants.organization_id) WHERE contact_id IS NULL"
     )
-    with op.batch_alter_table('pending_submissions') as batch:
-        batch.add_column(sa.Column('claim', sa.String(length=16), nullable=True))
-        batch.add_column(sa.Column('upload_name', sa.String(length=80), nullable=True))
-        batch.create_index('ix_pending_submissions_upload_name', ['upload_name'], unique=False)
+    op.add_column('pending_submissions', sa.Column('claim', sa.String(length=16), nullable=True))
+    op.add_column('pending_submissions', sa.Column('upload_name', sa.String(length=80), nullable=True))
+    op.create_index('ix_pending_submissions_upload_name', 'pending_submissions', ['upload_name'], unique=False)
     op.create_table(
         'address_opt_outs',
         sa.Column('email', sa.String(length=254), nullable=False),
