@@ -92,7 +92,7 @@ def test_relay_and_follow_up_send_the_invitation_once(prefect_api, runtime, mail
 
 def test_a_dispatch_run_with_failures_is_not_green(prefect_api, runtime):
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
     from flows.dispatch import dispatch_flow
     from flows.runtime import use_runtime
@@ -103,8 +103,10 @@ def test_a_dispatch_run_with_failures_is_not_green(prefect_api, runtime):
         state = asyncio.run(dispatch_flow(return_state=True))
     assert state.is_failed() and state.name == "DeliveryFailed"
     with get_client(sync_client=True) as client:
-        artifact = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["dispatch-notifications"])))[-1]
+        # This run's artifact: the session's API holds other tests' dispatch runs too.
+        [artifact] = client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["dispatch-notifications"]),
+            flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
     # A closed port is an outage, not the messages' fault: the channel is paused, no row is charged.
     assert "email channel" in str(artifact.data) and "unreachable, paused until" in str(artifact.data)
     assert "unreachable: email" in state.message
