@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import ApprovalVote, CoChair, Engagement, Meeting, Organization, Participant, SubWorkingGroup
 from models.db import Database
+from models.prebuilt import Prebuilt
 from models.enums import Channel, Decision, EngagementKind
 from settings import Settings
 from states.action_links import within
@@ -50,7 +51,7 @@ _NOT_AWAITING = N_("Engagement %(engagement_id)s no longer awaits the co-chairs'
 _ENGAGEMENTS, _SWGS, _MEETINGS = Engagement.__table__, SubWorkingGroup.__table__, Meeting.__table__
 _CHAIRS, _VOTES = CoChair.__table__, ApprovalVote.__table__
 _ORGANIZATIONS, _PARTICIPANTS = Organization.__table__, Participant.__table__
-STATUS_ENGAGEMENT = (
+STATUS_ENGAGEMENT = Prebuilt(
     select(
         _ENGAGEMENTS.c.id, _ENGAGEMENTS.c.title, _ENGAGEMENTS.c.state, _ENGAGEMENTS.c.version, _ENGAGEMENTS.c.swg_code,
         _ENGAGEMENTS.c.details, _SWGS.c.title.label("swg_title"), _SWGS.c.title_es, _SWGS.c.title_fr,
@@ -64,7 +65,7 @@ STATUS_ENGAGEMENT = (
     .where(_ENGAGEMENTS.c.id == bindparam("engagement_id"))
     .order_by(_CHAIRS.c.id)
 )
-STATUS_PARTNERS = (
+STATUS_PARTNERS = Prebuilt(
     select(_ORGANIZATIONS.c.name)
     .join(_PARTICIPANTS, _PARTICIPANTS.c.organization_id == _ORGANIZATIONS.c.id)
     .where(_PARTICIPANTS.c.engagement_id == bindparam("engagement_id"),
@@ -204,10 +205,10 @@ def approval_status(db: Database | Connection, engagement_id: int) -> ApprovalSt
     check_id(engagement_id, "engagement_id")
     key = {"engagement_id": engagement_id}
     with within(db) as connection:
-        rows = connection.execute(STATUS_ENGAGEMENT, key).all()
+        rows = STATUS_ENGAGEMENT.all(connection, key)
         if not rows:
             raise NotFoundError(Phrase.of(N_("no engagement with id %(engagement_id)s"), engagement_id=str(engagement_id)))
-        partners = connection.scalars(STATUS_PARTNERS, key).all()
+        partners = STATUS_PARTNERS.scalars(connection, key)
     engagement = rows[0]
     votes = [CoChairVote(row.name, row.email, row.decision, row.channel, row.comment) for row in rows
              if row.email is not None]

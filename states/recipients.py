@@ -14,6 +14,7 @@ from models import (
 )
 from models.enums import DeliveryChannel, NotificationType, OutboxStatus, ParticipantRole, Role
 from models.db import Rows
+from models.prebuilt import Prebuilt
 from settings import Settings
 from states.action_links import link_row
 from states.context import EngagementRow
@@ -35,30 +36,31 @@ class Addressee:
 # some roles (see ``states.designation``), an SWG's co-chairs (all, or those who have not voted), and the rows
 # a transition's notifications write.
 _CONTACTS, _CHAIRS, _VOTES = Contact.__table__, CoChair.__table__, ApprovalVote.__table__
-PARTICIPANT_CONTACTS = designated_contacts(
+PARTICIPANT_CONTACTS = Prebuilt(designated_contacts(
     _CONTACTS.c.id, _CONTACTS.c.name, _CONTACTS.c.email, _CONTACTS.c.language, _CONTACTS.c.opt_outs,
-).order_by(_CONTACTS.c.id)
+).order_by(_CONTACTS.c.id))
 ALL_CO_CHAIRS = (
     select(_CHAIRS.c.name, _CHAIRS.c.email, _CHAIRS.c.language)
     .where(_CHAIRS.c.swg_code == bindparam("swg_code"))
     .order_by(_CHAIRS.c.id)
 )
-UNDECIDED_CO_CHAIRS = ALL_CO_CHAIRS.where(
-    _CHAIRS.c.id.not_in(select(_VOTES.c.co_chair_id).where(_VOTES.c.engagement_id == bindparam("engagement_id"))))
+UNDECIDED_CO_CHAIRS = Prebuilt(ALL_CO_CHAIRS.where(
+    _CHAIRS.c.id.not_in(select(_VOTES.c.co_chair_id).where(_VOTES.c.engagement_id == bindparam("engagement_id")))))
+ALL_CO_CHAIRS = Prebuilt(ALL_CO_CHAIRS)
 OUTBOX, LINKS = OutboxMessage.__table__, ActionLink.__table__
 # What the mails say besides the engagement itself: where and until when its meeting is, which partners take
 # part, and the co-chairs' votes so far (with their comments).
 _MEETINGS, _PARTICIPANTS, _ORGANIZATIONS = Meeting.__table__, Participant.__table__, Organization.__table__
-MEETING_PLACE = select(_MEETINGS.c.ends_on, _MEETINGS.c.location, _MEETINGS.c.start_time, _MEETINGS.c.end_time,
-                       _MEETINGS.c.time_zone).where(_MEETINGS.c.id == bindparam("meeting_id"))
-PARTNER_NAMES = (
+MEETING_PLACE = Prebuilt(select(_MEETINGS.c.ends_on, _MEETINGS.c.location, _MEETINGS.c.start_time, _MEETINGS.c.end_time,
+                       _MEETINGS.c.time_zone).where(_MEETINGS.c.id == bindparam("meeting_id")))
+PARTNER_NAMES = Prebuilt(
     select(_ORGANIZATIONS.c.name)
     .join(_PARTICIPANTS, _PARTICIPANTS.c.organization_id == _ORGANIZATIONS.c.id)
     .where(_PARTICIPANTS.c.engagement_id == bindparam("engagement_id"),
            _PARTICIPANTS.c.role.in_([role.value for role in PARTNER_ROLES]))
     .order_by(_PARTICIPANTS.c.id)
 )
-VOTES_SO_FAR = (
+VOTES_SO_FAR = Prebuilt(
     select(_CHAIRS.c.name, _VOTES.c.decision, _VOTES.c.comment)
     .join(_CHAIRS, _CHAIRS.c.id == _VOTES.c.co_chair_id)
     .where(_VOTES.c.engagement_id == bindparam("engagement_id"))
@@ -67,8 +69,8 @@ VOTES_SO_FAR = (
 #: Whoever reads these is told which partners and which votes are concerned.
 BRIEFED = {Recipient.SECRETARIAT, Recipient.CO_CHAIRS}
 _UNDELIVERABLE = UndeliverableAddress.__table__
-UNDELIVERABLE = select(_UNDELIVERABLE.c.email, _UNDELIVERABLE.c.reason).where(
-    _UNDELIVERABLE.c.email.in_(bindparam("emails", expanding=True)))
+UNDELIVERABLE = Prebuilt(select(_UNDELIVERABLE.c.email, _UNDELIVERABLE.c.reason).where(
+    _UNDELIVERABLE.c.email.in_(bindparam("emails", expanding=True))))
 
 WAITED_ON = {
     Role.CO_CHAIR: Recipient.CO_CHAIRS,
@@ -79,7 +81,7 @@ WAITED_ON = {
 
 
 def _contacts(connection: Connection, engagement_id: int, roles: tuple[str, ...]) -> list[Addressee]:
-    rows = connection.execute(PARTICIPANT_CONTACTS, {"engagement_id": engagement_id, "roles": roles})
+    rows = PARTICIPANT_CONTACTS.all(connection, {"engagement_id": engagement_id, "roles": roles})
     people: dict[int, Addressee] = {}  # a contact designated by two of the engagement's participants gets one mail
     for c in rows:
         people.setdefault(c.id, Addressee(c.name, c.email, c.language, DeliveryChannel.EMAIL, tuple(c.opt_outs or ())))
@@ -88,7 +90,7 @@ def _contacts(connection: Connection, engagement_id: int, roles: tuple[str, ...]
 
 def _co_chairs(connection: Connection, engagement: EngagementRow, *, undecided_only: bool) -> list[Addressee]:
     query = UNDECIDED_CO_CHAIRS if undecided_only else ALL_CO_CHAIRS
-    rows = connection.execute(query, {"swg_code": engagement.swg_code, "engagement_id": engagement.id})
+    rows = query.all(connection, {"swg_code": engagement.swg_code, "engagement_id": engagement.id})
     return [Addressee(c.name, c.email, c.language, DeliveryChannel.EMAIL) for c in rows]
 
 
@@ -125,16 +127,16 @@ def _about(connection: Connection, engagement: EngagementRow, briefed: bool) -> 
     co-chairs, of its partners, approval policy and votes so far."""
     context: dict[str, Any] = {}
     if engagement.meeting_id:
-        place = connection.execute(MEETING_PLACE, {"meeting_id": engagement.meeting_id}).one()
+        place = MEETING_PLACE.first(connection, {"meeting_id": engagement.meeting_id})
         context |= {"meeting_id": engagement.meeting_id, "meeting_location": place.location,
                     "meeting_ends_on": place.ends_on.isoformat() if place.ends_on else None}
         if place.start_time is not None:  # local hours in the meeting's time zone
             context |= {"meeting_start_time": place.start_time.strftime("%H:%M"),
                         "meeting_end_time": place.end_time.strftime("%H:%M"), "meeting_time_zone": place.time_zone}
     if briefed:
-        context["partner"] = ", ".join(connection.scalars(PARTNER_NAMES, {"engagement_id": engagement.id}))
+        context["partner"] = ", ".join(PARTNER_NAMES.scalars(connection, {"engagement_id": engagement.id}))
         if engagement.swg_code:
-            votes = connection.execute(VOTES_SO_FAR, {"engagement_id": engagement.id})
+            votes = VOTES_SO_FAR.all(connection, {"engagement_id": engagement.id})
             context |= {"approval_policy": engagement.approval_policy, "quorum": engagement.quorum,
                         "votes": [{"name": v.name, "decision": v.decision, "comment": v.comment} for v in votes]}
     return {key: value for key, value in context.items() if value not in (None, "")}
@@ -215,7 +217,7 @@ def enqueue(connection: Connection, lifecycle: Lifecycle, engagement: Engagement
     reached = [(notify, addressees(connection, lifecycle, engagement, notify, state, settings)) for notify in notifies]
     emails = {p.address.lower() for _, people in reached for p in people if p.channel is DeliveryChannel.EMAIL}
     # an address a delivery report said mail cannot reach (states.mail_intake) gets nothing, mandatory or not
-    bounced = dict(connection.execute(UNDELIVERABLE, {"emails": sorted(emails)}).all()) if emails else {}
+    bounced = dict(UNDELIVERABLE.all(connection, {"emails": sorted(emails)})) if emails else {}
     for notify, people in reached:
         recipient = resolved_recipient(lifecycle, notify, state)
         if not people:
