@@ -34,6 +34,26 @@ class _Compiled:
         self.row = namedtuple("Row", [column.name for column in columns]) if columns else tuple  # type: ignore[misc]
         processors = [column.type._cached_result_processor(dialect, None) for column in columns]
         self.processed = [(i, processor) for i, processor in enumerate(processors) if processor is not None]
+        compiled = self.compiled
+        # a statement whose text never changes (no expanding parameter, no escaped name) skips the expansion:
+        # the parameters given a value in the statement, then the call's, through their types' processors
+        self.fixed = not (compiled.post_compile_params or compiled.literal_execute_params
+                          or compiled.escaped_bind_names)
+        self.defaults = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
+        self.bound = [(name, processor) for name, processor in self.processors.items() if processor is not None]
+
+    def values(self, params: Params) -> tuple[str, dict[str, Any]]:
+        """The SQL and the parameters to send for ``params``."""
+        if self.fixed:
+            values = self.defaults | params if self.defaults else dict(params)
+            for name, processor in self.bound:
+                if name in values:
+                    values[name] = processor(values[name])
+            return self.compiled.string, values
+        state = self.compiled.construct_expanded_state(params)
+        processors = self.processors | state.processors
+        return state.statement, {name: processors[name](value) if processors.get(name) else value
+                                 for name, value in state.parameters.items()}
 
 
 class Prebuilt:
@@ -48,11 +68,7 @@ class Prebuilt:
         compiled = self._postgres
         if compiled is None:
             compiled = self._postgres = _Compiled(self.statement, connection.dialect)
-        state = compiled.compiled.construct_expanded_state(params)
-        processors = compiled.processors | state.processors if state.processors else compiled.processors
-        values = {name: processors[name](value) if name in processors else value
-                  for name, value in state.parameters.items()}
-        sql = state.statement
+        sql, values = compiled.values(params)
         dispatch = connection.dispatch
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
