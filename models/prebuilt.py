@@ -3,11 +3,12 @@
 SQLAlchemy's execution of a cached Core statement costs about twice psycopg's own work (the execution
 context, the result's metadata from the cursor's description, the row objects). A ``Prebuilt`` statement is
 compiled once; on PostgreSQL each call expands its parameters (``construct_expanded_state``, with the types'
-bind processors), sends them on the connection's psycopg connection in its open transaction, and builds plain
-named rows with the columns' result processors. The engine's ``before_cursor_execute`` and
-``after_cursor_execute`` listeners still see every statement; a driver error is raised as SQLAlchemy's
-(``IntegrityError``...; a lost connection is invalidated). Elsewhere (SQLite) it is ``connection.execute``.
-The rows answer as Core's do: by attribute and by position.
+bind processors), sends them on the connection's psycopg connection in its open transaction, prepared on that
+connection from its first use (psycopg would wait for the fifth), and builds plain named rows with the columns'
+result processors. The engine's ``before_cursor_execute`` and ``after_cursor_execute`` listeners still see
+every statement; a driver error is raised as SQLAlchemy's (``IntegrityError``...; a lost connection is
+invalidated). Elsewhere (SQLite) it is ``connection.execute``. The rows answer as Core's do: by attribute and
+by position.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class Prebuilt:
         try:
             dispatch.before_cursor_execute(connection, cursor, sql, values, None, False)
             try:
-                cursor.execute(sql, values)
+                cursor.execute(sql, values, prepare=True)
             except connection.dialect.loaded_dbapi.Error as error:
                 lost = connection.dialect.is_disconnect(error, connection.connection, cursor)
                 if lost:  # as SQLAlchemy does: the connection is not returned to the pool
