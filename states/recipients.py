@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, literal_column, null, select, union_all
 
 from models import (
     ActionLink, ApprovalVote, CoChair, Contact, Meeting, Organization, OutboxMessage, Participant, UndeliverableAddress,
@@ -48,24 +48,27 @@ UNDECIDED_CO_CHAIRS = Prebuilt(ALL_CO_CHAIRS.where(
     _CHAIRS.c.id.not_in(select(_VOTES.c.co_chair_id).where(_VOTES.c.engagement_id == bindparam("engagement_id")))))
 ALL_CO_CHAIRS = Prebuilt(ALL_CO_CHAIRS)
 OUTBOX, LINKS = OutboxMessage.__table__, ActionLink.__table__
-# What the mails say besides the engagement itself: where and until when its meeting is, which partners take
-# part, and the co-chairs' votes so far (with their comments).
+# What the mails say besides the engagement itself: where and until when its meeting is, and in one statement
+# which partners take part (``part`` 0) and the co-chairs' votes so far, with their comments (``part`` 1).
 _MEETINGS, _PARTICIPANTS, _ORGANIZATIONS = Meeting.__table__, Participant.__table__, Organization.__table__
 MEETING_PLACE = Prebuilt(select(_MEETINGS.c.ends_on, _MEETINGS.c.location, _MEETINGS.c.start_time, _MEETINGS.c.end_time,
                        _MEETINGS.c.time_zone).where(_MEETINGS.c.id == bindparam("meeting_id")))
-PARTNER_NAMES = Prebuilt(
-    select(_ORGANIZATIONS.c.name)
+_PARTNER_NAMES = (
+    select(literal_column("0").label("part"), _ORGANIZATIONS.c.name, null().label("decision"), null().label("comment"),
+           _PARTICIPANTS.c.id.label("participant_id"), null().label("decided_at"), null().label("vote_id"))
     .join(_PARTICIPANTS, _PARTICIPANTS.c.organization_id == _ORGANIZATIONS.c.id)
     .where(_PARTICIPANTS.c.engagement_id == bindparam("engagement_id"),
-           _PARTICIPANTS.c.role.in_([role.value for role in PARTNER_ROLES]))
-    .order_by(_PARTICIPANTS.c.id)
+           _PARTICIPANTS.c.role.in_([literal_column(f"'{role.value}'") for role in PARTNER_ROLES]))
 )
-VOTES_SO_FAR = Prebuilt(
-    select(_CHAIRS.c.name, _VOTES.c.decision, _VOTES.c.comment)
+_VOTES_SO_FAR = (
+    select(literal_column("1"), _CHAIRS.c.name, _VOTES.c.decision, _VOTES.c.comment, null(), _VOTES.c.decided_at,
+           _VOTES.c.id)
     .join(_CHAIRS, _CHAIRS.c.id == _VOTES.c.co_chair_id)
     .where(_VOTES.c.engagement_id == bindparam("engagement_id"))
-    .order_by(_VOTES.c.decided_at, _VOTES.c.id)
 )
+_BRIEFING = union_all(_PARTNER_NAMES, _VOTES_SO_FAR)
+BRIEFING = Prebuilt(_BRIEFING.order_by(*(_BRIEFING.selected_columns[name] for name in (
+    "part", "participant_id", "decided_at", "vote_id"))))
 #: Whoever reads these is told which partners and which votes are concerned.
 BRIEFED = {Recipient.SECRETARIAT, Recipient.CO_CHAIRS}
 _UNDELIVERABLE = UndeliverableAddress.__table__
@@ -134,11 +137,12 @@ def _about(connection: Connection, engagement: EngagementRow, briefed: bool) -> 
             context |= {"meeting_start_time": place.start_time.strftime("%H:%M"),
                         "meeting_end_time": place.end_time.strftime("%H:%M"), "meeting_time_zone": place.time_zone}
     if briefed:
-        context["partner"] = ", ".join(PARTNER_NAMES.scalars(connection, {"engagement_id": engagement.id}))
+        rows = BRIEFING.all(connection, {"engagement_id": engagement.id})
+        context["partner"] = ", ".join(row.name for row in rows if row.part == 0)
         if engagement.swg_code:
-            votes = VOTES_SO_FAR.all(connection, {"engagement_id": engagement.id})
             context |= {"approval_policy": engagement.approval_policy, "quorum": engagement.quorum,
-                        "votes": [{"name": v.name, "decision": v.decision, "comment": v.comment} for v in votes]}
+                        "votes": [{"name": v.name, "decision": v.decision, "comment": v.comment} for v in rows
+                                  if v.part == 1]}
     return {key: value for key, value in context.items() if value not in (None, "")}
 
 
