@@ -44,15 +44,15 @@ PARTICIPANT_CONTACTS = Prebuilt(designated_contacts(
     _CONTACTS.c.id, _CONTACTS.c.name, _CONTACTS.c.email, _CONTACTS.c.language, _CONTACTS.c.opt_outs,
     _UNDELIVERABLE.c.reason.label("undeliverable"),
 ).outerjoin(_UNDELIVERABLE, _UNDELIVERABLE.c.email == func.lower(_CONTACTS.c.email)).order_by(_CONTACTS.c.id))
-ALL_CO_CHAIRS = (
+_ALL_CO_CHAIRS = (
     select(_CHAIRS.c.name, _CHAIRS.c.email, _CHAIRS.c.language, _UNDELIVERABLE.c.reason.label("undeliverable"))
     .outerjoin(_UNDELIVERABLE, _UNDELIVERABLE.c.email == func.lower(_CHAIRS.c.email))
     .where(_CHAIRS.c.swg_code == bindparam("swg_code"))
     .order_by(_CHAIRS.c.id)
 )
-UNDECIDED_CO_CHAIRS = Prebuilt(ALL_CO_CHAIRS.where(
+UNDECIDED_CO_CHAIRS = Prebuilt(_ALL_CO_CHAIRS.where(
     _CHAIRS.c.id.not_in(select(_VOTES.c.co_chair_id).where(_VOTES.c.engagement_id == bindparam("engagement_id")))))
-ALL_CO_CHAIRS = Prebuilt(ALL_CO_CHAIRS)
+ALL_CO_CHAIRS = Prebuilt(_ALL_CO_CHAIRS)
 OUTBOX, LINKS = OutboxMessage.__table__, ActionLink.__table__
 # What the mails say besides the engagement itself: where and until when its meeting is, and in one statement
 # which partners take part (``part`` 0), the co-chairs' votes so far, with their comments (``part`` 1), and, as
