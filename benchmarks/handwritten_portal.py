@@ -4,13 +4,13 @@ It answers the benchmark's two requests with the SQL the portal sends, written o
 the benchmark drives (a co-chair's link to an invitation under the ``any`` policy), with no engine, ORM,
 templates, CSRF or sessions: the framework-plus-database floor.
 
-- ``GET /a/{token}``: the link with its engagement, then the engagement, its partners and its co-chairs' votes,
-  in one transaction; a few lines of HTML.
+- ``GET /a/{token}``: the link with its engagement, then the engagement, its co-chairs' votes and its partners
+  in one statement, in one transaction; a few lines of HTML.
 - ``POST /a/{token}``: in one transaction, the link; the row lock; the engagement with the key's earlier
   outcome, the co-chair's seat and the counts; the vote, state change and audit row in one statement; the
-  decision mail's partners, votes and undeliverable addresses; the outbox row and engine event; the invitation
-  step (read, state change and audit row, the partner's contacts, undeliverable addresses, outbox rows and
-  action links); the link's use; the page's three reads.
+  decision mail's partners, votes and the Secretariat's bounce in one statement; the outbox row and engine
+  event; the invitation step (read, state change and audit row, the partner's contacts with their bounces,
+  outbox rows and action links); the link's use; the page's read.
 
     ENGAGE_DATABASE_URL=postgresql+psycopg://... ENGAGE_SECRET_KEY=... \\
         .venv/bin/python -m uvicorn benchmarks.handwritten_portal:app --port 8001
@@ -49,13 +49,13 @@ FIND_LINK = (
     "l.used_at, l.used_action, e.kind, e.state FROM action_links l LEFT JOIN engagements e ON e.id = l.engagement_id "
     "WHERE l.token_hash = %s")
 STATUS = (
-    "SELECT e.id, e.title, e.state, e.version, e.swg_code, e.details, s.code, s.title, s.approval_policy, s.quorum, "
-    "m.title, m.starts_on FROM engagements e LEFT JOIN sub_working_groups s ON s.code = e.swg_code "
-    "LEFT JOIN meetings m ON m.id = e.meeting_id WHERE e.id = %s")
-PARTNERS = ("SELECT o.name FROM organizations o JOIN participants p ON p.organization_id = o.id "
-            "WHERE p.engagement_id = %s AND p.role = ANY(%s) ORDER BY o.name")
-VOTES = ("SELECT c.name, c.email, v.decision, v.channel, v.comment FROM co_chairs c LEFT JOIN approval_votes v "
-         "ON v.co_chair_id = c.id AND v.engagement_id = %s WHERE c.swg_code = %s ORDER BY c.id")
+    "SELECT 0, e.id, e.title, e.state, e.version, e.swg_code, e.details, s.title, s.title_es, s.title_fr, "
+    "s.approval_policy, s.quorum, m.title, m.starts_on, c.name, c.email, v.decision, v.channel, v.comment, c.id, "
+    "NULL FROM engagements e LEFT JOIN sub_working_groups s ON s.code = e.swg_code "
+    "LEFT JOIN meetings m ON m.id = e.meeting_id LEFT JOIN co_chairs c ON c.swg_code = s.code "
+    "LEFT JOIN approval_votes v ON v.co_chair_id = c.id AND v.engagement_id = e.id WHERE e.id = %(id)s "
+    "UNION ALL SELECT 1, " + "NULL, " * 19 + "o.name FROM organizations o JOIN participants p "
+    "ON p.organization_id = o.id WHERE p.engagement_id = %(id)s AND p.role = ANY(%(roles)s) ORDER BY 1, 20, 21")
 LOCK = "SELECT id FROM engagements WHERE id = %s FOR UPDATE"
 READ = (
     "SELECT e.id, e.kind, e.title, e.state, e.version, e.swg_code, e.details, s.title, s.approval_policy, s.quorum, "
@@ -76,13 +76,16 @@ _UPDATE = ("updated AS (UPDATE engagements SET state = %(to)s, version = %(versi
 VOTE_UPDATE_LOG = ("WITH vote AS (INSERT INTO approval_votes (engagement_id, co_chair_id, decision, channel, decided_at) "
                    "VALUES (%(id)s, %(chair)s, 'approve', 'email_link', %(now)s)), " + _UPDATE + _LOG)
 UPDATE_LOG = "WITH " + _UPDATE + _LOG
-PARTNER_NAMES = ("SELECT o.name FROM organizations o JOIN participants p ON p.organization_id = o.id "
-                 "WHERE p.engagement_id = %s AND p.role = ANY(%s) ORDER BY p.id")
-VOTES_SO_FAR = ("SELECT c.name, v.decision, v.comment FROM approval_votes v JOIN co_chairs c ON c.id = v.co_chair_id "
-                "WHERE v.engagement_id = %s ORDER BY v.decided_at, v.id")
-UNDELIVERABLE = "SELECT email, reason FROM undeliverable_addresses WHERE email = ANY(%s)"
-CONTACTS = ("SELECT DISTINCT c.id, c.name, c.email, c.language FROM participants p JOIN contacts c "
+BRIEFING = (
+    "SELECT 0, o.name, NULL, NULL, p.id, NULL::timestamptz, NULL::integer FROM organizations o JOIN participants p "
+    "ON p.organization_id = o.id WHERE p.engagement_id = %(id)s AND p.role = ANY(%(roles)s) "
+    "UNION ALL SELECT 1, c.name, v.decision, v.comment, NULL, v.decided_at, v.id FROM approval_votes v "
+    "JOIN co_chairs c ON c.id = v.co_chair_id WHERE v.engagement_id = %(id)s "
+    "UNION ALL SELECT 2, email, NULL, reason, NULL, NULL, NULL FROM undeliverable_addresses "
+    "WHERE email = %(secretariat)s ORDER BY 1, 5, 6, 7")
+CONTACTS = ("SELECT DISTINCT c.id, c.name, c.email, c.language, u.reason FROM participants p JOIN contacts c "
             "ON c.id = p.contact_id OR (p.all_contacts AND c.organization_id = p.organization_id) "
+            "LEFT JOIN undeliverable_addresses u ON u.email = lower(c.email) "
             "WHERE p.engagement_id = %s AND p.role = ANY(%s) ORDER BY c.id")
 _OUTBOX_COLUMNS = ("dedupe_key, engagement_id, transition_id, notification_type, channel, recipient_name, "
                    "recipient_address, language, mandatory, context, status, attempts, next_attempt_at, created_at")
@@ -119,11 +122,11 @@ def link_hash(dedupe_key: str) -> str:
 
 def page(connection: psycopg.Connection, engagement_id: int, message: str) -> HTMLResponse:
     """The engagement, its partners and its co-chairs' votes, as a few lines of HTML."""
-    engagement = connection.execute(STATUS, (engagement_id,)).fetchone()
-    partners = [row[0] for row in connection.execute(PARTNERS, (engagement_id, PARTNER_ROLES))]
-    votes = connection.execute(VOTES, (engagement_id, engagement[4])).fetchall()
-    rows = "".join(f"<li>{html.escape(name)}: {decision or 'pending'}</li>" for name, _, decision, _, _ in votes)
-    return HTMLResponse(f"<h1>{html.escape(engagement[1])}</h1><p>{html.escape(message)}</p>"
+    found = connection.execute(STATUS, {"id": engagement_id, "roles": PARTNER_ROLES}).fetchall()
+    partners = [row[20] for row in found if row[0] == 1]
+    rows = "".join(f"<li>{html.escape(row[14])}: {row[16] or 'pending'}</li>" for row in found
+                   if row[0] == 0 and row[14] is not None)
+    return HTMLResponse(f"<h1>{html.escape(found[0][2])}</h1><p>{html.escape(message)}</p>"
                         f"<p>{html.escape(', '.join(partners))}</p><ul>{rows}</ul>")
 
 
@@ -151,9 +154,10 @@ def decide(request: Request) -> HTMLResponse:
                 "id": eid, "chair": row[11], "now": now, "to": "approved", "version": row[4] + 1, "waiting": None,
                 "due": None, "trigger": "approve", "from": row[3], "actor": email, "role": "co_chair", "key": key,
             }).fetchone()[0]
-            partners = ", ".join(name for (name,) in connection.execute(PARTNER_NAMES, (eid, PARTNER_ROLES)))
-            votes = [{"name": n, "decision": d, "comment": c} for n, d, c in connection.execute(VOTES_SO_FAR, (eid,))]
-            connection.execute(UNDELIVERABLE, ([SECRETARIAT[1]],)).fetchall()
+            briefing = connection.execute(BRIEFING, {"id": eid, "roles": PARTNER_ROLES,
+                                                     "secretariat": SECRETARIAT[1]}).fetchall()
+            partners = ", ".join(row[1] for row in briefing if row[0] == 0)
+            votes = [{"name": row[1], "decision": row[2], "comment": row[3]} for row in briefing if row[0] == 1]
             context = {"engagement_id": eid, "engagement_title": row[2], "state": "approved", "swg_code": row[5],
                        "swg_title": row[7], "partner": partners, "approval_policy": row[8], "votes": votes,
                        "trigger": "approve", "actor": email, "recipient_name": SECRETARIAT[0], "audience": "secretariat"}
@@ -171,9 +175,8 @@ def decide(request: Request) -> HTMLResponse:
                 "role": "system", "key": f"follow-up:{eid}:send_invitation",
             }).fetchone()[0]
             contacts = connection.execute(CONTACTS, (eid, PARTNER_ROLES)).fetchall()
-            connection.execute(UNDELIVERABLE, ([c[2].lower() for c in contacts],)).fetchall()
             outbox, links = [], []
-            for _, name, address, language in contacts:
+            for _, name, address, language, _ in contacts:
                 dedupe = f"t{invite_id}:invitation:email:{address}"
                 outbox.append(_outbox(dedupe, eid, invite_id, "invitation", (name, address), language, True, {
                     "engagement_id": eid, "engagement_title": row[2], "state": "invitation_sent",

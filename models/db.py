@@ -17,6 +17,8 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.prebuilt import Prebuilt
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _MIGRATED: set[str] = set()  # the URLs this process has brought to the newest revision
 MASK = "***"
@@ -155,8 +157,8 @@ def insert_rows(connection: Connection, rows: Rows) -> None:
         return
     if batches:
         statement = _insert_all(tuple((table.name, tuple(table_rows[0])) for table, table_rows in batches))
-        connection.execute(statement, {f"w{i}": json.dumps(table_rows, default=_json_value)
-                                       for i, (_, table_rows) in enumerate(batches)})
+        statement.run(connection, {f"w{i}": json.dumps(table_rows, default=_json_value)
+                                   for i, (_, table_rows) in enumerate(batches)})
 
 
 def _json_value(value: object) -> str:
@@ -170,11 +172,11 @@ def _json_value(value: object) -> str:
 
 
 @cache
-def _insert_all(shapes: tuple[tuple[str, tuple[str, ...]], ...]):  # noqa: ANN202 - a TextClause
+def _insert_all(shapes: tuple[tuple[str, tuple[str, ...]], ...]) -> Prebuilt:
     """The one statement that inserts rows of these tables and columns (``:w0``, ``:w1``... JSON arrays)."""
     parts = []
     for i, (table, columns) in enumerate(shapes):
         names = ", ".join(f'"{column}"' for column in columns)
         parts.append(f'w{i} AS (INSERT INTO "{table}" ({names}) SELECT {names} '
                      f'FROM json_populate_recordset(NULL::"{table}", CAST(:w{i} AS json)))')
-    return text(f"WITH {', '.join(parts)} SELECT 1")
+    return Prebuilt(text(f"WITH {', '.join(parts)} SELECT 1"))

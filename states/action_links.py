@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from models import ActionLink, Contact, Engagement
 from models.db import Database
+from models.prebuilt import Prebuilt
 from models.enums import NotificationType, ParticipantRole, Role
 from states.applied_keys import applied_under
 from states.designation import designated_contacts
@@ -46,12 +47,12 @@ PURPOSES = {Role.CO_CHAIR: "co_chair_decision", Role.PARTNER: "invitation_answer
 # Built once, as Core statements on the tables (every portal request reads a link, every decision marks one):
 # the link with the kind and state of its engagement in one round trip, and its first use.
 LINKS, ENGAGEMENTS = ActionLink.__table__, Engagement.__table__
-FIND_LINK = (
+FIND_LINK = Prebuilt(
     select(LINKS, ENGAGEMENTS.c.kind.label("engagement_kind"), ENGAGEMENTS.c.state.label("engagement_state"))
     .outerjoin(ENGAGEMENTS, ENGAGEMENTS.c.id == LINKS.c.engagement_id)
     .where(LINKS.c.token_hash == bindparam("token_hash"))
 )
-MARK_USED = (
+MARK_USED = Prebuilt(
     update(LINKS).where(LINKS.c.id == bindparam("link_id"), LINKS.c.used_at.is_(None))
     .values(used_at=bindparam("now"), used_action=bindparam("action"))
 )
@@ -180,7 +181,7 @@ def find(db: Database | Connection, token: str) -> VerifiedLink:
     if not TOKEN.fullmatch(token):
         raise ForgedLinkError(FORGED)
     with within(db) as connection:
-        row = connection.execute(FIND_LINK, {"token_hash": token_hash(token)}).first()
+        row = FIND_LINK.first(connection, {"token_hash": token_hash(token)})
     if row is None:
         raise ForgedLinkError(FORGED)
     return VerifiedLink(row.id, row.token_hash, row.engagement_id, row.email, row.role, row.language,
@@ -242,4 +243,4 @@ def _applied(db: Database | Connection, key: str) -> bool:
 def mark_used(db: Database | Connection, link_id: int, action: str, now: datetime) -> None:
     """Record that the link was used for ``action`` (the first use wins)."""
     with within(db) as connection:
-        connection.execute(MARK_USED, {"link_id": link_id, "now": now, "action": action})
+        MARK_USED.run(connection, {"link_id": link_id, "now": now, "action": action})

@@ -13,11 +13,12 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, literal_column, select
+from sqlalchemy import Connection, bindparam, func, literal_column, null, select, union_all
 from sqlalchemy.exc import IntegrityError
 
 from models import ApprovalVote, CoChair, Engagement, Meeting, Organization, Participant, SubWorkingGroup
 from models.db import Database
+from models.prebuilt import Prebuilt
 from models.enums import Channel, Decision, EngagementKind
 from settings import Settings
 from states.action_links import within
@@ -44,33 +45,36 @@ _ALREADY_DECIDED = N_("%(email)s already decided to %(decision)s on %(day)s via 
 _NOT_AWAITING = N_("Engagement %(engagement_id)s no longer awaits the co-chairs' decision (it is %(state)s); the "
                    "decision of %(email)s to %(decision)s was not needed and was not recorded.")
 
-# What ``approval_status`` reads, built once as Core statements on the tables (every portal page shows it):
-# the engagement with its SWG, its meeting and each co-chair of the SWG with their vote (one row per co-chair),
-# and its partners.
+# What ``approval_status`` reads in one statement, built once on the tables (every portal page shows it): the
+# engagement with its SWG, its meeting and each co-chair of the SWG with their vote (``part`` 0, one row per
+# co-chair), then its partners (``part`` 1, one row each).
 _ENGAGEMENTS, _SWGS, _MEETINGS = Engagement.__table__, SubWorkingGroup.__table__, Meeting.__table__
 _CHAIRS, _VOTES = CoChair.__table__, ApprovalVote.__table__
 _ORGANIZATIONS, _PARTICIPANTS = Organization.__table__, Participant.__table__
-STATUS_ENGAGEMENT = (
+_STATUS_ENGAGEMENT = (
     select(
-        _ENGAGEMENTS.c.id, _ENGAGEMENTS.c.title, _ENGAGEMENTS.c.state, _ENGAGEMENTS.c.version, _ENGAGEMENTS.c.swg_code,
+        literal_column("0").label("part"), _ENGAGEMENTS.c.id, _ENGAGEMENTS.c.title, _ENGAGEMENTS.c.state, _ENGAGEMENTS.c.version, _ENGAGEMENTS.c.swg_code,
         _ENGAGEMENTS.c.details, _SWGS.c.title.label("swg_title"), _SWGS.c.title_es, _SWGS.c.title_fr,
         _SWGS.c.approval_policy, _SWGS.c.quorum, _MEETINGS.c.title.label("meeting_title"), _MEETINGS.c.starts_on,
         _CHAIRS.c.name, _CHAIRS.c.email, _VOTES.c.decision, _VOTES.c.channel, _VOTES.c.comment,
+        _CHAIRS.c.id.label("chair_id"), null().label("partner"),
     )
     .outerjoin(_SWGS, _SWGS.c.code == _ENGAGEMENTS.c.swg_code)
     .outerjoin(_MEETINGS, _MEETINGS.c.id == _ENGAGEMENTS.c.meeting_id)
     .outerjoin(_CHAIRS, _CHAIRS.c.swg_code == _SWGS.c.code)
     .outerjoin(_VOTES, (_VOTES.c.co_chair_id == _CHAIRS.c.id) & (_VOTES.c.engagement_id == _ENGAGEMENTS.c.id))
     .where(_ENGAGEMENTS.c.id == bindparam("engagement_id"))
-    .order_by(_CHAIRS.c.id)
 )
-STATUS_PARTNERS = (
-    select(_ORGANIZATIONS.c.name)
+_STATUS_PARTNERS = (
+    select(literal_column("1"), *(null() for _ in range(len(_STATUS_ENGAGEMENT.selected_columns) - 2)),
+           _ORGANIZATIONS.c.name)
     .join(_PARTICIPANTS, _PARTICIPANTS.c.organization_id == _ORGANIZATIONS.c.id)
     .where(_PARTICIPANTS.c.engagement_id == bindparam("engagement_id"),
            _PARTICIPANTS.c.role.in_([literal_column(f"'{role.value}'") for role in PARTNER_ROLES]))
-    .order_by(_ORGANIZATIONS.c.name)
 )
+_STATUS = union_all(_STATUS_ENGAGEMENT, _STATUS_PARTNERS)
+STATUS = Prebuilt(_STATUS.order_by(_STATUS.selected_columns.part, _STATUS.selected_columns.chair_id,
+                                   _STATUS.selected_columns.partner))
 
 # After a refused vote: the engagement, and the person's seat on its SWG with their vote on it, if any.
 REFUSED_SEAT = (
@@ -204,10 +208,11 @@ def approval_status(db: Database | Connection, engagement_id: int) -> ApprovalSt
     check_id(engagement_id, "engagement_id")
     key = {"engagement_id": engagement_id}
     with within(db) as connection:
-        rows = connection.execute(STATUS_ENGAGEMENT, key).all()
-        if not rows:
-            raise NotFoundError(Phrase.of(N_("no engagement with id %(engagement_id)s"), engagement_id=str(engagement_id)))
-        partners = connection.scalars(STATUS_PARTNERS, key).all()
+        found = STATUS.all(connection, key)
+    rows = [row for row in found if row.part == 0]
+    if not rows:
+        raise NotFoundError(Phrase.of(N_("no engagement with id %(engagement_id)s"), engagement_id=str(engagement_id)))
+    partners = [row.partner for row in found if row.part == 1]
     engagement = rows[0]
     votes = [CoChairVote(row.name, row.email, row.decision, row.channel, row.comment) for row in rows
              if row.email is not None]

@@ -27,6 +27,7 @@ from models import (
 from models.enums import Channel, Decision, Language, ParticipantRole, Role
 from settings import Settings, get_settings
 from models.db import Database, insert_rows
+from models.prebuilt import Prebuilt
 from states.applied_keys import FIND_KEY, LOG, applied_under
 from states.clock import SYSTEM_CLOCK, Clock
 from states.context import CoChairSeat, EngagementRow, TransitionContext
@@ -45,7 +46,8 @@ from website.i18n import N_, Phrase
 CREATED = "create"
 FOLLOW_UP_ACTOR = {"role": "system", "identity": "follow-up"}
 
-# Built once, as Core statements on the tables. A transition reads in at most two round trips:
+# Built once, as Core statements on the tables (``Prebuilt``: straight through psycopg on PostgreSQL).
+# A transition reads in at most two round trips:
 # ``LOCK_ENGAGEMENT`` (PostgreSQL only: ``FOR UPDATE`` serializes writers of one engagement, so guards, effects
 # and the update all see one consistent state; SQLite's ``BEGIN IMMEDIATE`` already serializes), then
 # ``READ_ENGAGEMENT`` (one statement per actor role): the engagement with its SWG (approval policy; title for
@@ -59,7 +61,7 @@ FOLLOW_UP_ACTOR = {"role": "system", "identity": "follow-up"}
 ENGAGEMENTS, SWGS, MEETINGS = Engagement.__table__, SubWorkingGroup.__table__, Meeting.__table__
 CHAIRS, VOTES = CoChair.__table__, ApprovalVote.__table__
 PARTICIPANTS, CONTACTS = Participant.__table__, Contact.__table__
-LOCK_ENGAGEMENT = select(ENGAGEMENTS.c.id).where(ENGAGEMENTS.c.id == bindparam("id")).with_for_update()
+LOCK_ENGAGEMENT = Prebuilt(select(ENGAGEMENTS.c.id).where(ENGAGEMENTS.c.id == bindparam("id")).with_for_update())
 CO_CHAIR_SEATS = (
     select(CHAIRS.c.id, CHAIRS.c.swg_code, CHAIRS.c.name, CHAIRS.c.email,
            VOTES.c.decision, VOTES.c.decided_at, VOTES.c.channel)
@@ -110,7 +112,7 @@ def _read_engagement(role: Role) -> Select:
     return statement.outerjoin(_SEATS, true()) if seats else statement
 
 
-READ_ENGAGEMENT = {role: _read_engagement(role) for role in Role}
+READ_ENGAGEMENT = {role: Prebuilt(_read_engagement(role)) for role in Role}
 _CHANGED = ("state", "version", "updated_at", "waiting_since", "reminders_sent", "escalated", "next_due_at")
 _GUARD = (ENGAGEMENTS.c.id == bindparam("match_id"), ENGAGEMENTS.c.version == bindparam("match_version"))
 UPDATE_STATE = update(ENGAGEMENTS).where(*_GUARD).values({name: bindparam(name) for name in _CHANGED})
@@ -134,7 +136,8 @@ def _update_and_log(update_state: Update, vote: bool) -> Insert:
         updated.c.id, *(bindparam(f"log_{name}", type_=LOG.c[name].type) for name in _LOGGED))).returning(LOG.c.id)
 
 
-UPDATE_AND_LOG = {(details, vote): _update_and_log(UPDATE_STATE_AND_DETAILS if details else UPDATE_STATE, vote)
+UPDATE_AND_LOG = {(details, vote): Prebuilt(_update_and_log(UPDATE_STATE_AND_DETAILS if details else UPDATE_STATE,
+                                                             vote))
                   for details in (False, True) for vote in (False, True)}
 EVENTS = EngineEvent.__table__
 # What ``create_engagement`` reads and writes.
@@ -240,10 +243,10 @@ class _Seat:
 
 def _read(connection: Connection, engagement_id: int, request: TransitionRequest) -> list[Row[Any]]:
     """``READ_ENGAGEMENT`` for this request: one row per seat of the actor as a co-chair (at least one)."""
-    return connection.execute(READ_ENGAGEMENT[request.actor.role], {
+    return READ_ENGAGEMENT[request.actor.role].all(connection, {
         "id": engagement_id, "key": request.idempotency_key, "seat_email": request.actor.identity,
         "email": request.actor.identity,
-    }).all()
+    })
 
 
 def _replay(connection: Connection, key: str) -> TransitionOutcome | None:
@@ -353,7 +356,7 @@ def _decide(connection: Connection, engagement_id: int, request: TransitionReque
     """Read and judge the transition (writing nothing but what its effects write): the earlier outcome of its
     idempotency key, or the transition allowed; ``locked`` when this transaction already holds the row lock."""
     if not locked and connection.dialect.name == "postgresql" and \
-            connection.execute(LOCK_ENGAGEMENT, {"id": engagement_id}).first() is None:
+            LOCK_ENGAGEMENT.first(connection, {"id": engagement_id}) is None:
         raise NotFoundError(Phrase.of(N_("no engagement with id %(engagement_id)s"), engagement_id=engagement_id))
     rows = _read(connection, engagement_id, request)
     if not rows:
@@ -464,7 +467,7 @@ def _commit(connection: Connection, engagement: EngagementRow, lifecycle: Lifecy
         values["details"] = ctx.details
     vote = ctx.memo.get("vote")
     if connection.dialect.name == "postgresql":  # the change, its audit row and the vote in one round trip
-        log_id = connection.scalar(UPDATE_AND_LOG[with_details, vote is not None], values | {
+        log_id = UPDATE_AND_LOG[with_details, vote is not None].scalar(connection, values | {
             f"log_{name}": value for name, value in logged.items()} | {
             f"vote_{name}": value for name, value in (vote or {}).items()})
     elif connection.execute(UPDATE_STATE_AND_DETAILS if with_details else UPDATE_STATE, values).rowcount == 1:
