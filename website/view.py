@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import html as html_lib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from functools import cached_property, lru_cache
@@ -170,10 +171,22 @@ class ItemView:
         return plain_text(self.content_html(language))[:600]
 
     @classmethod
-    def of(cls, item: PublishedItem, profiles: dict[str, PartnerProfile]) -> ItemView:
+    def of(cls, item: PublishedItem, profiles: dict[str, PartnerProfile], digest: str | None = None) -> ItemView:
+        """``item`` with its partners' ``profiles``; ``digest``: its digest, when known (computed otherwise)."""
         shown = tuple(profiles.get(name) or PartnerProfile(name=name) for name in item.partners)
-        digest = hashlib.sha256("\0".join((item.model_dump_json(), *map(_profile_json, shown))).encode())
-        return cls(item, shown, digest.hexdigest())
+        if digest is None:
+            digest = hashlib.sha256("\0".join((item.model_dump_json(), *map(_profile_json, shown))).encode()).hexdigest()
+        return cls(item, shown, digest)
+
+
+@dataclass(frozen=True)
+class ItemSource:
+    """A published item not made yet: its engagement id, a ``stamp`` that changes whenever anything the
+    item is made from changes, and how to make it. The site makes again only items whose stamp changed."""
+
+    engagement_id: int
+    stamp: str
+    make: Callable[[], PublishedItem]
 
 
 @lru_cache(maxsize=4096)

@@ -1,0 +1,122 @@
+"""The site's store of its items, an SQLite file beside the site's folder (not published): each item as
+last published, what it was made from (its stamp) and its digest, so that a publication makes and
+renders only what changed.
+
+The lists are rebuilt from it: every item's `Entry` (its place in the lists and its digest) is read
+at once; the items themselves only for the pages that are rendered again. It holds nothing that is
+not on the site, and losing it costs one publication that makes every item again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from website.view import ItemView, PartnerProfile, PublishedItem
+
+#: Changes whenever the items' model changes: the store is then emptied.
+_MODEL_DIGEST = hashlib.sha256(Path(__file__).with_name("view.py").read_bytes()).hexdigest()
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, stamp TEXT NOT NULL, digest TEXT NOT NULL,"
+    " published_at TEXT NOT NULL, kind TEXT NOT NULL, country TEXT, partners TEXT NOT NULL, item BLOB NOT NULL)",
+)
+#: Ids per query when reading items by id (below SQLite's limit on parameters).
+_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What the lists know of an item: its place in them (date, kind, country, partners) and its digest."""
+
+    engagement_id: int
+    published_at: datetime
+    kind: str
+    country: str | None
+    partners: tuple[str, ...]
+    digest: str
+
+    @property
+    def age(self) -> tuple[datetime, int]:
+        """The lists' order, reversed: the greater, the newer; ties by engagement id, the lower first."""
+        return (self.published_at, -self.engagement_id)
+
+    @classmethod
+    def of(cls, view: ItemView) -> Entry:
+        item = view.item
+        return cls(item.engagement_id, item.published_at, item.kind, item.country, tuple(item.partners), view.digest)
+
+
+def store_path(site_dir: Path) -> Path:
+    """The store of the site in ``site_dir``: a hidden file beside the folder, so that it is not served."""
+    site_dir = site_dir.resolve()
+    return site_dir.parent / f".{site_dir.name}.items.sqlite"
+
+
+class Store:
+    """The items of the site in ``site_dir`` as last published, for the partners' ``profiles``.
+
+    Items are pickled: the file is written by this module only, and not published.
+    """
+
+    def __init__(self, site_dir: Path, profiles: Iterable[PartnerProfile]) -> None:
+        self.connection = sqlite3.connect(store_path(site_dir), isolation_level=None)
+        for statement in _SCHEMA:
+            self.connection.execute(statement)
+        key = hashlib.sha256("\0".join([_MODEL_DIGEST, *(p.model_dump_json() for p in profiles)]).encode()).hexdigest()
+        if self._meta("key") != key:  # items' digests and places depend on the model and the profiles
+            self.begin()
+            self.connection.execute("DELETE FROM items")
+            self.connection.execute("INSERT OR REPLACE INTO meta VALUES ('key', ?)", (key,))
+            self.commit()
+
+    def _meta(self, key: str) -> str | None:
+        row = self.connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def stamps(self) -> dict[int, tuple[str, Entry]]:
+        """Every stored item's stamp and entry, by engagement id."""
+        return {
+            engagement_id: (stamp, Entry(engagement_id, datetime.fromisoformat(published_at), kind, country,
+                                         tuple(json.loads(partners)), digest))
+            for engagement_id, stamp, digest, published_at, kind, country, partners in self.connection.execute(
+                "SELECT id, stamp, digest, published_at, kind, country, partners FROM items")
+        }
+
+    def put(self, stamp: str, view: ItemView) -> Entry:
+        """Store ``view``'s item as made from ``stamp``; its entry."""
+        entry = Entry.of(view)
+        self.connection.execute(
+            "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (entry.engagement_id, stamp, entry.digest, entry.published_at.isoformat(), entry.kind, entry.country,
+             json.dumps(entry.partners), pickle.dumps(view.item, protocol=pickle.HIGHEST_PROTOCOL)))
+        return entry
+
+    def items(self, ids: Iterable[int]) -> Iterator[PublishedItem]:
+        """The stored items of ``ids``, in no particular order."""
+        wanted = list(ids)
+        for start in range(0, len(wanted), _BATCH):
+            batch = wanted[start:start + _BATCH]
+            for (blob,) in self.connection.execute(
+                    f"SELECT item FROM items WHERE id IN ({', '.join('?' * len(batch))})", batch):
+                yield pickle.loads(blob)  # noqa: S301 - written by `put` only
+
+    def forget(self, ids: Iterable[int]) -> None:
+        """Drop the items of ``ids`` (no longer on the site)."""
+        self.connection.executemany("DELETE FROM items WHERE id = ?", ((engagement_id,) for engagement_id in ids))
+
+    def begin(self) -> None:
+        """Start the publication's changes (written at `commit`)."""
+        self.connection.execute("BEGIN")
+
+    def commit(self) -> None:
+        self.connection.execute("COMMIT")
+
+    def close(self) -> None:
+        self.connection.close()
