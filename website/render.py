@@ -14,7 +14,8 @@ import json
 import os
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -290,16 +291,22 @@ class _Output:
 
     def kept(self, path: str, fingerprint: str) -> bool:
         """Record ``path``'s fingerprint; True (and the page counted unchanged) if the page on disk is made of it."""
-        self.made[path] = fingerprint
-        if self.previous.get(path) == fingerprint:
+        previous = self.previous.get(path)
+        if previous == fingerprint:
+            self.made[path] = previous  # the same string: one copy in memory
             self.unchanged.append(path)
             return True
+        self.made[path] = fingerprint
         return False
 
     def write(self, path: str, content: bytes) -> None:
         """Make ``path`` hold ``content`` (rewritten only if its bytes change)."""
+        self.wrote(path, _write_if_changed(self.site_dir / path, content))
+
+    def wrote(self, path: str, changed: bool) -> None:
+        """Record ``path`` as made (``changed``: its bytes changed), compared by its bytes."""
         self.made.setdefault(path, "")
-        (self.written if _write_if_changed(self.site_dir / path, content) else self.unchanged).append(path)
+        (self.written if changed else self.unchanged).append(path)
 
 
 @dataclass
@@ -461,24 +468,23 @@ class _Site:
 
 class _SearchIndex:
     """The search index of one language, one document a line, made as the items come without holding
-    their documents: each is written to a scratch file, or, for an item whose page did not change, taken
-    from the previous index at the end."""
+    their documents: each is written to a scratch file, or, for an item whose page did not change, read
+    from the previous index at the end; the index is written as it is read."""
 
     _START = b"window.ENGAGE_SEARCH_INDEX = [\n"
 
-    def __init__(self, language: str, previous: Path) -> None:
+    def __init__(self, language: str, path: Path) -> None:
         self.language = language
-        self.previous = previous
-        #: The items the previous index holds a document for, in its order.
-        self.indexed = list(_documents(previous, ids_only=True))
-        self.known = set(self.indexed)
-        self.scratch = tempfile.TemporaryFile()  # noqa: SIM115 - closed by `content`
+        self.path = path
+        #: Where the previous index holds each item's document, in its order.
+        self.indexed = _documents(path)
+        self.scratch = tempfile.TemporaryFile()  # noqa: SIM115 - closed by `write`
         #: Where each item's document is in the scratch file (None: in the previous index).
         self.places: dict[int, tuple[int, int] | None] = {}
 
     def keep(self, engagement_id: int) -> bool:
         """Keep the item's previous document, if the index has one (True) for an item whose page did not change."""
-        if engagement_id in self.known:
+        if engagement_id in self.indexed:
             self.places[engagement_id] = None
             return True
         return False
@@ -489,35 +495,41 @@ class _SearchIndex:
         self.places[view.item.engagement_id] = (self.scratch.tell(), len(document))
         self.scratch.write(document)
 
-    def content(self, order: list[Entry]) -> bytes | None:
-        """The index's script, its documents in the order of ``order``; None if it is the previous one."""
-        ids = [entry.engagement_id for entry in order]
-        if ids == self.indexed and not any(self.places.values()):
-            self.scratch.close()
-            return None
-        kept = _documents(self.previous) if None in self.places.values() else {}
-        lines = []
-        for engagement_id in ids:
-            place = self.places[engagement_id]
-            if place is None:
-                lines.append(kept[engagement_id])
-            else:
-                self.scratch.seek(place[0])
-                lines.append(self.scratch.read(place[1]))
-        self.scratch.close()
-        # A script, not a .json file, so that the search also works on pages opened from disk (file://).
-        return self._START + b",\n".join(lines) + (b"\n" if lines else b"") + b"];\n"
+    def write(self, order: list[Entry]) -> bool:
+        """Write the index, its documents in the order of ``order``; whether its bytes changed (not even read
+        when it is the previous index)."""
+        with self.scratch, ExitStack() as stack:
+            if not any(self.places.values()) and list(self.indexed) == [entry.engagement_id for entry in order]:
+                return False
+            previous = stack.enter_context(open(self.path, "rb")) if None in self.places.values() else None
+
+            def chunks() -> Iterator[bytes]:
+                # A script, not a .json file, so that the search also works on pages opened from disk (file://).
+                yield self._START
+                for number, entry in enumerate(order):
+                    place = self.places[entry.engagement_id]
+                    source, (offset, length) = (self.scratch, place) if place else (previous, self.indexed[entry.engagement_id])
+                    source.seek(offset)
+                    yield (b",\n" if number else b"") + source.read(length)
+                yield b"\n];\n" if order else b"];\n"
+
+            return _write_stream_if_changed(self.path, chunks())
 
 
-def _documents(index: Path, *, ids_only: bool = False) -> dict[int, bytes]:
-    """The documents of a search index written by `_SearchIndex`, by engagement id in the index's order
-    (``ids_only``: without them)."""
+def _documents(index: Path) -> dict[int, tuple[int, int]]:
+    """Where a search index written by `_SearchIndex` holds each document: (offset, length) by engagement id,
+    in the index's order (read a line at a time)."""
+    places: dict[int, tuple[int, int]] = {}
     try:
-        lines = index.read_bytes().splitlines()
+        with open(index, "rb") as lines:
+            offset = 0
+            for line in lines:
+                if line.startswith(b'{"id":'):
+                    places[int(line[6:line.index(b",")])] = (offset, len(line.rstrip(b",\n")))
+                offset += len(line)
     except FileNotFoundError:
-        return {}
-    return {int(line[6:line.index(b",")]): b"" if ids_only else line.rstrip(b",")
-            for line in lines if line.startswith(b'{"id":')}
+        pass
+    return places
 
 
 def _search_document(view: ItemView, language: str) -> str:
@@ -573,6 +585,38 @@ def _write_if_changed(path: Path, content: bytes) -> bool:
         Path(temporary).unlink(missing_ok=True)
         raise
     return True
+
+
+def _write_stream_if_changed(path: Path, chunks: Iterable[bytes]) -> bool:
+    """`_write_if_changed` for content made as it is written, never held whole: compared once written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.writelines(chunks)
+        if _same_bytes(Path(temporary), path):
+            os.unlink(temporary)
+            return False
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def _same_bytes(first: Path, second: Path) -> bool:
+    """Whether two files hold the same bytes (False if ``second`` is missing), read a MiB at a time."""
+    try:
+        with open(first, "rb") as one, open(second, "rb") as other:
+            while True:
+                block = one.read(1 << 20)
+                if block != other.read(1 << 20):
+                    return False
+                if not block:
+                    return True
+    except FileNotFoundError:
+        return False
 
 
 def _sync(paths: list[Path]) -> None:
@@ -702,12 +746,7 @@ def _publish(site_dir: Path, items: Iterable[PublishedItem | ItemSource], site: 
     del entries
     latest = site.views(site.entries[:FEED_LATEST])
     for language in LANGUAGES:  # each search index before the search page that loads it
-        path = prefix(language) + "search-index.js"
-        content = indexes.pop(language).content(site.entries)
-        if content is None:
-            output.kept(path, "")
-        else:
-            output.write(path, content)
+        output.wrote(prefix(language) + "search-index.js", indexes.pop(language).write(site.entries))
         site.lists(language, latest)
     pages = sorted(name for name in output.made if name.endswith(".html"))
     pages += [name for names in site.reports.values() for name in names if name.endswith(".html")]

@@ -13,6 +13,7 @@ import hashlib
 import json
 import pickle
 import sqlite3
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -83,8 +84,8 @@ class Store:
     def stamps(self) -> dict[int, tuple[str, Entry]]:
         """Every stored item's stamp and entry, by engagement id."""
         return {
-            engagement_id: (stamp, Entry(engagement_id, datetime.fromisoformat(published_at), kind, country,
-                                         tuple(json.loads(partners)), digest))
+            engagement_id: (stamp, Entry(engagement_id, datetime.fromisoformat(published_at), sys.intern(kind), country,
+                                         tuple(map(sys.intern, json.loads(partners))), digest))
             for engagement_id, stamp, digest, published_at, kind, country, partners in self.connection.execute(
                 "SELECT id, stamp, digest, published_at, kind, country, partners FROM items")
         }
