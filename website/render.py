@@ -685,14 +685,14 @@ def publish(site_dir: Path, items: Iterable[PublishedItem | ItemSource], context
     context = context or SiteContext()
     assets: dict[str, bytes] = {f"assets/{path.name}": path.read_bytes() for path in sorted(_STATIC.iterdir())}
     assets |= _minisearch_assets()
-    previous = _previous_files(site_dir)
-    # A cached page counts only if its file is still there.
-    present = _present_files(site_dir)
-    previous = {path: fingerprint for path, fingerprint in previous.items() if not fingerprint or path in present}
-    del present
     site_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(site_dir, context.partners)
+    store = Store(site_dir, context.partners)  # waits for another publication of the site to end
     try:
+        previous = _previous_files(site_dir)
+        # A cached page counts only if its file is still there.
+        present = _present_files(site_dir)
+        previous = {path: fingerprint for path, fingerprint in previous.items() if not fingerprint or path in present}
+        del present
         return _publish(site_dir, items, _Site(context, _report_files(site_dir), page_size, _Output(site_dir, previous), store),
                         assets)
     finally:
@@ -709,7 +709,6 @@ def _publish(site_dir: Path, items: Iterable[PublishedItem | ItemSource], site: 
     entries: list[Entry] = []
     seen: set[int] = set()
     skipped: list[SkippedItem] = []
-    store.begin()
     # Items first, then lists and feeds: no list links to a missing page.
     for source in items:
         engagement_id = source.engagement_id

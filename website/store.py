@@ -28,6 +28,8 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, stamp TEXT NOT NULL, digest TEXT NOT NULL,"
     " published_at TEXT NOT NULL, kind TEXT NOT NULL, country TEXT, partners TEXT NOT NULL, item BLOB NOT NULL)",
 )
+#: Seconds a publication waits for another one of the same site to end.
+_WAIT = 3600
 #: Ids per query when reading items by id (below SQLite's limit on parameters).
 _BATCH = 500
 
@@ -67,15 +69,15 @@ class Store:
     """
 
     def __init__(self, site_dir: Path, profiles: Iterable[PartnerProfile]) -> None:
-        self.connection = sqlite3.connect(store_path(site_dir), isolation_level=None)
+        self.connection = sqlite3.connect(store_path(site_dir), isolation_level=None, timeout=_WAIT)
+        # Until `commit`: one publication of a site at a time, and none of its changes seen before the end.
+        self.connection.execute("BEGIN IMMEDIATE")
         for statement in _SCHEMA:
             self.connection.execute(statement)
         key = hashlib.sha256("\0".join([_MODEL_DIGEST, *(p.model_dump_json() for p in profiles)]).encode()).hexdigest()
         if self._meta("key") != key:  # items' digests and places depend on the model and the profiles
-            self.begin()
             self.connection.execute("DELETE FROM items")
             self.connection.execute("INSERT OR REPLACE INTO meta VALUES ('key', ?)", (key,))
-            self.commit()
 
     def _meta(self, key: str) -> str | None:
         row = self.connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -112,11 +114,8 @@ class Store:
         """Drop the items of ``ids`` (no longer on the site)."""
         self.connection.executemany("DELETE FROM items WHERE id = ?", ((engagement_id,) for engagement_id in ids))
 
-    def begin(self) -> None:
-        """Start the publication's changes (written at `commit`)."""
-        self.connection.execute("BEGIN")
-
     def commit(self) -> None:
+        """Make the publication's changes to the store last (`close` without it drops them)."""
         self.connection.execute("COMMIT")
 
     def close(self) -> None:
