@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from website.feeds import atom_feed, json_feed, sitemap
 from website.i18n import LANGUAGE_NAMES, LANGUAGES, LOCALE_DIR, N_, country_name, long_date, translations
 from website.store import Entry, Store
-from website.view import KINDS, FactValue, ItemSource, ItemView, PartnerProfile, PublishedItem
+from website.view import KINDS, FactValue, ItemSource, ItemView, ListedItem, PartnerProfile, PublishedItem
 
 #: Kinds in display order, with their English titles (the msgids of the catalogs).
 KIND_TITLES: dict[str, str] = {
@@ -263,15 +263,15 @@ class _Section:
     title: str
     entries: list[Entry]
     pager: _Pager
-    load: Callable[[list[Entry]], list[ItemView]]
+    load: Callable[[list[Entry]], list[ListedItem]]
 
     def parts(self) -> tuple[str, ...]:
         """What the section shows, for a page's fingerprint."""
         return (self.title, repr(self.pager), *(entry.digest for entry in self.entries))
 
     @functools.cached_property
-    def views(self) -> list[ItemView]:
-        """The section's items, newest first."""
+    def views(self) -> list[ListedItem]:
+        """What the section shows of its items, newest first."""
         return self.load(self.entries)
 
 
@@ -354,6 +354,11 @@ class _Site:
         items = {item.engagement_id: item for item in self.store.items(entry.engagement_id for entry in entries)}
         return [ItemView.of(items[entry.engagement_id], self.profiles, entry.digest) for entry in entries]
 
+    def listed(self, entries: list[Entry]) -> list[ListedItem]:
+        """What the lists show of the stored items of ``entries``, in their order."""
+        shown = {item.engagement_id: item for item in self.store.listed(entry.engagement_id for entry in entries)}
+        return [shown[entry.engagement_id] for entry in entries]
+
     def list_items(self, entries: list[Entry]) -> None:
         """Sort ``entries`` into the lists: by kind, and by country and industry with the partners of each."""
         self.entries = sorted(entries, key=lambda entry: entry.age, reverse=True)
@@ -423,9 +428,9 @@ class _Site:
             """The first page of ``paged`` as its section; writes its archive pages."""
             for number in range(1, paged.archived + 1):
                 path = paged.folder + paged.name(number)
-                section = _Section(title, paged.entries_on(number), paged.pager(number), self.views)
+                section = _Section(title, paged.entries_on(number), paged.pager(number), self.listed)
                 page(path, "archive.html", section.parts(), number=number, section=section)
-            return _Section(title, paged.entries_on(None), paged.pager(None), self.views)
+            return _Section(title, paged.entries_on(None), paged.pager(None), self.listed)
 
         def partners(entry: dict[str, list]) -> tuple[str, ...]:
             return tuple(profile.model_dump_json() for profile in entry["partners"])

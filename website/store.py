@@ -3,7 +3,8 @@ last published, what it was made from (its stamp) and its digest, so that a publ
 renders only what changed.
 
 The lists are rebuilt from it: every item's `Entry` (its place in the lists and its digest) is read
-at once; the items themselves only for the pages that are rendered again. It holds nothing that is
+at once; what a list shows of an item (`ListedItem`, its summary sanitized once) only for the list
+pages rendered again, and whole items only for their own pages, the home page and the feeds. It holds nothing that is
 not on the site, and losing it costs one publication that makes every item again.
 """
 
@@ -19,14 +20,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from website.view import ItemView, PartnerProfile, PublishedItem
+from website.view import ItemView, ListedItem, PartnerProfile, PublishedItem
 
-#: Changes whenever the items' model changes: the store is then emptied.
-_MODEL_DIGEST = hashlib.sha256(Path(__file__).with_name("view.py").read_bytes()).hexdigest()
+#: Changes whenever the items' model changes (their classes, pickled): the store is then emptied.
+_MODEL_DIGEST = hashlib.sha256(b"".join(Path(__file__).with_name(name).read_bytes() for name in ("view.py", "i18n.py"))).hexdigest()
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, stamp TEXT NOT NULL, digest TEXT NOT NULL,"
-    " published_at TEXT NOT NULL, kind TEXT NOT NULL, country TEXT, partners TEXT NOT NULL, item BLOB NOT NULL)",
+    " published_at TEXT NOT NULL, kind TEXT NOT NULL, country TEXT, partners TEXT NOT NULL, item BLOB NOT NULL,"
+    " listed BLOB NOT NULL)",
 )
 #: Seconds a publication waits for another one of the same site to end.
 _WAIT = 3600
@@ -96,18 +98,26 @@ class Store:
         """Store ``view``'s item as made from ``stamp``; its entry."""
         entry = Entry.of(view)
         self.connection.execute(
-            "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (entry.engagement_id, stamp, entry.digest, entry.published_at.isoformat(), entry.kind, entry.country,
-             json.dumps(entry.partners), pickle.dumps(view.item, protocol=pickle.HIGHEST_PROTOCOL)))
+             json.dumps(entry.partners), pickle.dumps(view.item, protocol=pickle.HIGHEST_PROTOCOL),
+             pickle.dumps(ListedItem.of(view), protocol=pickle.HIGHEST_PROTOCOL)))
         return entry
 
     def items(self, ids: Iterable[int]) -> Iterator[PublishedItem]:
         """The stored items of ``ids``, in no particular order."""
+        return self._read("item", ids)
+
+    def listed(self, ids: Iterable[int]) -> Iterator[ListedItem]:
+        """What the lists show of the stored items of ``ids``, in no particular order."""
+        return self._read("listed", ids)
+
+    def _read(self, column: str, ids: Iterable[int]) -> Iterator:
         wanted = list(ids)
         for start in range(0, len(wanted), _BATCH):
             batch = wanted[start:start + _BATCH]
             for (blob,) in self.connection.execute(
-                    f"SELECT item FROM items WHERE id IN ({', '.join('?' * len(batch))})", batch):
+                    f"SELECT {column} FROM items WHERE id IN ({', '.join('?' * len(batch))})", batch):
                 yield pickle.loads(blob)  # noqa: S301 - written by `put` only
 
     def forget(self, ids: Iterable[int]) -> None:

@@ -179,6 +179,37 @@ class ItemView:
         return cls(item, shown, digest)
 
 
+@dataclass(frozen=True, slots=True)
+class ListedItem:
+    """What a list shows of an item (``_items.html``), as the site's store keeps it: it reads as an `ItemView`
+    does (``view.item.title``, ``view.summary_html``), without the body, sections, facts and links."""
+
+    engagement_id: int
+    kind: str
+    title: str
+    published_at: datetime
+    country: str | None
+    language: str | None
+    lead: Phrase | None
+    summary_html: Markup
+
+    @property
+    def item(self) -> ListedItem:
+        """Itself: the lists read an item's fields as ``view.item.<field>``."""
+        return self
+
+    @property
+    def path(self) -> str:
+        """Relative path of the item's page inside a language's folder."""
+        return f"{self.kind}/{self.engagement_id}.html"
+
+    @classmethod
+    def of(cls, view: ItemView) -> ListedItem:
+        item = view.item
+        return cls(item.engagement_id, item.kind, item.title, item.published_at, item.country, item.language, item.lead,
+                   view.summary_html)
+
+
 @dataclass(frozen=True)
 class ItemSource:
     """A published item not made yet: its engagement id, a ``stamp`` that changes whenever anything the
