@@ -5,15 +5,17 @@ Domain only (no Prefect). Partner-written text is escaped here and sanitized aga
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import html
+import json
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, Text, cast, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -24,14 +26,20 @@ from models.enums import EngagementKind, ParticipantRole
 from website import PartnerProfile, PublishedItem, SiteContext, SiteReport, SkippedItem, SubmissionWindowInfo, publish
 from website.i18n import N_, N_plural, Phrase
 from website.render import DEFAULT_PORTAL_URL, DEFAULT_SITE_URL, INDEX_PAGE_SIZE, failure_reason
-from website.view import FactValue, Section
+from website.view import FactValue, ItemSource, Section
 
 PUBLISHED = "published"
 #: Engagements read from the database at a time when publishing.
 PAGE = 1000
-#: What an item is made of, of its engagement's row (read as plain rows: no ORM objects to build).
-_COLUMNS = (Engagement.id, Engagement.kind, Engagement.title, Engagement.details, Engagement.country,
-            Engagement.swg_code, Engagement.meeting_id, Engagement.updated_at)
+#: What an item is made of, of its engagement's row (read as plain rows: no ORM objects to build; the
+#: details as their text, parsed only for an item that is made).
+_COLUMNS = (Engagement.id, Engagement.kind, Engagement.title, cast(Engagement.details, Text).label("details"),
+            Engagement.country, Engagement.swg_code, Engagement.meeting_id, Engagement.updated_at)
+_REPORT = (DialogueReport.engagement_id, DialogueReport.held_on, DialogueReport.organizing_agency,
+           DialogueReport.public_partners, DialogueReport.private_partners, DialogueReport.narrative,
+           DialogueReport.areas_of_discussion, DialogueReport.recommendations)
+#: Part of every item's stamp: how this module makes items (a new version makes every item again).
+_CODE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 SUBMITTED_KINDS = ("recommendation", "achievement", "website_submission")
 TOPIC_LABELS = {
     "advocacy_campaigns": N_("Advocacy campaigns"),
@@ -75,6 +83,16 @@ def collect_published(source: Session | Database) -> tuple[list[PublishedItem], 
 def stream_published(session: Session, skipped: list[SkippedItem], *, page: int = PAGE) -> Iterator[PublishedItem]:
     """Every published engagement as an item, by engagement id, read ``page`` engagements at a time (so
     that memory does not grow with the site); those that cannot be made into one go to ``skipped``, with why."""
+    for source in published_sources(session, page=page):
+        try:
+            yield source.make()
+        except Exception as error:  # noqa: BLE001 - one engagement's bad data must not stop the others' pages
+            skipped.append(SkippedItem(source.engagement_id, failure_reason(error)))
+
+
+def published_sources(session: Session, *, page: int = PAGE) -> Iterator[ItemSource]:
+    """Every published engagement as the source of an item, by engagement id, read ``page`` engagements at a
+    time; its stamp covers every row the item is made from, and the item is made only if asked for."""
     swgs = {s.code: s for s in session.scalars(select(SubWorkingGroup))}
     after = 0
     while True:
@@ -83,13 +101,13 @@ def stream_published(session: Session, skipped: list[SkippedItem], *, page: int 
         ).all()
         if not engagements:
             return
-        yield from _items(session, engagements, after, swgs, skipped)
+        yield from _sources(session, engagements, after, swgs)
         after = engagements[-1].id
 
 
-def _items(session: Session, engagements: Sequence[Row[Any]], after: int, swgs: dict[str, SubWorkingGroup],
-           skipped: list[SkippedItem]) -> Iterator[PublishedItem]:
-    """``engagements`` (ids above ``after``, ascending) as items, with their partners, reports, meetings and
+def _sources(session: Session, engagements: Sequence[Row[Any]], after: int,
+             swgs: dict[str, SubWorkingGroup]) -> Iterator[ItemSource]:
+    """``engagements`` (ids above ``after``, ascending) as item sources, with their partners, reports, meetings and
     milestones: one query each, over the range of their ids (no list of ids to send)."""
     ids = {engagement.id for engagement in engagements}
     last = engagements[-1].id
@@ -106,8 +124,8 @@ def _items(session: Session, engagements: Sequence[Row[Any]], after: int, swgs: 
         target = organizers if role in (ParticipantRole.ORGANIZER, ParticipantRole.HOST) else partners
         if name not in target[engagement_id]:
             target[engagement_id].append(name)
-    reports = {r.engagement_id: r for r in session.scalars(
-        select(DialogueReport).where(DialogueReport.engagement_id > after, DialogueReport.engagement_id <= last))}
+    reports = {r.engagement_id: r for r in session.execute(
+        select(*_REPORT).where(DialogueReport.engagement_id > after, DialogueReport.engagement_id <= last))}
     meeting_ids = {e.meeting_id for e in engagements if e.meeting_id}
     meetings = {m.id: m for m in session.scalars(select(Meeting).where(Meeting.id.in_(meeting_ids)))} if meeting_ids else {}
     milestones: dict[int, set[str]] = defaultdict(set)
@@ -119,25 +137,29 @@ def _items(session: Session, engagements: Sequence[Row[Any]], after: int, swgs: 
     ):
         milestones[engagement_id].add(trigger)
     for engagement in engagements:
-        try:
-            item = _item(engagement, partners[engagement.id], organizers[engagement.id],
-                         reports.get(engagement.id), meetings.get(engagement.meeting_id),
-                         swgs.get(engagement.swg_code), milestones[engagement.id])
-        except Exception as error:  # noqa: BLE001 - one engagement's bad data must not stop the others' pages
-            skipped.append(SkippedItem(engagement.id, failure_reason(error)))
-            continue
-        yield item
+        made_of = (engagement, partners[engagement.id], organizers[engagement.id], reports.get(engagement.id),
+                   meetings.get(engagement.meeting_id), swgs.get(engagement.swg_code), milestones[engagement.id])
+        yield ItemSource(engagement.id, _stamp(*made_of), functools.partial(_item, *made_of))
 
 
-def _published_at(engagement: Row[Any]) -> datetime:
-    stamp = (engagement.details or {}).get("published_at")
+def _stamp(engagement: Row[Any], partners: list[str], organizers: list[str], report: Row[Any] | None,
+           meeting: Meeting | None, swg: SubWorkingGroup | None, milestones: set[str]) -> str:
+    """What ``_item`` makes an item of, and this module's code, digested: equal stamps, equal items."""
+    parts = (_CODE, tuple(engagement), partners, organizers, tuple(report) if report else None,
+             (meeting.title, meeting.starts_on, meeting.ends_on, meeting.location) if meeting else None,
+             (swg.code, swg.title, swg.title_es, swg.title_fr) if swg else None, sorted(milestones))
+    return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+
+
+def _published_at(engagement: Row[Any], details: dict[str, Any]) -> datetime:
+    stamp = details.get("published_at")
     moment = datetime.fromisoformat(stamp) if stamp else engagement.updated_at
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _item(engagement: Row[Any], partners: list[str], organizers: list[str], report: DialogueReport | None,
+def _item(engagement: Row[Any], partners: list[str], organizers: list[str], report: Row[Any] | None,
           meeting: Meeting | None, swg: SubWorkingGroup | None, milestones: set[str]) -> PublishedItem:
-    details: dict[str, Any] = dict(engagement.details or {})
+    details: dict[str, Any] = json.loads(engagement.details or "{}") or {}
     facts: dict[str, FactValue] = {}
     summary = body = ""
     lead: Phrase | None = None
@@ -206,7 +228,7 @@ def _item(engagement: Row[Any], partners: list[str], organizers: list[str], repo
     if details.get("submitted_on"):
         facts[N_("Received on")] = date.fromisoformat(details["submitted_on"])  # written by the engine, not a partner
     return PublishedItem(
-        engagement_id=engagement.id, kind=kind, title=engagement.title, published_at=_published_at(engagement),
+        engagement_id=engagement.id, kind=kind, title=engagement.title, published_at=_published_at(engagement, details),
         lead=lead, summary=summary, body=body, sections=sections, partners=partners, facts={k: v for k, v in facts.items() if v},
         links=links, country=engagement.country,
         # The language the partner wrote in (None: the page's language).
@@ -248,8 +270,6 @@ def publish_site(db: Database, site_dir: Path, *, portal: str = DEFAULT_PORTAL_U
     published engagement that cannot be rendered is left off and reported in the result's ``skipped``;
     every other page is published.
     """
-    skipped: list[SkippedItem] = []
     with db.transaction() as session:
         context = site_context(session, portal_url=portal, today=today, site_url=site_url)
-        report = publish(site_dir, stream_published(session, skipped), context, page_size=page_size)
-    return replace(report, skipped=sorted([*skipped, *report.skipped]))
+        return publish(site_dir, published_sources(session), context, page_size=page_size)

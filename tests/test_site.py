@@ -171,6 +171,42 @@ def test_lists_are_paged_and_one_more_item_rewrites_only_the_pages_it_changes(db
     assert _listed(site / "recommendation/page-3.html") == [more[4], more[3]]
 
 
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+def test_an_incremental_publication_writes_the_bytes_of_a_full_one(db, tmp_path: Path) -> None:  # noqa: ANN001
+    """Items added, withdrawn, edited in place (no new version) and a partner's profile changed: the site
+    brought up to date holds exactly the files a publication into an empty folder writes."""
+    from sqlalchemy import update
+
+    from models import Engagement, Organization
+
+    site, fresh = tmp_path / "site", tmp_path / "fresh"
+    ids = build_year(db)
+    apply_transition(db, ids["rec:early"], "publish", SECRETARIAT)
+    more = _publish_recommendations(db, 4)
+    options = {"portal": "https://portal.example", "today": date(2024, 5, 1), "page_size": 2}
+    publish_site(db, site, **options)
+    before = _tree(site)
+
+    _publish_recommendations(db, 2)
+    apply_transition(db, more[1], "unpublish", SECRETARIAT)
+    with db.transaction() as session:
+        row = session.get(Engagement, ids["dialogue:MX"])
+        session.execute(update(Engagement).where(Engagement.id == row.id).values(title="National dialogue, Mexico"))
+    report = publish_site(db, site, **options)
+    assert report.pages_removed and report.pages_written
+    assert _tree(site) != before and _tree(site) == _tree(publish_site(db, fresh, **options).index_path.parent)
+
+    with db.transaction() as session:  # a partner's profile: every page listing its engagements changes
+        session.execute(update(Organization).where(Organization.name == "Química Andina S.A.").values(industry="banking"))
+    publish_site(db, site, **options)
+    publish_site(db, tmp_path / "again", **options)
+    assert _tree(site) == _tree(tmp_path / "again")
+    assert publish_site(db, site, **options).pages_written == []
+
+
 def test_feeds_parse_and_carry_the_items(db, tmp_path: Path) -> None:  # noqa: ANN001
     site = tmp_path / "site"
     ids = _publish_everything(db, site)

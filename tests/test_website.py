@@ -396,3 +396,37 @@ def test_an_item_that_cannot_be_rendered_is_left_off_and_reported(tmp_path: Path
         assert (tmp_path / f"{language}national_dialogue/13.html").is_file()
         assert (tmp_path / f"{language}toolkit_launch/30.html").is_file()
         assert "13.html" in (tmp_path / f"{language}national_dialogue/index.html").read_text("utf-8")
+
+
+def test_publications_of_one_site_run_one_after_the_other(tmp_path: Path) -> None:
+    import threading
+
+    from website.store import Store
+
+    site = tmp_path / "site"
+    publish(site, [dialogue()])
+    running = Store(site, [])  # a publication of the site under way: it holds the store until it ends
+    done = threading.Event()
+    waiting = threading.Thread(target=lambda: (publish(site, [toolkit()]), done.set()))
+    waiting.start()
+    assert not done.wait(0.5)  # waits for it
+    assert (site / "national_dialogue/12.html").is_file()
+    running.close()
+    waiting.join(10)
+    assert done.is_set() and not (site / "national_dialogue/12.html").exists() and (site / "toolkit_launch/30.html").is_file()
+
+
+def test_an_item_source_whose_stamp_did_not_change_is_not_made(tmp_path: Path) -> None:
+    from website.view import ItemSource
+
+    made: list[int] = []
+
+    def source(item: PublishedItem, stamp: str) -> ItemSource:
+        return ItemSource(item.engagement_id, stamp, lambda: made.append(item.engagement_id) or item)
+
+    publish(tmp_path, [source(dialogue(), "a"), source(toolkit(), "a")])
+    assert made == [12, 30]
+    report = publish(tmp_path, [source(dialogue(), "a"), source(toolkit(summary="Updated summary."), "b")])
+    assert made == [12, 30, 30]
+    assert "toolkit_launch/30.html" in report.pages_written and "national_dialogue/12.html" in report.pages_unchanged
+    assert "Updated summary." in (tmp_path / "toolkit_launch/index.html").read_text("utf-8")

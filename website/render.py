@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import heapq
 import json
 import os
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -26,7 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from website.feeds import atom_feed, json_feed, sitemap
 from website.i18n import LANGUAGE_NAMES, LANGUAGES, LOCALE_DIR, N_, country_name, long_date, translations
-from website.view import KINDS, FactValue, ItemView, PartnerProfile, PublishedItem
+from website.store import Entry, Store
+from website.view import KINDS, FactValue, ItemSource, ItemView, ListedItem, PartnerProfile, PublishedItem
 
 #: Kinds in display order, with their English titles (the msgids of the catalogs).
 KIND_TITLES: dict[str, str] = {
@@ -191,11 +192,6 @@ _TEMPLATES_DIGEST = hashlib.sha256(b"".join(
 )).hexdigest()
 
 
-def _age(view: ItemView) -> tuple[datetime, int]:
-    """The lists' order, reversed: the greater, the newer; ties by engagement id, the lower first."""
-    return (view.item.published_at, -view.item.engagement_id)
-
-
 @dataclass(frozen=True)
 class _Pager:
     """The navigation of one page of a list, by file names in the list's folder.
@@ -223,25 +219,25 @@ class _Paged:
     folder: str
     first: str
     stem: str
-    views: list[ItemView]
+    entries: list[Entry]
     size: int
 
     @property
     def archived(self) -> int:
         """How many archive pages the list has."""
-        return max(0, len(self.views) // self.size - 1)
+        return max(0, len(self.entries) // self.size - 1)
 
     def name(self, number: int | None) -> str:
         """The file name of archive page ``number`` (None: the first page)."""
         return self.first if number is None else f"{self.stem}{number}.html"
 
-    def views_on(self, number: int | None) -> list[ItemView]:
+    def entries_on(self, number: int | None) -> list[Entry]:
         """The items of archive page ``number`` (None: the first page), newest first."""
-        count = len(self.views)
+        count = len(self.entries)
         if number is None:
-            return self.views[:count - self.archived * self.size]
+            return self.entries[:count - self.archived * self.size]
         end = count - (number - 1) * self.size
-        return self.views[end - self.size:end]
+        return self.entries[end - self.size:end]
 
     def pager(self, number: int | None) -> _Pager:
         """The navigation of page ``number``: newer, older, the first and oldest pages and two on each side."""
@@ -262,15 +258,21 @@ class _Paged:
 
 @dataclass(frozen=True)
 class _Section:
-    """One page of a paged list as a template shows it."""
+    """One page of a paged list as a template shows it (its items read from the store when it is rendered)."""
 
     title: str
-    views: list[ItemView]
+    entries: list[Entry]
     pager: _Pager
+    load: Callable[[list[Entry]], list[ListedItem]]
 
     def parts(self) -> tuple[str, ...]:
         """What the section shows, for a page's fingerprint."""
-        return (self.title, repr(self.pager), *(view.digest for view in self.views))
+        return (self.title, repr(self.pager), *(entry.digest for entry in self.entries))
+
+    @functools.cached_property
+    def views(self) -> list[ListedItem]:
+        """What the section shows of its items, newest first."""
+        return self.load(self.entries)
 
 
 class _Output:
@@ -289,29 +291,38 @@ class _Output:
 
     def kept(self, path: str, fingerprint: str) -> bool:
         """Record ``path``'s fingerprint; True (and the page counted unchanged) if the page on disk is made of it."""
-        self.made[path] = fingerprint
-        if self.previous.get(path) == fingerprint:
+        previous = self.previous.get(path)
+        if previous == fingerprint:
+            self.made[path] = previous  # the same string: one copy in memory
             self.unchanged.append(path)
             return True
+        self.made[path] = fingerprint
         return False
 
     def write(self, path: str, content: bytes) -> None:
         """Make ``path`` hold ``content`` (rewritten only if its bytes change)."""
+        self.wrote(path, _write_if_changed(self.site_dir / path, content))
+
+    def wrote(self, path: str, changed: bool) -> None:
+        """Record ``path`` as made (``changed``: its bytes changed), compared by its bytes."""
         self.made.setdefault(path, "")
-        (self.written if _write_if_changed(self.site_dir / path, content) else self.unchanged).append(path)
+        (self.written if changed else self.unchanged).append(path)
 
 
 @dataclass
 class _Site:
-    """Everything the list pages of every language are made from: the items (newest first) without their bodies."""
+    """Everything the list pages of every language are made from: the items' entries (newest first) and the store."""
 
     context: SiteContext
     reports: dict[str, list[str]]
     page_size: int
     output: _Output
+    store: Store
+    #: The partners' profiles, by name.
+    profiles: dict[str, PartnerProfile] = field(init=False)
     #: The items the lists show, newest first (see `list_items`).
-    views: list[ItemView] = field(init=False, default_factory=list)
-    by_kind: dict[str, list[ItemView]] = field(init=False, default_factory=dict)
+    entries: list[Entry] = field(init=False, default_factory=list)
+    by_kind: dict[str, list[Entry]] = field(init=False, default_factory=dict)
     countries: dict[str, dict[str, list]] = field(init=False, default_factory=dict)
     industries: dict[str, dict[str, list]] = field(init=False, default_factory=dict)
     #: The digest of what every page is made of: templates, catalogs, the site's address, the report links.
@@ -329,28 +340,41 @@ class _Site:
         """The site's public address, ending in a slash."""
         return self.context.site_url.rstrip("/") + "/"
 
-    def paged(self, folder: str, first: str, stem: str, views: list[ItemView]) -> _Paged:
-        """``views`` on pages of this site's size."""
-        return _Paged(folder, first, stem, views, self.page_size)
+    def paged(self, folder: str, first: str, stem: str, entries: list[Entry]) -> _Paged:
+        """``entries`` on pages of this site's size."""
+        return _Paged(folder, first, stem, entries, self.page_size)
 
     def __post_init__(self) -> None:
         shared = (_TEMPLATES_DIGEST, self.base_url, json.dumps(self.reports, sort_keys=True))
         self.shared = hashlib.sha256("\0".join(shared).encode())
+        self.profiles = {profile.name: profile for profile in self.context.partners}
 
-    def list_items(self, views: list[ItemView]) -> None:
-        """Sort ``views`` into the lists: by kind, and by country and industry with the partners of each."""
-        self.views = sorted(views, key=_age, reverse=True)
-        self.by_kind = {kind: [view for view in self.views if view.item.kind == kind] for kind in KINDS}
+    def views(self, entries: list[Entry]) -> list[ItemView]:
+        """The stored items of ``entries``, in their order."""
+        items = {item.engagement_id: item for item in self.store.items(entry.engagement_id for entry in entries)}
+        return [ItemView.of(items[entry.engagement_id], self.profiles, entry.digest) for entry in entries]
+
+    def listed(self, entries: list[Entry]) -> list[ListedItem]:
+        """What the lists show of the stored items of ``entries``, in their order."""
+        shown = {item.engagement_id: item for item in self.store.listed(entry.engagement_id for entry in entries)}
+        return [shown[entry.engagement_id] for entry in entries]
+
+    def list_items(self, entries: list[Entry]) -> None:
+        """Sort ``entries`` into the lists: by kind, and by country and industry with the partners of each."""
+        self.entries = sorted(entries, key=lambda entry: entry.age, reverse=True)
+        self.by_kind = {kind: [] for kind in KINDS}
+        for entry in self.entries:
+            self.by_kind[entry.kind].append(entry)
         self.countries = defaultdict(lambda: {"dialogues": [], "partners": [], "items": []})
         self.industries = defaultdict(lambda: {"partners": [], "items": []})
         named: set[tuple[str, str, str]] = set()  # (table, key, partner name): each partner listed once
-        for view in self.views:
+        for item in self.entries:
             placed: set[tuple[str, str]] = set()  # (table, key): each item listed once
-            if view.item.country:
-                country = self.countries[view.item.country]
-                (country["dialogues"] if view.item.kind == "national_dialogue" else country["items"]).append(view)
-                placed.add(("country", view.item.country))
-            for profile in view.profiles:
+            if item.country:
+                country = self.countries[item.country]
+                (country["dialogues"] if item.kind == "national_dialogue" else country["items"]).append(item)
+                placed.add(("country", item.country))
+            for profile in filter(None, map(self.profiles.get, item.partners)):
                 for name, key, table in (("country", profile.country, self.countries),
                                          ("industry", profile.industry, self.industries)):
                     if not key:
@@ -361,7 +385,7 @@ class _Site:
                         entry["partners"].append(profile)
                     if (name, key) not in placed:
                         placed.add((name, key))
-                        entry["items"].append(view)
+                        entry["items"].append(item)
         for table in (self.countries, self.industries):
             for entry in table.values():
                 entry["partners"].sort(key=lambda profile: profile.name.casefold())
@@ -382,23 +406,20 @@ class _Site:
             return
         self.output.write(full, self.render(language, path, template, **context))
 
-    def item_pages(self, view: ItemView) -> dict[str, tuple[str, bytes | None]]:
-        """The item's page in every language, by path: (fingerprint, bytes, or None when the page on disk is current).
-
-        Raises whatever rendering the item raises: nothing of it is written then.
-        """
-        pages: dict[str, tuple[str, bytes | None]] = {}
+    def item_pages(self, entry: Entry) -> dict[str, tuple[str, bool]]:
+        """The item's page in every language, by path: (fingerprint, whether the page on disk is made of it)."""
+        pages: dict[str, tuple[str, bool]] = {}
+        path = f"{entry.kind}/{entry.engagement_id}.html"
         for language in LANGUAGES:
-            fingerprint = self.fingerprint(language, view.item.path, view.digest)
-            full = prefix(language) + view.item.path
-            current = self.output.previous.get(full) == fingerprint
-            pages[full] = (fingerprint, None if current else self.render(language, view.item.path, "item.html", view=view))
+            fingerprint = self.fingerprint(language, path, entry.digest)
+            full = prefix(language) + path
+            pages[full] = (fingerprint, self.output.previous.get(full) == fingerprint)
         return pages
 
     def lists(self, language: str, latest: list[ItemView]) -> None:
         """Every list page of ``language`` (by kind, country, industry), its home, search page and feeds.
 
-        ``latest``: the newest items, whole (the feeds show their content).
+        ``latest``: the newest items, whole (the feeds show their content), newest first.
         """
         gettext = translations(language).gettext
         page = functools.partial(self.page, language)
@@ -406,9 +427,10 @@ class _Site:
         def first_page(paged: _Paged, title: str) -> _Section:
             """The first page of ``paged`` as its section; writes its archive pages."""
             for number in range(1, paged.archived + 1):
-                path, section = paged.folder + paged.name(number), _Section(title, paged.views_on(number), paged.pager(number))
+                path = paged.folder + paged.name(number)
+                section = _Section(title, paged.entries_on(number), paged.pager(number), self.listed)
                 page(path, "archive.html", section.parts(), number=number, section=section)
-            return _Section(title, paged.views_on(None), paged.pager(None))
+            return _Section(title, paged.entries_on(None), paged.pager(None), self.listed)
 
         def partners(entry: dict[str, list]) -> tuple[str, ...]:
             return tuple(profile.model_dump_json() for profile in entry["partners"])
@@ -437,7 +459,7 @@ class _Site:
             page(f"industries/{industry}.html", "industry.html", (*listed.parts(), *partners(entry)),
                  industry=industry, entry=entry, section=listed)
         windows = {window.kind: window for window in self.context.windows}
-        page("index.html", "home.html", views=self.views[:HOME_LATEST], counts={k: len(v) for k, v in self.by_kind.items()},
+        page("index.html", "home.html", views=latest[:HOME_LATEST], counts={k: len(v) for k, v in self.by_kind.items()},
              windows=windows, forms=SUBMISSION_FORMS, portal=self.context.portal_url.rstrip("/"), today=self.context.today)
         page("search.html", "search.html")
         title = gettext(SITE_TITLE)
@@ -451,54 +473,68 @@ class _Site:
 
 class _SearchIndex:
     """The search index of one language, one document a line, made as the items come without holding
-    their documents: each is written to a scratch file, or, for an item whose page did not change, taken
-    from the previous index at the end."""
+    their documents: each is written to a scratch file, or, for an item whose page did not change, read
+    from the previous index at the end; the index is written as it is read."""
 
     _START = b"window.ENGAGE_SEARCH_INDEX = [\n"
 
-    def __init__(self, language: str, previous: Path) -> None:
+    def __init__(self, language: str, path: Path) -> None:
         self.language = language
-        self.previous = previous
-        #: The items the previous index holds a document for.
-        self.indexed = set(_documents(previous, ids_only=True))
-        self.scratch = tempfile.TemporaryFile()  # noqa: SIM115 - closed by `content`
+        self.path = path
+        #: Where the previous index holds each item's document, in its order.
+        self.indexed = _documents(path)
+        self.scratch = tempfile.TemporaryFile()  # noqa: SIM115 - closed by `write`
         #: Where each item's document is in the scratch file (None: in the previous index).
         self.places: dict[int, tuple[int, int] | None] = {}
 
-    def add(self, view: ItemView, current: bool) -> None:
-        """Index ``view``; ``current``: its page did not change, so its previous document (if any) still holds."""
-        engagement_id = view.item.engagement_id
-        if current and engagement_id in self.indexed:
+    def keep(self, engagement_id: int) -> bool:
+        """Keep the item's previous document, if the index has one (True) for an item whose page did not change."""
+        if engagement_id in self.indexed:
             self.places[engagement_id] = None
-            return
+            return True
+        return False
+
+    def add(self, view: ItemView) -> None:
+        """Index ``view``."""
         document = _search_document(view, self.language).encode("ascii")
-        self.places[engagement_id] = (self.scratch.tell(), len(document))
+        self.places[view.item.engagement_id] = (self.scratch.tell(), len(document))
         self.scratch.write(document)
 
-    def content(self, order: list[ItemView]) -> bytes:
-        """The index's script, its documents in the order of ``order``."""
-        kept = _documents(self.previous) if None in self.places.values() else {}
-        lines = []
-        for view in order:
-            place = self.places[view.item.engagement_id]
-            if place is None:
-                lines.append(kept[view.item.engagement_id])
-            else:
-                self.scratch.seek(place[0])
-                lines.append(self.scratch.read(place[1]))
-        self.scratch.close()
-        # A script, not a .json file, so that the search also works on pages opened from disk (file://).
-        return self._START + b",\n".join(lines) + (b"\n" if lines else b"") + b"];\n"
+    def write(self, order: list[Entry]) -> bool:
+        """Write the index, its documents in the order of ``order``; whether its bytes changed (not even read
+        when it is the previous index)."""
+        with self.scratch, ExitStack() as stack:
+            if not any(self.places.values()) and list(self.indexed) == [entry.engagement_id for entry in order]:
+                return False
+            previous = stack.enter_context(open(self.path, "rb")) if None in self.places.values() else None
+
+            def chunks() -> Iterator[bytes]:
+                # A script, not a .json file, so that the search also works on pages opened from disk (file://).
+                yield self._START
+                for number, entry in enumerate(order):
+                    place = self.places[entry.engagement_id]
+                    source, (offset, length) = (self.scratch, place) if place else (previous, self.indexed[entry.engagement_id])
+                    source.seek(offset)
+                    yield (b",\n" if number else b"") + source.read(length)
+                yield b"\n];\n" if order else b"];\n"
+
+            return _write_stream_if_changed(self.path, chunks())
 
 
-def _documents(index: Path, *, ids_only: bool = False) -> dict[int, bytes]:
-    """The documents of a search index written by `_SearchIndex`, by engagement id (``ids_only``: without them)."""
+def _documents(index: Path) -> dict[int, tuple[int, int]]:
+    """Where a search index written by `_SearchIndex` holds each document: (offset, length) by engagement id,
+    in the index's order (read a line at a time)."""
+    places: dict[int, tuple[int, int]] = {}
     try:
-        lines = index.read_bytes().splitlines()
+        with open(index, "rb") as lines:
+            offset = 0
+            for line in lines:
+                if line.startswith(b'{"id":'):
+                    places[int(line[6:line.index(b",")])] = (offset, len(line.rstrip(b",\n")))
+                offset += len(line)
     except FileNotFoundError:
-        return {}
-    return {int(line[6:line.index(b",")]): b"" if ids_only else line.rstrip(b",")
-            for line in lines if line.startswith(b'{"id":')}
+        pass
+    return places
 
 
 def _search_document(view: ItemView, language: str) -> str:
@@ -556,6 +592,38 @@ def _write_if_changed(path: Path, content: bytes) -> bool:
     return True
 
 
+def _write_stream_if_changed(path: Path, chunks: Iterable[bytes]) -> bool:
+    """`_write_if_changed` for content made as it is written, never held whole: compared once written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.writelines(chunks)
+        if _same_bytes(Path(temporary), path):
+            os.unlink(temporary)
+            return False
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def _same_bytes(first: Path, second: Path) -> bool:
+    """Whether two files hold the same bytes (False if ``second`` is missing), read a MiB at a time."""
+    try:
+        with open(first, "rb") as one, open(second, "rb") as other:
+            while True:
+                block = one.read(1 << 20)
+                if block != other.read(1 << 20):
+                    return False
+                if not block:
+                    return True
+    except FileNotFoundError:
+        return False
+
+
 def _sync(paths: list[Path]) -> None:
     """Flush ``paths`` to disk: one by one when they are few, else every file system at once (cheaper than
     thousands of journal commits)."""
@@ -597,26 +665,22 @@ def _minisearch_assets() -> dict[str, bytes]:
                                 "run `make assets`") from None
 
 
-def _listed(view: ItemView) -> ItemView:
-    """``view`` as the lists show it: without the body, sections, facts and links, which only its own page shows."""
-    item = view.item.model_copy(update={"body": "", "sections": [], "facts": {}, "links": []})
-    return ItemView(item, view.profiles, view.digest)
-
-
-def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext | None = None, *,
+def publish(site_dir: Path, items: Iterable[PublishedItem | ItemSource], context: SiteContext | None = None, *,
             page_size: int = INDEX_PAGE_SIZE) -> SiteReport:
     """Make the site hold exactly `items`, in every language.
 
-    Writes or refreshes each item's pages as the items come (``items`` may be a stream read from the
-    database page by page: only what the lists show of each item is kept), then the per-kind,
-    per-country and per-industry pages (their lists on pages of ``page_size`` items, see `_Paged`),
-    the home pages, search indexes, feeds and the sitemap, then removes the files of the previous
-    publication that are no longer produced (withdrawn items, fewer pages). Idempotent: a file whose
-    bytes would not change is not rewritten, and item and archive pages whose inputs did not change
-    are not even rendered. An item that cannot be rendered is left off every page and reported in
-    ``SiteReport.skipped``. Raises ValueError if two items share an engagement id (before touching the
-    folder when ``items`` is a list) or, before touching it, if ``page_size`` is not positive;
-    FileNotFoundError, before touching it too, if MiniSearch is not installed.
+    ``items``: the items, or their sources (`ItemSource`: an item whose stamp is the one the site's
+    store recorded is not even made). Writes or refreshes each item's pages as the items come (``items``
+    may be a stream read from the database page by page: only each item's `Entry` is kept; the items
+    go to the store, `website.store`), then the per-kind, per-country and per-industry pages (their
+    lists on pages of ``page_size`` items, see `_Paged`), the home pages, search indexes, feeds and the
+    sitemap, then removes the files of the previous publication that are no longer produced (withdrawn
+    items, fewer pages). Idempotent: a file whose bytes would not change is not rewritten, and item and
+    list pages whose inputs did not change are not even rendered. An item that cannot be made or
+    rendered is left off every page and reported in ``SiteReport.skipped``. Raises ValueError if two
+    items share an engagement id (before touching the folder when ``items`` is a list) or, before
+    touching it, if ``page_size`` is not positive; FileNotFoundError, before touching it too, if
+    MiniSearch is not installed.
     """
     if page_size < 1:
         raise ValueError(f"page_size must be at least 1, not {page_size}")
@@ -626,59 +690,79 @@ def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext
     context = context or SiteContext()
     assets: dict[str, bytes] = {f"assets/{path.name}": path.read_bytes() for path in sorted(_STATIC.iterdir())}
     assets |= _minisearch_assets()
-    previous = _previous_files(site_dir)
-    # A cached page counts only if its file is still there.
-    present = _present_files(site_dir)
-    previous = {path: fingerprint for path, fingerprint in previous.items() if not fingerprint or path in present}
-    del present
-    output = _Output(site_dir, previous)
-    site = _Site(context, _report_files(site_dir), page_size, output)
     site_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(site_dir, context.partners)  # waits for another publication of the site to end
+    try:
+        previous = _previous_files(site_dir)
+        # A cached page counts only if its file is still there.
+        present = _present_files(site_dir)
+        previous = {path: fingerprint for path, fingerprint in previous.items() if not fingerprint or path in present}
+        del present
+        return _publish(site_dir, items, _Site(context, _report_files(site_dir), page_size, _Output(site_dir, previous), store),
+                        assets)
+    finally:
+        store.close()
+
+
+def _publish(site_dir: Path, items: Iterable[PublishedItem | ItemSource], site: _Site, assets: dict[str, bytes]) -> SiteReport:
+    """`publish`'s work, once the site's folder, previous files and store are known."""
+    output, store = site.output, site.store
     for name, content in assets.items():
         output.write(name, content)
-
-    profiles = {profile.name: profile for profile in context.partners}
     indexes = {language: _SearchIndex(language, site_dir / prefix(language) / "search-index.js") for language in LANGUAGES}
-    listed: list[ItemView] = []
-    latest: list[tuple[tuple[datetime, int], ItemView]] = []  # a heap of the FEED_LATEST newest items, oldest on top
+    stored = store.stamps()  # what is left at the end is no longer on the site
+    entries: list[Entry] = []
     seen: set[int] = set()
     skipped: list[SkippedItem] = []
     # Items first, then lists and feeds: no list links to a missing page.
-    for item in items:
-        if item.engagement_id in seen:
-            _refuse_duplicates(Counter([item.engagement_id, item.engagement_id]))
-        seen.add(item.engagement_id)
-        view = ItemView.of(item, profiles)
+    for source in items:
+        engagement_id = source.engagement_id
+        if engagement_id in seen:
+            _refuse_duplicates(Counter([engagement_id, engagement_id]))
+        seen.add(engagement_id)
+        known = stored.pop(engagement_id, None)
         try:
-            pages = site.item_pages(view)
-            for index in indexes.values():
-                index.add(view, current=all(content is None for _, content in pages.values()))
+            entry, view = _entry(source, known, site)
+            pages = site.item_pages(entry)
+            # An item whose pages are current keeps its search documents, where the indexes have them.
+            current = all(fresh for _, fresh in pages.values())
+            missing = [index for index in indexes.values() if not (current and index.keep(engagement_id))]
+            contents: dict[str, bytes] = {}
+            if missing or not current:
+                view = view or site.views([entry])[0]
+                contents = {path: site.render(language, view.item.path, "item.html", view=view)
+                            for language, (path, (_, fresh)) in zip(LANGUAGES, pages.items()) if not fresh}
+                for index in missing:
+                    index.add(view)
         except Exception as error:  # noqa: BLE001 - one item that cannot be rendered must not stop the site
-            skipped.append(SkippedItem(item.engagement_id, failure_reason(error)))
+            skipped.append(SkippedItem(engagement_id, failure_reason(error)))
+            store.forget([engagement_id])
             continue
-        for path, (fingerprint, content) in pages.items():
+        for path, (fingerprint, _) in pages.items():
             if not output.kept(path, fingerprint):
-                output.write(path, content or b"")
-        listed.append(_listed(view))
-        (heapq.heappush if len(latest) < FEED_LATEST else heapq.heappushpop)(latest, (_age(view), view))
+                output.write(path, contents[path])
+        entries.append(entry)
     del seen
+    store.forget(stored)
+    del stored
 
-    site.list_items(listed)
-    del listed
-    newest = [view for _, view in sorted(latest, key=lambda entry: entry[0], reverse=True)]
+    site.list_items(entries)
+    del entries
+    latest = site.views(site.entries[:FEED_LATEST])
     for language in LANGUAGES:  # each search index before the search page that loads it
-        output.write(prefix(language) + "search-index.js", indexes.pop(language).content(site.views))
-        site.lists(language, newest)
+        output.wrote(prefix(language) + "search-index.js", indexes.pop(language).write(site.entries))
+        site.lists(language, latest)
     pages = sorted(name for name in output.made if name.endswith(".html"))
     pages += [name for names in site.reports.values() for name in names if name.endswith(".html")]
     if not output.kept("sitemap.xml", site.fingerprint("", "sitemap.xml", *pages)):
         output.write("sitemap.xml", sitemap(pages, [], base=site.base_url))
 
-    removed = sorted(previous.keys() - output.made.keys())
+    removed = sorted(output.previous.keys() - output.made.keys())
     for relative in removed:
         (site_dir / relative).unlink(missing_ok=True)
     _sync([site_dir / name for name in output.written])  # on disk before the manifest says what they are made of
-    if output.made != previous or not (site_dir / MANIFEST).is_file():
+    store.commit()
+    if output.made != output.previous or not (site_dir / MANIFEST).is_file():
         manifest = {path: output.made[path] for path in sorted(output.made)}
         _write_if_changed(site_dir / MANIFEST, (json.dumps(manifest, indent=0) + "\n").encode("utf-8"))
 
@@ -687,9 +771,18 @@ def publish(site_dir: Path, items: Iterable[PublishedItem], context: SiteContext
         pages_unchanged=sorted(output.unchanged),
         pages_removed=removed,
         index_path=site_dir / "index.html",
-        items=len(site.views),
+        items=len(site.entries),
         skipped=sorted(skipped),
     )
+
+
+def _entry(source: PublishedItem | ItemSource, known: tuple[str, Entry] | None, site: _Site) -> tuple[Entry, ItemView | None]:
+    """The item's entry, and the item if it had to be made: a source whose stamp is ``known`` is not made."""
+    if isinstance(source, ItemSource) and known and known[0] == source.stamp:
+        return known[1], None
+    view = ItemView.of(source.make() if isinstance(source, ItemSource) else source, site.profiles)
+    stamp = source.stamp if isinstance(source, ItemSource) else view.digest
+    return (known[1] if known and known[0] == stamp else site.store.put(stamp, view)), view
 
 
 def _refuse_duplicates(counts: Counter[int]) -> None:

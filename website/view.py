@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import html as html_lib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from functools import cached_property, lru_cache
@@ -170,10 +171,53 @@ class ItemView:
         return plain_text(self.content_html(language))[:600]
 
     @classmethod
-    def of(cls, item: PublishedItem, profiles: dict[str, PartnerProfile]) -> ItemView:
+    def of(cls, item: PublishedItem, profiles: dict[str, PartnerProfile], digest: str | None = None) -> ItemView:
+        """``item`` with its partners' ``profiles``; ``digest``: its digest, when known (computed otherwise)."""
         shown = tuple(profiles.get(name) or PartnerProfile(name=name) for name in item.partners)
-        digest = hashlib.sha256("\0".join((item.model_dump_json(), *map(_profile_json, shown))).encode())
-        return cls(item, shown, digest.hexdigest())
+        if digest is None:
+            digest = hashlib.sha256("\0".join((item.model_dump_json(), *map(_profile_json, shown))).encode()).hexdigest()
+        return cls(item, shown, digest)
+
+
+@dataclass(frozen=True, slots=True)
+class ListedItem:
+    """What a list shows of an item (``_items.html``), as the site's store keeps it: it reads as an `ItemView`
+    does (``view.item.title``, ``view.summary_html``), without the body, sections, facts and links."""
+
+    engagement_id: int
+    kind: str
+    title: str
+    published_at: datetime
+    country: str | None
+    language: str | None
+    lead: Phrase | None
+    summary_html: Markup
+
+    @property
+    def item(self) -> ListedItem:
+        """Itself: the lists read an item's fields as ``view.item.<field>``."""
+        return self
+
+    @property
+    def path(self) -> str:
+        """Relative path of the item's page inside a language's folder."""
+        return f"{self.kind}/{self.engagement_id}.html"
+
+    @classmethod
+    def of(cls, view: ItemView) -> ListedItem:
+        item = view.item
+        return cls(item.engagement_id, item.kind, item.title, item.published_at, item.country, item.language, item.lead,
+                   view.summary_html)
+
+
+@dataclass(frozen=True)
+class ItemSource:
+    """A published item not made yet: its engagement id, a ``stamp`` that changes whenever anything the
+    item is made from changes, and how to make it. The site makes again only items whose stamp changed."""
+
+    engagement_id: int
+    stamp: str
+    make: Callable[[], PublishedItem]
 
 
 @lru_cache(maxsize=4096)
