@@ -173,7 +173,7 @@ def run_demo(data_dir: Path = Path("engage-data"), *, console: Any = None) -> De
 
 
 class _Replay:
-    """The 2024 timeline; each step acts through the domain, then the sweep and dispatch flows run."""
+    """The 2024 timeline; each step acts through the domain, then the sweep flow runs and delivers the mail."""
 
     def __init__(self, data_dir: Path, smtp_port: int, console: Any) -> None:
         from models.db import Database
@@ -242,7 +242,7 @@ class _Replay:
         from flows.sweep import sweep_flow
 
         coroutine = {
-            "sweep": lambda: sweep_flow(dispatch=False),
+            "sweep": lambda: sweep_flow(),
             "dispatch": lambda: dispatch_flow(),
             "publish": lambda: publication_flow(),
         }[name]()
@@ -250,6 +250,8 @@ class _Replay:
         return self.loop.run_until_complete(coroutine)
 
     def after_step(self, when: datetime) -> None:
+        """One sweep flow run (reminders, escalations, expiries, then the dispatch: events relayed, mail delivered),
+        then the website when the step published something."""
         report = self.flow("sweep")
         for label in ("reminded", "escalated", "expired"):
             for item in report[label]:
@@ -258,7 +260,6 @@ class _Replay:
             result = self.flow("publish")
             self.say(f"website: {result['items']} published item(s)")
             self.publish_due = False
-        self.flow("dispatch")
 
     def say(self, text: str) -> None:
         self.console.print(f"  [dim]{self.clock.now():%Y-%m-%d}[/dim] {text}")
