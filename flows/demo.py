@@ -163,8 +163,9 @@ def _start_ephemeral_api(prefect_home: Path) -> Callable[[], None]:
 
 
 def _answers(url: str) -> bool:
+    """Whether ``url`` (on this machine: never through a proxy) answers 200."""
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url, timeout=2) as response:
             return response.status == 200
     except OSError:
         return False
