@@ -9,14 +9,17 @@ over real SMTP in English, Spanish and French. Run ``python -m flows.demo [DATA_
 from __future__ import annotations
 
 import asyncio
+import atexit
 import imaplib
 import mailbox
 import os
 import shutil
+import socket
 import sqlite3
+import subprocess
 import sys
-import threading
 import time
+import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from contextlib import closing
@@ -95,20 +98,30 @@ def _prefect_template() -> Path:
     return cache / "coalition-engage" / f"prefect-{version('prefect')}"
 
 
+#: The replay's API (the environment may say otherwise) leaves out automations (reactive and proactive triggers,
+#: their actions: no deployment or automation exists in it), and records task runs from their events in batches
+#: of 50 (or every 5 s, and at its end) instead of one SQLite write transaction per event, on which the flow runs'
+#: own requests waited (a replay took 44 s instead of 29 s).
+EPHEMERAL_API_DEFAULTS = {"PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
+                          "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "50"}
+#: A home copied from the template was migrated, and its blocks registered, by this version of Prefect.
+SEEDED_API_DEFAULTS = {"PREFECT_API_DATABASE_MIGRATE_ON_START": "false", "PREFECT_API_BLOCKS_REGISTER_ON_START": "false"}
+
+
 def _start_ephemeral_api(prefect_home: Path) -> Callable[[], None]:
-    """Start Prefect's ephemeral API in the background; return the wait for it to answer.
+    """Start Prefect's ephemeral API in the background and point this process's clients at it; return the wait
+    for it to answer.
 
-    A fresh home costs the API its migrations (some 100 Alembic revisions, 7 to 15 s): the first replay keeps
-    the migrated home in the user's cache and later replays start from a copy. A configured API or database
-    (``PREFECT_API_URL``, ``PREFECT_API_DATABASE_CONNECTION_URL``, in the environment or a profile) is left to Prefect.
+    It is the server Prefect's clients would start themselves (``SubprocessASGIServer``: the same uvicorn command,
+    only the ephemeral services, no UI), started here before Prefect is imported, which then loads alongside it,
+    and without importing ``prefect.server`` into the replay (the whole API: 3 to 5 s of CPU only to start a
+    process). A fresh home costs the API its migrations (some 100 Alembic revisions, 7 to 15 s): the first replay
+    keeps the migrated home in the user's cache and later replays start from a copy. A configured API or database
+    (``PREFECT_API_URL``, ``PREFECT_API_DATABASE_CONNECTION_URL``, in the environment or a profile) is left to
+    Prefect, and the server started for nothing is stopped.
     """
-    from prefect.settings import get_current_settings
-
-    settings = get_current_settings()
-    if settings.api.url or not settings.server.ephemeral.enabled or "connection_url" in settings.server.database.model_fields_set:
+    if os.environ.get("PREFECT_API_URL"):
         return lambda: None
-    from prefect.server.api.server import SubprocessASGIServer
-
     template = _prefect_template()
     fresh = not (prefect_home / "prefect.db").exists()
     seeded = fresh and (template / "prefect.db").exists()
@@ -116,16 +129,55 @@ def _start_ephemeral_api(prefect_home: Path) -> Callable[[], None]:
         prefect_home.mkdir(parents=True, exist_ok=True)
         for name in PREFECT_TEMPLATE_FILES:
             shutil.copyfile(template / name, prefect_home / name)
-    server = SubprocessASGIServer()  # the one Prefect's clients use (one per process)
-    starting = threading.Thread(target=server.start, name="prefect-ephemeral-api", daemon=True)
-    starting.start()
+    with closing(socket.socket()) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "error", "--lifespan", "on"],
+        env={**EPHEMERAL_API_DEFAULTS, **(SEEDED_API_DEFAULTS if seeded else {}), **os.environ,
+             "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"})
+    from prefect.context import refresh_global_settings_context
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    if settings.api.url or not settings.server.ephemeral.enabled or "connection_url" in settings.server.database.model_fields_set:
+        _stop(server)
+        return lambda: None
+    atexit.register(_stop, server)  # after Prefect's own exit hooks, which send the last events to it
+    os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
+    if not settings.server.api.csrf_protection_enabled:
+        os.environ.setdefault("PREFECT_CLIENT_CSRF_SUPPORT_ENABLED", "false")  # no token to fetch for each client
+    refresh_global_settings_context()
+    deadline = time.monotonic() + settings.server.ephemeral.startup_timeout_seconds
 
     def wait() -> None:
-        starting.join()
-        if server.running and fresh and not seeded and not (template / "prefect.db").exists():
+        while not _answers(f"http://127.0.0.1:{port}/api/health"):
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Prefect's ephemeral API (port {port}) did not start: exit code {server.poll()}")
+            time.sleep(0.1)
+        if fresh and not seeded and not (template / "prefect.db").exists():
             _keep_prefect_template(prefect_home, template)
 
     return wait
+
+
+def _answers(url: str) -> bool:
+    """Whether ``url`` (on this machine: never through a proxy) answers 200."""
+    try:
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def _keep_prefect_template(prefect_home: Path, template: Path) -> None:
@@ -173,7 +225,7 @@ def run_demo(data_dir: Path = Path("engage-data"), *, console: Any = None) -> De
 
 
 class _Replay:
-    """The 2024 timeline; each step acts through the domain, then the sweep and dispatch flows run."""
+    """The 2024 timeline; each step acts through the domain, then the sweep flow runs and delivers the mail."""
 
     def __init__(self, data_dir: Path, smtp_port: int, console: Any) -> None:
         from models.db import Database
@@ -220,36 +272,36 @@ class _Replay:
 
     # --- plumbing -----------------------------------------------------------------------------
     def start(self, api_ready: Callable[[], None]) -> None:
+        """Everything that needs no Prefect API while it starts in its own process (on the other core), then the
+        first dispatch."""
+        from flows.dispatch import dispatch_flow
+        from flows.final_report import report_flow
+        from flows.publication import publication_flow
         from flows.runtime import Runtime, use_runtime
+        from flows.sweep import sweep_flow
+        from portal.server import running_portal
+        from portal.visitor import Visitor
         from states.directory import load_sample
 
+        self.flows: dict[str, Callable[[], Any]] = {"sweep": sweep_flow, "dispatch": dispatch_flow,
+                                                    "publish": publication_flow, "report": report_flow}
         self.db.migrate()
         load_sample(self.db)
         self._runtime_cm = use_runtime(Runtime(self.settings, self.db, self.clock))
         self._runtime_cm.__enter__()
-        api_ready()
-        self.flow("dispatch")
-        from portal.server import running_portal
-        from portal.visitor import Visitor
-
         # People act through the portal: read the mail, follow its link, press the button.
         self._portal_cm = running_portal(self.settings, self.db, self.clock)
         self.visitor = Visitor(self.settings.maildir, self._portal_cm.__enter__())
+        api_ready()
+        self.flow("dispatch")
 
     def flow(self, name: str) -> Any:
-        from flows.dispatch import dispatch_flow
-        from flows.publication import publication_flow
-        from flows.sweep import sweep_flow
-
-        coroutine = {
-            "sweep": lambda: sweep_flow(dispatch=False),
-            "dispatch": lambda: dispatch_flow(),
-            "publish": lambda: publication_flow(),
-        }[name]()
         self.flow_runs += 1
-        return self.loop.run_until_complete(coroutine)
+        return self.loop.run_until_complete(self.flows[name]())
 
     def after_step(self, when: datetime) -> None:
+        """One sweep flow run (reminders, escalations, expiries, then the dispatch: events relayed, mail delivered),
+        then the website when the step published something."""
         report = self.flow("sweep")
         for label in ("reminded", "escalated", "expired"):
             for item in report[label]:
@@ -258,7 +310,6 @@ class _Replay:
             result = self.flow("publish")
             self.say(f"website: {result['items']} published item(s)")
             self.publish_due = False
-        self.flow("dispatch")
 
     def say(self, text: str) -> None:
         self.console.print(f"  [dim]{self.clock.now():%Y-%m-%d}[/dim] {text}")
@@ -588,7 +639,6 @@ class _Replay:
         """The Secretariat quotes what it kept for the report, then the final-report flow writes it into the site."""
         from sqlalchemy import select
 
-        from flows.final_report import report_flow
         from models import TransitionLog
 
         with self.db.transaction() as session:
@@ -597,8 +647,7 @@ class _Replay:
         for engagement_id in sorted(kept):
             self.ids[f"report:{engagement_id}"] = engagement_id
             self.fire(f"report:{engagement_id}", "select_for_report")
-        self.flow_runs += 1
-        result = self.loop.run_until_complete(report_flow())
+        result = self.flow("report")
         self.say(f"final report {result['year']}: {len(result['files'])} file(s) in the site's report/ folder")
         return [Path(path) for path in result["files"]]
 

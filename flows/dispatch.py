@@ -32,6 +32,15 @@ def delivery_table(report: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def delivery_summary(report: dict[str, Any]) -> str:
+    """One line for a delivery report: sent, to retry, failed for good, and the channels that could not be reached."""
+    summary = (f"{report.get('sent', 0)} sent, {report.get('retrying', 0)} to retry, "
+               f"{report.get('dead', 0)} failed for good")
+    if outages := report.get("outages"):
+        summary += "; unreachable: " + ", ".join(sorted({o["channel"] for o in outages}))
+    return summary
+
+
 @flow(name="dispatch-notifications", flow_run_name=job_run_name("dispatch"), log_prints=False)
 async def dispatch_flow(now: datetime | None = None) -> State:
     """Publish engine events, then send every pending notification; ``now`` pins a simulated time.
@@ -42,10 +51,7 @@ async def dispatch_flow(now: datetime | None = None) -> State:
     relay_engine_events()
     report = deliver_outbox(now)
     outages = report.get("outages", [])
-    summary = (f"{report.get('sent', 0)} sent, {report.get('retrying', 0)} to retry, "
-               f"{report.get('dead', 0)} failed for good")
-    if outages:
-        summary += "; unreachable: " + ", ".join(sorted({o["channel"] for o in outages}))
+    summary = delivery_summary(report)
     await acreate_table_artifact(table=delivery_table(report), key="dispatch-notifications",
                                  description=f"**Notification delivery**: {summary}")
     if report.get("retrying") or report.get("dead") or outages:

@@ -11,6 +11,8 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.delivery import deliver_outbox
+from flows.dispatch import delivery_summary
+from flows.events import relay_engine_events
 from flows.labels import job_run_name
 from flows.runtime import current_runtime, flow_run_id
 from states.sweep import SweepReport, run_sweep
@@ -31,17 +33,23 @@ def report_table(report: SweepReport) -> list[dict[str, Any]]:
 
 @flow(name="reminder-sweep", flow_run_name=job_run_name("sweep"), log_prints=False)
 async def sweep_flow(now: datetime | None = None, dispatch: bool = True, limit: int | None = None) -> dict[str, Any]:
-    """Sweep once at ``now`` (default: the runtime clock); idempotent for the same moment."""
+    """Sweep once at ``now`` (default: the runtime clock); idempotent for the same moment.
+
+    ``dispatch``: then do what the dispatch flow does, in this run: relay engine events, deliver the outbox.
+    """
     logger = get_run_logger()
     report = sweep_due(now, limit)
     logger.info(report.summary())
     for problem in report.skipped:
         logger.warning(problem)
-    await create_table_artifact(
-        table=report_table(report), key="reminder-sweep",
-        description=f"**Reminder sweep**: {report.summary()}",
-    )
-    delivered = deliver_outbox(now) if dispatch and report.notifications else None
+    delivered = None
+    if dispatch:
+        relay_engine_events()
+        delivered = deliver_outbox(now)
+    description = f"**Reminder sweep**: {report.summary()}"
+    if delivered is not None:
+        description += f"; delivered: {delivery_summary(delivered)}"
+    await create_table_artifact(table=report_table(report), key="reminder-sweep", description=description)
     return {
         "now": report.now.isoformat(),
         "reminded": [asdict(item) for item in report.reminded],

@@ -15,7 +15,9 @@ from markupsafe import Markup, escape  # noqa: E402
 
 matplotlib.rcParams.update({
     "svg.hashsalt": "coalition-engage",  # stable ids: the same figures give the same bytes
-    "svg.fonttype": "path",
+    # Text as SVG text (the font named with sans-serif fallbacks), not glyph outlines: WeasyPrint sets it with
+    # the PDF's own embedded font in half the time it takes to draw the outlines, and the words stay searchable.
+    "svg.fonttype": "none",
     "font.size": 10,
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -25,8 +27,6 @@ _SVG_START = re.compile(r"^.*?<svg ", re.DOTALL)
 _SIZE = re.compile(r'\s(width|height)="[^"]*"')
 _ID_USES = re.compile(r'(\sid="|href="#|url\(#)')
 _METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.DOTALL)
-#: A glyph with no outline (the space): a ``<path>`` without ``d``, which HTML's SVG does not allow.
-_EMPTY_GLYPH = re.compile(r'<path id="([^"]+)"(?: transform="[^"]*")?\s*/>\s*')
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def _svg(figure, alternative: str) -> Chart:  # noqa: ANN001 - a matplotlib Figu
     figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     pyplot.close(figure)
     svg = _SVG_START.sub("<svg ", buffer.getvalue(), count=1)
-    svg = _without_invalid_parts(svg)
+    svg = _METADATA.sub("", svg, count=1)  # matplotlib's RDF metadata, which the HTML validator refuses
     # matplotlib numbers ids per drawing (patch_1, text_2...): prefix them so that the charts of one
     # page never share an id (valid HTML, one anchor each in the PDF).
     prefix = "chart-" + hashlib.sha256(alternative.encode()).hexdigest()[:8] + "-"
@@ -52,14 +52,6 @@ def _svg(figure, alternative: str) -> Chart:  # noqa: ANN001 - a matplotlib Figu
     label = escape(alternative)
     svg = f'{head} role="img" aria-label="{label}" width="100%"><title>{label}</title>{rest}'
     return Chart(Markup(svg), alternative)
-
-
-def _without_invalid_parts(svg: str) -> str:
-    """``svg`` without what the HTML validator refuses: matplotlib's RDF metadata and its empty glyphs (and their uses)."""
-    svg = _METADATA.sub("", svg, count=1)
-    for glyph in set(_EMPTY_GLYPH.findall(svg)):
-        svg = re.sub(rf'<use xlink:href="#{re.escape(glyph)}"[^>]*/>\s*', "", svg)
-    return _EMPTY_GLYPH.sub("", svg)
 
 
 def bar_chart(labels: list[str], series: list[tuple[str, list[int], str]], *, alternative: str,
