@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+from anyio import to_thread
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -25,7 +28,13 @@ NOT_FOUND = N_("Page not found")
 
 def create_app(settings: Settings, db: Database, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
     """The portal over ``db``, telling time by ``clock``, signing with ``settings``' secret key."""
-    app = FastAPI(title="Coalition Engage portal", docs_url=None, redoc_url=None, openapi_url=None)
+    @asynccontextmanager
+    async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Pages and decisions run in worker threads; at most portal_threads at once (the default pool has 40).
+        to_thread.current_default_thread_limiter().total_tokens = settings.portal_threads
+        yield
+
+    app = FastAPI(title="Coalition Engage portal", docs_url=None, redoc_url=None, openapi_url=None, lifespan=_lifespan)
     secure = settings.public_base_url.startswith("https://")
     key = settings.signing_key()
     portal = Portal(settings, db, clock, Csrf(key, secure), Sessions(db, clock, secure, settings.session_hours))

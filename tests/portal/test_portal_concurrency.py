@@ -55,3 +55,17 @@ def test_32_concurrent_posts_give_exactly_the_policy_outcome(postgres_db: Databa
     assert len(audit) == len(votes) in (2, 3)
     assert sorted(log.actor for log in audit) == sorted({log.actor for log in audit})  # one row per co-chair
     assert sum(1 for log in audit if log.trigger == "approve") == 2
+
+
+def test_a_worker_runs_at_most_its_portal_threads_at_once(db: Database, tmp_path: Path) -> None:
+    """Pages and decisions run in worker threads, as many at once as ``portal_threads`` (anyio's default is 40)."""
+    from anyio import to_thread
+    from fastapi.testclient import TestClient
+
+    from portal.app import create_app
+
+    settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key="k" * 48, public_base_url=BASE_URL,
+                        portal_threads=3)
+    with TestClient(create_app(settings, seeded(db)), base_url=BASE_URL) as client:
+        assert client.portal.call(lambda: to_thread.current_default_thread_limiter().total_tokens) == 3
+        assert client.get("/").status_code == 200
