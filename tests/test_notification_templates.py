@@ -199,3 +199,10 @@ _WORDS = st.text(alphabet="ab-é\u00a0\u2028\t\n ", max_size=12) | st.text(alpha
 def test_the_fast_wrap_gives_the_lines_of_jinja2_wordwrap(text: str, width: int) -> None:
     wrap.cache_clear()
     assert wrap(text, width) == do_wordwrap(Environment(), text, width, False)
+
+
+@pytest.mark.parametrize("language", ["en", "es", "fr"])
+def test_a_partner_whose_name_ends_with_a_period_ends_the_sentence_once(language: str) -> None:
+    message = render_message("approval_request", language, CONTEXT | {"partner": "Snap Inc."})
+    assert "Snap Inc.." not in message.text and "Snap Inc.." not in message.html
+    assert "Snap Inc." in message.text
