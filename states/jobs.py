@@ -67,7 +67,8 @@ def delivery_summary(report: DispatchReport) -> tuple[str, Phrase]:
 
 
 def sweep(db: Database, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> tuple[str, Phrase]:
-    """Remind, escalate and expire what is due, then deliver what that queued (as the sweep flow does)."""
+    """Remind, escalate and expire what is due, then deliver the outbox (as the sweep flow does): what the
+    sweep queued and whatever else is due."""
     from states.sweep import run_sweep
 
     report = run_sweep(db, clock, settings=settings)
@@ -86,12 +87,9 @@ def sweep(db: Database, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> tupl
         (N_plural("%(num)s unconfirmed submission", "%(num)s unconfirmed submissions"), purged.submissions),
         (N_plural("%(num)s quarantined file", "%(num)s quarantined files"), purged.uploads),
     ))
-    summary = report.summary()
-    if report.notifications:
-        delivery, delivered = dispatch(db, settings, clock)
-        summary += f"; delivery: {delivery}"
-        phrase = Phrase.of(N_("%(sweep)s; delivery: %(delivery)s"), sweep=phrase, delivery=delivered)
-    return summary, phrase
+    delivery, delivered = dispatch(db, settings, clock)
+    return (f"{report.summary()}; delivery: {delivery}",
+            Phrase.of(N_("%(sweep)s; delivery: %(delivery)s"), sweep=phrase, delivery=delivered))
 
 
 def publish(db: Database, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> tuple[str, Phrase]:
