@@ -14,7 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from website import KIND_TITLES, KINDS, PublishedItem, SiteReport, publish
-from website.render import FEED_LATEST, FUTURE_INDUSTRIES, MANIFEST, PRIORITY_INDUSTRIES
+from website.render import FEED_LATEST, FUTURE_INDUSTRIES, PRIORITY_INDUSTRIES
 
 UTC = timezone.utc
 HOSTILE = (
@@ -91,7 +91,7 @@ def test_publishes_pages_indexes_home_and_feed(tmp_path: Path) -> None:
             "toolkit_launch/30.html", "countries/index.html", "industries/index.html")}
         expected |= {f"{prefix}{kind}/index.html" for kind in KINDS}
         expected |= {f"{prefix}industries/{industry}.html" for industry in (*PRIORITY_INDUSTRIES, *FUTURE_INDUSTRIES)}
-    assert set(report.pages_written) == expected == set(all_files(site)) - {MANIFEST}
+    assert set(report.pages_written) == expected == set(all_files(site))  # nothing else: no manifest
     assert report.pages_unchanged == [] and report.pages_removed == []
 
     page = (site / "national_dialogue/12.html").read_text("utf-8")
@@ -322,10 +322,12 @@ def test_a_long_list_is_paged_with_every_item_on_one_page_and_a_pager(tmp_path: 
     assert 'rel="prev"' not in (folder / "index.html").read_text("utf-8")
 
     assert _nav((folder / "index.html").read_text("utf-8")) == ["[Latest]", "14", "13", "…", "1", "Older"]
+    # An archive page links to the older pages only (but its newer neighbour): a new archive page changes no other.
     assert _nav((folder / "page-7.html").read_text("utf-8")) == [
-        "Newer", "Latest", "…", "9", "8", "[7]", "6", "5", "…", "1", "Older"]
+        "Newer", "Latest", "…", "[7]", "6", "5", "…", "1", "Older"]
+    assert _nav((folder / "page-14.html").read_text("utf-8")) == ["Newer", "Latest", "[14]", "13", "12", "…", "1", "Older"]
     assert _nav((tmp_path / "fr/recommendation/page-1.html").read_text("utf-8")) == [
-        "Plus récents", "Dernières publications", "…", "3", "2", "[1]"]
+        "Plus récents", "Dernières publications", "…", "[1]"]
     assert '<h1>Recommendations, page 7</h1>' in (folder / "page-7.html").read_text("utf-8")
     assert "recommendation/page-14.html" in report.pages_written and "es/recommendation/page-14.html" in report.pages_written
     sitemap = (tmp_path / "sitemap.xml").read_text("utf-8")

@@ -1,11 +1,14 @@
-"""The site's store of its items, an SQLite file beside the site's folder (not published): each item as
-last published, what it was made from (its stamp) and its digest, so that a publication makes and
-renders only what changed.
+"""The site's store, an SQLite file beside the site's folder (not published): each item as last
+published, what it was made from (its stamp) and its digest, so that a publication makes and renders
+only what changed; and the site's files, each with what its page was made of (its fingerprint), so
+that a publication knows which pages are current and which files it made last time and no longer makes.
 
-The lists are rebuilt from it: every item's `Entry` (its place in the lists and its digest) is read
-at once; what a list shows of an item (`ListedItem`, its summary sanitized once) only for the list
-pages rendered again, and whole items only for their own pages, the home page and the feeds. It holds nothing that is
-not on the site, and losing it costs one publication that makes every item again.
+Nothing is read whole: an item's stamp and entry are read as it comes, each page's fingerprint as the
+page is made, and the lists are placed in a table of this publication and read back a page at a time,
+sorted by SQLite; what a list shows of an item (`ListedItem`, its summary sanitized once) is read
+only for the list pages rendered again, and whole items only for their own pages, the home page and
+the feeds. It holds nothing that is not on the site, and losing it costs one publication that makes
+every item again (and leaves the files of items withdrawn since in place).
 """
 
 from __future__ import annotations
@@ -22,17 +25,27 @@ from pathlib import Path
 
 from website.view import ItemView, ListedItem, PartnerProfile, PublishedItem
 
-#: Changes whenever the items' model changes (their classes, pickled): the store is then emptied.
+#: Changes whenever the items' model changes (their classes, pickled): the items are then forgotten.
 _MODEL_DIGEST = hashlib.sha256(b"".join(Path(__file__).with_name(name).read_bytes() for name in ("view.py", "i18n.py"))).hexdigest()
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, stamp TEXT NOT NULL, digest TEXT NOT NULL,"
     " published_at TEXT NOT NULL, kind TEXT NOT NULL, country TEXT, partners TEXT NOT NULL, item BLOB NOT NULL,"
     " listed BLOB NOT NULL)",
+    # The lists' order (published_at: ISO 8601 in UTC, which sorts as the moments do).
+    "CREATE INDEX IF NOT EXISTS items_by_age ON items (published_at DESC, id)",
+    # The site's files as the last publication made them ('': a file compared by its bytes).
+    "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL) WITHOUT ROWID",
+    # This publication's: the items given, the files made, the files found in the folder, the lists.
+    "CREATE TEMP TABLE seen (id INTEGER PRIMARY KEY)",
+    "CREATE TEMP TABLE made (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TEMP TABLE present (path TEXT PRIMARY KEY) WITHOUT ROWID",
+    "CREATE TEMP TABLE placed (list TEXT NOT NULL, published_at TEXT NOT NULL, id INTEGER NOT NULL,"
+    " digest TEXT NOT NULL, PRIMARY KEY (list, published_at DESC, id)) WITHOUT ROWID",
 )
 #: Seconds a publication waits for another one of the same site to end.
 _WAIT = 3600
-#: Ids per query when reading items by id (below SQLite's limit on parameters).
+#: Ids per query when reading items by id (below SQLite's limit on parameters); rows written at a time.
 _BATCH = 500
 
 
@@ -47,15 +60,14 @@ class Entry:
     partners: tuple[str, ...]
     digest: str
 
-    @property
-    def age(self) -> tuple[datetime, int]:
-        """The lists' order, reversed: the greater, the newer; ties by engagement id, the lower first."""
-        return (self.published_at, -self.engagement_id)
-
     @classmethod
     def of(cls, view: ItemView) -> Entry:
         item = view.item
         return cls(item.engagement_id, item.published_at, item.kind, item.country, tuple(item.partners), view.digest)
+
+
+#: A listed item: (engagement id, digest).
+Listed = tuple[int, str]
 
 
 def store_path(site_dir: Path) -> Path:
@@ -65,7 +77,7 @@ def store_path(site_dir: Path) -> Path:
 
 
 class Store:
-    """The items of the site in ``site_dir`` as last published, for the partners' ``profiles``.
+    """The items and files of the site in ``site_dir`` as last published, for the partners' ``profiles``.
 
     Items are pickled: the file is written by this module only, and not published.
     """
@@ -80,19 +92,28 @@ class Store:
         if self._meta("key") != key:  # items' digests and places depend on the model and the profiles
             self.connection.execute("DELETE FROM items")
             self.connection.execute("INSERT OR REPLACE INTO meta VALUES ('key', ?)", (key,))
+        self._made: list[tuple[str, str]] = []
+        self._placed: list[tuple[str, str, int, str]] = []
 
     def _meta(self, key: str) -> str | None:
         row = self.connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
-    def stamps(self) -> dict[int, tuple[str, Entry]]:
-        """Every stored item's stamp and entry, by engagement id."""
-        return {
-            engagement_id: (stamp, Entry(engagement_id, datetime.fromisoformat(published_at), sys.intern(kind), country,
-                                         tuple(map(sys.intern, json.loads(partners))), digest))
-            for engagement_id, stamp, digest, published_at, kind, country, partners in self.connection.execute(
-                "SELECT id, stamp, digest, published_at, kind, country, partners FROM items")
-        }
+    # The items.
+
+    def see(self, engagement_id: int) -> bool:
+        """Record the item as given to this publication; False if it already was."""
+        return self.connection.execute("INSERT OR IGNORE INTO seen VALUES (?)", (engagement_id,)).rowcount == 1
+
+    def known(self, engagement_id: int) -> tuple[str, Entry] | None:
+        """The stored item's stamp and entry, if it is stored."""
+        row = self.connection.execute("SELECT stamp, digest, published_at, kind, country, partners FROM items WHERE id = ?",
+                                      (engagement_id,)).fetchone()
+        if row is None:
+            return None
+        stamp, digest, published_at, kind, country, partners = row
+        return stamp, Entry(engagement_id, datetime.fromisoformat(published_at), sys.intern(kind), country,
+                            tuple(map(sys.intern, json.loads(partners))), digest)
 
     def put(self, stamp: str, view: ItemView) -> Entry:
         """Store ``view``'s item as made from ``stamp``; its entry."""
@@ -103,6 +124,28 @@ class Store:
              json.dumps(entry.partners), pickle.dumps(view.item, protocol=pickle.HIGHEST_PROTOCOL),
              pickle.dumps(ListedItem.of(view), protocol=pickle.HIGHEST_PROTOCOL)))
         return entry
+
+    def forget(self, ids: Iterable[int]) -> None:
+        """Drop the items of ``ids`` (no longer on the site)."""
+        self.connection.executemany("DELETE FROM items WHERE id = ?", ((engagement_id,) for engagement_id in ids))
+
+    def forget_unseen(self) -> None:
+        """Drop the items not given to this publication."""
+        self.connection.execute("DELETE FROM items WHERE id NOT IN (SELECT id FROM seen)")
+
+    def count(self) -> int:
+        """How many items are stored."""
+        return self.connection.execute("SELECT count(*) FROM items").fetchone()[0]
+
+    def order(self) -> Iterator[int]:
+        """The stored items' ids in the lists' order: newest first, ties by engagement id."""
+        return (engagement_id for (engagement_id,) in self.connection.execute(
+            "SELECT id FROM items ORDER BY published_at DESC, id"))
+
+    def newest(self, count: int) -> list[Listed]:
+        """The ``count`` newest stored items."""
+        return self.connection.execute("SELECT id, digest FROM items ORDER BY published_at DESC, id LIMIT ?",
+                                       (count,)).fetchall()
 
     def items(self, ids: Iterable[int]) -> Iterator[PublishedItem]:
         """The stored items of ``ids``, in no particular order."""
@@ -120,12 +163,79 @@ class Store:
                     f"SELECT {column} FROM items WHERE id IN ({', '.join('?' * len(batch))})", batch):
                 yield pickle.loads(blob)  # noqa: S301 - written by `put` only
 
-    def forget(self, ids: Iterable[int]) -> None:
-        """Drop the items of ``ids`` (no longer on the site)."""
-        self.connection.executemany("DELETE FROM items WHERE id = ?", ((engagement_id,) for engagement_id in ids))
+    # The lists of this publication.
+
+    def place(self, lists: Iterable[str], entry: Entry) -> None:
+        """Put ``entry`` on ``lists``."""
+        published_at = entry.published_at.isoformat()
+        self._placed.extend((name, published_at, entry.engagement_id, entry.digest) for name in lists)
+        if len(self._placed) >= _BATCH:
+            self._flush()
+
+    def lengths(self) -> dict[str, int]:
+        """How many items each list holds, by list."""
+        self._flush()
+        return dict(self.connection.execute("SELECT list, count(*) FROM placed GROUP BY list"))
+
+    def page(self, name: str, offset: int, limit: int) -> list[Listed]:
+        """Items ``offset`` to ``offset + limit`` of the list ``name``, newest first."""
+        self._flush()
+        return self.connection.execute("SELECT id, digest FROM placed WHERE list = ? ORDER BY published_at DESC, id"
+                                       " LIMIT ? OFFSET ?", (name, limit, offset)).fetchall()
+
+    # The site's files.
+
+    def present(self, paths: Iterable[str]) -> None:
+        """The files now in the site's folder: a page recorded as made but no longer there is not current."""
+        self.connection.executemany("INSERT OR IGNORE INTO present VALUES (?)", ((path,) for path in paths))
+        self.connection.execute("DELETE FROM files WHERE fingerprint <> '' AND path NOT IN (SELECT path FROM present)")
+        self.connection.execute("DELETE FROM present")
+
+    def recorded(self) -> bool:
+        """Whether the store records any file of the site."""
+        return self.connection.execute("SELECT 1 FROM files LIMIT 1").fetchone() is not None
+
+    def record(self, files: Iterable[tuple[str, str]]) -> None:
+        """Record ``files`` (path, fingerprint) as made by the last publication (from an older site's manifest)."""
+        self.connection.executemany("INSERT OR REPLACE INTO files VALUES (?, ?)", files)
+
+    def fingerprint(self, path: str) -> str | None:
+        """What the last publication made the page ``path`` of (None: not made by it)."""
+        row = self.connection.execute("SELECT fingerprint FROM files WHERE path = ?", (path,)).fetchone()
+        return row[0] if row else None
+
+    def make(self, path: str, fingerprint: str) -> None:
+        """Record ``path`` as made by this publication, of ``fingerprint`` (the first one recorded counts)."""
+        self._made.append((path, fingerprint))
+        if len(self._made) >= _BATCH:
+            self._flush()
+
+    def pages(self) -> Iterator[str]:
+        """The HTML pages this publication made, sorted."""
+        self._flush()
+        return (path for (path,) in self.connection.execute(
+            "SELECT path FROM made WHERE path GLOB '*.html' ORDER BY path"))
+
+    def unmade(self) -> list[str]:
+        """The files the last publication made and this one did not, sorted."""
+        self._flush()
+        return [path for (path,) in self.connection.execute(
+            "SELECT path FROM files WHERE path NOT IN (SELECT path FROM made) ORDER BY path")]
+
+    def _flush(self) -> None:
+        if self._made:
+            self.connection.executemany("INSERT OR IGNORE INTO made VALUES (?, ?)", self._made)
+            self._made.clear()
+        if self._placed:
+            self.connection.executemany("INSERT OR IGNORE INTO placed VALUES (?, ?, ?, ?)", self._placed)
+            self._placed.clear()
 
     def commit(self) -> None:
-        """Make the publication's changes to the store last (`close` without it drops them)."""
+        """Record this publication's files as the site's and make its changes last (`close` without it drops them)."""
+        self._flush()
+        self.connection.execute("DELETE FROM files WHERE path NOT IN (SELECT path FROM made)")
+        self.connection.execute("INSERT OR REPLACE INTO files SELECT made.path, made.fingerprint FROM made"
+                                " LEFT JOIN files ON files.path = made.path WHERE files.fingerprint IS NOT made.fingerprint")
         self.connection.execute("COMMIT")
 
     def close(self) -> None:
