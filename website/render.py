@@ -15,9 +15,8 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
 from heapq import merge
-from itertools import groupby, zip_longest
+from itertools import groupby
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -314,10 +313,11 @@ class _Output:
         self.written: list[str] = []
         self.unchanged: list[str] = []
 
-    def kept(self, path: str, fingerprint: str) -> bool:
-        """Record ``path``'s fingerprint; True (and the page counted unchanged) if the page on disk is made of it."""
+    def kept(self, path: str, fingerprint: str, previous: str | None) -> bool:
+        """Record ``path``'s fingerprint; True (and the page counted unchanged) if the page on disk is made of it
+        (``previous``: the fingerprint the previous publication recorded)."""
         self.store.make(path, fingerprint)
-        if self.store.fingerprint(path) == fingerprint:
+        if previous == fingerprint:
             self.unchanged.append(path)
             return True
         return False
@@ -376,8 +376,9 @@ class _Site:
         shown = {item.engagement_id: item for item in self.store.listed(engagement_id for engagement_id, _ in entries)}
         return [shown[engagement_id] for engagement_id, _ in entries]
 
-    def place(self, item: Entry) -> None:
-        """Put ``item`` on its lists: its kind's, its country's, and those of its partners' countries and industries."""
+    def place(self, item: Entry) -> list[str]:
+        """The lists ``item`` is on: its kind's, its country's, and those of its partners' countries and industries;
+        notes its partners under their countries and industries."""
         lists = [f"kind/{item.kind}"]
         placed: set[tuple[str, str]] = set()  # (table, key): each item listed once
         if item.country:
@@ -393,7 +394,7 @@ class _Site:
                 if (name, key) not in placed:
                     placed.add((name, key))
                     lists.append(f"{name}/{key}/items")
-        self.store.place(lists, item)
+        return lists
 
     def render(self, language: str, path: str, template: str, **context: object) -> bytes:
         """``template`` rendered as the page ``path`` of ``language``."""
@@ -407,21 +408,20 @@ class _Site:
              **context: object) -> None:
         """Write ``template`` as ``path``, unless the page is already made of the same ``made_of`` (fingerprint)."""
         full = prefix(language) + path
-        if made_of is not None and self.output.kept(full, self.fingerprint(language, path, *made_of)):
+        if made_of is not None and self.output.kept(full, self.fingerprint(language, path, *made_of),
+                                                    self.store.fingerprint(full)):
             return
         self.output.write(full, self.render(language, path, template, **context))
 
-    def item_pages(self, entry: Entry) -> dict[str, tuple[str, bool]]:
-        """The item's page in every language, by path: (fingerprint, whether the page on disk is made of it)."""
-        pages: dict[str, tuple[str, bool]] = {}
+    def item_pages(self, entry: Entry) -> dict[str, tuple[str, str | None]]:
+        """The item's page in every language, by path: (fingerprint, the one the previous publication recorded)."""
         path = f"{entry.kind}/{entry.engagement_id}.html"
-        for language in LANGUAGES:
-            fingerprint = self.fingerprint(language, path, entry.digest)
-            full = prefix(language) + path
-            pages[full] = (fingerprint, self.store.fingerprint(full) == fingerprint)
-        return pages
+        paths = [prefix(language) + path for language in LANGUAGES]
+        previous = self.store.fingerprints(paths)
+        return {full: (self.fingerprint(language, path, entry.digest), previous.get(full))
+                for language, full in zip(LANGUAGES, paths)}
 
-    def lists(self, latest: list[ItemView]) -> None:
+    def list_pages(self, latest: list[ItemView]) -> None:
         """Every list page (by kind, country, industry), home, search page and feeds, in every language; each
         page of a list is read from the store once for its three languages.
 
@@ -504,72 +504,22 @@ class _Site:
                 latest, title=title, language=language, base=self.base_url + prefix(language)))
 
 
-class _SearchIndex:
-    """The search index of one language, one document a line, made as the items come without holding
-    their documents: each is written to a scratch file, or, for an item whose page did not change, read
-    from the previous index at the end; the index is written as it is read."""
-
-    _START = b"window.ENGAGE_SEARCH_INDEX = [\n"
-
-    def __init__(self, language: str, path: Path) -> None:
-        self.language = language
-        self.path = path
-        #: Where the previous index holds each item's document, in its order.
-        self.indexed = _documents(path)
-        self.scratch = tempfile.TemporaryFile()  # noqa: SIM115 - closed by `write`
-        #: Where each item's document is in the scratch file (None: in the previous index).
-        self.places: dict[int, tuple[int, int] | None] = {}
-
-    def keep(self, engagement_id: int) -> bool:
-        """Keep the item's previous document, if the index has one (True) for an item whose page did not change."""
-        if engagement_id in self.indexed:
-            self.places[engagement_id] = None
-            return True
-        return False
-
-    def add(self, view: ItemView) -> None:
-        """Index ``view``."""
-        document = _search_document(view, self.language).encode("ascii")
-        self.places[view.item.engagement_id] = (self.scratch.tell(), len(document))
-        self.scratch.write(document)
-
-    def write(self, order: Callable[[], Iterator[int]]) -> bool:
-        """Write the index, its documents in the order ``order`` gives the items' ids; whether its bytes changed
-        (not even read when it is the previous index)."""
-        with self.scratch, ExitStack() as stack:
-            if not any(self.places.values()) and all(
-                    same == kept for same, kept in zip_longest(self.indexed, order())):
-                return False
-            previous = stack.enter_context(open(self.path, "rb")) if None in self.places.values() else None
-
-            def chunks() -> Iterator[bytes]:
-                # A script, not a .json file, so that the search also works on pages opened from disk (file://).
-                yield self._START
-                number = 0
-                for number, engagement_id in enumerate(order(), 1):
-                    place = self.places[engagement_id]
-                    source, (offset, length) = (self.scratch, place) if place else (previous, self.indexed[engagement_id])
-                    source.seek(offset)
-                    yield (b",\n" if number > 1 else b"") + source.read(length)
-                yield b"\n];\n" if number else b"];\n"
-
-            return _write_stream_if_changed(self.path, chunks())
+#: The search index of a language: a script, not a .json file, so that the search also works on pages
+#: opened from disk (file://); one document a line.
+_INDEX_START, _INDEX_END = b"window.ENGAGE_SEARCH_INDEX = [\n", b"\n];\n"
 
 
-def _documents(index: Path) -> dict[int, tuple[int, int]]:
-    """Where a search index written by `_SearchIndex` holds each document: (offset, length) by engagement id,
-    in the index's order (read a line at a time)."""
-    places: dict[int, tuple[int, int]] = {}
-    try:
-        with open(index, "rb") as lines:
-            offset = 0
-            for line in lines:
-                if line.startswith(b'{"id":'):
-                    places[int(line[6:line.index(b",")])] = (offset, len(line.rstrip(b",\n")))
-                offset += len(line)
-    except FileNotFoundError:
-        pass
-    return places
+def _search_index(documents: Iterator[bytes]) -> Iterator[bytes]:
+    """The search index of ``documents`` (the items' in the lists' order), made as it is written."""
+    yield _INDEX_START
+    first = next(documents, None)
+    if first is None:
+        yield b"];\n"
+        return
+    yield first
+    for document in documents:
+        yield b",\n" + document
+    yield _INDEX_END
 
 
 def _search_document(view: ItemView, language: str) -> str:
@@ -748,8 +698,8 @@ def _publish(site_dir: Path, items: Iterable[PublishedItem | ItemSource], site: 
     output, store = site.output, site.store
     for name, content in assets.items():
         output.write(name, content)
-    indexes = {language: _SearchIndex(language, site_dir / prefix(language) / "search-index.js") for language in LANGUAGES}
     skipped: list[SkippedItem] = []
+    indexed = False  # whether a search document was stored
     # Items first, then lists and feeds: no list links to a missing page.
     for source in items:
         engagement_id = source.engagement_id
@@ -758,50 +708,53 @@ def _publish(site_dir: Path, items: Iterable[PublishedItem | ItemSource], site: 
         try:
             entry, view = _entry(source, store.known(engagement_id), site)
             pages = site.item_pages(entry)
-            # An item whose pages are current keeps its search documents, where the indexes have them.
-            current = all(fresh for _, fresh in pages.values())
-            missing = [index for index in indexes.values() if not (current and index.keep(engagement_id))]
+            # An item whose pages are current keeps its search documents, where the store has them.
+            current = all(fingerprint == previous for fingerprint, previous in pages.values())
             contents: dict[str, bytes] = {}
-            if missing or not current:
+            if not current or store.indexed(engagement_id) < len(LANGUAGES):
                 view = view or site.views([(engagement_id, entry.digest)])[0]
                 contents = {path: site.render(language, view.item.path, "item.html", view=view)
-                            for language, (path, (_, fresh)) in zip(LANGUAGES, pages.items()) if not fresh}
-                for index in missing:
-                    index.add(view)
+                            for language, (path, (fingerprint, previous)) in zip(LANGUAGES, pages.items())
+                            if fingerprint != previous}
+                documents = {language: _search_document(view, language).encode("ascii") for language in LANGUAGES}
+                for language, document in documents.items():
+                    store.index(engagement_id, language, document)
+                indexed = True
         except Exception as error:  # noqa: BLE001 - one item that cannot be rendered must not stop the site
             skipped.append(SkippedItem(engagement_id, failure_reason(error)))
-            store.forget([engagement_id])
+            store.forget(engagement_id)
             continue
-        for path, (fingerprint, _) in pages.items():
-            if not output.kept(path, fingerprint):
+        for path, (fingerprint, previous) in pages.items():
+            if not output.kept(path, fingerprint, previous):
                 output.write(path, contents[path])
         site.place(entry)
-    store.forget_unseen()  # no longer on the site
+    indexed |= bool(store.forget_unseen() or skipped)  # items no longer on the site
 
-    latest = site.views(store.newest(FEED_LATEST))
     for language in LANGUAGES:  # each search index before the search page that loads it
-        output.wrote(prefix(language) + "search-index.js", indexes.pop(language).write(store.order))
-    site.lists(latest)
+        path = prefix(language) + "search-index.js"
+        output.wrote(path, (indexed or not (site_dir / path).is_file()) and _write_stream_if_changed(
+            site_dir / path, _search_index(store.documents(language))))
+    site.list_pages(site.views(store.newest(FEED_LATEST)))
     reports = sorted(name for names in site.reports.values() for name in names if name.endswith(".html"))
 
     def pages() -> Iterator[str]:
         return (page for page, _ in groupby(merge(store.pages(), reports)))
 
-    if not output.kept("sitemap.xml", site.fingerprint("", "sitemap.xml", *pages())):
+    if not output.kept("sitemap.xml", site.fingerprint("", "sitemap.xml", *pages()), store.fingerprint("sitemap.xml")):
         output.wrote("sitemap.xml", _write_stream_if_changed(site_dir / "sitemap.xml", sitemap(pages(), base=site.base_url)))
 
     removed = store.unmade()
     for relative in removed:
         (site_dir / relative).unlink(missing_ok=True)
     _sync([site_dir / name for name in output.written])  # on disk before the store says what they are made of
-    items = store.count()
+    count = store.count()
     store.commit()
     return SiteReport(
         pages_written=sorted(output.written),
         pages_unchanged=sorted(output.unchanged),
         pages_removed=removed,
         index_path=site_dir / "index.html",
-        items=items,
+        items=count,
         skipped=sorted(skipped),
     )
 
@@ -812,7 +765,11 @@ def _entry(source: PublishedItem | ItemSource, known: tuple[str, Entry] | None, 
         return known[1], None
     view = ItemView.of(source.make() if isinstance(source, ItemSource) else source, site.profiles)
     stamp = source.stamp if isinstance(source, ItemSource) else view.digest
-    return (known[1] if known and known[0] == stamp else site.store.put(stamp, view)), view
+    if known and known[0] == stamp:
+        return known[1], view
+    entry = Entry.of(view)
+    site.store.put(stamp, view, entry, site.place(entry))
+    return entry, view
 
 
 def _refuse_duplicates(counts: Counter[int]) -> None:

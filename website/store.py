@@ -20,7 +20,6 @@ import sqlite3
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from website.view import ItemView, ListedItem, PartnerProfile, PublishedItem
@@ -34,15 +33,24 @@ _SCHEMA = (
     " listed BLOB NOT NULL)",
     # The lists' order (published_at: ISO 8601 in UTC, which sorts as the moments do).
     "CREATE INDEX IF NOT EXISTS items_by_age ON items (published_at DESC, id)",
+    # The lists each item is on (by kind, country, industry), in their order.
+    "CREATE TABLE IF NOT EXISTS places (list TEXT NOT NULL, published_at TEXT NOT NULL, id INTEGER NOT NULL,"
+    " digest TEXT NOT NULL, PRIMARY KEY (list, published_at DESC, id)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS places_by_item ON places (id)",
+    # Each item's document in the search index of each language.
+    "CREATE TABLE IF NOT EXISTS documents (id INTEGER NOT NULL, language TEXT NOT NULL, document BLOB NOT NULL,"
+    " PRIMARY KEY (id, language))",
     # The site's files as the last publication made them ('': a file compared by its bytes).
     "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL) WITHOUT ROWID",
-    # This publication's: the items given, the files made, the files found in the folder, the lists.
+    # This publication's: the items given, the files made, the files found in the folder.
     "CREATE TEMP TABLE seen (id INTEGER PRIMARY KEY)",
     "CREATE TEMP TABLE made (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL) WITHOUT ROWID",
     "CREATE TEMP TABLE present (path TEXT PRIMARY KEY) WITHOUT ROWID",
-    "CREATE TEMP TABLE placed (list TEXT NOT NULL, published_at TEXT NOT NULL, id INTEGER NOT NULL,"
-    " digest TEXT NOT NULL, PRIMARY KEY (list, published_at DESC, id)) WITHOUT ROWID",
 )
+#: What an item's row and places are made of: with the profiles, the store's key (a store of another key is emptied).
+_ITEMS_DIGEST = hashlib.sha256("\0".join([_MODEL_DIGEST, *_SCHEMA]).encode()).hexdigest()
+#: The tables of the items (all but the site's files, which do not depend on the key).
+_ITEM_TABLES = ("items", "places", "documents")
 #: Seconds a publication waits for another one of the same site to end.
 _WAIT = 3600
 #: Ids per query when reading items by id (below SQLite's limit on parameters); rows written at a time.
@@ -54,7 +62,8 @@ class Entry:
     """What the lists know of an item: its place in them (date, kind, country, partners) and its digest."""
 
     engagement_id: int
-    published_at: datetime
+    #: ISO 8601, in UTC: it sorts as the moments do.
+    published_at: str
     kind: str
     country: str | None
     partners: tuple[str, ...]
@@ -63,7 +72,7 @@ class Entry:
     @classmethod
     def of(cls, view: ItemView) -> Entry:
         item = view.item
-        return cls(item.engagement_id, item.published_at, item.kind, item.country, tuple(item.partners), view.digest)
+        return cls(item.engagement_id, item.published_at.isoformat(), item.kind, item.country, tuple(item.partners), view.digest)
 
 
 #: A listed item: (engagement id, digest).
@@ -88,12 +97,13 @@ class Store:
         self.connection.execute("BEGIN IMMEDIATE")
         for statement in _SCHEMA:
             self.connection.execute(statement)
-        key = hashlib.sha256("\0".join([_MODEL_DIGEST, *(p.model_dump_json() for p in profiles)]).encode()).hexdigest()
+        key = hashlib.sha256("\0".join([_ITEMS_DIGEST, *(p.model_dump_json() for p in profiles)]).encode()).hexdigest()
         if self._meta("key") != key:  # items' digests and places depend on the model and the profiles
-            self.connection.execute("DELETE FROM items")
+            for table in _ITEM_TABLES:
+                self.connection.execute(f"DELETE FROM {table}")
             self.connection.execute("INSERT OR REPLACE INTO meta VALUES ('key', ?)", (key,))
         self._made: list[tuple[str, str]] = []
-        self._placed: list[tuple[str, str, int, str]] = []
+        self._documents: list[tuple[int, str, bytes]] = []
 
     def _meta(self, key: str) -> str | None:
         row = self.connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -112,26 +122,30 @@ class Store:
         if row is None:
             return None
         stamp, digest, published_at, kind, country, partners = row
-        return stamp, Entry(engagement_id, datetime.fromisoformat(published_at), sys.intern(kind), country,
-                            tuple(map(sys.intern, json.loads(partners))), digest)
+        return stamp, Entry(engagement_id, published_at, sys.intern(kind), country, tuple(json.loads(partners)), digest)
 
-    def put(self, stamp: str, view: ItemView) -> Entry:
-        """Store ``view``'s item as made from ``stamp``; its entry."""
-        entry = Entry.of(view)
+    def put(self, stamp: str, view: ItemView, entry: Entry, lists: Iterable[str]) -> None:
+        """Store ``view``'s item as made from ``stamp``, with its ``entry``, on ``lists``."""
         self.connection.execute(
             "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (entry.engagement_id, stamp, entry.digest, entry.published_at.isoformat(), entry.kind, entry.country,
+            (entry.engagement_id, stamp, entry.digest, entry.published_at, entry.kind, entry.country,
              json.dumps(entry.partners), pickle.dumps(view.item, protocol=pickle.HIGHEST_PROTOCOL),
              pickle.dumps(ListedItem.of(view), protocol=pickle.HIGHEST_PROTOCOL)))
-        return entry
+        self.connection.execute("DELETE FROM places WHERE id = ?", (entry.engagement_id,))
+        self.connection.executemany("INSERT INTO places VALUES (?, ?, ?, ?)",
+                                    ((name, entry.published_at, entry.engagement_id, entry.digest) for name in lists))
 
-    def forget(self, ids: Iterable[int]) -> None:
-        """Drop the items of ``ids`` (no longer on the site)."""
-        self.connection.executemany("DELETE FROM items WHERE id = ?", ((engagement_id,) for engagement_id in ids))
+    def forget(self, engagement_id: int) -> None:
+        """Drop the item (no longer on the site)."""
+        for table in _ITEM_TABLES:
+            self.connection.execute(f"DELETE FROM {table} WHERE id = ?", (engagement_id,))
 
-    def forget_unseen(self) -> None:
-        """Drop the items not given to this publication."""
-        self.connection.execute("DELETE FROM items WHERE id NOT IN (SELECT id FROM seen)")
+    def forget_unseen(self) -> int:
+        """Drop the items not given to this publication; how many there were."""
+        self._flush()
+        for table in ("places", "documents"):
+            self.connection.execute(f"DELETE FROM {table} WHERE id NOT IN (SELECT id FROM seen)")
+        return self.connection.execute("DELETE FROM items WHERE id NOT IN (SELECT id FROM seen)").rowcount
 
     def count(self) -> int:
         """How many items are stored."""
@@ -163,25 +177,33 @@ class Store:
                     f"SELECT {column} FROM items WHERE id IN ({', '.join('?' * len(batch))})", batch):
                 yield pickle.loads(blob)  # noqa: S301 - written by `put` only
 
-    # The lists of this publication.
-
-    def place(self, lists: Iterable[str], entry: Entry) -> None:
-        """Put ``entry`` on ``lists``."""
-        published_at = entry.published_at.isoformat()
-        self._placed.extend((name, published_at, entry.engagement_id, entry.digest) for name in lists)
-        if len(self._placed) >= _BATCH:
-            self._flush()
+    # The lists and the search indexes.
 
     def lengths(self) -> dict[str, int]:
         """How many items each list holds, by list."""
-        self._flush()
-        return dict(self.connection.execute("SELECT list, count(*) FROM placed GROUP BY list"))
+        return dict(self.connection.execute("SELECT list, count(*) FROM places GROUP BY list"))
 
     def page(self, name: str, offset: int, limit: int) -> list[Listed]:
         """Items ``offset`` to ``offset + limit`` of the list ``name``, newest first."""
-        self._flush()
-        return self.connection.execute("SELECT id, digest FROM placed WHERE list = ? ORDER BY published_at DESC, id"
+        return self.connection.execute("SELECT id, digest FROM places WHERE list = ? ORDER BY published_at DESC, id"
                                        " LIMIT ? OFFSET ?", (name, limit, offset)).fetchall()
+
+    def indexed(self, engagement_id: int) -> int:
+        """In how many languages the item's search document is stored."""
+        return self.connection.execute("SELECT count(*) FROM documents WHERE id = ?", (engagement_id,)).fetchone()[0]
+
+    def index(self, engagement_id: int, language: str, document: bytes) -> None:
+        """Store the item's search document in ``language``."""
+        self._documents.append((engagement_id, language, document))
+        if len(self._documents) >= _BATCH:
+            self._flush()
+
+    def documents(self, language: str) -> Iterator[bytes]:
+        """The stored items' search documents in ``language``, in the lists' order."""
+        self._flush()
+        return (document for (document,) in self.connection.execute(
+            "SELECT document FROM items JOIN documents ON documents.id = items.id AND documents.language = ?"
+            " ORDER BY items.published_at DESC, items.id", (language,)))
 
     # The site's files.
 
@@ -203,6 +225,11 @@ class Store:
         """What the last publication made the page ``path`` of (None: not made by it)."""
         row = self.connection.execute("SELECT fingerprint FROM files WHERE path = ?", (path,)).fetchone()
         return row[0] if row else None
+
+    def fingerprints(self, paths: list[str]) -> dict[str, str]:
+        """`fingerprint` of each of ``paths`` made by the last publication, by path."""
+        return dict(self.connection.execute(
+            f"SELECT path, fingerprint FROM files WHERE path IN ({', '.join('?' * len(paths))})", paths))
 
     def make(self, path: str, fingerprint: str) -> None:
         """Record ``path`` as made by this publication, of ``fingerprint`` (the first one recorded counts)."""
@@ -226,9 +253,9 @@ class Store:
         if self._made:
             self.connection.executemany("INSERT OR IGNORE INTO made VALUES (?, ?)", self._made)
             self._made.clear()
-        if self._placed:
-            self.connection.executemany("INSERT OR IGNORE INTO placed VALUES (?, ?, ?, ?)", self._placed)
-            self._placed.clear()
+        if self._documents:
+            self.connection.executemany("INSERT OR REPLACE INTO documents VALUES (?, ?, ?)", self._documents)
+            self._documents.clear()
 
     def commit(self) -> None:
         """Record this publication's files as the site's and make its changes last (`close` without it drops them)."""
