@@ -16,7 +16,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from heapq import merge
-from itertools import groupby
+from itertools import groupby, islice
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from website.feeds import atom_feed, json_feed, sitemap
 from website.i18n import LANGUAGE_NAMES, LANGUAGES, LOCALE_DIR, N_, country_name, long_date, translations
-from website.store import Entry, Listed, Store
+from website.store import CHUNK, Entry, Listed, Store
 from website.view import KINDS, FactValue, ItemSource, ItemView, ListedItem, PartnerProfile, PublishedItem
 
 #: Kinds in display order, with their English titles (the msgids of the catalogs).
@@ -313,22 +313,28 @@ class _Output:
         self.written: list[str] = []
         self.unchanged: list[str] = []
 
+    def previous(self, paths: list[str]) -> dict[str, str]:
+        """The fingerprints the previous publication recorded for the pages of ``paths`` still in the folder."""
+        folder = str(self.site_dir)
+        return {path: fingerprint for path, fingerprint in self.store.fingerprints(paths).items()
+                if os.path.exists(os.path.join(folder, path))}
+
     def kept(self, path: str, fingerprint: str, previous: str | None) -> bool:
-        """Record ``path``'s fingerprint; True (and the page counted unchanged) if the page on disk is made of it
-        (``previous``: the fingerprint the previous publication recorded)."""
+        """True (the page recorded and counted unchanged) if the page on disk is made of ``fingerprint``
+        (``previous``: the fingerprint the previous publication recorded, if the page is still there)."""
+        if previous != fingerprint:
+            return False
         self.store.make(path, fingerprint)
-        if previous == fingerprint:
-            self.unchanged.append(path)
-            return True
-        return False
+        self.unchanged.append(path)
+        return True
 
-    def write(self, path: str, content: bytes) -> None:
-        """Make ``path`` hold ``content`` (rewritten only if its bytes change)."""
-        self.wrote(path, _write_if_changed(self.site_dir / path, content))
+    def write(self, path: str, content: bytes, fingerprint: str = "") -> None:
+        """Make ``path`` hold ``content`` (rewritten only if its bytes change), made of ``fingerprint``."""
+        self.wrote(path, _write_if_changed(self.site_dir / path, content), fingerprint)
 
-    def wrote(self, path: str, changed: bool) -> None:
-        """Record ``path`` as made (``changed``: its bytes changed), compared by its bytes unless fingerprinted."""
-        self.store.make(path, "")
+    def wrote(self, path: str, changed: bool, fingerprint: str = "") -> None:
+        """Record ``path`` as made of ``fingerprint`` ('': compared by its bytes); ``changed``: its bytes changed."""
+        self.store.make(path, fingerprint)
         (self.written if changed else self.unchanged).append(path)
 
 
@@ -343,9 +349,6 @@ class _Site:
     store: Store
     #: The partners' profiles, by name.
     profiles: dict[str, PartnerProfile] = field(init=False)
-    #: The partners of the items of each country and industry, by name.
-    countries: dict[str, dict[str, PartnerProfile]] = field(init=False, default_factory=dict)
-    industries: dict[str, dict[str, PartnerProfile]] = field(init=False, default_factory=dict)
     #: The digest of what every page is made of: templates, catalogs, the site's address, the report links.
     shared: hashlib._Hash = field(init=False)
 
@@ -377,24 +380,28 @@ class _Site:
         return [shown[engagement_id] for engagement_id, _ in entries]
 
     def place(self, item: Entry) -> list[str]:
-        """The lists ``item`` is on: its kind's, its country's, and those of its partners' countries and industries;
-        notes its partners under their countries and industries."""
+        """The lists ``item`` is on: its kind's, its country's, and those of its partners' countries and industries."""
         lists = [f"kind/{item.kind}"]
         placed: set[tuple[str, str]] = set()  # (table, key): each item listed once
         if item.country:
-            self.countries.setdefault(item.country, {})
             lists.append(f"country/{item.country}/{'dialogues' if item.kind == 'national_dialogue' else 'items'}")
             placed.add(("country", item.country))
         for profile in filter(None, map(self.profiles.get, item.partners)):
-            for name, key, table in (("country", profile.country, self.countries),
-                                     ("industry", profile.industry, self.industries)):
-                if not key:
-                    continue
-                table.setdefault(key, {})[profile.name] = profile
-                if (name, key) not in placed:
+            for name, key in (("country", profile.country), ("industry", profile.industry)):
+                if key and (name, key) not in placed:
                     placed.add((name, key))
                     lists.append(f"{name}/{key}/items")
         return lists
+
+    def partners(self) -> tuple[dict[str, dict[str, PartnerProfile]], dict[str, dict[str, PartnerProfile]]]:
+        """The countries and industries of the site's items, each with the partners of its items, by name."""
+        countries: dict[str, dict[str, PartnerProfile]] = {code: {} for code in self.store.countries()}
+        industries: dict[str, dict[str, PartnerProfile]] = {}
+        for profile in filter(None, map(self.profiles.get, self.store.partners())):
+            for key, table in ((profile.country, countries), (profile.industry, industries)):
+                if key:
+                    table.setdefault(key, {})[profile.name] = profile
+        return countries, industries
 
     def render(self, language: str, path: str, template: str, **context: object) -> bytes:
         """``template`` rendered as the page ``path`` of ``language``."""
@@ -408,18 +415,10 @@ class _Site:
              **context: object) -> None:
         """Write ``template`` as ``path``, unless the page is already made of the same ``made_of`` (fingerprint)."""
         full = prefix(language) + path
-        if made_of is not None and self.output.kept(full, self.fingerprint(language, path, *made_of),
-                                                    self.store.fingerprint(full)):
+        fingerprint = "" if made_of is None else self.fingerprint(language, path, *made_of)
+        if made_of is not None and self.output.kept(full, fingerprint, self.output.previous([full]).get(full)):
             return
-        self.output.write(full, self.render(language, path, template, **context))
-
-    def item_pages(self, entry: Entry) -> dict[str, tuple[str, str | None]]:
-        """The item's page in every language, by path: (fingerprint, the one the previous publication recorded)."""
-        path = f"{entry.kind}/{entry.engagement_id}.html"
-        paths = [prefix(language) + path for language in LANGUAGES]
-        previous = self.store.fingerprints(paths)
-        return {full: (self.fingerprint(language, path, entry.digest), previous.get(full))
-                for language, full in zip(LANGUAGES, paths)}
+        self.output.write(full, self.render(language, path, template, **context), fingerprint)
 
     def list_pages(self, latest: list[ItemView]) -> None:
         """Every list page (by kind, country, industry), home, search page and feeds, in every language; each
@@ -428,6 +427,7 @@ class _Site:
         ``latest``: the newest items, whole (the feeds show their content), newest first.
         """
         lengths = self.store.lengths()
+        partnered_countries, partnered_industries = self.partners()
 
         def paged(folder: str, first: str, stem: str, key: str) -> _Paged:
             return _Paged(folder, first, stem, key, lengths.get(key, 0), self.page_size)
@@ -459,7 +459,7 @@ class _Site:
                                                f"country/{code}/dialogues"),
                             "items": paged("countries/", f"{code.lower()}.html", f"{code.lower()}-engagements-page-",
                                            f"country/{code}/items"),
-                            "partners": partners(self.countries[code])} for code in sorted(self.countries)}
+                            "partners": partners(partnered_countries[code])} for code in sorted(partnered_countries)}
         for language in LANGUAGES:
             self.page(language, "countries/index.html", "countries.html", table=countries,
                       countries=sorted(countries, key=lambda code: country_name(code, language)))
@@ -475,8 +475,8 @@ class _Site:
                           code=code, entry=entry, dialogues=dialogues[language], others=others[language])
 
         shown_industries = [*PRIORITY_INDUSTRIES, *FUTURE_INDUSTRIES]
-        shown_industries += sorted(industry for industry in self.industries if industry not in shown_industries)
-        industries = {industry: {"partners": partners(self.industries.get(industry, {})),
+        shown_industries += sorted(industry for industry in partnered_industries if industry not in shown_industries)
+        industries = {industry: {"partners": partners(partnered_industries.get(industry, {})),
                                  "items": paged("industries/", f"{industry}.html", f"{industry}-page-",
                                                 f"industry/{industry}/items")} for industry in shown_industries}
         for language in LANGUAGES:
@@ -623,11 +623,13 @@ def _sync(paths: list[Path]) -> None:
             os.close(descriptor)
 
 
-def _present_files(site_dir: Path) -> Iterator[str]:
-    """The files now in ``site_dir``, by path relative to it (one directory listing per folder, no stat per file)."""
-    for folder, _, names in os.walk(site_dir):
-        relative = Path(folder).relative_to(site_dir).as_posix()
-        yield from names if relative == "." else (f"{relative}/{name}" for name in names)
+def _remove(path: Path) -> bool:
+    """Remove the file ``path``; whether it was there."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _old_manifest(path: Path) -> Iterator[tuple[str, str]]:
@@ -684,7 +686,6 @@ def publish(site_dir: Path, items: Iterable[PublishedItem | ItemSource], context
         old_manifest = site_dir / OLD_MANIFEST
         if not store.recorded():  # a site published by the earlier renderer: its files are in its manifest
             store.record(_old_manifest(old_manifest))
-        store.present(_present_files(site_dir))  # a cached page counts only if its file is still there
         report = _publish(site_dir, items, _Site(context, _report_files(site_dir), page_size, _Output(site_dir, store), store),
                           assets)
         old_manifest.unlink(missing_ok=True)  # once the store records what it listed
@@ -698,36 +699,8 @@ def _publish(site_dir: Path, items: Iterable[PublishedItem | ItemSource], site: 
     output, store = site.output, site.store
     for name, content in assets.items():
         output.write(name, content)
-    skipped: list[SkippedItem] = []
-    indexed = False  # whether a search document was stored
     # Items first, then lists and feeds: no list links to a missing page.
-    for source in items:
-        engagement_id = source.engagement_id
-        if not store.see(engagement_id):
-            _refuse_duplicates(Counter([engagement_id, engagement_id]))
-        try:
-            entry, view = _entry(source, store.known(engagement_id), site)
-            pages = site.item_pages(entry)
-            # An item whose pages are current keeps its search documents, where the store has them.
-            current = all(fingerprint == previous for fingerprint, previous in pages.values())
-            contents: dict[str, bytes] = {}
-            if not current or store.indexed(engagement_id) < len(LANGUAGES):
-                view = view or site.views([(engagement_id, entry.digest)])[0]
-                contents = {path: site.render(language, view.item.path, "item.html", view=view)
-                            for language, (path, (fingerprint, previous)) in zip(LANGUAGES, pages.items())
-                            if fingerprint != previous}
-                documents = {language: _search_document(view, language).encode("ascii") for language in LANGUAGES}
-                for language, document in documents.items():
-                    store.index(engagement_id, language, document)
-                indexed = True
-        except Exception as error:  # noqa: BLE001 - one item that cannot be rendered must not stop the site
-            skipped.append(SkippedItem(engagement_id, failure_reason(error)))
-            store.forget(engagement_id)
-            continue
-        for path, (fingerprint, previous) in pages.items():
-            if not output.kept(path, fingerprint, previous):
-                output.write(path, contents[path])
-        site.place(entry)
+    skipped, indexed = _publish_items(items, site)
     indexed |= bool(store.forget_unseen() or skipped)  # items no longer on the site
 
     for language in LANGUAGES:  # each search index before the search page that loads it
@@ -740,12 +713,12 @@ def _publish(site_dir: Path, items: Iterable[PublishedItem | ItemSource], site: 
     def pages() -> Iterator[str]:
         return (page for page, _ in groupby(merge(store.pages(), reports)))
 
-    if not output.kept("sitemap.xml", site.fingerprint("", "sitemap.xml", *pages()), store.fingerprint("sitemap.xml")):
-        output.wrote("sitemap.xml", _write_stream_if_changed(site_dir / "sitemap.xml", sitemap(pages(), base=site.base_url)))
+    fingerprint = site.fingerprint("", "sitemap.xml", *pages())
+    if not output.kept("sitemap.xml", fingerprint, output.previous(["sitemap.xml"]).get("sitemap.xml")):
+        output.wrote("sitemap.xml", _write_stream_if_changed(site_dir / "sitemap.xml", sitemap(pages(), base=site.base_url)),
+                     fingerprint)
 
-    removed = store.unmade()
-    for relative in removed:
-        (site_dir / relative).unlink(missing_ok=True)
+    removed = [relative for relative in store.unmade() if _remove(site_dir / relative)]
     _sync([site_dir / name for name in output.written])  # on disk before the store says what they are made of
     count = store.count()
     store.commit()
@@ -757,6 +730,58 @@ def _publish(site_dir: Path, items: Iterable[PublishedItem | ItemSource], site: 
         items=count,
         skipped=sorted(skipped),
     )
+
+
+def _publish_items(items: Iterable[PublishedItem | ItemSource], site: _Site) -> tuple[list[SkippedItem], bool]:
+    """Write or refresh the pages of ``items``, CHUNK items at a time (one query each for what the store knows of
+    them and for their pages' fingerprints); those skipped, and whether the search indexes change."""
+    output, store = site.output, site.store
+    skipped: list[SkippedItem] = []
+    indexed = False  # whether a search document was stored
+    sources = iter(items)
+    while chunk := list(islice(sources, CHUNK)):
+        ids = [source.engagement_id for source in chunk]
+        _refuse_duplicates(Counter(ids) + Counter(store.see(ids)))
+        known = store.known(ids)
+        made: dict[int, tuple[Entry, ItemView | None]] = {}
+        for source in chunk:
+            try:
+                stored = known.get(source.engagement_id)
+                made[source.engagement_id] = _entry(source, stored[:2] if stored else None, site)
+            except Exception as error:  # noqa: BLE001 - one item that cannot be made must not stop the site
+                skipped.append(SkippedItem(source.engagement_id, failure_reason(error)))
+                store.forget(source.engagement_id)
+        previous = output.previous([prefix(language) + _item_path(entry) for entry, _ in made.values()
+                                       for language in LANGUAGES])
+        for engagement_id, (entry, view) in made.items():
+            try:
+                pages = {prefix(language) + _item_path(entry): site.fingerprint(language, _item_path(entry), entry.digest)
+                         for language in LANGUAGES}
+                # An item whose pages are current keeps its search documents, where the store has them.
+                current = all(fingerprint == previous.get(path) for path, fingerprint in pages.items())
+                contents: dict[str, bytes] = {}
+                if not current or known.get(engagement_id, (None, None, 0))[2] < len(LANGUAGES):
+                    view = view or site.views([(engagement_id, entry.digest)])[0]
+                    contents = {path: site.render(language, view.item.path, "item.html", view=view)
+                                for language, (path, fingerprint) in zip(LANGUAGES, pages.items())
+                                if fingerprint != previous.get(path)}
+                    documents = {language: _search_document(view, language).encode("ascii") for language in LANGUAGES}
+                    for language, document in documents.items():
+                        store.index(engagement_id, language, document)
+                    indexed = True
+            except Exception as error:  # noqa: BLE001 - one item that cannot be rendered must not stop the site
+                skipped.append(SkippedItem(engagement_id, failure_reason(error)))
+                store.forget(engagement_id)
+                continue
+            for path, fingerprint in pages.items():
+                if not output.kept(path, fingerprint, previous.get(path)):
+                    output.write(path, contents[path], fingerprint)
+    return skipped, indexed
+
+
+def _item_path(entry: Entry) -> str:
+    """The path of the item's page inside a language's folder."""
+    return f"{entry.kind}/{entry.engagement_id}.html"
 
 
 def _entry(source: PublishedItem | ItemSource, known: tuple[str, Entry] | None, site: _Site) -> tuple[Entry, ItemView | None]:

@@ -42,10 +42,9 @@ _SCHEMA = (
     " PRIMARY KEY (id, language))",
     # The site's files as the last publication made them ('': a file compared by its bytes).
     "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL) WITHOUT ROWID",
-    # This publication's: the items given, the files made, the files found in the folder.
+    # This publication's: the items given, the files made (each once).
     "CREATE TEMP TABLE seen (id INTEGER PRIMARY KEY)",
-    "CREATE TEMP TABLE made (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL) WITHOUT ROWID",
-    "CREATE TEMP TABLE present (path TEXT PRIMARY KEY) WITHOUT ROWID",
+    "CREATE TEMP TABLE made (path TEXT NOT NULL, fingerprint TEXT NOT NULL)",
 )
 #: What an item's row and places are made of: with the profiles, the store's key (a store of another key is emptied).
 _ITEMS_DIGEST = hashlib.sha256("\0".join([_MODEL_DIGEST, *_SCHEMA]).encode()).hexdigest()
@@ -55,6 +54,8 @@ _ITEM_TABLES = ("items", "places", "documents")
 _WAIT = 3600
 #: Ids per query when reading items by id (below SQLite's limit on parameters); rows written at a time.
 _BATCH = 500
+#: Items (sources) read, looked up and recorded at a time (three pages each: below SQLite's limit on parameters).
+CHUNK = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,18 +112,23 @@ class Store:
 
     # The items.
 
-    def see(self, engagement_id: int) -> bool:
-        """Record the item as given to this publication; False if it already was."""
-        return self.connection.execute("INSERT OR IGNORE INTO seen VALUES (?)", (engagement_id,)).rowcount == 1
+    def see(self, ids: list[int]) -> list[int]:
+        """Record the items of ``ids`` (each once) as given to this publication; those that already were."""
+        given = self.connection.execute(f"SELECT id FROM seen WHERE id IN ({', '.join('?' * len(ids))})", ids).fetchall()
+        self.connection.executemany("INSERT OR IGNORE INTO seen VALUES (?)", ((engagement_id,) for engagement_id in ids))
+        return [engagement_id for (engagement_id,) in given]
 
-    def known(self, engagement_id: int) -> tuple[str, Entry] | None:
-        """The stored item's stamp and entry, if it is stored."""
-        row = self.connection.execute("SELECT stamp, digest, published_at, kind, country, partners FROM items WHERE id = ?",
-                                      (engagement_id,)).fetchone()
-        if row is None:
-            return None
-        stamp, digest, published_at, kind, country, partners = row
-        return stamp, Entry(engagement_id, published_at, sys.intern(kind), country, tuple(json.loads(partners)), digest)
+    def known(self, ids: list[int]) -> dict[int, tuple[str, Entry, int]]:
+        """The stored items of ``ids``, by id: each one's stamp, entry, and in how many languages its search
+        document is stored."""
+        return {
+            engagement_id: (stamp, Entry(engagement_id, published_at, sys.intern(kind), country,
+                                         tuple(json.loads(partners)), digest), documents)
+            for engagement_id, stamp, digest, published_at, kind, country, partners, documents in self.connection.execute(
+                "SELECT id, stamp, digest, published_at, kind, country, partners,"
+                " (SELECT count(*) FROM documents WHERE documents.id = items.id)"
+                f" FROM items WHERE id IN ({', '.join('?' * len(ids))})", ids)
+        }
 
     def put(self, stamp: str, view: ItemView, entry: Entry, lists: Iterable[str]) -> None:
         """Store ``view``'s item as made from ``stamp``, with its ``entry``, on ``lists``."""
@@ -156,6 +162,14 @@ class Store:
         return (engagement_id for (engagement_id,) in self.connection.execute(
             "SELECT id FROM items ORDER BY published_at DESC, id"))
 
+    def countries(self) -> list[str]:
+        """The countries the stored items took place in."""
+        return [code for (code,) in self.connection.execute("SELECT DISTINCT country FROM items WHERE country IS NOT NULL")]
+
+    def partners(self) -> list[str]:
+        """The names of the stored items' partners."""
+        return [name for (name,) in self.connection.execute("SELECT DISTINCT value FROM items, json_each(items.partners)")]
+
     def newest(self, count: int) -> list[Listed]:
         """The ``count`` newest stored items."""
         return self.connection.execute("SELECT id, digest FROM items ORDER BY published_at DESC, id LIMIT ?",
@@ -188,10 +202,6 @@ class Store:
         return self.connection.execute("SELECT id, digest FROM places WHERE list = ? ORDER BY published_at DESC, id"
                                        " LIMIT ? OFFSET ?", (name, limit, offset)).fetchall()
 
-    def indexed(self, engagement_id: int) -> int:
-        """In how many languages the item's search document is stored."""
-        return self.connection.execute("SELECT count(*) FROM documents WHERE id = ?", (engagement_id,)).fetchone()[0]
-
     def index(self, engagement_id: int, language: str, document: bytes) -> None:
         """Store the item's search document in ``language``."""
         self._documents.append((engagement_id, language, document))
@@ -207,12 +217,6 @@ class Store:
 
     # The site's files.
 
-    def present(self, paths: Iterable[str]) -> None:
-        """The files now in the site's folder: a page recorded as made but no longer there is not current."""
-        self.connection.executemany("INSERT OR IGNORE INTO present VALUES (?)", ((path,) for path in paths))
-        self.connection.execute("DELETE FROM files WHERE fingerprint <> '' AND path NOT IN (SELECT path FROM present)")
-        self.connection.execute("DELETE FROM present")
-
     def recorded(self) -> bool:
         """Whether the store records any file of the site."""
         return self.connection.execute("SELECT 1 FROM files LIMIT 1").fetchone() is not None
@@ -221,18 +225,13 @@ class Store:
         """Record ``files`` (path, fingerprint) as made by the last publication (from an older site's manifest)."""
         self.connection.executemany("INSERT OR REPLACE INTO files VALUES (?, ?)", files)
 
-    def fingerprint(self, path: str) -> str | None:
-        """What the last publication made the page ``path`` of (None: not made by it)."""
-        row = self.connection.execute("SELECT fingerprint FROM files WHERE path = ?", (path,)).fetchone()
-        return row[0] if row else None
-
     def fingerprints(self, paths: list[str]) -> dict[str, str]:
-        """`fingerprint` of each of ``paths`` made by the last publication, by path."""
+        """What the last publication made each page of ``paths`` of, by path (the pages it did not make left out)."""
         return dict(self.connection.execute(
             f"SELECT path, fingerprint FROM files WHERE path IN ({', '.join('?' * len(paths))})", paths))
 
     def make(self, path: str, fingerprint: str) -> None:
-        """Record ``path`` as made by this publication, of ``fingerprint`` (the first one recorded counts)."""
+        """Record ``path`` as made by this publication (once), of ``fingerprint``."""
         self._made.append((path, fingerprint))
         if len(self._made) >= _BATCH:
             self._flush()
@@ -251,7 +250,7 @@ class Store:
 
     def _flush(self) -> None:
         if self._made:
-            self.connection.executemany("INSERT OR IGNORE INTO made VALUES (?, ?)", self._made)
+            self.connection.executemany("INSERT INTO made VALUES (?, ?)", self._made)
             self._made.clear()
         if self._documents:
             self.connection.executemany("INSERT OR REPLACE INTO documents VALUES (?, ?, ?)", self._documents)
