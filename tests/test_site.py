@@ -206,6 +206,14 @@ def test_an_incremental_publication_writes_the_bytes_of_a_full_one(db, tmp_path:
     assert _tree(site) == _tree(tmp_path / "again")
     assert publish_site(db, site, **options).pages_written == []
 
+    started = []  # on pages of two, one of two more recommendations starts an archive page of each of their lists
+    for number in range(2):
+        _publish_recommendations(db, 1)
+        before = set(_tree(site))
+        started += [name for name in publish_site(db, site, **options).pages_written if "-page-" in name and name not in before]
+        assert _tree(site) == _tree(publish_site(db, tmp_path / f"more-{number}", **options).index_path.parent)
+    assert "countries/mx-engagements-page-3.html" in started and "industries/banking-page-3.html" in started
+
 
 def test_feeds_parse_and_carry_the_items(db, tmp_path: Path) -> None:  # noqa: ANN001
     site = tmp_path / "site"
