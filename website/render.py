@@ -713,7 +713,10 @@ def _publish(site_dir: Path, items: Iterable[PublishedItem | ItemSource], site: 
     def pages() -> Iterator[str]:
         return (page for page, _ in groupby(merge(store.pages(), reports)))
 
-    fingerprint = site.fingerprint("", "sitemap.xml", *pages())
+    sitemap_digest = site.shared.copy()  # the pages' paths digested as they are read, not held
+    for page in pages():
+        sitemap_digest.update(f"{page}\0".encode())
+    fingerprint = sitemap_digest.hexdigest()
     if not output.kept("sitemap.xml", fingerprint, output.previous(["sitemap.xml"]).get("sitemap.xml")):
         output.wrote("sitemap.xml", _write_stream_if_changed(site_dir / "sitemap.xml", sitemap(pages(), base=site.base_url)),
                      fingerprint)
