@@ -301,8 +301,8 @@ class _Section:
 
 
 class _Output:
-    """The files of one publication, written as they are made: what was written and kept; each file and its
-    page's fingerprint are recorded in the store.
+    """The files of one publication, written as they are made: each file, its page's fingerprint and whether it
+    was written are recorded in the store.
 
     A page whose fingerprint is the one the previous publication recorded is neither rendered nor read again.
     """
@@ -310,8 +310,6 @@ class _Output:
     def __init__(self, site_dir: Path, store: Store) -> None:
         self.site_dir = site_dir
         self.store = store
-        self.written: list[str] = []
-        self.unchanged: list[str] = []
 
     def previous(self, paths: list[str]) -> dict[str, str]:
         """The fingerprints the previous publication recorded for the pages of ``paths`` still in the folder."""
@@ -324,8 +322,7 @@ class _Output:
         (``previous``: the fingerprint the previous publication recorded, if the page is still there)."""
         if previous != fingerprint:
             return False
-        self.store.make(path, fingerprint)
-        self.unchanged.append(path)
+        self.store.make(path, fingerprint, False)
         return True
 
     def write(self, path: str, content: bytes, fingerprint: str = "") -> None:
@@ -334,8 +331,7 @@ class _Output:
 
     def wrote(self, path: str, changed: bool, fingerprint: str = "") -> None:
         """Record ``path`` as made of ``fingerprint`` ('': compared by its bytes); ``changed``: its bytes changed."""
-        self.store.make(path, fingerprint)
-        (self.written if changed else self.unchanged).append(path)
+        self.store.make(path, fingerprint, changed)
 
 
 @dataclass
@@ -609,14 +605,14 @@ def _same_bytes(first: Path, second: Path) -> bool:
         return False
 
 
-def _sync(paths: list[Path]) -> None:
-    """Flush ``paths`` to disk: one by one when they are few, else every file system at once (cheaper than
-    thousands of journal commits)."""
-    if len(paths) > SYNC_ONE_BY_ONE:
+def _sync(site_dir: Path, names: list[str]) -> None:
+    """Flush the files ``names`` of ``site_dir`` to disk: one by one when they are few, else every file system
+    at once (cheaper than thousands of journal commits)."""
+    if len(names) > SYNC_ONE_BY_ONE:
         os.sync()
         return
-    for path in paths:
-        descriptor = os.open(path, os.O_RDONLY)
+    for name in names:
+        descriptor = os.open(site_dir / name, os.O_RDONLY)
         try:
             os.fsync(descriptor)
         finally:
@@ -722,17 +718,11 @@ def _publish(site_dir: Path, items: Iterable[PublishedItem | ItemSource], site: 
                      fingerprint)
 
     removed = [relative for relative in store.unmade() if _remove(site_dir / relative)]
-    _sync([site_dir / name for name in output.written])  # on disk before the store says what they are made of
-    count = store.count()
+    report = SiteReport(pages_written=store.made(True), pages_unchanged=store.made(False), pages_removed=removed,
+                        index_path=site_dir / "index.html", items=store.count(), skipped=sorted(skipped))
+    _sync(site_dir, report.pages_written)  # on disk before the store says what they are made of
     store.commit()
-    return SiteReport(
-        pages_written=sorted(output.written),
-        pages_unchanged=sorted(output.unchanged),
-        pages_removed=removed,
-        index_path=site_dir / "index.html",
-        items=count,
-        skipped=sorted(skipped),
-    )
+    return report
 
 
 def _publish_items(items: Iterable[PublishedItem | ItemSource], site: _Site) -> tuple[list[SkippedItem], bool]:

@@ -44,7 +44,7 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL) WITHOUT ROWID",
     # This publication's: the items given, the files made (each once).
     "CREATE TEMP TABLE seen (id INTEGER PRIMARY KEY)",
-    "CREATE TEMP TABLE made (path TEXT NOT NULL, fingerprint TEXT NOT NULL)",
+    "CREATE TEMP TABLE made (path TEXT NOT NULL, fingerprint TEXT NOT NULL, written INTEGER NOT NULL)",
 )
 #: What an item's row and places are made of: with the profiles, the store's key (a store of another key is emptied).
 _ITEMS_DIGEST = hashlib.sha256("\0".join([_MODEL_DIGEST, *_SCHEMA]).encode()).hexdigest()
@@ -103,7 +103,7 @@ class Store:
             for table in _ITEM_TABLES:
                 self.connection.execute(f"DELETE FROM {table}")
             self.connection.execute("INSERT OR REPLACE INTO meta VALUES ('key', ?)", (key,))
-        self._made: list[tuple[str, str]] = []
+        self._made: list[tuple[str, str, bool]] = []
         self._documents: list[tuple[int, str, bytes]] = []
 
     def _meta(self, key: str) -> str | None:
@@ -230,9 +230,9 @@ class Store:
         return dict(self.connection.execute(
             f"SELECT path, fingerprint FROM files WHERE path IN ({', '.join('?' * len(paths))})", paths))
 
-    def make(self, path: str, fingerprint: str) -> None:
-        """Record ``path`` as made by this publication (once), of ``fingerprint``."""
-        self._made.append((path, fingerprint))
+    def make(self, path: str, fingerprint: str, written: bool) -> None:
+        """Record ``path`` as made by this publication (once), of ``fingerprint``; ``written``: its bytes changed."""
+        self._made.append((path, fingerprint, written))
         if len(self._made) >= _BATCH:
             self._flush()
 
@@ -242,6 +242,12 @@ class Store:
         return (path for (path,) in self.connection.execute(
             "SELECT path FROM made WHERE path GLOB '*.html' ORDER BY path"))
 
+    def made(self, written: bool) -> list[str]:
+        """The files this publication wrote (``written``), or left as they were, sorted."""
+        self._flush()
+        return [path for (path,) in self.connection.execute(
+            "SELECT path FROM made WHERE written = ? ORDER BY path", (written,))]
+
     def unmade(self) -> list[str]:
         """The files the last publication made and this one did not, sorted."""
         self._flush()
@@ -250,7 +256,7 @@ class Store:
 
     def _flush(self) -> None:
         if self._made:
-            self.connection.executemany("INSERT INTO made VALUES (?, ?)", self._made)
+            self.connection.executemany("INSERT INTO made VALUES (?, ?, ?)", self._made)
             self._made.clear()
         if self._documents:
             self.connection.executemany("INSERT OR REPLACE INTO documents VALUES (?, ?, ?)", self._documents)
@@ -260,7 +266,7 @@ class Store:
         """Record this publication's files as the site's and make its changes last (`close` without it drops them)."""
         self._flush()
         self.connection.execute("DELETE FROM files WHERE path NOT IN (SELECT path FROM made)")
-        self.connection.execute("INSERT OR REPLACE INTO files SELECT made.path, made.fingerprint FROM made"
+        self.connection.execute("INSERT OR REPLACE INTO files (path, fingerprint) SELECT made.path, made.fingerprint FROM made"
                                 " LEFT JOIN files ON files.path = made.path WHERE files.fingerprint IS NOT made.fingerprint")
         self.connection.execute("COMMIT")
 
