@@ -1,14 +1,15 @@
 """The site's store, an SQLite file beside the site's folder (not published): each item as last
-published, what it was made from (its stamp) and its digest, so that a publication makes and renders
-only what changed; and the site's files, each with what its page was made of (its fingerprint), so
-that a publication knows which pages are current and which files it made last time and no longer makes.
+published, what it was made from (its stamp), its digest, the lists it is on and its search documents,
+so that a publication makes and renders only what changed; and the site's files, each with what its
+page was made of (its fingerprint), so that a publication knows which pages are current and which
+files it made last time and no longer makes.
 
-Nothing is read whole: an item's stamp and entry are read as it comes, each page's fingerprint as the
-page is made, and the lists are placed in a table of this publication and read back a page at a time,
-sorted by SQLite; what a list shows of an item (`ListedItem`, its summary sanitized once) is read
-only for the list pages rendered again, and whole items only for their own pages, the home page and
-the feeds. It holds nothing that is not on the site, and losing it costs one publication that makes
-every item again (and leaves the files of items withdrawn since in place).
+Nothing is read whole: what the store knows of the items and their pages is read a chunk of items at
+a time as they come, the lists a page at a time (sorted by SQLite), the search indexes a document at
+a time; what a list shows of an item (`ListedItem`, its summary sanitized once) is read only for the
+list pages rendered again, and whole items only for their own pages, the home page and the feeds.
+It holds nothing that is not on the site, and losing it costs one publication that makes every item
+again (and leaves in place the files of items withdrawn since).
 """
 
 from __future__ import annotations
