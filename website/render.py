@@ -15,10 +15,10 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from heapq import merge
-from itertools import groupby, islice
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from heapq import merge
+from itertools import groupby, islice
 from pathlib import Path
 from typing import Literal
 

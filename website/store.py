@@ -43,11 +43,14 @@ _SCHEMA = (
     " PRIMARY KEY (id, language))",
     # The site's files as the last publication made them ('': a file compared by its bytes).
     "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL) WITHOUT ROWID",
-    # This publication's: the items given, the files made (each once).
+)
+#: This publication's: the items given, the files made (each once).
+_TEMPORARY = (
     "CREATE TEMP TABLE seen (id INTEGER PRIMARY KEY)",
     "CREATE TEMP TABLE made (path TEXT NOT NULL, fingerprint TEXT NOT NULL, written INTEGER NOT NULL)",
 )
-#: What an item's row and places are made of: with the profiles, the store's key (a store of another key is emptied).
+#: The items' model and the store's tables: with the partners' profiles, the store's key (a store of another key
+#: forgets its items).
 _ITEMS_DIGEST = hashlib.sha256("\0".join([_MODEL_DIGEST, *_SCHEMA]).encode()).hexdigest()
 #: The tables of the items (all but the site's files, which do not depend on the key).
 _ITEM_TABLES = ("items", "places", "documents")
@@ -97,7 +100,7 @@ class Store:
         self.connection = sqlite3.connect(store_path(site_dir), isolation_level=None, timeout=_WAIT)
         # Until `commit`: one publication of a site at a time, and none of its changes seen before the end.
         self.connection.execute("BEGIN IMMEDIATE")
-        for statement in _SCHEMA:
+        for statement in (*_SCHEMA, *_TEMPORARY):
             self.connection.execute(statement)
         key = hashlib.sha256("\0".join([_ITEMS_DIGEST, *(p.model_dump_json() for p in profiles)]).encode()).hexdigest()
         if self._meta("key") != key:  # items' digests and places depend on the model and the profiles
