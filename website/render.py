@@ -240,11 +240,10 @@ class _Paged:
         """The file name of archive page ``number`` (None: the first page)."""
         return self.first if number is None else f"{self.stem}{number}.html"
 
-    def span(self, number: int | None) -> tuple[int, int]:
-        """Where the items of page ``number`` (None: the first page) start in the list, and how many there are."""
-        if number is None:
-            return 0, self.count - self.archived * self.size
-        return self.count - number * self.size, self.size
+    @property
+    def newest(self) -> int:
+        """How many items the first page holds."""
+        return self.count - self.archived * self.size
 
     def pager(self, number: int | None) -> _Pager:
         """The navigation of page ``number``: newer, older, the first and oldest pages and two older ones
@@ -428,18 +427,17 @@ class _Site:
         def paged(folder: str, first: str, stem: str, key: str) -> _Paged:
             return _Paged(folder, first, stem, key, lengths.get(key, 0), self.page_size)
 
-        def shown(paged: _Paged, number: int | None) -> _Shown:
-            return _Shown(self.store.page(paged.key, *paged.span(number)), paged.pager(number), self.listed)
-
         def first_page(paged: _Paged, title: Callable[[str], str]) -> dict[str, _Section]:
-            """The first page of ``paged`` as its section in every language; writes its archive pages."""
-            for number in range(1, paged.archived + 1):
-                archive = shown(paged, number)
+            """The first page of ``paged`` as its section in every language; writes its archive pages (the list
+            read once, a page at a time)."""
+            entries = self.store.listing(paged.key)
+            newest = _Shown(list(islice(entries, paged.newest)), paged.pager(None), self.listed)
+            for number in range(paged.archived, 0, -1):
+                archive = _Shown(list(islice(entries, paged.size)), paged.pager(number), self.listed)
                 for language in LANGUAGES:
                     section = _Section(title(language), archive)
                     self.page(language, paged.folder + paged.name(number), "archive.html", section.parts(),
                               number=number, section=section)
-            newest = shown(paged, None)
             return {language: _Section(title(language), newest) for language in LANGUAGES}
 
         def partners(profiles: dict[str, PartnerProfile]) -> list[PartnerProfile]:

@@ -201,10 +201,10 @@ class Store:
         """How many items each list holds, by list."""
         return dict(self.connection.execute("SELECT list, count(*) FROM places GROUP BY list"))
 
-    def page(self, name: str, offset: int, limit: int) -> list[Listed]:
-        """Items ``offset`` to ``offset + limit`` of the list ``name``, newest first."""
-        return self.connection.execute("SELECT id, digest FROM places WHERE list = ? ORDER BY published_at DESC, id"
-                                       " LIMIT ? OFFSET ?", (name, limit, offset)).fetchall()
+    def listing(self, name: str) -> Iterator[Listed]:
+        """The items of the list ``name``, newest first, read as they are asked for."""
+        return iter(self.connection.execute(
+            "SELECT id, digest FROM places WHERE list = ? ORDER BY published_at DESC, id", (name,)))
 
     def index(self, engagement_id: int, language: str, document: bytes) -> None:
         """Store the item's search document in ``language``."""
