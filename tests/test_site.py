@@ -154,7 +154,7 @@ def test_lists_are_paged_and_one_more_item_rewrites_only_the_pages_it_changes(db
         new = _publish_recommendations(db, 1)[0]
         written = publish_site(db, site, portal="https://portal.example", today=date(2024, 5, 1), page_size=2).pages_written
         touched = sorted(path.relative_to(site).as_posix() for path in site.rglob("*")
-                         if path.is_file() and path.stat().st_mtime != past and path.name != ".engage-site.json")
+                         if path.is_file() and path.stat().st_mtime != past)
         assert touched == written
         names = {name.removeprefix("es/").removeprefix("fr/") for name in written} - {"sitemap.xml"}
         assert len(written) == 3 * len(names) + 1  # the same pages in every language, and the sitemap
@@ -163,11 +163,11 @@ def test_lists_are_paged_and_one_more_item_rewrites_only_the_pages_it_changes(db
     shared = ["atom.xml", "feed.json", "index.html", "search-index.js"]
     written, new = publish_one_more()  # 7 recommendations, 7 from Mexico, 8 chemical: a third chemical archive page
     assert written == sorted([*shared, f"recommendation/{new}.html", "recommendation/index.html", "countries/mx.html",
-                              "industries/chemical.html", *(f"industries/chemical-page-{n}.html" for n in (1, 2, 3))])
+                              "industries/chemical.html", *(f"industries/chemical-page-{n}.html" for n in (2, 3))])
     written, new = publish_one_more()  # 8, 8, 9: a third archive page of recommendations and of Mexico's engagements
     assert written == sorted([*shared, f"recommendation/{new}.html", "recommendation/index.html", "countries/mx.html",
-                              "industries/chemical.html", *(f"recommendation/page-{n}.html" for n in (1, 2, 3)),
-                              *(f"countries/mx-engagements-page-{n}.html" for n in (1, 2, 3))])
+                              "industries/chemical.html", *(f"recommendation/page-{n}.html" for n in (2, 3)),
+                              *(f"countries/mx-engagements-page-{n}.html" for n in (2, 3))])
     assert _listed(site / "recommendation/page-3.html") == [more[4], more[3]]
 
 
@@ -205,6 +205,14 @@ def test_an_incremental_publication_writes_the_bytes_of_a_full_one(db, tmp_path:
     publish_site(db, tmp_path / "again", **options)
     assert _tree(site) == _tree(tmp_path / "again")
     assert publish_site(db, site, **options).pages_written == []
+
+    started = []  # on pages of two, one of two more recommendations starts an archive page of each of their lists
+    for number in range(2):
+        _publish_recommendations(db, 1)
+        before = set(_tree(site))
+        started += [name for name in publish_site(db, site, **options).pages_written if "-page-" in name and name not in before]
+        assert _tree(site) == _tree(publish_site(db, tmp_path / f"more-{number}", **options).index_path.parent)
+    assert "countries/mx-engagements-page-3.html" in started and "industries/banking-page-3.html" in started
 
 
 def test_feeds_parse_and_carry_the_items(db, tmp_path: Path) -> None:  # noqa: ANN001

@@ -14,7 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from website import KIND_TITLES, KINDS, PublishedItem, SiteReport, publish
-from website.render import FEED_LATEST, FUTURE_INDUSTRIES, MANIFEST, PRIORITY_INDUSTRIES
+from website.render import FEED_LATEST, FUTURE_INDUSTRIES, OLD_MANIFEST, PRIORITY_INDUSTRIES
 
 UTC = timezone.utc
 HOSTILE = (
@@ -91,7 +91,7 @@ def test_publishes_pages_indexes_home_and_feed(tmp_path: Path) -> None:
             "toolkit_launch/30.html", "countries/index.html", "industries/index.html")}
         expected |= {f"{prefix}{kind}/index.html" for kind in KINDS}
         expected |= {f"{prefix}industries/{industry}.html" for industry in (*PRIORITY_INDUSTRIES, *FUTURE_INDUSTRIES)}
-    assert set(report.pages_written) == expected == set(all_files(site)) - {MANIFEST}
+    assert set(report.pages_written) == expected == set(all_files(site))  # nothing else: no manifest
     assert report.pages_unchanged == [] and report.pages_removed == []
 
     page = (site / "national_dialogue/12.html").read_text("utf-8")
@@ -298,6 +298,12 @@ def _recommendations(count: int) -> list[PublishedItem]:
                     published_at=datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=number)) for number in range(1, count + 1)]
 
 
+def _tree(folder: Path, skip: str = "") -> dict[str, bytes]:
+    """Every file under ``folder`` (but those under its folder ``skip``) and its bytes."""
+    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in folder.rglob("*")
+            if path.is_file() and not (skip and path.relative_to(folder).parts[0] == skip)}
+
+
 def _nav(page: str) -> list[str]:
     """The entries of a page's pager, as text, the current one in brackets."""
     nav = page.split('<nav class="pager"', 1)[1].split("</nav>", 1)[0]
@@ -322,19 +328,29 @@ def test_a_long_list_is_paged_with_every_item_on_one_page_and_a_pager(tmp_path: 
     assert 'rel="prev"' not in (folder / "index.html").read_text("utf-8")
 
     assert _nav((folder / "index.html").read_text("utf-8")) == ["[Latest]", "14", "13", "…", "1", "Older"]
+    # An archive page links to the older pages only (but its newer neighbour): a new archive page changes no other.
     assert _nav((folder / "page-7.html").read_text("utf-8")) == [
-        "Newer", "Latest", "…", "9", "8", "[7]", "6", "5", "…", "1", "Older"]
+        "Newer", "Latest", "…", "[7]", "6", "5", "…", "1", "Older"]
+    assert _nav((folder / "page-14.html").read_text("utf-8")) == ["Newer", "Latest", "[14]", "13", "12", "…", "1", "Older"]
     assert _nav((tmp_path / "fr/recommendation/page-1.html").read_text("utf-8")) == [
-        "Plus récents", "Dernières publications", "…", "3", "2", "[1]"]
+        "Plus récents", "Dernières publications", "…", "[1]"]
     assert '<h1>Recommendations, page 7</h1>' in (folder / "page-7.html").read_text("utf-8")
     assert "recommendation/page-14.html" in report.pages_written and "es/recommendation/page-14.html" in report.pages_written
     sitemap = (tmp_path / "sitemap.xml").read_text("utf-8")
     assert "<loc>http://localhost:8080/fr/recommendation/page-14.html</loc>" in sitemap
     assert "<loc>http://localhost:8080/recommendation/index.html</loc>" in sitemap
 
+    more = publish(tmp_path, _recommendations(33), page_size=2)  # a 15th archive page: of the others, only the 14th changes
+    assert [name for name in more.pages_written if "page-" in name] == [
+        f"{prefix}recommendation/page-{n}.html" for prefix in ("es/", "fr/", "") for n in (14, 15)]
+    assert _nav((folder / "page-14.html").read_text("utf-8")) == ["Newer", "Latest", "…", "[14]", "13", "12", "…", "1", "Older"]
+    fresh = tmp_path / "elsewhere" / "site"
+    publish(fresh, _recommendations(33), page_size=2)
+    assert _tree(tmp_path, skip="elsewhere") == _tree(fresh)
+
     fewer = publish(tmp_path, _recommendations(25), page_size=2)  # withdrawn: 11 archive pages left
     assert [name for name in fewer.pages_removed if "page-" in name] == [
-        f"{prefix}recommendation/page-{n}.html" for prefix in ("es/", "fr/", "") for n in (12, 13, 14)]
+        f"{prefix}recommendation/page-{n}.html" for prefix in ("es/", "fr/", "") for n in (12, 13, 14, 15)]
 
 
 def test_feeds_carry_the_newest_items_only(tmp_path: Path) -> None:
@@ -430,3 +446,53 @@ def test_an_item_source_whose_stamp_did_not_change_is_not_made(tmp_path: Path) -
     assert made == [12, 30, 30]
     assert "toolkit_launch/30.html" in report.pages_written and "national_dialogue/12.html" in report.pages_unchanged
     assert "Updated summary." in (tmp_path / "toolkit_launch/index.html").read_text("utf-8")
+
+
+def test_the_store_records_the_files_and_no_manifest_is_published(tmp_path: Path) -> None:
+    import sqlite3
+
+    from website.store import store_path
+
+    site = tmp_path / "site"
+    publish(site, [dialogue(), toolkit()])
+    with sqlite3.connect(store_path(site)) as connection:
+        files = dict(connection.execute("SELECT path, fingerprint FROM files"))
+    assert set(files) == set(all_files(site)) and not (site / OLD_MANIFEST).exists()
+    assert all(len(files[f"{prefix}{name}"]) == 64 for prefix in ("", "es/", "fr/")
+               for name in ("national_dialogue/12.html", "national_dialogue/index.html", "industries/banking.html"))
+    assert files["assets/site.css"] == files["feed.json"] == files["index.html"] == ""  # compared by their bytes
+
+    publish(site, [toolkit()])
+    with sqlite3.connect(store_path(site)) as connection:
+        assert not connection.execute("SELECT path FROM files WHERE path LIKE '%/12.html'").fetchall()
+
+
+def test_a_site_published_by_the_earlier_renderer_is_brought_up_to_date(tmp_path: Path) -> None:
+    """The earlier renderer listed its files and the pages' fingerprints in a manifest in the site, and its
+    store (another schema) had no table of files: the manifest is read once, then removed."""
+    import sqlite3
+
+    from website.store import store_path
+
+    site, fresh = tmp_path / "site", tmp_path / "fresh"
+    items = [dialogue(), toolkit(), *_recommendations(7)]
+    publish(site, items, page_size=2)
+    with sqlite3.connect(store_path(site)) as connection:
+        manifest = dict(connection.execute("SELECT path, fingerprint FROM files ORDER BY path"))
+    store_path(site).unlink()
+    with sqlite3.connect(store_path(site)) as connection:  # the earlier store: its items, no files
+        connection.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        connection.execute("INSERT INTO meta VALUES ('key', 'earlier')")
+        connection.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, stamp TEXT NOT NULL, digest TEXT NOT NULL,"
+                           " published_at TEXT NOT NULL, kind TEXT NOT NULL, country TEXT, partners TEXT NOT NULL,"
+                           " item BLOB NOT NULL, listed BLOB NOT NULL)")
+    (site / OLD_MANIFEST).write_text(json.dumps(manifest, indent=0) + "\n", "utf-8")
+
+    report = publish(site, items[1:], page_size=2)  # the dialogue withdrawn meanwhile
+
+    assert report.pages_removed == ["es/national_dialogue/12.html", "fr/national_dialogue/12.html", "national_dialogue/12.html"]
+    assert "toolkit_launch/30.html" in report.pages_unchanged  # its fingerprint read from the manifest
+    assert not (site / OLD_MANIFEST).exists()
+    publish(fresh, items[1:], page_size=2)
+    assert _tree(site) == _tree(fresh)
+    assert publish(site, items[1:], page_size=2).pages_written == []

@@ -7,6 +7,7 @@ read away from the site, and the sitemaps protocol requires them.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
@@ -85,9 +86,12 @@ def atom_feed(views: list[ItemView], *, title: str, language: str, base: str) ->
     return ElementTree.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def sitemap(pages: list[str], extra: list[str], *, base: str) -> bytes:
-    """A sitemap listing every page (``pages``: paths relative to the site's root; ``base``: its absolute URL)."""
-    # Written as ElementTree would write it, without building a tree of every page (~70,000 elements).
-    urls = "".join(f"<url><loc>{escape(_url(base, page))}</loc></url>" for page in sorted({*pages, *extra}))
-    body = f">{urls}</urlset>" if urls else " />"
-    return f"<?xml version='1.0' encoding='utf-8'?>\n<urlset xmlns=\"{SITEMAP}\"{body}\n".encode("utf-8")
+def sitemap(pages: Iterable[str], *, base: str) -> Iterator[bytes]:
+    """A sitemap listing ``pages`` (paths relative to the site's root, sorted, each once; ``base``: its absolute
+    URL), made a page at a time, as ElementTree would write it (not a tree of every page, ~100,000 elements)."""
+    yield f"<?xml version='1.0' encoding='utf-8'?>\n<urlset xmlns=\"{SITEMAP}\"".encode()
+    empty = True
+    for page in pages:
+        yield f"{'>' if empty else ''}<url><loc>{escape(_url(base, page))}</loc></url>".encode()
+        empty = False
+    yield b" />\n" if empty else b"</urlset>\n"

@@ -13,11 +13,12 @@ import hashlib
 import json
 import os
 import tempfile
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from heapq import merge
+from itertools import groupby, islice
 from pathlib import Path
 from typing import Literal
 
@@ -26,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from website.feeds import atom_feed, json_feed, sitemap
 from website.i18n import LANGUAGE_NAMES, LANGUAGES, LOCALE_DIR, N_, country_name, long_date, translations
-from website.store import Entry, Store
+from website.store import CHUNK, Entry, Listed, Store
 from website.view import KINDS, FactValue, ItemSource, ItemView, ListedItem, PartnerProfile, PublishedItem
 
 #: Kinds in display order, with their English titles (the msgids of the catalogs).
@@ -65,7 +66,8 @@ HOME_LATEST = 10
 FEED_LATEST = 50
 #: Items per page of a list (by kind, country, industry); the first page holds up to twice as many.
 INDEX_PAGE_SIZE = 50
-MANIFEST = ".engage-site.json"
+#: Where the earlier renderer listed the files it made (now in the site's store): read once, then removed.
+OLD_MANIFEST = ".engage-site.json"
 #: Up to this many files written, `publish` flushes each to disk; above, it flushes the file systems at once.
 SYNC_ONE_BY_ONE = 200
 REPORT_FOLDER = "report"
@@ -208,42 +210,48 @@ class _Pager:
 
 @dataclass(frozen=True)
 class _Paged:
-    """A list of items (newest first) on pages of ``size``, so that a new item changes O(1) pages.
+    """The list ``key`` of the site's store (``count`` items, newest first) on pages of ``size``, so that a
+    new item changes O(1) pages.
 
     The first page (``folder + first``) shows the newest items; the older ones fill archive pages
     numbered from the oldest (``folder + stem + number + ".html"``), each exactly ``size`` items. A
     new item changes the first page only, until the first page holds ``2 * size``: then its oldest
-    ``size`` items become the next archive page, which never changes again but for its navigation.
+    ``size`` items become the next archive page, and the archive page before it gets a newer page.
+    An archive page links to the pages older than it, not to the newer ones (but its neighbour):
+    no other page changes.
     """
 
     folder: str
     first: str
     stem: str
-    entries: list[Entry]
+    key: str
+    count: int
     size: int
+
+    def __len__(self) -> int:
+        return self.count
 
     @property
     def archived(self) -> int:
         """How many archive pages the list has."""
-        return max(0, len(self.entries) // self.size - 1)
+        return max(0, self.count // self.size - 1)
 
     def name(self, number: int | None) -> str:
         """The file name of archive page ``number`` (None: the first page)."""
         return self.first if number is None else f"{self.stem}{number}.html"
 
-    def entries_on(self, number: int | None) -> list[Entry]:
-        """The items of archive page ``number`` (None: the first page), newest first."""
-        count = len(self.entries)
-        if number is None:
-            return self.entries[:count - self.archived * self.size]
-        end = count - (number - 1) * self.size
-        return self.entries[end - self.size:end]
+    @property
+    def newest(self) -> int:
+        """How many items the first page holds."""
+        return self.count - self.archived * self.size
 
     def pager(self, number: int | None) -> _Pager:
-        """The navigation of page ``number``: newer, older, the first and oldest pages and two on each side."""
+        """The navigation of page ``number``: newer, older, the first and oldest pages and two older ones
+        (on the first page, two on each side)."""
         sequence: list[int | None] = [None, *range(self.archived, 0, -1)]  # newest to oldest
         here = sequence.index(number)
-        shown = sorted({0, len(sequence) - 1, *range(max(0, here - 2), min(len(sequence), here + 3))})
+        nearest = max(0, here - 2) if number is None else here  # no newer number on an archive page
+        shown = sorted({0, len(sequence) - 1, *range(nearest, min(len(sequence), here + 3))})
         links: list[tuple[int | None, str | None] | None] = []
         for before, position in zip([-1, *shown], shown):
             if before >= 0 and position > before + 1:
@@ -257,61 +265,77 @@ class _Paged:
 
 
 @dataclass(frozen=True)
-class _Section:
-    """One page of a paged list as a template shows it (its items read from the store when it is rendered)."""
+class _Shown:
+    """One page of a paged list, the same in every language: its items (newest first) and navigation;
+    what it shows of its items is read from the store when a language's page is first rendered."""
 
-    title: str
-    entries: list[Entry]
+    entries: list[Listed]
     pager: _Pager
-    load: Callable[[list[Entry]], list[ListedItem]]
-
-    def parts(self) -> tuple[str, ...]:
-        """What the section shows, for a page's fingerprint."""
-        return (self.title, repr(self.pager), *(entry.digest for entry in self.entries))
+    load: Callable[[list[Listed]], list[ListedItem]]
 
     @functools.cached_property
     def views(self) -> list[ListedItem]:
-        """What the section shows of its items, newest first."""
+        """What the page shows of its items, newest first."""
         return self.load(self.entries)
 
 
+@dataclass(frozen=True)
+class _Section:
+    """One page of a paged list as a template shows it in one language."""
+
+    title: str
+    shown: _Shown
+
+    @property
+    def pager(self) -> _Pager:
+        return self.shown.pager
+
+    @property
+    def views(self) -> list[ListedItem]:
+        return self.shown.views
+
+    def parts(self) -> tuple[str, ...]:
+        """What the section shows, for a page's fingerprint."""
+        return (self.title, repr(self.pager), *(digest for _, digest in self.shown.entries))
+
+
 class _Output:
-    """The files of one publication, written as they are made: what was written, kept, and each page's fingerprint.
+    """The files of one publication, written as they are made: each file, its page's fingerprint and whether it
+    was written are recorded in the store.
 
     A page whose fingerprint is the one the previous publication recorded is neither rendered nor read again.
     """
 
-    def __init__(self, site_dir: Path, previous: dict[str, str]) -> None:
+    def __init__(self, site_dir: Path, store: Store) -> None:
         self.site_dir = site_dir
-        self.previous = previous
-        #: Every file of this publication, with its page's fingerprint ('' for files compared by their bytes).
-        self.made: dict[str, str] = {}
-        self.written: list[str] = []
-        self.unchanged: list[str] = []
+        self.store = store
 
-    def kept(self, path: str, fingerprint: str) -> bool:
-        """Record ``path``'s fingerprint; True (and the page counted unchanged) if the page on disk is made of it."""
-        previous = self.previous.get(path)
-        if previous == fingerprint:
-            self.made[path] = previous  # the same string: one copy in memory
-            self.unchanged.append(path)
-            return True
-        self.made[path] = fingerprint
-        return False
+    def previous(self, paths: list[str]) -> dict[str, str]:
+        """The fingerprints the previous publication recorded for the pages of ``paths`` still in the folder."""
+        folder = str(self.site_dir)
+        return {path: fingerprint for path, fingerprint in self.store.fingerprints(paths).items()
+                if os.path.exists(os.path.join(folder, path))}
 
-    def write(self, path: str, content: bytes) -> None:
-        """Make ``path`` hold ``content`` (rewritten only if its bytes change)."""
-        self.wrote(path, _write_if_changed(self.site_dir / path, content))
+    def kept(self, path: str, fingerprint: str, previous: str | None) -> bool:
+        """True (the page recorded and counted unchanged) if the page on disk is made of ``fingerprint``
+        (``previous``: the fingerprint the previous publication recorded, if the page is still there)."""
+        if previous != fingerprint:
+            return False
+        self.store.make(path, fingerprint, False)
+        return True
 
-    def wrote(self, path: str, changed: bool) -> None:
-        """Record ``path`` as made (``changed``: its bytes changed), compared by its bytes."""
-        self.made.setdefault(path, "")
-        (self.written if changed else self.unchanged).append(path)
+    def write(self, path: str, content: bytes, fingerprint: str = "") -> None:
+        """Make ``path`` hold ``content`` (rewritten only if its bytes change), made of ``fingerprint``."""
+        self.wrote(path, _write_if_changed(self.site_dir / path, content), fingerprint)
+
+    def wrote(self, path: str, changed: bool, fingerprint: str = "") -> None:
+        """Record ``path`` as made of ``fingerprint`` ('': compared by its bytes); ``changed``: its bytes changed."""
+        self.store.make(path, fingerprint, changed)
 
 
 @dataclass
 class _Site:
-    """Everything the list pages of every language are made from: the items' entries (newest first) and the store."""
+    """What the pages of every language are made from: the site's context, its store and where it writes."""
 
     context: SiteContext
     reports: dict[str, list[str]]
@@ -320,11 +344,6 @@ class _Site:
     store: Store
     #: The partners' profiles, by name.
     profiles: dict[str, PartnerProfile] = field(init=False)
-    #: The items the lists show, newest first (see `list_items`).
-    entries: list[Entry] = field(init=False, default_factory=list)
-    by_kind: dict[str, list[Entry]] = field(init=False, default_factory=dict)
-    countries: dict[str, dict[str, list]] = field(init=False, default_factory=dict)
-    industries: dict[str, dict[str, list]] = field(init=False, default_factory=dict)
     #: The digest of what every page is made of: templates, catalogs, the site's address, the report links.
     shared: hashlib._Hash = field(init=False)
 
@@ -340,55 +359,44 @@ class _Site:
         """The site's public address, ending in a slash."""
         return self.context.site_url.rstrip("/") + "/"
 
-    def paged(self, folder: str, first: str, stem: str, entries: list[Entry]) -> _Paged:
-        """``entries`` on pages of this site's size."""
-        return _Paged(folder, first, stem, entries, self.page_size)
-
     def __post_init__(self) -> None:
         shared = (_TEMPLATES_DIGEST, self.base_url, json.dumps(self.reports, sort_keys=True))
         self.shared = hashlib.sha256("\0".join(shared).encode())
         self.profiles = {profile.name: profile for profile in self.context.partners}
 
-    def views(self, entries: list[Entry]) -> list[ItemView]:
+    def views(self, entries: list[Listed]) -> list[ItemView]:
         """The stored items of ``entries``, in their order."""
-        items = {item.engagement_id: item for item in self.store.items(entry.engagement_id for entry in entries)}
-        return [ItemView.of(items[entry.engagement_id], self.profiles, entry.digest) for entry in entries]
+        items = {item.engagement_id: item for item in self.store.items(engagement_id for engagement_id, _ in entries)}
+        return [ItemView.of(items[engagement_id], self.profiles, digest) for engagement_id, digest in entries]
 
-    def listed(self, entries: list[Entry]) -> list[ListedItem]:
+    def listed(self, entries: list[Listed]) -> list[ListedItem]:
         """What the lists show of the stored items of ``entries``, in their order."""
-        shown = {item.engagement_id: item for item in self.store.listed(entry.engagement_id for entry in entries)}
-        return [shown[entry.engagement_id] for entry in entries]
+        shown = {item.engagement_id: item for item in self.store.listed(engagement_id for engagement_id, _ in entries)}
+        return [shown[engagement_id] for engagement_id, _ in entries]
 
-    def list_items(self, entries: list[Entry]) -> None:
-        """Sort ``entries`` into the lists: by kind, and by country and industry with the partners of each."""
-        self.entries = sorted(entries, key=lambda entry: entry.age, reverse=True)
-        self.by_kind = {kind: [] for kind in KINDS}
-        for entry in self.entries:
-            self.by_kind[entry.kind].append(entry)
-        self.countries = defaultdict(lambda: {"dialogues": [], "partners": [], "items": []})
-        self.industries = defaultdict(lambda: {"partners": [], "items": []})
-        named: set[tuple[str, str, str]] = set()  # (table, key, partner name): each partner listed once
-        for item in self.entries:
-            placed: set[tuple[str, str]] = set()  # (table, key): each item listed once
-            if item.country:
-                country = self.countries[item.country]
-                (country["dialogues"] if item.kind == "national_dialogue" else country["items"]).append(item)
-                placed.add(("country", item.country))
-            for profile in filter(None, map(self.profiles.get, item.partners)):
-                for name, key, table in (("country", profile.country, self.countries),
-                                         ("industry", profile.industry, self.industries)):
-                    if not key:
-                        continue
-                    entry = table[key]
-                    if (name, key, profile.name) not in named:
-                        named.add((name, key, profile.name))
-                        entry["partners"].append(profile)
-                    if (name, key) not in placed:
-                        placed.add((name, key))
-                        entry["items"].append(item)
-        for table in (self.countries, self.industries):
-            for entry in table.values():
-                entry["partners"].sort(key=lambda profile: profile.name.casefold())
+    def place(self, item: Entry) -> list[str]:
+        """The lists ``item`` is on: its kind's, its country's, and those of its partners' countries and industries."""
+        lists = [f"kind/{item.kind}"]
+        placed: set[tuple[str, str]] = set()  # (table, key): each item listed once
+        if item.country:
+            lists.append(f"country/{item.country}/{'dialogues' if item.kind == 'national_dialogue' else 'items'}")
+            placed.add(("country", item.country))
+        for profile in filter(None, map(self.profiles.get, item.partners)):
+            for name, key in (("country", profile.country), ("industry", profile.industry)):
+                if key and (name, key) not in placed:
+                    placed.add((name, key))
+                    lists.append(f"{name}/{key}/items")
+        return lists
+
+    def partners(self) -> tuple[dict[str, dict[str, PartnerProfile]], dict[str, dict[str, PartnerProfile]]]:
+        """The countries and industries of the site's items, each with the partners of its items, by name."""
+        countries: dict[str, dict[str, PartnerProfile]] = {code: {} for code in self.store.countries()}
+        industries: dict[str, dict[str, PartnerProfile]] = {}
+        for profile in filter(None, map(self.profiles.get, self.store.partners())):
+            for key, table in ((profile.country, countries), (profile.industry, industries)):
+                if key:
+                    table.setdefault(key, {})[profile.name] = profile
+        return countries, industries
 
     def render(self, language: str, path: str, template: str, **context: object) -> bytes:
         """``template`` rendered as the page ``path`` of ``language``."""
@@ -402,139 +410,110 @@ class _Site:
              **context: object) -> None:
         """Write ``template`` as ``path``, unless the page is already made of the same ``made_of`` (fingerprint)."""
         full = prefix(language) + path
-        if made_of is not None and self.output.kept(full, self.fingerprint(language, path, *made_of)):
+        fingerprint = "" if made_of is None else self.fingerprint(language, path, *made_of)
+        if made_of is not None and self.output.kept(full, fingerprint, self.output.previous([full]).get(full)):
             return
-        self.output.write(full, self.render(language, path, template, **context))
+        self.output.write(full, self.render(language, path, template, **context), fingerprint)
 
-    def item_pages(self, entry: Entry) -> dict[str, tuple[str, bool]]:
-        """The item's page in every language, by path: (fingerprint, whether the page on disk is made of it)."""
-        pages: dict[str, tuple[str, bool]] = {}
-        path = f"{entry.kind}/{entry.engagement_id}.html"
-        for language in LANGUAGES:
-            fingerprint = self.fingerprint(language, path, entry.digest)
-            full = prefix(language) + path
-            pages[full] = (fingerprint, self.output.previous.get(full) == fingerprint)
-        return pages
-
-    def lists(self, language: str, latest: list[ItemView]) -> None:
-        """Every list page of ``language`` (by kind, country, industry), its home, search page and feeds.
+    def list_pages(self, latest: list[ItemView]) -> None:
+        """Every list page (by kind, country, industry), home, search page and feeds, in every language; each
+        page of a list is read from the store once for its three languages.
 
         ``latest``: the newest items, whole (the feeds show their content), newest first.
         """
-        gettext = translations(language).gettext
-        page = functools.partial(self.page, language)
+        lengths = self.store.lengths()
+        partnered_countries, partnered_industries = self.partners()
 
-        def first_page(paged: _Paged, title: str) -> _Section:
-            """The first page of ``paged`` as its section; writes its archive pages."""
-            for number in range(1, paged.archived + 1):
-                path = paged.folder + paged.name(number)
-                section = _Section(title, paged.entries_on(number), paged.pager(number), self.listed)
-                page(path, "archive.html", section.parts(), number=number, section=section)
-            return _Section(title, paged.entries_on(None), paged.pager(None), self.listed)
+        def paged(folder: str, first: str, stem: str, key: str) -> _Paged:
+            return _Paged(folder, first, stem, key, lengths.get(key, 0), self.page_size)
 
-        def partners(entry: dict[str, list]) -> tuple[str, ...]:
-            return tuple(profile.model_dump_json() for profile in entry["partners"])
+        def first_page(paged: _Paged, title: Callable[[str], str]) -> dict[str, _Section]:
+            """The first page of ``paged`` as its section in every language; writes its archive pages (the list
+            read once, a page at a time)."""
+            entries = self.store.listing(paged.key)
+            newest = _Shown(list(islice(entries, paged.newest)), paged.pager(None), self.listed)
+            for number in range(paged.archived, 0, -1):
+                archive = _Shown(list(islice(entries, paged.size)), paged.pager(number), self.listed)
+                for language in LANGUAGES:
+                    section = _Section(title(language), archive)
+                    self.page(language, paged.folder + paged.name(number), "archive.html", section.parts(),
+                              number=number, section=section)
+            return {language: _Section(title(language), newest) for language in LANGUAGES}
 
-        for kind in KINDS:
-            listed = first_page(self.paged(f"{kind}/", "index.html", "page-", self.by_kind[kind]), gettext(KIND_TITLES[kind]))
-            page(f"{kind}/index.html", "kind_index.html", listed.parts(), section=listed)
-        countries = sorted(self.countries, key=lambda code: country_name(code, language))
-        page("countries/index.html", "countries.html", countries=countries, table=self.countries)
-        for code in countries:
-            entry, name, stem = self.countries[code], country_name(code, language), code.lower()
-            dialogues = first_page(self.paged("countries/", f"{stem}.html", f"{stem}-dialogues-page-", entry["dialogues"]),
-                                   gettext("National dialogues: %(country)s") % {"country": name})
-            others = first_page(self.paged("countries/", f"{stem}.html", f"{stem}-engagements-page-", entry["items"]),
-                                gettext("Other engagements: %(country)s") % {"country": name})
-            page(f"countries/{stem}.html", "country.html", (*dialogues.parts(), *others.parts(), *partners(entry)),
-                 code=code, entry=entry, dialogues=dialogues, others=others)
-        shown = [*PRIORITY_INDUSTRIES, *FUTURE_INDUSTRIES]
-        shown += sorted(industry for industry in self.industries if industry not in shown)
-        page("industries/index.html", "industries.html", industries=shown, table=self.industries)
-        for industry in shown:
-            entry = self.industries.get(industry, {"partners": [], "items": []})
-            label = gettext(INDUSTRY_LABELS.get(industry, industry))
-            listed = first_page(self.paged("industries/", f"{industry}.html", f"{industry}-page-", entry["items"]),
-                                gettext("Engagements: %(industry)s") % {"industry": label})
-            page(f"industries/{industry}.html", "industry.html", (*listed.parts(), *partners(entry)),
-                 industry=industry, entry=entry, section=listed)
+        def partners(profiles: dict[str, PartnerProfile]) -> list[PartnerProfile]:
+            return sorted(profiles.values(), key=lambda profile: (profile.name.casefold(), profile.name))
+
+        by_kind = {kind: paged(f"{kind}/", "index.html", "page-", f"kind/{kind}") for kind in KINDS}
+        for kind, kind_list in by_kind.items():
+            listed = first_page(kind_list, lambda language: translations(language).gettext(KIND_TITLES[kind]))
+            for language, section in listed.items():
+                self.page(language, f"{kind}/index.html", "kind_index.html", section.parts(), section=section)
+
+        countries = {code: {"dialogues": paged("countries/", f"{code.lower()}.html", f"{code.lower()}-dialogues-page-",
+                                               f"country/{code}/dialogues"),
+                            "items": paged("countries/", f"{code.lower()}.html", f"{code.lower()}-engagements-page-",
+                                           f"country/{code}/items"),
+                            "partners": partners(partnered_countries[code])} for code in sorted(partnered_countries)}
+        for language in LANGUAGES:
+            self.page(language, "countries/index.html", "countries.html", table=countries,
+                      countries=sorted(countries, key=lambda code: country_name(code, language)))
+        for code, entry in countries.items():
+            dialogues = first_page(entry["dialogues"], lambda language: translations(language).gettext(
+                "National dialogues: %(country)s") % {"country": country_name(code, language)})
+            others = first_page(entry["items"], lambda language: translations(language).gettext(
+                "Other engagements: %(country)s") % {"country": country_name(code, language)})
+            made_of = tuple(profile.model_dump_json() for profile in entry["partners"])
+            for language in LANGUAGES:
+                self.page(language, f"countries/{code.lower()}.html", "country.html",
+                          (*dialogues[language].parts(), *others[language].parts(), *made_of),
+                          code=code, entry=entry, dialogues=dialogues[language], others=others[language])
+
+        shown_industries = [*PRIORITY_INDUSTRIES, *FUTURE_INDUSTRIES]
+        shown_industries += sorted(industry for industry in partnered_industries if industry not in shown_industries)
+        industries = {industry: {"partners": partners(partnered_industries.get(industry, {})),
+                                 "items": paged("industries/", f"{industry}.html", f"{industry}-page-",
+                                                f"industry/{industry}/items")} for industry in shown_industries}
+        for language in LANGUAGES:
+            self.page(language, "industries/index.html", "industries.html", industries=shown_industries, table=industries)
+        for industry, entry in industries.items():
+            listed = first_page(entry["items"], lambda language: translations(language).gettext(
+                "Engagements: %(industry)s") % {"industry": translations(language).gettext(INDUSTRY_LABELS.get(industry, industry))})
+            made_of = tuple(profile.model_dump_json() for profile in entry["partners"])
+            for language in LANGUAGES:
+                self.page(language, f"industries/{industry}.html", "industry.html", (*listed[language].parts(), *made_of),
+                          industry=industry, entry=entry, section=listed[language])
+
         windows = {window.kind: window for window in self.context.windows}
-        page("index.html", "home.html", views=latest[:HOME_LATEST], counts={k: len(v) for k, v in self.by_kind.items()},
-             windows=windows, forms=SUBMISSION_FORMS, portal=self.context.portal_url.rstrip("/"), today=self.context.today)
-        page("search.html", "search.html")
-        title = gettext(SITE_TITLE)
-        self.output.write(prefix(language) + "feed.json", json_feed(
-            latest, title=title, language=language, base=self.base_url + prefix(language),
-            kind_titles={kind: gettext(kind_title) for kind, kind_title in KIND_TITLES.items()},
-        ))
-        self.output.write(prefix(language) + "atom.xml", atom_feed(
-            latest, title=title, language=language, base=self.base_url + prefix(language)))
+        for language in LANGUAGES:
+            self.page(language, "index.html", "home.html", views=latest[:HOME_LATEST],
+                      counts={kind: len(kind_list) for kind, kind_list in by_kind.items()}, windows=windows,
+                      forms=SUBMISSION_FORMS, portal=self.context.portal_url.rstrip("/"), today=self.context.today)
+            self.page(language, "search.html", "search.html")
+            title = translations(language).gettext(SITE_TITLE)
+            self.output.write(prefix(language) + "feed.json", json_feed(
+                latest, title=title, language=language, base=self.base_url + prefix(language),
+                kind_titles={kind: translations(language).gettext(kind_title) for kind, kind_title in KIND_TITLES.items()},
+            ))
+            self.output.write(prefix(language) + "atom.xml", atom_feed(
+                latest, title=title, language=language, base=self.base_url + prefix(language)))
 
 
-class _SearchIndex:
-    """The search index of one language, one document a line, made as the items come without holding
-    their documents: each is written to a scratch file, or, for an item whose page did not change, read
-    from the previous index at the end; the index is written as it is read."""
-
-    _START = b"window.ENGAGE_SEARCH_INDEX = [\n"
-
-    def __init__(self, language: str, path: Path) -> None:
-        self.language = language
-        self.path = path
-        #: Where the previous index holds each item's document, in its order.
-        self.indexed = _documents(path)
-        self.scratch = tempfile.TemporaryFile()  # noqa: SIM115 - closed by `write`
-        #: Where each item's document is in the scratch file (None: in the previous index).
-        self.places: dict[int, tuple[int, int] | None] = {}
-
-    def keep(self, engagement_id: int) -> bool:
-        """Keep the item's previous document, if the index has one (True) for an item whose page did not change."""
-        if engagement_id in self.indexed:
-            self.places[engagement_id] = None
-            return True
-        return False
-
-    def add(self, view: ItemView) -> None:
-        """Index ``view``."""
-        document = _search_document(view, self.language).encode("ascii")
-        self.places[view.item.engagement_id] = (self.scratch.tell(), len(document))
-        self.scratch.write(document)
-
-    def write(self, order: list[Entry]) -> bool:
-        """Write the index, its documents in the order of ``order``; whether its bytes changed (not even read
-        when it is the previous index)."""
-        with self.scratch, ExitStack() as stack:
-            if not any(self.places.values()) and list(self.indexed) == [entry.engagement_id for entry in order]:
-                return False
-            previous = stack.enter_context(open(self.path, "rb")) if None in self.places.values() else None
-
-            def chunks() -> Iterator[bytes]:
-                # A script, not a .json file, so that the search also works on pages opened from disk (file://).
-                yield self._START
-                for number, entry in enumerate(order):
-                    place = self.places[entry.engagement_id]
-                    source, (offset, length) = (self.scratch, place) if place else (previous, self.indexed[entry.engagement_id])
-                    source.seek(offset)
-                    yield (b",\n" if number else b"") + source.read(length)
-                yield b"\n];\n" if order else b"];\n"
-
-            return _write_stream_if_changed(self.path, chunks())
+#: The search index of a language: a script, not a .json file, so that the search also works on pages
+#: opened from disk (file://); one document a line.
+_INDEX_START, _INDEX_END = b"window.ENGAGE_SEARCH_INDEX = [\n", b"\n];\n"
 
 
-def _documents(index: Path) -> dict[int, tuple[int, int]]:
-    """Where a search index written by `_SearchIndex` holds each document: (offset, length) by engagement id,
-    in the index's order (read a line at a time)."""
-    places: dict[int, tuple[int, int]] = {}
-    try:
-        with open(index, "rb") as lines:
-            offset = 0
-            for line in lines:
-                if line.startswith(b'{"id":'):
-                    places[int(line[6:line.index(b",")])] = (offset, len(line.rstrip(b",\n")))
-                offset += len(line)
-    except FileNotFoundError:
-        pass
-    return places
+def _search_index(documents: Iterator[bytes]) -> Iterator[bytes]:
+    """The search index of ``documents`` (the items' in the lists' order), made as it is written."""
+    yield _INDEX_START
+    first = next(documents, None)
+    if first is None:
+        yield b"];\n"
+        return
+    yield first
+    for document in documents:
+        yield b",\n" + document
+    yield _INDEX_END
 
 
 def _search_document(view: ItemView, language: str) -> str:
@@ -624,36 +603,41 @@ def _same_bytes(first: Path, second: Path) -> bool:
         return False
 
 
-def _sync(paths: list[Path]) -> None:
-    """Flush ``paths`` to disk: one by one when they are few, else every file system at once (cheaper than
-    thousands of journal commits)."""
-    if len(paths) > SYNC_ONE_BY_ONE:
+def _sync(site_dir: Path, names: list[str]) -> None:
+    """Flush the files ``names`` of ``site_dir`` to disk: one by one when they are few, else every file system
+    at once (cheaper than thousands of journal commits)."""
+    if len(names) > SYNC_ONE_BY_ONE:
         os.sync()
         return
-    for path in paths:
-        descriptor = os.open(path, os.O_RDONLY)
+    for name in names:
+        descriptor = os.open(site_dir / name, os.O_RDONLY)
         try:
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
 
 
-def _present_files(site_dir: Path) -> set[str]:
-    """The files now in ``site_dir``, by path relative to it (one directory listing per folder, no stat per file)."""
-    found: set[str] = set()
-    for folder, _, names in os.walk(site_dir):
-        relative = Path(folder).relative_to(site_dir).as_posix()
-        found.update(names if relative == "." else (f"{relative}/{name}" for name in names))
-    return found
-
-
-def _previous_files(site_dir: Path) -> dict[str, str]:
-    """The files the last `publish` wrote (the only files we ever delete), with the pages' fingerprints."""
+def _remove(path: Path) -> bool:
+    """Remove the file ``path``; whether it was there."""
     try:
-        manifest = json.loads((site_dir / MANIFEST).read_text("utf-8"))
-    except (FileNotFoundError, ValueError):
-        return {}
-    return {str(path): str(fingerprint) for path, fingerprint in manifest.items()} if isinstance(manifest, dict) else {}
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _old_manifest(path: Path) -> Iterator[tuple[str, str]]:
+    """The files and fingerprints a manifest of the earlier renderer lists (one a line), read a line at a time."""
+    try:
+        with open(path, encoding="utf-8") as lines:
+            for line in lines:
+                try:
+                    pair = json.loads("{" + line.strip().rstrip(",") + "}")
+                except ValueError:
+                    continue  # the braces around the object, or a damaged line
+                yield from ((str(name), str(fingerprint)) for name, fingerprint in pair.items())
+    except FileNotFoundError:
+        return
 
 
 def _minisearch_assets() -> dict[str, bytes]:
@@ -671,16 +655,16 @@ def publish(site_dir: Path, items: Iterable[PublishedItem | ItemSource], context
 
     ``items``: the items, or their sources (`ItemSource`: an item whose stamp is the one the site's
     store recorded is not even made). Writes or refreshes each item's pages as the items come (``items``
-    may be a stream read from the database page by page: only each item's `Entry` is kept; the items
-    go to the store, `website.store`), then the per-kind, per-country and per-industry pages (their
-    lists on pages of ``page_size`` items, see `_Paged`), the home pages, search indexes, feeds and the
-    sitemap, then removes the files of the previous publication that are no longer produced (withdrawn
-    items, fewer pages). Idempotent: a file whose bytes would not change is not rewritten, and item and
-    list pages whose inputs did not change are not even rendered. An item that cannot be made or
-    rendered is left off every page and reported in ``SiteReport.skipped``. Raises ValueError if two
-    items share an engagement id (before touching the folder when ``items`` is a list) or, before
-    touching it, if ``page_size`` is not positive; FileNotFoundError, before touching it too, if
-    MiniSearch is not installed.
+    may be a stream read from the database page by page: nothing is kept of an item in memory; the
+    items, their places in the lists and the files made go to the store, `website.store`), then the
+    per-kind, per-country and per-industry pages (their lists on pages of ``page_size`` items, see
+    `_Paged`), the home pages, search indexes, feeds and the sitemap, then removes the files of the
+    previous publication that are no longer produced (withdrawn items, fewer pages). Idempotent: a file
+    whose bytes would not change is not rewritten, and item and list pages whose inputs did not change
+    are not even rendered. An item that cannot be made or rendered is left off every page and reported
+    in ``SiteReport.skipped``. Raises ValueError if two items share an engagement id (before touching
+    the folder when ``items`` is a list) or, before touching it, if ``page_size`` is not positive;
+    FileNotFoundError, before touching it too, if MiniSearch is not installed.
     """
     if page_size < 1:
         raise ValueError(f"page_size must be at least 1, not {page_size}")
@@ -693,87 +677,102 @@ def publish(site_dir: Path, items: Iterable[PublishedItem | ItemSource], context
     site_dir.mkdir(parents=True, exist_ok=True)
     store = Store(site_dir, context.partners)  # waits for another publication of the site to end
     try:
-        previous = _previous_files(site_dir)
-        # A cached page counts only if its file is still there.
-        present = _present_files(site_dir)
-        previous = {path: fingerprint for path, fingerprint in previous.items() if not fingerprint or path in present}
-        del present
-        return _publish(site_dir, items, _Site(context, _report_files(site_dir), page_size, _Output(site_dir, previous), store),
-                        assets)
+        old_manifest = site_dir / OLD_MANIFEST
+        if not store.recorded():  # a site published by the earlier renderer: its files are in its manifest
+            store.record(_old_manifest(old_manifest))
+        report = _publish(site_dir, items, _Site(context, _report_files(site_dir), page_size, _Output(site_dir, store), store),
+                          assets)
+        old_manifest.unlink(missing_ok=True)  # once the store records what it listed
+        return report
     finally:
         store.close()
 
 
 def _publish(site_dir: Path, items: Iterable[PublishedItem | ItemSource], site: _Site, assets: dict[str, bytes]) -> SiteReport:
-    """`publish`'s work, once the site's folder, previous files and store are known."""
+    """`publish`'s work, once the site's folder and store are known."""
     output, store = site.output, site.store
     for name, content in assets.items():
         output.write(name, content)
-    indexes = {language: _SearchIndex(language, site_dir / prefix(language) / "search-index.js") for language in LANGUAGES}
-    stored = store.stamps()  # what is left at the end is no longer on the site
-    entries: list[Entry] = []
-    seen: set[int] = set()
-    skipped: list[SkippedItem] = []
     # Items first, then lists and feeds: no list links to a missing page.
-    for source in items:
-        engagement_id = source.engagement_id
-        if engagement_id in seen:
-            _refuse_duplicates(Counter([engagement_id, engagement_id]))
-        seen.add(engagement_id)
-        known = stored.pop(engagement_id, None)
-        try:
-            entry, view = _entry(source, known, site)
-            pages = site.item_pages(entry)
-            # An item whose pages are current keeps its search documents, where the indexes have them.
-            current = all(fresh for _, fresh in pages.values())
-            missing = [index for index in indexes.values() if not (current and index.keep(engagement_id))]
-            contents: dict[str, bytes] = {}
-            if missing or not current:
-                view = view or site.views([entry])[0]
-                contents = {path: site.render(language, view.item.path, "item.html", view=view)
-                            for language, (path, (_, fresh)) in zip(LANGUAGES, pages.items()) if not fresh}
-                for index in missing:
-                    index.add(view)
-        except Exception as error:  # noqa: BLE001 - one item that cannot be rendered must not stop the site
-            skipped.append(SkippedItem(engagement_id, failure_reason(error)))
-            store.forget([engagement_id])
-            continue
-        for path, (fingerprint, _) in pages.items():
-            if not output.kept(path, fingerprint):
-                output.write(path, contents[path])
-        entries.append(entry)
-    del seen
-    store.forget(stored)
-    del stored
+    skipped, indexed = _publish_items(items, site)
+    indexed |= bool(store.forget_unseen() or skipped)  # items no longer on the site
 
-    site.list_items(entries)
-    del entries
-    latest = site.views(site.entries[:FEED_LATEST])
     for language in LANGUAGES:  # each search index before the search page that loads it
-        output.wrote(prefix(language) + "search-index.js", indexes.pop(language).write(site.entries))
-        site.lists(language, latest)
-    pages = sorted(name for name in output.made if name.endswith(".html"))
-    pages += [name for names in site.reports.values() for name in names if name.endswith(".html")]
-    if not output.kept("sitemap.xml", site.fingerprint("", "sitemap.xml", *pages)):
-        output.write("sitemap.xml", sitemap(pages, [], base=site.base_url))
+        path = prefix(language) + "search-index.js"
+        output.wrote(path, (indexed or not (site_dir / path).is_file()) and _write_stream_if_changed(
+            site_dir / path, _search_index(store.documents(language))))
+    site.list_pages(site.views(store.newest(FEED_LATEST)))
+    reports = sorted(name for names in site.reports.values() for name in names if name.endswith(".html"))
 
-    removed = sorted(output.previous.keys() - output.made.keys())
-    for relative in removed:
-        (site_dir / relative).unlink(missing_ok=True)
-    _sync([site_dir / name for name in output.written])  # on disk before the manifest says what they are made of
+    def pages() -> Iterator[str]:
+        return (page for page, _ in groupby(merge(store.pages(), reports)))
+
+    sitemap_digest = site.shared.copy()  # the pages' paths digested as they are read, not held
+    for page in pages():
+        sitemap_digest.update(f"{page}\0".encode())
+    fingerprint = sitemap_digest.hexdigest()
+    if not output.kept("sitemap.xml", fingerprint, output.previous(["sitemap.xml"]).get("sitemap.xml")):
+        output.wrote("sitemap.xml", _write_stream_if_changed(site_dir / "sitemap.xml", sitemap(pages(), base=site.base_url)),
+                     fingerprint)
+
+    removed = [relative for relative in store.unmade() if _remove(site_dir / relative)]
+    report = SiteReport(pages_written=store.made(True), pages_unchanged=store.made(False), pages_removed=removed,
+                        index_path=site_dir / "index.html", items=store.count(), skipped=sorted(skipped))
+    _sync(site_dir, report.pages_written)  # on disk before the store says what they are made of
     store.commit()
-    if output.made != output.previous or not (site_dir / MANIFEST).is_file():
-        manifest = {path: output.made[path] for path in sorted(output.made)}
-        _write_if_changed(site_dir / MANIFEST, (json.dumps(manifest, indent=0) + "\n").encode("utf-8"))
+    return report
 
-    return SiteReport(
-        pages_written=sorted(output.written),
-        pages_unchanged=sorted(output.unchanged),
-        pages_removed=removed,
-        index_path=site_dir / "index.html",
-        items=len(site.entries),
-        skipped=sorted(skipped),
-    )
+
+def _publish_items(items: Iterable[PublishedItem | ItemSource], site: _Site) -> tuple[list[SkippedItem], bool]:
+    """Write or refresh the pages of ``items``, CHUNK items at a time (one query each for what the store knows of
+    them and for their pages' fingerprints); those skipped, and whether the search indexes change."""
+    output, store = site.output, site.store
+    skipped: list[SkippedItem] = []
+    indexed = False  # whether a search document was stored
+    sources = iter(items)
+    while chunk := list(islice(sources, CHUNK)):
+        ids = [source.engagement_id for source in chunk]
+        _refuse_duplicates(Counter(ids) + Counter(store.see(ids)))
+        known = store.known(ids)
+        made: dict[int, tuple[Entry, ItemView | None]] = {}
+        for source in chunk:
+            try:
+                stored = known.get(source.engagement_id)
+                made[source.engagement_id] = _entry(source, stored[:2] if stored else None, site)
+            except Exception as error:  # noqa: BLE001 - one item that cannot be made must not stop the site
+                skipped.append(SkippedItem(source.engagement_id, failure_reason(error)))
+                store.forget(source.engagement_id)
+        previous = output.previous([prefix(language) + _item_path(entry) for entry, _ in made.values()
+                                       for language in LANGUAGES])
+        for engagement_id, (entry, view) in made.items():
+            try:
+                pages = {prefix(language) + _item_path(entry): site.fingerprint(language, _item_path(entry), entry.digest)
+                         for language in LANGUAGES}
+                # An item whose pages are current keeps its search documents, where the store has them.
+                current = all(fingerprint == previous.get(path) for path, fingerprint in pages.items())
+                contents: dict[str, bytes] = {}
+                if not current or known.get(engagement_id, (None, None, 0))[2] < len(LANGUAGES):
+                    view = view or site.views([(engagement_id, entry.digest)])[0]
+                    contents = {path: site.render(language, view.item.path, "item.html", view=view)
+                                for language, (path, fingerprint) in zip(LANGUAGES, pages.items())
+                                if fingerprint != previous.get(path)}
+                    documents = {language: _search_document(view, language).encode("ascii") for language in LANGUAGES}
+                    for language, document in documents.items():
+                        store.index(engagement_id, language, document)
+                    indexed = True
+            except Exception as error:  # noqa: BLE001 - one item that cannot be rendered must not stop the site
+                skipped.append(SkippedItem(engagement_id, failure_reason(error)))
+                store.forget(engagement_id)
+                continue
+            for path, fingerprint in pages.items():
+                if not output.kept(path, fingerprint, previous.get(path)):
+                    output.write(path, contents[path], fingerprint)
+    return skipped, indexed
+
+
+def _item_path(entry: Entry) -> str:
+    """The path of the item's page inside a language's folder."""
+    return f"{entry.kind}/{entry.engagement_id}.html"
 
 
 def _entry(source: PublishedItem | ItemSource, known: tuple[str, Entry] | None, site: _Site) -> tuple[Entry, ItemView | None]:
@@ -782,7 +781,11 @@ def _entry(source: PublishedItem | ItemSource, known: tuple[str, Entry] | None, 
         return known[1], None
     view = ItemView.of(source.make() if isinstance(source, ItemSource) else source, site.profiles)
     stamp = source.stamp if isinstance(source, ItemSource) else view.digest
-    return (known[1] if known and known[0] == stamp else site.store.put(stamp, view)), view
+    if known and known[0] == stamp:
+        return known[1], view
+    entry = Entry.of(view)
+    site.store.put(stamp, view, entry, site.place(entry))
+    return entry, view
 
 
 def _refuse_duplicates(counts: Counter[int]) -> None:
