@@ -24,6 +24,10 @@ from sqlalchemy.exc import DBAPIError
 Params = Mapping[str, Any]
 
 
+def _tuple(*values: Any) -> tuple[Any, ...]:
+    return values
+
+
 class _Compiled:
     """A statement compiled for PostgreSQL: its compiled form, row class and result processors."""
 
@@ -32,7 +36,8 @@ class _Compiled:
         self.processors = dict(self.compiled._bind_processors)  # the expanded parameters' come with their expansion
         columns = [] if isinstance(statement, TextClause) else list(
             statement.exported_columns)  # type: ignore[attr-defined]
-        self.row = namedtuple("Row", [column.name for column in columns]) if columns else tuple  # type: ignore[misc]
+        # a ``text`` statement's rows are plain tuples (read by position)
+        self.row = namedtuple("Row", [column.name for column in columns]) if columns else _tuple  # type: ignore[misc]
         processors = [column.type._cached_result_processor(dialect, None) for column in columns]
         self.processed = [(i, processor) for i, processor in enumerate(processors) if processor is not None]
         compiled = self.compiled
