@@ -23,7 +23,7 @@ from models import (
 from models.enums import DeliveryChannel, NotificationType, OutboxStatus, ParticipantRole, Role
 from models.db import Rows
 from settings import Settings
-from states.action_links import link_row
+from states.action_links import asks_action, link_row
 from states.context import EngagementRow
 from states.designation import DESIGNATED
 from states.guards import PARTNER_ROLES
@@ -130,7 +130,7 @@ def fact_columns(dialect: str, fact: Fact) -> list[ColumnElement]:
         ]
     if fact is Fact.CO_CHAIRS:
         voted = select(_VOTES.c.id).where(_VOTES.c.co_chair_id == _CHAIRS.c.id,
-                                          _VOTES.c.engagement_id == _ENGAGEMENTS.c.id).exists()
+                                          _VOTES.c.engagement_id == _ENGAGEMENTS.c.id).correlate_except(_VOTES).exists()
         chairs = (select(_CHAIRS.c.id, _CHAIRS.c.name, _CHAIRS.c.email, _CHAIRS.c.language, _UNDELIVERABLE.c.reason,
                          voted)
                   .select_from(_CHAIRS)
@@ -299,7 +299,7 @@ def enqueue(lifecycle: Lifecycle, engagement: EngagementRow, notifies: tuple[Not
             suppressed = undeliverable is not None or (opted_out is not None and not notify.mandatory)
             dedupe_key = f"t{log_id}:{notify.type.value}:{person.channel.value}:{_address_key(person)}"
             link = None
-            if person.channel is DeliveryChannel.EMAIL and not suppressed:
+            if person.channel is DeliveryChannel.EMAIL and not suppressed and asks_action(notify.type, recipient):
                 key = key or settings.signing_key()
                 link = link_row(
                     key, lifecycle, notification=notify.type, recipient=recipient, state=state,
