@@ -35,7 +35,9 @@ from states.applied_keys import FIND_KEY, LOG, applied_under
 from states.clock import SYSTEM_CLOCK, Clock
 from states.context import CoChairSeat, EngagementRow, TransitionContext
 from states.effects import EFFECTS
-from states.errors import ConflictError, EngageError, GuardFailedError, NotAllowedError, NotFoundError, UnknownTriggerError
+from states.errors import (
+    AlreadyDecidedError, ConflictError, EngageError, GuardFailedError, NotAllowedError, NotFoundError, UnknownTriggerError,
+)
 from states.guards import PARTNER_ROLES
 from states.inputs import Actor, EngagementInput, TransitionRequest, check_id, parse
 from states.lifecycles import LIFECYCLES, get_lifecycle
@@ -307,6 +309,25 @@ class _Seat:
     channel: str | None
 
 
+@dataclass(frozen=True)
+class Seen:
+    """What the read of a refused step saw (``refusal.seen``, for ``UnknownTriggerError`` and
+    ``AlreadyDecidedError``): the engagement, and the actor's seat as a co-chair of its SWG with their vote, if one."""
+
+    id: int
+    kind: str
+    state: str
+    swg_code: str | None
+    seat: _Seat | None
+
+
+def _seen(refusal: EngageError, engagement: EngagementRow, seats: list[_Seat]) -> EngageError:
+    """``refusal``, telling what its read saw (``Seen``)."""
+    mine = next((seat for seat in seats if seat.swg_code == engagement.swg_code), None)
+    refusal.seen = Seen(engagement.id, engagement.kind, engagement.state, engagement.swg_code, mine)  # type: ignore[attr-defined]
+    return refusal
+
+
 def _read(connection: Connection, engagement_id: int, request: TransitionRequest, now: datetime,
           settings: Settings) -> list[Row[Any]]:
     """``read_statement`` for this request, under the engagement's lock: one row per seat of the actor as a
@@ -450,8 +471,11 @@ def _decide(connection: Connection, engagement_id: int, request: TransitionReque
     lifecycle = get_lifecycle(engagement.kind)
     trigger, actor = request.trigger, request.actor
     candidates = lifecycle.transitions_from(engagement.state, trigger)
+    seats = [_Seat(row.seat_id, row.seat_swg_code, row.seat_name, row.seat_email, row.seat_decision,
+                   row.seat_decided_at, row.seat_channel) for row in rows if row.seat_id is not None] \
+        if actor.role == Role.CO_CHAIR else []
     if not candidates:
-        raise _refuse_unknown(lifecycle, engagement, trigger)
+        raise _seen(_refuse_unknown(lifecycle, engagement, trigger), engagement, seats)
     allowed = set().union(*(spec.roles for spec in candidates))
     if actor.role not in allowed:
         raise NotAllowedError(Phrase.of(
@@ -459,9 +483,6 @@ def _decide(connection: Connection, engagement_id: int, request: TransitionReque
             step=trigger, kind=a_kind(engagement.kind),
             roles=series([Phrase.of(state_word(role)) for role in sorted(role.value for role in allowed)]),
         ))
-    seats = [_Seat(row.seat_id, row.seat_swg_code, row.seat_name, row.seat_email, row.seat_decision,
-                   row.seat_decided_at, row.seat_channel) for row in rows if row.seat_id is not None] \
-        if actor.role == Role.CO_CHAIR else []
     ctx = TransitionContext(
         connection, engagement, lifecycle, actor, now, comment=request.comment,
         co_chair=_identified(engagement, actor, seats, engagement.contact_of is not None),
@@ -474,8 +495,11 @@ def _decide(connection: Connection, engagement_id: int, request: TransitionReque
     elif request.data:
         raise GuardFailedError(Phrase.of(N_("'%(step)s' takes no data; got fields %(fields)s"), step=trigger,
                                          fields=", ".join(sorted(request.data))))
-    for effect in dict.fromkeys(name for spec in candidates for name in spec.effects):
-        EFFECTS[effect](ctx, trigger)
+    try:
+        for effect in dict.fromkeys(name for spec in candidates for name in spec.effects):
+            EFFECTS[effect](ctx, trigger)
+    except AlreadyDecidedError as refusal:
+        raise _seen(refusal, engagement, seats) from None
     new_state = fire(engagement.kind, engagement.state, trigger, ctx)
     if new_state is None:
         raise GuardFailedError(Phrase.of(N_("cannot '%(step)s' engagement %(id)s: %(reasons)s"), step=trigger,

@@ -26,12 +26,12 @@ from tests.world import FRANCE_CHAIR, UNODC_CHAIR, awaiting_approval, clock_at, 
 # its own (in-process calls, no network).
 # The settling vote on PostgreSQL: BEGIN; the decision's read (with the partners, the votes so far and the
 # Secretariat's address bounced or not) and its write; the invitation's read (with the partners' contacts and
-# their bounces) and its write; COMMIT. A second vote of a co-chair: BEGIN, the read, what the co-chair decided
-# and when (``states.approvals``), COMMIT.
+# their bounces) and its write; COMMIT. A second vote of a co-chair: BEGIN, the read (which finds their vote,
+# with when and how they cast it), COMMIT.
 BUDGET = {
     "vote": {"postgresql": 4, "sqlite": 6},
     "replayed vote": {"postgresql": 3, "sqlite": 3},
-    "second vote of a co-chair": {"postgresql": 4, "sqlite": 4},
+    "second vote of a co-chair": {"postgresql": 3, "sqlite": 3},
     "settling vote and its invitation": {"postgresql": 6, "sqlite": 13},
 }
 
