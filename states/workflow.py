@@ -63,7 +63,7 @@ FOLLOW_UP_ACTOR = {"role": "system", "identity": "follow-up"}
 # that waited for the lock still reads the other tables as they were before that wait: the version it saw
 # before the wait (``seen_version``) differs from the locked row's, and the read is made again, under the lock.
 # The state change is guarded by the version it was decided on; on PostgreSQL it is written with its vote, its
-# audit row, its notifications, their links and its events in one statement (``_WRITE``).
+# audit row, its notifications, their links and its events in one statement (``_write_statement``).
 ENGAGEMENTS, SWGS, MEETINGS = Engagement.__table__, SubWorkingGroup.__table__, Meeting.__table__
 CHAIRS, VOTES = CoChair.__table__, ApprovalVote.__table__
 PARTICIPANTS, CONTACTS = Participant.__table__, Contact.__table__
@@ -157,6 +157,8 @@ def read_statement(dialect: str, role: Role, trigger: str) -> Prebuilt:
         MEETINGS.c.time_zone.label("meeting_time_zone"), seen.label("seen_version"), _reserved_log_id(dialect),
         *facts,
     ).with_for_update(of=ENGAGEMENTS))
+
+
 _CHANGED = ("state", "version", "updated_at", "waiting_since", "reminders_sent", "escalated", "next_due_at")
 _GUARD = (ENGAGEMENTS.c.id == bindparam("match_id"), ENGAGEMENTS.c.version == bindparam("match_version"))
 UPDATE_STATE = update(ENGAGEMENTS).where(*_GUARD).values({name: bindparam(name) for name in _CHANGED})
