@@ -19,8 +19,8 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement, Connection, Row, Select, and_, bindparam, case, func, insert, literal_column, null, or_, select, text,
-    true, update,
+    ColumnElement, Connection, Insert, Row, Select, Table, and_, bindparam, case, func, insert, literal_column, null, or_,
+    select, text, true, update,
 )
 from sqlalchemy.exc import IntegrityError
 
@@ -29,7 +29,7 @@ from models import (
 )
 from models.enums import Channel, Decision, Language, ParticipantRole, Role
 from settings import Settings, get_settings
-from models.db import Database, Rows, insert_rows
+from models.db import Database, Rows
 from models.prebuilt import Prebuilt
 from states.applied_keys import FIND_KEY, LOG, applied_under
 from states.clock import SYSTEM_CLOCK, Clock
@@ -176,6 +176,11 @@ def _json_value(value: object) -> str:
 
 
 @cache
+def _insert(table: Table) -> Insert:
+    return insert(table)
+
+
+@cache
 def _write_statement(changed: tuple[str, ...], shapes: tuple[tuple[str, tuple[str, ...]], ...]) -> Prebuilt:
     """The guarded state change (columns ``changed``, from the JSON object ``:change``) and the rows that come with
     it, inserted only if it matched (tables and columns ``shapes``, from the JSON arrays ``:w0``, ``:w1``...), in
@@ -197,7 +202,9 @@ def _write(connection: Connection, change: dict[str, Any], rows: Rows) -> bool:
         update_state = UPDATE_STATE_AND_DETAILS if "details" in change else UPDATE_STATE
         if connection.execute(update_state, change).rowcount != 1:
             return False
-        insert_rows(connection, rows)
+        for table, table_rows in rows:  # one row is one execution, not a batch of one
+            if table_rows:
+                connection.execute(_insert(table), table_rows[0] if len(table_rows) == 1 else table_rows)
         return True
     batches = [(table, table_rows) for table, table_rows in rows if table_rows]
     values = {name: value for name, value in change.items() if not name.startswith("match_")}
