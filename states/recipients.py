@@ -13,12 +13,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Select, and_, bindparam, func, literal_column, select
+from sqlalchemy import JSON, ColumnElement, FromClause, Select, and_, bindparam, func, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from models import (
-    ActionLink, ApprovalVote, CoChair, Contact, Engagement, Organization, OutboxMessage, Participant,
-    UndeliverableAddress,
+    ActionLink, ApprovalVote, CoChair, Contact, Organization, OutboxMessage, Participant, UndeliverableAddress,
 )
 from models.enums import DeliveryChannel, NotificationType, OutboxStatus, ParticipantRole, Role
 from models.db import Rows
@@ -76,16 +75,16 @@ WAITED_ON = {
     Role.SECRETARIAT: Recipient.SECRETARIAT,
 }
 
-# The facts as columns of the engagement's read (correlated to its ``engagements`` row), built once per database:
+# The facts as columns of the engagement's read (correlated to its row), built once per database:
 # a list of rows is one JSON array of arrays, in a fixed order (PostgreSQL's ``json_agg(... ORDER BY ...)``;
 # SQLite aggregates an ordered subquery).
-_ENGAGEMENTS, _CONTACTS, _CHAIRS, _VOTES = Engagement.__table__, Contact.__table__, CoChair.__table__, ApprovalVote.__table__
+_CONTACTS, _CHAIRS, _VOTES = Contact.__table__, CoChair.__table__, ApprovalVote.__table__
 _PARTICIPANTS, _ORGANIZATIONS = Participant.__table__, Organization.__table__
 _UNDELIVERABLE = UndeliverableAddress.__table__
 _ROLES = {Fact.PARTNERS: PARTNER_ROLES, Fact.ORGANIZERS: (ParticipantRole.ORGANIZER,)}
 
 
-def _json_list(dialect: str, query: Select, *order_by: ColumnElement) -> ColumnElement:
+def _json_list(dialect: str, engagement: FromClause, query: Select, *order_by: ColumnElement) -> ColumnElement:
     """``query``'s columns, row by row in ``order_by``, as one JSON array of arrays (``NULL`` or ``[]`` for none)."""
     items = list(query.selected_columns)
     if dialect == "postgresql":
@@ -93,11 +92,11 @@ def _json_list(dialect: str, query: Select, *order_by: ColumnElement) -> ColumnE
             func.json_agg(aggregate_order_by(func.json_build_array(*items), *order_by), type_=JSON)).scalar_subquery()
     items = [func.json(item) if isinstance(item.type, JSON) else item for item in items]  # JSON, not a string
     rows = query.with_only_columns(func.json_array(*items).label("item")).order_by(*order_by) \
-        .correlate(_ENGAGEMENTS).subquery()
+        .correlate(engagement).subquery()
     return select(func.json_group_array(func.json(rows.c.item), type_=JSON)).scalar_subquery()
 
 
-def _designated(roles: tuple[str, ...]) -> Select:
+def _designated(engagement: FromClause, roles: tuple[str, ...]) -> Select:
     """The designated contacts of the engagement's participants in ``roles`` (written in the statement)."""
     return (
         select(_CONTACTS.c.id, _CONTACTS.c.name, _CONTACTS.c.email, _CONTACTS.c.language, _CONTACTS.c.opt_outs,
@@ -105,39 +104,41 @@ def _designated(roles: tuple[str, ...]) -> Select:
         .select_from(_PARTICIPANTS)
         .join(_CONTACTS, and_(_CONTACTS.c.organization_id == _PARTICIPANTS.c.organization_id, DESIGNATED))
         .outerjoin(_UNDELIVERABLE, _UNDELIVERABLE.c.email == func.lower(_CONTACTS.c.email))
-        .where(_PARTICIPANTS.c.engagement_id == _ENGAGEMENTS.c.id,
+        .where(_PARTICIPANTS.c.engagement_id == engagement.c.id,
                _PARTICIPANTS.c.role.in_([literal_column(f"'{role.value}'") for role in roles]))
     )
 
 
-def fact_columns(dialect: str, fact: Fact) -> list[ColumnElement]:
-    """``fact`` as labelled columns of a read of ``engagements`` (parameters ``:now``, ``:secretariat``)."""
+def fact_columns(dialect: str, fact: Fact, engagement: FromClause) -> list[ColumnElement]:
+    """``fact`` as labelled columns of a read of ``engagement`` (``engagements`` or a subquery of its rows: ``id``,
+    ``swg_code``; parameters ``:now``, ``:secretariat``)."""
     if fact is Fact.BRIEFING:
         partners = (select(_ORGANIZATIONS.c.name).select_from(_PARTICIPANTS)
                     .join(_ORGANIZATIONS, _ORGANIZATIONS.c.id == _PARTICIPANTS.c.organization_id)
-                    .where(_PARTICIPANTS.c.engagement_id == _ENGAGEMENTS.c.id,
+                    .where(_PARTICIPANTS.c.engagement_id == engagement.c.id,
                            _PARTICIPANTS.c.role.in_([literal_column(f"'{role.value}'") for role in PARTNER_ROLES])))
         # each vote says whether it was made by ``:now`` (a vote being recorded now comes after those)
         votes = (select(_CHAIRS.c.name, _VOTES.c.decision, _VOTES.c.comment,
                         _VOTES.c.decided_at <= bindparam("now", type_=_VOTES.c.decided_at.type))
                  .select_from(_VOTES).join(_CHAIRS, _CHAIRS.c.id == _VOTES.c.co_chair_id)
-                 .where(_VOTES.c.engagement_id == _ENGAGEMENTS.c.id))
+                 .where(_VOTES.c.engagement_id == engagement.c.id))
         return [
-            _json_list(dialect, partners, _PARTICIPANTS.c.id).label("partner_names"),
-            _json_list(dialect, votes, _VOTES.c.decided_at, _VOTES.c.id).label("votes_so_far"),
+            _json_list(dialect, engagement, partners, _PARTICIPANTS.c.id).label("partner_names"),
+            _json_list(dialect, engagement, votes, _VOTES.c.decided_at, _VOTES.c.id).label("votes_so_far"),
             select(_UNDELIVERABLE.c.reason).where(_UNDELIVERABLE.c.email == bindparam("secretariat"))
             .scalar_subquery().label("secretariat_undeliverable"),
         ]
     if fact is Fact.CO_CHAIRS:
         voted = select(_VOTES.c.id).where(_VOTES.c.co_chair_id == _CHAIRS.c.id,
-                                          _VOTES.c.engagement_id == _ENGAGEMENTS.c.id).correlate_except(_VOTES).exists()
+                                          _VOTES.c.engagement_id == engagement.c.id).correlate_except(_VOTES).exists()
         chairs = (select(_CHAIRS.c.id, _CHAIRS.c.name, _CHAIRS.c.email, _CHAIRS.c.language, _UNDELIVERABLE.c.reason,
                          voted)
                   .select_from(_CHAIRS)
                   .outerjoin(_UNDELIVERABLE, _UNDELIVERABLE.c.email == func.lower(_CHAIRS.c.email))
-                  .where(_CHAIRS.c.swg_code == _ENGAGEMENTS.c.swg_code))
-        return [_json_list(dialect, chairs, _CHAIRS.c.id).label("co_chair_list")]
-    return [_json_list(dialect, _designated(_ROLES[fact]), _CONTACTS.c.id).label(f"{fact.value}_contacts")]
+                  .where(_CHAIRS.c.swg_code == engagement.c.swg_code))
+        return [_json_list(dialect, engagement, chairs, _CHAIRS.c.id).label("co_chair_list")]
+    return [_json_list(dialect, engagement, _designated(engagement, _ROLES[fact]), _CONTACTS.c.id)
+            .label(f"{fact.value}_contacts")]
 
 
 def facts_needed(lifecycle: Lifecycle, notifies: tuple[Notify, ...], state: str) -> set[Fact]:

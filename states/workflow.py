@@ -19,8 +19,8 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement, Connection, Insert, Row, Select, Table, and_, bindparam, case, func, insert, literal_column, null, or_,
-    select, text, true, update,
+    ColumnElement, Connection, FromClause, Insert, Row, Select, Table, and_, bindparam, case, func, insert, literal_column,
+    null, or_, select, text, true, update,
 )
 from sqlalchemy.exc import IntegrityError
 
@@ -121,16 +121,14 @@ _SEEN, _LAST = ENGAGEMENTS.alias("seen"), LOG.alias("last")
 
 
 def _reserved_log_id(dialect: str) -> ColumnElement:
-    """The id of the transition's audit row, reserved by its read (none for a replay): the sequence's next value
-    on PostgreSQL; on SQLite, whose writers are serialized from ``BEGIN IMMEDIATE``, the id SQLite gives next."""
+    """The id of the transition's audit row, reserved by its read: the sequence's next value on PostgreSQL; on
+    SQLite, whose writers are serialized from ``BEGIN IMMEDIATE``, the id SQLite gives next."""
     if dialect == "postgresql":
-        reserved = select(func.nextval(literal_column("'transition_log_id_seq'"))).scalar_subquery()
-    else:
-        reserved = select(func.coalesce(func.max(_LAST.c.id), 0) + 1).scalar_subquery()
-    return case((_EARLIER.c.id.is_(None), reserved)).label("log_id")
+        return select(func.nextval(literal_column("'transition_log_id_seq'"))).scalar_subquery()
+    return select(func.coalesce(func.max(_LAST.c.id), 0) + 1).scalar_subquery()
 
 
-def _facts_wanted(trigger: str) -> dict[Fact, ColumnElement]:
+def _facts_wanted(trigger: str, engagement: FromClause) -> dict[Fact, ColumnElement]:
     """Each fact the mails of ``trigger`` may need, with the condition on the engagement's kind and state."""
     wanted: dict[Fact, dict[str, set[str]]] = {}
     for kind, lifecycle in LIFECYCLES.items():
@@ -138,8 +136,8 @@ def _facts_wanted(trigger: str) -> dict[Fact, ColumnElement]:
             for spec in lifecycle.transitions_from(state.name, trigger):
                 for fact in facts_needed(lifecycle, spec.notify, spec.dest or state.name):
                     wanted.setdefault(fact, {}).setdefault(str(kind), set()).add(state.name)
-    return {fact: or_(*(and_(ENGAGEMENTS.c.kind == literal_column(f"'{kind}'"),
-                             ENGAGEMENTS.c.state.in_([literal_column(f"'{state}'") for state in sorted(states)]))
+    return {fact: or_(*(and_(engagement.c.kind == literal_column(f"'{kind}'"),
+                             engagement.c.state.in_([literal_column(f"'{state}'") for state in sorted(states)]))
                         for kind, states in kinds.items()))
             for fact, kinds in wanted.items()}
 
@@ -147,16 +145,23 @@ def _facts_wanted(trigger: str) -> dict[Fact, ColumnElement]:
 @cache
 def read_statement(dialect: str, role: Role, trigger: str) -> Prebuilt:
     """The read of a transition by an actor of ``role`` (see above; parameters ``:id``, ``:key``, ``:seat_email``,
-    ``:email``, ``:now``, ``:secretariat``): one row per seat of a co-chair, at least one."""
-    facts = [case((condition, column.element)).label(column.name)
-             for fact, condition in _facts_wanted(trigger).items() for column in fact_columns(dialect, fact)]
+    ``:email``, ``:now``, ``:secretariat``): one row per seat of a co-chair, at least one.
+
+    The locked row is read in a subquery; the id and the facts are computed above it, once the lock is held, and
+    not at all when the read waited for another writer (it is made again).
+    """
     seen = select(_SEEN.c.version).where(_SEEN.c.id == bindparam("id")).scalar_subquery()
-    return Prebuilt(_read_engagement(role).add_columns(
+    locked = _read_engagement(role).add_columns(
         MEETINGS.c.ends_on.label("meeting_ends_on"), MEETINGS.c.location.label("meeting_location"),
         MEETINGS.c.start_time.label("meeting_start_time"), MEETINGS.c.end_time.label("meeting_end_time"),
-        MEETINGS.c.time_zone.label("meeting_time_zone"), seen.label("seen_version"), _reserved_log_id(dialect),
-        *facts,
-    ).with_for_update(of=ENGAGEMENTS))
+        MEETINGS.c.time_zone.label("meeting_time_zone"), seen.label("seen_version"),
+    ).with_for_update(of=ENGAGEMENTS).subquery("locked")
+    fresh = locked.c.seen_version == locked.c.version
+    facts = [case((and_(fresh, condition), column.element)).label(column.name)
+             for fact, condition in _facts_wanted(trigger, locked).items()
+             for column in fact_columns(dialect, fact, locked)]
+    log_id = case((and_(fresh, locked.c.earlier_id.is_(None)), _reserved_log_id(dialect))).label("log_id")
+    return Prebuilt(select(locked, log_id, *facts))
 
 
 _CHANGED = ("state", "version", "updated_at", "waiting_since", "reminders_sent", "escalated", "next_due_at")
