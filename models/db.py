@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -46,10 +47,19 @@ def _idle_since(_dbapi_connection: object, record: ConnectionPoolEntry) -> None:
     record.info["idle_since"] = time.monotonic()
 
 
-def _sqlite_begin_immediate(conn: object) -> None:
+READ_ONLY = "engage_read_only"
+"""The execution option of a request's read (``Database.request``), and the connection's note of its ``query_only``."""
+
+
+def _sqlite_begin(conn: Connection) -> None:
     # SQLite's deferred transactions would let two writers read the same version and then
     # fail on upgrade with "database is locked"; taking the write lock at BEGIN serializes them.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")  # type: ignore[attr-defined]
+    # A request's read takes no lock (deferred) and cannot write (query_only): it never upgrades.
+    read_only = bool(conn.get_execution_options().get(READ_ONLY))
+    if conn.info.get(READ_ONLY, False) != read_only:
+        conn.exec_driver_sql(f"PRAGMA query_only={int(read_only)}")
+        conn.info[READ_ONLY] = read_only
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 IDLE_PING_SECONDS = 30.0
@@ -76,7 +86,7 @@ class Database:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "isolation_level": None})
             event.listen(self.engine, "connect", _sqlite_pragmas)
-            event.listen(self.engine, "begin", _sqlite_begin_immediate)
+            event.listen(self.engine, "begin", _sqlite_begin)
         else:
             self.engine = create_engine(url, echo=echo, pool_size=pool_size, max_overflow=2 * pool_size)
             event.listen(self.engine, "checkin", _idle_since)
@@ -84,6 +94,8 @@ class Database:
         self.pings = 0
         """How many idle connections were pinged at checkout."""
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._reads = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        self._request: ContextVar[Session | None] = ContextVar("request", default=None)
 
     def _ping_if_idle(self, dbapi_connection: object, record: ConnectionPoolEntry, _proxy: object) -> None:
         idle_since = record.info.get("idle_since")
@@ -110,9 +122,43 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session inside one transaction: committed on success, rolled back on any error."""
+        """A session inside one transaction: committed on success, rolled back on any error.
+
+        Inside ``request()``, the request's session: its transaction ends with the request.
+        """
+        if (session := self._request.get()) is not None:
+            yield session
+            return
         with self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A Core connection inside one transaction (``engine.begin()``); inside ``request()``, the request's."""
+        if (session := self._request.get()) is not None:
+            yield session.connection()
+            return
+        with self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def request(self) -> Iterator[None]:
+        """One transaction for everything read within (a page): ``transaction()`` and ``connection()`` join it.
+
+        Begun at the first statement, committed at the end, rolled back on any error. For reads only: on
+        SQLite it is deferred (no write lock, unlike every other transaction) and refuses writes, so a
+        page held open does not hold up writers. Held in a context variable: the thread (or task) that
+        opened it, and what it runs, join it; nothing else does. A request within a request joins it too.
+        """
+        if self._request.get() is not None:
+            yield
+            return
+        with self._reads() as session, session.begin():
+            token = self._request.set(session)
+            try:
+                yield
+            finally:
+                self._request.reset(token)
 
     def migrate(self) -> None:
         """Upgrade the schema to the newest Alembic revision (once per URL in a process: Alembic loads

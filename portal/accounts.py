@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from models.enums import Channel, Role
 from portal.links import status_of
-from portal.web import TOO_MANY, Portal, client_key, portal_of
+from portal.web import TOO_MANY, Portal, client_key, one_transaction, portal_of
 from states import opt_outs, sign_in
 from states.approvals import approval_status, record_decision
 from states.errors import EngageError
@@ -58,11 +58,13 @@ def _signin(request: Request, data: FormData) -> HTMLResponse:
 
 
 @router.get("/signin/{token}", response_class=HTMLResponse)
+@one_transaction
 def signin_link(request: Request, token: str) -> HTMLResponse:
     """The sign-in button (a link scanner's GET signs nobody in)."""
     portal = portal_of(request)
     try:
-        link = sign_in.sign_in_link(portal.db, token, portal.clock.now())
+        with portal.db.connection() as connection:
+            link = sign_in.sign_in_link(connection, token, portal.clock.now())
     except EngageError as error:
         return portal.refuse(request, error, status_of(error))
     return portal.render(request, "signin_link.html", language=link.language, link=link)
@@ -109,6 +111,7 @@ def _signout(request: Request, data: FormData) -> Response:
 
 
 @router.get("/pending", response_class=HTMLResponse)
+@one_transaction
 def pending(request: Request) -> Response:
     """A signed-in co-chair's invitations awaiting their decision, across their SWGs."""
     portal = portal_of(request)
@@ -121,7 +124,7 @@ def pending(request: Request) -> Response:
 def _pending_page(request: Request, portal: Portal, email: str, status_code: int = 200, **extra: Any) -> Response:
     """The co-chair's pending decisions, each with its partner, meeting, policy and every vote so far."""
     items = sign_in.pending_decisions(portal.db, email)
-    with portal.db.engine.begin() as connection:  # read together, as one moment
+    with portal.db.connection() as connection:  # read together, as one moment
         details = {item.engagement_id: approval_status(connection, item.engagement_id) for item in items}
     return portal.render(request, "pending.html", status_code, email=email, items=items, details=details, **extra)
 
@@ -154,6 +157,7 @@ def _decide(request: Request, engagement_id: int, data: FormData) -> Response:
 
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+@one_transaction
 def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
     """What the one-click unsubscribe will do, and its button (GET changes nothing)."""
     portal = portal_of(request)

@@ -29,7 +29,7 @@ from portal.desk_labels import Labels
 from portal.i18n import pick_language
 from portal.links import status_of
 from portal.model_forms import form_data, form_fields
-from portal.web import Portal, portal_of
+from portal.web import Portal, one_transaction, portal_of
 from website.i18n import N_, Phrase
 from states import jobs
 from states.sign_in import OBSERVER, STAFF_ROLES
@@ -104,6 +104,7 @@ def board(request: Request) -> Response:
 
 
 @router.get("/desk", response_class=HTMLResponse)
+@one_transaction
 def home(request: Request) -> Response:
     """The work queue: everything that waits on the Secretariat, each with the button that moves it on."""
     staff = require_staff(request)
@@ -136,6 +137,7 @@ def _choices(portal: Portal) -> dict[str, Any]:
 
 
 @router.get("/desk/engagements", response_class=HTMLResponse)
+@one_transaction
 def engagements(request: Request) -> Response:
     """Any list of engagements: filtered, searched, sorted, one page at a time."""
     staff = require_staff(request)
@@ -159,6 +161,7 @@ def _cell(value: object) -> str:
 
 
 @router.get("/desk/engagements.csv")
+@one_transaction
 def engagements_csv(request: Request) -> Response:
     """The same list as CSV, every row (no paging)."""
     staff = require_staff(request)
@@ -231,6 +234,7 @@ def _engagement_page(request: Request, staff: str, engagement_id: int, status_co
 
 
 @router.get("/desk/engagements/{engagement_id}", response_class=HTMLResponse)
+@one_transaction
 def engagement_page(request: Request, engagement_id: int) -> Response:
     """An engagement: details, participants, approval, history, mail, and the steps staff may take now."""
     staff = require_staff(request)
@@ -348,6 +352,7 @@ def approval_step(lifecycle: Lifecycle) -> TransitionSpec | None:
 
 
 @router.get("/desk/new", response_class=HTMLResponse)
+@one_transaction
 def choose_kind(request: Request) -> Response:
     """Which kind of engagement to create."""
     staff = require_staff(request, acting=True)
@@ -376,6 +381,7 @@ def _creation_form(request: Request, staff: str, kind: str, status_code: int = 2
 
 
 @router.get("/desk/new/{kind}", response_class=HTMLResponse)
+@one_transaction
 def creation_form(request: Request, kind: str) -> Response:
     """The form for a new engagement of ``kind``, built from its details' input model."""
     staff = require_staff(request, acting=True)

@@ -20,7 +20,7 @@ from models import Contact, Organization, Participant, SubmissionWindow
 from portal.desk import desk_page, require_staff, staff_post
 from portal.links import status_of
 from portal.model_forms import form_data, form_fields
-from portal.web import portal_of
+from portal.web import one_transaction, portal_of
 from states.directory import WindowInput, import_partners_csv, load_reference, upsert_contact, upsert_organization
 from states.errors import EngageError, NotFoundError
 from states.inputs import ContactInput, OrganizationInput, parse
@@ -55,6 +55,7 @@ def _directory(request: Request, staff: str, status_code: int = 200, **extra: An
 
 
 @router.get("/desk/directory", response_class=HTMLResponse)
+@one_transaction
 def directory(request: Request) -> Response:
     """Organizations by name, searched by name or by a contact's name or address; add one; import partners; windows."""
     staff = require_staff(request)
@@ -120,6 +121,7 @@ def _organization_page(request: Request, staff: str, organization_id: int, statu
 
 
 @router.get("/desk/directory/{organization_id}", response_class=HTMLResponse)
+@one_transaction
 def organization_page(request: Request, organization_id: int) -> Response:
     """An organization, its contacts and what they receive, and how many engagements it takes part in."""
     staff = require_staff(request)

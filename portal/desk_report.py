@@ -19,7 +19,7 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 
 from models import Engagement
 from portal.desk import desk_page, require_staff, staff_post
-from portal.web import portal_of
+from portal.web import one_transaction, portal_of
 from website.i18n import N_, Phrase
 from states import jobs
 from states.desk_queue import staff_steps
@@ -63,6 +63,7 @@ def _report_page(request: Request, staff: str, status_code: int = 200, **extra: 
 
 
 @router.get("/desk/report", response_class=HTMLResponse)
+@one_transaction
 def report_page(request: Request) -> Response:
     """The report's selection with a preview of each quote, the build form and the reports built so far."""
     staff = require_staff(request)
@@ -98,6 +99,7 @@ def _build(request: Request, staff: str, form: FormData) -> Response:
 
 
 @router.get("/desk/report/{name}")
+@one_transaction
 def download(request: Request, name: str) -> Response:
     """A built report, as a download."""
     from report import report_path

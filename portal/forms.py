@@ -15,7 +15,7 @@ from models.enums import RecommendationTopic
 from states import uploads
 from portal.i18n import pick_language
 from portal.links import status_of
-from portal.web import TOO_MANY, Portal, client_key, form_errors, portal_of
+from portal.web import TOO_MANY, Portal, client_key, form_errors, one_transaction, portal_of
 from states import action_links, intake
 from states.errors import EngageError
 from states.form_messages import FieldProblem
@@ -45,6 +45,7 @@ def _page(request: Request, portal: Portal, form: str, status_code: int = 200, *
 
 
 @router.get("/submit", response_class=HTMLResponse)
+@one_transaction
 def submit_index(request: Request) -> HTMLResponse:
     """The three public forms and their windows."""
     portal = portal_of(request)
@@ -52,6 +53,7 @@ def submit_index(request: Request) -> HTMLResponse:
 
 
 @router.get("/submit/{form}", response_class=HTMLResponse)
+@one_transaction
 def submit_form(request: Request, form: str) -> HTMLResponse:
     """An empty form."""
     portal = portal_of(request)
@@ -145,6 +147,7 @@ def _details(form: str, values: dict[str, str], upload: bytes | None, portal: Po
 
 
 @router.get("/files/{name}")
+@one_transaction
 def download(request: Request, name: str) -> Response:
     """An uploaded file, always as a download (never rendered by the browser): to the public once its
     submission is published, to signed-in staff once it is confirmed, to nobody before."""
@@ -161,11 +164,13 @@ def download(request: Request, name: str) -> Response:
 
 
 @router.get("/confirm/{token}", response_class=HTMLResponse)
+@one_transaction
 def show_confirmation(request: Request, token: str) -> HTMLResponse:
     """What will be submitted, and the button that confirms it. Changes nothing."""
     portal = portal_of(request)
     try:
-        link = action_links.verify(portal.db, token, portal.clock.now())
+        with portal.db.connection() as connection:
+            link = action_links.verify(connection, token, portal.clock.now())
         pending = intake.pending_of(portal.db, link)
     except EngageError as error:
         return portal.refuse(request, error, status_of(error))

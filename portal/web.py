@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from functools import lru_cache, wraps
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 
 from models.db import Database
 from portal.i18n import LANG_COOKIE, LANGUAGES, pick_language
@@ -151,6 +151,17 @@ class Portal:
 def portal_of(request: Request) -> Portal:
     """The portal serving ``request``."""
     return request.app.state.portal
+
+
+def one_transaction(page: Callable[..., Response]) -> Callable[..., Response]:
+    """A page (a route's sync function, called by name) whose reads share one transaction (``Database.request``),
+    opened in the worker thread that makes the page and ended with it: anyio runs each call in a copy of the
+    caller's context, so no other request, nor the next page that thread makes, sees it."""
+    @wraps(page)
+    def read(**params: Any) -> Response:
+        with portal_of(params["request"]).db.request():
+            return page(**params)
+    return read
 
 
 def client_key(request: Request) -> str:

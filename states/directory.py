@@ -309,12 +309,15 @@ def _check_header(header: list[str]) -> LineProblem | None:
     missing = {"name", "industry", "country"} - set(header)
     unknown = set(header) - set(PartnerRow.model_fields)
     if duplicates:
-        return LineProblem(Phrase.of(N_("line 1: duplicate column(s): %(columns)s"), columns=", ".join(duplicates)))
+        return LineProblem(Phrase.of(N_plural("line 1: duplicate column: %(columns)s", "line 1: duplicate columns: %(columns)s"),
+                                     len(duplicates), columns=", ".join(duplicates)))
     if missing:
-        return LineProblem(Phrase.of(N_("line 1: missing column(s): %(columns)s"), columns=", ".join(sorted(missing))))
+        return LineProblem(Phrase.of(N_plural("line 1: missing column: %(columns)s", "line 1: missing columns: %(columns)s"),
+                                     len(missing), columns=", ".join(sorted(missing))))
     if unknown:
-        return LineProblem(Phrase.of(N_("line 1: unknown column(s): %(columns)s; the columns are: %(all)s"),
-                                     columns=", ".join(sorted(unknown)), all=", ".join(PartnerRow.model_fields)))
+        return LineProblem(Phrase.of(N_plural("line 1: unknown column: %(columns)s; the columns are: %(all)s",
+                                              "line 1: unknown columns: %(columns)s; the columns are: %(all)s"),
+                                     len(unknown), columns=", ".join(sorted(unknown)), all=", ".join(PartnerRow.model_fields)))
     return None
 
 

@@ -19,7 +19,7 @@ from models.db import Database
 from settings import Settings
 from states.clock import SYSTEM_CLOCK, Clock
 from states.errors import english
-from states.words import series
+from states.words import counts
 from website.i18n import N_, N_plural, Phrase
 
 if TYPE_CHECKING:
@@ -42,12 +42,6 @@ class JobRun:
     phrase: Phrase
 
 
-def _counts(first: tuple[tuple[str, str], int], *rest: tuple[tuple[str, str], int]) -> Phrase:
-    """Counts (two or more), each by its own plural message, joined by commas."""
-    said = [Phrase.of(message, count, num=count) for message, count in (first, *rest)]
-    return Phrase.of(N_("%(first)s, %(rest)s"), first=said[0], rest=series(said[1:]))
-
-
 def dispatch(db: Database, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> tuple[str, Phrase]:
     """Deliver every due outbox row (what the dispatch flow's task does); a one-line summary and its phrase."""
     from notifications.dispatcher import dispatch_pending
@@ -57,9 +51,9 @@ def dispatch(db: Database, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> t
 
 def delivery_summary(report: DispatchReport) -> tuple[str, Phrase]:
     """What one delivery round did, in one line of English and as a phrase."""
-    phrase = _counts((N_plural("%(num)s sent", "%(num)s sent"), report.sent),
-                     (N_plural("%(num)s to retry", "%(num)s to retry"), report.retrying),
-                     (N_plural("%(num)s failed for good", "%(num)s failed for good"), report.dead))
+    phrase = counts((N_plural("%(num)s sent", "%(num)s sent"), report.sent),
+                    (N_plural("%(num)s to retry", "%(num)s to retry"), report.retrying),
+                    (N_plural("%(num)s failed for good", "%(num)s failed for good"), report.dead))
     if report.outages:
         phrase = Phrase.of(N_("%(counts)s; unreachable: %(channels)s"), counts=phrase,
                            channels=", ".join(sorted({outage.channel for outage in report.outages})))
@@ -67,31 +61,14 @@ def delivery_summary(report: DispatchReport) -> tuple[str, Phrase]:
 
 
 def sweep(db: Database, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> tuple[str, Phrase]:
-    """Remind, escalate and expire what is due, then deliver what that queued (as the sweep flow does)."""
+    """Remind, escalate and expire what is due, then deliver the outbox (as the sweep flow does): what the
+    sweep queued and whatever else is due."""
     from states.sweep import run_sweep
 
     report = run_sweep(db, clock, settings=settings)
-    purged = report.purged
-    phrase = Phrase.of(N_("%(done)s; removed: %(removed)s"), done=_counts(
-        (N_plural("%(num)s reminded", "%(num)s reminded"), len(report.reminded)),
-        (N_plural("%(num)s escalated", "%(num)s escalated"), len(report.escalated)),
-        (N_plural("%(num)s expired", "%(num)s expired"), len(report.expired)),
-        (N_plural("%(num)s skipped", "%(num)s skipped"), len(report.skipped)),
-        (N_plural("%(num)s window-closing notice", "%(num)s window-closing notices"), report.window_notices),
-        (N_plural("%(num)s follow-up taken", "%(num)s follow-ups taken"), len(report.followed_up.done)),
-        (N_plural("%(num)s notification queued", "%(num)s notifications queued"), report.notifications),
-    ), removed=_counts(
-        (N_plural("%(num)s expired session", "%(num)s expired sessions"), purged.sessions),
-        (N_plural("%(num)s rate-limit counter", "%(num)s rate-limit counters"), purged.rate_limits),
-        (N_plural("%(num)s unconfirmed submission", "%(num)s unconfirmed submissions"), purged.submissions),
-        (N_plural("%(num)s quarantined file", "%(num)s quarantined files"), purged.uploads),
-    ))
-    summary = report.summary()
-    if report.notifications:
-        delivery, delivered = dispatch(db, settings, clock)
-        summary += f"; delivery: {delivery}"
-        phrase = Phrase.of(N_("%(sweep)s; delivery: %(delivery)s"), sweep=phrase, delivery=delivered)
-    return summary, phrase
+    delivery, delivered = dispatch(db, settings, clock)
+    return (f"{report.summary()}; delivery: {delivery}",
+            Phrase.of(N_("%(sweep)s; delivery: %(delivery)s"), sweep=report.phrase(), delivery=delivered))
 
 
 def publish(db: Database, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> tuple[str, Phrase]:
@@ -101,8 +78,8 @@ def publish(db: Database, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> tu
     report = publish_site(db, settings.site_dir, portal=portal_url(settings), today=clock.now().date())
     phrase = Phrase.of(N_("%(items)s; %(files)s"), items=Phrase.of(
         N_plural("%(num)s published item", "%(num)s published items"), report.items, num=report.items),
-        files=_counts((N_plural("%(num)s file written", "%(num)s files written"), len(report.pages_written)),
-                      (N_plural("%(num)s removed", "%(num)s removed"), len(report.pages_removed))))
+        files=counts((N_plural("%(num)s file written", "%(num)s files written"), len(report.pages_written)),
+                     (N_plural("%(num)s removed", "%(num)s removed"), len(report.pages_removed))))
     return english(phrase), phrase
 
 

@@ -24,6 +24,8 @@ from models.db import Database
 from models.security import PortalSession, RateLimitCounter
 from settings import Settings
 from states.uploads import QUARANTINE
+from states.words import counts
+from website.i18n import N_plural, Phrase
 
 SESSION_GRACE = timedelta(days=1)
 UPLOAD_GRACE_SECONDS = 3600
@@ -38,9 +40,12 @@ class Purged:
     submissions: int = 0
     uploads: int = 0
 
-    def summary(self) -> str:
-        return (f"{self.sessions} expired session(s), {self.rate_limits} rate-limit counter(s), "
-                f"{self.submissions} unconfirmed submission(s), {self.uploads} quarantined file(s) removed")
+    def phrase(self) -> Phrase:
+        """What was removed, for a reader in any language."""
+        return counts((N_plural("%(num)s expired session", "%(num)s expired sessions"), self.sessions),
+                      (N_plural("%(num)s rate-limit counter", "%(num)s rate-limit counters"), self.rate_limits),
+                      (N_plural("%(num)s unconfirmed submission", "%(num)s unconfirmed submissions"), self.submissions),
+                      (N_plural("%(num)s quarantined file", "%(num)s quarantined files"), self.uploads))
 
 
 def purge_expired(db: Database, now: datetime, settings: Settings) -> Purged:

@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from models import ActionLink, ApprovalVote, CoChair, Engagement, OutboxMessage, PortalSession
 from models.db import Database
@@ -104,7 +104,7 @@ class SignedIn:
     role: str
 
 
-def sign_in_link(db: Database, token: str, now: datetime) -> action_links.VerifiedLink:
+def sign_in_link(db: Database | Connection, token: str, now: datetime) -> action_links.VerifiedLink:
     """The usable sign-in link of ``token``; any other token is refused like one nobody issued."""
     if action_links.find(db, token).purpose != PURPOSE:
         raise action_links.ForgedLinkError(action_links.FORGED)
@@ -139,7 +139,7 @@ def session_of(db: Database, session_id: str, now: datetime) -> tuple[str, str] 
     """(email, role) of the live session ``session_id``; ``None`` if it is malformed, unknown, revoked or expired."""
     if not SESSION_ID.fullmatch(session_id):
         return None
-    with db.engine.connect() as connection:
+    with db.connection() as connection:
         row = connection.execute(
             select(SESSIONS.c.email, SESSIONS.c.role).where(
                 SESSIONS.c.id_hash == _hashed(session_id), SESSIONS.c.revoked_at.is_(None), SESSIONS.c.expires_at > now)

@@ -25,13 +25,15 @@ from models.db import Database
 from models.enums import Channel
 from settings import Settings
 from states.clock import SYSTEM_CLOCK, Clock
-from states.errors import ConflictError, EngageError
+from states.errors import ConflictError, EngageError, english
 from states.follow_ups import FollowUpReport, finish_follow_ups
 from states.lifecycles import get_lifecycle
 from states.retention import Purged, purge_expired
 from states.waits import Action, WaitProgress, due_action
 from states.window_notices import queue_window_notices
+from states.words import counts
 from states.workflow import apply_transition
+from website.i18n import N_, N_plural, Phrase
 
 SWEEP_ACTOR = {"role": "system", "identity": "reminder sweep"}
 PAGE_SIZE = 500
@@ -104,13 +106,21 @@ class SweepReport:
         ] + [{"action": "skipped", "engagement": "", "kind": "", "title": "", "state": "", "notifications": 0, "note": s}
              for s in [*self.skipped, *self.followed_up.refused]]
 
+    def phrase(self) -> Phrase:
+        """What the sweep did, for a reader in any language."""
+        return Phrase.of(N_("%(done)s; removed: %(removed)s"), done=counts(
+            (N_plural("%(num)s reminded", "%(num)s reminded"), len(self.reminded)),
+            (N_plural("%(num)s escalated", "%(num)s escalated"), len(self.escalated)),
+            (N_plural("%(num)s expired", "%(num)s expired"), len(self.expired)),
+            (N_plural("%(num)s skipped", "%(num)s skipped"), len(self.skipped)),
+            (N_plural("%(num)s window-closing notice", "%(num)s window-closing notices"), self.window_notices),
+            (N_plural("%(num)s follow-up taken", "%(num)s follow-ups taken"), len(self.followed_up.done)),
+            (N_plural("%(num)s notification queued", "%(num)s notifications queued"), self.notifications),
+        ), removed=self.purged.phrase())
+
     def summary(self) -> str:
-        return (
-            f"sweep at {self.now:%Y-%m-%d %H:%M} UTC: {len(self.reminded)} reminded, {len(self.escalated)} escalated, "
-            f"{len(self.expired)} expired, {len(self.skipped)} skipped, {self.window_notices} window-closing notice(s), "
-            f"{len(self.followed_up.done)} follow-up(s) taken, {self.notifications} notification(s) queued; "
-            f"{self.purged.summary()}"
-        )
+        """What the sweep did and when, in English (the CLI's and the logs' words)."""
+        return f"sweep at {self.now:%Y-%m-%d %H:%M} UTC: {english(self.phrase())}"
 
 
 def _session_of(source: Session | Database) -> tuple[Session, bool]:

@@ -105,3 +105,9 @@ def series(items: Sequence[Phrase | str], joiner: str = N_("%(first)s, %(rest)s"
     """``items`` (at least one) joined in the reader's language: by commas, or by ``joiner`` ("; ", " or ")."""
     first, *rest = items
     return Phrase.of(joiner, first=first, rest=series(rest, joiner)) if rest else first
+
+
+def counts(first: tuple[tuple[str, str], int], *rest: tuple[tuple[str, str], int]) -> Phrase:
+    """Counts (two or more), each by its own plural message (``N_plural``), joined by commas."""
+    said = [Phrase.of(message, count, num=count) for message, count in (first, *rest)]
+    return Phrase.of(N_("%(first)s, %(rest)s"), first=said[0], rest=series(said[1:]))

@@ -155,8 +155,8 @@ def test_files_are_refused_naming_the_line_or_the_json_path(cli_db: Database, tm
     for trigger in ("convene", "hold"):  # the report's data is checked once the dialogue can take one
         assert run(["fire", "1", trigger], capsys)[0] == 0
     expected = {
-        ("import-partners", "duplicate-header.csv"): "line 1: duplicate column(s): name",
-        ("import-partners", "unknown-header.csv"): "line 1: unknown column(s): shoe_size",
+        ("import-partners", "duplicate-header.csv"): "line 1: duplicate column: name",
+        ("import-partners", "unknown-header.csv"): "line 1: unknown column: shoe_size",
         ("import-partners", "big-field.csv"): "line 2: a value is longer than the limit of 131,072 characters",
         ("import-partners", "controls.csv"): "line 2: region: must be a single line",
         ("import-partners", "other-org-contact.csv"): "line 2: contact_email: policy@meta.example is already a contact of Meta",

@@ -108,9 +108,9 @@ def test_partner_csv_is_written_in_batches_and_keeps_opt_outs(world: Database, m
 def test_partner_csv_names_lines_headers_and_limits(world: Database) -> None:
     before = snapshot(world)
     cases = {
-        "name,industry,name,country\nA,chemical,B,DE\n": ["line 1: duplicate column(s): name"],
+        "name,industry,name,country\nA,chemical,B,DE\n": ["line 1: duplicate column: name"],
         "name,industry,country,colour\nA,chemical,DE,red\n": [
-            "line 1: unknown column(s): colour; the columns are: name, industry, country, region, contact_name, "
+            "line 1: unknown column: colour; the columns are: name, industry, country, region, contact_name, "
             "contact_email, contact_language"],
         "": ["line 1: the file is empty; expected the columns name,industry,country,..."],
         "name,industry,country\n\"A\nB\",chemical,DE\n\n\"C\",chemical,DE,extra\n": [
@@ -129,6 +129,16 @@ def test_partner_csv_names_lines_headers_and_limits(world: Database) -> None:
         assert report.errors == errors, content[:80]
         assert report.summary.endswith("nothing was imported")
     assert snapshot(world) == before
+
+
+def test_a_header_problem_counts_its_columns_in_each_language(world: Database) -> None:
+    one = import_partners_csv(world, "name,industry\nA,chemical\n").errors[0].phrase
+    two = import_partners_csv(world, "name\nA\n").errors[0].phrase
+    assert [one.html(language) for language in ("en", "es", "fr")] == [
+        "line 1: missing column: country", "línea 1: falta la columna country", "ligne 1\u00a0: colonne manquante\u00a0: country"]
+    assert [two.html(language) for language in ("en", "es", "fr")] == [
+        "line 1: missing columns: country, industry", "línea 1: faltan columnas: country, industry",
+        "ligne 1\u00a0: colonnes manquantes\u00a0: country, industry"]
 
 
 def test_contacts_are_indexed_by_lower_case_email(world: Database) -> None:

@@ -70,7 +70,8 @@ def test_the_sweep_purges_only_what_has_expired(db: Database, tmp_path: Path) ->
     clock.advance(timedelta(days=2))
     report = run_sweep(db, clock, settings=settings)
     assert (report.purged.submissions, report.purged.uploads) == (1, 1)
-    assert "1 unconfirmed submission(s)" in report.summary()
+    assert "removed: 0 expired sessions, 0 rate-limit counters, 1 unconfirmed submission, 1 quarantined file" \
+        in report.summary(), report.summary()
     with db.transaction() as session:
         assert session.scalars(select(PortalSession.email)).all() == []
         assert session.scalars(select(PendingSubmission.id)).all() == [confirmed]
