@@ -148,7 +148,7 @@ def read_statement(dialect: str, role: Role, trigger: str) -> Prebuilt:
     ``:email``, ``:now``, ``:secretariat``): one row per seat of a co-chair, at least one.
 
     The locked row is read in a subquery; the id and the facts are computed above it, once the lock is held, and
-    not at all when the read waited for another writer (it is made again).
+    not at all for a replay or when the read waited for another writer (it is made again).
     """
     seen = select(_SEEN.c.version).where(_SEEN.c.id == bindparam("id")).scalar_subquery()
     locked = _read_engagement(role).add_columns(
@@ -156,11 +156,11 @@ def read_statement(dialect: str, role: Role, trigger: str) -> Prebuilt:
         MEETINGS.c.start_time.label("meeting_start_time"), MEETINGS.c.end_time.label("meeting_end_time"),
         MEETINGS.c.time_zone.label("meeting_time_zone"), seen.label("seen_version"),
     ).with_for_update(of=ENGAGEMENTS).subquery("locked")
-    fresh = locked.c.seen_version == locked.c.version
-    facts = [case((and_(fresh, condition), column.element)).label(column.name)
+    applies = and_(locked.c.seen_version == locked.c.version, locked.c.earlier_id.is_(None))  # not a replay
+    facts = [case((and_(applies, condition), column.element)).label(column.name)
              for fact, condition in _facts_wanted(trigger, locked).items()
              for column in fact_columns(dialect, fact, locked)]
-    log_id = case((and_(fresh, locked.c.earlier_id.is_(None)), _reserved_log_id(dialect))).label("log_id")
+    log_id = case((applies, _reserved_log_id(dialect))).label("log_id")
     return Prebuilt(select(locked, log_id, *facts))
 
 
