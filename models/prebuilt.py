@@ -5,7 +5,9 @@ context, the result's metadata from the cursor's description, the row objects). 
 compiled once; on PostgreSQL each call expands its parameters (``construct_expanded_state``, with the types'
 bind processors), sends them on the connection's psycopg connection in its open transaction, prepared on that
 connection from its first use (psycopg would wait for the fifth), and builds plain named rows with the columns'
-result processors. The engine's ``before_cursor_execute`` and ``after_cursor_execute`` listeners still see
+result processors. A statement whose text never changes is written once with PostgreSQL's own ``$1``
+placeholders and sent through a ``psycopg.RawCursor``, so psycopg does not parse its text at each call (it
+caches that parse only for statements under 4 KB). The engine's ``before_cursor_execute`` and ``after_cursor_execute`` listeners still see
 every statement; a driver error is raised as SQLAlchemy's (``IntegrityError``...; a lost connection is
 invalidated). Elsewhere (SQLite) it is ``connection.execute``. The rows answer as Core's do: by attribute and
 by position.
@@ -13,6 +15,7 @@ by position.
 
 from __future__ import annotations
 
+import re
 from collections import namedtuple
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -22,6 +25,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
 Params = Mapping[str, Any]
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")  # psycopg's named placeholders, and an escaped percent sign
+
+
+def _tuple(*values: Any) -> tuple[Any, ...]:
+    return values
 
 
 class _Compiled:
@@ -32,7 +40,8 @@ class _Compiled:
         self.processors = dict(self.compiled._bind_processors)  # the expanded parameters' come with their expansion
         columns = [] if isinstance(statement, TextClause) else list(
             statement.exported_columns)  # type: ignore[attr-defined]
-        self.row = namedtuple("Row", [column.name for column in columns]) if columns else tuple  # type: ignore[misc]
+        # a ``text`` statement's rows are plain tuples (read by position)
+        self.row = namedtuple("Row", [column.name for column in columns]) if columns else _tuple  # type: ignore[misc]
         processors = [column.type._cached_result_processor(dialect, None) for column in columns]
         self.processed = [(i, processor) for i, processor in enumerate(processors) if processor is not None]
         compiled = self.compiled
@@ -42,15 +51,28 @@ class _Compiled:
                           or compiled.escaped_bind_names)
         self.defaults = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
         self.bound = [(name, processor) for name, processor in self.processors.items() if processor is not None]
+        self.names: list[str] = []  # the fixed text's parameters, in the order of its ``$1``, ``$2``...
+        self.sql = _PLACEHOLDER.sub(self._number, compiled.string) if self.fixed else ""
+        from psycopg import RawCursor  # the driver of a connected PostgreSQL engine: imported already
 
-    def values(self, params: Params) -> tuple[str, dict[str, Any]]:
-        """The SQL and the parameters to send for ``params``."""
+        self.raw = RawCursor if self.fixed else None
+
+    def _number(self, match: re.Match[str]) -> str:
+        name = match[1]
+        if name is None:
+            return "%"
+        if name not in self.names:
+            self.names.append(name)
+        return f"${self.names.index(name) + 1}"
+
+    def values(self, params: Params) -> tuple[str, dict[str, Any] | list[Any]]:
+        """The SQL and the parameters to send for ``params`` (positional for a fixed text)."""
         if self.fixed:
             values = self.defaults | params if self.defaults else dict(params)
             for name, processor in self.bound:
                 if name in values:
                     values[name] = processor(values[name])
-            return self.compiled.string, values
+            return self.sql, [values[name] for name in self.names]
         state = self.compiled.construct_expanded_state(params)
         processors = self.processors | state.processors
         return state.statement, {name: processors[name](value) if processors.get(name) else value
@@ -71,7 +93,8 @@ class Prebuilt:
             compiled = self._postgres = _Compiled(self.statement, connection.dialect)
         sql, values = compiled.values(params)
         dispatch = connection.dispatch
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        driver = connection.connection.driver_connection
+        cursor = compiled.raw(driver) if compiled.raw else driver.cursor()  # type: ignore[union-attr]
         try:
             dispatch.before_cursor_execute(connection, cursor, sql, values, None, False)
             try:

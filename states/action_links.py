@@ -113,13 +113,18 @@ def link_actions(lifecycle: Lifecycle, state: str, role: Role) -> list[str]:
     return list(dict.fromkeys(steps))
 
 
+def asks_action(notification: NotificationType, recipient: Recipient) -> bool:
+    """Whether a mail of ``notification`` to ``recipient`` may carry a link (if a step is left to its reader)."""
+    return notification in LINKED_NOTIFICATIONS and recipient in RECIPIENT_ROLES
+
+
 def link_row(key: bytes, lifecycle: Lifecycle, *, notification: NotificationType, recipient: Recipient, state: str,
              engagement_id: int, dedupe_key: str, email: str, language: str, now: datetime,
              lifetime: timedelta) -> dict[str, Any] | None:
     """The ``action_links`` row to write beside an outbox row, or ``None`` when the mail asks nothing."""
-    role = RECIPIENT_ROLES.get(recipient)
-    if notification not in LINKED_NOTIFICATIONS or role is None:
+    if not asks_action(notification, recipient):
         return None
+    role = RECIPIENT_ROLES[recipient]
     actions = link_actions(lifecycle, state, role)
     if not actions:
         return None

@@ -13,7 +13,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, literal_column, null, select, union_all
+from sqlalchemy import Connection, bindparam, literal_column, null, select, union_all
 from sqlalchemy.exc import IntegrityError
 
 from models import ApprovalVote, CoChair, Engagement, Meeting, Organization, Participant, SubWorkingGroup
@@ -28,7 +28,7 @@ from states.errors import AlreadyDecidedError, NotAllowedError, NotFoundError, U
 from states.guards import PARTNER_ROLES
 from states.inputs import Actor, InputError, check_id, parse
 from states.words import CHANNEL_WORDS, DECISION_WORDS, state_word
-from states.workflow import TransitionOutcome, apply_transition, check_identity, unique_violation
+from states.workflow import Seen, TransitionOutcome, apply_transition, check_identity, unique_violation
 from website.i18n import N_, N_plural, Phrase
 
 AWAITING = "awaiting_approval"
@@ -75,20 +75,6 @@ _STATUS_PARTNERS = (
 _STATUS = union_all(_STATUS_ENGAGEMENT, _STATUS_PARTNERS)
 STATUS = Prebuilt(_STATUS.order_by(_STATUS.selected_columns.part, _STATUS.selected_columns.chair_id,
                                    _STATUS.selected_columns.partner))
-
-# After a refused vote: the engagement, and the person's seat on its SWG with their vote on it, if any.
-REFUSED_SEAT = (
-    select(
-        _ENGAGEMENTS.c.id, _ENGAGEMENTS.c.kind, _ENGAGEMENTS.c.state, _ENGAGEMENTS.c.swg_code,
-        _CHAIRS.c.id.label("chair_id"), _CHAIRS.c.name, _CHAIRS.c.email,
-        _VOTES.c.decision, _VOTES.c.decided_at, _VOTES.c.channel,
-    )
-    .outerjoin(_CHAIRS, (_CHAIRS.c.swg_code == _ENGAGEMENTS.c.swg_code)
-               & (func.lower(_CHAIRS.c.email) == bindparam("email")))
-    .outerjoin(_VOTES, (_VOTES.c.co_chair_id == _CHAIRS.c.id) & (_VOTES.c.engagement_id == _ENGAGEMENTS.c.id))
-    .where(_ENGAGEMENTS.c.id == bindparam("engagement_id"))
-)
-
 
 class DecisionStatus(StrEnum):
     APPLIED = "applied"
@@ -227,35 +213,35 @@ def approval_status(db: Database | Connection, engagement_id: int) -> ApprovalSt
     )
 
 
-def _why_not_applied(connection: Connection, engagement_id: int, email: str, decision: Decision,
-                     refusal: Exception) -> DecisionResult:
-    """Read, after a refused vote (in its transaction, under its row lock), whether this co-chair had decided
-    or the engagement moved on.
+def _why_not_applied(connection: Connection, email: str, decision: Decision, refusal: Exception) -> DecisionResult:
+    """Whether this co-chair had decided or the engagement moved on, as the refused vote's read saw it (under its
+    row lock; ``refusal.seen``).
 
     Raises ``NotAllowedError`` when the engagement is not an invitation to present or the person
     co-chairs another SWG (``refusal`` is the cause).
     """
-    seat = connection.execute(REFUSED_SEAT, {"engagement_id": engagement_id, "email": email}).one()
-    if seat.kind != EngagementKind.SWG_PRESENTATION:
+    seen: Seen = refusal.seen  # type: ignore[attr-defined]
+    if seen.kind != EngagementKind.SWG_PRESENTATION:
         raise NotAllowedError(Phrase.of(
             N_("engagement %(engagement_id)s is a %(kind)s; co-chairs do not decide it"),
-            engagement_id=str(engagement_id), kind=Phrase.of(state_word(seat.kind)))) from refusal
-    if seat.chair_id is None:
-        check_identity(connection, seat, Actor(role="co_chair", identity=email))
-    if seat.decision is not None:
+            engagement_id=str(seen.id), kind=Phrase.of(state_word(seen.kind)))) from refusal
+    seat = seen.seat
+    if seat is None:
+        check_identity(connection, seen, Actor(role="co_chair", identity=email))
+    elif seat.decision is not None:
         return DecisionResult.said(
             DecisionStatus.ALREADY_DECIDED,
             Phrase.of(_ALREADY_DECIDED, email=email, decision=Phrase.of(DECISION_WORDS[seat.decision]),
                       day=seat.decided_at.date(), channel=Phrase.of(CHANNEL_WORDS.get(seat.channel, seat.channel)),
-                      engagement_id=str(engagement_id), state=Phrase.of(state_word(seat.state))),
-            seat.state,
+                      engagement_id=str(seen.id), state=Phrase.of(state_word(seen.state))),
+            seen.state,
             earlier=CoChairVote(seat.name, seat.email, seat.decision, seat.channel),
         )
     return DecisionResult.said(
         DecisionStatus.NOT_AWAITING,
-        Phrase.of(_NOT_AWAITING, engagement_id=str(engagement_id), state=Phrase.of(state_word(seat.state)), email=email,
+        Phrase.of(_NOT_AWAITING, engagement_id=str(seen.id), state=Phrase.of(state_word(seen.state)), email=email,
                   decision=Phrase.of(DECISION_WORDS[decision.value])),
-        seat.state,
+        seen.state,
     )
 
 
@@ -310,7 +296,7 @@ def _record(connection: Connection, engagement_id: int, actor: Actor, decision: 
     try:
         outcome = apply_transition(connection, engagement_id, decision.value, actor, **steps)
     except (AlreadyDecidedError, UnknownTriggerError) as refusal:
-        return _why_not_applied(connection, engagement_id, actor.identity, decision, refusal)
+        return _why_not_applied(connection, actor.identity, decision, refusal)
     return _applied(outcome, actor.identity, engagement_id)
 
 

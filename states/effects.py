@@ -6,23 +6,22 @@ from collections.abc import Callable
 
 from sqlalchemy import bindparam, insert, select, update
 
-from models import ApprovalVote, DialogueReport
+from models import DialogueReport
 from models.enums import Decision
 from states.context import TransitionContext
 from states.errors import AlreadyDecidedError
 
 Effect = Callable[[TransitionContext, str], None]
 
-# Built once, as Core statements on the tables: a co-chair's vote, and a dialogue's report (found, added, replaced).
-INSERT_VOTE = insert(ApprovalVote.__table__)
+# Built once, as Core statements on the tables: a dialogue's report (found, added, replaced).
 REPORTS = DialogueReport.__table__
 HAS_REPORT = select(REPORTS.c.engagement_id).where(REPORTS.c.engagement_id == bindparam("engagement_id"))
 INSERT_REPORT = insert(REPORTS)
 
 
 def record_vote(ctx: TransitionContext, trigger: str) -> None:
-    """The co-chair's decision, written with the state change (``memo["vote"]``); a co-chair decides once
-    (their vote, if any, was read with their seat)."""
+    """The co-chair's decision, written with the state change (``memo["vote"]``, the ``approval_votes`` row); a
+    co-chair decides once (their vote, if any, was read with their seat)."""
     seat = ctx.co_chair
     assert seat is not None, "the co-chair is identified before effects run"
     if seat.decision is not None:

@@ -12,12 +12,15 @@ stands, and ``states.follow_ups.finish_follow_ups`` takes it later, once.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    Connection, Insert, Row, Select, Update, bindparam, func, insert, literal_column, null, select, true, update,
+    ColumnElement, Connection, FromClause, Insert, Row, Select, Table, and_, bindparam, case, func, insert, literal_column,
+    null, or_, select, text, true, update,
 )
 from sqlalchemy.exc import IntegrityError
 
@@ -26,18 +29,20 @@ from models import (
 )
 from models.enums import Channel, Decision, Language, ParticipantRole, Role
 from settings import Settings, get_settings
-from models.db import Database, insert_rows
+from models.db import Database, Rows
 from models.prebuilt import Prebuilt
 from states.applied_keys import FIND_KEY, LOG, applied_under
 from states.clock import SYSTEM_CLOCK, Clock
 from states.context import CoChairSeat, EngagementRow, TransitionContext
-from states.effects import EFFECTS, INSERT_VOTE
-from states.errors import ConflictError, EngageError, GuardFailedError, NotAllowedError, NotFoundError, UnknownTriggerError
+from states.effects import EFFECTS
+from states.errors import (
+    AlreadyDecidedError, ConflictError, EngageError, GuardFailedError, NotAllowedError, NotFoundError, UnknownTriggerError,
+)
 from states.guards import PARTNER_ROLES
 from states.inputs import Actor, EngagementInput, TransitionRequest, check_id, parse
-from states.lifecycles import get_lifecycle
+from states.lifecycles import LIFECYCLES, get_lifecycle
 from states.machines import fire
-from states.recipients import OUTBOX, enqueue
+from states.recipients import OUTBOX, Fact, Vote, enqueue, fact_columns, facts_needed
 from states.spec import Lifecycle, TransitionSpec
 from states.waits import WaitProgress, progress_after
 from states.words import a_kind, series, state_word
@@ -47,21 +52,21 @@ CREATED = "create"
 FOLLOW_UP_ACTOR = {"role": "system", "identity": "follow-up"}
 
 # Built once, as Core statements on the tables (``Prebuilt``: straight through psycopg on PostgreSQL).
-# A transition reads in at most two round trips:
-# ``LOCK_ENGAGEMENT`` (PostgreSQL only: ``FOR UPDATE`` serializes writers of one engagement, so guards, effects
-# and the update all see one consistent state; SQLite's ``BEGIN IMMEDIATE`` already serializes), then
-# ``READ_ENGAGEMENT`` (one statement per actor role): the engagement with its SWG (approval policy; title for
-# the notifications) and its meeting, the idempotency key's earlier outcome, the actor's seats as a co-chair
-# with their vote on the engagement, whether they are a contact of a partner taking part in the role they
-# claim, and the approval's counts (co-chairs, approvals, declines). It is a statement of its own, after the
-# lock: in READ COMMITTED a statement that waited for the lock would still read the other tables as they were
-# before that wait.
-# The state change is guarded by the version it was decided on, and on PostgreSQL it writes its audit row
-# in the same statement (``UPDATE ... RETURNING`` in a CTE feeding the ``INSERT``).
+# A transition reads in one round trip, ``read_statement`` (one statement per database, actor role and trigger):
+# the engagement, locked (PostgreSQL's ``FOR UPDATE`` serializes writers of one engagement, so guards, effects
+# and the update all see one consistent state; SQLite's ``BEGIN IMMEDIATE`` already serializes), with its SWG
+# (approval policy; title for the notifications) and its meeting, the idempotency key's earlier outcome, the
+# actor's seats as a co-chair with their vote on the engagement, whether they are a contact of a partner taking
+# part in the role they claim, the approval's counts (co-chairs, approvals, declines), the id its audit row will
+# have (reserved: the notifications' keys and links derive from it), and what the mails of the transitions the
+# trigger may fire from the engagement's state need (``states.recipients.Fact``). In READ COMMITTED a statement
+# that waited for the lock still reads the other tables as they were before that wait: the version it saw
+# before the wait (``seen_version``) differs from the locked row's, and the read is made again, under the lock.
+# The state change is guarded by the version it was decided on; on PostgreSQL it is written with its vote, its
+# audit row, its notifications, their links and its events in one statement (``_write_statement``).
 ENGAGEMENTS, SWGS, MEETINGS = Engagement.__table__, SubWorkingGroup.__table__, Meeting.__table__
 CHAIRS, VOTES = CoChair.__table__, ApprovalVote.__table__
 PARTICIPANTS, CONTACTS = Participant.__table__, Contact.__table__
-LOCK_ENGAGEMENT = Prebuilt(select(ENGAGEMENTS.c.id).where(ENGAGEMENTS.c.id == bindparam("id")).with_for_update())
 CO_CHAIR_SEATS = (
     select(CHAIRS.c.id, CHAIRS.c.swg_code, CHAIRS.c.name, CHAIRS.c.email,
            VOTES.c.decision, VOTES.c.decided_at, VOTES.c.channel)
@@ -85,7 +90,7 @@ IDENTITY_ROLES = {Role.PARTNER: PARTNER_ROLES, Role.NATIONAL_AUTHORITY: (Partici
 
 
 def _read_engagement(role: Role) -> Select:
-    """``READ_ENGAGEMENT`` for an actor of ``role``: with the seats of a co-chair, the contact of a partner or an
+    """The core of ``read_statement`` for an actor of ``role``: with the seats of a co-chair, the contact of a partner or an
     organizer (its roles written in the statement, so that nothing is expanded per call)."""
     roles = IDENTITY_ROLES.get(role)
     contact = select(PARTICIPANTS.c.id).join(CONTACTS, CONTACTS.c.organization_id == PARTICIPANTS.c.organization_id) \
@@ -112,33 +117,110 @@ def _read_engagement(role: Role) -> Select:
     return statement.outerjoin(_SEATS, true()) if seats else statement
 
 
-READ_ENGAGEMENT = {role: Prebuilt(_read_engagement(role)) for role in Role}
+_SEEN, _LAST = ENGAGEMENTS.alias("seen"), LOG.alias("last")
+
+
+def _reserved_log_id(dialect: str) -> ColumnElement:
+    """The id of the transition's audit row, reserved by its read: the sequence's next value on PostgreSQL; on
+    SQLite, whose writers are serialized from ``BEGIN IMMEDIATE``, the id SQLite gives next."""
+    if dialect == "postgresql":
+        return select(func.nextval(literal_column("'transition_log_id_seq'"))).scalar_subquery()
+    return select(func.coalesce(func.max(_LAST.c.id), 0) + 1).scalar_subquery()
+
+
+def _facts_wanted(trigger: str, engagement: FromClause) -> dict[Fact, ColumnElement]:
+    """Each fact the mails of ``trigger`` may need, with the condition on the engagement's kind and state."""
+    wanted: dict[Fact, dict[str, set[str]]] = {}
+    for kind, lifecycle in LIFECYCLES.items():
+        for state in lifecycle.states:
+            for spec in lifecycle.transitions_from(state.name, trigger):
+                for fact in facts_needed(lifecycle, spec.notify, spec.dest or state.name):
+                    wanted.setdefault(fact, {}).setdefault(str(kind), set()).add(state.name)
+    return {fact: or_(*(and_(engagement.c.kind == literal_column(f"'{kind}'"),
+                             engagement.c.state.in_([literal_column(f"'{state}'") for state in sorted(states)]))
+                        for kind, states in kinds.items()))
+            for fact, kinds in wanted.items()}
+
+
+@cache
+def read_statement(dialect: str, role: Role, trigger: str) -> Prebuilt:
+    """The read of a transition by an actor of ``role`` (see above; parameters ``:id``, ``:key``, ``:seat_email``,
+    ``:email``, ``:now``, ``:secretariat``): one row per seat of a co-chair, at least one.
+
+    The locked row is read in a subquery; the id and the facts are computed above it, once the lock is held, and
+    not at all for a replay or when the read waited for another writer (it is made again).
+    """
+    seen = select(_SEEN.c.version).where(_SEEN.c.id == bindparam("id")).scalar_subquery()
+    locked = _read_engagement(role).add_columns(
+        MEETINGS.c.ends_on.label("meeting_ends_on"), MEETINGS.c.location.label("meeting_location"),
+        MEETINGS.c.start_time.label("meeting_start_time"), MEETINGS.c.end_time.label("meeting_end_time"),
+        MEETINGS.c.time_zone.label("meeting_time_zone"), seen.label("seen_version"),
+    ).with_for_update(of=ENGAGEMENTS).subquery("locked")
+    applies = and_(locked.c.seen_version == locked.c.version, locked.c.earlier_id.is_(None))  # not a replay
+    facts = [case((and_(applies, condition), column.element)).label(column.name)
+             for fact, condition in _facts_wanted(trigger, locked).items()
+             for column in fact_columns(dialect, fact, locked)]
+    log_id = case((applies, _reserved_log_id(dialect))).label("log_id")
+    return Prebuilt(select(locked, log_id, *facts))
+
+
 _CHANGED = ("state", "version", "updated_at", "waiting_since", "reminders_sent", "escalated", "next_due_at")
 _GUARD = (ENGAGEMENTS.c.id == bindparam("match_id"), ENGAGEMENTS.c.version == bindparam("match_version"))
 UPDATE_STATE = update(ENGAGEMENTS).where(*_GUARD).values({name: bindparam(name) for name in _CHANGED})
 UPDATE_STATE_AND_DETAILS = update(ENGAGEMENTS).where(*_GUARD).values(
     {name: bindparam(name) for name in (*_CHANGED, "details")})
 INSERT_LOG = insert(LOG).returning(LOG.c.id)
-_LOGGED = ("trigger", "from_state", "to_state", "version", "actor", "actor_role", "channel", "flow_run_id", "comment",
-           "data", "idempotency_key", "at")
-_VOTED = ("engagement_id", "co_chair_id", "decision", "comment", "channel", "decided_at")
 
 
-def _update_and_log(update_state: Update, vote: bool) -> Insert:
-    """``update_state`` and the audit row of the change (and the co-chair's vote) in one statement (PostgreSQL);
-    no audit row, and the statement's result is empty, when the guarded update matched nothing."""
-    updated = update_state.returning(ENGAGEMENTS.c.id).cte("updated")
-    statement = insert(LOG).add_cte(updated)
-    if vote:
-        statement = statement.add_cte(insert(VOTES).values(
-            {name: bindparam(f"vote_{name}", type_=VOTES.c[name].type) for name in _VOTED}).cte("vote"))
-    return statement.from_select(["engagement_id", *_LOGGED], select(
-        updated.c.id, *(bindparam(f"log_{name}", type_=LOG.c[name].type) for name in _LOGGED))).returning(LOG.c.id)
+def _json_value(value: object) -> str:
+    if isinstance(value, datetime) and value.tzinfo is None:
+        raise ValueError("naive datetime given where a UTC timestamp is required")
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-UPDATE_AND_LOG = {(details, vote): Prebuilt(_update_and_log(UPDATE_STATE_AND_DETAILS if details else UPDATE_STATE,
-                                                             vote))
-                  for details in (False, True) for vote in (False, True)}
+@cache
+def _insert(table: Table) -> Insert:
+    return insert(table)
+
+
+@cache
+def _write_statement(changed: tuple[str, ...], shapes: tuple[tuple[str, tuple[str, ...]], ...]) -> Prebuilt:
+    """The guarded state change (columns ``changed``, from the JSON object ``:change``) and the rows that come with
+    it, inserted only if it matched (tables and columns ``shapes``, from the JSON arrays ``:w0``, ``:w1``...), in
+    one statement; it answers how many engagements it changed (0 or 1)."""
+    sets = ", ".join(f'"{column}" = n."{column}"' for column in changed)
+    parts = [f'changed AS (UPDATE "engagements" AS e SET {sets} FROM json_populate_record(NULL::"engagements", '
+             f'CAST(:change AS json)) AS n WHERE e."id" = :match_id AND e."version" = :match_version RETURNING e."id")']
+    for i, (table, columns) in enumerate(shapes):
+        names = ", ".join(f'"{column}"' for column in columns)
+        parts.append(f'w{i} AS (INSERT INTO "{table}" ({names}) SELECT {names} FROM json_populate_recordset('
+                     f'NULL::"{table}", CAST(:w{i} AS json)) WHERE EXISTS (SELECT FROM changed))')
+    return Prebuilt(text(f"WITH {', '.join(parts)} SELECT count(*) FROM changed"))
+
+
+def _write(connection: Connection, change: dict[str, Any], rows: Rows) -> bool:
+    """The state change ``change`` (guarded by ``match_id`` and ``match_version``) and, if it matched, ``rows`` (the
+    tables' in order): on PostgreSQL in one round trip. Whether it matched."""
+    if connection.dialect.name != "postgresql":
+        update_state = UPDATE_STATE_AND_DETAILS if "details" in change else UPDATE_STATE
+        if connection.execute(update_state, change).rowcount != 1:
+            return False
+        for table, table_rows in rows:  # one row is one execution, not a batch of one
+            if table_rows:
+                connection.execute(_insert(table), table_rows[0] if len(table_rows) == 1 else table_rows)
+        return True
+    batches = [(table, table_rows) for table, table_rows in rows if table_rows]
+    values = {name: value for name, value in change.items() if not name.startswith("match_")}
+    statement = _write_statement(tuple(values), tuple((table.name, tuple(table_rows[0])) for table, table_rows in batches))
+    return statement.scalar(connection, {
+        "change": json.dumps(values, default=_json_value), "match_id": change["match_id"],
+        "match_version": change["match_version"],
+        **{f"w{i}": json.dumps(table_rows, default=_json_value) for i, (_, table_rows) in enumerate(batches)},
+    }) == 1
+
+
 EVENTS = EngineEvent.__table__
 # What ``create_engagement`` reads and writes.
 SWG_EXISTS = select(SWGS.c.code).where(SWGS.c.code == bindparam("code"))
@@ -230,7 +312,7 @@ def _identified(engagement: EngagementRow, actor: Actor, seats: list[Any], conta
 
 @dataclass(frozen=True)
 class _Seat:
-    """A co-chair's seat and their vote on the engagement, as ``READ_ENGAGEMENT`` returns it (``CoChairSeat``)."""
+    """A co-chair's seat and their vote on the engagement, as ``read_statement`` returns it (``CoChairSeat``)."""
 
     id: int
     swg_code: str
@@ -241,12 +323,36 @@ class _Seat:
     channel: str | None
 
 
-def _read(connection: Connection, engagement_id: int, request: TransitionRequest) -> list[Row[Any]]:
-    """``READ_ENGAGEMENT`` for this request: one row per seat of the actor as a co-chair (at least one)."""
-    return READ_ENGAGEMENT[request.actor.role].all(connection, {
-        "id": engagement_id, "key": request.idempotency_key, "seat_email": request.actor.identity,
-        "email": request.actor.identity,
-    })
+@dataclass(frozen=True)
+class Seen:
+    """What the read of a refused step saw (``refusal.seen``, for ``UnknownTriggerError`` and
+    ``AlreadyDecidedError``): the engagement, and the actor's seat as a co-chair of its SWG with their vote, if one."""
+
+    id: int
+    kind: str
+    state: str
+    swg_code: str | None
+    seat: _Seat | None
+
+
+def _seen(refusal: EngageError, engagement: EngagementRow, seats: list[_Seat]) -> EngageError:
+    """``refusal``, telling what its read saw (``Seen``)."""
+    mine = next((seat for seat in seats if seat.swg_code == engagement.swg_code), None)
+    refusal.seen = Seen(engagement.id, engagement.kind, engagement.state, engagement.swg_code, mine)  # type: ignore[attr-defined]
+    return refusal
+
+
+def _read(connection: Connection, engagement_id: int, request: TransitionRequest, now: datetime,
+          settings: Settings) -> list[Row[Any]]:
+    """``read_statement`` for this request, under the engagement's lock: one row per seat of the actor as a
+    co-chair (at least one); none for an unknown engagement."""
+    statement = read_statement(connection.dialect.name, request.actor.role, request.trigger)
+    params = {"id": engagement_id, "key": request.idempotency_key, "seat_email": request.actor.identity,
+              "email": request.actor.identity, "now": now, "secretariat": settings.secretariat_email.lower()}
+    rows = statement.all(connection, params)
+    if rows and rows[0].seen_version != rows[0].version:  # it waited for another writer: read what it left
+        rows = statement.all(connection, params)
+    return rows
 
 
 def _replay(connection: Connection, key: str) -> TransitionOutcome | None:
@@ -340,7 +446,7 @@ class _Decided:
 def _apply(connection: Connection, engagement_id: int, request: TransitionRequest, channel: Channel, now: datetime,
            settings: Settings, language: Language) -> TransitionOutcome:
     """The transition, and the step its new state is followed by, in the open transaction."""
-    decided = _decide(connection, engagement_id, request, channel, now, language)
+    decided = _decide(connection, engagement_id, request, channel, now, language, settings)
     return decided if isinstance(decided, TransitionOutcome) else _carry_out(connection, decided, channel, settings)
 
 
@@ -352,13 +458,10 @@ def _carry_out(connection: Connection, decided: _Decided, channel: Channel, sett
 
 
 def _decide(connection: Connection, engagement_id: int, request: TransitionRequest, channel: Channel, now: datetime,
-            language: Language, *, locked: bool = False) -> TransitionOutcome | _Decided:
+            language: Language, settings: Settings) -> TransitionOutcome | _Decided:
     """Read and judge the transition (writing nothing but what its effects write): the earlier outcome of its
-    idempotency key, or the transition allowed; ``locked`` when this transaction already holds the row lock."""
-    if not locked and connection.dialect.name == "postgresql" and \
-            LOCK_ENGAGEMENT.first(connection, {"id": engagement_id}) is None:
-        raise NotFoundError(Phrase.of(N_("no engagement with id %(engagement_id)s"), engagement_id=engagement_id))
-    rows = _read(connection, engagement_id, request)
+    idempotency key, or the transition allowed."""
+    rows = _read(connection, engagement_id, request, now, settings)
     if not rows:
         raise NotFoundError(Phrase.of(N_("no engagement with id %(engagement_id)s"), engagement_id=engagement_id))
     engagement = rows[0]
@@ -382,8 +485,11 @@ def _decide(connection: Connection, engagement_id: int, request: TransitionReque
     lifecycle = get_lifecycle(engagement.kind)
     trigger, actor = request.trigger, request.actor
     candidates = lifecycle.transitions_from(engagement.state, trigger)
+    seats = [_Seat(row.seat_id, row.seat_swg_code, row.seat_name, row.seat_email, row.seat_decision,
+                   row.seat_decided_at, row.seat_channel) for row in rows if row.seat_id is not None] \
+        if actor.role == Role.CO_CHAIR else []
     if not candidates:
-        raise _refuse_unknown(lifecycle, engagement, trigger)
+        raise _seen(_refuse_unknown(lifecycle, engagement, trigger), engagement, seats)
     allowed = set().union(*(spec.roles for spec in candidates))
     if actor.role not in allowed:
         raise NotAllowedError(Phrase.of(
@@ -391,9 +497,6 @@ def _decide(connection: Connection, engagement_id: int, request: TransitionReque
             step=trigger, kind=a_kind(engagement.kind),
             roles=series([Phrase.of(state_word(role)) for role in sorted(role.value for role in allowed)]),
         ))
-    seats = [_Seat(row.seat_id, row.seat_swg_code, row.seat_name, row.seat_email, row.seat_decision,
-                   row.seat_decided_at, row.seat_channel) for row in rows if row.seat_id is not None] \
-        if actor.role == Role.CO_CHAIR else []
     ctx = TransitionContext(
         connection, engagement, lifecycle, actor, now, comment=request.comment,
         co_chair=_identified(engagement, actor, seats, engagement.contact_of is not None),
@@ -406,8 +509,11 @@ def _decide(connection: Connection, engagement_id: int, request: TransitionReque
     elif request.data:
         raise GuardFailedError(Phrase.of(N_("'%(step)s' takes no data; got fields %(fields)s"), step=trigger,
                                          fields=", ".join(sorted(request.data))))
-    for effect in dict.fromkeys(name for spec in candidates for name in spec.effects):
-        EFFECTS[effect](ctx, trigger)
+    try:
+        for effect in dict.fromkeys(name for spec in candidates for name in spec.effects):
+            EFFECTS[effect](ctx, trigger)
+    except AlreadyDecidedError as refusal:
+        raise _seen(refusal, engagement, seats) from None
     new_state = fire(engagement.kind, engagement.state, trigger, ctx)
     if new_state is None:
         raise GuardFailedError(Phrase.of(N_("cannot '%(step)s' engagement %(id)s: %(reasons)s"), step=trigger,
@@ -427,11 +533,11 @@ def _follow_up(connection: Connection, lifecycle: Lifecycle, outcome: Transition
     try:
         if any(spec.effects for spec in lifecycle.transitions_from(outcome.to_state, then)):
             with connection.begin_nested():
-                decided = _decide(connection, outcome.engagement_id, step, channel, now, Language.EN, locked=True)
+                decided = _decide(connection, outcome.engagement_id, step, channel, now, Language.EN, settings)
                 done = decided if isinstance(decided, TransitionOutcome) else _carry_out(
                     connection, decided, channel, settings)
             return replace(outcome, follow_up=done)
-        decided = _decide(connection, outcome.engagement_id, step, channel, now, Language.EN, locked=True)
+        decided = _decide(connection, outcome.engagement_id, step, channel, now, Language.EN, settings)
     except EngageError as error:
         return replace(outcome, follow_up_refused=str(error))
     done = decided if isinstance(decided, TransitionOutcome) else _carry_out(connection, decided, channel, settings)
@@ -462,39 +568,30 @@ def _commit(connection: Connection, engagement: EngagementRow, lifecycle: Lifecy
         "data": ctx.data.model_dump(mode="json") if ctx.data is not None else None,
         "idempotency_key": request.idempotency_key, "at": now,
     }
-    with_details = "details" in ctx.row_updates
-    if with_details:
+    if "details" in ctx.row_updates:
         values["details"] = ctx.details
-    vote = ctx.memo.get("vote")
-    if connection.dialect.name == "postgresql":  # the change, its audit row and the vote in one round trip
-        log_id = UPDATE_AND_LOG[with_details, vote is not None].scalar(connection, values | {
-            f"log_{name}": value for name, value in logged.items()} | {
-            f"vote_{name}": value for name, value in (vote or {}).items()})
-    elif connection.execute(UPDATE_STATE_AND_DETAILS if with_details else UPDATE_STATE, values).rowcount == 1:
-        if vote is not None:
-            connection.execute(INSERT_VOTE, vote)
-        log_id = connection.execute(INSERT_LOG, {"engagement_id": engagement.id, **logged}).scalar_one()
-    else:
-        log_id = None
-    if log_id is None:
-        raise ConflictError(Phrase.of(
-            N_("engagement %(id)s was changed by someone else while '%(step)s' was being applied; nothing was written"),
-            id=engagement.id, step=request.trigger,
-        ))
+    vote, log_id = ctx.memo.get("vote"), engagement.log_id
     extra = {"trigger": request.trigger, "actor": request.actor.identity, "comment": request.comment,
              "reminder_number": progress.reminders_sent if request.trigger == "remind" else None}
     wait = lifecycle.state(new_state).wait
     if wait is not None and wait.expire_after is not None and progress.waiting_since is not None:
         extra["deadline"] = (progress.waiting_since + wait.expire_after).date().isoformat()
-    rows = enqueue(connection, lifecycle, engagement, spec.notify, log_id=log_id, state=new_state,
-                   extra={k: v for k, v in extra.items() if v is not None}, now=now, settings=settings)
+    voted = Vote(vote["co_chair_id"], ctx.co_chair.name, vote["decision"], vote["comment"]) if vote else None
+    rows = enqueue(lifecycle, engagement, spec.notify, log_id=log_id, state=new_state,
+                   extra={k: v for k, v in extra.items() if v is not None}, now=now, settings=settings, vote=voted)
     events = [{
         "name": name, "engagement_id": engagement.id, "transition_id": log_id, "created_at": now,
         "payload": {"engagement_id": engagement.id, "kind": engagement.kind, "trigger": request.trigger,
                     "from_state": from_state, "to_state": new_state, "actor": request.actor.identity,
                     "channel": channel.value},
     } for name in spec.emits]
-    insert_rows(connection, [*rows, (EVENTS, events)])  # the notifications, their links and the events at once
+    written = [(VOTES, [vote] if vote else []), (LOG, [{"id": log_id, "engagement_id": engagement.id, **logged}]),
+               *rows, (EVENTS, events)]
+    if not _write(connection, values, written):
+        raise ConflictError(Phrase.of(
+            N_("engagement %(id)s was changed by someone else while '%(step)s' was being applied; nothing was written"),
+            id=engagement.id, step=request.trigger,
+        ))
     sent = sum(len(table_rows) for table, table_rows in rows if table is OUTBOX)
     return TransitionOutcome(engagement.id, request.trigger, from_state, new_state, version, log_id, sent)
 
