@@ -496,3 +496,25 @@ def test_a_site_published_by_the_earlier_renderer_is_brought_up_to_date(tmp_path
     publish(fresh, items[1:], page_size=2)
     assert _tree(site) == _tree(fresh)
     assert publish(site, items[1:], page_size=2).pages_written == []
+
+
+def test_a_site_whose_store_was_lost_keeps_no_page_of_a_withdrawn_item(tmp_path: Path) -> None:
+    """Without its store the site's folder is all there is: every file but the final report's is compared by its
+    bytes, and those no longer made are removed, so an item withdrawn meanwhile leaves no page behind."""
+    from website.store import store_path
+
+    site, fresh = tmp_path / "site", tmp_path / "fresh"
+    items = [dialogue(), toolkit(), *_recommendations(3)]
+    publish(site, items, page_size=2)
+    (site / "report").mkdir()
+    (site / "report/report-en.pdf").write_bytes(b"%PDF-1.7 the final report")  # written by `engage report`
+    store_path(site).unlink()
+
+    report = publish(site, items[1:], page_size=2)  # the dialogue withdrawn meanwhile
+
+    assert report.pages_removed == ["es/national_dialogue/12.html", "fr/national_dialogue/12.html", "national_dialogue/12.html"]
+    assert (site / "report/report-en.pdf").read_bytes() == b"%PDF-1.7 the final report"
+    (fresh / "report").mkdir(parents=True)
+    (fresh / "report/report-en.pdf").write_bytes(b"%PDF-1.7 the final report")
+    publish(fresh, items[1:], page_size=2)
+    assert _tree(site) == _tree(fresh)

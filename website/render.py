@@ -640,6 +640,15 @@ def _old_manifest(path: Path) -> Iterator[tuple[str, str]]:
         return
 
 
+def _unrecorded_files(site_dir: Path) -> Iterator[tuple[str, str]]:
+    """The files in ``site_dir`` (but the final report's, written by ``report``), each to be compared by its bytes."""
+    for folder, _, names in os.walk(site_dir):
+        relative = Path(folder).relative_to(site_dir).as_posix()
+        if relative == REPORT_FOLDER or relative.startswith(REPORT_FOLDER + "/"):
+            continue
+        yield from ((name if relative == "." else f"{relative}/{name}", "") for name in names)
+
+
 def _minisearch_assets() -> dict[str, bytes]:
     """MiniSearch's script and licence as the site publishes them; FileNotFoundError naming the fix if missing."""
     try:
@@ -678,8 +687,10 @@ def publish(site_dir: Path, items: Iterable[PublishedItem | ItemSource], context
     store = Store(site_dir, context.partners)  # waits for another publication of the site to end
     try:
         old_manifest = site_dir / OLD_MANIFEST
-        if not store.recorded():  # a site published by the earlier renderer: its files are in its manifest
-            store.record(_old_manifest(old_manifest))
+        if not store.recorded():  # the earlier renderer's site lists its files in its manifest; without one, a
+            # site whose store was lost: every file in its folder but the report's is compared by its bytes, and
+            # removed unless made again (no page of an item withdrawn meanwhile stays on the site)
+            store.record(_old_manifest(old_manifest) if old_manifest.is_file() else _unrecorded_files(site_dir))
         report = _publish(site_dir, items, _Site(context, _report_files(site_dir), page_size, _Output(site_dir, store), store),
                           assets)
         old_manifest.unlink(missing_ok=True)  # once the store records what it listed

@@ -9,7 +9,7 @@ a time as they come, the lists a page at a time (sorted by SQLite), the search i
 a time; what a list shows of an item (`ListedItem`, its summary sanitized once) is read only for the
 list pages rendered again, and whole items only for their own pages, the home page and the feeds.
 It holds nothing that is not on the site, and losing it costs one publication that makes every item
-again (and leaves in place the files of items withdrawn since).
+again (and compares every file in the site's folder by its bytes, removing those no longer made).
 """
 
 from __future__ import annotations
