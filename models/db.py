@@ -203,18 +203,17 @@ def insert_rows(connection: Connection, rows: Rows) -> None:
         return
     if batches:
         statement = _insert_all(tuple((table.name, tuple(table_rows[0])) for table, table_rows in batches))
-        statement.run(connection, {f"w{i}": json.dumps(table_rows, default=_json_value)
+        statement.run(connection, {f"w{i}": json.dumps(table_rows, default=json_value)
                                    for i, (_, table_rows) in enumerate(batches)})
 
 
-def _json_value(value: object) -> str:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given where a UTC timestamp is required")
+def json_value(value: object) -> str:
+    """``json.dumps``'s ``default`` for rows sent as JSON: dates and UTC moments as ISO text (a naive moment is refused)."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        raise ValueError("naive datetime given where a UTC timestamp is required")
+    if isinstance(value, (datetime, date)):
         return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"cannot insert {type(value).__name__} through insert_rows")
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 @cache

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -29,7 +29,7 @@ from models import (
 )
 from models.enums import Channel, Decision, Language, ParticipantRole, Role
 from settings import Settings, get_settings
-from models.db import Database, Rows
+from models.db import Database, Rows, json_value
 from models.prebuilt import Prebuilt
 from states.applied_keys import FIND_KEY, LOG, applied_under
 from states.clock import SYSTEM_CLOCK, Clock
@@ -172,14 +172,6 @@ UPDATE_STATE_AND_DETAILS = update(ENGAGEMENTS).where(*_GUARD).values(
 INSERT_LOG = insert(LOG).returning(LOG.c.id)
 
 
-def _json_value(value: object) -> str:
-    if isinstance(value, datetime) and value.tzinfo is None:
-        raise ValueError("naive datetime given where a UTC timestamp is required")
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
 @cache
 def _insert(table: Table) -> Insert:
     return insert(table)
@@ -215,9 +207,9 @@ def _write(connection: Connection, change: dict[str, Any], rows: Rows) -> bool:
     values = {name: value for name, value in change.items() if not name.startswith("match_")}
     statement = _write_statement(tuple(values), tuple((table.name, tuple(table_rows[0])) for table, table_rows in batches))
     return statement.scalar(connection, {
-        "change": json.dumps(values, default=_json_value), "match_id": change["match_id"],
+        "change": json.dumps(values, default=json_value), "match_id": change["match_id"],
         "match_version": change["match_version"],
-        **{f"w{i}": json.dumps(table_rows, default=_json_value) for i, (_, table_rows) in enumerate(batches)},
+        **{f"w{i}": json.dumps(table_rows, default=json_value) for i, (_, table_rows) in enumerate(batches)},
     }) == 1
 
 
