@@ -24,11 +24,11 @@ from settings import Settings
 from states.action_links import within
 from states.approval import ApprovalOutcome, approval_outcome
 from states.clock import SYSTEM_CLOCK, Clock
-from states.errors import AlreadyDecidedError, NotAllowedError, NotFoundError, UnknownTriggerError, english
+from states.errors import AlreadyDecidedError, EngageError, NotAllowedError, NotFoundError, UnknownTriggerError, english
 from states.guards import PARTNER_ROLES
 from states.inputs import Actor, InputError, check_id, parse
 from states.words import CHANNEL_WORDS, DECISION_WORDS, state_word
-from states.workflow import Seen, TransitionOutcome, apply_transition, check_identity, unique_violation
+from states.workflow import TransitionOutcome, apply_transition, check_identity, unique_violation
 from website.i18n import N_, N_plural, Phrase
 
 AWAITING = "awaiting_approval"
@@ -213,14 +213,15 @@ def approval_status(db: Database | Connection, engagement_id: int) -> ApprovalSt
     )
 
 
-def _why_not_applied(connection: Connection, email: str, decision: Decision, refusal: Exception) -> DecisionResult:
+def _why_not_applied(connection: Connection, email: str, decision: Decision, refusal: EngageError) -> DecisionResult:
     """Whether this co-chair had decided or the engagement moved on, as the refused vote's read saw it (under its
     row lock; ``refusal.seen``).
 
     Raises ``NotAllowedError`` when the engagement is not an invitation to present or the person
     co-chairs another SWG (``refusal`` is the cause).
     """
-    seen: Seen = refusal.seen  # type: ignore[attr-defined]
+    seen = refusal.seen
+    assert seen is not None, "a refused decision's read tells what it saw"
     if seen.kind != EngagementKind.SWG_PRESENTATION:
         raise NotAllowedError(Phrase.of(
             N_("engagement %(engagement_id)s is a %(kind)s; co-chairs do not decide it"),

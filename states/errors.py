@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the CLI's read-only commands import this module, and nothing heavy with it
     from states.form_messages import FieldProblem
+    from states.workflow import Seen
     from website.i18n import Phrase
 
 
@@ -20,6 +21,8 @@ class EngageError(Exception):
 
     phrase: Phrase | None = None
     """The refusal as a catalog message, when it was raised with one."""
+    seen: Seen | None = None
+    """What the refused step's read saw, when a transition was refused after its read (``states.workflow.Seen``)."""
 
     def __init__(self, message: str | Phrase = "", *args: object) -> None:
         if not isinstance(message, str):

@@ -330,7 +330,7 @@ class Seen:
 def _seen(refusal: EngageError, engagement: EngagementRow, seats: list[_Seat]) -> EngageError:
     """``refusal``, telling what its read saw (``Seen``)."""
     mine = next((seat for seat in seats if seat.swg_code == engagement.swg_code), None)
-    refusal.seen = Seen(engagement.id, engagement.kind, engagement.state, engagement.swg_code, mine)  # type: ignore[attr-defined]
+    refusal.seen = Seen(engagement.id, engagement.kind, engagement.state, engagement.swg_code, mine)
     return refusal
 
 
