@@ -28,7 +28,7 @@ from states.errors import AlreadyDecidedError, EngageError, NotAllowedError, Not
 from states.guards import PARTNER_ROLES
 from states.inputs import Actor, InputError, check_id, parse
 from states.words import CHANNEL_WORDS, DECISION_WORDS, state_word
-from states.workflow import TransitionOutcome, apply_transition, check_identity, unique_violation
+from states.workflow import Seen, TransitionOutcome, apply_transition, check_identity, unique_violation
 from website.i18n import N_, N_plural, Phrase
 
 AWAITING = "awaiting_approval"
@@ -220,7 +220,7 @@ def _why_not_applied(connection: Connection, email: str, decision: Decision, ref
     Raises ``NotAllowedError`` when the engagement is not an invitation to present or the person
     co-chairs another SWG (``refusal`` is the cause).
     """
-    seen = refusal.seen
+    seen: Seen | None = refusal.seen
     assert seen is not None, "a refused decision's read tells what it saw"
     if seen.kind != EngagementKind.SWG_PRESENTATION:
         raise NotAllowedError(Phrase.of(

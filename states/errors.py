@@ -8,11 +8,10 @@ stays the English sentence the CLI and the logs print. Other refusals are raised
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the CLI's read-only commands import this module, and nothing heavy with it
     from states.form_messages import FieldProblem
-    from states.workflow import Seen
     from website.i18n import Phrase
 
 
@@ -21,8 +20,9 @@ class EngageError(Exception):
 
     phrase: Phrase | None = None
     """The refusal as a catalog message, when it was raised with one."""
-    seen: Seen | None = None
-    """What the refused step's read saw, when a transition was refused after its read (``states.workflow.Seen``)."""
+    seen: Any = None
+    """What the refused step's read saw, when a transition was refused after its read (a ``states.workflow.Seen``;
+    typed loosely here: the engine's errors import nothing of the engine)."""
 
     def __init__(self, message: str | Phrase = "", *args: object) -> None:
         if not isinstance(message, str):
