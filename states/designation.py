@@ -9,7 +9,7 @@ link may still act (``action_links.verify``).
 
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select
 
 from models import Contact, Participant
 
@@ -24,12 +24,14 @@ DESIGNATED = or_(
 )
 
 
-def designated_contacts(*columns: object) -> Select:
-    """``columns`` of the designated contacts of engagement ``:engagement_id``'s participants in ``:roles``."""
+def designated_contacts(*columns: object, engagement_id: ColumnElement | None = None,
+                        roles: ColumnElement | None = None) -> Select:
+    """``columns`` of the designated contacts of an engagement's participants in some roles: the engagement
+    ``engagement_id`` (by default the parameter ``:engagement_id``), the roles ``roles`` (by default ``:roles``)."""
     return (
         select(*columns)
         .select_from(_PARTICIPANTS)
         .join(_CONTACTS, and_(_CONTACTS.c.organization_id == _PARTICIPANTS.c.organization_id, DESIGNATED))
-        .where(_PARTICIPANTS.c.engagement_id == bindparam("engagement_id"),
-               _PARTICIPANTS.c.role.in_(bindparam("roles", expanding=True)))
+        .where(_PARTICIPANTS.c.engagement_id == (bindparam("engagement_id") if engagement_id is None else engagement_id),
+               _PARTICIPANTS.c.role.in_(bindparam("roles", expanding=True)) if roles is None else roles)
     )

@@ -24,7 +24,7 @@ from models.db import Rows
 from settings import Settings
 from states.action_links import asks_action, link_row
 from states.context import EngagementRow
-from states.designation import DESIGNATED
+from states.designation import designated_contacts
 from states.guards import PARTNER_ROLES
 from states.spec import Lifecycle, Notify, Recipient
 
@@ -98,15 +98,11 @@ def _json_list(dialect: str, engagement: FromClause, query: Select, *order_by: C
 
 def _designated(engagement: FromClause, roles: tuple[str, ...]) -> Select:
     """The designated contacts of the engagement's participants in ``roles`` (written in the statement)."""
-    return (
-        select(_CONTACTS.c.id, _CONTACTS.c.name, _CONTACTS.c.email, _CONTACTS.c.language, _CONTACTS.c.opt_outs,
-               _UNDELIVERABLE.c.reason)
-        .select_from(_PARTICIPANTS)
-        .join(_CONTACTS, and_(_CONTACTS.c.organization_id == _PARTICIPANTS.c.organization_id, DESIGNATED))
-        .outerjoin(_UNDELIVERABLE, _UNDELIVERABLE.c.email == func.lower(_CONTACTS.c.email))
-        .where(_PARTICIPANTS.c.engagement_id == engagement.c.id,
-               _PARTICIPANTS.c.role.in_([literal_column(f"'{role.value}'") for role in roles]))
-    )
+    return designated_contacts(
+        _CONTACTS.c.id, _CONTACTS.c.name, _CONTACTS.c.email, _CONTACTS.c.language, _CONTACTS.c.opt_outs,
+        _UNDELIVERABLE.c.reason, engagement_id=engagement.c.id,
+        roles=_PARTICIPANTS.c.role.in_([literal_column(f"'{role.value}'") for role in roles]),
+    ).outerjoin(_UNDELIVERABLE, _UNDELIVERABLE.c.email == func.lower(_CONTACTS.c.email))
 
 
 def fact_columns(dialect: str, fact: Fact, engagement: FromClause) -> list[ColumnElement]:
